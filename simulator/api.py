@@ -1,0 +1,109 @@
+"""The public entry points: load a scenario, run it, write its run folder."""
+
+from __future__ import annotations
+
+import platform
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from .config import Scenario, file_sha256, load_scenario
+from .experiments.runner import PreparedScenario, RunResult, prepare, run_prepared
+from .outcomes.survival import summary_table, survival_table
+from .reporting.plots import overall_survival_figure
+from .reporting.run_folder import atomic_folder, check_destination, package_versions, write_json
+
+DEFAULT_OUTPUT_ROOT = Path("outputs")
+CSV_FLOAT_FORMAT = "%.10g"
+
+
+@dataclass
+class ScenarioResult:
+    prepared: PreparedScenario
+    result: RunResult
+    summary: pd.DataFrame
+    survival: pd.DataFrame
+
+
+def run_scenario(scenario: Scenario, path: Path | str = "scenario") -> ScenarioResult:
+    prepared = prepare(scenario, path)
+    result = run_prepared(prepared)
+    names = [s.name for s in prepared.strategies]
+    return ScenarioResult(
+        prepared,
+        result,
+        summary_table(result.patients, names, scenario.horizon_months),
+        survival_table(result.patients, names),
+    )
+
+
+def write_run_folder(outcome: ScenarioResult, destination: Path, force: bool, command_line: list[str], wall_seconds: float) -> Path:
+    scenario = outcome.prepared.scenario
+    with atomic_folder(destination, force) as staging:
+        (staging / "figures").mkdir()
+        outcome.result.events.to_parquet(staging / "events.parquet", index=False)
+        outcome.result.patients.to_csv(staging / "patients.csv", index=False, float_format=CSV_FLOAT_FORMAT)
+        outcome.summary.to_csv(staging / "summary.csv", index=False, float_format=CSV_FLOAT_FORMAT)
+        outcome.survival.to_csv(staging / "survival.csv", index=False, float_format=CSV_FLOAT_FORMAT)
+        overall_survival_figure(outcome.survival, staging / "figures" / "overall_survival.png", f"{scenario.name}: overall survival by strategy")
+        (staging / "scenario.resolved.yaml").write_text(_resolved_yaml(scenario), encoding="utf-8")
+        write_json(
+            staging / "manifest.json",
+            {
+                "scenario": scenario.name,
+                "scenario_file": str(outcome.prepared.path),
+                "scenario_sha256": file_sha256(outcome.prepared.path),
+                "seed": scenario.seed,
+                "replications": scenario.replications,
+                "patients_per_strategy": scenario.cohort.size,
+                "horizon_months": scenario.horizon_months,
+                "strategies": [s.name for s in outcome.prepared.strategies],
+                "versions": package_versions(),
+                "python": sys.version.split()[0],
+                "platform": platform.platform(),
+                "wall_time_seconds": round(wall_seconds, 3),
+                "command_line": command_line,
+                "events": len(outcome.result.events),
+            },
+        )
+    return destination
+
+
+def _resolved_yaml(scenario: Scenario) -> str:
+    import yaml
+
+    return yaml.safe_dump(scenario.model_dump(mode="json", exclude_none=True), sort_keys=False)
+
+
+def run_file(
+    path: Path | str,
+    out: Path | None = None,
+    seed: int | None = None,
+    patients: int | None = None,
+    replications: int | None = None,
+    force: bool = False,
+    command_line: list[str] | None = None,
+) -> Path:
+    """Validate, run and write; nothing is created on disk until the scenario has been validated."""
+    started = time.perf_counter()
+    path = Path(path)
+    scenario = load_scenario(path)
+    scenario = _apply_cli_overrides(scenario, path, seed=seed, patients=patients, replications=replications)
+    destination = Path(out) if out is not None else DEFAULT_OUTPUT_ROOT / scenario.name
+    check_destination(destination, force)
+    outcome = run_scenario(scenario, path)
+    return write_run_folder(outcome, destination, force, command_line or [], time.perf_counter() - started)
+
+
+def _apply_cli_overrides(scenario: Scenario, path: Path, **changes) -> Scenario:
+    from pydantic import ValidationError
+
+    from .config import validation_error_to_scenario_error
+
+    try:
+        return scenario.with_overrides(**changes)
+    except ValidationError as exc:
+        raise validation_error_to_scenario_error(path, exc) from None

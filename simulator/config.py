@@ -1,0 +1,282 @@
+"""Scenario files: safe YAML loading into frozen, validated config objects.
+
+Nothing in a scenario file is executed: the loader accepts plain YAML scalars, lists and mappings
+only (no tags that construct objects, no anchors or aliases, bounded depth and size), and every
+mapping is validated by a pydantic model that rejects unknown keys.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .errors import ScenarioError
+
+# Limits that keep a hand-edited file from exhausting the machine; README "Errors and limits".
+MAX_FILE_BYTES = 1_000_000
+MAX_YAML_DEPTH = 20
+MAX_PATIENTS = 1_000_000
+MAX_REPLICATIONS = 1_000
+MAX_HORIZON_MONTHS = 1_200.0  # 100 years: the life table ends at age 100 anyway
+
+ATTRIBUTE_VALUES: dict[str, tuple[str, ...]] = {
+    "sex": ("male", "female"),
+    "primary_site": ("small_bowel", "pancreas", "other"),
+    "grade": ("G1", "G2", "G3"),
+    "burden": ("lt25", "25to50", "gt50"),
+    "syndrome": ("none", "carcinoid", "other"),
+}
+BOOLEAN_ATTRIBUTES = ("functional", "extrahepatic", "synchronous", "resectable", "ssr_positive")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+
+
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
+
+
+class RuleCondition(Strict):
+    """When a rule applies. Every given field must hold; an absent field does not constrain."""
+
+    sex: Literal["male", "female"] | None = None
+    primary_site: list[Literal["small_bowel", "pancreas", "other"]] | None = None
+    grade: list[Literal["G1", "G2", "G3"]] | None = None
+    burden: list[Literal["lt25", "25to50", "gt50"]] | None = None
+    functional: bool | None = None
+    extrahepatic: bool | None = None
+    synchronous: bool | None = None
+    resectable: bool | None = None
+    ssr_positive: bool | None = None
+    symptoms_uncontrolled: bool | None = None
+    line: Annotated[int, Field(ge=1, le=50)] | None = None
+    min_line: Annotated[int, Field(ge=1, le=50)] | None = None
+    max_line: Annotated[int, Field(ge=1, le=50)] | None = None
+    after: list[str] | None = None
+    not_after: list[str] | None = None
+    progressed_on: list[str] | None = None
+    min_months: Annotated[FiniteFloat, Field(ge=0)] | None = None
+    max_months: Annotated[FiniteFloat, Field(ge=0)] | None = None
+
+    @field_validator("primary_site", "grade", "burden", "after", "not_after", "progressed_on", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+
+class Rule(Strict):
+    treatment: str
+    when: RuleCondition = RuleCondition()
+    max_uses: Annotated[int, Field(ge=1, le=50)] | None = None
+    note: str = ""
+
+
+class StrategyConfig(Strict):
+    name: Name
+    description: str = ""
+    rules: Annotated[list[Rule], Field(min_length=1, max_length=100)] | None = None
+    # Add telotristat when carcinoid-syndrome symptoms relapse on a somatostatin analogue.
+    telotristat: bool | None = None
+
+
+class CohortConfig(Strict):
+    size: Annotated[int, Field(ge=1, le=MAX_PATIENTS)]
+    # Overrides of the default cohort mix (parameter names under ``cohort.``), see params/library/cohort.yaml.
+    mix: dict[str, Annotated[FiniteFloat, Field(ge=0, le=1)]] = {}
+    age: Annotated[FiniteFloat, Field(ge=18, le=100)] | None = None
+
+
+ParameterValue = Union[FiniteFloat, dict[str, Any]]
+
+
+class Scenario(Strict):
+    name: Name
+    description: str = ""
+    seed: Annotated[int, Field(ge=0, le=2**63 - 1)]
+    replications: Annotated[int, Field(ge=1, le=MAX_REPLICATIONS)] = 1
+    cohort: CohortConfig
+    horizon_months: Annotated[FiniteFloat, Field(gt=0, le=MAX_HORIZON_MONTHS)]
+    strategies: Annotated[list[StrategyConfig], Field(min_length=1, max_length=50)]
+    parameters: dict[str, ParameterValue] = {}
+
+    @field_validator("strategies", mode="before")
+    @classmethod
+    def _names_to_configs(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return [{"name": item} if isinstance(item, str) else item for item in value]
+        return value
+
+    @model_validator(mode="after")
+    def _unique_strategy_names(self) -> "Scenario":
+        seen: set[str] = set()
+        for index, strategy in enumerate(self.strategies):
+            if strategy.name in seen:
+                raise ScenarioFieldError(f"strategies[{index}].name", "a strategy name not used before in this file", strategy.name)
+            seen.add(strategy.name)
+        return self
+
+    def with_overrides(self, **changes: Any) -> "Scenario":
+        """A copy with top-level or cohort fields replaced (used by the CLI's --seed, --patients...)."""
+        data = self.model_dump()
+        for key, value in changes.items():
+            if value is None:
+                continue
+            if key == "patients":
+                data["cohort"]["size"] = value
+            else:
+                data[key] = value
+        return Scenario.model_validate(data)
+
+
+class ScenarioFieldError(ValueError):
+    """Raised inside validators to report a precise field path."""
+
+    def __init__(self, field: str, expected: str, got: object = None) -> None:
+        self.field, self.expected, self.got = field, expected, got
+        super().__init__(expected)
+
+
+# ---------------------------------------------------------------------------------------------
+# Safe YAML
+
+
+class _NoAliasSafeLoader(yaml.SafeLoader):
+    """SafeLoader that refuses anchors/aliases (billion-laughs) and deep nesting."""
+
+    def compose_node(self, parent, index):  # type: ignore[override]
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.constructor.ConstructorError(
+                None, None, "anchors and aliases are not allowed in scenario files", event.start_mark
+            )
+        event = self.peek_event()
+        if getattr(event, "anchor", None):
+            raise yaml.constructor.ConstructorError(
+                None, None, "anchors and aliases are not allowed in scenario files", event.start_mark
+            )
+        self._depth = getattr(self, "_depth", 0) + 1
+        try:
+            if self._depth > MAX_YAML_DEPTH:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"nesting deeper than {MAX_YAML_DEPTH} levels", event.start_mark
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def read_yaml(path: Path, what: str = "scenario") -> Any:
+    path = Path(path)
+    if not path.exists():
+        raise ScenarioError(path, "", f"an existing {what} file")
+    if not path.is_file():
+        raise ScenarioError(path, "", f"a {what} file, not a folder")
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise ScenarioError(path, "", f"a file of at most {MAX_FILE_BYTES} bytes", f"{size} bytes")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ScenarioError(path, "", "UTF-8 text") from None
+    try:
+        return yaml.load(text, Loader=_NoAliasSafeLoader)  # noqa: S506 - SafeLoader subclass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "YAML"
+        reason = exc.problem or exc.context or "valid YAML"
+        raise ScenarioError(path, where, f"valid YAML ({reason})") from None
+    except yaml.YAMLError as exc:
+        raise ScenarioError(path, "", f"valid YAML ({type(exc).__name__})") from None
+    except RecursionError:
+        raise ScenarioError(path, "", f"YAML nested at most {MAX_YAML_DEPTH} levels deep") from None
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def format_location(loc: tuple) -> str:
+    parts: list[str] = []
+    for item in loc:
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+        elif item in ("float", "dict[str,any]"):
+            continue  # union-branch labels that pydantic inserts into the path
+        else:
+            parts.append(("." if parts else "") + str(item))
+    return "".join(parts)
+
+
+_EXPECTATIONS = {
+    "missing": "this required field",
+    "extra_forbidden": "no such field (unknown key)",
+    "int_type": "a whole number",
+    "int_parsing": "a whole number",
+    "int_from_float": "a whole number",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "finite_number": "a finite number",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+    "string_type": "text",
+    "list_type": "a list",
+    "dict_type": "a mapping of keys to values",
+    "model_type": "a mapping of keys to values",
+    "model_attributes_type": "a mapping of keys to values",
+}
+
+
+def _expectation(error: dict) -> str:
+    kind = error["type"]
+    ctx = error.get("ctx") or {}
+    if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):
+        symbol = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<", "less_than_equal": "<="}[kind]
+        bound = next(iter(ctx.values()))
+        return f"a number {symbol} {bound}"
+    if kind == "literal_error":
+        return f"one of {ctx.get('expected', '')}"
+    if kind == "string_pattern_mismatch":
+        return "a name of letters, digits, '.', '_' or '-' (starting with a letter or digit)"
+    if kind in ("too_short", "too_long"):
+        field_type = ctx.get("field_type", "value")
+        bound = ctx.get("min_length") if kind == "too_short" else ctx.get("max_length")
+        word = "at least" if kind == "too_short" else "at most"
+        return f"a {field_type.lower()} with {word} {bound} item(s)"
+    if kind == "value_error":
+        original = ctx.get("error")
+        if isinstance(original, ScenarioFieldError):
+            return original.expected
+        return str(error.get("msg", "a valid value")).removeprefix("Value error, ")
+    return _EXPECTATIONS.get(kind, error.get("msg", "a valid value"))
+
+
+def validation_error_to_scenario_error(path: Path, exc: ValidationError) -> ScenarioError:
+    errors = exc.errors(include_url=False)
+    # Prefer the most specific error (longest path) that is not a union-branch mismatch.
+    error = max(errors, key=lambda e: (e["type"] != "model_type", len(e["loc"])))
+    original = (error.get("ctx") or {}).get("error")
+    if isinstance(original, ScenarioFieldError):
+        return ScenarioError(path, original.field, original.expected, original.got)
+    field = format_location(error["loc"])
+    got = error.get("input") if error["type"] not in ("missing", "model_type", "dict_type") else None
+    if isinstance(got, (dict, list)):
+        got = None
+    return ScenarioError(path, field, _expectation(error), got)
+
+
+def load_scenario(path: Path | str) -> Scenario:
+    """Read and validate a scenario file, or raise ScenarioError with a one-line message."""
+    path = Path(path)
+    data = read_yaml(path)
+    if not isinstance(data, dict):
+        raise ScenarioError(path, "", "a mapping of scenario fields at the top level", type(data).__name__)
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise validation_error_to_scenario_error(path, exc) from None

@@ -1,0 +1,1 @@
+"""Ground floor: the event-record schema and the named random streams."""

@@ -1,0 +1,107 @@
+"""Named random streams keyed by (seed, replication, patient, purpose).
+
+Every stochastic purpose (``"hepatectomy.perioperative_death"``, ``"cohort.age"``...) has its own
+stream. A patient's k-th uniform for a purpose depends only on the scenario seed, the replication,
+the patient index, the purpose name and k. So the same patient sees the same draws for the same
+purpose in every strategy (common random numbers), the results do not depend on how patients are
+split over workers, and adding a purpose never shifts another one.
+
+Speed: uniforms are drawn in numpy blocks of ``CHUNK`` patients x ``SLOTS`` draws, one block per
+(purpose, chunk of patients), each from its own ``SeedSequence``. The purpose name enters the seed
+through CRC32, a hash that is stable across processes and Python versions (unlike ``hash()``).
+A patient that needs more than ``SLOTS`` draws of one purpose continues on an overflow generator
+keyed by the same coordinates plus the patient's row, so long histories stay reproducible.
+"""
+
+from __future__ import annotations
+
+import zlib
+
+import numpy as np
+
+CHUNK = 256  # patients per block: large enough to amortise generator set-up, small enough to stay in cache
+SLOTS = 8  # uniforms per patient and purpose held in a block; the few who need more use the overflow
+OVERFLOW_SIZE = 64  # uniforms per overflow refill
+
+
+def stable_key(name: str) -> int:
+    """A process-independent 32-bit key for a stream name."""
+    return zlib.crc32(name.encode("utf-8"))
+
+
+class RandomStreams:
+    """All random numbers of one replication of one scenario."""
+
+    def __init__(self, seed: int, replication: int, draw: int = 0) -> None:
+        self.seed = int(seed)
+        self.replication = int(replication)
+        self.draw = int(draw)
+        self._blocks: dict[tuple[str, int], np.ndarray] = {}
+
+    def _seed_sequence(self, *key: int) -> np.random.SeedSequence:
+        return np.random.SeedSequence(entropy=self.seed, spawn_key=(self.replication, self.draw, *key))
+
+    def block(self, purpose: str, chunk: int) -> np.ndarray:
+        """The ``CHUNK x SLOTS`` uniform block of ``purpose`` for patients in ``chunk``."""
+        key = (purpose, chunk)
+        found = self._blocks.get(key)
+        if found is None:
+            generator = np.random.Generator(np.random.PCG64(self._seed_sequence(stable_key(purpose), chunk)))
+            found = generator.random((CHUNK, SLOTS))
+            self._blocks[key] = found
+        return found
+
+    def first_uniforms(self, purpose: str, patient_ids: np.ndarray) -> np.ndarray:
+        """Draw 0 of ``purpose`` for many patients at once (used to build the cohort)."""
+        patient_ids = np.asarray(patient_ids, dtype=np.int64)
+        out = np.empty(len(patient_ids))
+        chunks = patient_ids // CHUNK
+        for chunk in np.unique(chunks):
+            mask = chunks == chunk
+            out[mask] = self.block(purpose, int(chunk))[patient_ids[mask] % CHUNK, 0]
+        return out
+
+    def overflow(self, purpose: str, patient_id: int, refill: int) -> list[float]:
+        generator = np.random.Generator(
+            np.random.PCG64(self._seed_sequence(stable_key(purpose), patient_id // CHUNK, patient_id % CHUNK, refill + 1))
+        )
+        return generator.random(OVERFLOW_SIZE).tolist()
+
+    def for_patient(self, patient_id: int) -> "PatientStreams":
+        return PatientStreams(self, patient_id)
+
+
+class PatientStreams:
+    """One patient's view: ``uniform(purpose)`` returns that purpose's next uniform."""
+
+    __slots__ = ("_streams", "patient_id", "_chunk", "_row", "_buffers", "_refills")
+
+    def __init__(self, streams: RandomStreams, patient_id: int) -> None:
+        self._streams = streams
+        self.patient_id = patient_id
+        self._chunk, self._row = divmod(patient_id, CHUNK)
+        self._buffers: dict[str, list[float]] = {}
+        self._refills: dict[str, int] = {}
+
+    def uniform(self, purpose: str) -> float:
+        buffer = self._buffers.get(purpose)
+        if buffer is None:
+            # Reversed so that pop() hands out draw 0, 1, 2... in order.
+            buffer = self._streams.block(purpose, self._chunk)[self._row, ::-1].tolist()
+            self._buffers[purpose] = buffer
+        if not buffer:
+            refill = self._refills.get(purpose, 0)
+            self._refills[purpose] = refill + 1
+            buffer.extend(reversed(self._streams.overflow(purpose, self.patient_id, refill)))
+        return buffer.pop()
+
+    def bernoulli(self, purpose: str, probability: float) -> bool:
+        return self.uniform(purpose) < probability
+
+    def choice(self, purpose: str, cumulative: tuple[float, ...]) -> int:
+        """Index of the category whose cumulative probability first exceeds the uniform."""
+        u = self.uniform(purpose)
+        for index, bound in enumerate(cumulative):
+            if u < bound:
+                return index
+        return len(cumulative) - 1

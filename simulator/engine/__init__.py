@@ -1,0 +1,1 @@
+"""One SimPy run of one cohort under one strategy."""

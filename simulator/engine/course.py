@@ -1,0 +1,214 @@
+"""One patient's course: mutable runtime state plus the waiting primitive the modalities use.
+
+The SimPy process is one generator per patient (``PathwayModel.patient_process``); modalities are
+delegated to with ``yield from`` so that no sub-process is created per state.
+
+Death races three clocks. Other-cause death is fixed at entry from the life table. Disease death
+uses one exponential "exposure" drawn at entry: the patient dies of disease when the cumulative
+disease hazard reaches it, so the hazard may change with every state (progression, resection...)
+while the same patient keeps the same underlying draw in every strategy (common random numbers).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Generator
+
+from ..core.events import EventType
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .model import PathwayModel
+    from .cohort import Patient
+
+INF = math.inf
+
+
+class Course:
+    __slots__ = (
+        "model", "env", "patient", "rs", "state", "alive", "ended", "line", "progressions", "history",
+        "rule_uses", "current", "last_progressed_on", "hazard_multiplier", "base_rate", "exposure",
+        "background_death_at", "symptoms", "symptom_relapse_at", "uncontrolled_since", "months_uncontrolled",
+        "first_control_at", "control_months", "controlled_since", "death_at", "death_cause",
+        "procedures", "line_starts", "line_pfs", "first_recurrence_at", "resected_at", "on_ssa", "telotristat_used",
+        "adverse_events", "resectable_now",
+    )
+
+    def __init__(self, model: "PathwayModel", patient: "Patient") -> None:
+        self.model = model
+        self.env = model.env
+        self.patient = patient
+        self.rs = model.streams.for_patient(patient.patient_id)
+        self.state = "entry"
+        self.alive = True
+        self.ended = False
+        self.line = 0
+        self.progressions = 0
+        self.history: list[str] = []
+        self.rule_uses: dict[int, int] = {}
+        self.current: str | None = None
+        self.last_progressed_on: str | None = None
+        self.hazard_multiplier = 1.0
+        self.base_rate = model.disease_death_rate(patient)
+        self.exposure = -math.log(self.rs.uniform("death.disease_exposure"))
+        self.background_death_at = model.background_death_time(patient, self.rs.uniform("death.background"))
+        self.symptoms = "uncontrolled" if patient.functional else "none"
+        self.symptom_relapse_at = INF
+        self.uncontrolled_since: float | None = 0.0 if patient.functional else None
+        self.months_uncontrolled = 0.0
+        self.first_control_at: float | None = None
+        self.control_months = 0.0
+        self.controlled_since: float | None = None
+        self.death_at: float | None = None
+        self.death_cause = ""
+        self.procedures: dict[str, int] = {}
+        self.line_starts: list[float] = []
+        self.line_pfs: list[tuple[float, bool]] = []
+        self.first_recurrence_at: float | None = None
+        self.resected_at: float | None = None
+        self.on_ssa = False
+        self.telotristat_used = False
+        self.adverse_events = 0
+        self.resectable_now = patient.resectable
+
+    # ------------------------------------------------------------------ recording
+
+    @property
+    def now(self) -> float:
+        return self.env.now
+
+    def record(self, event: EventType, to_state: str | None = None, detail: str = "") -> None:
+        new_state = self.state if to_state is None else to_state
+        self.model.log.append(self.patient.patient_id, self.env.now, event, self.state, new_state, detail)
+        self.state = new_state
+
+    def procedure(self, kind: str, detail: str) -> None:
+        self.procedures[kind] = self.procedures.get(kind, 0) + 1
+        self.record(EventType.PROCEDURE, detail=f"{kind};{detail}" if detail else kind)
+
+    def adverse_event(self, kind: str) -> None:
+        self.adverse_events += 1
+        self.record(EventType.ADVERSE_EVENT, detail=kind)
+
+    # ------------------------------------------------------------------ death and time
+
+    def disease_death_rate(self) -> float:
+        m = self.model
+        return self.base_rate * self.hazard_multiplier * m.progression_hazard_ratio ** min(self.progressions, m.progression_hazard_cap)
+
+    def die(self, cause: str) -> None:
+        if self.symptoms == "uncontrolled" and self.uncontrolled_since is not None:
+            self.months_uncontrolled += self.now - self.uncontrolled_since
+            self.uncontrolled_since = None
+        if self.symptoms == "controlled" and self.controlled_since is not None:
+            self.control_months += self.now - self.controlled_since
+        self.alive = False
+        self.ended = True
+        self.death_at = self.now
+        self.death_cause = cause
+        self.close_line(progressed=False)
+        self.record(EventType.DEATH, "dead", cause)
+
+    def censor(self) -> None:
+        if self.symptoms == "uncontrolled" and self.uncontrolled_since is not None:
+            self.months_uncontrolled += self.now - self.uncontrolled_since
+            self.uncontrolled_since = None
+        if self.symptoms == "controlled" and self.controlled_since is not None:
+            self.control_months += self.now - self.controlled_since
+        self.ended = True
+        self.close_line(progressed=False)
+        self.record(EventType.CENSORED, "censored")
+
+    def wait(self, duration: float) -> Generator:
+        """Let ``duration`` months pass unless death or the horizon comes first.
+
+        Returns True when the whole duration passed with the patient alive and under follow-up.
+        Symptom relapses that fall inside the wait are recorded on the way.
+        """
+        env = self.env
+        horizon = self.model.horizon
+        end = env.now + duration
+        while True:
+            now = env.now
+            rate = self.disease_death_rate()
+            disease_at = now + self.exposure / rate if rate > 0 else INF
+            next_at = min(end, disease_at, self.background_death_at, horizon, self.symptom_relapse_at)
+            step = next_at - now
+            if step > 0:
+                yield env.timeout(step)
+                self.exposure -= rate * step
+            if next_at == disease_at:
+                self.die("disease")
+                return False
+            if next_at == self.background_death_at:
+                self.die("other")
+                return False
+            if next_at == horizon and horizon <= end:
+                self.censor()
+                return False
+            if next_at == self.symptom_relapse_at:
+                self.symptoms_relapse()
+                if next_at < end:
+                    continue
+            return True
+
+    # ------------------------------------------------------------------ symptoms
+
+    def try_symptom_control(self, prefix: str) -> None:
+        """A treatment's chance to bring uncontrolled hormonal symptoms under control."""
+        if self.symptoms != "uncontrolled":
+            return
+        params = self.model.params
+        if not self.rs.bernoulli(f"{prefix}.symptom_response", params.value(f"{prefix}.symptom_response")):
+            return
+        duration = params.dist(f"{prefix}.symptom_control_duration").time_from_uniform(self.rs.uniform(f"{prefix}.symptom_control_duration"))
+        self.set_controlled(duration, prefix)
+
+    def set_controlled(self, duration: float, by: str) -> None:
+        if self.uncontrolled_since is not None:
+            self.months_uncontrolled += self.now - self.uncontrolled_since
+            self.uncontrolled_since = None
+        if self.first_control_at is None:
+            self.first_control_at = self.now
+        self.symptoms = "controlled"
+        self.controlled_since = self.now
+        self.symptom_relapse_at = self.now + duration
+        self.model.log.append(self.patient.patient_id, self.now, EventType.SYMPTOMS_CONTROLLED, self.state, self.state, by)
+
+    def symptoms_relapse(self) -> None:
+        if self.symptoms != "controlled":
+            return
+        self.symptoms = "uncontrolled"
+        if self.controlled_since is not None:
+            self.control_months += self.now - self.controlled_since
+            self.controlled_since = None
+        self.uncontrolled_since = self.now
+        self.symptom_relapse_at = INF
+        self.model.log.append(self.patient.patient_id, self.now, EventType.SYMPTOMS_RELAPSED, self.state, self.state, "")
+        self.model.symptom_rescue(self)
+
+    # ------------------------------------------------------------------ lines of therapy
+
+    def open_line(self, treatment: str) -> None:
+        self.line += 1
+        self.current = treatment
+        self.history.append(treatment)
+        self.line_starts.append(self.now)
+
+    def close_line(self, progressed: bool) -> None:
+        if len(self.line_pfs) < len(self.line_starts):
+            self.line_pfs.append((self.now - self.line_starts[-1], progressed))
+
+    def progress(self, event: EventType = EventType.PROGRESSION) -> None:
+        """Disease progression (or recurrence after resection) on the current treatment."""
+        self.progressions += 1
+        self.last_progressed_on = self.current
+        self.close_line(progressed=True)
+        if event is EventType.RECURRENCE and self.first_recurrence_at is None:
+            self.first_recurrence_at = self.now
+        self.hazard_multiplier = 1.0
+        self.on_ssa = False
+        self.record(event, "progressed", self.current or "")
+        if self.symptoms == "controlled" and self.rs.bernoulli(
+            "symptoms.relapse_at_progression", self.model.params.value("symptoms.relapse_at_progression")
+        ):
+            self.symptoms_relapse()

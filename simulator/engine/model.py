@@ -1,0 +1,121 @@
+"""PathwayModel: one SimPy environment, one cohort, one strategy. Discarded after the run."""
+
+from __future__ import annotations
+
+import math
+from typing import Generator
+
+import numpy as np
+import simpy
+
+from ..core.events import EventLog, EventType
+from ..core.rng import RandomStreams
+from ..params.parameter_set import ParameterSet, life_table
+from ..pathways.strategies import Strategy
+from .cohort import Patient
+from .course import Course
+
+_LIFE_TABLE = None
+
+
+def _cumulative_background_hazard() -> dict[str, np.ndarray]:
+    """Cumulative other-cause hazard at exact ages 0..101 per sex (constant hazard within each year of age)."""
+    global _LIFE_TABLE  # a read-only cache of a shipped data file, not run state
+    if _LIFE_TABLE is None:
+        table = {}
+        for sex, qx in life_table().items():
+            hazard = -np.log1p(-np.minimum(qx, 1.0 - 1e-12))
+            table[sex] = (np.concatenate([[0.0], np.cumsum(hazard)]), hazard)
+        _LIFE_TABLE = table
+    return _LIFE_TABLE
+
+
+class PathwayModel:
+    def __init__(
+        self,
+        params: ParameterSet,
+        strategy: Strategy,
+        cohort: list[Patient],
+        horizon: float,
+        streams: RandomStreams,
+        replication: int,
+    ) -> None:
+        self.params = params
+        self.strategy = strategy
+        self.cohort = cohort
+        self.horizon = float(horizon)
+        self.streams = streams
+        self.env = simpy.Environment()
+        self.log = EventLog(replication, strategy.name)
+        self.courses: list[Course] = []
+        p = params.value
+        self.progression_hazard_ratio = p("disease.death_hazard_ratio_per_progression")
+        self.progression_hazard_cap = int(p("disease.max_progressions_in_hazard"))
+        self._background = _cumulative_background_hazard()
+
+    # ------------------------------------------------------------------ patient-level hazards
+
+    def disease_death_rate(self, patient: Patient) -> float:
+        p = self.params.value
+        rate = p("disease.death_rate")
+        if not patient.functional:
+            rate *= p("disease.hr_nonfunctional")
+        if patient.synchronous:
+            rate *= p("disease.hr_synchronous")
+        if patient.extrahepatic:
+            rate *= p("disease.hr_extrahepatic")
+        if patient.primary_site == "pancreas":
+            rate *= p("disease.hr_pancreas")
+        if patient.grade != "G1":
+            rate *= p(f"disease.hr_grade_{patient.grade.lower()}")
+        if patient.burden != "lt25":
+            rate *= p(f"disease.hr_burden_{patient.burden}")
+        return rate
+
+    def progression_hazard_ratio_for(self, patient: Patient) -> float:
+        if patient.grade == "G1":
+            return 1.0
+        return self.params.value(f"disease.progression_hr_grade_{patient.grade.lower()}")
+
+    def background_death_time(self, patient: Patient, u: float) -> float:
+        """Months from entry to other-cause death, by inversion of the life-table cumulative hazard."""
+        cumulative, hazard = self._background[patient.sex]
+        age = patient.age
+        last = len(hazard) - 1  # beyond the table's last age its hazard continues
+        whole = min(int(age), last)
+        start = cumulative[whole] + hazard[whole] * (age - whole)
+        target = start - math.log(u) if u > 0 else math.inf
+        if target >= cumulative[last]:
+            death_age = last + (target - cumulative[last]) / hazard[last]
+        else:
+            index = int(np.searchsorted(cumulative, target, side="right")) - 1
+            death_age = index + (target - cumulative[index]) / hazard[index]
+        return max(death_age - age, 0.0) * 12.0
+
+    def symptom_rescue(self, course: Course) -> None:
+        """Telotristat for carcinoid-syndrome diarrhoea that relapses on a somatostatin analogue."""
+        if not (self.strategy.telotristat and course.on_ssa and not course.telotristat_used and course.patient.syndrome == "carcinoid"):
+            return
+        course.telotristat_used = True
+        self.log.append(course.patient.patient_id, course.now, EventType.TREATMENT_START, course.state, course.state, "telotristat")
+        course.try_symptom_control("telotristat")
+
+    # ------------------------------------------------------------------ processes
+
+    def patient_process(self, course: Course) -> Generator:
+        course.record(EventType.ENTRY, "untreated")
+        while not course.ended:
+            modality, rule_index = self.strategy.choose(course)
+            course.rule_uses[rule_index] = course.rule_uses.get(rule_index, 0) + 1
+            course.record(EventType.DECISION, detail=modality.name)
+            yield from modality.deliver(course)
+            if not course.ended and course.now >= self.horizon:
+                course.censor()
+
+    def run(self) -> "PathwayModel":
+        for patient in self.cohort:
+            course = Course(self, patient)
+            self.courses.append(course)
+            self.env.process(self.patient_process(course))
+        self.env.run()
+        return self

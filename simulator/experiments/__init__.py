@@ -1,0 +1,1 @@
+"""Designs of runs: strategies x replications (x PSA draws x variants later)."""

@@ -1,0 +1,1 @@
+"""Pure functions of the patient table and event log: survival, symptoms, summaries."""

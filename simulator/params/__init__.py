@@ -1,0 +1,1 @@
+"""Parameters with provenance: schema, distributions and the parameter set the model reads."""

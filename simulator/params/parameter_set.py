@@ -1,0 +1,152 @@
+"""The immutable parameter set a model run reads: the library files plus a scenario's overrides."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+from pydantic import ValidationError
+
+from ..config import read_yaml
+from ..errors import ScenarioError
+from .distributions import TimeToEvent
+from .schema import ParameterEntry
+
+LIBRARY_PACKAGE = "simulator.params"
+
+
+def library_folder() -> Path:
+    return Path(str(resources.files(LIBRARY_PACKAGE).joinpath("library")))
+
+
+def _first_problem(exc: ValidationError) -> str:
+    error = exc.errors(include_url=False)[0]
+    field = ".".join(str(p) for p in error["loc"])
+    message = str(error.get("msg", "a valid entry")).removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        message = "no such key (known keys: value, distribution, params, unit, source, assumption, description)"
+    elif error["type"] == "missing":
+        message = "this required key"
+    return f"{field}: {message}" if field else message
+
+
+@lru_cache(maxsize=1)
+def load_library() -> Mapping[str, tuple[ParameterEntry, str]]:
+    """All parameter entries shipped with the package: name -> (entry, file name)."""
+    entries: dict[str, tuple[ParameterEntry, str]] = {}
+    for path in sorted(library_folder().glob("*.yaml")):
+        data = read_yaml(path, what="parameter")
+        if not isinstance(data, dict):
+            raise ScenarioError(path, "", "a mapping of parameter names to entries")
+        for name, raw in data.items():
+            if name in entries:
+                raise ScenarioError(path, name, f"a name not already defined in {entries[name][1]}")
+            if not isinstance(raw, dict):
+                raise ScenarioError(path, name, "a mapping with value or distribution, unit and source")
+            try:
+                entries[name] = (ParameterEntry.model_validate(raw), path.name)
+            except ValidationError as exc:
+                problem = _first_problem(exc)
+                field, _, expected = problem.rpartition(": ")
+                raise ScenarioError(path, f"{name}.{field}" if field else name, expected) from None
+    return entries
+
+
+@dataclass(frozen=True)
+class ParameterSet:
+    """Resolved values and distributions by name, with each one's provenance."""
+
+    entries: Mapping[str, ParameterEntry]
+    origins: Mapping[str, str]
+    _resolved: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        for name, entry in self.entries.items():
+            self._resolved[name] = entry.build()
+
+    def value(self, name: str) -> float:
+        resolved = self._resolved[name]
+        if isinstance(resolved, TimeToEvent):
+            raise TypeError(f"parameter {name} is a distribution, not a value")
+        return resolved
+
+    def dist(self, name: str) -> TimeToEvent:
+        resolved = self._resolved[name]
+        if not isinstance(resolved, TimeToEvent):
+            raise TypeError(f"parameter {name} is a value, not a distribution")
+        return resolved
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.entries
+
+    def names(self) -> list[str]:
+        return sorted(self.entries)
+
+    def provenance_rows(self) -> list[dict[str, str]]:
+        rows = []
+        for name in self.names():
+            entry = self.entries[name]
+            if entry.value is not None:
+                shown = f"{entry.value:g}"
+            else:
+                shown = f"{entry.distribution}(" + ", ".join(f"{k}={v}" for k, v in entry.params.items()) + ")"
+            rows.append(
+                {
+                    "name": name,
+                    "value": shown,
+                    "unit": entry.unit,
+                    "source": entry.provenance,
+                    "file": self.origins[name],
+                }
+            )
+        return rows
+
+
+def build_parameter_set(overrides: Mapping[str, Any] | None = None, scenario_file: Path | str = "scenario") -> ParameterSet:
+    """The library with ``overrides`` applied; unknown names and bad values raise ScenarioError."""
+    library = load_library()
+    entries = {name: entry for name, (entry, _) in library.items()}
+    origins = {name: origin for name, (_, origin) in library.items()}
+    for name, override in (overrides or {}).items():
+        field_path = f"parameters.{name}"
+        if name not in entries:
+            raise ScenarioError(scenario_file, field_path, "the name of a parameter listed by `nelm-sim params`")
+        base = entries[name]
+        data = base.model_dump(exclude_none=True)
+        data.pop("value", None)
+        data.pop("distribution", None)
+        data.pop("params", None)
+        if isinstance(override, dict):
+            unknown = set(override) - {"distribution", "params", "value"}
+            if unknown:
+                raise ScenarioError(scenario_file, f"{field_path}.{sorted(unknown)[0]}", "only value, or distribution with params")
+            data.update(override)
+        elif isinstance(override, (int, float)) and not isinstance(override, bool):
+            if base.value is None:
+                raise ScenarioError(scenario_file, field_path, f"a distribution with params (this parameter is a {base.distribution} distribution)", override)
+            data["value"] = float(override)
+        else:
+            raise ScenarioError(scenario_file, field_path, "a number, or a distribution with params", override)
+        data.pop("source", None)
+        data["assumption"] = f"override in {Path(str(scenario_file)).name} (library: {base.provenance})"
+        try:
+            entries[name] = ParameterEntry.model_validate(data)
+        except ValidationError as exc:
+            problem = _first_problem(exc)
+            raise ScenarioError(scenario_file, field_path, problem.rpartition(": ")[2], override) from None
+        origins[name] = Path(str(scenario_file)).name
+    return ParameterSet(entries, origins)
+
+
+def life_table() -> dict[str, np.ndarray]:
+    """ONS National life tables UK 2017-2019 qx by single year of age 0-100, per sex (see data/life_table_SOURCE.md)."""
+    path = Path(str(resources.files(LIBRARY_PACKAGE).joinpath("data", "life_table.csv")))
+    table: dict[str, list[tuple[int, float]]] = {"male": [], "female": []}
+    for line in path.read_text(encoding="utf-8").splitlines()[1:]:
+        age, sex, qx = line.split(",")
+        table[sex].append((int(age), float(qx)))
+    return {sex: np.array([q for _, q in sorted(rows)]) for sex, rows in table.items()}

@@ -1,0 +1,49 @@
+"""Thermal ablation (radiofrequency or microwave) as the liver-directed treatment on its own."""
+
+from __future__ import annotations
+
+from typing import Generator
+
+from ..core.events import EventType
+from .base import DAYS_PER_MONTH, Modality
+
+
+class ThermalAblation(Modality):
+    name = "ablation"
+    label = "Thermal ablation (RFA/MWA)"
+    kind = "procedure"
+
+    def eligible(self, course) -> bool:
+        # Ablation alone treats limited-volume liver disease only.
+        return course.patient.burden == "lt25"
+
+    def deliver(self, course) -> Generator:
+        params = course.model.params
+        rs = course.rs
+        started = course.now
+        course.open_line(self.name)
+        course.on_ssa = False
+        course.record(EventType.TREATMENT_START, "liver_directed", self.name)
+        sessions = 1 + int(rs.bernoulli("ablation.repeat_session", params.value("ablation.repeat_session")))
+        stay = params.value("ablation.length_of_stay_days")
+        for session in range(1, sessions + 1):
+            course.procedure("ablation", f"session={session};los_days={stay:g}")
+            self.carcinoid_crisis(course)
+            if rs.bernoulli("ablation.morbidity", params.value("ablation.morbidity")):
+                course.adverse_event("ablation:morbidity")
+            if (yield from self.procedure_death(course, "ablation.procedure_mortality")):
+                return
+            if session == 1:
+                course.try_symptom_control("ablation")
+            if not (yield from course.wait(stay / DAYS_PER_MONTH)):
+                return
+            if session < sessions and not (yield from course.wait(params.value("ablation.repeat_interval_days") / DAYS_PER_MONTH)):
+                return
+        ttp = self.time_to_progression(course, "ablation.time_to_progression")
+        if (yield from course.wait(max(started + ttp - course.now, 0.0))):
+            local = rs.bernoulli("ablation.local_recurrence_share", params.value("ablation.local_recurrence_share"))
+            course.progress(EventType.PROGRESSION)
+            course.model.log.append(
+                course.patient.patient_id, course.now, EventType.DECISION, course.state, course.state,
+                "progression=local_recurrence" if local else "progression=new_lesions",
+            )

@@ -1,0 +1,72 @@
+"""Intra-arterial therapy: bland embolisation (TAE), chemo-embolisation (TACE), radioembolisation (Y-90).
+
+A course is 1 to ``iat.max_sessions`` sessions (staged lobar treatment), each with its own
+procedure risk, post-embolisation syndrome and hospital stay. Time to progression runs from the
+first session.
+"""
+
+from __future__ import annotations
+
+from typing import Generator
+
+from ..core.events import EventType
+from .base import DAYS_PER_MONTH, Modality
+
+
+class IntraArterialTherapy(Modality):
+    kind = "procedure"
+
+    def __init__(self, name: str, label: str) -> None:
+        self.name = name
+        self.label = label
+
+    def sessions(self, course) -> int:
+        params = course.model.params
+        limit = int(params.value("iat.max_sessions"))
+        shares = [params.value(f"iat.sessions_{k}") for k in range(1, limit + 1)]
+        total = sum(shares)
+        cumulative = []
+        running = 0.0
+        for share in shares:
+            running += share / total
+            cumulative.append(running)
+        return 1 + course.rs.choice("iat.sessions", tuple(cumulative))
+
+    def deliver(self, course) -> Generator:
+        params = course.model.params
+        rs = course.rs
+        prefix = self.name
+        started = course.now
+        course.open_line(self.name)
+        course.on_ssa = False
+        course.record(EventType.TREATMENT_START, "liver_directed", self.name)
+        sessions = self.sessions(course)
+        stay = params.value(f"{prefix}.length_of_stay_days")
+        ttp = self.time_to_progression(course)
+        for session in range(1, sessions + 1):
+            course.procedure(self.name, f"session={session};los_days={stay:g}")
+            self.carcinoid_crisis(course)
+            if rs.bernoulli(f"{prefix}.post_embolisation_syndrome", params.value(f"{prefix}.post_embolisation_syndrome")):
+                course.adverse_event(f"{prefix}:post_embolisation_syndrome")
+            if (yield from self.procedure_death(course, f"{prefix}.procedure_mortality")):
+                return
+            if session == 1:
+                course.try_symptom_control(prefix)
+                if rs.bernoulli(f"{prefix}.radiological_response", params.value(f"{prefix}.radiological_response")):
+                    course.record(EventType.RESPONSE, detail=f"{prefix}:radiological_response")
+            if not (yield from course.wait(stay / DAYS_PER_MONTH)):
+                return
+            interval = params.value("iat.session_interval_days") / DAYS_PER_MONTH
+            if session == sessions or started + ttp <= course.now + interval:
+                break
+            if not (yield from course.wait(interval)):
+                return
+        yield from self.run_until_progression(course, max(started + ttp - course.now, 0.0))
+
+
+def intra_arterial_modalities() -> list[Modality]:
+    return [
+        IntraArterialTherapy("tae", "Bland trans-arterial embolisation (TAE)"),
+        IntraArterialTherapy("tace", "Trans-arterial chemo-embolisation (TACE)"),
+        IntraArterialTherapy("y90", "Yttrium-90 radioembolisation (SIRT)"),
+    ]

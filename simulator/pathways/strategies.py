@@ -1,0 +1,148 @@
+"""Strategies as data: an ordered list of rules; at each decision the first rule whose conditions hold
+and whose treatment the patient is eligible for is taken. If none applies: best supportive care.
+
+Bundled strategies live in ``strategies.yaml`` beside this module; scenario files reference them by
+name or define their own with the same schema.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from ..config import RuleCondition, Scenario, StrategyConfig, read_yaml, validation_error_to_scenario_error
+from ..errors import ScenarioError
+from . import FALLBACK_TREATMENT, MODALITIES
+
+MAX_LINES = 50  # a safety net against a rule set that keeps choosing treatments that end at once
+
+
+@dataclass(frozen=True)
+class Strategy:
+    name: str
+    description: str
+    rules: tuple  # tuple[Rule, ...]
+    telotristat: bool
+
+    def choose(self, course):
+        """(modality, rule index) for the patient's next line; rule index -1 is the fallback."""
+        if course.line < MAX_LINES:
+            for index, rule in enumerate(self.rules):
+                if rule.max_uses is not None and course.rule_uses.get(index, 0) >= rule.max_uses:
+                    continue
+                if not condition_holds(rule.when, course):
+                    continue
+                modality = MODALITIES[rule.treatment]
+                if modality.eligible(course):
+                    return modality, index
+        return MODALITIES[FALLBACK_TREATMENT], -1
+
+    def describe(self) -> list[str]:
+        """The rules in plain words, for reports."""
+        lines = []
+        for rule in self.rules:
+            conditions = [f"{k}={v}" for k, v in rule.when.model_dump(exclude_none=True).items()]
+            text = MODALITIES[rule.treatment].label
+            if conditions:
+                text += " if " + ", ".join(conditions)
+            if rule.max_uses:
+                text += f" (at most {rule.max_uses}x)"
+            lines.append(text)
+        lines.append("otherwise: best supportive care")
+        return lines
+
+
+def condition_holds(when: RuleCondition, course) -> bool:
+    patient = course.patient
+    if when.sex is not None and patient.sex != when.sex:
+        return False
+    if when.primary_site is not None and patient.primary_site not in when.primary_site:
+        return False
+    if when.grade is not None and patient.grade not in when.grade:
+        return False
+    if when.burden is not None and patient.burden not in when.burden:
+        return False
+    if when.functional is not None and patient.functional != when.functional:
+        return False
+    if when.extrahepatic is not None and patient.extrahepatic != when.extrahepatic:
+        return False
+    if when.synchronous is not None and patient.synchronous != when.synchronous:
+        return False
+    if when.resectable is not None and course.resectable_now != when.resectable:
+        return False
+    if when.ssr_positive is not None and patient.ssr_positive != when.ssr_positive:
+        return False
+    if when.symptoms_uncontrolled is not None and (course.symptoms == "uncontrolled") != when.symptoms_uncontrolled:
+        return False
+    next_line = course.line + 1
+    if when.line is not None and next_line != when.line:
+        return False
+    if when.min_line is not None and next_line < when.min_line:
+        return False
+    if when.max_line is not None and next_line > when.max_line:
+        return False
+    if when.after is not None and not all(t in course.history for t in when.after):
+        return False
+    if when.not_after is not None and any(t in course.history for t in when.not_after):
+        return False
+    if when.progressed_on is not None and course.last_progressed_on not in when.progressed_on:
+        return False
+    if when.min_months is not None and course.now < when.min_months:
+        return False
+    return not (when.max_months is not None and course.now > when.max_months)
+
+
+def bundled_strategies_file() -> Path:
+    return Path(str(resources.files("simulator.pathways").joinpath("strategies.yaml")))
+
+
+def _check_treatments(config: StrategyConfig, file: Path | str, prefix: str) -> None:
+    known = sorted(MODALITIES)
+    for r_index, rule in enumerate(config.rules or ()):
+        where = f"{prefix}.rules[{r_index}]"
+        if rule.treatment not in MODALITIES:
+            raise ScenarioError(file, f"{where}.treatment", f"one of {', '.join(known)}", rule.treatment)
+        for field in ("after", "not_after", "progressed_on"):
+            for t_index, name in enumerate(getattr(rule.when, field) or ()):
+                if name not in MODALITIES:
+                    raise ScenarioError(file, f"{where}.when.{field}[{t_index}]", f"one of {', '.join(known)}", name)
+        when = rule.when
+        if when.min_line and when.max_line and when.min_line > when.max_line:
+            raise ScenarioError(file, f"{where}.when.max_line", f"a line >= min_line ({when.min_line})", when.max_line)
+        if when.min_months is not None and when.max_months is not None and when.min_months > when.max_months:
+            raise ScenarioError(file, f"{where}.when.max_months", f"a time >= min_months ({when.min_months})", when.max_months)
+
+
+def bundled_strategies() -> dict[str, StrategyConfig]:
+    path = bundled_strategies_file()
+    data = read_yaml(path, what="strategy")
+    try:
+        configs = [StrategyConfig.model_validate(item) for item in data["strategies"]]
+    except ValidationError as exc:
+        raise validation_error_to_scenario_error(path, exc) from None
+    for index, config in enumerate(configs):
+        _check_treatments(config, path, f"strategies[{index}]")
+    return {c.name: c for c in configs}
+
+
+def resolve_strategies(scenario: Scenario, file: Path | str) -> list[Strategy]:
+    """Strategies named or defined in the scenario, checked against the bundled library and modalities."""
+    library = bundled_strategies()
+    strategies = []
+    for index, config in enumerate(scenario.strategies):
+        if config.rules is None:
+            if config.name not in library:
+                raise ScenarioError(
+                    file, f"strategies[{index}].name",
+                    f"a bundled strategy ({', '.join(library)}) or a strategy with rules", config.name,
+                )
+            base = library[config.name]
+            config = StrategyConfig(
+                name=base.name, description=config.description or base.description, rules=base.rules, telotristat=config.telotristat if config.telotristat is not None else base.telotristat
+            )
+        _check_treatments(config, file, f"strategies[{index}]")
+        strategies.append(Strategy(config.name, config.description, tuple(config.rules or ()), bool(config.telotristat)))
+    return strategies

@@ -1,0 +1,31 @@
+"""No anticancer treatment: active surveillance (treat at progression) and best supportive care.
+Both follow the natural history, i.e. the progression time seen in the trials' placebo arms."""
+
+from __future__ import annotations
+
+from typing import Generator
+
+from ..core.events import EventType
+from .base import Modality
+
+
+class NoActiveTreatment(Modality):
+    kind = "supportive"
+
+    def __init__(self, name: str, label: str) -> None:
+        self.name = name
+        self.label = label
+
+    def deliver(self, course) -> Generator:
+        course.open_line(self.name)
+        course.on_ssa = False
+        course.record(EventType.TREATMENT_START, self.name, self.name)
+        ttp = self.time_to_progression(course, "natural_history.time_to_progression")
+        yield from self.run_until_progression(course, ttp)
+
+
+def supportive_modalities() -> list[Modality]:
+    return [
+        NoActiveTreatment("surveillance", "Active surveillance (treatment deferred to progression)"),
+        NoActiveTreatment("best_supportive_care", "Best supportive care"),
+    ]

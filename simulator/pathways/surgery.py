@@ -1,0 +1,101 @@
+"""Hepatectomy (minor or major, with or without intra-operative ablation) and liver transplantation."""
+
+from __future__ import annotations
+
+from typing import Generator
+
+from ..core.events import EventType
+from .base import DAYS_PER_MONTH, Modality
+
+
+class Hepatectomy(Modality):
+    name = "hepatectomy"
+    label = "Hepatectomy (with intra-operative ablation of small residual lesions where needed)"
+    kind = "procedure"
+
+    def eligible(self, course) -> bool:
+        limit = course.model.params.value("hepatectomy.max_operations")
+        return course.resectable_now and course.procedures.get("hepatectomy", 0) < limit
+
+    def deliver(self, course) -> Generator:
+        params = course.model.params
+        rs = course.rs
+        started = course.now
+        course.open_line(self.name)
+        course.on_ssa = False
+        course.record(EventType.TREATMENT_START, "surgery", self.name)
+        major = rs.bernoulli("hepatectomy.major", params.value("hepatectomy.major_share"))
+        extent = "major" if major else "minor"
+        ablation = rs.bernoulli("hepatectomy.intraoperative_ablation", params.value("hepatectomy.intraoperative_ablation"))
+        complication = rs.bernoulli("hepatectomy.major_morbidity", params.value("hepatectomy.major_morbidity"))
+        stay = params.value(f"hepatectomy.length_of_stay_{extent}_days")
+        if complication:
+            stay += params.value("hepatectomy.complication_extra_days")
+        minutes = params.value(f"hepatectomy.duration_{extent}_minutes")
+        course.procedure("hepatectomy", f"extent={extent};ablation={int(ablation)};minutes={minutes:g};los_days={stay:g}")
+        self.carcinoid_crisis(course)
+        if complication:
+            course.adverse_event("hepatectomy:major_morbidity")
+        if (yield from self.procedure_death(course, "hepatectomy.perioperative_mortality")):
+            return
+        course.try_symptom_control("hepatectomy")
+        if not (yield from course.wait(stay / DAYS_PER_MONTH)):
+            return
+        complete = rs.bernoulli("hepatectomy.complete_resection", params.value("hepatectomy.complete_resection"))
+        if complete:
+            course.resected_at = started
+            course.hazard_multiplier = params.value("hepatectomy.ned_death_hazard_ratio")
+            course.record(EventType.RESPONSE, "no_evidence_of_disease", "complete_resection")
+            ttp = self.time_to_progression(course, "hepatectomy.time_to_recurrence")
+        else:
+            course.hazard_multiplier = params.value("hepatectomy.debulked_death_hazard_ratio")
+            course.record(EventType.RESPONSE, "debulked", "incomplete_resection")
+            ttp = self.time_to_progression(course, "hepatectomy.time_to_progression_debulked")
+        remaining = started + ttp - course.now
+        if (yield from course.wait(max(remaining, 0.0))):
+            intrahepatic = rs.bernoulli("hepatectomy.recurrence_intrahepatic", params.value("hepatectomy.recurrence_intrahepatic"))
+            course.resectable_now = intrahepatic and rs.bernoulli(
+                "hepatectomy.resectable_at_recurrence", params.value("hepatectomy.resectable_at_recurrence")
+            )
+            course.progress(EventType.RECURRENCE if complete else EventType.PROGRESSION)
+            course.model.log.append(
+                course.patient.patient_id, course.now, EventType.DECISION, course.state, course.state,
+                "recurrence=intrahepatic" if intrahepatic else "recurrence=extrahepatic",
+            )
+
+
+class LiverTransplant(Modality):
+    """Off by default: only a strategy rule that names it can select it, for highly selected patients."""
+
+    name = "transplant"
+    label = "Liver transplantation"
+    kind = "procedure"
+
+    def eligible(self, course) -> bool:
+        patient = course.patient
+        params = course.model.params
+        age_now = patient.age + course.now / 12.0
+        return (
+            not patient.extrahepatic
+            and patient.grade in ("G1", "G2")
+            and age_now <= params.value("transplant.max_age")
+            and course.procedures.get("transplant", 0) == 0
+        )
+
+    def deliver(self, course) -> Generator:
+        params = course.model.params
+        started = course.now
+        course.open_line(self.name)
+        course.on_ssa = False
+        course.record(EventType.TREATMENT_START, "surgery", self.name)
+        course.procedure("transplant", f"los_days={params.value('transplant.length_of_stay_days'):g}")
+        self.carcinoid_crisis(course)
+        if (yield from self.procedure_death(course, "transplant.perioperative_mortality")):
+            return
+        course.try_symptom_control("transplant")
+        if not (yield from course.wait(params.value("transplant.length_of_stay_days") / DAYS_PER_MONTH)):
+            return
+        course.hazard_multiplier = params.value("transplant.ned_death_hazard_ratio")
+        course.record(EventType.RESPONSE, "no_evidence_of_disease", "transplant")
+        ttp = self.time_to_progression(course, "transplant.time_to_recurrence")
+        yield from self.run_until_progression(course, max(started + ttp - course.now, 0.0), EventType.RECURRENCE)

@@ -1,0 +1,92 @@
+"""Systemic therapy lines: somatostatin analogues, everolimus, sunitinib, PRRT, chemotherapy (CAPTEM),
+and the placebo arm virtual trials need. Each continues until progression."""
+
+from __future__ import annotations
+
+from typing import Generator
+
+from ..core.events import EventType
+from .base import DAYS_PER_MONTH, Modality
+
+
+class SystemicTherapy(Modality):
+    kind = "systemic"
+
+    def __init__(
+        self,
+        name: str,
+        label: str,
+        sites: tuple[str, ...] | None = None,
+        grades: tuple[str, ...] | None = None,
+        needs_ssr: bool = False,
+        is_ssa: bool = False,
+        controls_symptoms: bool = True,
+        adverse_event: str | None = None,
+    ) -> None:
+        self.name = name
+        self.label = label
+        self.sites = sites
+        self.grades = grades
+        self.needs_ssr = needs_ssr
+        self.is_ssa = is_ssa
+        self.controls_symptoms = controls_symptoms
+        self.adverse_event_name = adverse_event
+
+    def eligible(self, course) -> bool:
+        patient = course.patient
+        if self.sites is not None and patient.primary_site not in self.sites:
+            return False
+        if self.grades is not None and patient.grade not in self.grades:
+            return False
+        return not (self.needs_ssr and not patient.ssr_positive)
+
+    def start(self, course) -> None:
+        course.open_line(self.name)
+        course.on_ssa = self.is_ssa
+        course.record(EventType.TREATMENT_START, f"on_{self.name}", self.name)
+        if self.adverse_event_name and course.rs.bernoulli(
+            f"{self.name}.adverse_event", course.model.params.value(f"{self.name}.adverse_event")
+        ):
+            course.adverse_event(f"{self.name}:{self.adverse_event_name}")
+        if self.controls_symptoms:
+            course.try_symptom_control(self.name)
+
+    def deliver(self, course) -> Generator:
+        self.start(course)
+        yield from self.run_until_progression(course, self.time_to_progression(course))
+
+
+class PeptideReceptorRadionuclideTherapy(SystemicTherapy):
+    """177Lu-DOTATATE: a fixed number of cycles at a fixed interval (NETTER-1), stopped early by progression."""
+
+    def __init__(self) -> None:
+        super().__init__("prrt", "177Lu-DOTATATE PRRT", needs_ssr=True, adverse_event="grade3_haematological")
+
+    def deliver(self, course) -> Generator:
+        params = course.model.params
+        started = course.now
+        self.start(course)
+        ttp = self.time_to_progression(course)
+        cycles = int(params.value("prrt.cycles"))
+        interval = params.value("prrt.cycle_interval_weeks") * 7.0 / DAYS_PER_MONTH
+        for cycle in range(1, cycles + 1):
+            course.procedure("prrt", f"cycle={cycle}")
+            if course.patient.functional and course.rs.bernoulli("prrt.hormonal_crisis", params.value("prrt.hormonal_crisis")):
+                course.adverse_event("prrt:hormonal_crisis")
+            if cycle == cycles or started + ttp <= course.now + interval:
+                break
+            if not (yield from course.wait(interval)):
+                return
+        yield from self.run_until_progression(course, started + ttp - course.now)
+
+
+def systemic_modalities() -> list[Modality]:
+    return [
+        SystemicTherapy("octreotide_lar", "Octreotide LAR 30 mg every 4 weeks", grades=("G1", "G2"), is_ssa=True),
+        SystemicTherapy("lanreotide", "Lanreotide 120 mg every 28 days", grades=("G1", "G2"), is_ssa=True),
+        SystemicTherapy("everolimus", "Everolimus 10 mg daily", controls_symptoms=False, adverse_event="stomatitis"),
+        SystemicTherapy("sunitinib", "Sunitinib 37.5 mg daily", sites=("pancreas",), controls_symptoms=False, adverse_event="grade3_4"),
+        PeptideReceptorRadionuclideTherapy(),
+        SystemicTherapy("captem", "Capecitabine + temozolomide (CAPTEM)", controls_symptoms=False, adverse_event="grade3_4"),
+        SystemicTherapy("placebo", "Placebo (virtual-trial control arm)", controls_symptoms=False),
+    ]

@@ -1,0 +1,1 @@
+"""Figures and files: the only place matplotlib and file writing live."""

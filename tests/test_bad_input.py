@@ -1,0 +1,101 @@
+"""Every bad input gets one line on stderr naming file, field and expectation; exit 2; no output folder."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from simulator.cli import main
+
+from .conftest import tiny_scenario
+
+
+def run_cli(args, capsys):
+    status = main(args)
+    captured = capsys.readouterr()
+    return status, captured.err
+
+
+CASES = {
+    "unknown key": (tiny_scenario(colour="blue"), "colour", "unknown key"),
+    "wrong type": (tiny_scenario(replications="many"), "replications", "whole number"),
+    "negative cohort size": (tiny_scenario(cohort={"size": -5}), "cohort.size", ">= 1"),
+    "horizon of 0": (tiny_scenario(horizon_months=0), "horizon_months", "> 0"),
+    "unknown strategy name": (tiny_scenario(strategies=[{"name": "surgery-first"}, {"name": "magic-cure"}]), "strategies[1].name", "bundled strategy"),
+    "unknown strategy as text": (tiny_scenario(strategies=["surgery-first", "magic-cure"]), "strategies[1].name", "bundled strategy"),
+    "unknown treatment in a rule": (
+        tiny_scenario(strategies=[{"name": "mine", "rules": [{"treatment": "homeopathy"}]}]),
+        "strategies[0].rules[0].treatment",
+        "one of",
+    ),
+    "unknown parameter": (tiny_scenario(parameters={"hepatectomy.magic": 1}), "parameters.hepatectomy.magic", "nelm-sim params"),
+    "probability above 1": (tiny_scenario(parameters={"hepatectomy.perioperative_mortality": 1.5}), "parameters.hepatectomy.perioperative_mortality", "<= 1"),
+    "missing field": ({k: v for k, v in tiny_scenario().items() if k != "seed"}, "seed", "required"),
+    "mix above 1": (tiny_scenario(cohort={"size": 10, "mix": {"functional": 1.2}}), "cohort.mix.functional", "<= 1"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_bad_scenario_gets_one_line(case, write_scenario, tmp_path, capsys):
+    data, field, expected = CASES[case]
+    path = write_scenario(data)
+    out = tmp_path / "out"
+    status, err = run_cli(["run", str(path), "--out", str(out)], capsys)
+    assert status == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert str(path) in lines[0]
+    assert field in lines[0]
+    assert expected in lines[0]
+    assert "Traceback" not in err
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == [path]
+
+
+def test_missing_file(tmp_path, capsys):
+    status, err = run_cli(["run", str(tmp_path / "nope.yaml"), "--out", str(tmp_path / "out")], capsys)
+    assert status == 2
+    assert "nope.yaml" in err and "existing scenario file" in err
+    assert len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("name: [unclosed\n", "valid YAML"),
+        ("a: &x [1]\nb: *x\n", "anchors and aliases"),
+        ("!!python/object/apply:os.system ['echo hi']\n", "valid YAML"),
+        ("- just\n- a list\n", "mapping"),
+    ],
+)
+def test_invalid_yaml(text, expected, write_scenario, tmp_path, capsys):
+    path = write_scenario(text)
+    status, err = run_cli(["run", str(path), "--out", str(tmp_path / "out")], capsys)
+    assert status == 2
+    assert expected in err and str(path) in err
+    assert len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+
+
+def test_existing_output_folder_is_not_overwritten(write_scenario, tmp_path, capsys):
+    path = write_scenario(tiny_scenario(cohort={"size": 5}))
+    out = tmp_path / "out"
+    out.mkdir()
+    status, err = run_cli(["run", str(path), "--out", str(out)], capsys)
+    assert status == 2 and "--force" in err
+    assert list(out.iterdir()) == []
+
+
+def test_subprocess_prints_no_traceback(write_scenario, tmp_path):
+    path = write_scenario(tiny_scenario(horizon_months=-3))
+    completed = subprocess.run(
+        [sys.executable, "-m", "simulator", "run", str(path), "--out", str(tmp_path / "out")],
+        capture_output=True, text=True, check=False,
+    )
+    assert completed.returncode == 2
+    assert completed.stderr.count("\n") == 1 and "Traceback" not in completed.stderr
+    assert "horizon_months" in completed.stderr
+    assert not (tmp_path / "out").exists()
