@@ -1,0 +1,226 @@
+"""Clinical rules of each modality, checked on simulated patients and their event logs."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from simulator.api import run_scenario
+from simulator.config import Scenario
+from simulator.core.events import EventType
+from simulator.params.parameter_set import ParameterSet, build_parameter_set, load_library
+from simulator.pathways import MODALITIES
+
+from .conftest import ROOT, tiny_scenario
+
+ALL_TREATMENTS_RULES = [
+    {"treatment": "transplant", "when": {"line": 1}, "max_uses": 1},
+    {"treatment": "hepatectomy"},
+    {"treatment": "ablation", "max_uses": 1},
+    {"treatment": "tae", "max_uses": 1},
+    {"treatment": "tace", "max_uses": 1},
+    {"treatment": "y90", "max_uses": 1},
+    {"treatment": "octreotide_lar", "max_uses": 1},
+    {"treatment": "lanreotide", "max_uses": 1},
+    {"treatment": "sunitinib", "max_uses": 1},
+    {"treatment": "everolimus", "max_uses": 1},
+    {"treatment": "prrt", "max_uses": 1},
+    {"treatment": "captem", "max_uses": 1},
+    {"treatment": "placebo", "max_uses": 1},
+    {"treatment": "surveillance", "max_uses": 1},
+]
+
+
+def run(strategies, size=600, seed=3, horizon=240, **scenario):
+    data = tiny_scenario(seed=seed, cohort={"size": size, **scenario.pop("cohort", {})}, horizon_months=horizon, strategies=strategies, **scenario)
+    return run_scenario(Scenario.model_validate(data)).result
+
+
+@pytest.fixture(scope="module")
+def everything():
+    strategies = [
+        {"name": "everything", "telotristat": True, "rules": ALL_TREATMENTS_RULES},
+        "surgery-first", "iat-first", "systemic-first", "watch-and-wait", "guideline", "best-supportive-care",
+    ]
+    return run(strategies, size=800)
+
+
+def starts(events, treatment):
+    return events[(events["event"] == "treatment_start") & (events["detail"] == treatment)]
+
+
+def test_every_modality_is_exercised(everything):
+    started = set(everything.events.loc[everything.events["event"] == "treatment_start", "detail"])
+    assert set(MODALITIES) | {"telotristat"} <= started
+
+
+def test_sunitinib_only_for_pancreatic_primaries(everything):
+    patients = everything.patients.set_index(["strategy", "patient_id"])
+    given = starts(everything.events, "sunitinib")
+    sites = patients.loc[list(zip(given["strategy"], given["patient_id"])), "primary_site"]
+    assert len(given) > 20 and set(sites) == {"pancreas"}
+
+
+def test_prrt_only_receptor_positive_and_at_most_four_cycles_eight_weeks_apart(everything):
+    events = everything.events
+    patients = everything.patients.set_index(["strategy", "patient_id"])
+    given = starts(events, "prrt")
+    assert len(given) > 20
+    assert patients.loc[list(zip(given["strategy"], given["patient_id"])), "ssr_positive"].all()
+    cycles = events[(events["event"] == "procedure") & events["detail"].str.startswith("prrt")]
+    per_patient = cycles.groupby(["strategy", "patient_id"])["time"]
+    assert per_patient.size().max() == 4
+    gaps = per_patient.diff().dropna()
+    np.testing.assert_allclose(gaps, 8 * 7 / (365.25 / 12), rtol=1e-9)
+
+
+def test_somatostatin_analogues_not_for_g3(everything):
+    patients = everything.patients.set_index(["strategy", "patient_id"])
+    for drug in ("octreotide_lar", "lanreotide"):
+        given = starts(everything.events, drug)
+        assert len(given) > 20
+        assert "G3" not in set(patients.loc[list(zip(given["strategy"], given["patient_id"])), "grade"])
+
+
+def test_ablation_alone_only_for_low_burden(everything):
+    patients = everything.patients.set_index(["strategy", "patient_id"])
+    given = starts(everything.events, "ablation")
+    assert len(given) > 20 and set(patients.loc[list(zip(given["strategy"], given["patient_id"])), "burden"]) == {"lt25"}
+
+
+def test_first_hepatectomy_only_when_resectable(everything):
+    patients = everything.patients
+    first = patients[patients["first_treatment"] == "hepatectomy"]
+    assert len(first) > 50 and first["resectable"].all()
+    never = patients[~patients["resectable"]]
+    assert (never["n_hepatectomy"] == 0).all(), "unresectable disease must not become resectable"
+
+
+def test_iat_sessions_within_configured_maximum(everything):
+    events = everything.events
+    limit = int(build_parameter_set().value("iat.max_sessions"))
+    for kind in ("tae", "tace", "y90"):
+        sessions = events[(events["event"] == "procedure") & events["detail"].str.startswith(kind + ";")]
+        numbers = sessions["detail"].str.extract(r"session=(\d+)")[0].astype(int)
+        assert numbers.max() <= limit and numbers.max() >= 2
+        assert numbers.min() == 1
+
+
+def test_transplant_only_for_selected_patients(everything):
+    patients = everything.patients
+    transplanted = patients[patients["n_transplant"] > 0]
+    assert len(transplanted) > 0
+    assert not transplanted["extrahepatic"].any()
+    assert set(transplanted["grade"]) <= {"G1", "G2"}
+    assert (transplanted["age"] <= build_parameter_set().value("transplant.max_age")).all()
+    assert (patients.loc[patients["strategy"] != "everything", "n_transplant"] == 0).all(), "transplant is off by default"
+
+
+def test_no_event_after_death_and_one_terminal_event(everything):
+    events = everything.events
+    terminal = events[events["event"].isin(["death", "censored"])]
+    assert (terminal.groupby(["strategy", "patient_id"]).size() == 1).all()
+    last_time = events.groupby(["strategy", "patient_id"])["time"].max()
+    terminal_time = terminal.set_index(["strategy", "patient_id"])["time"]
+    assert (last_time.loc[terminal_time.index] == terminal_time).all()
+    after_terminal = events.merge(terminal[["strategy", "patient_id", "time"]].rename(columns={"time": "end"}), on=["strategy", "patient_id"])
+    assert (after_terminal["time"] <= after_terminal["end"]).all()
+    # the terminal event is the last record of each patient
+    last_event = events.groupby(["strategy", "patient_id"])["event"].last()
+    assert set(last_event.astype(str)) <= {"death", "censored"}
+
+
+def test_treatment_deaths_fall_within_thirty_days_of_a_procedure(everything):
+    events = everything.events
+    deaths = events[(events["event"] == "death") & (events["detail"] == "treatment")]
+    assert len(deaths) > 0
+    procedures = events[events["event"] == "procedure"]
+    window = 30 / (365.25 / 12)
+    for _, death in deaths.iterrows():
+        before = procedures[(procedures["strategy"] == death["strategy"]) & (procedures["patient_id"] == death["patient_id"]) & (procedures["time"] <= death["time"])]
+        assert death["time"] - before["time"].max() <= window + 1e-9
+
+
+def test_telotristat_only_for_carcinoid_syndrome(everything):
+    events = everything.events
+    patients = everything.patients.set_index(["strategy", "patient_id"])
+    given = starts(events, "telotristat")
+    assert len(given) > 0
+    assert set(patients.loc[list(zip(given["strategy"], given["patient_id"])), "syndrome"]) == {"carcinoid"}
+    assert given["strategy"].ne("best-supportive-care").all()
+
+
+def test_symptom_outcomes_only_for_functional_patients(everything):
+    patients = everything.patients
+    assert patients.loc[~patients["functional"], "months_uncontrolled"].isna().all()
+    functional = patients[patients["functional"]]
+    assert (functional["months_uncontrolled"] <= functional["os_months"] + 1e-9).all()
+    assert (functional["months_uncontrolled"] + functional["symptom_control_months"] <= functional["os_months"] + 1e-6).all()
+
+
+def test_crossover_rule_placebo_to_active_drug():
+    result = run([{"name": "trial-placebo", "rules": [
+        {"treatment": "placebo", "when": {"line": 1}},
+        {"treatment": "everolimus", "when": {"progressed_on": ["placebo"]}},
+    ]}], size=300, cohort={"mix": {"primary_pancreas": 1.0, "primary_small_bowel": 0.0}})
+    sequences = result.patients["treatment_sequence"]
+    assert sequences.str.startswith("placebo").all()
+    crossed = sequences[sequences.str.contains(">")]
+    assert len(crossed) > 100 and crossed.str.startswith("placebo>everolimus").all()
+
+
+def test_bundled_strategies_run_and_report_os_pfs_and_symptoms(everything):
+    from simulator.outcomes.survival import summary_table
+
+    names = ["surgery-first", "iat-first", "systemic-first", "watch-and-wait", "guideline", "best-supportive-care"]
+    summary = summary_table(everything.patients, names, 240)
+    for column in ("median_os_months", "os_5y", "median_pfs1_months", "mean_months_uncontrolled", "share_ever_controlled"):
+        assert summary[column].notna().all(), column
+    # Any active strategy beats no treatment at 5 years in this cohort.
+    five = summary.set_index("strategy")["os_5y"]
+    assert (five.drop("best-supportive-care") > five["best-supportive-care"]).all()
+
+
+# ------------------------------------------------------------------------------------------------
+# Provenance: every parameter the code reads has an entry; every entry is read.
+
+
+def test_parameters_read_by_the_model_all_have_entries_and_none_is_dead(monkeypatch, everything):
+    accessed: set[str] = set()
+    original_value, original_dist = ParameterSet.value, ParameterSet.dist
+
+    def value(self, name):
+        accessed.add(name)
+        return original_value(self, name)
+
+    def dist(self, name):
+        accessed.add(name)
+        return original_dist(self, name)
+
+    monkeypatch.setattr(ParameterSet, "value", value)
+    monkeypatch.setattr(ParameterSet, "dist", dist)
+    strategies = [{"name": "everything", "telotristat": True, "rules": ALL_TREATMENTS_RULES}, "best-supportive-care"]
+    run(strategies, size=800, cohort={"age": 50})
+    run(strategies, size=400)
+    library = set(load_library())
+    assert accessed <= library, f"read without an entry: {sorted(accessed - library)}"
+    assert library - accessed == set(), f"entries the model never reads: {sorted(library - accessed)}"
+
+
+def test_literal_parameter_names_in_code_have_entries():
+    library = set(load_library())
+    pattern = re.compile(r"""\.(?:value|dist)\(\s*["']([a-z0-9_]+\.[a-z0-9_.]+)["']""")
+    found = set()
+    for path in (ROOT / "simulator").rglob("*.py"):
+        found.update(pattern.findall(path.read_text(encoding="utf-8")))
+    assert found, "the scan found no parameter reads"
+    assert found <= library, sorted(found - library)
+
+
+def test_every_entry_has_a_source_or_an_assumption():
+    for name, (entry, _) in load_library().items():
+        assert entry.source or entry.assumption, name
+        assert entry.unit, name
