@@ -20,6 +20,7 @@ from ..params.parameter_set import ParameterSet, build_parameter_set
 from ..pathways.strategies import Strategy, resolve_strategies
 
 PROCEDURE_KINDS = ("hepatectomy", "transplant", "ablation", "tae", "tace", "y90", "prrt")
+PFS_LINES_REPORTED = 3  # columns pfs1..pfs3; a death during a line ends that line's PFS too
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,6 @@ def patient_rows(model: PathwayModel, replication: int) -> list[dict]:
         patient = course.patient
         died = course.death_at is not None
         os_months = course.death_at if died else horizon
-        first_pfs = course.line_pfs[0] if course.line_pfs else (os_months, False)
         row = {
             "replication": replication,
             "strategy": model.strategy.name,
@@ -74,15 +74,11 @@ def patient_rows(model: PathwayModel, replication: int) -> list[dict]:
         }
         for column in ATTRIBUTE_COLUMNS:
             row[column] = getattr(patient, column)
-        # Death during the first line ends its progression-free survival too.
-        pfs_event = first_pfs[1] or (died and len(course.line_pfs) == 1)
         row.update(
             {
                 "os_months": os_months,
                 "death": int(died),
                 "death_cause": course.death_cause if died else "",
-                "pfs1_months": first_pfs[0],
-                "pfs1_event": int(bool(pfs_event)),
                 "first_treatment": course.history[0] if course.history else "",
                 "treatment_sequence": ">".join(course.history),
                 "lines": course.line,
@@ -100,6 +96,14 @@ def patient_rows(model: PathwayModel, replication: int) -> list[dict]:
                 "adverse_events": course.adverse_events,
             }
         )
+        for line in range(1, PFS_LINES_REPORTED + 1):
+            if line <= len(course.line_pfs):
+                months, progressed = course.line_pfs[line - 1]
+                row[f"pfs{line}_months"] = months
+                row[f"pfs{line}_event"] = int(progressed or (died and line == len(course.line_pfs)))
+            else:
+                row[f"pfs{line}_months"] = float("nan")
+                row[f"pfs{line}_event"] = float("nan")
         for kind in PROCEDURE_KINDS:
             row[f"n_{kind}"] = course.procedures.get(kind, 0)
         rows.append(row)
