@@ -46,7 +46,7 @@ class EventLog:
         self.records: list[tuple] = []
 
     def append(self, patient_id: int, time: float, event: EventType, from_state: str, to_state: str, detail: str = "") -> None:
-        self.records.append((patient_id, time, event.value, from_state, to_state, detail))
+        self.records.append((patient_id, time, event._value_, from_state, to_state, detail))
 
     def __len__(self) -> int:
         return len(self.records)
