@@ -34,12 +34,12 @@ def test_params_shows_scenario_overrides(write_scenario, capsys):
 
 
 def test_distribution_override_is_validated_with_the_parameter_name():
-    with pytest.raises(ScenarioError, match="octreotide_lar.time_to_progression.*shape"):
-        build_parameter_set({"octreotide_lar.time_to_progression": {"distribution": "weibull", "params": {"shape": -1, "median": 3}}}, "s.yaml")
-    params = build_parameter_set({"octreotide_lar.time_to_progression": {"distribution": "weibull", "params": {"shape": 1.3, "median": 20}}}, "s.yaml")
-    assert params.dist("octreotide_lar.time_to_progression").median == pytest.approx(20)
+    with pytest.raises(ScenarioError, match="natural_history.time_to_progression.*shape"):
+        build_parameter_set({"natural_history.time_to_progression": {"distribution": "weibull", "params": {"shape": -1, "median": 3}}}, "s.yaml")
+    params = build_parameter_set({"natural_history.time_to_progression": {"distribution": "weibull", "params": {"shape": 1.3, "median": 20}}}, "s.yaml")
+    assert params.dist("natural_history.time_to_progression").median == pytest.approx(20)
 
 
 def test_value_override_of_a_distribution_is_refused():
     with pytest.raises(ScenarioError, match="distribution"):
-        build_parameter_set({"octreotide_lar.time_to_progression": 12}, "s.yaml")
+        build_parameter_set({"natural_history.time_to_progression": 12}, "s.yaml")

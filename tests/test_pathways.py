@@ -202,7 +202,11 @@ def test_parameters_read_by_the_model_all_have_entries_and_none_is_dead(monkeypa
 
     monkeypatch.setattr(ParameterSet, "value", value)
     monkeypatch.setattr(ParameterSet, "dist", dist)
-    strategies = [{"name": "everything", "telotristat": True, "rules": ALL_TREATMENTS_RULES}, "best-supportive-care"]
+    strategies = [
+        {"name": "everything", "telotristat": True, "rules": ALL_TREATMENTS_RULES},
+        {"name": "lanreotide-first", "rules": [{"treatment": "lanreotide"}]},
+        "best-supportive-care",
+    ]
     run(strategies, size=800, cohort={"age": 50})
     run(strategies, size=400)
     library = set(load_library())

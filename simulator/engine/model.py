@@ -75,9 +75,12 @@ class PathwayModel:
         return rate
 
     def progression_hazard_ratio_for(self, patient: Patient) -> float:
-        if patient.grade == "G1":
-            return 1.0
-        return self.params.value(f"disease.progression_hr_grade_{patient.grade.lower()}")
+        ratio = 1.0
+        if patient.grade != "G1":
+            ratio *= self.params.value(f"disease.progression_hr_grade_{patient.grade.lower()}")
+        if patient.primary_site == "pancreas":
+            ratio *= self.params.value("disease.progression_hr_pancreas")
+        return ratio
 
     def background_death_time(self, patient: Patient, u: float) -> float:
         """Months from entry to other-cause death, by inversion of the life-table cumulative hazard."""

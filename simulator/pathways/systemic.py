@@ -22,6 +22,8 @@ class SystemicTherapy(Modality):
         is_ssa: bool = False,
         controls_symptoms: bool = True,
         adverse_event: str | None = None,
+        has_effect: bool = True,
+        reports_response: bool = False,
     ) -> None:
         self.name = name
         self.label = label
@@ -31,6 +33,8 @@ class SystemicTherapy(Modality):
         self.is_ssa = is_ssa
         self.controls_symptoms = controls_symptoms
         self.adverse_event_name = adverse_event
+        self.has_effect = has_effect
+        self.reports_response = reports_response
 
     def eligible(self, course) -> bool:
         patient = course.patient
@@ -50,6 +54,24 @@ class SystemicTherapy(Modality):
             course.adverse_event(f"{self.name}:{self.adverse_event_name}")
         if self.controls_symptoms:
             course.try_symptom_control(self.name)
+        if self.reports_response and course.rs.bernoulli(
+            f"{self.name}.objective_response", course.model.params.value(f"{self.name}.objective_response")
+        ):
+            course.record(EventType.RESPONSE, detail=f"{self.name}:objective_response")
+
+    def time_to_progression(self, course, parameter: str | None = None) -> float:
+        """Natural-history progression time under this drug's proportional-hazards effect.
+
+        All systemic lines share one stream, so a patient's k-th line draws the same uniform
+        whichever drug it is: drug and placebo arms differ only by the drug's effect."""
+        params = course.model.params
+        hazard_ratio = self.progression_hazard_ratio(course)
+        if self.has_effect:
+            rechallenge = self.is_ssa and any(MODALITY_IS_SSA.get(t, False) for t in course.history[:-1])
+            effect = "ssa.rechallenge_progression_hazard_ratio" if rechallenge else f"{self.name}.progression_hazard_ratio"
+            hazard_ratio *= params.value(effect)
+        stream = "natural_history.time_to_progression"
+        return params.dist(stream).time_from_uniform(course.rs.uniform(stream), hazard_ratio)
 
     def deliver(self, course) -> Generator:
         self.start(course)
@@ -60,7 +82,7 @@ class PeptideReceptorRadionuclideTherapy(SystemicTherapy):
     """177Lu-DOTATATE: a fixed number of cycles at a fixed interval (NETTER-1), stopped early by progression."""
 
     def __init__(self) -> None:
-        super().__init__("prrt", "177Lu-DOTATATE PRRT", needs_ssr=True, adverse_event="grade3_haematological")
+        super().__init__("prrt", "177Lu-DOTATATE PRRT", needs_ssr=True, adverse_event="grade3_haematological", reports_response=True)
 
     def deliver(self, course) -> Generator:
         params = course.model.params
@@ -80,13 +102,22 @@ class PeptideReceptorRadionuclideTherapy(SystemicTherapy):
         yield from self.run_until_progression(course, started + ttp - course.now)
 
 
+MODALITY_IS_SSA = {"octreotide_lar": True, "lanreotide": True}
+
+
 def systemic_modalities() -> list[Modality]:
     return [
         SystemicTherapy("octreotide_lar", "Octreotide LAR 30 mg every 4 weeks", grades=("G1", "G2"), is_ssa=True),
         SystemicTherapy("lanreotide", "Lanreotide 120 mg every 28 days", grades=("G1", "G2"), is_ssa=True),
         SystemicTherapy("everolimus", "Everolimus 10 mg daily", controls_symptoms=False, adverse_event="stomatitis"),
-        SystemicTherapy("sunitinib", "Sunitinib 37.5 mg daily", sites=("pancreas",), controls_symptoms=False, adverse_event="grade3_4"),
+        SystemicTherapy(
+            "sunitinib", "Sunitinib 37.5 mg daily", sites=("pancreas",), controls_symptoms=False,
+            adverse_event="grade3_4", reports_response=True,
+        ),
         PeptideReceptorRadionuclideTherapy(),
-        SystemicTherapy("captem", "Capecitabine + temozolomide (CAPTEM)", controls_symptoms=False, adverse_event="grade3_4"),
-        SystemicTherapy("placebo", "Placebo (virtual-trial control arm)", controls_symptoms=False),
+        SystemicTherapy(
+            "captem", "Capecitabine + temozolomide (CAPTEM)", controls_symptoms=False,
+            adverse_event="grade3_4", reports_response=True,
+        ),
+        SystemicTherapy("placebo", "Placebo (virtual-trial control arm)", controls_symptoms=False, has_effect=False),
     ]
