@@ -93,3 +93,10 @@ def test_median_constructors():
 def test_undefined_parameters_are_rejected_with_their_name(family, spec, word):
     with pytest.raises(DistributionError, match=word):
         build_distribution(family, spec)
+
+
+def test_accelerated_failure_time_transform():
+    base = LogLogistic(1.8, 10.0)
+    for u in (0.8, 0.5, 0.2):
+        assert base.time_from_uniform(u, time_ratio=2.0) == pytest.approx(2.0 * base.time_from_uniform(u))
+    assert base.time_from_uniform(0.5, time_ratio=1.5) == pytest.approx(15.0)

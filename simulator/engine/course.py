@@ -203,7 +203,7 @@ class Course:
         self.progressions += 1
         self.last_progressed_on = self.current
         self.close_line(progressed=True)
-        if event is EventType.RECURRENCE and self.first_recurrence_at is None:
+        if self.resected_at is not None and self.first_recurrence_at is None:
             self.first_recurrence_at = self.now
         self.hazard_multiplier = 1.0
         self.on_ssa = False

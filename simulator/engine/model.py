@@ -78,9 +78,14 @@ class PathwayModel:
         ratio = 1.0
         if patient.grade != "G1":
             ratio *= self.params.value(f"disease.progression_hr_grade_{patient.grade.lower()}")
-        if patient.primary_site == "pancreas":
-            ratio *= self.params.value("disease.progression_hr_pancreas")
         return ratio
+
+    @staticmethod
+    def natural_history_parameter(patient: Patient) -> str:
+        """Pancreatic NETs follow their own natural history (placebo arms of RADIANT-3 and Raymond 2011)."""
+        if patient.primary_site == "pancreas":
+            return "natural_history.time_to_progression_pancreas"
+        return "natural_history.time_to_progression"
 
     def background_death_time(self, patient: Patient, u: float) -> float:
         """Months from entry to other-cause death, by inversion of the life-table cumulative hazard."""

@@ -90,6 +90,7 @@ def patient_rows(model: PathwayModel, replication: int) -> list[dict]:
                     else float("nan")
                 ),
                 "rfs_event": int(course.resected_at is not None and (course.first_recurrence_at is not None or died)),
+                "recurred": int(course.first_recurrence_at is not None),
                 "months_uncontrolled": course.months_uncontrolled if patient.functional else float("nan"),
                 "time_to_first_control": (course.first_control_at if course.first_control_at is not None else float("nan")),
                 "symptom_control_months": course.control_months if patient.functional else float("nan"),

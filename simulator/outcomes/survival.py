@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 import pandas as pd
 from lifelines import KaplanMeierFitter
-from lifelines.utils import median_survival_times
+from lifelines.utils import median_survival_times, restricted_mean_survival_time
 
 LANDMARK_YEARS = (1, 3, 5, 10)
 
@@ -34,12 +34,25 @@ def survival_at(kmf: KaplanMeierFitter, months: float, horizon: float) -> float:
     return float(kmf.survival_function_at_times(months).iloc[0])
 
 
-def survival_table(patients: pd.DataFrame, strategies: list[str]) -> pd.DataFrame:
-    """Kaplan-Meier OS per strategy (all replications pooled), with 95% CI and numbers at risk."""
+def restricted_mean(kmf: KaplanMeierFitter, horizon: float) -> float:
+    """Area under the Kaplan-Meier curve from 0 to ``horizon`` (restricted mean survival time)."""
+    return float(restricted_mean_survival_time(kmf, t=float(horizon)))
+
+
+def at_risk_counts(durations: pd.Series, times: list[float]) -> list[int]:
+    """Patients still followed at each time (duration >= t), the convention of lifelines' at-risk tables."""
+    values = np.sort(durations.dropna().to_numpy(dtype=float))
+    return [int(values.size - np.searchsorted(values, t, side="left")) for t in times]
+
+
+def survival_table(patients: pd.DataFrame, strategies: list[str], duration: str = "os_months", event: str = "death") -> pd.DataFrame:
+    """Kaplan-Meier curve per strategy (all replications pooled), with 95% CI and numbers at risk.
+
+    Rows without a duration (e.g. no second line for pfs2) are left out."""
     frames = []
     for strategy in strategies:
-        group = patients[patients["strategy"] == strategy]
-        kmf = fit_km(group["os_months"], group["death"], strategy)
+        group = patients[patients["strategy"] == strategy].dropna(subset=[duration])
+        kmf = fit_km(group[duration], group[event], strategy)
         table = kmf.event_table
         frame = pd.DataFrame(
             {

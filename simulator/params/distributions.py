@@ -21,6 +21,10 @@ from scipy import integrate, special
 
 _STANDARD_NORMAL = NormalDist()
 LN2 = math.log(2.0)
+MAX_CUTS = 1_000  # piecewise_exponential: inversion walks the cuts, so their number bounds the work per draw
+# Survival probabilities at which a built distribution must give a defined time, non-decreasing as
+# the probability falls (1 - 2**-53 .. 2**-53 is the range of a numpy uniform; 1e-300 covers hazard ratios).
+_PROBE_SURVIVAL = (1.0, 1.0 - 2.0**-53, 0.999, 0.9, 0.5, 0.1, 0.001, 1e-9, 2.0**-53, 1e-300)
 
 
 class DistributionError(ValueError):
@@ -64,12 +68,27 @@ class TimeToEvent:
         lower = self.cumulative_hazard(np.maximum(t - dt, 0.0))
         return (upper - lower) / (t + dt - np.maximum(t - dt, 0.0))
 
-    def time_from_uniform(self, u: float, hazard_ratio: float = 1.0) -> float:
-        if u <= 0.0:
+    def time_from_uniform(self, u: float, hazard_ratio: float = 1.0, time_ratio: float = 1.0) -> float:
+        """Proportional hazards (``hazard_ratio``) and accelerated failure time (``time_ratio``:
+        every time multiplied by it, so 2 doubles the median).
+
+        Extreme ratios never raise: a survival probability that underflows to 0, or a time too large
+        for a float, is an event that never comes (inf); an undefined time (NaN) raises DistributionError."""
+        if u <= 0.0 or hazard_ratio <= 0.0:
             return math.inf
         if hazard_ratio != 1.0:
             u = u ** (1.0 / hazard_ratio)
-        return self.isf(u)
+            if u <= 0.0:
+                return math.inf
+        try:
+            t = self.isf(u) * time_ratio
+        except OverflowError:
+            return math.inf
+        except (ValueError, ZeroDivisionError):
+            t = math.nan
+        if not t >= 0.0:
+            raise DistributionError(f"{self.family} parameters that give a time >= 0 at survival probability {u:g}")
+        return t
 
     @property
     def median(self) -> float:
@@ -237,7 +256,9 @@ class LogNormal(TimeToEvent):
     def isf(self, p: float) -> float:
         if p >= 1.0:
             return 0.0
-        return math.exp(self.meanlog + self.sdlog * _STANDARD_NORMAL.inv_cdf(1.0 - p))
+        # 1 - p rounds to 1 below ~1e-16 (reachable through hazard ratios): use the symmetry there.
+        z = _STANDARD_NORMAL.inv_cdf(1.0 - p) if p > 1e-12 else -_STANDARD_NORMAL.inv_cdf(p)
+        return math.exp(self.meanlog + self.sdlog * z)
 
     @property
     def mean(self) -> float:
@@ -314,6 +335,8 @@ class PiecewiseExponential(TimeToEvent):
             raise DistributionError("cuts and rates must have the same, non-zero length")
         if float(self.cuts[0]) != 0.0:
             raise DistributionError("cuts must start at 0")
+        if len(self.cuts) > MAX_CUTS or not all(math.isfinite(float(c)) for c in self.cuts):
+            raise DistributionError(f"cuts must be at most {MAX_CUTS} finite numbers")
         if any(b <= a for a, b in zip(self.cuts, self.cuts[1:])):
             raise DistributionError("cuts must be strictly increasing")
         for index, rate in enumerate(self.rates):
@@ -402,7 +425,19 @@ def build_distribution(family: str, spec: dict) -> TimeToEvent:
                 raise DistributionError(f"{key} must be a list of numbers")
         elif not _is_number(value):
             raise DistributionError(f"{key} must be a number")
-    return builder(dict(spec))
+    return check_defined(builder(dict(spec)))
+
+
+def check_defined(distribution: TimeToEvent) -> TimeToEvent:
+    """Refuse parameters for which inversion gives no defined, ordered time (NaN, negative, or
+    decreasing as survival falls); overflow to inf is allowed (an event that never comes)."""
+    previous = 0.0
+    for p in _PROBE_SURVIVAL:
+        t = distribution.time_from_uniform(p)
+        if t < previous - 1e-9 * max(1.0, previous):
+            raise DistributionError(f"{distribution.family} parameters that give times growing as survival falls (S={p:g})")
+        previous = t
+    return distribution
 
 
 def _is_number(value: object) -> bool:

@@ -53,7 +53,39 @@ def load_library() -> Mapping[str, tuple[ParameterEntry, str]]:
                 problem = _first_problem(exc)
                 field, _, expected = problem.rpartition(": ")
                 raise ScenarioError(path, f"{name}.{field}" if field else name, expected) from None
+    _apply_calibration(entries)
     return entries
+
+
+def calibrated_file() -> Path:
+    return Path(str(resources.files(LIBRARY_PACKAGE).joinpath("calibrated.yaml")))
+
+
+def _apply_calibration(entries: dict[str, tuple[ParameterEntry, str]]) -> None:
+    """Replace library starting values by the values `nelm-sim calibrate` saved, keeping provenance."""
+    path = calibrated_file()
+    if not path.exists():
+        return
+    data = read_yaml(path, what="calibration") or {}
+    for name, saved in (data.get("parameters") or {}).items():
+        if name not in entries:
+            raise ScenarioError(path, f"parameters.{name}", "a parameter of the library")
+        entry, _ = entries[name]
+        updated = entry.model_dump(exclude_none=True)
+        if "value" in saved:
+            updated["value"] = saved["value"]
+        else:
+            updated["params"] = {**entry.params, **saved["params"]}
+        updated.pop("assumption", None)
+        targets = ", ".join(saved.get("targets", []))
+        updated["source"] = (
+            f"calibrated by `nelm-sim calibrate` ({data.get('method', 'see docs/calibration.md')}) to targets: {targets};"
+            f" fit report simulator/params/calibration_report.csv; starting value: {entry.provenance}"
+        )
+        try:
+            entries[name] = (ParameterEntry.model_validate(updated), path.name)
+        except ValidationError as exc:
+            raise ScenarioError(path, f"parameters.{name}", _first_problem(exc)) from None
 
 
 @dataclass(frozen=True)

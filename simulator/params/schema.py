@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .distributions import DistributionError, TimeToEvent, build_distribution
@@ -23,8 +24,106 @@ UNIT_BOUNDS: dict[str, tuple[float | None, float | None]] = {
     "count": (0.0, None),
     "per_month": (0.0, None),
     "per_100000_per_year": (0.0, None),
+    # health economics (simulator/params/library/economics.yaml)
+    "gbp": (0.0, None),
+    "gbp_per_28_days": (0.0, None),
+    "gbp_per_month": (0.0, None),
+    "gbp_per_minute": (0.0, None),
+    "gbp_per_day": (0.0, None),
+    "utility": (None, 1.0),
+    "utility_decrement": (0.0, 1.0),
+    "patients_per_year": (0.0, None),
 }
+PSA_FAMILIES_FOR_VALUES = ("beta", "gamma", "lognormal")
+PSA_FAMILIES_FOR_DISTRIBUTIONS = ("normal", "mvnormal")
 STRICTLY_POSITIVE_UNITS = frozenset({"hazard_ratio", "odds_ratio"})
+
+
+class PSASpec(BaseModel):
+    """How a parameter varies in probabilistic sensitivity analysis (``nelm-sim psa``).
+
+    Value entries: ``beta`` (probabilities, proportions, utilities, decrements; mean = value,
+    standard error ``se``), ``gamma`` (costs, durations; mean = value, ``se``) or ``lognormal``
+    (ratios; median = value, ``se`` = standard error of log(value)). Distribution entries (fitted
+    survival curves): ``normal`` on one of the distribution's ``parameters`` or ``mvnormal`` on
+    several, on the ``scale`` (``log`` or ``natural``) on which they were fitted, centred on the
+    entry's ``params`` with standard error ``se`` (normal) or ``covariance`` (mvnormal).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    distribution: Literal["beta", "gamma", "lognormal", "normal", "mvnormal"]
+    se: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
+    parameters: list[str] | None = None
+    scale: Literal["natural", "log"] = "natural"
+    covariance: list[list[Annotated[float, Field(allow_inf_nan=False)]]] | None = None
+    source: str | None = None
+    assumption: str | None = None
+
+    @property
+    def provenance(self) -> str:
+        return self.source if self.source else f"assumption: {self.assumption}"
+
+    def describe(self) -> str:
+        if self.distribution == "mvnormal":
+            return f"mvnormal({self.scale} {', '.join(self.parameters or [])})"
+        if self.distribution == "normal":
+            return f"normal({self.scale} {(self.parameters or [''])[0]}, se={self.se:g})"
+        return f"{self.distribution}(se={self.se:g})"
+
+
+def check_psa(entry: "ParameterEntry") -> None:
+    """Raise ValueError naming what is wrong with ``entry.psa``."""
+    spec = entry.psa
+    if spec is None:
+        return
+    if not (spec.source or spec.assumption):
+        raise ValueError("psa: a 'source' or an 'assumption' for the uncertainty distribution")
+    low, high = UNIT_BOUNDS[entry.unit]
+    if entry.value is not None:
+        if spec.distribution not in PSA_FAMILIES_FOR_VALUES:
+            raise ValueError(f"psa.distribution one of {', '.join(PSA_FAMILIES_FOR_VALUES)} for a value (normal and mvnormal are for fitted survival distributions)")
+        if spec.se is None or spec.parameters is not None or spec.covariance is not None:
+            raise ValueError("psa: 'se' only (no 'parameters' or 'covariance') for a value")
+        mean = entry.value
+        if spec.distribution == "beta":
+            if high is None or high > 1:
+                raise ValueError(f"psa.distribution beta only for units bounded above by 1, not {entry.unit}")
+            if not 0 < mean < 1:
+                raise ValueError("psa: a value strictly between 0 and 1 for a beta distribution")
+            if spec.se ** 2 >= mean * (1 - mean):
+                raise ValueError(f"psa.se below sqrt(value x (1 - value)) = {math.sqrt(mean * (1 - mean)):.4g} for a beta distribution")
+        else:
+            if high is not None or (low is not None and low < 0):
+                raise ValueError(f"psa.distribution {spec.distribution} only for non-negative unbounded units, not {entry.unit}")
+            if mean <= 0:
+                raise ValueError(f"psa: a value > 0 for a {spec.distribution} distribution")
+        return
+    if spec.distribution not in PSA_FAMILIES_FOR_DISTRIBUTIONS:
+        raise ValueError("psa.distribution normal or mvnormal (on the scale of the fitted parameters) for a distribution entry")
+    names = spec.parameters or []
+    params = entry.params or {}
+    for name in names:
+        if name not in params or not isinstance(params[name], (int, float)) or isinstance(params[name], bool):
+            raise ValueError(f"psa.parameters: names of numeric params of this {entry.distribution} distribution ({', '.join(sorted(params))})")
+        if spec.scale == "log" and params[name] <= 0:
+            raise ValueError(f"psa.scale natural (params.{name} is not > 0, so it has no log)")
+    if len(set(names)) != len(names):
+        raise ValueError("psa.parameters: each parameter once")
+    if spec.distribution == "normal":
+        if len(names) != 1 or spec.se is None or spec.covariance is not None:
+            raise ValueError("psa: one name in 'parameters' and an 'se' for a normal distribution")
+        return
+    if len(names) < 2 or spec.se is not None or spec.covariance is None:
+        raise ValueError("psa: two or more 'parameters' and a 'covariance' (no 'se') for a mvnormal distribution")
+    matrix = np.asarray(spec.covariance, dtype=float)
+    k = len(names)
+    if matrix.shape != (k, k):
+        raise ValueError(f"psa.covariance a {k} x {k} matrix (one row and column per parameter)")
+    if not np.allclose(matrix, matrix.T, rtol=0, atol=1e-12 * max(1.0, float(np.abs(matrix).max()))):
+        raise ValueError("psa.covariance a symmetric matrix")
+    if float(np.linalg.eigvalsh(matrix).min()) < -1e-12 * max(1.0, float(np.abs(matrix).max())):
+        raise ValueError("psa.covariance a positive semi-definite matrix")
 
 
 class ParameterEntry(BaseModel):
@@ -39,6 +138,12 @@ class ParameterEntry(BaseModel):
     source: str | None = None
     assumption: str | None = None
     description: str = ""
+    # Uncertainty for probabilistic sensitivity analysis (nelm-sim psa), see PSASpec.
+    psa: PSASpec | None = None
+    # Bounds for one-way deterministic sensitivity analysis (nelm-sim dsa), with their provenance.
+    low: Annotated[float, Field(allow_inf_nan=False)] | None = None
+    high: Annotated[float, Field(allow_inf_nan=False)] | None = None
+    range_source: str | None = None
 
     @model_validator(mode="after")
     def _check(self) -> "ParameterEntry":
@@ -59,6 +164,18 @@ class ParameterEntry(BaseModel):
                 raise ValueError(str(exc)) from None
             except (TypeError, ValueError, OverflowError) as exc:
                 raise ValueError(f"valid {self.distribution} parameters ({exc})") from None
+        check_psa(self)
+        if (self.low is None) != (self.high is None):
+            raise ValueError("both 'low' and 'high' (sensitivity-analysis bounds), or neither")
+        if self.low is not None:
+            if self.value is None:
+                raise ValueError("'low'/'high' only on a value entry (not on a distribution)")
+            if not self.range_source:
+                raise ValueError("a 'range_source' (source or 'assumption: ...') for 'low' and 'high'")
+            for bound in (self.low, self.high):
+                check_value(self.unit, bound)  # type: ignore[arg-type]
+            if self.low > self.high:  # type: ignore[operator]
+                raise ValueError("'low' <= 'high'")
         return self
 
     @property

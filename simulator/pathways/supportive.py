@@ -20,7 +20,9 @@ class NoActiveTreatment(Modality):
         course.open_line(self.name)
         course.on_ssa = False
         course.record(EventType.TREATMENT_START, self.name, self.name)
-        ttp = self.time_to_progression(course, "natural_history.time_to_progression")
+        params = course.model.params
+        distribution = params.dist(course.model.natural_history_parameter(course.patient))
+        ttp = distribution.time_from_uniform(course.rs.uniform("natural_history.time_to_progression"), self.progression_hazard_ratio(course))
         yield from self.run_until_progression(course, ttp)
 
 

@@ -42,8 +42,9 @@ class Hepatectomy(Modality):
         if not (yield from course.wait(stay / DAYS_PER_MONTH)):
             return
         complete = rs.bernoulli("hepatectomy.complete_resection", params.value("hepatectomy.complete_resection"))
-        if complete:
+        if course.resected_at is None:
             course.resected_at = started
+        if complete:
             course.hazard_multiplier = params.value("hepatectomy.ned_death_hazard_ratio")
             course.record(EventType.RESPONSE, "no_evidence_of_disease", "complete_resection")
             ttp = self.time_to_progression(course, "hepatectomy.time_to_recurrence")

@@ -60,7 +60,7 @@ class SystemicTherapy(Modality):
             course.record(EventType.RESPONSE, detail=f"{self.name}:objective_response")
 
     def time_to_progression(self, course, parameter: str | None = None) -> float:
-        """Natural-history progression time under this drug's proportional-hazards effect.
+        """Natural-history progression time (by primary site) under this drug's proportional-hazards effect.
 
         All systemic lines share one stream, so a patient's k-th line draws the same uniform
         whichever drug it is: drug and placebo arms differ only by the drug's effect."""
@@ -70,8 +70,8 @@ class SystemicTherapy(Modality):
             rechallenge = self.is_ssa and any(MODALITY_IS_SSA.get(t, False) for t in course.history[:-1])
             effect = "ssa.rechallenge_progression_hazard_ratio" if rechallenge else f"{self.name}.progression_hazard_ratio"
             hazard_ratio *= params.value(effect)
-        stream = "natural_history.time_to_progression"
-        return params.dist(stream).time_from_uniform(course.rs.uniform(stream), hazard_ratio)
+        distribution = params.dist(course.model.natural_history_parameter(course.patient))
+        return distribution.time_from_uniform(course.rs.uniform("natural_history.time_to_progression"), hazard_ratio)
 
     def deliver(self, course) -> Generator:
         self.start(course)

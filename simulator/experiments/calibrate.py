@@ -1,0 +1,323 @@
+"""Calibration: virtual trials and cohorts of the published studies, compared with their figures.
+
+`check` simulates every seed scenario once with the current parameter set and compares each target
+with its published value. `calibrate` fits the parameters of each block (targets file) by
+Nelder-Mead on the log of the parameters, with common random numbers (the same seeds at every
+evaluation), then saves the values to ``simulator/params/calibrated.yaml`` with a fit report.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+import yaml
+from importlib import resources
+from lifelines import CoxPHFitter
+from pydantic import BaseModel, ConfigDict
+from scipy import optimize
+
+from ..config import Scenario, load_scenario, read_yaml
+from ..errors import ScenarioError
+from ..outcomes.survival import fit_km
+from ..params.parameter_set import calibrated_file, load_library
+from .runner import RunResult, prepare, run_prepared
+
+MEDIAN_RELATIVE_TOLERANCE = 0.05
+LANDMARK_ABSOLUTE_TOLERANCE = 0.03
+HAZARD_RATIO_TOLERANCE = 0.05
+MORTALITY_WINDOW_MONTHS = 30 / (365.25 / 12)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Target(_Strict):
+    id: str
+    population: str
+    scenario: str
+    arm: str
+    metric: str
+    endpoint: str = "os"
+    months: float | None = None
+    control: str | None = None
+    rate: str | None = None
+    published: float
+    ci: tuple[float, float] | None = None
+    range: tuple[float, float] | None = None
+    source: str
+
+    def bounds(self) -> tuple[float, float, str]:
+        if self.range is not None:
+            return self.range[0], self.range[1], f"inside published range {self.range[0]:g}-{self.range[1]:g}"
+        if self.metric == "median":
+            delta = MEDIAN_RELATIVE_TOLERANCE * self.published
+            return self.published - delta, self.published + delta, "within 5% of published median"
+        if self.metric in ("survival_at", "recurred_by"):
+            return self.published - LANDMARK_ABSOLUTE_TOLERANCE, self.published + LANDMARK_ABSOLUTE_TOLERANCE, "within 3 percentage points"
+        if self.metric == "hazard_ratio":
+            low, high = self.ci if self.ci else (-math.inf, math.inf)
+            return (
+                max(low, self.published - HAZARD_RATIO_TOLERANCE),
+                min(high, self.published + HAZARD_RATIO_TOLERANCE),
+                "inside published 95% CI and within 0.05",
+            )
+        raise ValueError(f"target {self.id}: a range is needed for metric {self.metric}")
+
+
+class CalibratedParameter(_Strict):
+    name: str
+    field: str = "value"
+    bounds: tuple[float, float]
+
+
+class Block(_Strict):
+    name: str
+    parameters: list[CalibratedParameter]
+    targets: list[str]
+
+
+class TargetsFile(_Strict):
+    targets: list[Target]
+    blocks: list[Block]
+
+
+def targets_path() -> Path:
+    return Path(str(resources.files("simulator.params").joinpath("calibration_targets.yaml")))
+
+
+def load_targets() -> TargetsFile:
+    data = TargetsFile.model_validate(read_yaml(targets_path(), what="calibration targets"))
+    known = {t.id for t in data.targets}
+    for block in data.blocks:
+        missing = set(block.targets) - known
+        if missing:
+            raise ScenarioError(targets_path(), f"blocks.{block.name}.targets", "ids of listed targets", sorted(missing))
+    return data
+
+
+# --------------------------------------------------------------------------------------------
+# Metrics, computed on a run's patient table and event log as a trial would report them
+
+
+def _arm(result: RunResult, arm: str) -> pd.DataFrame:
+    return result.patients[result.patients["strategy"] == arm]
+
+
+def _endpoint(frame: pd.DataFrame, endpoint: str) -> tuple[pd.Series, pd.Series]:
+    if endpoint == "os":
+        return frame["os_months"], frame["death"]
+    started = frame[frame[f"{endpoint}_months"].notna()]
+    return started[f"{endpoint}_months"], started[f"{endpoint}_event"]
+
+
+def measure(target: Target, result: RunResult) -> float:
+    frame = _arm(result, target.arm)
+    if target.metric == "median":
+        durations, events = _endpoint(frame, target.endpoint)
+        return float(fit_km(durations, events, target.arm).median_survival_time_)
+    if target.metric == "survival_at":
+        durations, events = _endpoint(frame, target.endpoint)
+        return float(fit_km(durations, events, target.arm).survival_function_at_times(target.months).iloc[0])
+    if target.metric == "recurred_by":
+        resected = frame[frame["resected"] == 1]
+        kmf = fit_km(resected["rfs_months"], resected["recurred"], target.arm)
+        return 1.0 - float(kmf.survival_function_at_times(target.months).iloc[0])
+    if target.metric == "hazard_ratio":
+        return cox_hazard_ratio(result, target.arm, target.control, target.endpoint)
+    if target.metric == "rate":
+        return RATES[target.rate](result.events[result.events["strategy"] == target.arm])
+    raise ValueError(f"unknown metric {target.metric}")
+
+
+def cox_hazard_ratio(result: RunResult, arm: str, control: str, endpoint: str) -> float:
+    rows = []
+    for name, flag in ((arm, 1), (control, 0)):
+        durations, events = _endpoint(_arm(result, name), endpoint)
+        rows.append(pd.DataFrame({"duration": durations.to_numpy(), "event": events.to_numpy(), "treated": flag}))
+    data = pd.concat(rows, ignore_index=True)
+    fitter = CoxPHFitter().fit(data, duration_col="duration", event_col="event")
+    return float(np.exp(fitter.params_["treated"]))
+
+
+def _hepatectomy_mortality(events: pd.DataFrame) -> float:
+    procedures = events[(events["event"] == "procedure") & events["detail"].str.startswith("hepatectomy")]
+    deaths = events[(events["event"] == "death") & (events["detail"] == "treatment")]
+    joined = deaths.merge(procedures[["patient_id", "time"]], on="patient_id", suffixes=("", "_surgery"))
+    within = joined[(joined["time"] - joined["time_surgery"] >= 0) & (joined["time"] - joined["time_surgery"] <= MORTALITY_WINDOW_MONTHS)]
+    return within["patient_id"].nunique() / max(len(procedures), 1)
+
+
+def _hepatectomy_morbidity(events: pd.DataFrame) -> float:
+    procedures = (events["event"] == "procedure") & events["detail"].str.startswith("hepatectomy")
+    complications = (events["event"] == "adverse_event") & (events["detail"] == "hepatectomy:major_morbidity")
+    return complications.sum() / max(procedures.sum(), 1)
+
+
+def _captem_response(events: pd.DataFrame) -> float:
+    starts = (events["event"] == "treatment_start") & (events["detail"] == "captem")
+    responses = (events["event"] == "response") & (events["detail"] == "captem:objective_response")
+    return responses.sum() / max(starts.sum(), 1)
+
+
+RATES: dict[str, Callable[[pd.DataFrame], float]] = {
+    "hepatectomy_mortality": _hepatectomy_mortality,
+    "hepatectomy_morbidity": _hepatectomy_morbidity,
+    "captem_response": _captem_response,
+}
+
+
+# --------------------------------------------------------------------------------------------
+# Running the seed scenarios
+
+
+@dataclass(frozen=True)
+class SeedScenario:
+    scenario: Scenario
+    path: Path
+
+
+def load_seed_scenarios(folder: Path) -> dict[str, SeedScenario]:
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ScenarioError(folder, "", "a folder of seed scenario files (scenarios/seed)")
+    seeds = {}
+    for path in sorted(folder.glob("*.yaml")):
+        scenario = load_scenario(path)
+        seeds[scenario.name] = SeedScenario(scenario, path)
+    return seeds
+
+
+def simulate(seed: SeedScenario, overrides: dict[str, Any], patients: int | None) -> RunResult:
+    data = seed.scenario.model_dump(mode="json", exclude_none=True)
+    data["parameters"] = {**data.get("parameters", {}), **overrides}
+    if patients:
+        data["cohort"]["size"] = patients
+    scenario = Scenario.model_validate(data)
+    return run_prepared(prepare(scenario, seed.path))
+
+
+def evaluate(targets: list[Target], seeds: dict[str, SeedScenario], overrides: dict[str, Any], patients: int | None) -> pd.DataFrame:
+    results: dict[str, RunResult] = {}
+    rows = []
+    for target in targets:
+        if target.scenario not in seeds:
+            raise ScenarioError(targets_path(), f"targets.{target.id}.scenario", "a scenario in the seed folder", target.scenario)
+        if target.scenario not in results:
+            results[target.scenario] = simulate(seeds[target.scenario], overrides, patients)
+        simulated = measure(target, results[target.scenario])
+        low, high, rule = target.bounds()
+        rows.append(
+            {
+                "target": target.id,
+                "population": target.population,
+                "published": target.published,
+                "simulated": simulated,
+                "tolerance": rule,
+                "lower": low,
+                "upper": high,
+                "pass": bool(low <= simulated <= high),
+                "scenario": target.scenario,
+                "source": target.source,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def check(seed_folder: Path, patients: int | None = None) -> pd.DataFrame:
+    data = load_targets()
+    return evaluate(data.targets, load_seed_scenarios(seed_folder), {}, patients)
+
+
+# --------------------------------------------------------------------------------------------
+# Fitting
+
+
+def _override(parameter: CalibratedParameter, value: float, current: dict[str, Any]) -> None:
+    entry, _ = load_library()[parameter.name]
+    if parameter.field == "value":
+        current[parameter.name] = value
+    else:
+        existing = current.get(parameter.name) or {"distribution": entry.distribution, "params": dict(entry.params)}
+        existing["params"][parameter.field] = value
+        current[parameter.name] = existing
+
+
+def _start_value(parameter: CalibratedParameter) -> float:
+    entry, _ = load_library()[parameter.name]
+    value = entry.value if parameter.field == "value" else entry.params[parameter.field]
+    low, high = parameter.bounds
+    return min(max(float(value), low), high)
+
+
+def _score(frame: pd.DataFrame) -> float:
+    """Sum of squared distances from the centre of each target's tolerance band, in half-widths."""
+    centre = (frame["lower"] + frame["upper"]) / 2
+    half = (frame["upper"] - frame["lower"]) / 2
+    return float((((frame["simulated"] - centre) / half) ** 2).sum())
+
+
+def calibrate(seed_folder: Path, patients: int, max_evaluations: int, progress: Callable[[str], None] = print) -> tuple[dict[str, Any], pd.DataFrame]:
+    data = load_targets()
+    seeds = load_seed_scenarios(seed_folder)
+    by_id = {t.id: t for t in data.targets}
+    overrides: dict[str, Any] = {}
+    report = []
+    for block in data.blocks:
+        targets = [by_id[i] for i in block.targets]
+        start = np.log([_start_value(p) for p in block.parameters])
+        low = np.log([p.bounds[0] for p in block.parameters])
+        high = np.log([p.bounds[1] for p in block.parameters])
+
+        def objective(x: np.ndarray) -> float:
+            trial = dict(overrides)
+            clipped = np.clip(x, low, high)
+            for parameter, value in zip(block.parameters, np.exp(clipped)):
+                _override(parameter, float(value), trial)
+            penalty = float(((x - clipped) ** 2).sum()) * 100.0
+            return _score(evaluate(targets, seeds, trial, patients)) + penalty
+
+        evaluations = [0]
+
+        def counted(x: np.ndarray) -> float:
+            evaluations[0] += 1
+            value = objective(x)
+            if evaluations[0] % 10 == 0:
+                progress(f"  {block.name}: evaluation {evaluations[0]}, objective {value:.3f}")
+            return value
+
+        initial = counted(start)
+        solution = optimize.minimize(counted, start, method="Nelder-Mead", options={"maxfev": max_evaluations, "xatol": 1e-3, "fatol": 1e-3})
+        best = np.exp(np.clip(solution.x, low, high))
+        for parameter, value in zip(block.parameters, best):
+            _override(parameter, float(value), overrides)
+            report.append({"block": block.name, "parameter": parameter.name, "field": parameter.field, "start": _start_value(parameter), "calibrated": float(value), "lower_bound": parameter.bounds[0], "upper_bound": parameter.bounds[1], "objective_start": initial, "objective_end": float(solution.fun), "evaluations": evaluations[0]})
+        progress(f"block {block.name}: objective {initial:.3f} -> {solution.fun:.3f} after {evaluations[0]} evaluations")
+    return overrides, pd.DataFrame(report)
+
+
+def save_calibration(overrides: dict[str, Any], report: pd.DataFrame, blocks: list[Block]) -> Path:
+    targets_of = {}
+    for block in blocks:
+        for parameter in block.parameters:
+            targets_of.setdefault(parameter.name, set()).update(block.targets)
+    saved = {}
+    for name, value in overrides.items():
+        entry = {"value": round(float(value), 6)} if not isinstance(value, dict) else {"params": {k: round(float(v), 6) for k, v in value["params"].items()}}
+        entry["targets"] = sorted(targets_of.get(name, ()))
+        saved[name] = entry
+    path = calibrated_file()
+    header = (
+        "# Written by `nelm-sim calibrate`: values that replace the library's starting values.\n"
+        "# Fit report: calibration_report.csv beside this file. Method: docs/calibration.md.\n"
+    )
+    body = yaml.safe_dump({"method": "Nelder-Mead on log parameters, common random numbers, block by block", "parameters": saved}, sort_keys=True)
+    path.write_text(header + body, encoding="utf-8")
+    report.to_csv(path.with_name("calibration_report.csv"), index=False, float_format="%.6g")
+    load_library.cache_clear()
+    return path

@@ -1,0 +1,154 @@
+"""Strategy comparison: every strategy over replications with common random numbers, a fixed number
+of replications or as many as the confidence-interval method asks for (``precision``).
+
+Replications are run one at a time so that the metrics can be checked after each one; only what the
+figures need is kept (per-replication metrics and curve counts, all patients, the first replication's
+event log for the swimmer plots), so long runs do not hold every event in memory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import pandas as pd
+
+from ..config import MAX_REPLICATIONS
+from ..core.rng import RandomStreams
+from ..engine.cohort import build_cohort
+from ..engine.model import PathwayModel
+from ..errors import ScenarioError, UserInputError
+from ..outcomes.comparison import DEFAULT_PRECISION_METRICS, precision_status, summarise_replications
+from ..outcomes.metrics import METRICS, replication_metrics
+from ..outcomes.timecourse import pool_occupancy, pool_symptom_curves, state_occupancy, symptom_control_curve
+from .runner import PreparedScenario, patient_rows
+
+# A t interval from two replications (1 degree of freedom) is itself too noisy to stop on.
+PRECISION_MIN_REPLICATIONS = 3
+DEFAULT_MAX_REPLICATIONS = 100
+
+Progress = Callable[[int, int, str], None]  # (steps done, steps in all, what is running)
+
+
+@dataclass
+class Comparison:
+    prepared: PreparedScenario
+    comparator: str
+    patients: pd.DataFrame
+    per_replication: pd.DataFrame  # replication, strategy, metric, value
+    summary: pd.DataFrame  # outcomes.comparison.COMPARISON_COLUMNS
+    occupancy: pd.DataFrame  # strategy, group, month, count, share (replications pooled)
+    symptom_curve: pd.DataFrame  # strategy, month, functional_patients, alive, controlled, shares
+    first_events: pd.DataFrame  # the event log of replication 0
+    replications: int
+    precision: float | None = None
+    precision_metrics: tuple[str, ...] = ()
+    precision_met: bool | None = None
+    precision_trace: list[dict] = field(default_factory=list)
+
+    @property
+    def strategies(self) -> list[str]:
+        return [s.name for s in self.prepared.strategies]
+
+
+def run_replication(prepared: PreparedScenario, replication: int, after_strategy: Callable[[str], None] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(events, patients) of one replication: the same cohort and streams for every strategy.
+
+    This is the body of ``runner.run_prepared``'s loop; tests/test_compare.py checks that both give
+    identical patients, so the two cannot drift apart unnoticed."""
+    scenario = prepared.scenario
+    streams = RandomStreams(scenario.seed, replication)
+    cohort = build_cohort(prepared.params, streams, scenario.cohort.size, scenario.cohort.age)
+    frames, rows = [], []
+    for strategy in prepared.strategies:
+        model = PathwayModel(prepared.params, strategy, cohort, scenario.horizon_months, streams, replication).run()
+        frames.append(model.log.to_frame())
+        rows.extend(patient_rows(model, replication))
+        if after_strategy is not None:
+            after_strategy(strategy.name)
+    events = pd.concat(frames, ignore_index=True)
+    events["event"] = events["event"].astype(str).astype("category")
+    return events, pd.DataFrame(rows)
+
+
+def resolve_comparator(prepared: PreparedScenario, name: str | None) -> str:
+    names = [s.name for s in prepared.strategies]
+    if name is None:
+        return names[0]
+    if name not in names:
+        raise ScenarioError(prepared.path, "--comparator", f"one of the scenario's strategies ({', '.join(names)})", name)
+    return name
+
+
+def check_precision_options(precision: float | None, max_replications: int | None, metrics: tuple[str, ...]) -> None:
+    if precision is not None and not 0 < precision < 1:
+        raise UserInputError(f"--precision: expected a relative precision between 0 and 1 (e.g. 0.05), got {precision}")
+    if max_replications is not None and not PRECISION_MIN_REPLICATIONS <= max_replications <= MAX_REPLICATIONS:
+        raise UserInputError(f"--max-replications: expected {PRECISION_MIN_REPLICATIONS} to {MAX_REPLICATIONS}, got {max_replications}")
+    unknown = [m for m in metrics if m not in METRICS]
+    if unknown:
+        raise UserInputError(f"precision metric {unknown[0]!r}: expected one of {', '.join(METRICS)}")
+
+
+def run_comparison(
+    prepared: PreparedScenario,
+    comparator: str | None = None,
+    precision: float | None = None,
+    max_replications: int | None = None,
+    precision_metrics: tuple[str, ...] = DEFAULT_PRECISION_METRICS,
+    progress: Progress | None = None,
+) -> Comparison:
+    """Run the comparison. Without ``precision`` the scenario's replication count is used; with it,
+    replications are added one at a time until every chosen metric's 95% CI half-width is within
+    ``precision`` x its mean (checked from PRECISION_MIN_REPLICATIONS on), or ``max_replications``."""
+    check_precision_options(precision, max_replications, precision_metrics)
+    comparator = resolve_comparator(prepared, comparator)
+    scenario = prepared.scenario
+    names = [s.name for s in prepared.strategies]
+    planned = scenario.replications if precision is None else (max_replications or DEFAULT_MAX_REPLICATIONS)
+    total_steps = planned * len(names)
+    metric_frames, patient_frames, occupancy, symptoms = [], [], [], []
+    first_events = pd.DataFrame()
+    trace: list[dict] = []
+    met: bool | None = None
+    done = 0
+    replication = 0
+    while replication < planned:
+
+        def _tick(strategy: str, r: int = replication) -> None:
+            nonlocal done
+            done += 1
+            if progress is not None:
+                progress(done, total_steps, f"replication {r + 1}, {strategy}")
+
+        events, patients = run_replication(prepared, replication, _tick)
+        metric_frames.append(replication_metrics(patients, events, names, comparator, scenario.horizon_months))
+        patient_frames.append(patients)
+        occupancy.append(state_occupancy(events, names, scenario.horizon_months))
+        symptoms.append(symptom_control_curve(events, patients, names, scenario.horizon_months))
+        if replication == 0:
+            first_events = events
+        replication += 1
+        if precision is not None and replication >= PRECISION_MIN_REPLICATIONS:
+            chosen = pd.concat(metric_frames, ignore_index=True)
+            chosen = chosen[chosen["metric"].isin(precision_metrics)]
+            met, worst = precision_status(summarise_replications(chosen, names), precision_metrics, precision, comparator)
+            trace.append({"replications": replication, "worst_relative_half_width": worst})
+            if met:
+                break
+    per_replication = pd.concat(metric_frames, ignore_index=True)
+    return Comparison(
+        prepared=prepared,
+        comparator=comparator,
+        patients=pd.concat(patient_frames, ignore_index=True),
+        per_replication=per_replication,
+        summary=summarise_replications(per_replication, names),
+        occupancy=pool_occupancy(occupancy),
+        symptom_curve=pool_symptom_curves(symptoms),
+        first_events=first_events,
+        replications=replication,
+        precision=precision,
+        precision_metrics=tuple(precision_metrics) if precision is not None else (),
+        precision_met=met if precision is not None else None,
+        precision_trace=trace,
+    )

@@ -1,0 +1,129 @@
+"""report.html: one self-contained file (figures embedded as base64 PNG, styles inline, no scripts,
+no links to fetch) that a person can email and open in any browser."""
+
+from __future__ import annotations
+
+import base64
+import html
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from ..outcomes.metrics import metric_info
+from .stress_des import stress_des_items
+from .tables import headline_table, metric_table
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..experiments.compare import Comparison
+
+STYLE = """
+body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; max-width: 1150px; margin: 2em auto;
+       padding: 0 1em; color: #222; line-height: 1.45; }
+h1 { border-bottom: 2px solid #444; padding-bottom: .2em; } h2 { margin-top: 2em; border-bottom: 1px solid #bbb; }
+table { border-collapse: collapse; margin: .6em 0 1.2em; font-size: 0.85em; }
+th, td { border: 1px solid #ccc; padding: 3px 7px; text-align: left; vertical-align: top; }
+th { background: #f0f0f0; } tr:nth-child(even) td { background: #fafafa; }
+figure { margin: 1.2em 0; } figure img { max-width: 100%; border: 1px solid #ddd; }
+figcaption { font-size: 0.9em; color: #444; } pre { background: #f6f6f6; padding: .7em; overflow-x: auto; font-size: .85em; }
+.note { color: #555; font-size: .9em; } dl.facts dt { font-weight: bold; float: left; width: 15em; } dl.facts dd { margin-left: 15.5em; }
+"""
+RESULT_GROUPS = (("survival", "Survival"), ("symptoms", "Symptom control"), ("burden", "Treatment burden"), ("death", "Cause of death"))
+
+
+def _table(frame: pd.DataFrame, float_format: str = "{:.3f}") -> str:
+    return frame.to_html(index=False, escape=True, border=0, na_rep="", float_format=float_format.format)
+
+
+def _figure(path: Path, caption: str) -> str:
+    data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
+    return (
+        f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,{data}">'
+        f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+    )
+
+
+def _facts(items: list[tuple[str, str]]) -> str:
+    return '<dl class="facts">' + "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>" for k, v in items) + "</dl>"
+
+
+def build_report(comparison: "Comparison", figures: list[tuple[Path, str]], cohort: pd.DataFrame, context: dict) -> str:
+    """The whole report as one HTML string. ``figures``: (png path, caption) in display order."""
+    prepared = comparison.prepared
+    scenario = prepared.scenario
+    names = comparison.strategies
+    summary = comparison.summary
+    esc = html.escape
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>nelm-sim: {esc(scenario.name)} strategy comparison</title><style>{STYLE}</style></head><body>",
+        f"<h1>Strategy comparison: {esc(scenario.name)}</h1>",
+        f"<p>{esc(scenario.description or '')}</p>",
+        "<h2>Scenario</h2>",
+        _facts(
+            [
+                ("Scenario file", str(prepared.path)),
+                ("Strategies", ", ".join(names)),
+                ("Comparator", comparison.comparator),
+                ("Patients", f"{scenario.cohort.size:,} per strategy and replication" + (f", all aged {scenario.cohort.age:g}" if scenario.cohort.age else "")),
+                ("Replications", _replication_text(comparison)),
+                ("Horizon", f"{scenario.horizon_months:g} months"),
+                ("Seed", str(scenario.seed)),
+                ("Version", f"nelm-sim {context['versions'].get('nelm-sim', '?')}"),
+            ]
+        ),
+        "<h2>Main results</h2>",
+        '<p class="note">Estimates are means over replications with t-based 95% confidence intervals; they describe the '
+        "Monte Carlo uncertainty of the model's outputs, not uncertainty in its parameters. Hazard ratios are geometric means. "
+        "With one replication no interval can be computed.</p>",
+        _table(headline_table(summary, names, comparison.comparator)),
+    ]
+    for path, caption in figures:
+        parts.append(_figure(path, caption))
+    parts.append("<h2>All results</h2>")
+    for group, title in RESULT_GROUPS:
+        metrics = [m for m in summary["metric"].unique() if metric_info(m)[2] == group]
+        parts += [f"<h3>{esc(title)}</h3>", _table(metric_table(summary, names, metrics))]
+    parts += [
+        "<h2>The cohort</h2>",
+        '<p class="note">Simulated baseline characteristics, all replications; every strategy treats these same patients.</p>',
+        _table(cohort, "{:.3f}"),
+        "<h2>Strategies</h2>",
+    ]
+    for strategy in prepared.strategies:
+        parts.append(f"<h3>{esc(strategy.name)}</h3><p>{esc(strategy.description or '')}</p><ol>")
+        parts += [f"<li>{esc(rule)}</li>" for rule in strategy.describe()]
+        parts.append("</ol>")
+        if strategy.telotristat:
+            parts.append("<p>Telotristat is added when carcinoid-syndrome symptoms relapse on a somatostatin analogue.</p>")
+    parts.append("<h2>Model description (STRESS-DES)</h2>")
+    rows = stress_des_items(comparison, context)
+    parts.append("<table><tr><th>Item</th><th>Topic</th><th>This model and run</th></tr>")
+    for number, topic, text in rows:
+        cell = f"<pre>{esc(text)}</pre>" if "\n" in text else esc(text)
+        parts.append(f"<tr><td>{esc(number)}</td><td>{esc(topic)}</td><td>{cell}</td></tr>")
+    parts.append("</table>")
+    parts += [
+        "<h2>Parameter provenance</h2>",
+        '<p class="note">Every number the model uses, with its source or the stated assumption; overrides name the scenario file.</p>',
+        _table(pd.DataFrame(context["provenance"])),
+        "<h2>Reproducibility</h2>",
+        _facts(
+            [
+                ("Seed", str(scenario.seed)),
+                ("Scenario SHA-256", context["scenario_sha256"]),
+                ("Python", context["python"]),
+                ("Packages", ", ".join(f"{k} {v}" for k, v in context["versions"].items())),
+            ]
+        ),
+        "</body></html>",
+    ]
+    return "\n".join(parts) + "\n"
+
+
+def _replication_text(comparison: "Comparison") -> str:
+    if comparison.precision is None:
+        return f"{comparison.replications} (fixed)"
+    state = "reached" if comparison.precision_met else "not reached; stopped at the maximum"
+    return f"{comparison.replications}, chosen for a relative 95% CI half-width of {comparison.precision:g} ({state})"

@@ -1,0 +1,84 @@
+"""Kaplan-Meier curves with an at-risk table, and the forest plot of hazard ratios."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from .style import DPI, plt, strategy_colours, tick_step
+
+
+def km_figure(curves: pd.DataFrame, at_risk: pd.DataFrame, strategies: list[str], title: str, ylabel: str, horizon: float):
+    """KM step curves with 95% bands (``survival_table`` columns) over an at-risk table.
+
+    ``at_risk``: one row per strategy, one column per time shown (the numbers still followed)."""
+    colours = strategy_colours(strategies)
+    rows = len(strategies)
+    fig = plt.figure(figsize=(9, 5.2 + 0.24 * rows), dpi=DPI)
+    grid = fig.add_gridspec(2, 1, height_ratios=[5.0, 0.55 + 0.24 * rows], hspace=0.08)
+    ax = fig.add_subplot(grid[0])
+    for strategy in strategies:
+        group = curves[curves["strategy"] == strategy]
+        colour = colours[strategy]
+        ax.step(group["time_months"], group["survival"], where="post", label=strategy, color=colour, linewidth=1.6)
+        ax.fill_between(group["time_months"], group["lower_95"], group["upper_95"], step="post", alpha=0.12, color=colour, linewidth=0)
+    ticks = np.arange(0.0, horizon + 1e-9, tick_step(horizon))
+    ax.set_xlim(0, horizon)
+    ax.set_ylim(0, 1.02)
+    ax.set_xticks(ticks)
+    ax.set_ylabel(ylabel)
+    ax.set_xlabel("Months from the first treatment decision")
+    ax.grid(alpha=0.3)
+    ax.set_title(title)
+    ax.legend(title="Strategy", fontsize=8, loc="upper right")
+
+    table = fig.add_subplot(grid[1], sharex=ax)
+    table.set_ylim(-0.5, rows - 0.5)
+    table.invert_yaxis()
+    for row, strategy in enumerate(strategies):
+        counts = at_risk.loc[strategy] if strategy in at_risk.index else pd.Series(dtype=float)
+        for t in ticks:
+            value = counts.get(t, math.nan)
+            text = "" if pd.isna(value) else f"{int(value):,}"
+            table.text(t, row, text, ha="center", va="center", fontsize=7, color=colours[strategy])
+    table.set_yticks(range(rows))
+    table.set_yticklabels(strategies, fontsize=7)
+    for label, strategy in zip(table.get_yticklabels(), strategies):
+        label.set_color(colours[strategy])
+    table.tick_params(axis="x", labelbottom=False, length=0)
+    table.tick_params(axis="y", length=0)
+    for side in ("top", "right", "bottom", "left"):
+        table.spines[side].set_visible(False)
+    table.set_title("Number at risk", fontsize=8, loc="left")
+    # The x label belongs under the curves; the table has its own title.
+    fig.subplots_adjust(left=0.2, right=0.97, top=0.93, bottom=0.04)
+    return fig
+
+
+def forest_figure(hazards: pd.DataFrame, comparator: str, strategies: list[str], replications: int):
+    """Hazard ratio of death of each strategy against ``comparator``: point and 95% CI, log scale.
+
+    ``hazards``: strategy, estimate, lower_95, upper_95 (rows of the comparison table)."""
+    colours = strategy_colours(strategies)
+    rows = hazards.set_index("strategy").reindex([s for s in strategies if s != comparator])
+    fig, ax = plt.subplots(figsize=(8.5, 1.2 + 0.55 * max(len(rows), 1)), dpi=DPI)
+    for y, (strategy, row) in enumerate(rows.iterrows()):
+        colour = colours[strategy]
+        if not (pd.isna(row["lower_95"]) or pd.isna(row["upper_95"])):
+            ax.plot([row["lower_95"], row["upper_95"]], [y, y], color=colour, linewidth=2)
+        ax.plot([row["estimate"]], [y], marker="s", markersize=8, color=colour, linestyle="none", label=strategy)
+        ci = "" if pd.isna(row["lower_95"]) else f" [{row['lower_95']:.2f}, {row['upper_95']:.2f}]"
+        ax.annotate(f"{row['estimate']:.2f}{ci}", xy=(1.01, y), xycoords=("axes fraction", "data"), va="center", fontsize=8)
+    ax.axvline(1.0, color="grey", linestyle="--", linewidth=1)
+    ax.set_xscale("log")
+    ax.set_yticks(range(len(rows)))
+    ax.set_yticklabels(rows.index)
+    ax.set_ylim(len(rows) - 0.5, -0.5)
+    ax.set_xlabel(f"Hazard ratio of death vs {comparator} (log scale; < 1 favours the strategy)")
+    ax.set_ylabel("Strategy")
+    ax.set_title(f"Hazard ratios (Cox), mean of {replications} replication(s) with t-based 95% CI")
+    ax.grid(alpha=0.3, axis="x")
+    fig.subplots_adjust(left=0.25, right=0.78, bottom=0.25 if len(rows) < 3 else 0.15)
+    return fig
