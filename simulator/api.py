@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import sys
 import time
@@ -11,6 +12,8 @@ from pathlib import Path
 import pandas as pd
 
 from .config import Scenario, file_sha256, load_scenario
+from .economics.outputs import economics_tables, run_dsa_file, run_psa_file  # noqa: F401 - entry points of nelm-sim psa / dsa
+from .errors import ModelLimitError, ScenarioError
 from .experiments.runner import PreparedScenario, RunResult, prepare, run_prepared
 from .outcomes.survival import summary_table, survival_table
 from .reporting.plots import overall_survival_figure
@@ -30,7 +33,10 @@ class ScenarioResult:
 
 def run_scenario(scenario: Scenario, path: Path | str = "scenario") -> ScenarioResult:
     prepared = prepare(scenario, path)
-    result = run_prepared(prepared)
+    try:
+        result = run_prepared(prepared)
+    except ModelLimitError as exc:  # a safety limit hit while simulating: blame the file's parameters
+        raise ScenarioError(path, "parameters", exc.expected) from None
     names = [s.name for s in prepared.strategies]
     return ScenarioResult(
         prepared,
@@ -48,6 +54,8 @@ def write_run_folder(outcome: ScenarioResult, destination: Path, force: bool, co
         outcome.result.patients.to_csv(staging / "patients.csv", index=False, float_format=CSV_FLOAT_FORMAT)
         outcome.summary.to_csv(staging / "summary.csv", index=False, float_format=CSV_FLOAT_FORMAT)
         outcome.survival.to_csv(staging / "survival.csv", index=False, float_format=CSV_FLOAT_FORMAT)
+        for name, table in zip(("economics.csv", "icer.csv"), economics_tables(outcome.prepared, outcome.result)):
+            table.to_csv(staging / name, index=False, float_format=CSV_FLOAT_FORMAT)
         overall_survival_figure(outcome.survival, staging / "figures" / "overall_survival.png", f"{scenario.name}: overall survival by strategy")
         (staging / "scenario.resolved.yaml").write_text(_resolved_yaml(scenario), encoding="utf-8")
         write_json(
@@ -93,6 +101,8 @@ def run_file(
     scenario = load_scenario(path)
     scenario = _apply_cli_overrides(scenario, path, seed=seed, patients=patients, replications=replications)
     destination = Path(out) if out is not None else DEFAULT_OUTPUT_ROOT / scenario.name
+    if out is None and Path(os.path.normpath(destination)).parent != Path(os.path.normpath(DEFAULT_OUTPUT_ROOT)):
+        raise ScenarioError(path, "name", f"a name that keeps the output folder directly inside {DEFAULT_OUTPUT_ROOT}/", scenario.name)
     check_destination(destination, force)
     outcome = run_scenario(scenario, path)
     return write_run_folder(outcome, destination, force, command_line or [], time.perf_counter() - started)
@@ -107,3 +117,39 @@ def _apply_cli_overrides(scenario: Scenario, path: Path, **changes) -> Scenario:
         return scenario.with_overrides(**changes)
     except ValidationError as exc:
         raise validation_error_to_scenario_error(path, exc) from None
+
+
+def compare_file(
+    path: Path | str,
+    out: Path | None = None,
+    seed: int | None = None,
+    patients: int | None = None,
+    replications: int | None = None,
+    comparator: str | None = None,
+    precision: float | None = None,
+    max_replications: int | None = None,
+    force: bool = False,
+    command_line: list[str] | None = None,
+    progress=None,
+):
+    """Compare every strategy of a scenario file and write its comparison folder (default
+    outputs/<name>-compare, beside and never inside the folder of `run`). Returns (folder, Comparison)."""
+    from .experiments.compare import DEFAULT_MAX_REPLICATIONS, check_precision_options, resolve_comparator, run_comparison
+    from .outcomes.comparison import DEFAULT_PRECISION_METRICS
+    from .reporting.compare_folder import write_comparison_folder
+
+    started = time.perf_counter()
+    path = Path(path)
+    scenario = _apply_cli_overrides(load_scenario(path), path, seed=seed, patients=patients, replications=replications)
+    prepared = prepare(scenario, path)
+    comparator = resolve_comparator(prepared, comparator)
+    check_precision_options(precision, max_replications, DEFAULT_PRECISION_METRICS)
+    if precision is not None and max_replications is None:
+        max_replications = DEFAULT_MAX_REPLICATIONS
+    destination = Path(out) if out is not None else DEFAULT_OUTPUT_ROOT / f"{scenario.name}-compare"
+    check_destination(destination, force)
+    comparison = run_comparison(prepared, comparator, precision, max_replications, progress=progress)
+    folder = write_comparison_folder(
+        comparison, destination, force, command_line or [], time.perf_counter() - started, _resolved_yaml(scenario), max_replications
+    )
+    return folder, comparison

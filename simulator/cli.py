@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from pathlib import Path
 
 from . import __version__
-from .errors import UserInputError
+from .errors import ScenarioWarning, UserInputError
 
 
 def _non_negative_int(text: str) -> int:
@@ -28,6 +29,26 @@ def _positive_int(text: str) -> int:
     value = _non_negative_int(text)
     if value == 0:
         raise argparse.ArgumentTypeError("expected a number >= 1, got 0")
+    return value
+
+
+def _relative_precision(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number such as 0.05, got {text!r}") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"expected a relative precision between 0 and 1 (e.g. 0.05), got {text}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text}")
     return value
 
 
@@ -61,8 +82,86 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--replications", type=_positive_int, metavar="N", help="override the number of replications")
     run.add_argument("--force", action="store_true", help="replace the output folder if it already exists")
 
+    compare = commands.add_parser(
+        "compare",
+        help="compare the strategies of a scenario: confidence intervals, figures and report.html",
+        description=(
+            "Run every strategy of SCENARIO with common random numbers over replications and write "
+            "outputs/<name>-compare/: comparison.csv, figures and a self-contained report.html."
+        ),
+    )
+    compare.add_argument("scenario", type=Path, metavar="SCENARIO", help="scenario YAML file, e.g. scenarios/baseline.yaml")
+    compare.add_argument("--comparator", metavar="NAME", help="strategy the hazard ratios and life-years gained refer to (default: the first)")
+    compare.add_argument("--precision", type=_relative_precision, metavar="P", help="add replications until each 95%% CI half-width of median OS and RMST is within P x the mean, e.g. 0.05")
+    compare.add_argument("--max-replications", type=_positive_int, metavar="N", help="with --precision: stop after N replications at most (default 100)")
+    compare.add_argument("--out", type=Path, metavar="DIR", help="output folder (default: outputs/<scenario name>-compare)")
+    compare.add_argument("--seed", type=_non_negative_int, metavar="N", help="override the scenario's master seed")
+    compare.add_argument("--patients", type=_positive_int, metavar="N", help="override the cohort size (patients per strategy and replication)")
+    compare.add_argument("--replications", type=_positive_int, metavar="N", help="override the number of replications (ignored with --precision)")
+    compare.add_argument("--force", action="store_true", help="replace the output folder if it already exists")
+    compare.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    psa = commands.add_parser(
+        "psa",
+        help="probabilistic sensitivity analysis: costs and QALYs over parameter draws, CEAC, CEAF, EVPI",
+        description=(
+            "Draw every parameter that has a psa: distribution, simulate a cohort of every strategy per draw "
+            "(common random numbers) and write outputs/<name>-psa/: psa.csv, psa_parameters.csv, psa_summary.csv, "
+            "icer.csv, ceac.csv, evpi.csv and figures (CE plane, CEAC, CEAF, EVPI, convergence)."
+        ),
+    )
+    psa.add_argument("scenario", type=Path, metavar="SCENARIO", help="scenario YAML file, e.g. scenarios/baseline.yaml")
+    psa.add_argument("--draws", type=_positive_int, metavar="N", help="parameter draws (default: the scenario's economics.psa_draws, 1000)")
+    psa.add_argument("--patients", type=_positive_int, metavar="N", help="patients per strategy in each draw (default: economics.psa_patients, 250)")
+    psa.add_argument("--workers", type=_positive_int, default=1, metavar="N", help="worker processes (default 1); the outputs do not depend on it")
+    psa.add_argument("--out", type=Path, metavar="DIR", help="output folder (default: outputs/<scenario name>-psa)")
+    psa.add_argument("--seed", type=_non_negative_int, metavar="N", help="override the scenario's master seed")
+    psa.add_argument("--force", action="store_true", help="replace the output folder if it already exists")
+
+    dsa = commands.add_parser(
+        "dsa",
+        help="one-way sensitivity analysis of every parameter with low/high bounds: tornado diagram",
+        description=(
+            "Set each parameter with low/high bounds to each bound in turn (others at base) and write "
+            "outputs/<name>-dsa/: dsa.csv, tornado.csv, economics.csv, icer.csv and figures/tornado.png "
+            "(incremental net monetary benefit of a strategy against the comparator)."
+        ),
+    )
+    dsa.add_argument("scenario", type=Path, metavar="SCENARIO", help="scenario YAML file")
+    dsa.add_argument("--strategy", metavar="NAME", help="strategy whose INMB is shown (default: the best other than the comparator)")
+    dsa.add_argument("--wtp", type=_non_negative_float, metavar="X", help="willingness to pay per QALY (default: the scenario's first)")
+    dsa.add_argument("--out", type=Path, metavar="DIR", help="output folder (default: outputs/<scenario name>-dsa)")
+    dsa.add_argument("--seed", type=_non_negative_int, metavar="N", help="override the scenario's master seed")
+    dsa.add_argument("--patients", type=_positive_int, metavar="N", help="override the cohort size")
+    dsa.add_argument("--replications", type=_positive_int, metavar="N", help="override the number of replications")
+    dsa.add_argument("--force", action="store_true", help="replace the output folder if it already exists")
+
     validate = commands.add_parser("validate", help="check a scenario file without running it", description="Validate SCENARIO and its strategies and parameter overrides.")
     validate.add_argument("scenario", type=Path, metavar="SCENARIO", help="scenario YAML file")
+
+    calibrate = commands.add_parser(
+        "calibrate",
+        help="fit the calibrated parameters to the published figures (or only check them with --check)",
+        description="Simulate the virtual trials and cohorts of scenarios/seed/, compare each target with its published value, and (without --check) refit the calibrated parameters. Writes calibration.csv; exits 1 if any target fails.",
+    )
+    calibrate.add_argument("--check", action="store_true", help="only simulate and compare; do not refit")
+    calibrate.add_argument("--seed-dir", type=Path, default=Path("scenarios/seed"), metavar="DIR", help="folder of seed scenarios (default scenarios/seed)")
+    calibrate.add_argument("--patients", type=_positive_int, metavar="N", help="patients per arm when checking (default: each seed scenario's own, 5,000)")
+    calibrate.add_argument("--fit-patients", type=_positive_int, default=2000, metavar="N", help="patients per arm while fitting (default 2000)")
+    calibrate.add_argument("--max-evaluations", type=_positive_int, default=120, metavar="N", help="Nelder-Mead evaluations per block (default 120)")
+    calibrate.add_argument("--block", action="append", metavar="NAME", help="refit only this block (repeatable; default: every block)")
+    calibrate.add_argument("--latin-hypercube", type=_non_negative_int, default=40, metavar="N", help="points of the global Latin-hypercube search per block before Nelder-Mead (default 40)")
+    calibrate.add_argument("--out", type=Path, default=Path("outputs/calibration"), metavar="DIR", help="folder for calibration.csv (default outputs/calibration)")
+
+    reproduce = commands.add_parser(
+        "reproduce",
+        help="redraw the seed review's figures 1, 2B, 3A and 3B from simulated patients",
+        description="Run the seed scenarios and write the review's figures with the published points overlaid, calibration.csv and report.md.",
+    )
+    reproduce.add_argument("--seed-dir", type=Path, default=Path("scenarios/seed"), metavar="DIR", help="folder of seed scenarios (default scenarios/seed)")
+    reproduce.add_argument("--patients", type=_positive_int, metavar="N", help="patients per arm (default: each seed scenario's own)")
+    reproduce.add_argument("--out", type=Path, default=Path("outputs/seed-figures"), metavar="DIR", help="output folder (default outputs/seed-figures)")
+    reproduce.add_argument("--force", action="store_true", help="replace the output folder if it already exists")
 
     params = commands.add_parser("params", help="print every model parameter with its value, unit and source", description="Print the provenance table of the parameter library (optionally with a scenario's overrides).")
     params.add_argument("scenario", type=Path, nargs="?", metavar="SCENARIO", help="apply this scenario's overrides")
@@ -93,6 +192,28 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from .api import compare_file
+    from .reporting.progress import ProgressBar
+    from .reporting.tables import headline_table
+
+    bar = ProgressBar(enabled=False if args.quiet else None)
+    try:
+        destination, comparison = compare_file(
+            args.scenario, out=args.out, seed=args.seed, patients=args.patients, replications=args.replications,
+            comparator=args.comparator, precision=args.precision, max_replications=args.max_replications,
+            force=args.force, command_line=["nelm-sim", *sys.argv[1:]], progress=bar,
+        )
+    finally:
+        bar.close()
+    print(f"wrote {destination} ({comparison.replications} replication(s); open {destination / 'report.html'})")
+    if comparison.precision is not None and not comparison.precision_met:
+        print(f"note: the precision {comparison.precision:g} was not reached within {comparison.replications} replications", file=sys.stderr)
+    table = headline_table(comparison.summary, comparison.strategies, comparison.comparator)
+    print(table.to_string(index=False))
+    return 0
+
+
 def _cmd_validate(args: argparse.Namespace) -> int:
     from .config import load_scenario
     from .experiments.runner import prepare
@@ -116,6 +237,10 @@ def _cmd_params(args: argparse.Namespace) -> int:
     else:
         params = build_parameter_set()
     table = pd.DataFrame(params.provenance_rows())
+    # Sensitivity-analysis columns: the PSA distribution and the DSA range, each with its provenance.
+    entries = [params.entries[name] for name in table["name"]]
+    table["psa"] = [f"{e.psa.describe()}; {e.psa.provenance}" if e.psa else "" for e in entries]
+    table["dsa_range"] = [f"[{e.low:g}, {e.high:g}]; {e.range_source}" if e.low is not None else "" for e in entries]
     if args.csv:
         sys.stdout.write(table.to_csv(index=False))
     else:
@@ -124,7 +249,73 @@ def _cmd_params(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": _cmd_run, "validate": _cmd_validate, "params": _cmd_params}
+
+def _print_targets(table) -> None:
+    shown = table[["target", "published", "simulated", "lower", "upper", "pass"]]
+    print(shown.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    failed = int((~table["pass"]).sum())
+    print(f"{len(table) - failed} of {len(table)} targets pass" + (f"; {failed} FAIL" if failed else ""))
+
+
+def _cmd_calibrate(args: argparse.Namespace) -> int:
+    from .experiments import calibrate as calibration
+
+    if not args.check:
+        overrides, report = calibration.calibrate(args.seed_dir, args.fit_patients, args.max_evaluations, latin_hypercube=args.latin_hypercube, only_blocks=args.block)
+        saved = calibration.save_calibration(overrides, report, calibration.load_targets().blocks)
+        print(f"saved calibrated parameters to {saved}")
+    table = calibration.check(args.seed_dir, args.patients)
+    args.out.mkdir(parents=True, exist_ok=True)
+    table.to_csv(args.out / "calibration.csv", index=False, float_format="%.6g")
+    _print_targets(table)
+    print(f"wrote {args.out / 'calibration.csv'}")
+    return 0 if table["pass"].all() else 1
+
+
+def _cmd_reproduce(args: argparse.Namespace) -> int:
+    from .experiments.calibrate import reproduce
+
+    table = reproduce(args.seed_dir, args.out, args.patients, args.force)
+    _print_targets(table)
+    print(f"wrote {args.out}")
+    return 0
+
+COMMANDS = {"run": _cmd_run, "compare": _cmd_compare, "validate": _cmd_validate, "params": _cmd_params}
+COMMANDS.update({"calibrate": _cmd_calibrate, "reproduce": _cmd_reproduce})
+
+
+def _cmd_psa(args: argparse.Namespace) -> int:
+    import time
+
+    import pandas as pd
+
+    from .api import run_psa_file
+
+    started = time.perf_counter()
+    destination = run_psa_file(
+        args.scenario, out=args.out, seed=args.seed, draws=args.draws, patients=args.patients,
+        workers=args.workers, force=args.force, command_line=["nelm-sim", *sys.argv[1:]],
+    )
+    print(f"wrote {destination} in {time.perf_counter() - started:.1f} s")
+    summary = pd.read_csv(destination / "psa_summary.csv")
+    columns = ["strategy", "costs", "qalys"] + [c for c in summary.columns if c.startswith("probability_cost_effective")]
+    print(summary[columns].to_string(index=False, float_format=lambda v: f"{v:,.3f}"))
+    return 0
+
+
+def _cmd_dsa(args: argparse.Namespace) -> int:
+    from .api import run_dsa_file
+
+    destination, result = run_dsa_file(
+        args.scenario, out=args.out, seed=args.seed, patients=args.patients, replications=args.replications,
+        wtp=args.wtp, strategy=args.strategy, force=args.force, command_line=["nelm-sim", *sys.argv[1:]],
+    )
+    print(f"wrote {destination}: INMB of {result.target} vs {result.comparator} at {result.wtp:,.0f} per QALY = {result.base_inmb:,.0f} per patient")
+    print(result.tornado[["parameter", "low", "high", "inmb_low", "inmb_high"]].head(10).to_string(index=False, float_format=lambda v: f"{v:,.4g}"))
+    return 0
+
+
+COMMANDS.update({"psa": _cmd_psa, "dsa": _cmd_dsa})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -134,7 +325,17 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return COMMANDS[args.command](args)
+        # ScenarioWarnings (e.g. a rule that never fires): one line each, shown once the command has
+        # succeeded, so that bad input still ends with exactly one line on stderr.
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ScenarioWarning)
+            status = COMMANDS[args.command](args)
+        for warning in caught:
+            if issubclass(warning.category, ScenarioWarning):
+                print(f"nelm-sim: warning: {' '.join(str(warning.message).split())}", file=sys.stderr)
+            else:
+                warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
+        return status
     except UserInputError as exc:
         print(f"nelm-sim: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return exc.exit_status

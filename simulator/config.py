@@ -20,9 +20,12 @@ from .errors import ScenarioError
 # Limits that keep a hand-edited file from exhausting the machine; README "Errors and limits".
 MAX_FILE_BYTES = 1_000_000
 MAX_YAML_DEPTH = 20
-MAX_PATIENTS = 1_000_000
+MAX_PATIENTS = 500_000
 MAX_REPLICATIONS = 1_000
 MAX_HORIZON_MONTHS = 1_200.0  # 100 years: the life table ends at age 100 anyway
+# cohort.size x replications x strategies: a run keeps every event in memory (about 12 KB per
+# simulated lifetime), so 500,000 lifetimes need about 6 GB.
+MAX_SIMULATED_LIFETIMES = 500_000
 
 ATTRIBUTE_VALUES: dict[str, tuple[str, ...]] = {
     "sex": ("male", "female"),
@@ -38,7 +41,9 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
 
 
-FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+# Strict: true/false is not taken for 1/0, nor 2.0 or "2" for a whole number.
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False, strict=True)]
+Flag = Annotated[bool, Field(strict=True)]
 Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
 
 
@@ -49,15 +54,15 @@ class RuleCondition(Strict):
     primary_site: list[Literal["small_bowel", "pancreas", "other"]] | None = None
     grade: list[Literal["G1", "G2", "G3"]] | None = None
     burden: list[Literal["lt25", "25to50", "gt50"]] | None = None
-    functional: bool | None = None
-    extrahepatic: bool | None = None
-    synchronous: bool | None = None
-    resectable: bool | None = None
-    ssr_positive: bool | None = None
-    symptoms_uncontrolled: bool | None = None
-    line: Annotated[int, Field(ge=1, le=50)] | None = None
-    min_line: Annotated[int, Field(ge=1, le=50)] | None = None
-    max_line: Annotated[int, Field(ge=1, le=50)] | None = None
+    functional: Flag | None = None
+    extrahepatic: Flag | None = None
+    synchronous: Flag | None = None
+    resectable: Flag | None = None
+    ssr_positive: Flag | None = None
+    symptoms_uncontrolled: Flag | None = None
+    line: Annotated[int, Field(ge=1, le=50, strict=True)] | None = None
+    min_line: Annotated[int, Field(ge=1, le=50, strict=True)] | None = None
+    max_line: Annotated[int, Field(ge=1, le=50, strict=True)] | None = None
     after: list[str] | None = None
     not_after: list[str] | None = None
     progressed_on: list[str] | None = None
@@ -73,7 +78,7 @@ class RuleCondition(Strict):
 class Rule(Strict):
     treatment: str
     when: RuleCondition = RuleCondition()
-    max_uses: Annotated[int, Field(ge=1, le=50)] | None = None
+    max_uses: Annotated[int, Field(ge=1, le=50, strict=True)] | None = None
     note: str = ""
 
 
@@ -82,11 +87,11 @@ class StrategyConfig(Strict):
     description: str = ""
     rules: Annotated[list[Rule], Field(min_length=1, max_length=100)] | None = None
     # Add telotristat when carcinoid-syndrome symptoms relapse on a somatostatin analogue.
-    telotristat: bool | None = None
+    telotristat: Flag | None = None
 
 
 class CohortConfig(Strict):
-    size: Annotated[int, Field(ge=1, le=MAX_PATIENTS)]
+    size: Annotated[int, Field(ge=1, le=MAX_PATIENTS, strict=True)]
     # Overrides of the default cohort mix (parameter names under ``cohort.``), see params/library/cohort.yaml.
     mix: dict[str, Annotated[FiniteFloat, Field(ge=0, le=1)]] = {}
     age: Annotated[FiniteFloat, Field(ge=18, le=100)] | None = None
@@ -138,8 +143,8 @@ class EconomicsConfig(Strict):
 class Scenario(Strict):
     name: Name
     description: str = ""
-    seed: Annotated[int, Field(ge=0, le=2**63 - 1)]
-    replications: Annotated[int, Field(ge=1, le=MAX_REPLICATIONS)] = 1
+    seed: Annotated[int, Field(ge=0, le=2**63 - 1, strict=True)]
+    replications: Annotated[int, Field(ge=1, le=MAX_REPLICATIONS, strict=True)] = 1
     cohort: CohortConfig
     horizon_months: Annotated[FiniteFloat, Field(gt=0, le=MAX_HORIZON_MONTHS)]
     strategies: Annotated[list[StrategyConfig], Field(min_length=1, max_length=50)]
@@ -152,6 +157,18 @@ class Scenario(Strict):
         if isinstance(value, list):
             return [{"name": item} if isinstance(item, str) else item for item in value]
         return value
+
+    @model_validator(mode="after")
+    def _total_work(self) -> "Scenario":
+        lifetimes = self.cohort.size * self.replications * len(self.strategies)
+        if lifetimes > MAX_SIMULATED_LIFETIMES:
+            raise ScenarioFieldError(
+                "cohort.size",
+                f"at most {MAX_SIMULATED_LIFETIMES} simulated lifetimes in all (cohort.size x replications x strategies ="
+                f" {self.cohort.size} x {self.replications} x {len(self.strategies)} = {lifetimes})",
+                self.cohort.size,
+            )
+        return self
 
     @model_validator(mode="after")
     def _unique_strategy_names(self) -> "Scenario":
@@ -204,6 +221,10 @@ class _NoAliasSafeLoader(yaml.SafeLoader):
             raise yaml.constructor.ConstructorError(
                 None, None, "anchors and aliases are not allowed in scenario files", event.start_mark
             )
+        if getattr(event, "tag", None) is not None:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"YAML tags such as {event.tag} are not allowed in scenario files", event.start_mark
+            )
         self._depth = getattr(self, "_depth", 0) + 1
         try:
             if self._depth > MAX_YAML_DEPTH:
@@ -217,15 +238,19 @@ class _NoAliasSafeLoader(yaml.SafeLoader):
 
 def read_yaml(path: Path, what: str = "scenario") -> Any:
     path = Path(path)
-    if not path.exists():
-        raise ScenarioError(path, "", f"an existing {what} file")
-    if not path.is_file():
-        raise ScenarioError(path, "", f"a {what} file, not a folder")
-    size = path.stat().st_size
-    if size > MAX_FILE_BYTES:
-        raise ScenarioError(path, "", f"a file of at most {MAX_FILE_BYTES} bytes", f"{size} bytes")
     try:
-        text = path.read_text(encoding="utf-8")
+        if not path.exists():
+            raise ScenarioError(path, "", f"an existing {what} file")
+        if not path.is_file():
+            raise ScenarioError(path, "", f"a {what} file, not a folder")
+        with path.open("rb") as stream:
+            raw = stream.read(MAX_FILE_BYTES + 1)  # never more than the limit, whatever stat says
+    except (OSError, ValueError) as exc:  # unreadable, name too long, NUL byte in the name...
+        raise ScenarioError(path, "", f"a readable {what} file ({type(exc).__name__})") from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise ScenarioError(path, "", f"a file of at most {MAX_FILE_BYTES} bytes", f"more than {MAX_FILE_BYTES} bytes")
+    try:
+        text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise ScenarioError(path, "", "UTF-8 text") from None
     try:
@@ -307,11 +332,17 @@ def validation_error_to_scenario_error(path: Path, exc: ValidationError) -> Scen
     original = (error.get("ctx") or {}).get("error")
     if isinstance(original, ScenarioFieldError):
         return ScenarioError(path, original.field, original.expected, original.got)
-    field = format_location(error["loc"])
+    loc = tuple(error["loc"])
+    expected = _expectation(error)
+    if error["type"] == "invalid_key" or loc[-1:] == ("[key]",):
+        # a mapping key that YAML read as a number, date, null...: show it as a name
+        loc = tuple(str(item) for item in loc if item != "[key]")
+        expected = "a key in text (quote numbers, dates and null used as names)"
+    field = format_location(loc)
     got = error.get("input") if error["type"] not in ("missing", "model_type", "dict_type") else None
     if isinstance(got, (dict, list)):
         got = None
-    return ScenarioError(path, field, _expectation(error), got)
+    return ScenarioError(path, field, expected, got)
 
 
 def load_scenario(path: Path | str) -> Scenario:
@@ -319,7 +350,7 @@ def load_scenario(path: Path | str) -> Scenario:
     path = Path(path)
     data = read_yaml(path)
     if not isinstance(data, dict):
-        raise ScenarioError(path, "", "a mapping of scenario fields at the top level", type(data).__name__)
+        raise ScenarioError(path, "", "a mapping of scenario fields at the top level", "an empty file" if data is None else type(data).__name__)
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:

@@ -207,8 +207,16 @@ def test_parameters_read_by_the_model_all_have_entries_and_none_is_dead(monkeypa
         {"name": "lanreotide-first", "rules": [{"treatment": "lanreotide"}]},
         "best-supportive-care",
     ]
-    run(strategies, size=800, cohort={"age": 50})
-    run(strategies, size=400)
+    runs = [run(strategies, size=800, cohort={"age": 50}), run(strategies, size=400)]
+    # Entries read by the economic valuation of the event log (and the EVPI population) count as read.
+    from simulator.config import EconomicsConfig
+    from simulator.economics.settings import EconomicSettings
+    from simulator.economics.valuation import value_patients
+
+    settings = EconomicSettings.from_config(EconomicsConfig())
+    for result in runs:
+        value_patients(result.events, result.patients, build_parameter_set(), settings)
+    settings.decision_population(build_parameter_set())
     library = set(load_library())
     assert accessed <= library, f"read without an entry: {sorted(accessed - library)}"
     assert library - accessed == set(), f"entries the model never reads: {sorted(library - accessed)}"

@@ -30,7 +30,7 @@ class Course:
         "background_death_at", "symptoms", "symptom_relapse_at", "uncontrolled_since", "months_uncontrolled",
         "first_control_at", "control_months", "controlled_since", "death_at", "death_cause",
         "procedures", "line_starts", "line_pfs", "first_recurrence_at", "resected_at", "on_ssa", "telotristat_used",
-        "adverse_events", "resectable_now",
+        "adverse_events", "resectable_now", "burden_multiplier",
     )
 
     def __init__(self, model: "PathwayModel", patient: "Patient") -> None:
@@ -69,6 +69,7 @@ class Course:
         self.telotristat_used = False
         self.adverse_events = 0
         self.resectable_now = patient.resectable
+        self.burden_multiplier = model.burden_hazard_ratio(patient.burden)
 
     # ------------------------------------------------------------------ recording
 
@@ -93,7 +94,12 @@ class Course:
 
     def disease_death_rate(self) -> float:
         m = self.model
-        return self.base_rate * self.hazard_multiplier * m.progression_hazard_ratio ** min(self.progressions, m.progression_hazard_cap)
+        return (
+            self.base_rate
+            * self.burden_multiplier
+            * self.hazard_multiplier
+            * m.progression_hazard_ratio ** min(self.progressions, m.progression_hazard_cap)
+        )
 
     def die(self, cause: str) -> None:
         if self.symptoms == "uncontrolled" and self.uncontrolled_since is not None:
@@ -205,7 +211,10 @@ class Course:
         self.close_line(progressed=True)
         if self.resected_at is not None and self.first_recurrence_at is None:
             self.first_recurrence_at = self.now
-        self.hazard_multiplier = 1.0
+        # Disease that recurs after a resection stays smaller than disease never resected.
+        self.hazard_multiplier = (
+            self.model.params.value("hepatectomy.post_recurrence_death_hazard_ratio") if self.resected_at is not None else 1.0
+        )
         self.on_ssa = False
         self.record(event, "progressed", self.current or "")
         if self.symptoms == "controlled" and self.rs.bernoulli(

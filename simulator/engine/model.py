@@ -70,9 +70,13 @@ class PathwayModel:
             rate *= p("disease.hr_pancreas")
         if patient.grade != "G1":
             rate *= p(f"disease.hr_grade_{patient.grade.lower()}")
-        if patient.burden != "lt25":
-            rate *= p(f"disease.hr_burden_{patient.burden}")
+        if not patient.resectable:
+            rate *= p("disease.hr_unresectable")
         return rate
+
+    def burden_hazard_ratio(self, burden: str) -> float:
+        """Hepatic tumour burden enters the death hazard apart, because resection changes it."""
+        return 1.0 if burden == "lt25" else self.params.value(f"disease.hr_burden_{burden}")
 
     def progression_hazard_ratio_for(self, patient: Patient) -> float:
         ratio = 1.0

@@ -19,7 +19,7 @@ import yaml
 from importlib import resources
 from lifelines import CoxPHFitter
 from pydantic import BaseModel, ConfigDict
-from scipy import optimize
+from scipy import optimize, stats
 
 from ..config import Scenario, load_scenario, read_yaml
 from ..errors import ScenarioError
@@ -262,13 +262,29 @@ def _score(frame: pd.DataFrame) -> float:
     return float((((frame["simulated"] - centre) / half) ** 2).sum())
 
 
-def calibrate(seed_folder: Path, patients: int, max_evaluations: int, progress: Callable[[str], None] = print) -> tuple[dict[str, Any], pd.DataFrame]:
+LATIN_HYPERCUBE_SEED = 20130101  # fixed so that a rerun of the calibration searches the same points
+
+
+def calibrate(
+    seed_folder: Path,
+    patients: int,
+    max_evaluations: int,
+    progress: Callable[[str], None] = print,
+    latin_hypercube: int = 40,
+    only_blocks: list[str] | None = None,
+) -> tuple[dict[str, Any], pd.DataFrame]:
+    """Fit each block (or only ``only_blocks``), starting from the current calibrated values."""
     data = load_targets()
     seeds = load_seed_scenarios(seed_folder)
     by_id = {t.id: t for t in data.targets}
     overrides: dict[str, Any] = {}
     report = []
+    unknown = set(only_blocks or ()) - {b.name for b in data.blocks}
+    if unknown:
+        raise ScenarioError(targets_path(), "blocks", f"block names among {[b.name for b in data.blocks]}", sorted(unknown))
     for block in data.blocks:
+        if only_blocks and block.name not in only_blocks:
+            continue
         targets = [by_id[i] for i in block.targets]
         start = np.log([_start_value(p) for p in block.parameters])
         low = np.log([p.bounds[0] for p in block.parameters])
@@ -292,7 +308,16 @@ def calibrate(seed_folder: Path, patients: int, max_evaluations: int, progress: 
             return value
 
         initial = counted(start)
-        solution = optimize.minimize(counted, start, method="Nelder-Mead", options={"maxfev": max_evaluations, "xatol": 1e-3, "fatol": 1e-3})
+        # Global stage: a Latin hypercube over the (log) bounds; the best point starts the local search.
+        best_start, best_value = start, initial
+        if latin_hypercube > 0:
+            sampler = stats.qmc.LatinHypercube(d=len(start), seed=LATIN_HYPERCUBE_SEED)
+            for point in stats.qmc.scale(sampler.random(latin_hypercube), low, high):
+                value = counted(point)
+                if value < best_value:
+                    best_start, best_value = point, value
+        progress(f"  {block.name}: start {initial:.3f}, best of Latin hypercube {best_value:.3f}")
+        solution = optimize.minimize(counted, best_start, method="Nelder-Mead", options={"maxfev": max_evaluations, "xatol": 1e-3, "fatol": 1e-3})
         best = np.exp(np.clip(solution.x, low, high))
         for parameter, value in zip(block.parameters, best):
             _override(parameter, float(value), overrides)
@@ -306,18 +331,54 @@ def save_calibration(overrides: dict[str, Any], report: pd.DataFrame, blocks: li
     for block in blocks:
         for parameter in block.parameters:
             targets_of.setdefault(parameter.name, set()).update(block.targets)
-    saved = {}
+    path = calibrated_file()
+    # Blocks not refitted this time keep what an earlier calibration saved.
+    previous = (read_yaml(path, what="calibration") or {}).get("parameters", {}) if path.exists() else {}
+    saved = {name: entry for name, entry in previous.items() if name not in overrides}
     for name, value in overrides.items():
         entry = {"value": round(float(value), 6)} if not isinstance(value, dict) else {"params": {k: round(float(v), 6) for k, v in value["params"].items()}}
         entry["targets"] = sorted(targets_of.get(name, ()))
         saved[name] = entry
-    path = calibrated_file()
     header = (
         "# Written by `nelm-sim calibrate`: values that replace the library's starting values.\n"
         "# Fit report: calibration_report.csv beside this file. Method: docs/calibration.md.\n"
     )
     body = yaml.safe_dump({"method": "Nelder-Mead on log parameters, common random numbers, block by block", "parameters": saved}, sort_keys=True)
     path.write_text(header + body, encoding="utf-8")
-    report.to_csv(path.with_name("calibration_report.csv"), index=False, float_format="%.6g")
+    report_path = path.with_name("calibration_report.csv")
+    if report_path.exists() and not report.empty:
+        earlier = pd.read_csv(report_path)
+        report = pd.concat([earlier[~earlier["block"].isin(report["block"].unique())], report], ignore_index=True)
+    report.to_csv(report_path, index=False, float_format="%.6g")
     load_library.cache_clear()
     return path
+
+
+def reproduce(seed_folder: Path, destination: Path, patients: int | None, force: bool) -> pd.DataFrame:
+    """Run the seed scenarios, draw the review's figures with published points, and check all targets."""
+    from ..reporting.run_folder import atomic_folder
+    from ..reporting.seed_figures import SEED_FIGURES, draw_seed_figure
+
+    data = load_targets()
+    seeds = load_seed_scenarios(seed_folder)
+    results = {name: simulate(seed, {}, patients) for name, seed in seeds.items()}
+    rows = []
+    for target in data.targets:
+        simulated = measure(target, results[target.scenario])
+        low, high, rule = target.bounds()
+        rows.append({"target": target.id, "population": target.population, "published": target.published, "simulated": simulated,
+                     "tolerance": rule, "lower": low, "upper": high, "pass": bool(low <= simulated <= high), "scenario": target.scenario, "source": target.source})
+    table = pd.DataFrame(rows)
+    with atomic_folder(destination, force) as staging:
+        for figure in SEED_FIGURES:
+            draw_seed_figure(figure, results[figure.scenario].patients, staging / f"{figure.key}.png")
+        table.to_csv(staging / "calibration.csv", index=False, float_format="%.6g")
+        lines = ["# The seed review's figures, reproduced", "",
+                 "Simulated Kaplan-Meier curves of the virtual cohorts and trials in `scenarios/seed/`, with the",
+                 "published points (open circles) of Mayo et al., J Am Coll Surg 2013, and the studies it cites.", ""]
+        for figure in SEED_FIGURES:
+            lines += [f"## {figure.title}", "", f"![{figure.key}]({figure.key}.png)", ""]
+        lines += ["## Targets", "", "| target | published | simulated | tolerance | pass |", "|---|---|---|---|---|"]
+        lines += [f"| {r.target} | {r.published:g} | {r.simulated:.4g} | {r.tolerance} | {'yes' if r.pass_ else 'NO'} |" for r in table.rename(columns={"pass": "pass_"}).itertuples()]
+        (staging / "report.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return table

@@ -21,7 +21,7 @@ from ..errors import ScenarioError, UserInputError
 from ..outcomes.comparison import DEFAULT_PRECISION_METRICS, precision_status, summarise_replications
 from ..outcomes.metrics import METRICS, replication_metrics
 from ..outcomes.timecourse import pool_occupancy, pool_symptom_curves, state_occupancy, symptom_control_curve
-from .runner import PreparedScenario, patient_rows
+from .runner import PreparedScenario, run_replication
 
 # A t interval from two replications (1 degree of freedom) is itself too noisy to stop on.
 PRECISION_MIN_REPLICATIONS = 3
@@ -49,26 +49,6 @@ class Comparison:
     @property
     def strategies(self) -> list[str]:
         return [s.name for s in self.prepared.strategies]
-
-
-def run_replication(prepared: PreparedScenario, replication: int, after_strategy: Callable[[str], None] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(events, patients) of one replication: the same cohort and streams for every strategy.
-
-    This is the body of ``runner.run_prepared``'s loop; tests/test_compare.py checks that both give
-    identical patients, so the two cannot drift apart unnoticed."""
-    scenario = prepared.scenario
-    streams = RandomStreams(scenario.seed, replication)
-    cohort = build_cohort(prepared.params, streams, scenario.cohort.size, scenario.cohort.age)
-    frames, rows = [], []
-    for strategy in prepared.strategies:
-        model = PathwayModel(prepared.params, strategy, cohort, scenario.horizon_months, streams, replication).run()
-        frames.append(model.log.to_frame())
-        rows.extend(patient_rows(model, replication))
-        if after_strategy is not None:
-            after_strategy(strategy.name)
-    events = pd.concat(frames, ignore_index=True)
-    events["event"] = events["event"].astype(str).astype("category")
-    return events, pd.DataFrame(rows)
 
 
 def resolve_comparator(prepared: PreparedScenario, name: str | None) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import pandas as pd
 
@@ -111,17 +112,27 @@ def patient_rows(model: PathwayModel, replication: int) -> list[dict]:
     return rows
 
 
-def run_prepared(prepared: PreparedScenario) -> RunResult:
+def run_replication(
+    prepared: PreparedScenario, replication: int, after_strategy: Callable[[str], None] | None = None, draw: int = 0
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(events, patients) of one replication (of one PSA draw): the same cohort and streams for every strategy."""
     scenario = prepared.scenario
-    event_frames = []
-    rows: list[dict] = []
-    for replication in range(scenario.replications):
-        streams = RandomStreams(scenario.seed, replication)
-        cohort = build_cohort(prepared.params, streams, scenario.cohort.size, scenario.cohort.age)
-        for strategy in prepared.strategies:
-            model = PathwayModel(prepared.params, strategy, cohort, scenario.horizon_months, streams, replication).run()
-            event_frames.append(model.log.to_frame())
-            rows.extend(patient_rows(model, replication))
-    events = pd.concat(event_frames, ignore_index=True)
-    events["event"] = events["event"].astype("category")
-    return RunResult(events=events, patients=pd.DataFrame(rows))
+    streams = RandomStreams(scenario.seed, replication, draw)
+    cohort = build_cohort(prepared.params, streams, scenario.cohort.size, scenario.cohort.age)
+    frames, rows = [], []
+    for strategy in prepared.strategies:
+        model = PathwayModel(prepared.params, strategy, cohort, scenario.horizon_months, streams, replication).run()
+        frames.append(model.log.to_frame())
+        rows.extend(patient_rows(model, replication))
+        if after_strategy is not None:
+            after_strategy(strategy.name)
+    events = pd.concat(frames, ignore_index=True)
+    events["event"] = events["event"].astype(str).astype("category")
+    return events, pd.DataFrame(rows)
+
+
+def run_prepared(prepared: PreparedScenario) -> RunResult:
+    pairs = [run_replication(prepared, r) for r in range(prepared.scenario.replications)]
+    events = pd.concat([e for e, _ in pairs], ignore_index=True)
+    events["event"] = events["event"].astype(str).astype("category")
+    return RunResult(events=events, patients=pd.concat([p for _, p in pairs], ignore_index=True))

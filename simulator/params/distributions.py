@@ -87,7 +87,7 @@ class TimeToEvent:
         except (ValueError, ZeroDivisionError):
             t = math.nan
         if not t >= 0.0:
-            raise DistributionError(f"{self.family} parameters that give a time >= 0 at survival probability {u:g}")
+            raise DistributionError(f"{self.family} parameters that give a time >= 0 at survival probability {u!r}")
         return t
 
     @property
@@ -200,6 +200,8 @@ class Gompertz(TimeToEvent):
         inner = 1.0 + self.shape * target / self.rate
         if inner <= 0.0:
             return math.inf
+        if math.isinf(inner):  # shape / rate beyond float range: log(1 + x) = log(x) there
+            return (math.log(self.shape) - math.log(self.rate) + math.log(target)) / self.shape
         return math.log(inner) / self.shape
 
     @property
@@ -430,12 +432,15 @@ def build_distribution(family: str, spec: dict) -> TimeToEvent:
 
 def check_defined(distribution: TimeToEvent) -> TimeToEvent:
     """Refuse parameters for which inversion gives no defined, ordered time (NaN, negative, or
-    decreasing as survival falls); overflow to inf is allowed (an event that never comes)."""
+    decreasing as survival falls, or inf where survival is still 0.999 or more); overflow to inf
+    further out is allowed (an event that never comes)."""
     previous = 0.0
     for p in _PROBE_SURVIVAL:
         t = distribution.time_from_uniform(p)
         if t < previous - 1e-9 * max(1.0, previous):
             raise DistributionError(f"{distribution.family} parameters that give times growing as survival falls (S={p:g})")
+        if p >= 0.999 and math.isinf(t):
+            raise DistributionError(f"{distribution.family} parameters that give a finite time at survival probability {p!r}")
         previous = t
     return distribution
 

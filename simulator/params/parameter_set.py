@@ -28,7 +28,8 @@ def _first_problem(exc: ValidationError) -> str:
     field = ".".join(str(p) for p in error["loc"])
     message = str(error.get("msg", "a valid entry")).removeprefix("Value error, ")
     if error["type"] == "extra_forbidden":
-        message = "no such key (known keys: value, distribution, params, unit, source, assumption, description)"
+        known = ", ".join(ParameterEntry.model_fields)
+        message = f"no such key (known keys: {known})"
     elif error["type"] == "missing":
         message = "this required key"
     return f"{field}: {message}" if field else message
@@ -156,6 +157,8 @@ def build_parameter_set(overrides: Mapping[str, Any] | None = None, scenario_fil
             unknown = set(override) - {"distribution", "params", "value"}
             if unknown:
                 raise ScenarioError(scenario_file, f"{field_path}.{sorted(unknown)[0]}", "only value, or distribution with params")
+            if isinstance(override.get("value"), bool) or not isinstance(override.get("value", 0), (int, float)):
+                raise ScenarioError(scenario_file, f"{field_path}.value", "a number", override["value"])
             data.update(override)
         elif isinstance(override, (int, float)) and not isinstance(override, bool):
             if base.value is None:
@@ -171,7 +174,33 @@ def build_parameter_set(overrides: Mapping[str, Any] | None = None, scenario_fil
             problem = _first_problem(exc)
             raise ScenarioError(scenario_file, field_path, problem.rpartition(": ")[2], override) from None
         origins[name] = Path(str(scenario_file)).name
+    _check_consistency(entries, overrides or {}, scenario_file)
     return ParameterSet(entries, origins)
+
+
+def _check_consistency(entries: Mapping[str, ParameterEntry], overrides: Mapping[str, Any], scenario_file: Path | str) -> None:
+    """Rules that tie parameters together; reported at the first overridden parameter involved."""
+
+    def fail(names: list[str], expected: str) -> None:
+        named = next((n for n in names if n in overrides), names[0])
+        raise ScenarioError(scenario_file, f"parameters.{named}", expected, overrides.get(named))
+
+    for name, entry in entries.items():
+        if not name.endswith(".max_sessions") or entry.value is None:
+            continue
+        prefix = name.removesuffix("max_sessions")
+        defined = 0
+        while f"{prefix}sessions_{defined + 1}" in entries:
+            defined += 1
+        limit = int(entry.value)
+        if not 1 <= limit <= defined:
+            fail([name], f"a whole number from 1 to {defined} (one {prefix}sessions_k share for each)")
+        shares = [f"{prefix}sessions_{k}" for k in range(1, limit + 1)]
+        if sum(entries[s].value or 0.0 for s in shares) <= 0:
+            fail([*shares, name], f"shares {shares[0]}..{shares[-1]} that sum to more than 0")
+    ages = ("cohort.age_min", "cohort.age_max")
+    if all(a in entries and entries[a].value is not None for a in ages) and entries[ages[0]].value > entries[ages[1]].value:
+        fail(list(ages), "cohort.age_min <= cohort.age_max")
 
 
 def life_table() -> dict[str, np.ndarray]:

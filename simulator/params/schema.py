@@ -37,6 +37,8 @@ UNIT_BOUNDS: dict[str, tuple[float | None, float | None]] = {
 PSA_FAMILIES_FOR_VALUES = ("beta", "gamma", "lognormal")
 PSA_FAMILIES_FOR_DISTRIBUTIONS = ("normal", "mvnormal")
 STRICTLY_POSITIVE_UNITS = frozenset({"hazard_ratio", "odds_ratio"})
+RATIO_RANGE = (1e-3, 1e3)  # hazard and odds ratios
+MAX_COUNT = 100  # sessions, cycles, operations, progressions counted in the hazard
 
 
 class PSASpec(BaseModel):
@@ -85,19 +87,18 @@ def check_psa(entry: "ParameterEntry") -> None:
             raise ValueError(f"psa.distribution one of {', '.join(PSA_FAMILIES_FOR_VALUES)} for a value (normal and mvnormal are for fitted survival distributions)")
         if spec.se is None or spec.parameters is not None or spec.covariance is not None:
             raise ValueError("psa: 'se' only (no 'parameters' or 'covariance') for a value")
+        # A value on the boundary (0 for gamma and lognormal, 0 or 1 for beta, e.g. a scenario's
+        # override) is a degenerate distribution: every draw keeps the value.
         mean = entry.value
         if spec.distribution == "beta":
             if high is None or high > 1:
                 raise ValueError(f"psa.distribution beta only for units bounded above by 1, not {entry.unit}")
-            if not 0 < mean < 1:
-                raise ValueError("psa: a value strictly between 0 and 1 for a beta distribution")
-            if spec.se ** 2 >= mean * (1 - mean):
-                raise ValueError(f"psa.se below sqrt(value x (1 - value)) = {math.sqrt(mean * (1 - mean)):.4g} for a beta distribution")
-        else:
-            if high is not None or (low is not None and low < 0):
-                raise ValueError(f"psa.distribution {spec.distribution} only for non-negative unbounded units, not {entry.unit}")
-            if mean <= 0:
-                raise ValueError(f"psa: a value > 0 for a {spec.distribution} distribution")
+            if not 0 <= mean <= 1:
+                raise ValueError("psa: a value between 0 and 1 for a beta distribution")
+            if 0 < mean < 1 and spec.se ** 2 >= mean * (1 - mean):
+                raise ValueError(f"psa.se ({spec.se:g}) below sqrt(value x (1 - value)) = {math.sqrt(mean * (1 - mean)):.4g} for a beta distribution")
+        elif high is not None or (low is not None and low < 0):
+            raise ValueError(f"psa.distribution {spec.distribution} only for non-negative unbounded units, not {entry.unit}")
         return
     if spec.distribution not in PSA_FAMILIES_FOR_DISTRIBUTIONS:
         raise ValueError("psa.distribution normal or mvnormal (on the scale of the fitted parameters) for a distribution entry")
@@ -162,7 +163,7 @@ class ParameterEntry(BaseModel):
                 build_distribution(self.distribution, self.params)  # type: ignore[arg-type]
             except DistributionError as exc:
                 raise ValueError(str(exc)) from None
-            except (TypeError, ValueError, OverflowError) as exc:
+            except (TypeError, ValueError, ArithmeticError) as exc:
                 raise ValueError(f"valid {self.distribution} parameters ({exc})") from None
         check_psa(self)
         if (self.low is None) != (self.high is None):
@@ -195,6 +196,12 @@ def check_value(unit: str, value: float) -> None:
         raise ValueError("a finite number")
     if unit in STRICTLY_POSITIVE_UNITS and value <= 0:
         raise ValueError(f"a {unit.replace('_', ' ')} > 0")
+    # Ratios multiply into hazards and are raised to the power of a count: these ranges keep every
+    # product and power a finite, non-zero float (README "Errors and limits").
+    if unit in STRICTLY_POSITIVE_UNITS and not RATIO_RANGE[0] <= value <= RATIO_RANGE[1]:
+        raise ValueError(f"a {unit.replace('_', ' ')} from {RATIO_RANGE[0]:g} to {RATIO_RANGE[1]:g}")
+    if unit == "count" and (value != math.floor(value) or value > MAX_COUNT):
+        raise ValueError(f"a whole number from 0 to {MAX_COUNT} (count)")
     if low is not None and value < low:
         raise ValueError(f"a value >= {low:g} ({unit})")
     if high is not None and value > high:

@@ -54,6 +54,8 @@ class IntraArterialTherapy(Modality):
                 course.try_symptom_control(prefix)
                 if rs.bernoulli(f"{prefix}.radiological_response", params.value(f"{prefix}.radiological_response")):
                     course.record(EventType.RESPONSE, detail=f"{prefix}:radiological_response")
+                    # Shrunken liver disease carries a lower death hazard until it progresses.
+                    course.hazard_multiplier = params.value("iat.responder_death_hazard_ratio")
             if not (yield from course.wait(stay / DAYS_PER_MONTH)):
                 return
             interval = params.value("iat.session_interval_days") / DAYS_PER_MONTH

@@ -7,6 +7,7 @@ name or define their own with the same schema.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -14,10 +15,15 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from ..config import RuleCondition, Scenario, StrategyConfig, read_yaml, validation_error_to_scenario_error
-from ..errors import ScenarioError
+from ..errors import ModelLimitError, ScenarioError, ScenarioWarning
 from . import FALLBACK_TREATMENT, MODALITIES
+from .base import Modality
+from .systemic import SystemicTherapy
 
 MAX_LINES = 50  # a safety net against a rule set that keeps choosing treatments that end at once
+# Beyond MAX_LINES every line is best supportive care (natural-history progression). Parameters that
+# make progression (near) instantaneous would loop without end: the run stops with a one-line error.
+MAX_LINES_PER_PATIENT = 2_000
 
 
 @dataclass(frozen=True)
@@ -29,6 +35,11 @@ class Strategy:
 
     def choose(self, course):
         """(modality, rule index) for the patient's next line; rule index -1 is the fallback."""
+        if course.line >= MAX_LINES_PER_PATIENT:
+            raise ModelLimitError(
+                f"parameters that give times to progression long enough for at most {MAX_LINES_PER_PATIENT} treatment lines"
+                f" per patient (strategy {self.name}, patient {course.patient.patient_id} reached that at month {course.now:.4g})"
+            )
         if course.line < MAX_LINES:
             for index, rule in enumerate(self.rules):
                 if rule.max_uses is not None and course.rule_uses.get(index, 0) >= rule.max_uses:
@@ -114,6 +125,33 @@ def _check_treatments(config: StrategyConfig, file: Path | str, prefix: str) -> 
             raise ScenarioError(file, f"{where}.when.max_line", f"a line >= min_line ({when.min_line})", when.max_line)
         if when.min_months is not None and when.max_months is not None and when.min_months > when.max_months:
             raise ScenarioError(file, f"{where}.when.max_months", f"a time >= min_months ({when.min_months})", when.max_months)
+        # Rules that can never fire get a one-line warning (not an error, so that generated rule sets
+        # stay runnable); README "Errors and limits".
+        never = ""
+        if when.line is not None and not (when.min_line or 1) <= when.line <= (when.max_line or when.line):
+            never = "when.line lies outside min_line..max_line"
+        clash = sorted(set(when.after or ()) & set(when.not_after or ()))
+        if clash:
+            never = f"when lists {clash[0]} under both after and not_after"
+        shadow = next((i for i, earlier in enumerate(config.rules[:r_index]) if _always_taken(earlier)), None)
+        if shadow is not None:
+            never = (
+                f"rules[{shadow}] ({config.rules[shadow].treatment}) has no conditions, no max_uses and a treatment"
+                " every patient is eligible for, so it is always taken first"
+            )
+        if never:
+            warnings.warn(ScenarioWarning(f"{file}: {where}: this rule never fires: {never}"), stacklevel=2)
+
+
+def _always_taken(rule) -> bool:
+    """True when ``rule`` applies to every patient at every decision (before MAX_LINES)."""
+    if rule.max_uses is not None or rule.when.model_dump(exclude_none=True):
+        return False
+    modality = MODALITIES[rule.treatment]
+    eligible = type(modality).eligible
+    if eligible is Modality.eligible:
+        return True
+    return eligible is SystemicTherapy.eligible and modality.sites is None and modality.grades is None and not modality.needs_ssr
 
 
 def bundled_strategies() -> dict[str, StrategyConfig]:

@@ -41,10 +41,15 @@ class Hepatectomy(Modality):
         course.try_symptom_control("hepatectomy")
         if not (yield from course.wait(stay / DAYS_PER_MONTH)):
             return
-        complete = rs.bernoulli("hepatectomy.complete_resection", params.value("hepatectomy.complete_resection"))
+        complete = rs.bernoulli(
+            "hepatectomy.complete_resection", params.value(f"hepatectomy.complete_resection_{course.patient.burden}")
+        )
         if course.resected_at is None:
             course.resected_at = started
         if complete:
+            # What recurs after a complete resection is smaller disease, but the original burden
+            # still says something about its biology: its hazard ratio is kept to a calibrated power.
+            course.burden_multiplier = course.burden_multiplier ** params.value("hepatectomy.residual_burden_effect")
             course.hazard_multiplier = params.value("hepatectomy.ned_death_hazard_ratio")
             course.record(EventType.RESPONSE, "no_evidence_of_disease", "complete_resection")
             ttp = self.time_to_progression(course, "hepatectomy.time_to_recurrence")
@@ -96,6 +101,7 @@ class LiverTransplant(Modality):
         course.try_symptom_control("transplant")
         if not (yield from course.wait(params.value("transplant.length_of_stay_days") / DAYS_PER_MONTH)):
             return
+        course.burden_multiplier = course.model.burden_hazard_ratio("lt25")
         course.hazard_multiplier = params.value("transplant.ned_death_hazard_ratio")
         course.record(EventType.RESPONSE, "no_evidence_of_disease", "transplant")
         ttp = self.time_to_progression(course, "transplant.time_to_recurrence")

@@ -21,6 +21,9 @@ class OutputExistsError(UserInputError):
     pass
 
 
+OUTPUT_MARKER = ".nelm-sim-output"  # in every folder atomic_folder writes: what `--force` may replace
+
+
 def package_versions() -> dict[str, str]:
     versions = {}
     for name in ("nelm-sim", *DEPENDENCIES):
@@ -32,20 +35,32 @@ def package_versions() -> dict[str, str]:
 
 
 def check_destination(destination: Path, force: bool) -> None:
+    """Refuse, before any simulation, an output folder that cannot or must not be (re)placed."""
     if destination.exists() and not force:
         raise OutputExistsError(f"{destination}: expected a folder that does not exist yet (use --force to replace it)")
     if destination.exists() and not destination.is_dir():
         raise OutputExistsError(f"{destination}: expected a folder, found a file")
+    if destination.is_dir() and any(destination.iterdir()) and not any((destination / n).is_file() for n in (OUTPUT_MARKER, "manifest.json")):
+        # --force replaces whole folders: only ones this tool wrote (or empty ones), never e.g. `--out .`
+        raise OutputExistsError(f"{destination}: expected an output folder of nelm-sim or an empty folder to replace with --force; it holds other files, left untouched")
+    ancestor = Path(os.path.abspath(destination)).parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise OutputExistsError(f"{destination}: expected a path through folders; {ancestor} is a file")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise OutputExistsError(f"{destination}: expected a place where a folder can be written; {ancestor} is not writable")
 
 
 @contextmanager
 def atomic_folder(destination: Path, force: bool) -> Iterator[Path]:
     """Yield a temporary folder; on success it replaces ``destination`` in one rename."""
-    destination = Path(destination)
+    destination = Path(os.path.abspath(destination))
     check_destination(destination, force)
     destination.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{destination.name}.partial-", dir=destination.parent))
     try:
+        (staging / OUTPUT_MARKER).write_text("written by nelm-sim; `--force` may replace this folder\n", encoding="utf-8")
         yield staging
         if destination.exists():
             retired = Path(tempfile.mkdtemp(prefix=f".{destination.name}.old-", dir=destination.parent))

@@ -7,7 +7,11 @@ import math
 import numpy as np
 import pandas as pd
 
+from matplotlib.ticker import FixedLocator, FormatStrFormatter, NullLocator
+
 from .style import DPI, plt, strategy_colours, tick_step
+
+HR_TICKS = (0.1, 0.2, 0.3, 0.5, 0.67, 0.8, 0.9, 1.0, 1.1, 1.25, 1.5, 2.0, 3.0, 5.0, 10.0)
 
 
 def km_figure(curves: pd.DataFrame, at_risk: pd.DataFrame, strategies: list[str], title: str, ylabel: str, horizon: float):
@@ -17,7 +21,7 @@ def km_figure(curves: pd.DataFrame, at_risk: pd.DataFrame, strategies: list[str]
     colours = strategy_colours(strategies)
     rows = len(strategies)
     fig = plt.figure(figsize=(9, 5.2 + 0.24 * rows), dpi=DPI)
-    grid = fig.add_gridspec(2, 1, height_ratios=[5.0, 0.55 + 0.24 * rows], hspace=0.08)
+    grid = fig.add_gridspec(2, 1, height_ratios=[5.0, 0.55 + 0.24 * rows], hspace=0.32)
     ax = fig.add_subplot(grid[0])
     for strategy in strategies:
         group = curves[curves["strategy"] == strategy]
@@ -48,12 +52,11 @@ def km_figure(curves: pd.DataFrame, at_risk: pd.DataFrame, strategies: list[str]
     for label, strategy in zip(table.get_yticklabels(), strategies):
         label.set_color(colours[strategy])
     table.tick_params(axis="x", labelbottom=False, length=0)
-    table.tick_params(axis="y", length=0)
+    table.tick_params(axis="y", length=0, pad=22)  # room for the t = 0 column left of the axis
     for side in ("top", "right", "bottom", "left"):
         table.spines[side].set_visible(False)
     table.set_title("Number at risk", fontsize=8, loc="left")
-    # The x label belongs under the curves; the table has its own title.
-    fig.subplots_adjust(left=0.2, right=0.97, top=0.93, bottom=0.04)
+    fig.subplots_adjust(left=0.22, right=0.96, top=0.94, bottom=0.03)
     return fig
 
 
@@ -73,6 +76,12 @@ def forest_figure(hazards: pd.DataFrame, comparator: str, strategies: list[str],
         ax.annotate(f"{row['estimate']:.2f}{ci}", xy=(1.01, y), xycoords=("axes fraction", "data"), va="center", fontsize=8)
     ax.axvline(1.0, color="grey", linestyle="--", linewidth=1)
     ax.set_xscale("log")
+    # Plain-number ticks: readers of forest plots expect 0.8, 1, 1.25 rather than powers of ten.
+    low, high = ax.get_xlim()
+    ticks = [t for t in HR_TICKS if low <= t <= high] or [1.0]
+    ax.xaxis.set_major_locator(FixedLocator(ticks))
+    ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))
+    ax.xaxis.set_minor_locator(NullLocator())
     ax.set_yticks(range(len(rows)))
     ax.set_yticklabels(rows.index)
     ax.set_ylim(len(rows) - 0.5, -0.5)
@@ -80,5 +89,6 @@ def forest_figure(hazards: pd.DataFrame, comparator: str, strategies: list[str],
     ax.set_ylabel("Strategy")
     ax.set_title(f"Hazard ratios (Cox), mean of {replications} replication(s) with t-based 95% CI")
     ax.grid(alpha=0.3, axis="x")
-    fig.subplots_adjust(left=0.25, right=0.78, bottom=0.25 if len(rows) < 3 else 0.15)
+    fig.tight_layout()
+    fig.subplots_adjust(right=0.8)  # room for the estimates printed right of the axes
     return fig

@@ -1,0 +1,368 @@
+"""Costs, life-years and QALYs of every simulated patient, valued from the event log.
+
+Runs after the simulation, vectorised over the whole log (numpy/pandas); nothing here changes a
+patient's course. Each patient's log is cut into intervals between consecutive events; within an
+interval the state, the progression status, the symptom status and telotristat use are constant.
+
+Rules (README "Health economics"):
+
+* Utility: ``utility.no_evidence_of_disease`` while in ``no_evidence_of_disease``; otherwise
+  ``utility.progressed`` once the patient has had a progression or recurrence, else
+  ``utility.progression_free``. Minus ``utility.uncontrolled_symptoms_decrement`` while hormonal
+  symptoms are uncontrolled (functional patients start uncontrolled; ``symptoms_controlled`` and
+  ``symptoms_relapsed`` toggle it). Minus a recovery decrement for a number of days after each
+  procedure and a decrement for a number of days after each adverse event, both cut at death or
+  censoring.
+* Health-state costs (flows per month): follow-up while progression-free (and without evidence of
+  disease) or after progression, plus the extra cost of uncontrolled symptoms.
+* Drugs: a line in state ``on_<drug>`` pays ``cost.<drug>_per_28_days`` at the start of every
+  28-day cycle it begins (somatostatin analogues add ``cost.ssa_administration_per_injection``);
+  PRRT pays its drug per administration at its ``procedure`` events instead. Telotristat (added
+  at a symptom relapse) is paid per 28-day cycle from its start until the next progression or
+  recurrence, death or censoring, whichever comes first.
+* Procedures: ``cost.<kind>_procedure`` per session; hepatectomy and transplant are costed bottom
+  up: that fixed part + theatre minutes x ``cost.theatre_per_minute`` + recorded stay x
+  ``cost.inpatient_bed_day``.
+* Adverse events ``<treatment>:<type>`` or ``<type>``: ``cost.ae_<type>`` once, and
+  ``utility.ae_decrement_<type>`` for ``utility.ae_days_<type>`` days.
+* Death: ``cost.end_of_life`` once.
+
+Discounting is continuous: a flow c per year over [a, b] years is worth c (e^-rho a - e^-rho b) / rho
+with rho = ln(1 + r); a one-off cost at t years is worth c e^-rho t.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ..core.events import EventType
+from ..errors import ScenarioError
+from ..experiments.runner import PROCEDURE_KINDS
+from ..params.parameter_set import ParameterSet
+from ..pathways import MODALITIES
+from ..pathways.base import DAYS_PER_MONTH
+from .settings import EconomicSettings
+
+MONTHS_PER_YEAR = 12.0  # calendar identity
+CYCLE_DAYS = 28.0  # drug packs and injections are priced per 28 days (the unit of cost.*_per_28_days)
+# Drugs paid per administration at their procedure events rather than per 28 days in their state.
+PER_ADMINISTRATION_DRUGS = ("prrt",)
+# Procedures costed bottom up from the recorded theatre minutes and length of stay; the fixed
+# cost of every other procedure is a per-session cost that includes its usual stay.
+BOTTOM_UP_PROCEDURES = ("hepatectomy", "transplant")
+# A cycle count within this fraction of a whole number is that whole number (floating-point slack).
+CYCLE_COUNT_SLACK = 1e-9
+VALUATION_ONLY_PREFIXES = ("cost.", "utility.", "economics.")
+
+KEYS = ["replication", "strategy", "patient_id"]
+VALUE_COLUMNS = (
+    "costs",
+    "qalys",
+    "life_years",
+    "costs_undiscounted",
+    "qalys_undiscounted",
+    "life_years_undiscounted",
+)
+PROGRESSION_EVENTS = (EventType.PROGRESSION.value, EventType.RECURRENCE.value)
+TELOTRISTAT = "telotristat"
+NO_EVIDENCE_OF_DISEASE = "no_evidence_of_disease"
+LIBRARY_FILE = "economics.yaml"
+
+
+def is_valuation_only(name: str) -> bool:
+    """True for parameters that only the valuation reads (a change needs no new simulation)."""
+    return name.startswith(VALUATION_ONLY_PREFIXES)
+
+
+# ------------------------------------------------------------------------------ discounting
+
+
+def continuous_rate(annual_rate: float) -> float:
+    """rho = ln(1 + r): the continuous rate equivalent to an annual discount rate r."""
+    return math.log1p(annual_rate)
+
+
+def discounted_years(start_months, end_months, annual_rate: float) -> np.ndarray:
+    """Discounted length in years of [start, end] months: (e^-rho a - e^-rho b) / rho, a and b in years."""
+    a = np.asarray(start_months, dtype=float) / MONTHS_PER_YEAR
+    b = np.asarray(end_months, dtype=float) / MONTHS_PER_YEAR
+    rho = continuous_rate(annual_rate)
+    if rho == 0.0:
+        return b - a
+    return np.exp(-rho * a) * -np.expm1(-rho * (b - a)) / rho
+
+
+def discount_factor(at_months, annual_rate: float) -> np.ndarray:
+    """e^-rho t for a one-off amount at t months."""
+    return np.exp(-continuous_rate(annual_rate) * np.asarray(at_months, dtype=float) / MONTHS_PER_YEAR)
+
+
+def cycles_started(start_months, end_months, cycle_months: float) -> np.ndarray:
+    """Number of cycles of ``cycle_months`` that begin in [start, end): ceil((end - start) / cycle)."""
+    span = (np.asarray(end_months, dtype=float) - np.asarray(start_months, dtype=float)) / cycle_months
+    return np.maximum(np.ceil(span - CYCLE_COUNT_SLACK), 0.0)
+
+
+def discounted_cycles(start_months, count, cycle_months: float, annual_rate: float) -> np.ndarray:
+    """Sum over k < count of e^-rho (start + k cycle): one payment at the start of each cycle."""
+    start = np.asarray(start_months, dtype=float)
+    count = np.asarray(count, dtype=float)
+    rho = continuous_rate(annual_rate)
+    if rho == 0.0:
+        return count.copy()
+    ratio = math.exp(-rho * cycle_months / MONTHS_PER_YEAR)
+    return np.exp(-rho * start / MONTHS_PER_YEAR) * -np.expm1(count * math.log(ratio)) / (1.0 - ratio)
+
+
+# ------------------------------------------------------------------------------ inputs
+
+
+def _missing(name: str, what: str) -> ScenarioError:
+    return ScenarioError(LIBRARY_FILE, name, f"an entry for {what} (the event log has one the parameter library does not value)")
+
+
+@dataclass(frozen=True)
+class ValuationInputs:
+    """Every number the valuation uses, read once from the parameter set."""
+
+    drug_per_cycle: dict[str, float]  # state on_<drug> -> cost per 28-day cycle
+    telotristat_per_cycle: float
+    procedure_fixed: dict[str, float]
+    procedure_drug: dict[str, float]
+    recovery_decrement: dict[str, float]
+    recovery_months: dict[str, float]
+    theatre_per_minute: float
+    bed_day: float
+    ae_cost: dict[str, float]
+    ae_decrement: dict[str, float]
+    ae_months: dict[str, float]
+    follow_up_progression_free: float  # per month
+    follow_up_progressed: float
+    uncontrolled_symptoms: float
+    end_of_life: float
+    utility_progression_free: float
+    utility_progressed: float
+    utility_no_evidence_of_disease: float
+    symptoms_decrement: float
+
+    @classmethod
+    def from_parameters(cls, params: ParameterSet) -> "ValuationInputs":
+        def value(name: str, what: str) -> float:
+            if name not in params:
+                raise _missing(name, what)
+            return params.value(name)
+
+        administration = value("cost.ssa_administration_per_injection", "somatostatin-analogue injections")
+        drugs = {}
+        for name, modality in MODALITIES.items():
+            if modality.kind != "systemic" or name in PER_ADMINISTRATION_DRUGS:
+                continue
+            drugs[f"on_{name}"] = value(f"cost.{name}_per_28_days", f"drug {name}") + (administration if modality.is_ssa else 0.0)
+        kinds = PROCEDURE_KINDS
+        ae_types = sorted(n.removeprefix("cost.ae_") for n in params.names() if n.startswith("cost.ae_"))
+        return cls(
+            drug_per_cycle=drugs,
+            telotristat_per_cycle=value("cost.telotristat_per_28_days", "telotristat"),
+            procedure_fixed={k: value(f"cost.{k}_procedure", f"procedure {k}") for k in kinds},
+            procedure_drug={k: value(f"cost.{k}_drug_per_administration", f"the drug of procedure {k}") for k in PER_ADMINISTRATION_DRUGS},
+            recovery_decrement={k: value(f"utility.recovery_decrement_{k}", f"recovery after {k}") for k in kinds},
+            recovery_months={k: value(f"utility.recovery_days_{k}", f"recovery after {k}") / DAYS_PER_MONTH for k in kinds},
+            theatre_per_minute=value("cost.theatre_per_minute", "theatre time"),
+            bed_day=value("cost.inpatient_bed_day", "hospital stays"),
+            ae_cost={t: value(f"cost.ae_{t}", f"adverse event {t}") for t in ae_types},
+            ae_decrement={t: value(f"utility.ae_decrement_{t}", f"adverse event {t}") for t in ae_types},
+            ae_months={t: value(f"utility.ae_days_{t}", f"adverse event {t}") / DAYS_PER_MONTH for t in ae_types},
+            follow_up_progression_free=value("cost.follow_up_progression_free_per_month", "follow-up"),
+            follow_up_progressed=value("cost.follow_up_progressed_per_month", "follow-up after progression"),
+            uncontrolled_symptoms=value("cost.uncontrolled_symptoms_per_month", "uncontrolled symptoms"),
+            end_of_life=value("cost.end_of_life", "death"),
+            utility_progression_free=value("utility.progression_free", "progression-free time"),
+            utility_progressed=value("utility.progressed", "time after progression"),
+            utility_no_evidence_of_disease=value("utility.no_evidence_of_disease", "time without evidence of disease"),
+            symptoms_decrement=value("utility.uncontrolled_symptoms_decrement", "uncontrolled symptoms"),
+        )
+
+
+def _lookup(table: dict[str, float], keys: np.ndarray, prefix: str, what: str) -> np.ndarray:
+    unknown = sorted(set(keys) - set(table))
+    if unknown:
+        raise _missing(f"{prefix}{unknown[0]}", f"{what} {unknown[0]}")
+    return pd.Series(keys).map(table).to_numpy(dtype=float)
+
+
+def _detail_number(details: pd.Series, key: str) -> np.ndarray:
+    found = details.str.extract(rf"(?:^|;){key}=([^;]+)", expand=False)
+    return pd.to_numeric(found, errors="coerce").fillna(0.0).to_numpy(dtype=float)
+
+
+# ------------------------------------------------------------------------------ valuation
+
+
+def value_patients(events: pd.DataFrame, patients: pd.DataFrame, params: ParameterSet | ValuationInputs, settings: EconomicSettings) -> pd.DataFrame:
+    """One row per (replication, strategy, patient_id): discounted and undiscounted costs, QALYs, life-years."""
+    inputs = params if isinstance(params, ValuationInputs) else ValuationInputs.from_parameters(params)
+    rc, re = settings.discount_rate_costs, settings.discount_rate_effects
+
+    ev = events[KEYS + ["time", "event", "to_state", "detail"]].copy()
+    ev["_order"] = np.arange(len(ev))
+    ev = ev.sort_values(KEYS + ["time", "_order"], kind="stable", ignore_index=True)
+    n = len(ev)
+    rep = ev["replication"].to_numpy()
+    strat = pd.factorize(ev["strategy"])[0]
+    pid = ev["patient_id"].to_numpy()
+    start = np.ones(n, dtype=bool)
+    start[1:] = (rep[1:] != rep[:-1]) | (strat[1:] != strat[:-1]) | (pid[1:] != pid[:-1])
+    last = np.ones(n, dtype=bool)
+    last[:-1] = start[1:]
+    patient = np.cumsum(start) - 1
+    n_patients = int(patient[-1]) + 1 if n else 0
+
+    t = ev["time"].to_numpy(dtype=float)
+    t_next = np.empty(n)
+    t_next[:-1] = t[1:]
+    t_next[last] = t[last]
+    end_of_follow_up = t[last][patient]
+    event = ev["event"].astype(str).to_numpy()
+    state = ev["to_state"].astype(str).to_numpy()
+    detail = ev["detail"].fillna("").astype(str)
+
+    # Progressions so far (after this row's event).
+    is_progression = np.isin(event, PROGRESSION_EVENTS)
+    running = np.cumsum(is_progression)
+    progressions = running - (running[start] - is_progression[start])[patient]
+
+    # Hormonal symptoms: functional patients start uncontrolled.
+    keys = ev.loc[start, KEYS].reset_index(drop=True)
+    traits = keys.merge(patients[KEYS + ["functional"]], on=KEYS, how="left", validate="one_to_one")
+    if traits["functional"].isna().any():
+        raise ValueError("every patient of the event log needs a row in the patients table")
+    uncontrolled = np.full(n, np.nan)
+    uncontrolled[start] = traits["functional"].astype(float).to_numpy()
+    uncontrolled[event == EventType.SYMPTOMS_CONTROLLED.value] = 0.0
+    uncontrolled[event == EventType.SYMPTOMS_RELAPSED.value] = 1.0
+    uncontrolled = pd.Series(uncontrolled).ffill().to_numpy()
+
+    # Telotristat: from its start to the next progression or recurrence (or the end of follow-up).
+    telotristat = np.full(n, np.nan)
+    telotristat[start] = 0.0
+    telotristat[is_progression] = 0.0
+    telotristat[(event == EventType.TREATMENT_START.value) & (detail.to_numpy() == TELOTRISTAT)] = 1.0
+    telotristat = pd.Series(telotristat).ffill().to_numpy()
+
+    # ---- flows over [t, t_next)
+    ned = state == NO_EVIDENCE_OF_DISEASE
+    progressed = (progressions > 0) & ~ned
+    utility = np.where(ned, inputs.utility_no_evidence_of_disease, np.where(progressed, inputs.utility_progressed, inputs.utility_progression_free))
+    utility = utility - uncontrolled * inputs.symptoms_decrement
+    monthly_cost = np.where(progressed, inputs.follow_up_progressed, inputs.follow_up_progression_free) + uncontrolled * inputs.uncontrolled_symptoms
+    years_disc = discounted_years(t, t_next, re)
+    years = (t_next - t) / MONTHS_PER_YEAR
+    years_disc_costs = discounted_years(t, t_next, rc)
+
+    life_years = np.bincount(patient, years, n_patients)
+    life_years_disc = np.bincount(patient, years_disc, n_patients)
+    qalys = np.bincount(patient, utility * years, n_patients)
+    qalys_disc = np.bincount(patient, utility * years_disc, n_patients)
+    costs = np.bincount(patient, monthly_cost * years * MONTHS_PER_YEAR, n_patients)
+    costs_disc = np.bincount(patient, monthly_cost * years_disc_costs * MONTHS_PER_YEAR, n_patients)
+
+    # ---- drug cycles: runs of one on_<drug> state, and runs of telotristat use
+    cycle_months = CYCLE_DAYS / DAYS_PER_MONTH
+    drug_label = np.where(np.isin(state, list(inputs.drug_per_cycle)), state, "")
+    telo_label = np.where(telotristat == 1.0, TELOTRISTAT, "")
+    prices = {**inputs.drug_per_cycle, TELOTRISTAT: inputs.telotristat_per_cycle}
+    for label in (drug_label, telo_label):
+        run_start = start.copy()
+        run_start[1:] |= label[1:] != label[:-1]
+        first = np.flatnonzero(run_start)
+        final = np.append(first[1:] - 1, n - 1)
+        keep = label[first] != ""
+        first, final = first[keep], final[keep]
+        if not len(first):
+            continue
+        price = np.array([prices[x] for x in label[first]])
+        count = cycles_started(t[first], t_next[final], cycle_months)
+        costs += np.bincount(patient[first], price * count, n_patients)
+        costs_disc += np.bincount(patient[first], price * discounted_cycles(t[first], count, cycle_months, rc), n_patients)
+
+    # ---- one-off costs and QALY losses
+    def one_off(rows: np.ndarray, amount: np.ndarray) -> None:
+        nonlocal costs, costs_disc
+        costs += np.bincount(patient[rows], amount, n_patients)
+        costs_disc += np.bincount(patient[rows], amount * discount_factor(t[rows], rc), n_patients)
+
+    def utility_loss(rows: np.ndarray, decrement: np.ndarray, months: np.ndarray) -> None:
+        nonlocal qalys, qalys_disc
+        begin = t[rows]
+        stop = np.minimum(begin + months, end_of_follow_up[rows])
+        qalys -= np.bincount(patient[rows], decrement * (stop - begin) / MONTHS_PER_YEAR, n_patients)
+        qalys_disc -= np.bincount(patient[rows], decrement * discounted_years(begin, stop, re), n_patients)
+
+    rows = np.flatnonzero(event == EventType.PROCEDURE.value)
+    if len(rows):
+        # Parse each distinct detail text once (a log holds few distinct ones).
+        codes, distinct = pd.factorize(detail.iloc[rows])
+        distinct = pd.Series(distinct)
+        kind = distinct.str.split(";").str[0].to_numpy()[codes]
+        minutes = _detail_number(distinct, "minutes")[codes]
+        stay = _detail_number(distinct, "los_days")[codes]
+        fixed = _lookup(inputs.procedure_fixed, kind, "cost.", "procedure")
+        bottom_up = np.isin(kind, BOTTOM_UP_PROCEDURES)
+        amount = fixed + bottom_up * (minutes * inputs.theatre_per_minute + stay * inputs.bed_day)
+        amount = amount + pd.Series(kind).map(inputs.procedure_drug).fillna(0.0).to_numpy(dtype=float)
+        one_off(rows, amount)
+        utility_loss(rows, _lookup(inputs.recovery_decrement, kind, "utility.recovery_decrement_", "recovery after"), _lookup(inputs.recovery_months, kind, "utility.recovery_days_", "recovery after"))
+
+    rows = np.flatnonzero(event == EventType.ADVERSE_EVENT.value)
+    if len(rows):
+        codes, distinct = pd.factorize(detail.iloc[rows])
+        kind = pd.Series(distinct).str.rsplit(":", n=1).str[-1].to_numpy()[codes]
+        one_off(rows, _lookup(inputs.ae_cost, kind, "cost.ae_", "adverse event"))
+        utility_loss(rows, _lookup(inputs.ae_decrement, kind, "utility.ae_decrement_", "adverse event"), _lookup(inputs.ae_months, kind, "utility.ae_days_", "adverse event"))
+
+    rows = np.flatnonzero(event == EventType.DEATH.value)
+    if len(rows):
+        one_off(rows, np.full(len(rows), inputs.end_of_life))
+
+    out = keys.copy()
+    out["costs"] = costs_disc
+    out["qalys"] = qalys_disc
+    out["life_years"] = life_years_disc
+    out["costs_undiscounted"] = costs
+    out["qalys_undiscounted"] = qalys
+    out["life_years_undiscounted"] = life_years
+    return out
+
+
+# ------------------------------------------------------------------------------ summaries
+
+
+def replication_means(per_patient: pd.DataFrame, strategies: list[str]) -> pd.DataFrame:
+    """Mean per patient of every value column, per (replication, strategy), strategies in the given order."""
+    means = per_patient.groupby(["replication", "strategy"], sort=True)[list(VALUE_COLUMNS)].mean().reset_index()
+    means["strategy"] = pd.Categorical(means["strategy"], categories=strategies, ordered=True)
+    return means.sort_values(["replication", "strategy"], ignore_index=True).assign(strategy=lambda f: f["strategy"].astype(str))
+
+
+def economics_table(per_patient: pd.DataFrame, strategies: list[str]) -> pd.DataFrame:
+    """Per strategy: patients, and the mean per patient of costs, QALYs and life-years (discounted
+    and undiscounted) with a t-based 95% confidence interval across replications."""
+    from ..outcomes.replications import t_confidence_interval
+
+    means = replication_means(per_patient, strategies)
+    counts = per_patient.groupby("strategy").size()
+    rows = []
+    for name in strategies:
+        group = means[means["strategy"] == name]
+        row: dict[str, object] = {"strategy": name, "patients": int(counts.get(name, 0)), "replications": len(group)}
+        for column in VALUE_COLUMNS:
+            mean, lower, upper = t_confidence_interval(group[column].tolist())
+            row[column] = mean
+            row[f"{column}_lower_95"] = lower
+            row[f"{column}_upper_95"] = upper
+        rows.append(row)
+    return pd.DataFrame(rows)

@@ -1,0 +1,114 @@
+"""One-way deterministic sensitivity analysis: each parameter with ``low``/``high`` bounds is set to
+each bound in turn, everything else at its base value, with the scenario's seed (common random
+numbers). Parameters that only the valuation reads (``cost.*``, ``utility.*``, ``economics.*``)
+re-value the base-case event log; any other parameter re-runs the simulation.
+
+The outcome is the incremental net monetary benefit (INMB) of a target strategy against the
+comparator at one willingness to pay, shown as a tornado diagram.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+
+from ..economics.cea import default_comparator
+from ..economics.sampling import bounded_names, with_value
+from ..economics.settings import EconomicSettings
+from ..economics.valuation import is_valuation_only, replication_means, value_patients
+from ..errors import ScenarioError
+from .runner import PreparedScenario, run_prepared
+
+
+@dataclass
+class DSAResult:
+    base: pd.DataFrame  # per-patient valuation of the base case
+    results: pd.DataFrame  # parameter, bound, value, strategy, costs, qalys, nmb, inmb
+    tornado: pd.DataFrame  # parameter, low, high, inmb_low, inmb_high, range (target strategy)
+    comparator: str
+    target: str
+    wtp: float
+    base_inmb: float
+
+
+def _means(per_patient: pd.DataFrame, strategies: list[str]) -> pd.DataFrame:
+    """Mean over replications of the per-replication means (discounted costs and QALYs)."""
+    means = replication_means(per_patient, strategies)
+    return means.groupby("strategy", sort=False)[["costs", "qalys"]].mean().loc[strategies]
+
+
+def run_dsa(
+    prepared: PreparedScenario,
+    settings: EconomicSettings | None = None,
+    wtp: float | None = None,
+    target: str | None = None,
+) -> DSAResult:
+    settings = settings or EconomicSettings.from_scenario(prepared.scenario)
+    wtp = settings.willingness_to_pay[0] if wtp is None else float(wtp)
+    strategies = [s.name for s in prepared.strategies]
+    if len(strategies) < 2:
+        raise ScenarioError(prepared.path, "strategies", "at least two strategies to compare in a sensitivity analysis")
+    names = bounded_names(prepared.params)
+    if not names:
+        raise ScenarioError(prepared.path, "parameters", "at least one parameter with low/high bounds (see `nelm-sim params`)")
+
+    base_run = run_prepared(prepared)
+    base = value_patients(base_run.events, base_run.patients, prepared.params, settings)
+    base_means = _means(base, strategies)
+    comparator = settings.comparator or default_comparator(strategies, base_means["costs"], base_means["qalys"])
+    base_nmb = base_means["qalys"] * wtp - base_means["costs"]
+    if target is None:
+        others = base_nmb.drop(index=comparator)
+        target = str(others.idxmax())
+    elif target not in strategies:
+        raise ScenarioError(prepared.path, "strategies", f"--strategy one of {', '.join(strategies)}", target)
+    if target == comparator:
+        raise ScenarioError(prepared.path, "economics.comparator", "a target strategy other than the comparator", target)
+
+    def inmb(means: pd.DataFrame) -> pd.Series:
+        nmb = means["qalys"] * wtp - means["costs"]
+        return nmb - nmb[comparator]
+
+    rows, tornado = [], []
+    for name in names:
+        entry = prepared.params.entries[name]
+        found = {}
+        for bound, value in (("low", entry.low), ("high", entry.high)):
+            params = with_value(prepared.params, name, value)  # type: ignore[arg-type]
+            if is_valuation_only(name):
+                events, patients = base_run.events, base_run.patients
+            else:
+                rerun = run_prepared(replace(prepared, params=params))
+                events, patients = rerun.events, rerun.patients
+            means = _means(value_patients(events, patients, params, settings), strategies)
+            incremental = inmb(means)
+            for strategy in strategies:
+                rows.append(
+                    {
+                        "parameter": name,
+                        "bound": bound,
+                        "value": value,
+                        "strategy": strategy,
+                        "costs": means.at[strategy, "costs"],
+                        "qalys": means.at[strategy, "qalys"],
+                        "nmb": means.at[strategy, "qalys"] * wtp - means.at[strategy, "costs"],
+                        "inmb": incremental[strategy],
+                    }
+                )
+            found[bound] = (value, incremental[target])
+        tornado.append(
+            {
+                "parameter": name,
+                "low": found["low"][0],
+                "high": found["high"][0],
+                "base_value": entry.value,
+                "inmb_low": found["low"][1],
+                "inmb_high": found["high"][1],
+                "range": abs(found["high"][1] - found["low"][1]),
+            }
+        )
+    table = pd.DataFrame(tornado)
+    table = table.iloc[np.argsort(-table["range"].to_numpy(), kind="stable")].reset_index(drop=True)
+    return DSAResult(base, pd.DataFrame(rows), table, comparator, target, wtp, float(inmb(base_means)[target]))

@@ -1,0 +1,150 @@
+"""Health-economics figures (matplotlib, headless): CE plane, CEAC, CEAF, EVPI, convergence, tornado."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+FIGSIZE = (8, 5)
+DPI = 110
+
+
+def _money(value: float, _pos=None) -> str:
+    return f"{value:,.0f}"
+
+
+def _save(fig, path: Path) -> None:
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def ce_plane_figure(inc_qalys: pd.DataFrame, inc_costs: pd.DataFrame, comparator: str, wtp: Sequence[float], currency: str, path: Path, title: str) -> None:
+    """Incremental QALYs (x) and costs (y) of each strategy against the comparator, one point per draw."""
+    fig, ax = plt.subplots(figsize=(10, 5.5), dpi=DPI)
+    for name in inc_qalys.columns:
+        if name == comparator:
+            continue
+        x, y = inc_qalys[name].to_numpy(), inc_costs[name].to_numpy()
+        points = ax.scatter(x, y, s=6, alpha=0.35, label=name)
+        ax.scatter([x.mean()], [y.mean()], s=70, marker="X", color=points.get_facecolor()[0], edgecolor="black", linewidth=0.8, zorder=5)
+    ax.scatter([0], [0], s=40, color="black", zorder=6, label=f"{comparator} (origin)")
+    xmin, xmax = ax.get_xlim()
+    ymin, ymax = ax.get_ylim()
+    span = np.linspace(xmin, xmax, 2)
+    for value in wtp:
+        ax.plot(span, span * value, linestyle="--", linewidth=1, color="grey")
+        inside = min(xmax, ymax / value) if value > 0 else xmax
+        ax.annotate(f"{currency} {value:,.0f}/QALY", (inside, inside * value), xytext=(-4, 3), textcoords="offset points", fontsize=7, color="grey", ha="right", va="bottom")
+    ax.axhline(0, color="black", linewidth=0.6)
+    ax.axvline(0, color="black", linewidth=0.6)
+    ax.set_xlim(xmin, xmax)
+    ax.set_ylim(ymin, ymax)
+    ax.yaxis.set_major_formatter(_money)
+    ax.set_xlabel(f"Incremental QALYs vs {comparator} (discounted, per patient)")
+    ax.set_ylabel(f"Incremental costs vs {comparator} ({currency}, discounted)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(title="Strategy (X = mean)", fontsize=8, markerscale=2, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    _save(fig, path)
+
+
+def ceac_figure(grid: Sequence[float], acceptability: np.ndarray, strategies: Sequence[str], best: np.ndarray, currency: str, path: Path, title: str) -> None:
+    """Cost-effectiveness acceptability curves; the frontier (CEAF) drawn as a thick grey band."""
+    fig, ax = plt.subplots(figsize=FIGSIZE, dpi=DPI)
+    grid = np.asarray(grid)
+    ax.plot(grid, acceptability[np.arange(len(grid)), best], color="grey", linewidth=7, alpha=0.35, label="frontier (CEAF)", solid_capstyle="butt")
+    for index, name in enumerate(strategies):
+        ax.plot(grid, acceptability[:, index], linewidth=1.6, label=name)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlim(grid.min(), grid.max())
+    ax.xaxis.set_major_formatter(_money)
+    ax.set_xlabel(f"Willingness to pay ({currency} per QALY)")
+    ax.set_ylabel("Probability cost-effective")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    _save(fig, path)
+
+
+def ceaf_figure(grid: Sequence[float], best: np.ndarray, probability: np.ndarray, strategies: Sequence[str], currency: str, path: Path, title: str) -> None:
+    """Cost-effectiveness acceptability frontier: the probability that the optimal strategy (highest
+    expected NMB) is cost-effective, coloured by which strategy that is."""
+    fig, ax = plt.subplots(figsize=FIGSIZE, dpi=DPI)
+    grid = np.asarray(grid)
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for index, name in enumerate(strategies):
+        mask = best == index
+        if mask.any():
+            ax.scatter(grid[mask], probability[mask], s=14, color=colours[index % len(colours)], label=f"optimal: {name}")
+    ax.plot(grid, probability, color="black", linewidth=0.8)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlim(grid.min(), grid.max())
+    ax.xaxis.set_major_formatter(_money)
+    ax.set_xlabel(f"Willingness to pay ({currency} per QALY)")
+    ax.set_ylabel("Probability the optimal strategy is cost-effective")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    _save(fig, path)
+
+
+def evpi_figure(grid: Sequence[float], per_patient: np.ndarray, population: float, currency: str, path: Path, title: str) -> None:
+    fig, ax = plt.subplots(figsize=FIGSIZE, dpi=DPI)
+    ax.plot(grid, per_patient, linewidth=1.8)
+    ax.set_xlabel(f"Willingness to pay ({currency} per QALY)")
+    ax.set_ylabel(f"EVPI per patient ({currency})")
+    ax.xaxis.set_major_formatter(_money)
+    ax.yaxis.set_major_formatter(_money)
+    second = ax.secondary_yaxis("right", functions=(lambda v: v * population / 1e6, lambda v: v * 1e6 / population))
+    second.set_ylabel(f"Population EVPI ({currency} million, {population:,.0f} patients)")
+    ax.set_ylim(bottom=0)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    _save(fig, path)
+
+
+def convergence_figure(outcomes: pd.DataFrame, strategies: Sequence[str], currency: str, path: Path, title: str) -> None:
+    """Running mean over draws of discounted costs and QALYs per strategy."""
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 7), dpi=DPI, sharex=True)
+    for name in strategies:
+        group = outcomes[outcomes["strategy"] == name].sort_values("draw")
+        count = np.arange(1, len(group) + 1)
+        top.plot(count, group["costs"].cumsum().to_numpy() / count, linewidth=1.4, label=name)
+        bottom.plot(count, group["qalys"].cumsum().to_numpy() / count, linewidth=1.4, label=name)
+    top.set_ylabel(f"Mean costs ({currency})")
+    top.yaxis.set_major_formatter(_money)
+    bottom.set_ylabel("Mean QALYs")
+    bottom.set_xlabel("Number of PSA draws")
+    top.set_title(title)
+    for ax in (top, bottom):
+        ax.grid(alpha=0.3)
+    top.legend(fontsize=8)
+    _save(fig, path)
+
+
+def tornado_figure(tornado: pd.DataFrame, base: float, target: str, comparator: str, wtp: float, currency: str, path: Path, title: str) -> None:
+    """One bar per parameter from the INMB at its low bound to the INMB at its high bound."""
+    shown = tornado.iloc[::-1]
+    height = max(3.0, 0.35 * len(shown) + 1.5)
+    fig, ax = plt.subplots(figsize=(9, height), dpi=DPI)
+    y = np.arange(len(shown))
+    low, high = shown["inmb_low"].to_numpy(), shown["inmb_high"].to_numpy()
+    ax.barh(y, low - base, left=base, color="#4c72b0", label="low bound")
+    ax.barh(y, high - base, left=base, color="#dd8452", label="high bound")
+    ax.axvline(base, color="black", linewidth=1)
+    labels = [f"{p}  [{lo:g}, {hi:g}]" for p, lo, hi in zip(shown["parameter"], shown["low"], shown["high"])]
+    ax.set_yticks(y, labels, fontsize=7)
+    ax.xaxis.set_major_formatter(_money)
+    ax.set_xlabel(f"INMB of {target} vs {comparator} at {currency} {wtp:,.0f}/QALY ({currency} per patient)")
+    ax.set_title(title)
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    _save(fig, path)

@@ -1,0 +1,91 @@
+"""Calibration targets, tolerance rules, and the published-figure check (slow: CI runs it)."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+from simulator.cli import main
+from simulator.experiments.calibrate import Target, check, load_seed_scenarios, load_targets
+from simulator.params.parameter_set import load_library
+
+from .conftest import ROOT
+
+SEED_DIR = ROOT / "scenarios" / "seed"
+
+
+def test_targets_and_blocks_refer_to_real_scenarios_and_parameters():
+    data = load_targets()
+    seeds = load_seed_scenarios(SEED_DIR)
+    library = load_library()
+    for target in data.targets:
+        assert target.scenario in seeds, target.id
+        arms = {s.name for s in seeds[target.scenario].scenario.strategies}
+        assert target.arm in arms and (target.control is None or target.control in arms), target.id
+        low, high, _ = target.bounds()
+        assert low <= target.published <= high, target.id
+    for block in data.blocks:
+        for parameter in block.parameters:
+            entry, _ = library[parameter.name]
+            value = entry.value if parameter.field == "value" else entry.params[parameter.field]
+            assert parameter.bounds[0] <= value <= parameter.bounds[1], (parameter.name, value)
+
+
+def _target(**fields) -> Target:
+    base = {"id": "t", "population": "p", "scenario": "s", "arm": "a", "source": "x"}
+    return Target(**{**base, **fields})
+
+
+def test_tolerance_rules_follow_the_issue():
+    assert _target(metric="median", published=100.0).bounds()[:2] == pytest.approx((95.0, 105.0))
+    assert _target(metric="survival_at", months=60, published=0.74).bounds()[:2] == pytest.approx((0.71, 0.77))
+    # HR: inside the CI and within 0.05: the tighter of the two on each side.
+    assert _target(metric="hazard_ratio", published=0.34, ci=(0.20, 0.59)).bounds()[:2] == pytest.approx((0.29, 0.39))
+    assert _target(metric="hazard_ratio", published=0.35, ci=(0.27, 0.45)).bounds()[:2] == pytest.approx((0.30, 0.40))
+    assert _target(metric="hazard_ratio", published=0.30, ci=(0.28, 0.60)).bounds()[:2] == pytest.approx((0.28, 0.35))
+    assert _target(metric="rate", published=0.175, range=(0.15, 0.20)).bounds()[:2] == (0.15, 0.20)
+
+
+# Targets the calibrated model still misses (issue 4 stays open while this is not empty). Each is
+# listed so that the miss is visible and deliberate; the test fails if another target misses, and
+# also if one of these starts to pass, so that the list never hides anything.
+KNOWN_MISSES = {
+    # The two pNET placebo arms (4.6 and 5.5 months) are 20% apart although both trials enrolled
+    # progressive well-differentiated pNET: one natural history cannot meet both within 5%.
+    "radiant3-placebo-median-pfs": "between-trial heterogeneity of pNET placebo arms",
+    "sunitinib-placebo-median-pfs": "between-trial heterogeneity of pNET placebo arms",
+    # The surgical and IAT cohorts: the model cannot yet give the all-comers surgical cohort its
+    # long survival (125 months) while giving the matched >25%-burden surgical group 87 months and
+    # the matched IAT group 51 months; the calibrated effects sit at their bounds, a sign of a
+    # structural gap (burden is not a predictor after resection in the model's best fit).
+    "fig1-median-os": "structural: burden and selection effects after resection",
+    "fig1-os-10y": "structural: burden and selection effects after resection",
+    "mayo2011-surgery-median-os": "structural: burden and selection effects after resection",
+    "mayo2011-iat-median-os": "structural: IAT cohort vs matched IAT group",
+    "fig2b-surgery-median-os": "structural: burden and selection effects after resection",
+    "fig2b-iat-median-os": "structural: IAT cohort vs matched IAT group",
+}
+
+
+@pytest.mark.slow
+def test_every_published_target_passes_the_check():
+    """The calibrated model against every published figure, 5,000 patients per arm, fixed seeds.
+    Nothing is tuned here: the parameters are those saved by `nelm-sim calibrate`."""
+    table = check(SEED_DIR)
+    failing = set(table.loc[~table["pass"], "target"])
+    shown = "\n" + table[["target", "published", "simulated", "lower", "upper", "pass"]].to_string()
+    assert failing - set(KNOWN_MISSES) == set(), f"targets missed: {sorted(failing - set(KNOWN_MISSES))}{shown}"
+    assert set(KNOWN_MISSES) - failing == set(), f"now passing, remove from KNOWN_MISSES: {sorted(set(KNOWN_MISSES) - failing)}"
+
+
+@pytest.mark.slow
+def test_reproduce_writes_the_four_figures(tmp_path, capsys):
+    out = tmp_path / "seed-figures"
+    assert main(["reproduce", "--out", str(out), "--patients", "400", "--seed-dir", str(SEED_DIR)]) == 0
+    for name in ("fig1.png", "fig2b.png", "fig3a.png", "fig3b.png", "calibration.csv", "report.md"):
+        assert (out / name).is_file(), name
+    table = pd.read_csv(out / "calibration.csv")
+    assert set(table.columns) >= {"target", "population", "published", "simulated", "tolerance", "pass"}
+    assert table["simulated"].map(math.isfinite).all()

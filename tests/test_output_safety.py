@@ -1,0 +1,148 @@
+"""Output safety: no overwrite without --force, --force replaces only folders nelm-sim wrote, output
+paths from a scenario stay inside outputs/, bad --out paths are refused before any simulation, and a
+run that fails or is interrupted leaves neither a half-written folder nor a damaged old one."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+import simulator.api
+from simulator.cli import main
+from simulator.reporting.run_folder import OUTPUT_MARKER
+
+from .conftest import tiny_scenario
+
+
+@pytest.fixture
+def scenario(write_scenario):
+    return write_scenario(tiny_scenario(cohort={"size": 4}))
+
+
+@pytest.fixture
+def no_simulation(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("the simulation started")
+
+    monkeypatch.setattr(simulator.api, "run_prepared", refuse)
+
+
+def error_line(capsys, status, expected_status=2):
+    err = capsys.readouterr().err
+    assert status == expected_status, err
+    lines = err.splitlines()
+    assert len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]
+
+
+def test_existing_folder_is_refused_without_force_and_left_intact(scenario, tmp_path, capsys, no_simulation):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    line = error_line(capsys, main(["run", str(scenario), "--out", str(out)]))
+    assert str(out) in line and "--force" in line
+    assert (out / "notes.txt").read_text() == "mine" and len(list(out.iterdir())) == 1
+
+
+def test_force_replaces_a_previous_run_folder(scenario, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["run", str(scenario), "--out", str(out), "--seed", "1"]) == 0
+    assert (out / OUTPUT_MARKER).is_file()
+    first = json.loads((out / "manifest.json").read_text())
+    (out / "stale.txt").write_text("from before")
+    assert main(["run", str(scenario), "--out", str(out), "--seed", "2", "--force"]) == 0
+    second = json.loads((out / "manifest.json").read_text())
+    assert (first["seed"], second["seed"]) == (1, 2)
+    assert not (out / "stale.txt").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "scenario.yaml"], "a staging or retired folder was left behind"
+
+
+@pytest.mark.parametrize("where", ["foreign folder", "current folder"])
+def test_force_never_replaces_a_folder_nelm_sim_did_not_write(where, scenario, tmp_path, monkeypatch, capsys, no_simulation):
+    """`--out . --force` or `--out ~/thesis --force` must not delete the user's files."""
+    if where == "current folder":
+        monkeypatch.chdir(tmp_path)
+        out = "."
+    else:
+        out = str(tmp_path / "thesis")
+        (tmp_path / "thesis").mkdir()
+        (tmp_path / "thesis" / "chapter1.tex").write_text("precious")
+    line = error_line(capsys, main(["run", str(scenario), "--out", out, "--force"]))
+    assert "left untouched" in line
+    assert scenario.read_text().startswith("name:")
+    assert (where == "current folder") or (tmp_path / "thesis" / "chapter1.tex").read_text() == "precious"
+
+
+def test_out_below_a_file_is_refused_before_simulating(scenario, tmp_path, capsys, no_simulation):
+    blocker = tmp_path / "results.txt"
+    blocker.write_text("a file")
+    line = error_line(capsys, main(["run", str(scenario), "--out", str(blocker / "sub" / "run")]))
+    assert str(blocker) in line and "is a file" in line
+    assert blocker.read_text() == "a file"
+
+
+def test_out_that_is_a_file_is_refused_even_with_force(scenario, tmp_path, capsys, no_simulation):
+    blocker = tmp_path / "results.txt"
+    blocker.write_text("a file")
+    line = error_line(capsys, main(["run", str(scenario), "--out", str(blocker), "--force"]))
+    assert "found a file" in line and blocker.read_text() == "a file"
+
+
+@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root may write anywhere")
+def test_out_in_a_read_only_folder_is_refused_before_simulating(scenario, tmp_path, capsys, no_simulation):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        line = error_line(capsys, main(["run", str(scenario), "--out", str(locked / "run")]))
+        assert "not writable" in line
+    finally:
+        locked.chmod(0o700)
+
+
+@pytest.mark.parametrize("name", ["../escape", "..", ".", "/etc/nelm", "a/../../b", "~root", ".hidden", "a\\b", "con:", "a\x00b", "é"])
+def test_scenario_names_cannot_escape_the_output_root(name, write_scenario, tmp_path, monkeypatch, capsys, no_simulation):
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    path = write_scenario(tiny_scenario(name=name))
+    line = error_line(capsys, main(["run", str(path)]))
+    assert f"{path}: name: expected" in line
+    assert list(work.iterdir()) == [] and sorted(p.name for p in tmp_path.iterdir()) == ["scenario.yaml", "work"]
+
+
+def test_default_output_folder_is_inside_outputs(write_scenario, tmp_path, monkeypatch, capsys):
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    path = write_scenario(tiny_scenario(name="a..b", cohort={"size": 3}))
+    assert main(["run", str(path)]) == 0
+    assert [p.name for p in (work / "outputs").iterdir()] == ["a..b"]
+    assert (work / "outputs" / "a..b" / "manifest.json").is_file()
+
+
+@pytest.mark.parametrize("failure", [OSError("disk full"), KeyboardInterrupt()])
+def test_a_failed_or_interrupted_write_leaves_no_folder_and_keeps_the_old_one(failure, scenario, tmp_path, monkeypatch, capsys):
+    out = tmp_path / "out"
+    assert main(["run", str(scenario), "--out", str(out)]) == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    seen = {}
+
+    def failing_figure(survival, path, title):
+        # files go to a staging folder beside the destination, never into the destination itself
+        seen["staging"] = path.parent.parent
+        raise failure
+
+    monkeypatch.setattr(simulator.api, "overall_survival_figure", failing_figure)
+    capsys.readouterr()
+    status = main(["run", str(scenario), "--out", str(out), "--force"])
+    error_line(capsys, status, expected_status=130 if isinstance(failure, KeyboardInterrupt) else 1)
+    assert seen["staging"].parent == out.parent and seen["staging"] != out and not seen["staging"].exists()
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before, "the previous run folder was damaged"
+    fresh = tmp_path / "fresh"
+    status = main(["run", str(scenario), "--out", str(fresh)])
+    capsys.readouterr()
+    assert not fresh.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "scenario.yaml"], "a staging folder was left behind"
