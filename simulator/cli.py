@@ -116,7 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
     psa.add_argument("--workers", type=_positive_int, default=1, metavar="N", help="worker processes (default 1); the outputs do not depend on it")
     psa.add_argument("--out", type=Path, metavar="DIR", help="output folder (default: outputs/<scenario name>-psa)")
     psa.add_argument("--seed", type=_non_negative_int, metavar="N", help="override the scenario's master seed")
-    psa.add_argument("--force", action="store_true", help="replace the output folder if it already exists")
+    psa.add_argument("--force", action="store_true", help="replace the output folder if it already exists (without --resume: also discard an interrupted run's checkpoint)")
+    psa.add_argument("--resume", action="store_true", help="continue an interrupted run from its checkpoint (same scenario and settings); the outputs are those of an uninterrupted run")
 
     dsa = commands.add_parser(
         "dsa",
@@ -284,6 +285,19 @@ COMMANDS = {"run": _cmd_run, "compare": _cmd_compare, "validate": _cmd_validate,
 COMMANDS.update({"calibrate": _cmd_calibrate, "reproduce": _cmd_reproduce})
 
 
+def _psa_resume_command(args: argparse.Namespace) -> str:
+    """The command that continues this PSA run: its own options (not sys.argv, which is not the
+    command when main() is called from Python) and --resume."""
+    import shlex
+
+    words = ["nelm-sim", "psa", str(args.scenario)]
+    for option in ("draws", "patients", "workers", "out", "seed"):
+        if getattr(args, option) is not None:
+            words += [f"--{option}", str(getattr(args, option))]
+    words += ["--force"] * args.force + ["--resume"]
+    return shlex.join(words)
+
+
 def _cmd_psa(args: argparse.Namespace) -> int:
     import time
 
@@ -291,11 +305,17 @@ def _cmd_psa(args: argparse.Namespace) -> int:
 
     from .api import run_psa_file
 
+    from .experiments.psa import RunInterrupted
+
     started = time.perf_counter()
-    destination = run_psa_file(
-        args.scenario, out=args.out, seed=args.seed, draws=args.draws, patients=args.patients,
-        workers=args.workers, force=args.force, command_line=["nelm-sim", *sys.argv[1:]],
-    )
+    try:
+        destination = run_psa_file(
+            args.scenario, out=args.out, seed=args.seed, draws=args.draws, patients=args.patients,
+            workers=args.workers, force=args.force, command_line=["nelm-sim", *sys.argv[1:]], resume=args.resume,
+        )
+    except RunInterrupted as stop:
+        print(f"nelm-sim: interrupted after {stop.completed} of {stop.total} draws; resume with: {_psa_resume_command(args)}", file=sys.stderr)
+        return 130
     print(f"wrote {destination} in {time.perf_counter() - started:.1f} s")
     summary = pd.read_csv(destination / "psa_summary.csv")
     columns = ["strategy", "costs", "qalys"] + [c for c in summary.columns if c.startswith("probability_cost_effective")]

@@ -140,6 +140,96 @@ class EconomicsConfig(Strict):
         return value
 
 
+# Scenario analyses (README "Scenario analyses"): named variants of the base scenario and a sweep of
+# one or two parameters. Each variant or sweep point is a whole strategy comparison, so their number
+# is bounded like the other sizes: 200 runs of a small cohort take minutes, not hours.
+MAX_VARIANTS = 50
+MAX_SWEEP_VALUES = 50
+MAX_SCENARIO_RUNS = 200  # the base + variants + sweep points (a two-parameter grid counts every cell)
+BASE_VARIANT = "base"  # the name the base scenario has among its variants
+
+
+def _strategy_names_to_configs(value: Any) -> Any:
+    if isinstance(value, list):
+        return [{"name": item} if isinstance(item, str) else item for item in value]
+    return value
+
+
+class VariantCohort(Strict):
+    """The fields of ``cohort`` a variant may change; ``mix`` entries are merged into the base's mix."""
+
+    size: Annotated[int, Field(ge=1, le=MAX_PATIENTS, strict=True)] | None = None
+    mix: dict[str, Annotated[FiniteFloat, Field(ge=0, le=1)]] = {}
+    age: Annotated[FiniteFloat, Field(ge=18, le=100)] | None = None
+
+
+class VariantConfig(Strict):
+    """A named set of overrides of the base scenario. Mappings (cohort.mix, parameters, economics) are
+    merged into the base's, key by key; strategies and horizon_months replace the base's. The seed
+    and the replications are the base's, so every variant sees the same random numbers."""
+
+    name: Name
+    description: str = ""
+    cohort: VariantCohort | None = None
+    horizon_months: Annotated[FiniteFloat, Field(gt=0, le=MAX_HORIZON_MONTHS)] | None = None
+    strategies: Annotated[list[StrategyConfig], Field(min_length=1, max_length=50)] | None = None
+    parameters: dict[str, ParameterValue] = {}
+    economics: dict[str, Any] = {}  # checked field by field once merged into the base's economics
+
+    @field_validator("strategies", mode="before")
+    @classmethod
+    def _names_to_configs(cls, value: Any) -> Any:
+        return _strategy_names_to_configs(value)
+
+
+class SweepAxis(Strict):
+    """One swept parameter: its values as a list, or ``from``/``to`` in ``steps`` evenly spaced values."""
+
+    # ``from`` is a Python keyword: the field is from_, read and written as ``from``.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False, serialize_by_alias=True)
+
+    parameter: Annotated[str, Field(min_length=1, max_length=200)]
+    values: Annotated[list[FiniteFloat], Field(min_length=1, max_length=MAX_SWEEP_VALUES)] | None = None
+    from_: FiniteFloat | None = Field(default=None, alias="from")
+    to: FiniteFloat | None = None
+    steps: Annotated[int, Field(ge=2, le=MAX_SWEEP_VALUES, strict=True)] | None = None
+
+    @model_validator(mode="after")
+    def _values_or_range(self) -> "SweepAxis":
+        ranged = (self.from_, self.to, self.steps)
+        if self.values is not None and any(v is not None for v in ranged):
+            raise ValueError("either values: [...] or from, to and steps, not both")
+        if self.values is None and any(v is None for v in ranged):
+            raise ValueError("values: [...], or all of from, to and steps")
+        if self.values is not None and len(set(self.values)) != len(self.values):
+            raise ValueError("sweep values each given once")
+        if self.values is None and self.from_ == self.to:
+            raise ValueError("from and to that differ")
+        return self
+
+    def points(self) -> list[float]:
+        if self.values is not None:
+            return list(self.values)
+        start, stop, steps = float(self.from_), float(self.to), int(self.steps)  # type: ignore[arg-type]
+        # The last point is ``to`` itself, not start + (stop - start) x 1 with its rounding error.
+        return [start + (stop - start) * k / (steps - 1) for k in range(steps - 1)] + [stop]
+
+
+class SweepConfig(SweepAxis):
+    """A sweep of ``parameter``; with ``second``, a grid over two parameters."""
+
+    second: SweepAxis | None = None
+
+    @model_validator(mode="after")
+    def _two_parameters(self) -> "SweepConfig":
+        if self.second is not None and self.second.parameter == self.parameter:
+            raise ScenarioFieldError("sweep.second.parameter", "a parameter other than sweep.parameter", self.second.parameter)
+        return self
+
+    def size(self) -> int:
+        return len(self.points()) * (len(self.second.points()) if self.second is not None else 1)
+
+
 class Scenario(Strict):
     name: Name
     description: str = ""
@@ -150,13 +240,26 @@ class Scenario(Strict):
     strategies: Annotated[list[StrategyConfig], Field(min_length=1, max_length=50)]
     parameters: dict[str, ParameterValue] = {}
     economics: EconomicsConfig = EconomicsConfig()
+    # Scenario analyses (`nelm-sim scenarios`); `run` and `compare` run the base scenario only.
+    variants: Annotated[list[VariantConfig], Field(min_length=1, max_length=MAX_VARIANTS)] | None = None
+    sweep: SweepConfig | None = None
 
     @field_validator("strategies", mode="before")
     @classmethod
     def _names_to_configs(cls, value: Any) -> Any:
-        if isinstance(value, list):
-            return [{"name": item} if isinstance(item, str) else item for item in value]
-        return value
+        return _strategy_names_to_configs(value)
+
+    @model_validator(mode="after")
+    def _variant_names_and_runs(self) -> "Scenario":
+        seen = {BASE_VARIANT}
+        for index, variant in enumerate(self.variants or []):
+            if variant.name in seen:
+                raise ScenarioFieldError(f"variants[{index}].name", f"a variant name used once and other than {BASE_VARIANT!r} (the base scenario)", variant.name)
+            seen.add(variant.name)
+        runs = 1 + len(self.variants or []) + (self.sweep.size() if self.sweep is not None else 0)
+        if runs > MAX_SCENARIO_RUNS:
+            raise ScenarioFieldError("sweep" if self.sweep is not None else "variants", f"at most {MAX_SCENARIO_RUNS} runs in all (the base + variants + sweep points = {runs})")
+        return self
 
     @model_validator(mode="after")
     def _total_work(self) -> "Scenario":

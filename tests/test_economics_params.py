@@ -174,6 +174,7 @@ def test_draws_are_keyed_by_seed_draw_and_name_only():
     _, other_draw = draw_parameters(library, 7, 5)
     _, other_seed = draw_parameters(library, 8, 4)
     assert first == again
+    assert first.pop("psa_redraws") == 0 and other_draw.pop("psa_redraws") == 0
     assert set(first) == set(sampled_names(library))
     for name in first:
         assert first[name] != other_draw[name] and first[name] != other_seed[name], name
@@ -235,3 +236,21 @@ def test_evpi_population_default_and_override():
     assert incidence * years * math.exp(-rho * years) < default < incidence * years  # discounted stream
     assert EconomicSettings.from_config(EconomicsConfig(discount_rate_costs=0)).decision_population(library) == pytest.approx(incidence * years)
     assert EconomicSettings.from_config(EconomicsConfig(population=500)).decision_population(library) == 500
+
+
+def test_draws_outside_support_are_redrawn_and_counted():
+    """A normal PSA draw of a Weibull shape with a huge SE falls below 0 about half the time: each such
+    draw is replaced by the stream's next one, and the count is reported."""
+    entry = {
+        "distribution": "weibull", "params": {"shape": 1.0, "median": 10.0}, "unit": "months", "assumption": "test",
+        "psa": {"distribution": "normal", "parameters": ["shape"], "se": 1.0, "assumption": "test"},
+    }
+    params = small_set(**{"natural_history.time_to_progression": entry})
+    total = 0
+    for draw in range(1, 41):
+        drawn_params, drawn = draw_parameters(params, 3, draw)
+        assert drawn["natural_history.time_to_progression.shape"] > 0
+        assert drawn_params.dist("natural_history.time_to_progression").median > 0
+        total += drawn["psa_redraws"]
+    # P(shape < 0) = P(Z < -1) = 0.159 per attempt: 40 draws give about 7.5 re-draws; 0 would be very unlikely.
+    assert total > 0

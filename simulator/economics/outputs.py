@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import platform
 import sys
 import time
@@ -13,11 +15,11 @@ import pandas as pd
 
 from ..config import Scenario, file_sha256, load_scenario
 from ..experiments.dsa import DSAResult, run_dsa
-from ..experiments.psa import PSAResult, draws_matrix, run_psa
+from ..experiments.psa import CheckpointError, PSACheckpoint, PSAResult, RunInterrupted, draws_matrix, run_psa
 from ..experiments.runner import PreparedScenario, RunResult, prepare
 from ..params.parameter_set import ParameterSet
 from ..reporting import economics_plots as plots
-from ..reporting.run_folder import atomic_folder, check_destination, package_versions, write_json
+from ..reporting.run_folder import OutputExistsError, atomic_folder, check_destination, checkpoint_folder, package_versions, sigterm_as_interrupt, write_json
 from . import cea
 from .settings import EconomicSettings
 from .valuation import economics_table, value_patients
@@ -25,6 +27,11 @@ from .valuation import economics_table, value_patients
 DEFAULT_OUTPUT_ROOT = Path("outputs")
 CSV_FLOAT_FORMAT = "%.10g"  # as the run folder (api.CSV_FLOAT_FORMAT)
 INTERVAL_QUANTILES = (0.025, 0.975)  # the 95% interval of PSA draws
+# A PSA checkpoint may only be resumed by the same run. Besides the scenario, its settings and the
+# resolved parameters, the packages whose code produces the numbers: another version could draw or
+# simulate differently, and the merged outputs would then match no uninterrupted run.
+CHECKPOINT_PACKAGES = ("nelm-sim", "numpy", "scipy", "pandas")
+CHECKPOINT_FORMAT = 1  # raise when the checkpoint's layout changes, so an old one is refused, not misread
 
 
 @dataclass
@@ -199,6 +206,48 @@ def _load(path: Path | str, **changes) -> tuple[PreparedScenario, Path]:
     return prepare(scenario, path), path
 
 
+def psa_fingerprint(prepared: PreparedScenario, draws: int, patients: int) -> dict:
+    """What a PSA checkpoint belongs to: `--resume` refuses a checkpoint whose fingerprint differs."""
+    entries = {name: entry.model_dump(mode="json") for name, entry in sorted(prepared.params.entries.items())}
+    versions = package_versions()
+    return {
+        "format": CHECKPOINT_FORMAT,
+        "scenario_sha256": file_sha256(prepared.path),
+        "resolved_scenario_sha256": hashlib.sha256(_resolved_yaml(prepared.scenario).encode("utf-8")).hexdigest(),
+        "parameters_sha256": hashlib.sha256(json.dumps(entries, sort_keys=True).encode("utf-8")).hexdigest(),
+        "seed": prepared.scenario.seed,
+        "draws": draws,
+        "patients": patients,
+        "versions": {name: versions[name] for name in CHECKPOINT_PACKAGES},
+    }
+
+
+def _open_checkpoint(destination: Path, fingerprint: dict, resume: bool, force: bool) -> PSACheckpoint:
+    """The checkpoint of ``destination``, checked against this run: resumed with ``resume``, discarded
+    with ``force`` alone, otherwise refused so that no interrupted work is lost by accident."""
+    checkpoint = PSACheckpoint(checkpoint_folder(destination))
+    if checkpoint.exists() and not checkpoint.load():
+        checkpoint.discard()  # stopped before its first draw: nothing to lose
+    if checkpoint.exists():
+        if resume:
+            found = checkpoint.fingerprint()
+            if found is None:
+                raise CheckpointError(f"{checkpoint.folder}: expected a checkpoint of nelm-sim psa to resume; its fingerprint.json is missing or unreadable (rerun without --resume and with --force to discard it)")
+            differences = [
+                f"{key} ({found.get(key)} in the checkpoint, {fingerprint.get(key)} now)" if isinstance(fingerprint.get(key), int) else key
+                for key in sorted(set(found) | set(fingerprint))
+                if found.get(key) != fingerprint.get(key)
+            ]
+            if differences:
+                raise CheckpointError(f"{checkpoint.folder}: expected a checkpoint of this same run to resume; it differs in {', '.join(differences)} (rerun without --resume and with --force to discard it)")
+        elif force:
+            checkpoint.discard()
+        else:
+            saved = len(checkpoint.load())
+            raise OutputExistsError(f"{destination}: an interrupted run left a checkpoint with {saved} completed draw(s) in {checkpoint.folder}; add --resume to continue it or --force to discard it")
+    return checkpoint
+
+
 def run_psa_file(
     path: Path | str,
     out: Path | None = None,
@@ -208,7 +257,11 @@ def run_psa_file(
     workers: int = 1,
     force: bool = False,
     command_line: list[str] | None = None,
+    resume: bool = False,
 ) -> Path:
+    """Run a PSA and write its folder. Completed draws are checkpointed beside the destination
+    (``checkpoint_folder``) until the folder is written; ``resume`` continues from them. Ctrl-C or
+    SIGTERM raises ``RunInterrupted``, with the checkpoint kept."""
     started = time.perf_counter()
     prepared, path = _load(path, seed=seed)
     scenario = prepared.scenario
@@ -217,8 +270,17 @@ def run_psa_file(
     settings = EconomicSettings.from_scenario(scenario)
     draws = draws if draws is not None else scenario.economics.psa_draws
     patients = patients if patients is not None else scenario.economics.psa_patients
-    result = run_psa(prepared, draws, patients, workers, settings)
-    return write_psa_folder(prepared, result, settings, destination, force, command_line or [], started, workers)
+    fingerprint = psa_fingerprint(prepared, draws, patients)
+    checkpoint = _open_checkpoint(destination, fingerprint, resume, force)
+    with sigterm_as_interrupt():
+        checkpoint.start(fingerprint)
+        result = run_psa(prepared, draws, patients, workers, settings, checkpoint)
+        try:
+            folder = write_psa_folder(prepared, result, settings, destination, force, command_line or [], started, workers)
+        except KeyboardInterrupt:
+            raise RunInterrupted(draws, draws) from None  # every draw is saved: a resume only writes the folder
+    checkpoint.discard()
+    return folder
 
 
 def run_dsa_file(

@@ -16,6 +16,7 @@ import numpy as np
 from scipy import special, stats
 
 from ..core.rng import RandomStreams
+from ..errors import UserInputError
 from ..params.parameter_set import ParameterSet
 from ..params.schema import ParameterEntry
 
@@ -33,9 +34,24 @@ def bounded_names(params: ParameterSet) -> list[str]:
     return [name for name in params.names() if params.entries[name].low is not None]
 
 
-def _uniforms(streams: RandomStreams, name: str, count: int) -> np.ndarray:
-    block = streams.block(PSA_PURPOSE_PREFIX + name, 0).ravel()
-    return np.clip(block[:count], *_OPEN)
+# A draw that makes its entry invalid (e.g. a normal draw of a Weibull shape below 0) is re-drawn
+# from the same stream's next uniforms, up to this many times; past that the run stops with the
+# parameter's name. Re-draws are counted in psa_parameters.csv (column psa_redraws).
+MAX_REDRAWS = 100
+
+
+def _uniforms(streams: RandomStreams, name: str, count: int, attempt: int = 0) -> np.ndarray:
+    block = streams.block(PSA_PURPOSE_PREFIX + name, attempt // 64).ravel()
+    start = (attempt % 64) * count
+    return np.clip(block[start : start + count], *_OPEN)
+
+
+def _valid(entry: ParameterEntry) -> bool:
+    try:
+        ParameterEntry.model_validate(entry.model_dump())
+    except ValueError:
+        return False
+    return True
 
 
 def _draw_value(entry: ParameterEntry, u: float) -> float:
@@ -82,17 +98,27 @@ def draw_parameters(params: ParameterSet, seed: int, draw: int) -> tuple[Paramet
     streams = RandomStreams(seed, PSA_REPLICATION, draw)
     updates: dict[str, ParameterEntry] = {}
     drawn: dict[str, float] = {}
+    redraws = 0
     for name in sampled_names(params):
         entry = params.entries[name]
-        if entry.value is not None:
-            value = _draw_value(entry, float(_uniforms(streams, name, 1)[0]))
-            updates[name] = entry.model_copy(update={"value": value})
-            drawn[name] = value
+        for attempt in range(MAX_REDRAWS + 1):
+            if entry.value is not None:
+                candidate = entry.model_copy(update={"value": _draw_value(entry, float(_uniforms(streams, name, 1, attempt)[0]))})
+            else:
+                count = len(entry.psa.parameters)  # type: ignore[union-attr, arg-type]
+                candidate = entry.model_copy(update={"params": _draw_distribution(entry, _uniforms(streams, name, count, attempt))})
+            if _valid(candidate):
+                break
+            redraws += 1
         else:
-            new_params = _draw_distribution(entry, _uniforms(streams, name, len(entry.psa.parameters)))  # type: ignore[union-attr, arg-type]
-            updates[name] = entry.model_copy(update={"params": new_params})
+            raise UserInputError(f"{name}: expected PSA draws inside the parameter's support; {MAX_REDRAWS} re-draws in a row fell outside it (draw {draw})")
+        updates[name] = candidate
+        if entry.value is not None:
+            drawn[name] = float(candidate.value)  # type: ignore[arg-type]
+        else:
             for key in entry.psa.parameters:  # type: ignore[union-attr]
-                drawn[f"{name}.{key}"] = new_params[key]
+                drawn[f"{name}.{key}"] = candidate.params[key]  # type: ignore[index]
+    drawn["psa_redraws"] = redraws
     return replace_entries(params, updates), drawn
 
 

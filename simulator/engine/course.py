@@ -79,7 +79,8 @@ class Course:
 
     def record(self, event: EventType, to_state: str | None = None, detail: str = "") -> None:
         new_state = self.state if to_state is None else to_state
-        self.model.log.append(self.patient.patient_id, self.env.now, event, self.state, new_state, detail)
+        # The hot path: one tuple straight onto the log's list (EventLog.append without the call).
+        self.model.log.records.append((self.patient.patient_id, self.env.now, event._value_, self.state, new_state, detail))
         self.state = new_state
 
     def procedure(self, kind: str, detail: str) -> None:

@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import tempfile
-from contextlib import contextmanager
+import threading
+from contextlib import contextmanager, suppress
 from importlib import metadata
 from pathlib import Path
 from typing import Iterator
@@ -76,3 +78,46 @@ def atomic_folder(destination: Path, force: bool) -> Iterator[Path]:
 
 def write_json(path: Path, data: dict) -> None:
     path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def checkpoint_folder(destination: Path) -> Path:
+    """Where a resumable run keeps its completed work: a hidden folder beside ``destination`` whose
+    name depends only on it, so that `--resume` finds it again after any interruption."""
+    destination = Path(os.path.abspath(destination))
+    return destination.parent / f".{destination.name}.checkpoint"
+
+
+def write_file_atomic(path: Path, text: str) -> None:
+    """Write ``path`` so that it holds either its old content or all of ``text``, even after a kill -9
+    or a power cut: a temporary file beside it, flushed and fsynced, then renamed over it."""
+    path = Path(path)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Within the block, SIGTERM raises KeyboardInterrupt as Ctrl-C does, so that `kill` stops a run as
+    cleanly (workers shut down, staging folder removed, checkpoint kept). Only the main thread can
+    install a signal handler; elsewhere the block runs unchanged."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def _interrupt(signum, frame):  # noqa: ARG001 - the signal handler signature
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

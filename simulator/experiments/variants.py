@@ -1,0 +1,496 @@
+"""Scenario analyses: the strategy comparison of a scenario repeated under named variants of it and
+over a sweep of one or two parameters (README "Scenario analyses").
+
+A variant is a set of overrides merged into the base scenario (mappings key by key, lists and
+numbers replaced) and validated as a whole scenario file would be, so a bad variant gets the same
+one-line error, with the field path naming the variant (``variants[1].parameters.x``). A sweep
+point is the base with one (or two) parameter values set. Every run keeps the base's seed and
+replications: random streams depend only on (seed, replication, patient, purpose), so variants and
+strategies all see the same random numbers (common random numbers), and a variant that changes
+nothing reproduces the base exactly.
+
+Runs are independent, so they can be spread over worker processes; results are merged in run order,
+which makes the outputs identical whatever the number of workers.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+import platform
+import sys
+import time
+import warnings
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import pandas as pd
+from pydantic import ValidationError
+
+from ..config import BASE_VARIANT, Scenario, SweepAxis, load_scenario, validation_error_to_scenario_error
+from ..errors import ModelLimitError, ScenarioError, ScenarioWarning, UserInputError
+from ..outcomes.metrics import METRICS, metric_info
+from ..outcomes.survival import survival_table
+from ..params.parameter_set import ParameterSet, load_library
+from ..params.schema import check_value
+from .compare import Comparison, resolve_comparator, run_comparison
+from .runner import PreparedScenario, prepare
+
+DEFAULT_METRIC = "os_5y"
+SCENARIO_COLUMNS = ["variant", "strategy", "metric", "estimate", "lower", "upper"]
+MERGED_MAPPINGS = ("parameters", "economics")  # merged key by key; other top-level fields are replaced
+COHORT_PREFIX = "cohort."
+
+# Which way is better, for the "best strategy" of each run in the report; metrics not listed have
+# no preferred direction (e.g. the share resected) and get no ranking.
+HIGHER_IS_BETTER = frozenset(
+    {"median_os_months", "rmst_os_months", "life_years_gained", "median_pfs1_months", "share_ever_controlled",
+     "mean_months_controlled", "symptom_free_survival_months", "alive_at_horizon_share", "controlled_by_6m",
+     "controlled_by_12m", "os_1y", "os_3y", "os_5y", "os_10y"}
+)
+LOWER_IS_BETTER = frozenset({"mean_months_uncontrolled", "hr_os_vs_comparator", "adverse_events_per_patient"})
+
+# Plain words for the cohort-mix parameters, for the report's "what changed".
+COHORT_WORDS = {
+    "cohort.male": "share of men",
+    "cohort.primary_pancreas": "share with a pancreatic primary",
+    "cohort.primary_small_bowel": "share with a small-bowel primary",
+    "cohort.grade_g2": "share with G2 tumours",
+    "cohort.grade_g3": "share with G3 tumours",
+    "cohort.burden_25to50": "share with 25-50% hepatic tumour burden",
+    "cohort.burden_gt50": "share with more than 50% hepatic tumour burden",
+    "cohort.functional": "share with functional (hormone-secreting) tumours",
+    "cohort.extrahepatic": "share with extrahepatic disease",
+    "cohort.synchronous": "share with synchronous liver metastases",
+    "cohort.ssr_positive": "share receptor positive (G1/G2)",
+    "cohort.ssr_positive_g3": "share receptor positive (G3)",
+    "cohort.age_mean": "mean age",
+}
+SHARE_UNITS = ("probability", "proportion")
+
+Progress = Callable[[int, int, str], None]
+
+
+@dataclass(frozen=True)
+class ScenarioRun:
+    """One run of the analysis: the base, a named variant or a sweep point, validated and prepared."""
+
+    name: str
+    kind: str  # "base", "variant" or "sweep"
+    description: str
+    field: str  # where it comes from in the file, for messages: "", "variants[1]", "sweep.values[2]"
+    overrides: dict[str, Any]
+    prepared: PreparedScenario
+    sweep: tuple[tuple[str, float], ...] = ()  # (parameter, value) of a sweep point
+
+    @property
+    def strategies(self) -> list[str]:
+        return [s.name for s in self.prepared.strategies]
+
+
+@dataclass
+class RunResult:
+    run: ScenarioRun
+    comparator: str
+    summary: pd.DataFrame  # outcomes.comparison.COMPARISON_COLUMNS
+    survival: pd.DataFrame  # Kaplan-Meier OS per strategy, replications pooled
+    replications: int
+    comparison: Comparison | None = None  # kept whole for the base only (its figures and report)
+
+
+@dataclass
+class ScenarioAnalysis:
+    path: Path
+    base: Scenario
+    runs: list[ScenarioRun]
+    results: list[RunResult]
+    metric: str
+    comparator: str
+    changes: dict[str, list[str]] = field(default_factory=dict)  # run name -> what changed, in words
+
+    @property
+    def base_result(self) -> RunResult:
+        return self.results[0]
+
+    @property
+    def strategies(self) -> list[str]:
+        """Every strategy of any run, in order of first appearance."""
+        names: list[str] = []
+        for run in self.runs:
+            names += [s for s in run.strategies if s not in names]
+        return names
+
+    @property
+    def sweep_axes(self) -> list[str]:
+        return [name for name, _ in self.runs[-1].sweep] if self.runs[-1].kind == "sweep" else []
+
+    def table(self) -> pd.DataFrame:
+        """scenarios.csv: variant, strategy, metric, estimate, lower, upper (tidy, long)."""
+        frames = []
+        for result in self.results:
+            part = result.summary.rename(columns={"lower_95": "lower", "upper_95": "upper"})
+            frames.append(part.assign(variant=result.run.name)[SCENARIO_COLUMNS])
+        return pd.concat(frames, ignore_index=True)
+
+    def variants_table(self) -> pd.DataFrame:
+        """variants.csv: each run, what it is and what it changes, with its sweep coordinates."""
+        rows = []
+        axes = self.sweep_axes
+        for result in self.results:
+            run = result.run
+            row = {
+                "variant": run.name, "kind": run.kind, "description": run.description,
+                "changes": "; ".join(self.changes.get(run.name, [])), "strategies": ", ".join(run.strategies),
+                "comparator": result.comparator, "patients": run.prepared.scenario.cohort.size,
+                "replications": result.replications, "horizon_months": run.prepared.scenario.horizon_months,
+            }
+            values = dict(run.sweep)
+            for index, axis in enumerate(axes):
+                row[f"sweep_parameter_{index + 1}"] = axis
+                row[f"sweep_value_{index + 1}"] = values.get(axis, math.nan)
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+    def survival(self) -> pd.DataFrame:
+        return pd.concat([r.survival.assign(variant=r.run.name) for r in self.results], ignore_index=True)[
+            ["variant", "strategy", "time_months", "survival", "lower_95", "upper_95", "at_risk"]
+        ]
+
+    def best_strategy(self, result: RunResult, metric: str | None = None) -> str | None:
+        """The strategy with the best estimate of ``metric`` in one run (None when it has no direction)."""
+        metric = metric or self.metric
+        if metric not in HIGHER_IS_BETTER | LOWER_IS_BETTER:
+            return None
+        part = result.summary[(result.summary["metric"] == metric)].dropna(subset=["estimate"])
+        if part.empty:
+            return None
+        ordered = part.sort_values("estimate", ascending=metric in LOWER_IS_BETTER, kind="stable")
+        return str(ordered.iloc[0]["strategy"])
+
+
+# ---------------------------------------------------------------------------------------------
+# Expanding a scenario into its runs
+
+
+def _top_key(field_path: str) -> str:
+    return field_path.split(".")[0].split("[")[0]
+
+
+def _relocate(exc: ScenarioError, where: str, overridden: set[str], got: object = None) -> ScenarioError:
+    """The error of a merged scenario, re-addressed to the variant or sweep point that caused it."""
+    if where.startswith("variants[") and exc.field and _top_key(exc.field) in overridden:
+        return ScenarioError(exc.file, f"{where}.{exc.field}", exc.expected, exc.got)
+    at = f" (at {exc.field} once merged into the base scenario)" if exc.field else ""
+    return ScenarioError(exc.file, where, f"{exc.expected}{at}", exc.got if got is None else got)
+
+
+def merge_overrides(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """The base scenario (as a dict) with ``overrides`` applied: ``cohort`` field by field and its
+    ``mix``, ``parameters`` and ``economics`` key by key; anything else replaced. A ``cohort.*``
+    value the overrides set wins over the base's, whether the base set it under ``cohort.mix`` or
+    ``parameters``."""
+    merged = copy.deepcopy(base)
+    for key, value in overrides.items():
+        if key == "cohort":
+            for name, setting in value.items():
+                if name == "mix":
+                    merged["cohort"]["mix"] = {**merged["cohort"].get("mix", {}), **setting}
+                    for share in setting:
+                        merged.get("parameters", {}).pop(COHORT_PREFIX + share, None)
+                else:
+                    merged["cohort"][name] = setting
+        elif key in MERGED_MAPPINGS:
+            merged[key] = {**(merged.get(key) or {}), **copy.deepcopy(value)}
+            if key == "parameters":
+                for name in value:
+                    if name.startswith(COHORT_PREFIX):
+                        merged["cohort"].get("mix", {}).pop(name.removeprefix(COHORT_PREFIX), None)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def _base_dict(scenario: Scenario) -> dict[str, Any]:
+    data = scenario.model_dump()
+    data["variants"] = None
+    data["sweep"] = None
+    return data
+
+
+def _prepare_merged(base: dict[str, Any], overrides: dict[str, Any], path: Path, where: str, got: object = None) -> PreparedScenario:
+    """Validate the merged scenario exactly as a scenario file, then prepare it (parameters, strategies)."""
+    overridden = set(overrides)
+    try:
+        scenario = Scenario.model_validate(merge_overrides(base, overrides))
+    except ValidationError as exc:
+        raise _relocate(validation_error_to_scenario_error(path, exc), where, overridden, got) from None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ScenarioWarning)
+        try:
+            prepared = prepare(scenario, path)
+        except ScenarioError as exc:
+            if not where:
+                raise
+            raise _relocate(exc, where, overridden, got) from None
+    for warning in caught:
+        # A variant that keeps the base's strategies would only repeat the base's warnings.
+        if issubclass(warning.category, ScenarioWarning) and (not where or "strategies" in overridden):
+            text = str(warning.message)
+            if where:
+                text = text.replace(f"{path}: ", f"{path}: {where}.", 1)
+            warnings.warn(ScenarioWarning(text), stacklevel=2)
+        elif not issubclass(warning.category, ScenarioWarning):
+            warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+    return prepared
+
+
+def _axis_points(axis: SweepAxis, where: str, path: Path) -> list[tuple[str, float]]:
+    """(field, value) of each value of a sweep axis, each checked against its parameter's unit."""
+    library = load_library()
+    if axis.parameter not in library:
+        raise ScenarioError(path, f"{where}.parameter", "the name of a parameter listed by `nelm-sim params`", axis.parameter)
+    entry, _ = library[axis.parameter]
+    if entry.value is None:
+        raise ScenarioError(path, f"{where}.parameter", f"a parameter with a single value ({axis.parameter} is a {entry.distribution} distribution)", axis.parameter)
+
+    def check(field_path: str, value: float) -> None:
+        try:
+            check_value(entry.unit, value)
+        except ValueError as exc:
+            raise ScenarioError(path, field_path, f"{exc} for {axis.parameter}", value) from None
+
+    if axis.values is not None:
+        fields = [f"{where}.values[{k}]" for k in range(len(axis.values))]
+    else:
+        check(f"{where}.from", float(axis.from_))  # type: ignore[arg-type]
+        check(f"{where}.to", float(axis.to))  # type: ignore[arg-type]
+        fields = [f"{where}.steps" for _ in range(int(axis.steps))]  # type: ignore[arg-type]
+    points = list(zip(fields, axis.points()))
+    for field_path, value in points:
+        check(field_path, value)
+    return points
+
+
+def _parameter_override(base: Scenario, name: str, value: float) -> dict[str, Any]:
+    """Overrides that set one parameter; a cohort share the base sets under cohort.mix stays there."""
+    if name.startswith(COHORT_PREFIX) and name.removeprefix(COHORT_PREFIX) in base.cohort.mix:
+        return {"cohort": {"mix": {name.removeprefix(COHORT_PREFIX): value}}}
+    return {"parameters": {name: value}}
+
+
+def _combine(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(first)
+    for key, value in second.items():
+        if key == "cohort":
+            out.setdefault("cohort", {}).setdefault("mix", {}).update(value["mix"])
+        else:
+            out.setdefault(key, {}).update(value)
+    return out
+
+
+def point_name(values: list[tuple[str, float]]) -> str:
+    return ", ".join(f"{name}={value:.10g}" for name, value in values)
+
+
+def expand(scenario: Scenario, path: Path | str) -> list[ScenarioRun]:
+    """The base, then every variant in file order, then every sweep point (the first parameter
+    varying slowest), each validated and prepared. Bad input raises a one-line ScenarioError."""
+    path = Path(path)
+    base = _base_dict(scenario)
+    runs = [ScenarioRun(BASE_VARIANT, "base", scenario.description, "", {}, _prepare_merged(base, {}, path, ""))]
+    for index, variant in enumerate(scenario.variants or []):
+        where = f"variants[{index}]"
+        overrides = variant.model_dump(exclude_unset=True, exclude={"name", "description"})
+        if overrides.get("cohort") == {}:
+            overrides.pop("cohort")
+        runs.append(ScenarioRun(variant.name, "variant", variant.description, where, overrides, _prepare_merged(base, overrides, path, where)))
+    if scenario.sweep is not None:
+        axes = [("sweep", scenario.sweep)] + ([("sweep.second", scenario.sweep.second)] if scenario.sweep.second is not None else [])
+        grids = [[(axis.parameter, where_value, value) for where_value, value in _axis_points(axis, where, path)] for where, axis in axes]
+        cells = [[cell] for cell in grids[0]] if len(grids) == 1 else [[a, b] for a in grids[0] for b in grids[1]]
+        for cell in cells:
+            overrides: dict[str, Any] = {}
+            for parameter, _, value in cell:
+                overrides = _combine(overrides, _parameter_override(scenario, parameter, value))
+            # A point given in a list is named by its index; one of from/to/steps, or of a grid, by its value too.
+            where = " x ".join(
+                where_value if len(cell) == 1 and where_value.endswith("]") else f"{where_value} (value {value:.10g})" for _, where_value, value in cell
+            )
+            coordinates = tuple((parameter, value) for parameter, _, value in cell)
+            name = point_name(list(coordinates))
+            prepared = _prepare_merged(base, overrides, path, where, got=cell[0][2] if len(cell) == 1 else None)
+            runs.append(ScenarioRun(name, "sweep", f"sweep point {name}", where, overrides, prepared, coordinates))
+    return runs
+
+
+# ---------------------------------------------------------------------------------------------
+# What changed, in words
+
+
+def _shown(params: ParameterSet, name: str) -> str:
+    entry = params.entries[name]
+    if entry.value is None:
+        return f"{entry.distribution}(" + ", ".join(f"{k}={v:g}" if isinstance(v, (int, float)) else f"{k}={v}" for k, v in (entry.params or {}).items()) + ")"
+    if entry.unit in SHARE_UNITS:
+        return f"{100 * entry.value:.3g}%"
+    return f"{entry.value:g} {entry.unit.replace('_', ' ')}"
+
+
+def _same_entry(a, b) -> bool:
+    return (a.value, a.distribution, a.params) == (b.value, b.distribution, b.params)
+
+
+def describe_changes(base: PreparedScenario, other: PreparedScenario) -> list[str]:
+    """What ``other`` does differently from ``base``, one plain sentence fragment per change."""
+    changes = []
+    a, b = base.scenario, other.scenario
+    if a.cohort.size != b.cohort.size:
+        changes.append(f"{b.cohort.size:,} patients per strategy and replication instead of {a.cohort.size:,}")
+    if a.cohort.age != b.cohort.age:
+        before = f"all aged {a.cohort.age:g}" if a.cohort.age is not None else "ages drawn from the cohort parameters"
+        after = f"all aged {b.cohort.age:g}" if b.cohort.age is not None else "ages drawn from the cohort parameters"
+        changes.append(f"patients {after} instead of {before}")
+    if a.horizon_months != b.horizon_months:
+        changes.append(f"a horizon of {b.horizon_months:g} months instead of {a.horizon_months:g}")
+    names_a, names_b = [s.name for s in base.strategies], [s.name for s in other.strategies]
+    if base.strategies != other.strategies:
+        changes.append(f"strategies {', '.join(names_b)} instead of {', '.join(names_a)}" if names_a != names_b else "strategies redefined (same names, other rules)")
+    econ_a, econ_b = a.economics.model_dump(), b.economics.model_dump()
+    for key in econ_a:
+        if econ_a[key] != econ_b[key]:
+            changes.append(f"economics {key} {econ_b[key]} instead of {econ_a[key]}")
+    for name in sorted(base.params.entries):
+        if not _same_entry(base.params.entries[name], other.params.entries[name]):
+            words = COHORT_WORDS.get(name, name)
+            label = f"{words} ({name})" if words != name else name
+            changes.append(f"{label} {_shown(other.params, name)} instead of {_shown(base.params, name)}")
+    return changes
+
+
+# ---------------------------------------------------------------------------------------------
+# Running
+
+
+def _run_one(run: ScenarioRun, comparator: str, keep_whole: bool, progress: Progress | None = None) -> RunResult:
+    comparison = run_comparison(run.prepared, comparator, progress=progress)
+    curves = survival_table(comparison.patients, comparison.strategies)
+    return RunResult(run, comparator, comparison.summary, curves, comparison.replications, comparison if keep_whole else None)
+
+
+def _comparator_for(run: ScenarioRun, chosen: str) -> str:
+    """The chosen comparator, or the run's first strategy when a variant does without it."""
+    return chosen if chosen in run.strategies else run.strategies[0]
+
+
+def _limit_error(path: Path, run: ScenarioRun, exc: ModelLimitError) -> ScenarioError:
+    where = f"{run.field}.parameters" if run.kind == "variant" else (run.field or "parameters")
+    return ScenarioError(path, where, exc.expected)
+
+
+def run_analysis(
+    scenario: Scenario, path: Path | str, runs: list[ScenarioRun] | None = None, comparator: str | None = None,
+    metric: str = DEFAULT_METRIC, workers: int = 1, progress: Progress | None = None,
+) -> ScenarioAnalysis:
+    """Run every run x every strategy over the scenario's replications; ``workers`` processes."""
+    path = Path(path)
+    check_metric(metric)
+    runs = runs if runs is not None else expand(scenario, path)
+    chosen = resolve_comparator(runs[0].prepared, comparator)
+    steps = [run.prepared.scenario.replications * len(run.strategies) for run in runs]
+    total = sum(steps)
+    results: list[RunResult | None] = [None] * len(runs)
+    if workers <= 1 or len(runs) <= 1:
+        offset = 0
+        for index, run in enumerate(runs):
+
+            def _tick(done: int, _total: int, label: str, start: int = offset, name: str = run.name) -> None:
+                if progress is not None:
+                    progress(start + done, total, f"{name}: {label}")
+
+            try:
+                results[index] = _run_one(run, _comparator_for(run, chosen), index == 0, _tick)
+            except ModelLimitError as exc:
+                raise _limit_error(path, run, exc) from None
+            offset += steps[index]
+    else:
+        done = 0
+        with ProcessPoolExecutor(max_workers=min(workers, len(runs))) as pool:
+            futures = {pool.submit(_run_one, run, _comparator_for(run, chosen), index == 0): index for index, run in enumerate(runs)}
+            try:
+                for future in as_completed(futures):
+                    index = futures[future]
+                    try:
+                        results[index] = future.result()
+                    except ModelLimitError as exc:
+                        raise _limit_error(path, runs[index], exc) from None
+                    done += steps[index]
+                    if progress is not None:
+                        progress(done, total, f"{runs[index].name} done")
+            except BaseException:
+                for future in futures:  # do not start what is still queued; running ones finish
+                    future.cancel()
+                raise
+    analysis = ScenarioAnalysis(path, scenario, runs, [r for r in results if r is not None], metric, chosen)
+    analysis.changes = {run.name: describe_changes(runs[0].prepared, run.prepared) for run in runs}
+    return analysis
+
+
+def check_metric(metric: str) -> None:
+    if metric not in METRICS:
+        raise UserInputError(f"--metric: expected one of {', '.join(METRICS)}, got {metric!r}")
+
+
+def metric_label(metric: str) -> str:
+    label, unit, _ = metric_info(metric)
+    return f"{label} ({unit})" if unit else label
+
+
+# ---------------------------------------------------------------------------------------------
+# The command
+
+
+DEFAULT_OUTPUT_ROOT = Path("outputs")
+
+
+def scenarios_file(
+    path: Path | str, out: Path | None = None, seed: int | None = None, patients: int | None = None,
+    replications: int | None = None, comparator: str | None = None, metric: str = DEFAULT_METRIC, workers: int = 1,
+    force: bool = False, command_line: list[str] | None = None, progress: Progress | None = None,
+) -> tuple[Path, ScenarioAnalysis]:
+    """Validate every variant and sweep point, run them, and write outputs/<name>-scenarios/ atomically.
+    Nothing is written until the whole file, its variants and sweep have been checked."""
+    from ..api import _apply_cli_overrides, _resolved_yaml
+    from ..reporting.run_folder import check_destination
+    from ..reporting.variant_figures import write_scenarios_folder
+
+    started = time.perf_counter()
+    path = Path(path)
+    check_metric(metric)
+    scenario = _apply_cli_overrides(load_scenario(path), path, seed=seed, patients=patients, replications=replications)
+    runs = expand(scenario, path)
+    resolve_comparator(runs[0].prepared, comparator)
+    destination = Path(out) if out is not None else DEFAULT_OUTPUT_ROOT / f"{scenario.name}-scenarios"
+    if out is None and Path(os.path.normpath(destination)).parent != Path(os.path.normpath(DEFAULT_OUTPUT_ROOT)):
+        raise ScenarioError(path, "name", f"a name that keeps the output folder directly inside {DEFAULT_OUTPUT_ROOT}/", scenario.name)
+    check_destination(destination, force)
+    analysis = run_analysis(scenario, path, runs, comparator, metric, workers, progress)
+    manifest = {
+        "command": "scenarios",
+        "scenario": scenario.name,
+        "scenario_file": str(path),
+        "seed": scenario.seed,
+        "replications": scenario.replications,
+        "patients_per_strategy": scenario.cohort.size,
+        "comparator": analysis.comparator,
+        "metric": metric,
+        "variants": [run.name for run in runs],
+        "workers": workers,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "command_line": command_line or [],
+    }
+    folder = write_scenarios_folder(analysis, destination, force, manifest, _resolved_yaml(scenario), started)
+    return folder, analysis
