@@ -61,7 +61,6 @@ KNOWN_MISSES = {
     # the matched IAT group 51 months; the calibrated effects sit at their bounds, a sign of a
     # structural gap (burden is not a predictor after resection in the model's best fit).
     "fig1-median-os": "structural: burden and selection effects after resection",
-    "fig1-os-10y": "structural: burden and selection effects after resection",
     "mayo2011-surgery-median-os": "structural: burden and selection effects after resection",
     "mayo2011-iat-median-os": "structural: IAT cohort vs matched IAT group",
     "fig2b-surgery-median-os": "structural: burden and selection effects after resection",
