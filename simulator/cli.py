@@ -101,6 +101,25 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--force", action="store_true", help="replace the output folder if it already exists")
     compare.add_argument("--quiet", action="store_true", help="no progress bar")
 
+    scenarios = commands.add_parser(
+        "scenarios",
+        help="scenario analysis: compare the strategies under every variant and sweep point of a scenario file",
+        description=(
+            "Run the base scenario, every variant and every sweep point of SCENARIO, each with every strategy and the same "
+            "random numbers, and write outputs/<name>-scenarios/: scenarios.csv, variants.csv, figures and report.html."
+        ),
+    )
+    scenarios.add_argument("scenario", type=Path, metavar="SCENARIO", help="scenario YAML file with variants and/or a sweep, e.g. scenarios/population-variants.yaml")
+    scenarios.add_argument("--metric", default="os_5y", metavar="NAME", help="metric of the figures and the report's tables (default os_5y; e.g. median_os_months, rmst_os_months, mean_months_uncontrolled)")
+    scenarios.add_argument("--comparator", metavar="NAME", help="strategy the hazard ratios and life-years gained refer to (default: the first)")
+    scenarios.add_argument("--workers", type=_positive_int, default=1, metavar="N", help="worker processes (default 1); the outputs do not depend on it")
+    scenarios.add_argument("--out", type=Path, metavar="DIR", help="output folder (default: outputs/<scenario name>-scenarios)")
+    scenarios.add_argument("--seed", type=_non_negative_int, metavar="N", help="override the scenario's master seed (the same for every variant)")
+    scenarios.add_argument("--patients", type=_positive_int, metavar="N", help="override the base cohort size (variants that set their own keep it)")
+    scenarios.add_argument("--replications", type=_positive_int, metavar="N", help="override the number of replications")
+    scenarios.add_argument("--force", action="store_true", help="replace the output folder if it already exists")
+    scenarios.add_argument("--quiet", action="store_true", help="no progress bar")
+
     psa = commands.add_parser(
         "psa",
         help="probabilistic sensitivity analysis: costs and QALYs over parameter draws, CEAC, CEAF, EVPI",
@@ -221,7 +240,39 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
     scenario = load_scenario(args.scenario)
     prepared = prepare(scenario, args.scenario)
-    print(f"{args.scenario}: valid ({len(prepared.strategies)} strategies, {scenario.cohort.size} patients, {scenario.replications} replications)")
+    extra = ""
+    if scenario.variants or scenario.sweep:
+        from .experiments.variants import expand
+
+        runs = expand(scenario, args.scenario)
+        extra = f", {sum(r.kind == 'variant' for r in runs)} variants, {sum(r.kind == 'sweep' for r in runs)} sweep points"
+    print(f"{args.scenario}: valid ({len(prepared.strategies)} strategies, {scenario.cohort.size} patients, {scenario.replications} replications{extra})")
+    return 0
+
+
+def _cmd_scenarios(args: argparse.Namespace) -> int:
+    from .experiments.variants import scenarios_file
+    from .outcomes.metrics import metric_info
+    from .reporting.progress import ProgressBar
+    from .reporting.tables import with_ci
+
+    bar = ProgressBar(enabled=False if args.quiet else None)
+    try:
+        destination, analysis = scenarios_file(
+            args.scenario, out=args.out, seed=args.seed, patients=args.patients, replications=args.replications,
+            comparator=args.comparator, metric=args.metric, workers=args.workers, force=args.force,
+            command_line=["nelm-sim", *sys.argv[1:]], progress=bar,
+        )
+    finally:
+        bar.close()
+    print(f"wrote {destination} ({len(analysis.runs)} runs; open {destination / 'report.html'})")
+    table = analysis.table()
+    table = table[table["metric"] == analysis.metric]
+    scale = 100.0 if metric_info(analysis.metric)[1] == "share" else 1.0  # shares shown as percentages
+    wide = table.assign(cell=[with_ci(scale * e, scale * lo, scale * hi) for e, lo, hi in zip(table["estimate"], table["lower"], table["upper"])])
+    wide = wide.pivot(index="variant", columns="strategy", values="cell").reindex(index=[r.name for r in analysis.runs], columns=analysis.strategies)
+    print(f"{analysis.metric}{' (%)' if scale != 1.0 else ''} [95% CI]:")
+    print(wide.fillna("-").to_string())
     return 0
 
 
@@ -282,7 +333,7 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     return 0
 
 COMMANDS = {"run": _cmd_run, "compare": _cmd_compare, "validate": _cmd_validate, "params": _cmd_params}
-COMMANDS.update({"calibrate": _cmd_calibrate, "reproduce": _cmd_reproduce})
+COMMANDS.update({"calibrate": _cmd_calibrate, "reproduce": _cmd_reproduce, "scenarios": _cmd_scenarios})
 
 
 def _psa_resume_command(args: argparse.Namespace) -> str:

@@ -219,7 +219,9 @@ def run_psa(
                 raise
             pool.shutdown()
     except KeyboardInterrupt:
-        raise RunInterrupted(len(records), draws) from None
+        # Counted from the checkpoint: the interruption may fall between saving a draw and noting it.
+        completed = len(set(checkpoint.load()) & set(indices)) if checkpoint is not None else len(records)
+        raise RunInterrupted(completed, draws) from None
     loaded = [json.loads(records[d]) for d in indices]
     outcomes = pd.DataFrame([row for record in loaded for row in record["outcomes"]])
     parameters = pd.DataFrame([record["drawn"] for record in loaded])  # each starts with its "draw"

@@ -30,7 +30,7 @@ from typing import Any, Callable
 import pandas as pd
 from pydantic import ValidationError
 
-from ..config import BASE_VARIANT, Scenario, SweepAxis, load_scenario, validation_error_to_scenario_error
+from ..config import BASE_VARIANT, Scenario, SweepAxis, VariantConfig, load_scenario, validation_error_to_scenario_error
 from ..errors import ModelLimitError, ScenarioError, ScenarioWarning, UserInputError
 from ..outcomes.metrics import METRICS, metric_info
 from ..outcomes.survival import survival_table
@@ -226,7 +226,8 @@ def _prepare_merged(base: dict[str, Any], overrides: dict[str, Any], path: Path,
     try:
         scenario = Scenario.model_validate(merge_overrides(base, overrides))
     except ValidationError as exc:
-        raise _relocate(validation_error_to_scenario_error(path, exc), where, overridden, got) from None
+        error = validation_error_to_scenario_error(path, exc)
+        raise (_relocate(error, where, overridden, got) if where else error) from None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ScenarioWarning)
         try:
@@ -295,6 +296,16 @@ def point_name(values: list[tuple[str, float]]) -> str:
     return ", ".join(f"{name}={value:.10g}" for name, value in values)
 
 
+def variant_overrides(variant: VariantConfig) -> dict[str, Any]:
+    """What a variant sets: its fields other than name and description that are neither absent nor
+    empty. (Not pydantic's exclude_unset: a scenario re-validated after --seed or --patients has
+    every field set.)"""
+    data = variant.model_dump(exclude={"name", "description"})
+    if data.get("cohort") is not None:
+        data["cohort"] = {k: v for k, v in data["cohort"].items() if v is not None and v != {}}
+    return {k: v for k, v in data.items() if v is not None and v != {}}
+
+
 def expand(scenario: Scenario, path: Path | str) -> list[ScenarioRun]:
     """The base, then every variant in file order, then every sweep point (the first parameter
     varying slowest), each validated and prepared. Bad input raises a one-line ScenarioError."""
@@ -303,9 +314,7 @@ def expand(scenario: Scenario, path: Path | str) -> list[ScenarioRun]:
     runs = [ScenarioRun(BASE_VARIANT, "base", scenario.description, "", {}, _prepare_merged(base, {}, path, ""))]
     for index, variant in enumerate(scenario.variants or []):
         where = f"variants[{index}]"
-        overrides = variant.model_dump(exclude_unset=True, exclude={"name", "description"})
-        if overrides.get("cohort") == {}:
-            overrides.pop("cohort")
+        overrides = variant_overrides(variant)
         runs.append(ScenarioRun(variant.name, "variant", variant.description, where, overrides, _prepare_merged(base, overrides, path, where)))
     if scenario.sweep is not None:
         axes = [("sweep", scenario.sweep)] + ([("sweep.second", scenario.sweep.second)] if scenario.sweep.second is not None else [])
@@ -333,10 +342,10 @@ def expand(scenario: Scenario, path: Path | str) -> list[ScenarioRun]:
 def _shown(params: ParameterSet, name: str) -> str:
     entry = params.entries[name]
     if entry.value is None:
-        return f"{entry.distribution}(" + ", ".join(f"{k}={v:g}" if isinstance(v, (int, float)) else f"{k}={v}" for k, v in (entry.params or {}).items()) + ")"
+        return f"{entry.distribution}(" + ", ".join(f"{k}={v:.4g}" if isinstance(v, (int, float)) else f"{k}={v}" for k, v in (entry.params or {}).items()) + ")"
     if entry.unit in SHARE_UNITS:
         return f"{100 * entry.value:.3g}%"
-    return f"{entry.value:g} {entry.unit.replace('_', ' ')}"
+    return f"{entry.value:.4g}"
 
 
 def _same_entry(a, b) -> bool:
@@ -366,7 +375,9 @@ def describe_changes(base: PreparedScenario, other: PreparedScenario) -> list[st
         if not _same_entry(base.params.entries[name], other.params.entries[name]):
             words = COHORT_WORDS.get(name, name)
             label = f"{words} ({name})" if words != name else name
-            changes.append(f"{label} {_shown(other.params, name)} instead of {_shown(base.params, name)}")
+            entry = other.params.entries[name]
+            unit = f" ({entry.unit.replace('_', ' ')})" if entry.value is not None and entry.unit not in SHARE_UNITS else ""
+            changes.append(f"{label}: {_shown(other.params, name)} instead of {_shown(base.params, name)}{unit}")
     return changes
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import html
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -12,10 +13,11 @@ import pandas as pd
 
 from ..outcomes.metrics import metric_info
 from .stress_des import stress_des_items
-from .tables import headline_table, metric_table
+from .tables import headline_table, metric_table, with_ci
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..experiments.compare import Comparison
+    from ..experiments.variants import ScenarioAnalysis
 
 STYLE = """
 body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; max-width: 1150px; margin: 2em auto;
@@ -47,8 +49,9 @@ def _facts(items: list[tuple[str, str]]) -> str:
     return '<dl class="facts">' + "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>" for k, v in items) + "</dl>"
 
 
-def build_report(comparison: "Comparison", figures: list[tuple[Path, str]], cohort: pd.DataFrame, context: dict) -> str:
-    """The whole report as one HTML string. ``figures``: (png path, caption) in display order."""
+def build_report(comparison: "Comparison", figures: list[tuple[Path, str]], cohort: pd.DataFrame, context: dict, scenario_section: str = "") -> str:
+    """The whole report as one HTML string. ``figures``: (png path, caption) in display order.
+    ``scenario_section``: the scenario analysis (`nelm-sim scenarios`), shown before the base's results."""
     prepared = comparison.prepared
     scenario = prepared.scenario
     names = comparison.strategies
@@ -73,7 +76,8 @@ def build_report(comparison: "Comparison", figures: list[tuple[Path, str]], coho
                 ("Version", f"nelm-sim {context['versions'].get('nelm-sim', '?')}"),
             ]
         ),
-        "<h2>Main results</h2>",
+        scenario_section,
+        "<h2>Main results</h2>" if not scenario_section else "<h2>Main results of the base scenario</h2>",
         '<p class="note">Estimates are means over replications with t-based 95% confidence intervals; they describe the '
         "Monte Carlo uncertainty of the model's outputs, not uncertainty in its parameters. Hazard ratios are geometric means. "
         "With one replication no interval can be computed.</p>",
@@ -127,3 +131,103 @@ def _replication_text(comparison: "Comparison") -> str:
         return f"{comparison.replications} (fixed)"
     state = "reached" if comparison.precision_met else "not reached; stopped at the maximum"
     return f"{comparison.replications}, chosen for a relative 95% CI half-width of {comparison.precision:g} ({state})"
+
+
+# ---------------------------------------------------------------------------------------------
+# Scenario analysis (`nelm-sim scenarios`)
+
+SCENARIO_TABLE_METRICS = ("median_os_months", "mean_months_uncontrolled")  # shown after the chosen metric
+
+
+def _difference(value: float, base: float, scale: float, digits: int) -> str:
+    if math.isnan(value) or math.isnan(base):
+        return ""
+    return f" ({scale * (value - base):+.{digits}f})"
+
+
+def _variant_metric_table(analysis: "ScenarioAnalysis", metric: str) -> pd.DataFrame:
+    """Variants as rows, strategies as columns: 'estimate [95% CI] (difference from the base)'."""
+    table = analysis.table()
+    table = table[table["metric"] == metric]
+    unit = metric_info(metric)[1]
+    scale, digits = (100.0, 1) if unit == "share" else (1.0, 2 if unit in ("ratio", "count") else 1)
+    base = analysis.runs[0].name
+    cells = {(row.variant, row.strategy): (row.estimate, row.lower, row.upper) for row in table.itertuples()}
+    rows = []
+    for result in analysis.results:
+        name = result.run.name
+        row = {"variant": name}
+        for strategy in analysis.strategies:
+            if (name, strategy) not in cells:
+                row[strategy] = "not in this variant"
+                continue
+            estimate, lower, upper = cells[(name, strategy)]
+            text = with_ci(scale * estimate, scale * lower, scale * upper, digits)
+            if name != base and (base, strategy) in cells:
+                text += _difference(estimate, cells[(base, strategy)][0], scale, digits)
+            row[strategy] = text
+        best = analysis.best_strategy(result, metric)
+        if best is not None:
+            row["best"] = best
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _ranking_words(analysis: "ScenarioAnalysis") -> str:
+    label = metric_info(analysis.metric)[0].lower()
+    base_best = analysis.best_strategy(analysis.base_result)
+    if base_best is None:
+        return ""
+    changed = []
+    for result in analysis.results[1:]:
+        best = analysis.best_strategy(result)
+        if best is not None and best != base_best:
+            changed.append(f"{result.run.name} ({best})")
+    if not changed:
+        return f"{base_best} has the best {label} in the base scenario and in every variant."
+    return f"{base_best} has the best {label} in the base scenario; another strategy is best in: {', '.join(changed)}."
+
+
+def scenario_analysis_section(analysis: "ScenarioAnalysis", figures: list[tuple[Path, str]]) -> str:
+    """The scenario-analysis section: the variants in plain words, what changed, the chosen metric by
+    variant and strategy, and the figures."""
+    esc = html.escape
+    scenario = analysis.base
+    metric_name = metric_info(analysis.metric)[0]
+    parts = [
+        "<h2>Scenario analysis</h2>",
+        f"<p>The strategies are compared under {len(analysis.runs) - 1} variant(s) of the base scenario as well as the base itself. "
+        f"Every run treats patients drawn with the same random numbers (seed {scenario.seed}, {scenario.replications} replication(s)): "
+        "a variant that changes nothing gives exactly the base's results, and differences between variants come from what they "
+        "change, not from chance. The sections after this one show the base scenario in full.</p>",
+        "<h3>The variants</h3>",
+    ]
+    rows = []
+    for result in analysis.results:
+        run = result.run
+        changes = analysis.changes.get(run.name, [])
+        rows.append(
+            {
+                "variant": run.name,
+                "what it is": run.description or ("the scenario file as written" if run.kind == "base" else ""),
+                "what changed from the base": "; ".join(changes) if changes else ("(the base)" if run.kind == "base" else "nothing: reproduces the base"),
+            }
+        )
+    parts.append(_table(pd.DataFrame(rows)))
+    parts += [
+        f"<h3>{esc(metric_name)} by variant</h3>",
+        '<p class="note">Mean over replications with a t-based 95% confidence interval (Monte Carlo error); in brackets after it, '
+        f"the difference from the same strategy in the base scenario{' (percentage points)' if metric_info(analysis.metric)[1] == 'share' else ''}. "
+        f"Hazard ratios and life-years gained refer to {esc(analysis.comparator)} (or a variant's first strategy when it does without it).</p>",
+        _table(_variant_metric_table(analysis, analysis.metric)),
+    ]
+    words = _ranking_words(analysis)
+    if words:
+        parts.append(f"<p>{esc(words)}</p>")
+    for path, caption in figures:
+        parts.append(_figure(path, caption))
+    for metric in SCENARIO_TABLE_METRICS:
+        if metric != analysis.metric:
+            parts += [f"<h3>{esc(metric_info(metric)[0])} by variant</h3>", _table(_variant_metric_table(analysis, metric))]
+    parts.append('<p class="note">Every metric of every variant and strategy is in scenarios.csv; the variants and their changes in variants.csv.</p>')
+    return "\n".join(parts)
