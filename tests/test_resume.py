@@ -22,7 +22,7 @@ from simulator.reporting.run_folder import checkpoint_folder
 
 from .conftest import ROOT, tiny_scenario
 
-DRAWS, PATIENTS = 12, 20
+DRAWS, PATIENTS = 60, 20  # enough draws that a loaded machine cannot finish the run before the signal lands
 KILL_AFTER = 3  # draws saved before the run is stopped: some done, most not
 COMPARED = ("psa.csv", "psa_parameters.csv", "psa_summary.csv", "icer.csv", "ceac.csv", "evpi.csv")
 POLL_SECONDS = 0.002  # a draw of 20 patients takes tens of milliseconds: poll well within one
