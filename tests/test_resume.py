@@ -58,12 +58,19 @@ def _assert_same_outputs(folder: Path, reference: Path) -> None:
         assert (folder / name).read_bytes() == (reference / name).read_bytes(), name
 
 
+def _default_interrupt_handling() -> None:
+    """A test suite started in the background (`make test &`, some CI runners) inherits SIGINT as
+    ignored, and Python then never raises KeyboardInterrupt: give the child the default a user has."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start_and_stop(scenario: Path, out: Path, workers: int, stop: signal.Signals) -> subprocess.CompletedProcess:
     """Run `python -m simulator psa` and send ``stop`` once KILL_AFTER (but not all) draws are saved."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     process = subprocess.Popen(
         [sys.executable, "-m", "simulator", *_psa_args(scenario, out, workers)],
         cwd=scenario.parent, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=_default_interrupt_handling,
     )
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
     try:
