@@ -357,7 +357,11 @@ def read_yaml(path: Path, what: str = "scenario") -> Any:
     except UnicodeDecodeError:
         raise ScenarioError(path, "", "UTF-8 text") from None
     try:
-        return yaml.load(text, Loader=_NoAliasSafeLoader)  # noqa: S506 - SafeLoader subclass
+        loader = _NoAliasSafeLoader(text)  # a SafeLoader: plain scalars, lists and mappings only
+        try:
+            return loader.get_single_data()
+        finally:
+            loader.dispose()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "YAML"
