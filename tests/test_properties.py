@@ -71,6 +71,14 @@ def check_invariants(result, horizon):
     assert (patients["pfs1_months"] <= patients["os_months"] + 1e-9).all()
 
 
+def check_random_scenario(seed, strategy_rules, mix, horizon, telotristat, size):
+    strategies = [{"name": f"s{i}", "rules": r, "telotristat": telotristat} for i, r in enumerate(strategy_rules)]
+    scenario = Scenario.model_validate(
+        {"name": "prop", "seed": seed, "cohort": {"size": size, "mix": mix}, "horizon_months": horizon, "strategies": strategies}
+    )
+    check_invariants(run_scenario(scenario).result, horizon)
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     seed=st.integers(0, 2**32),
@@ -80,11 +88,7 @@ def check_invariants(result, horizon):
     telotristat=st.booleans(),
 )
 def test_random_cohorts_and_strategies_keep_the_invariants(seed, strategy_rules, mix, horizon, telotristat):
-    strategies = [{"name": f"s{i}", "rules": r, "telotristat": telotristat} for i, r in enumerate(strategy_rules)]
-    scenario = Scenario.model_validate(
-        {"name": "prop", "seed": seed, "cohort": {"size": 25, "mix": mix}, "horizon_months": horizon, "strategies": strategies}
-    )
-    check_invariants(run_scenario(scenario).result, horizon)
+    check_random_scenario(seed, strategy_rules, mix, horizon, telotristat, size=25)
 
 
 @pytest.mark.slow
@@ -96,9 +100,5 @@ def test_random_cohorts_and_strategies_keep_the_invariants(seed, strategy_rules,
     horizon=st.floats(1, 600),
 )
 def test_invariants_many_scenarios(seed, strategy_rules, mix, horizon):
-    strategies = [{"name": f"s{i}", "rules": r, "telotristat": True} for i, r in enumerate(strategy_rules)]
-    scenario = Scenario.model_validate(
-        {"name": "prop", "seed": seed, "cohort": {"size": 15, "mix": mix}, "horizon_months": horizon, "strategies": strategies}
-    )
-    check_invariants(run_scenario(scenario).result, horizon)
+    check_random_scenario(seed, strategy_rules, mix, horizon, telotristat=True, size=15)
     assert math.isfinite(horizon)
