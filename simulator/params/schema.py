@@ -15,6 +15,7 @@ UNIT_BOUNDS: dict[str, tuple[float | None, float | None]] = {
     "probability": (0.0, 1.0),
     "proportion": (0.0, 1.0),
     "hazard_ratio": (0.0, None),
+    "time_ratio": (0.0, None),  # accelerated failure time: every time multiplied by it
     "odds_ratio": (0.0, None),
     "months": (0.0, None),
     "days": (0.0, None),
@@ -36,8 +37,8 @@ UNIT_BOUNDS: dict[str, tuple[float | None, float | None]] = {
 }
 PSA_FAMILIES_FOR_VALUES = ("beta", "gamma", "lognormal")
 PSA_FAMILIES_FOR_DISTRIBUTIONS = ("normal", "mvnormal")
-STRICTLY_POSITIVE_UNITS = frozenset({"hazard_ratio", "odds_ratio"})
-RATIO_RANGE = (1e-3, 1e3)  # hazard and odds ratios
+STRICTLY_POSITIVE_UNITS = frozenset({"hazard_ratio", "odds_ratio", "time_ratio"})
+RATIO_RANGE = (1e-3, 1e3)  # hazard, odds and time ratios
 MAX_COUNT = 100  # sessions, cycles, operations, progressions counted in the hazard
 
 

@@ -41,9 +41,11 @@ class Hepatectomy(Modality):
         course.try_symptom_control("hepatectomy")
         if not (yield from course.wait(stay / DAYS_PER_MONTH)):
             return
+        # A hepatectomy removes liver disease only: with extrahepatic disease the patient is never
+        # left without evidence of disease (the draw is still made, to keep common random numbers).
         complete = rs.bernoulli(
             "hepatectomy.complete_resection", params.value(f"hepatectomy.complete_resection_{course.patient.burden}")
-        )
+        ) and not course.patient.extrahepatic
         if course.resected_at is None:
             course.resected_at = started
         if complete:

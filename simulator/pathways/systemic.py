@@ -71,7 +71,9 @@ class SystemicTherapy(Modality):
             effect = "ssa.rechallenge_progression_hazard_ratio" if rechallenge else f"{self.name}.progression_hazard_ratio"
             hazard_ratio *= params.value(effect)
         distribution = params.dist(course.model.natural_history_parameter(course.patient))
-        return distribution.time_from_uniform(course.rs.uniform("natural_history.time_to_progression"), hazard_ratio)
+        # How the study reading the scans times progression (1 outside virtual trials, see the entry).
+        assessment = params.value("trial.progression_assessment_time_ratio")
+        return distribution.time_from_uniform(course.rs.uniform("natural_history.time_to_progression"), hazard_ratio, assessment)
 
     def deliver(self, course) -> Generator:
         self.start(course)
