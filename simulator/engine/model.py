@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+from collections import deque
 import gc
 import math
 from typing import Generator
@@ -14,10 +15,12 @@ from ..core.events import EventLog, EventType
 from ..core.rng import RandomStreams
 from ..params.parameter_set import ParameterSet, life_table
 from ..pathways.strategies import Strategy
+from .clock import PatientClock
 from .cohort import Patient
 from .course import Course
 
 _LIFE_TABLE = None
+SCHEDULERS = ("direct", "simpy")
 
 
 def _cumulative_background_hazard() -> dict[str, np.ndarray]:
@@ -42,12 +45,18 @@ class PathwayModel:
         horizon: float,
         streams: RandomStreams,
         replication: int,
+        scheduler: str = "direct",
     ) -> None:
+        if scheduler not in SCHEDULERS:
+            raise ValueError(f"scheduler must be one of {SCHEDULERS}, not {scheduler!r}")
         self.params = params
         self.strategy = strategy
         self.cohort = cohort
         self.horizon = float(horizon)
         self.streams = streams
+        self.scheduler = scheduler
+        # With the SimPy scheduler every patient shares this environment; with the direct one each
+        # patient runs on its own PatientClock (engine/clock.py) and this one stays at time 0.
         self.env = simpy.Environment()
         self.log = EventLog(replication, strategy.name)
         self.courses: list[Course] = []
@@ -134,11 +143,18 @@ class PathwayModel:
         collecting = gc.isenabled()
         gc.disable()
         try:
-            for patient in self.cohort:
-                course = Course(self, patient)
-                self.courses.append(course)
-                self.env.process(self.patient_process(course))
-            self.env.run()
+            if self.scheduler == "simpy":
+                for patient in self.cohort:
+                    course = Course(self, patient, self.env)
+                    self.courses.append(course)
+                    self.env.process(self.patient_process(course))
+                self.env.run()
+            else:
+                for patient in self.cohort:
+                    course = Course(self, patient, PatientClock())
+                    self.courses.append(course)
+                    # Exhaust the generator: every yield is a timeout already applied to its clock.
+                    deque(self.patient_process(course), maxlen=0)
         finally:
             if collecting:
                 gc.enable()

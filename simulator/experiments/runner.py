@@ -61,55 +61,53 @@ class RunResult:
     patients: pd.DataFrame
 
 
-def patient_rows(model: PathwayModel, replication: int) -> list[dict]:
-    rows = []
+def patient_table(model: PathwayModel, replication: int) -> pd.DataFrame:
+    """One row per patient of one model run, built column by column (a dict per row costs 3x more)."""
     horizon = model.horizon
-    for course in model.courses:
-        patient = course.patient
-        died = course.death_at is not None
-        os_months = course.death_at if died else horizon
-        row = {
-            "replication": replication,
-            "strategy": model.strategy.name,
-            "patient_id": patient.patient_id,
-        }
-        for column in ATTRIBUTE_COLUMNS:
-            row[column] = getattr(patient, column)
-        row.update(
-            {
-                "os_months": os_months,
-                "death": int(died),
-                "death_cause": course.death_cause if died else "",
-                "first_treatment": course.history[0] if course.history else "",
-                "treatment_sequence": ">".join(course.history),
-                "lines": course.line,
-                "progressions": course.progressions,
-                "resected": int(course.resected_at is not None),
-                "rfs_months": (
-                    ((course.first_recurrence_at if course.first_recurrence_at is not None else (course.death_at if died else horizon)) - course.resected_at)
-                    if course.resected_at is not None
-                    else float("nan")
-                ),
-                "rfs_event": int(course.resected_at is not None and (course.first_recurrence_at is not None or died)),
-                "recurred": int(course.first_recurrence_at is not None),
-                "months_uncontrolled": course.months_uncontrolled if patient.functional else float("nan"),
-                "time_to_first_control": (course.first_control_at if course.first_control_at is not None else float("nan")),
-                "symptom_control_months": course.control_months if patient.functional else float("nan"),
-                "adverse_events": course.adverse_events,
-            }
-        )
-        for line in range(1, PFS_LINES_REPORTED + 1):
-            if line <= len(course.line_pfs):
-                months, progressed = course.line_pfs[line - 1]
-                row[f"pfs{line}_months"] = months
-                row[f"pfs{line}_event"] = int(progressed or (died and line == len(course.line_pfs)))
+    courses = model.courses
+    nan = float("nan")
+    columns: dict[str, list] = {"patient_id": [c.patient_id for c in courses]}
+    for column in ATTRIBUTE_COLUMNS:
+        columns[column] = [getattr(c.patient, column) for c in courses]
+    ends = [c.death_at if c.death_at is not None else horizon for c in courses]
+    columns["os_months"] = ends
+    columns["death"] = [int(c.death_at is not None) for c in courses]
+    columns["death_cause"] = [c.death_cause if c.death_at is not None else "" for c in courses]
+    columns["first_treatment"] = [c.history[0] if c.history else "" for c in courses]
+    columns["treatment_sequence"] = [">".join(c.history) for c in courses]
+    columns["lines"] = [c.line for c in courses]
+    columns["progressions"] = [c.progressions for c in courses]
+    columns["resected"] = [int(c.resected_at is not None) for c in courses]
+    columns["rfs_months"] = [
+        ((c.first_recurrence_at if c.first_recurrence_at is not None else end) - c.resected_at) if c.resected_at is not None else nan
+        for c, end in zip(courses, ends)
+    ]
+    columns["rfs_event"] = [
+        int(c.resected_at is not None and (c.first_recurrence_at is not None or c.death_at is not None)) for c in courses
+    ]
+    columns["recurred"] = [int(c.first_recurrence_at is not None) for c in courses]
+    columns["months_uncontrolled"] = [c.months_uncontrolled if c.patient.functional else nan for c in courses]
+    columns["time_to_first_control"] = [c.first_control_at if c.first_control_at is not None else nan for c in courses]
+    columns["symptom_control_months"] = [c.control_months if c.patient.functional else nan for c in courses]
+    columns["adverse_events"] = [c.adverse_events for c in courses]
+    for line in range(1, PFS_LINES_REPORTED + 1):
+        months, events = [], []
+        for c in courses:
+            if line <= len(c.line_pfs):
+                duration, progressed = c.line_pfs[line - 1]
+                months.append(duration)
+                events.append(int(progressed or (c.death_at is not None and line == len(c.line_pfs))))
             else:
-                row[f"pfs{line}_months"] = float("nan")
-                row[f"pfs{line}_event"] = float("nan")
-        for kind in PROCEDURE_KINDS:
-            row[f"n_{kind}"] = course.procedures.get(kind, 0)
-        rows.append(row)
-    return rows
+                months.append(nan)
+                events.append(nan)
+        columns[f"pfs{line}_months"] = months
+        columns[f"pfs{line}_event"] = events
+    for kind in PROCEDURE_KINDS:
+        columns[f"n_{kind}"] = [c.procedures.get(kind, 0) for c in courses]
+    table = pd.DataFrame(columns)
+    table.insert(0, "strategy", model.strategy.name)
+    table.insert(0, "replication", replication)
+    return table
 
 
 def run_replication(
@@ -119,20 +117,21 @@ def run_replication(
     scenario = prepared.scenario
     streams = RandomStreams(scenario.seed, replication, draw)
     cohort = build_cohort(prepared.params, streams, scenario.cohort.size, scenario.cohort.age)
-    frames, rows = [], []
+    frames, tables = [], []
     for strategy in prepared.strategies:
         model = PathwayModel(prepared.params, strategy, cohort, scenario.horizon_months, streams, replication).run()
         frames.append(model.log.to_frame())
-        rows.extend(patient_rows(model, replication))
+        tables.append(patient_table(model, replication))
         if after_strategy is not None:
             after_strategy(strategy.name)
-    events = pd.concat(frames, ignore_index=True)
-    events["event"] = events["event"].astype(str).astype("category")
-    return events, pd.DataFrame(rows)
+    return concat_events(frames), pd.concat(tables, ignore_index=True)
+
+
+def concat_events(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Stack event logs; every log's ``event`` column has the same categories, so the result keeps them."""
+    return pd.concat(frames, ignore_index=True)
 
 
 def run_prepared(prepared: PreparedScenario) -> RunResult:
     pairs = [run_replication(prepared, r) for r in range(prepared.scenario.replications)]
-    events = pd.concat([e for e, _ in pairs], ignore_index=True)
-    events["event"] = events["event"].astype(str).astype("category")
-    return RunResult(events=events, patients=pd.concat([p for _, p in pairs], ignore_index=True))
+    return RunResult(events=concat_events([e for e, _ in pairs]), patients=pd.concat([p for _, p in pairs], ignore_index=True))
