@@ -52,6 +52,23 @@ def _non_negative_float(text: str) -> float:
     return value
 
 
+def _add_execution_options(parser: argparse.ArgumentParser, quiet: bool = True) -> None:
+    """Where the work runs; the outputs do not depend on any of these."""
+    from .experiments.execution import EXECUTORS, default_workers
+
+    parser.add_argument("--workers", type=_positive_int, default=default_workers(), metavar="N", help=f"worker processes (default: all cores, here {default_workers()}); the outputs do not depend on it")
+    parser.add_argument("--executor", choices=EXECUTORS, default="local", help="local: worker processes on this machine (default); dask: a Dask distributed cluster")
+    parser.add_argument("--scheduler", metavar="ADDRESS", help="with --executor dask: the scheduler's address, e.g. tcp://10.0.0.5:8786 (default: start a local cluster of --workers processes)")
+    if quiet:
+        parser.add_argument("--quiet", action="store_true", help="no progress bar (there is none anyway when stderr is not a terminal)")
+
+
+def _execution(args: argparse.Namespace):
+    from .experiments.execution import Execution
+
+    return Execution(workers=args.workers, executor=args.executor, scheduler=args.scheduler)
+
+
 class _OneLineParser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
@@ -81,6 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--patients", type=_positive_int, metavar="N", help="override the cohort size (patients per strategy and replication)")
     run.add_argument("--replications", type=_positive_int, metavar="N", help="override the number of replications")
     run.add_argument("--force", action="store_true", help="replace the output folder if it already exists")
+    run.add_argument("--summary", action="store_true", help="summary mode for very large cohorts: keep per-patient summaries only, never the event log (no events.parquet or patients.csv; memory stays bounded)")
+    _add_execution_options(run)
 
     compare = commands.add_parser(
         "compare",
@@ -99,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--patients", type=_positive_int, metavar="N", help="override the cohort size (patients per strategy and replication)")
     compare.add_argument("--replications", type=_positive_int, metavar="N", help="override the number of replications (ignored with --precision)")
     compare.add_argument("--force", action="store_true", help="replace the output folder if it already exists")
-    compare.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_execution_options(compare)
 
     scenarios = commands.add_parser(
         "scenarios",
@@ -132,11 +151,12 @@ def build_parser() -> argparse.ArgumentParser:
     psa.add_argument("scenario", type=Path, metavar="SCENARIO", help="scenario YAML file, e.g. scenarios/baseline.yaml")
     psa.add_argument("--draws", type=_positive_int, metavar="N", help="parameter draws (default: the scenario's economics.psa_draws, 1000)")
     psa.add_argument("--patients", type=_positive_int, metavar="N", help="patients per strategy in each draw (default: economics.psa_patients, 250)")
-    psa.add_argument("--workers", type=_positive_int, default=1, metavar="N", help="worker processes (default 1); the outputs do not depend on it")
     psa.add_argument("--out", type=Path, metavar="DIR", help="output folder (default: outputs/<scenario name>-psa)")
     psa.add_argument("--seed", type=_non_negative_int, metavar="N", help="override the scenario's master seed")
     psa.add_argument("--force", action="store_true", help="replace the output folder if it already exists (without --resume: also discard an interrupted run's checkpoint)")
     psa.add_argument("--resume", action="store_true", help="continue an interrupted run from its checkpoint (same scenario and settings); the outputs are those of an uninterrupted run")
+    psa.add_argument("--keep-events", action="store_true", help="also keep every draw's event log (events/events-<draw>.parquet); by default a PSA runs in summary mode and keeps none")
+    _add_execution_options(psa)
 
     dsa = commands.add_parser(
         "dsa",
@@ -191,16 +211,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from .api import run_file
+    from .reporting.progress import ProgressBar
 
-    destination = run_file(
-        args.scenario,
-        out=args.out,
-        seed=args.seed,
-        patients=args.patients,
-        replications=args.replications,
-        force=args.force,
-        command_line=["nelm-sim", *sys.argv[1:]],
-    )
+    bar = ProgressBar(enabled=False if args.quiet else None)
+    try:
+        destination = run_file(
+            args.scenario, out=args.out, seed=args.seed, patients=args.patients, replications=args.replications,
+            force=args.force, command_line=["nelm-sim", *sys.argv[1:]], execution=_execution(args), summary=args.summary, progress=bar,
+        )
+    finally:
+        bar.close()
     print(f"wrote {destination}")
     summary = destination / "summary.csv"
     if summary.exists():
@@ -222,7 +242,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         destination, comparison = compare_file(
             args.scenario, out=args.out, seed=args.seed, patients=args.patients, replications=args.replications,
             comparator=args.comparator, precision=args.precision, max_replications=args.max_replications,
-            force=args.force, command_line=["nelm-sim", *sys.argv[1:]], progress=bar,
+            force=args.force, command_line=["nelm-sim", *sys.argv[1:]], progress=bar, execution=_execution(args),
         )
     finally:
         bar.close()
@@ -342,10 +362,12 @@ def _psa_resume_command(args: argparse.Namespace) -> str:
     import shlex
 
     words = ["nelm-sim", "psa", str(args.scenario)]
-    for option in ("draws", "patients", "workers", "out", "seed"):
+    for option in ("draws", "patients", "workers", "out", "seed", "scheduler"):
         if getattr(args, option) is not None:
             words += [f"--{option}", str(getattr(args, option))]
-    words += ["--force"] * args.force + ["--resume"]
+    if args.executor != "local":
+        words += ["--executor", args.executor]
+    words += ["--keep-events"] * args.keep_events + ["--force"] * args.force + ["--resume"]
     return shlex.join(words)
 
 
@@ -358,15 +380,21 @@ def _cmd_psa(args: argparse.Namespace) -> int:
 
     from .experiments.psa import RunInterrupted
 
+    from .reporting.progress import ProgressBar
+
     started = time.perf_counter()
+    bar = ProgressBar(enabled=False if args.quiet else None)
     try:
         destination = run_psa_file(
             args.scenario, out=args.out, seed=args.seed, draws=args.draws, patients=args.patients,
-            workers=args.workers, force=args.force, command_line=["nelm-sim", *sys.argv[1:]], resume=args.resume,
+            force=args.force, command_line=["nelm-sim", *sys.argv[1:]], resume=args.resume,
+            execution=_execution(args), keep_events=args.keep_events, progress=bar,
         )
     except RunInterrupted as stop:
+        bar.close()
         print(f"nelm-sim: interrupted after {stop.completed} of {stop.total} draws; resume with: {_psa_resume_command(args)}", file=sys.stderr)
         return 130
+    bar.close()
     print(f"wrote {destination} in {time.perf_counter() - started:.1f} s")
     summary = pd.read_csv(destination / "psa_summary.csv")
     columns = ["strategy", "costs", "qalys"] + [c for c in summary.columns if c.startswith("probability_cost_effective")]

@@ -13,12 +13,15 @@ from typing import Callable
 import pandas as pd
 
 from ..config import Scenario
-from ..core.rng import RandomStreams
+from ..core.rng import CHUNK, RandomStreams
 from ..engine.cohort import ATTRIBUTE_COLUMNS, build_cohort, mix_probabilities
 from ..engine.model import PathwayModel
 from ..errors import ScenarioError
 from ..params.parameter_set import ParameterSet, build_parameter_set
 from ..pathways.strategies import Strategy, resolve_strategies
+from .execution import SERIAL, Execution
+
+Progress = Callable[[int, int, str], None]
 
 PROCEDURE_KINDS = ("hepatectomy", "transplant", "ablation", "tae", "tace", "y90", "prrt")
 PFS_LINES_REPORTED = 3  # columns pfs1..pfs3; a death during a line ends that line's PFS too
@@ -57,7 +60,7 @@ def prepare(scenario: Scenario, path: Path | str) -> PreparedScenario:
 
 @dataclass
 class RunResult:
-    events: pd.DataFrame
+    events: pd.DataFrame | None  # None in summary mode
     patients: pd.DataFrame
 
 
@@ -110,6 +113,18 @@ def patient_table(model: PathwayModel, replication: int) -> pd.DataFrame:
     return table
 
 
+def run_strategy(prepared: PreparedScenario, replication: int, strategy_index: int, draw: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(events, patients) of one strategy in one replication: a task that runs anywhere.
+
+    The cohort and streams depend only on (seed, replication, draw), so a worker that rebuilds them
+    gets exactly what ``run_replication`` shares between strategies."""
+    scenario = prepared.scenario
+    streams = RandomStreams(scenario.seed, replication, draw)
+    cohort = build_cohort(prepared.params, streams, scenario.cohort.size, scenario.cohort.age)
+    model = PathwayModel(prepared.params, prepared.strategies[strategy_index], cohort, scenario.horizon_months, streams, replication).run()
+    return model.log.to_frame(), patient_table(model, replication)
+
+
 def run_replication(
     prepared: PreparedScenario, replication: int, after_strategy: Callable[[str], None] | None = None, draw: int = 0
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -132,6 +147,100 @@ def concat_events(frames: list[pd.DataFrame]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def run_prepared(prepared: PreparedScenario) -> RunResult:
-    pairs = [run_replication(prepared, r) for r in range(prepared.scenario.replications)]
+def _strategy_task(task: tuple) -> tuple[pd.DataFrame, pd.DataFrame]:
+    return run_strategy(*task)
+
+
+def run_prepared(prepared: PreparedScenario, execution: Execution = SERIAL, progress: Progress | None = None) -> RunResult:
+    """Every (replication, strategy) of the scenario, as tasks of ``execution``; merged in task order."""
+    tasks = [(prepared, r, s) for r in range(prepared.scenario.replications) for s in range(len(prepared.strategies))]
+    done = _counter(progress, len(tasks), "replication x strategy")
+    pairs = execution.map(_strategy_task, tasks, done)
     return RunResult(events=concat_events([e for e, _ in pairs]), patients=pd.concat([p for _, p in pairs], ignore_index=True))
+
+
+def _counter(progress: Progress | None, total: int, label: str) -> Callable[[int, object], None] | None:
+    if progress is None:
+        return None
+    finished = [0]
+
+    def _done(index: int, result: object) -> None:
+        finished[0] += 1
+        progress(finished[0], total, label)
+
+    return _done
+
+
+# ------------------------------------------------------------------------------ summary mode
+
+SUMMARY_CHUNK = 16 * CHUNK  # patients simulated together in summary mode: a whole number of RNG blocks
+# The per-patient columns a summary-mode run keeps (everything the summary and survival tables read);
+# the event log and the other columns are dropped chunk by chunk.
+SUMMARY_COLUMNS = (
+    "replication", "strategy", "patient_id", "functional", "os_months", "death", "death_cause", "lines",
+    "resected", "pfs1_months", "pfs1_event", "months_uncontrolled", "time_to_first_control", "symptom_control_months",
+)
+
+
+@dataclass
+class SummaryPart:
+    """What summary mode keeps of one (replication, strategy): compact patient rows and value sums."""
+
+    patients: pd.DataFrame
+    value_sums: dict[str, float]
+    count: int
+
+
+def summarise_strategy(prepared: PreparedScenario, replication: int, strategy_index: int, settings, draw: int = 0) -> SummaryPart:
+    """One strategy of one replication, simulated ``SUMMARY_CHUNK`` patients at a time: each chunk's
+    event log is valued and dropped at once, so memory does not grow with the event log."""
+    from ..economics.valuation import VALUE_COLUMNS, ValuationInputs, value_patients
+
+    scenario = prepared.scenario
+    inputs = ValuationInputs.from_parameters(prepared.params)
+    strategy = prepared.strategies[strategy_index]
+    streams = RandomStreams(scenario.seed, replication, draw)
+    tables, sums, count = [], dict.fromkeys(VALUE_COLUMNS, 0.0), 0
+    for first in range(0, scenario.cohort.size, SUMMARY_CHUNK):
+        size = min(SUMMARY_CHUNK, scenario.cohort.size - first)
+        cohort = build_cohort(prepared.params, streams, size, scenario.cohort.age, first=first)
+        model = PathwayModel(prepared.params, strategy, cohort, scenario.horizon_months, streams, replication).run()
+        table = patient_table(model, replication)
+        values = value_patients(model.log.to_frame(), table, inputs, settings)
+        for column in VALUE_COLUMNS:
+            sums[column] += float(values[column].sum())
+        count += len(values)
+        tables.append(_compact(table))
+        for chunk in range(first // CHUNK, (first + size - 1) // CHUNK + 1):
+            streams.release_chunk(chunk)
+    return SummaryPart(pd.concat(tables, ignore_index=True), sums, count)
+
+
+def _compact(table: pd.DataFrame) -> pd.DataFrame:
+    compact = table[list(SUMMARY_COLUMNS)].copy()
+    for column in ("strategy", "death_cause"):
+        compact[column] = compact[column].astype("category")
+    for column, dtype in (("replication", "int32"), ("patient_id", "int32"), ("death", "int8"), ("lines", "int16"), ("resected", "int8")):
+        compact[column] = compact[column].astype(dtype)
+    return compact
+
+
+def _summary_task(task: tuple) -> SummaryPart:
+    return summarise_strategy(*task)
+
+
+def run_prepared_summary(prepared: PreparedScenario, settings, execution: Execution = SERIAL, progress: Progress | None = None) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series]:
+    """Summary mode: (compact patient rows, value means per (replication, strategy), patients per strategy)."""
+    from ..economics.valuation import VALUE_COLUMNS
+
+    names = [s.name for s in prepared.strategies]
+    tasks = [(prepared, r, s, settings) for r in range(prepared.scenario.replications) for s in range(len(names))]
+    parts = execution.map(_summary_task, tasks, _counter(progress, len(tasks), "replication x strategy"))
+    means = pd.DataFrame(
+        [{"replication": task[1], "strategy": names[task[2]], **{c: part.value_sums[c] / part.count for c in VALUE_COLUMNS}} for task, part in zip(tasks, parts)]
+    )
+    counts = pd.Series({name: sum(p.count for t, p in zip(tasks, parts) if t[2] == index) for index, name in enumerate(names)})
+    patients = pd.concat([p.patients for p in parts], ignore_index=True)
+    patients["strategy"] = patients["strategy"].astype(str).astype("category")
+    patients["death_cause"] = patients["death_cause"].astype(str).astype("category")
+    return patients, means, counts

@@ -39,6 +39,10 @@ class Strategy:
         plan = tuple((index, rule.max_uses, compile_condition(rule.when), MODALITIES[rule.treatment]) for index, rule in enumerate(self.rules))
         object.__setattr__(self, "plan", plan)
 
+    def __reduce__(self):
+        # The plan holds the condition predicates, which pickle cannot carry to a worker: it is rebuilt there.
+        return (Strategy, (self.name, self.description, self.rules, self.telotristat))
+
     def choose(self, course):
         """(modality, rule index) for the patient's next line; rule index -1 is the fallback."""
         if course.line >= MAX_LINES_PER_PATIENT:
