@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast venv clean
+.PHONY: run test test-fast bench venv clean
 
 venv: $(STAMP)
 
@@ -28,6 +28,10 @@ test: $(STAMP)
 # The quick tier only (skips tests marked slow); `make test` runs everything.
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"
+
+# Throughput, parallel speed-up and peak memory on this machine, into benchmarks/results.md (about 10 minutes).
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench.py --write benchmarks/results.md
 
 clean:
 	rm -rf $(VENV) outputs build *.egg-info .pytest_cache .hypothesis

@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .config import Scenario, file_sha256, load_scenario
@@ -22,6 +23,9 @@ from .reporting.run_folder import atomic_folder, check_destination, package_vers
 
 DEFAULT_OUTPUT_ROOT = Path("outputs")
 CSV_FLOAT_FORMAT = "%.10g"
+# Summary mode writes the Kaplan-Meier curves on this grid rather than at every event time (a curve of
+# a million patients has a million steps): a reporting resolution of about three days.
+SUMMARY_GRID_MONTHS = 0.1
 
 
 @dataclass
@@ -41,9 +45,9 @@ def run_scenario(
     scenario: Scenario, path: Path | str = "scenario", execution: Execution = SERIAL, summary: bool = False, progress=None
 ) -> ScenarioResult:
     """Run every strategy; ``summary`` keeps per-patient summaries only (no event log, bounded memory)."""
-    prepared = prepare(scenario, path)
+    prepared = prepare(scenario, path, summary)
     names = [s.name for s in prepared.strategies]
-    economics = None
+    economics = sums = grid = None
     try:
         if summary:
             from .economics.cea import icer_table
@@ -51,7 +55,9 @@ def run_scenario(
             from .economics.valuation import economics_table_from_means
 
             settings = EconomicSettings.from_scenario(scenario)
-            patients, means, counts = run_prepared_summary(prepared, settings, execution, progress)
+            patients, sums, means, counts = run_prepared_summary(prepared, settings, execution, progress)
+            steps = max(1, round(scenario.horizon_months / SUMMARY_GRID_MONTHS))
+            grid = np.linspace(0.0, scenario.horizon_months, steps + 1)  # ends exactly at the horizon
             result = RunResult(events=None, patients=patients)
             table = economics_table_from_means(means, counts, names)
             economics = (table, icer_table(names, table["costs"], table["qalys"], settings.willingness_to_pay, settings.comparator))
@@ -62,8 +68,8 @@ def run_scenario(
     return ScenarioResult(
         prepared,
         result,
-        summary_table(result.patients, names, scenario.horizon_months),
-        survival_table(result.patients, names),
+        summary_table(result.patients, names, scenario.horizon_months, sums),
+        survival_table(result.patients, names, grid=grid),
         economics,
     )
 

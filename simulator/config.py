@@ -20,12 +20,16 @@ from .errors import ScenarioError
 # Limits that keep a hand-edited file from exhausting the machine; README "Errors and limits".
 MAX_FILE_BYTES = 1_000_000
 MAX_YAML_DEPTH = 20
-MAX_PATIENTS = 500_000
+# A cohort streams through summary mode in bounded memory, so its size is bounded by time, not memory.
+MAX_PATIENTS = 10_000_000
 MAX_REPLICATIONS = 1_000
 MAX_HORIZON_MONTHS = 1_200.0  # 100 years: the life table ends at age 100 anyway
 # cohort.size x replications x strategies: a run keeps every event in memory (about 12 KB per
-# simulated lifetime), so 500,000 lifetimes need about 6 GB.
+# simulated lifetime), so 500,000 lifetimes need about 6 GB. Checked by ``check_total_work`` for
+# every run that keeps its event log (all but summary mode).
 MAX_SIMULATED_LIFETIMES = 500_000
+# Summary mode keeps about 25 bytes per lifetime; this bound is one of time (several hours on a laptop).
+MAX_SUMMARY_LIFETIMES = 100_000_000
 
 ATTRIBUTE_VALUES: dict[str, tuple[str, ...]] = {
     "sex": ("male", "female"),
@@ -263,15 +267,21 @@ class Scenario(Strict):
 
     @model_validator(mode="after")
     def _total_work(self) -> "Scenario":
-        lifetimes = self.cohort.size * self.replications * len(self.strategies)
-        if lifetimes > MAX_SIMULATED_LIFETIMES:
-            raise ScenarioFieldError(
-                "cohort.size",
-                f"at most {MAX_SIMULATED_LIFETIMES} simulated lifetimes in all (cohort.size x replications x strategies ="
-                f" {self.cohort.size} x {self.replications} x {len(self.strategies)} = {lifetimes})",
-                self.cohort.size,
-            )
+        limit = self.total_work_error(MAX_SUMMARY_LIFETIMES)
+        if limit is not None:
+            raise ScenarioFieldError("cohort.size", limit, self.cohort.size)
         return self
+
+    def total_work_error(self, limit: int) -> str | None:
+        """What is expected of the cohort size when the run would simulate more than ``limit`` lifetimes."""
+        lifetimes = self.cohort.size * self.replications * len(self.strategies)
+        if lifetimes <= limit:
+            return None
+        return (
+            f"at most {limit} simulated lifetimes in all (cohort.size x replications x strategies ="
+            f" {self.cohort.size} x {self.replications} x {len(self.strategies)} = {lifetimes})"
+            + ("; more runs in summary mode (nelm-sim run --summary)" if limit == MAX_SIMULATED_LIFETIMES else "")
+        )
 
     @model_validator(mode="after")
     def _unique_strategy_names(self) -> "Scenario":

@@ -18,7 +18,7 @@ from simulator.cli import main
 from .conftest import tiny_scenario
 
 RUN_TABLES = ("patients.csv", "summary.csv", "survival.csv", "economics.csv", "icer.csv")
-SUMMARY_TABLES = ("summary.csv", "survival.csv", "economics.csv", "icer.csv")
+SUMMARY_TABLES = ("summary.csv", "economics.csv", "icer.csv")
 
 
 def _scenario(write_scenario, **changes):
@@ -65,6 +65,20 @@ def test_summary_mode_gives_the_tables_of_the_full_run_without_the_event_log(wri
     assert main(["run", str(path), "--out", str(tmp_path / "full"), "--workers", "1"]) == 0
     assert main(["run", str(path), "--out", str(tmp_path / "summary"), "--workers", "2", "--summary"]) == 0
     _same_files(tmp_path / "full", tmp_path / "summary", SUMMARY_TABLES)
+    # The curves: summary mode gives the full run's Kaplan-Meier step function on a grid.
+    full = pd.read_csv(tmp_path / "full" / "survival.csv")
+    patients = pd.read_csv(tmp_path / "full" / "patients.csv")
+
+    def patients_of(strategy):
+        return patients.loc[patients["strategy"] == strategy, "os_months"]
+
+    grid = pd.read_csv(tmp_path / "summary" / "survival.csv")
+    for strategy, points in grid.groupby("strategy"):
+        curve = full[full["strategy"] == strategy]
+        rows = curve["time_months"].searchsorted(points["time_months"], side="right") - 1
+        assert (points["survival"].to_numpy() == curve["survival"].to_numpy()[rows]).all()
+        at_risk = [int((patients_of(strategy) >= t).sum()) for t in points["time_months"]]
+        assert points["at_risk"].tolist() == at_risk
     assert not (tmp_path / "summary" / "events.parquet").exists() and not (tmp_path / "summary" / "patients.csv").exists()
     assert json.loads((tmp_path / "summary" / "manifest.json").read_text())["summary_mode"] is True
 

@@ -12,12 +12,13 @@ from typing import Callable
 
 import pandas as pd
 
-from ..config import Scenario
+from ..config import MAX_SIMULATED_LIFETIMES, Scenario
 from ..core.rng import CHUNK, RandomStreams
 from ..engine.cohort import ATTRIBUTE_COLUMNS, build_cohort, mix_probabilities
 from ..engine.model import PathwayModel
 from ..errors import ScenarioError
 from ..params.parameter_set import ParameterSet, build_parameter_set
+from ..outcomes.survival import add_sums, outcome_sums
 from ..pathways.strategies import Strategy, resolve_strategies
 from .execution import SERIAL, Execution
 
@@ -37,8 +38,13 @@ class PreparedScenario:
     strategies: list[Strategy]
 
 
-def prepare(scenario: Scenario, path: Path | str) -> PreparedScenario:
+def prepare(scenario: Scenario, path: Path | str, summary: bool = False) -> PreparedScenario:
+    """Validate everything a run needs. A run that keeps its event log (all but ``summary`` mode)
+    must also fit in memory: at most MAX_SIMULATED_LIFETIMES lifetimes."""
     path = Path(path)
+    limit = None if summary else scenario.total_work_error(MAX_SIMULATED_LIFETIMES)
+    if limit is not None:
+        raise ScenarioError(path, "cohort.size", limit, scenario.cohort.size)
     overrides = dict(scenario.parameters)
     for key, value in scenario.cohort.mix.items():
         name = f"cohort.{key}"
@@ -122,7 +128,9 @@ def run_strategy(prepared: PreparedScenario, replication: int, strategy_index: i
     streams = RandomStreams(scenario.seed, replication, draw)
     cohort = build_cohort(prepared.params, streams, scenario.cohort.size, scenario.cohort.age)
     model = PathwayModel(prepared.params, prepared.strategies[strategy_index], cohort, scenario.horizon_months, streams, replication).run()
-    return model.log.to_frame(), patient_table(model, replication)
+    tables = model.log.to_frame(), patient_table(model, replication)
+    model.close()
+    return tables
 
 
 def run_replication(
@@ -137,6 +145,7 @@ def run_replication(
         model = PathwayModel(prepared.params, strategy, cohort, scenario.horizon_months, streams, replication).run()
         frames.append(model.log.to_frame())
         tables.append(patient_table(model, replication))
+        model.close()
         if after_strategy is not None:
             after_strategy(strategy.name)
     return concat_events(frames), pd.concat(tables, ignore_index=True)
@@ -173,74 +182,92 @@ def _counter(progress: Progress | None, total: int, label: str) -> Callable[[int
 
 # ------------------------------------------------------------------------------ summary mode
 
-SUMMARY_CHUNK = 16 * CHUNK  # patients simulated together in summary mode: a whole number of RNG blocks
-# The per-patient columns a summary-mode run keeps (everything the summary and survival tables read);
-# the event log and the other columns are dropped chunk by chunk.
-SUMMARY_COLUMNS = (
-    "replication", "strategy", "patient_id", "functional", "os_months", "death", "death_cause", "lines",
-    "resected", "pfs1_months", "pfs1_event", "months_uncontrolled", "time_to_first_control", "symptom_control_months",
-)
+SUMMARY_CHUNK = 4 * CHUNK  # patients simulated together in summary mode: a whole number of RNG blocks
+SUMMARY_TASK = 64 * SUMMARY_CHUNK  # patients per summary-mode task: big cohorts split over the workers too
+# What a summary-mode run keeps per patient: the Kaplan-Meier inputs, in the narrowest type that holds
+# them exactly. Everything else is added up as it goes (``outcome_sums``) and the event log is dropped
+# chunk by chunk.
+SUMMARY_COLUMNS = {
+    "strategy": "category", "os_months": "float64", "death": "int8", "pfs1_months": "float64",
+    "pfs1_event": "float32",  # 0, 1 or NaN (no first line): exact in float32
+}
 
 
 @dataclass
 class SummaryPart:
-    """What summary mode keeps of one (replication, strategy): compact patient rows and value sums."""
+    """What summary mode keeps of one task (a block of patients of one replication and strategy):
+    compact patient rows and the sums of the economic values."""
 
     patients: pd.DataFrame
     value_sums: dict[str, float]
     count: int
+    outcome_sums: dict[str, float]
 
 
-def summarise_strategy(prepared: PreparedScenario, replication: int, strategy_index: int, settings, draw: int = 0) -> SummaryPart:
-    """One strategy of one replication, simulated ``SUMMARY_CHUNK`` patients at a time: each chunk's
-    event log is valued and dropped at once, so memory does not grow with the event log."""
+def summarise_strategy(
+    prepared: PreparedScenario, replication: int, strategy_index: int, settings, first: int = 0, size: int | None = None, draw: int = 0
+) -> SummaryPart:
+    """Patients ``first .. first + size - 1`` of one strategy and replication, simulated
+    ``SUMMARY_CHUNK`` at a time: each chunk's event log is valued and dropped at once, so memory
+    does not grow with the event log."""
     from ..economics.valuation import VALUE_COLUMNS, ValuationInputs, value_patients
 
     scenario = prepared.scenario
+    size = scenario.cohort.size - first if size is None else size
     inputs = ValuationInputs.from_parameters(prepared.params)
     strategy = prepared.strategies[strategy_index]
     streams = RandomStreams(scenario.seed, replication, draw)
-    tables, sums, count = [], dict.fromkeys(VALUE_COLUMNS, 0.0), 0
-    for first in range(0, scenario.cohort.size, SUMMARY_CHUNK):
-        size = min(SUMMARY_CHUNK, scenario.cohort.size - first)
-        cohort = build_cohort(prepared.params, streams, size, scenario.cohort.age, first=first)
+    tables, sums, count, outcomes = [], dict.fromkeys(VALUE_COLUMNS, 0.0), 0, None
+    for start in range(first, first + size, SUMMARY_CHUNK):
+        chunk_size = min(SUMMARY_CHUNK, first + size - start)
+        cohort = build_cohort(prepared.params, streams, chunk_size, scenario.cohort.age, first=start)
         model = PathwayModel(prepared.params, strategy, cohort, scenario.horizon_months, streams, replication).run()
         table = patient_table(model, replication)
         values = value_patients(model.log.to_frame(), table, inputs, settings)
+        model.close()
         for column in VALUE_COLUMNS:
             sums[column] += float(values[column].sum())
         count += len(values)
-        tables.append(_compact(table))
-        for chunk in range(first // CHUNK, (first + size - 1) // CHUNK + 1):
-            streams.release_chunk(chunk)
-    return SummaryPart(pd.concat(tables, ignore_index=True), sums, count)
-
-
-def _compact(table: pd.DataFrame) -> pd.DataFrame:
-    compact = table[list(SUMMARY_COLUMNS)].copy()
-    for column in ("strategy", "death_cause"):
-        compact[column] = compact[column].astype("category")
-    for column, dtype in (("replication", "int32"), ("patient_id", "int32"), ("death", "int8"), ("lines", "int16"), ("resected", "int8")):
-        compact[column] = compact[column].astype(dtype)
-    return compact
+        outcomes = add_sums(outcomes, outcome_sums(table))
+        tables.append(table[list(SUMMARY_COLUMNS)].astype(SUMMARY_COLUMNS))
+        for block in range(start // CHUNK, (start + chunk_size - 1) // CHUNK + 1):
+            streams.release_chunk(block)
+    return SummaryPart(pd.concat(tables, ignore_index=True), sums, count, outcomes)
 
 
 def _summary_task(task: tuple) -> SummaryPart:
     return summarise_strategy(*task)
 
 
-def run_prepared_summary(prepared: PreparedScenario, settings, execution: Execution = SERIAL, progress: Progress | None = None) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series]:
-    """Summary mode: (compact patient rows, value means per (replication, strategy), patients per strategy)."""
+def run_prepared_summary(
+    prepared: PreparedScenario, settings, execution: Execution = SERIAL, progress: Progress | None = None
+) -> tuple[pd.DataFrame, dict[str, dict[str, float]], pd.DataFrame, pd.Series]:
+    """Summary mode: (compact patient rows, outcome sums per strategy, value means per (replication,
+    strategy), patients per strategy)."""
     from ..economics.valuation import VALUE_COLUMNS
 
     names = [s.name for s in prepared.strategies]
-    tasks = [(prepared, r, s, settings) for r in range(prepared.scenario.replications) for s in range(len(names))]
-    parts = execution.map(_summary_task, tasks, _counter(progress, len(tasks), "replication x strategy"))
+    size = prepared.scenario.cohort.size
+    tasks = [
+        (prepared, r, s, settings, first, min(SUMMARY_TASK, size - first))
+        for r in range(prepared.scenario.replications) for s in range(len(names)) for first in range(0, size, SUMMARY_TASK)
+    ]
+    parts = execution.map(_summary_task, tasks, _counter(progress, len(tasks), "patient blocks"))
+    sums: dict[tuple[int, int], dict[str, float]] = {}
+    counts = dict.fromkeys(names, 0)
+    outcomes: dict[str, dict[str, float]] = {}
+    for task, part in zip(tasks, parts):  # merged in task order: the same sums whatever ran them
+        outcomes[names[task[2]]] = add_sums(outcomes.get(names[task[2]]), part.outcome_sums)
+        key = (task[1], task[2])
+        total = sums.setdefault(key, {"count": 0, **dict.fromkeys(VALUE_COLUMNS, 0.0)})
+        total["count"] += part.count
+        for column in VALUE_COLUMNS:
+            total[column] += part.value_sums[column]
+        counts[names[task[2]]] += part.count
     means = pd.DataFrame(
-        [{"replication": task[1], "strategy": names[task[2]], **{c: part.value_sums[c] / part.count for c in VALUE_COLUMNS}} for task, part in zip(tasks, parts)]
+        [{"replication": r, "strategy": names[s], **{c: total[c] / total["count"] for c in VALUE_COLUMNS}} for (r, s), total in sums.items()]
     )
-    counts = pd.Series({name: sum(p.count for t, p in zip(tasks, parts) if t[2] == index) for index, name in enumerate(names)})
+    for part in parts:  # one set of categories, so that concatenation keeps the type
+        part.patients["strategy"] = part.patients["strategy"].cat.set_categories(names)
     patients = pd.concat([p.patients for p in parts], ignore_index=True)
-    patients["strategy"] = patients["strategy"].astype(str).astype("category")
-    patients["death_cause"] = patients["death_cause"].astype(str).astype("category")
-    return patients, means, counts
+    return patients, outcomes, means, pd.Series(counts)
