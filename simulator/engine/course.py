@@ -30,7 +30,7 @@ class Course:
         "background_death_at", "symptoms", "symptom_relapse_at", "uncontrolled_since", "months_uncontrolled",
         "first_control_at", "control_months", "controlled_since", "death_at", "death_cause",
         "procedures", "line_starts", "line_pfs", "first_recurrence_at", "resected_at", "on_ssa", "telotristat_used",
-        "adverse_events", "resectable_now", "burden_multiplier", "patient_id", "_records",
+        "adverse_events", "resectable_now", "burden_multiplier", "patient_id", "_records", "horizon",
     )
 
     def __init__(self, model: "PathwayModel", patient: "Patient", env) -> None:
@@ -38,6 +38,7 @@ class Course:
         self.env = env  # the shared SimPy environment, or the patient's own PatientClock
         self.patient = patient
         self.patient_id = patient.patient_id
+        self.horizon = model.horizon
         self._records = model.log.records
         self.rs = model.streams.for_patient(patient.patient_id)
         self.state = "entry"
@@ -134,7 +135,7 @@ class Course:
         Symptom relapses that fall inside the wait are recorded on the way.
         """
         env = self.env
-        horizon = self.model.horizon
+        horizon = self.horizon
         end = env.now + duration
         while True:
             now = env.now

@@ -64,10 +64,21 @@ class PathwayModel:
         self.progression_hazard_ratio = p("disease.death_hazard_ratio_per_progression")
         self.progression_hazard_cap = int(p("disease.max_progressions_in_hazard"))
         self._background = _cumulative_background_hazard()
+        self._base_rates: dict[tuple, float] = {}
+        self._burden_ratios: dict[str, float] = {}
 
     # ------------------------------------------------------------------ patient-level hazards
 
     def disease_death_rate(self, patient: Patient) -> float:
+        """The patient's disease-death rate at entry, before burden, treatment and progression; the same
+        for every patient with the same traits, so computed once per combination."""
+        key = (patient.functional, patient.synchronous, patient.extrahepatic, patient.primary_site, patient.grade, patient.resectable)
+        rate = self._base_rates.get(key)
+        if rate is None:
+            rate = self._base_rates[key] = self._disease_death_rate(patient)
+        return rate
+
+    def _disease_death_rate(self, patient: Patient) -> float:
         p = self.params.value
         rate = p("disease.death_rate")
         if not patient.functional:
@@ -86,7 +97,10 @@ class PathwayModel:
 
     def burden_hazard_ratio(self, burden: str) -> float:
         """Hepatic tumour burden enters the death hazard apart, because resection changes it."""
-        return 1.0 if burden == "lt25" else self.params.value(f"disease.hr_burden_{burden}")
+        ratio = self._burden_ratios.get(burden)
+        if ratio is None:
+            ratio = self._burden_ratios[burden] = 1.0 if burden == "lt25" else self.params.value(f"disease.hr_burden_{burden}")
+        return ratio
 
     def progression_hazard_ratio_for(self, patient: Patient) -> float:
         ratio = 1.0
