@@ -38,7 +38,7 @@ test-fast: $(STAMP)
 # Served on loopback only; no usage statistics are sent.
 app: $(STAMP)
 	$(BIN)/python -m streamlit run $(APP) --server.address 127.0.0.1 --server.port $(APP_PORT) \
-		--server.headless true --browser.gatherUsageStats false
+		--server.headless true --browser.gatherUsageStats false --client.toolbarMode minimal
 
 # Playwright drives the system's Chromium (no browser download); tests/e2e/ starts its own server.
 $(E2E_STAMP): pyproject.toml $(STAMP)
@@ -47,7 +47,7 @@ $(E2E_STAMP): pyproject.toml $(STAMP)
 
 e2e: $(E2E_STAMP)
 	command -v chromium || (apt-get update && apt-get install -y chromium)
-	CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest -q tests/e2e
+	CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest -q -s tests/e2e
 
 clean:
 	rm -rf $(VENV) outputs build *.egg-info .pytest_cache .hypothesis

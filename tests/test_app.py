@@ -5,6 +5,7 @@ figures are those of `nelm-sim reproduce`; defaults come from the parameter libr
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import zipfile
 
@@ -69,8 +70,10 @@ def _empty_cache():
     import streamlit as st
 
     st.cache_data.clear()
+    st.cache_resource.clear()
     yield
     st.cache_data.clear()
+    st.cache_resource.clear()
 
 
 def test_control_defaults_come_from_the_parameter_library():
@@ -142,13 +145,13 @@ def test_page_shows_the_numbers_of_the_cli_for_the_same_settings(tmp_path):
 @pytest.mark.slow
 def test_a_setting_run_again_comes_from_the_cache(monkeypatch):
     calls = []
-    original = compute.run_page
+    original = compute.simulate
 
     def counting(*args, **kwargs):
         calls.append(1)
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(compute, "run_page", counting)
+    monkeypatch.setattr(compute, "simulate", counting)
     page = _page()
     _set_small_run(page)
     page.button(key="run").click().run()
@@ -221,17 +224,25 @@ def test_theatre_capacity_waits_for_the_resource_model():
 def test_downloads_are_the_cli_folders(tmp_path):
     settings = default_settings("baseline")
     settings = PageSettings("baseline", tuple(STRATEGIES), settings.values, settings.seed, RunDesign(**SMALL))
-    result = compute.run_page(build_prepared(settings), SMALL["psa_draws"], SMALL["psa_patients"])
-    names = zipfile.ZipFile(io.BytesIO(result.files["outputs.zip"])).namelist()
+    simulation = compute.simulate(build_prepared(settings), SMALL["psa_draws"], SMALL["psa_patients"])
+    shown = compute.page_result(simulation)
+    files = compute.download_files(simulation)
+    names = zipfile.ZipFile(io.BytesIO(files["outputs.zip"])).namelist()
     for expected in ("scenario.yaml", "compare/report.html", "compare/comparison.csv", "compare/figures/km_overall_survival.png",
                      "psa/psa.csv", "psa/ceac.csv", "psa/figures/ce_plane.png"):
         assert expected in names
     path = tmp_path / "scenario.yaml"
-    path.write_bytes(result.files["scenario.yaml"])
+    path.write_bytes(files["scenario.yaml"])
+    assert files["scenario.yaml"] == shown.scenario_yaml.encode("utf-8")
     _cli(["compare", str(path), "--out", str(tmp_path / "cli"), "--quiet"])
-    assert (tmp_path / "cli" / "comparison.csv").read_bytes() == result.files["comparison.csv"]
-    report = result.files["report.html"].decode("utf-8")
+    assert (tmp_path / "cli" / "comparison.csv").read_bytes() == files["comparison.csv"] == shown.comparison_csv
+    report = files["report.html"].decode("utf-8")
     assert all(name in report for name in STRATEGIES) and "data:image/png;base64," in report
+    assert hashlib.sha256(files["scenario.yaml"]).hexdigest() in report
+    _cli(["psa", str(path), "--draws", str(SMALL["psa_draws"]), "--patients", str(SMALL["psa_patients"]), "--out", str(tmp_path / "psa")])
+    archive = zipfile.ZipFile(io.BytesIO(files["outputs.zip"]))
+    for name in ("psa_summary.csv", "psa.csv", "ceac.csv", "icer.csv"):
+        assert archive.read(f"psa/{name}") == (tmp_path / "psa" / name).read_bytes(), name
 
 
 @pytest.mark.slow

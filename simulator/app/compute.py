@@ -1,8 +1,9 @@
 """The page's computations, as plain functions (no Streamlit here): a strategy comparison and a small
-PSA run exactly as `nelm-sim compare` and `nelm-sim psa` run them, written with the same folder writers
-into a temporary folder, and the seed review's figures as `nelm-sim reproduce` draws them.
+PSA run exactly as `nelm-sim compare` and `nelm-sim psa` run them, the page's figures drawn by the CLI's
+figure functions, the downloads written by the CLI's folder writers, and the seed review's figures as
+`nelm-sim reproduce` draws them.
 
-Results are plain data (tables and file bytes), so the page can cache them.
+``page_result`` and ``seed_figures`` return plain data (tables and PNG bytes) that the page caches.
 """
 
 from __future__ import annotations
@@ -16,16 +17,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import pandas as pd
 
-from ..economics.outputs import write_psa_folder
+from ..economics.outputs import summarise_psa, write_psa_folder
 from ..economics.settings import EconomicSettings
 from ..errors import ModelLimitError, ScenarioError
 from ..experiments.compare import Comparison, run_comparison
-from ..experiments.psa import run_psa
+from ..experiments.psa import PSAResult, draws_matrix, run_psa
 from ..experiments.runner import PreparedScenario, prepare
 from ..outcomes.metrics import metric_info
-from ..reporting.compare_folder import write_comparison_folder
+from ..outcomes.survival import at_risk_counts, survival_table
+from ..reporting import economics_plots
+from ..reporting.compare_folder import ENDPOINTS, write_comparison_folder
+from ..reporting.pathway_figures import occupancy_figure, symptom_figure
+from ..reporting.style import save, tick_step
+from ..reporting.survival_figures import forest_figure, km_figure
 from ..reporting.tables import headline_table, metric_table
 from . import capacity
 from .settings import SETTINGS_LABEL, scenario_yaml
@@ -35,18 +42,20 @@ Progress = Callable[[float, str], None]  # (fraction done, what is running)
 PAGE_SCENARIO_FILE = "scenario.yaml"
 COMPARE_FOLDER = "compare"
 PSA_FOLDER = "psa"
-# Figures of the comparison folder the page shows, by role.
-FIGURES = {
-    "km_os": f"{COMPARE_FOLDER}/figures/km_overall_survival.png",
-    "km_pfs": f"{COMPARE_FOLDER}/figures/km_progression_free_survival.png",
-    "symptoms": f"{COMPARE_FOLDER}/figures/symptom_control.png",
-    "hazard_ratios": f"{COMPARE_FOLDER}/figures/hazard_ratios.png",
-    "occupancy": f"{COMPARE_FOLDER}/figures/state_occupancy.png",
-    "ce_plane": f"{PSA_FOLDER}/figures/ce_plane.png",
-    "ceac": f"{PSA_FOLDER}/figures/ceac.png",
-}
+CSV_FLOAT_FORMAT = "%.10g"  # as the CLI's folders
 # The numbers of the headline table, as numbers (the page's second table and the tests read these).
 KEY_METRICS = ("median_os_months", "os_5y", "rmst_os_months", "hr_os_vs_comparator", "median_pfs1_months", "mean_months_uncontrolled")
+
+
+@dataclass
+class Simulation:
+    """What a page run simulated: the comparison of `nelm-sim compare` and the PSA of `nelm-sim psa`."""
+
+    prepared: PreparedScenario
+    comparison: Comparison
+    psa: PSAResult
+    economics: EconomicSettings
+    seconds: float
 
 
 @dataclass
@@ -61,13 +70,13 @@ class PageResult:
     headline: pd.DataFrame  # as `nelm-sim compare` prints it
     key_metrics: pd.DataFrame  # strategy, metric, label, unit, estimate, lower_95, upper_95
     all_metrics: pd.DataFrame  # every metric: rows, strategies as columns, 'estimate [CI]'
-    psa_summary: pd.DataFrame  # psa_summary.csv
-    icer: pd.DataFrame  # icer.csv of the PSA
+    psa_summary: pd.DataFrame  # the rows of psa_summary.csv
+    icer: pd.DataFrame  # the rows of the PSA's icer.csv
     resectable_share: float  # resectable at entry, in the simulated cohort
-    figures: dict[str, bytes]
-    files: dict[str, bytes]  # downloads: name -> bytes
+    figures: dict[str, bytes]  # PNG by role: km_os, km_pfs, symptoms, hazard_ratios, occupancy, ce_plane, ceac
+    comparison_csv: bytes  # comparison.csv as `nelm-sim compare` writes it
     resource_waits: pd.DataFrame | None
-    seconds: float
+    seconds: float  # simulation and figures
 
 
 class _PSAProgress:
@@ -93,10 +102,9 @@ def _blame_parameters(run: Callable[[], object]):
         raise ScenarioError(SETTINGS_LABEL, "parameters", exc.expected) from None
 
 
-def run_page(prepared: PreparedScenario, psa_draws: int, psa_patients: int, progress: Progress | None = None) -> PageResult:
-    """Compare the strategies (as `nelm-sim compare`) and run the PSA (as `nelm-sim psa --draws
-    psa_draws --patients psa_patients`) of a validated scenario; write both folders with the CLI's
-    writers into a temporary folder and keep their tables and files."""
+def simulate(prepared: PreparedScenario, psa_draws: int, psa_patients: int, progress: Progress | None = None) -> Simulation:
+    """Compare the strategies as `nelm-sim compare` does and run the PSA as `nelm-sim psa --draws
+    psa_draws --patients psa_patients` does (one worker: the CLI's results do not depend on it)."""
     started = time.perf_counter()
     scenario = prepared.scenario
     names = [s.name for s in prepared.strategies]
@@ -110,57 +118,125 @@ def run_page(prepared: PreparedScenario, psa_draws: int, psa_patients: int, prog
             progress(min(done / total, 1.0), label)
 
     def compare_tick(done: int, _total: int, label: str) -> None:
-        report(done * compare_weight, f"comparison: {label}")
+        report(done * compare_weight, f"Comparison: {label}")
 
     comparison: Comparison = _blame_parameters(lambda: run_comparison(prepared, progress=compare_tick))
     compare_done = scenario.replications * len(names) * compare_weight
-    settings = EconomicSettings.from_scenario(scenario)
-    tracker = _PSAProgress(lambda k: report(compare_done + k * len(names) * psa_patients, f"cost-effectiveness: PSA draw {k} of {psa_draws}"))
-    psa = _blame_parameters(lambda: run_psa(prepared, psa_draws, psa_patients, 1, settings, tracker))  # type: ignore[arg-type]
-    report(total, "writing figures and report")
-    text = scenario_yaml(scenario)
+    economics = EconomicSettings.from_scenario(scenario)
+    tracker = _PSAProgress(lambda k: report(compare_done + k * len(names) * psa_patients, f"Cost-effectiveness: PSA draw {k} of {psa_draws}"))
+    psa = _blame_parameters(lambda: run_psa(prepared, psa_draws, psa_patients, 1, economics, tracker))  # type: ignore[arg-type]
+    report(total, "Drawing the figures")
+    return Simulation(prepared, comparison, psa, economics, time.perf_counter() - started)
+
+
+def _png(fig) -> bytes:
+    buffer = io.BytesIO()
+    save(fig, buffer)
+    return buffer.getvalue()
+
+
+def _png_of(draw: Callable[[io.BytesIO], None]) -> bytes:
+    buffer = io.BytesIO()
+    draw(buffer)
+    return buffer.getvalue()
+
+
+def page_figures(simulation: Simulation) -> dict[str, bytes]:
+    """The figures the page shows, drawn by the CLI's figure functions with the CLI's inputs (those of
+    compare_folder.write_figures and economics.outputs.write_psa_folder), without the swimmer plots
+    and PSA extras that only the downloads need."""
+    comparison = simulation.comparison
+    scenario = comparison.prepared.scenario
+    horizon = scenario.horizon_months
+    names = comparison.strategies
+    patients = comparison.patients
+    figures: dict[str, bytes] = {}
+    ticks = list(np.arange(0.0, horizon + 1e-9, tick_step(horizon)))
+    for (duration, event, words, ylabel, _), role in zip(ENDPOINTS, ("km_os", "km_pfs")):
+        curves = survival_table(patients, names, duration, event)
+        at_risk = pd.DataFrame(
+            {t: [at_risk_counts(patients.loc[patients["strategy"] == s, duration], [t])[0] for s in names] for t in ticks}, index=names
+        )
+        figures[role] = _png(km_figure(curves, at_risk, names, f"{scenario.name}: {words} by strategy", ylabel, horizon))
+    figures["symptoms"] = _png(symptom_figure(comparison.symptom_curve, names, horizon))
+    hazards = comparison.summary[comparison.summary["metric"] == "hr_os_vs_comparator"]
+    figures["hazard_ratios"] = _png(forest_figure(hazards, comparison.comparator, names, comparison.replications))
+    figures["occupancy"] = _png(occupancy_figure(comparison.occupancy, names, horizon))
+
+    psa, economics = simulation.psa, simulation.economics
+    summary = summarise_psa(psa, economics, simulation.prepared.params)
+    costs = draws_matrix(psa.outcomes, names, "costs")
+    qalys = draws_matrix(psa.outcomes, names, "qalys")
+    title = f"{scenario.name}: {len(costs)} PSA draws x {psa.patients} patients"
+    figures["ce_plane"] = _png_of(lambda out: economics_plots.ce_plane_figure(
+        qalys.sub(qalys[summary.comparator], axis=0), costs.sub(costs[summary.comparator], axis=0), summary.comparator,
+        economics.willingness_to_pay, economics.currency, out, f"{title}: cost-effectiveness plane"))
+    figures["ceac"] = _png_of(lambda out: economics_plots.ceac_figure(
+        summary.grid, summary.acceptability, names, summary.best, economics.currency, out, f"{title}: acceptability curves"))
+    return figures
+
+
+def page_result(simulation: Simulation) -> PageResult:
+    """Tables and figures of the page (plain data, cached by the page)."""
+    started = time.perf_counter()
+    comparison = simulation.comparison
+    scenario = comparison.prepared.scenario
+    names = comparison.strategies
+    summary = comparison.summary
+    key = summary[summary["metric"].isin(KEY_METRICS)][["strategy", "metric", "label", "unit", "estimate", "lower_95", "upper_95"]]
+    metrics = [m for m in summary["metric"].unique() if metric_info(m)[2] != "other"]
+    psa_summary = summarise_psa(simulation.psa, simulation.economics, simulation.prepared.params)
+    figures = page_figures(simulation)
+    return PageResult(
+        scenario_yaml=scenario_yaml(scenario),
+        strategies=names,
+        comparator=comparison.comparator,
+        replications=comparison.replications,
+        patients=scenario.cohort.size,
+        psa_draws=len(simulation.psa.outcomes["draw"].unique()),
+        psa_patients=simulation.psa.patients,
+        headline=headline_table(summary, names, comparison.comparator),
+        key_metrics=key.reset_index(drop=True),
+        all_metrics=metric_table(summary, names, metrics),
+        psa_summary=psa_summary.summary,
+        icer=psa_summary.icer,
+        resectable_share=float(comparison.patients.drop_duplicates(["replication", "patient_id"])["resectable"].astype(bool).mean()),
+        figures=figures,
+        comparison_csv=summary.to_csv(index=False, float_format=CSV_FLOAT_FORMAT).encode("utf-8"),
+        resource_waits=capacity.resource_waits(comparison),
+        seconds=simulation.seconds + time.perf_counter() - started,
+    )
+
+
+def run_page(prepared: PreparedScenario, psa_draws: int, psa_patients: int, progress: Progress | None = None) -> PageResult:
+    return page_result(simulate(prepared, psa_draws, psa_patients, progress))
+
+
+def download_files(simulation: Simulation) -> dict[str, bytes]:
+    """The run's folders as the CLI writes them (compare/ with report.html, psa/), written by the CLI's
+    own writers into a temporary folder: report.html, comparison.csv, scenario.yaml and outputs.zip
+    (everything). Built when a download is asked for: the swimmer plots and PSA extras take seconds."""
+    started = time.perf_counter()
+    prepared = simulation.prepared
+    text = scenario_yaml(prepared.scenario)
     with tempfile.TemporaryDirectory(prefix="nelm-sim-app-") as temporary:
         folder = Path(temporary)
         scenario_file = folder / PAGE_SCENARIO_FILE
         scenario_file.write_text(text, encoding="utf-8")
         # The folders name the page's scenario file (its SHA-256 is that of the download).
         on_file = dataclasses.replace(prepared, path=scenario_file)
-        command = ["nelm-sim", "compare", PAGE_SCENARIO_FILE]
-        write_comparison_folder(dataclasses.replace(comparison, prepared=on_file), folder / COMPARE_FOLDER, False, command,
-                                time.perf_counter() - started, text)
-        psa_command = ["nelm-sim", "psa", PAGE_SCENARIO_FILE, "--draws", str(psa_draws), "--patients", str(psa_patients)]
-        write_psa_folder(on_file, psa, settings, folder / PSA_FOLDER, False, psa_command, started, 1)
-        figures = {role: (folder / relative).read_bytes() for role, relative in FIGURES.items()}
-        files = {
+        comparison = dataclasses.replace(simulation.comparison, prepared=on_file)
+        write_comparison_folder(comparison, folder / COMPARE_FOLDER, False, ["nelm-sim", "compare", PAGE_SCENARIO_FILE],
+                                simulation.seconds, text)
+        psa_command = ["nelm-sim", "psa", PAGE_SCENARIO_FILE, "--draws", str(len(simulation.psa.outcomes["draw"].unique())),
+                       "--patients", str(simulation.psa.patients)]
+        write_psa_folder(on_file, simulation.psa, simulation.economics, folder / PSA_FOLDER, False, psa_command, started, 1)
+        return {
             "report.html": (folder / COMPARE_FOLDER / "report.html").read_bytes(),
             "comparison.csv": (folder / COMPARE_FOLDER / "comparison.csv").read_bytes(),
             PAGE_SCENARIO_FILE: text.encode("utf-8"),
             "outputs.zip": _zip(folder),
         }
-        psa_summary = pd.read_csv(folder / PSA_FOLDER / "psa_summary.csv")
-        icer = pd.read_csv(folder / PSA_FOLDER / "icer.csv")
-    summary = comparison.summary
-    key = summary[summary["metric"].isin(KEY_METRICS)][["strategy", "metric", "label", "unit", "estimate", "lower_95", "upper_95"]]
-    metrics = [m for m in summary["metric"].unique() if metric_info(m)[2] != "other"]
-    return PageResult(
-        scenario_yaml=text,
-        strategies=names,
-        comparator=comparison.comparator,
-        replications=comparison.replications,
-        patients=scenario.cohort.size,
-        psa_draws=psa_draws,
-        psa_patients=psa_patients,
-        headline=headline_table(summary, names, comparison.comparator),
-        key_metrics=key.reset_index(drop=True),
-        all_metrics=metric_table(summary, names, metrics),
-        psa_summary=psa_summary,
-        icer=icer,
-        resectable_share=float(comparison.patients.drop_duplicates(["replication", "patient_id"])["resectable"].astype(bool).mean()),
-        figures=figures,
-        files=files,
-        resource_waits=capacity.resource_waits(comparison),
-        seconds=time.perf_counter() - started,
-    )
 
 
 def _zip(folder: Path) -> bytes:

@@ -8,6 +8,7 @@ no path), so nothing typed on the page can open a file or run code.
 from __future__ import annotations
 
 import contextvars
+import math
 
 import streamlit as st
 
@@ -19,14 +20,29 @@ from .settings import (
 )
 
 CACHE_ENTRIES = 32
+DOWNLOAD_CACHE_ENTRIES = 4  # a few MB each (figures embedded)
 SHOWN_RUN = "shown_run"  # session key: the cache key of the run whose results are shown
 SHOWN_SEED = "shown_seed_figures"
 
 
+# Every cache is keyed by the validated scenario (its YAML text) and the PSA design; ``_progress``
+# (the progress bar) is not part of the key.
+@st.cache_resource(max_entries=CACHE_ENTRIES, show_spinner=False)
+def cached_simulation(scenario_text: str, psa_draws: int, psa_patients: int, _progress=None) -> compute.Simulation:
+    """The simulated comparison and PSA, kept as objects (read only) for the downloads."""
+    return compute.simulate(compute.prepare_page_scenario(scenario_text), psa_draws, psa_patients, _progress)
+
+
 @st.cache_data(max_entries=CACHE_ENTRIES, show_spinner=False)
 def cached_run(scenario_text: str, psa_draws: int, psa_patients: int, _progress=None) -> compute.PageResult:
-    """Keyed by the validated scenario (its YAML text) and the PSA design; ``_progress`` is not hashed."""
-    return compute.run_page(compute.prepare_page_scenario(scenario_text), psa_draws, psa_patients, _progress)
+    """What the page shows: tables and figures."""
+    return compute.page_result(cached_simulation(scenario_text, psa_draws, psa_patients, _progress))
+
+
+@st.cache_data(max_entries=DOWNLOAD_CACHE_ENTRIES, show_spinner=False)
+def cached_downloads(scenario_text: str, psa_draws: int, psa_patients: int) -> dict[str, bytes]:
+    """The CLI's folders of a run (report.html, outputs.zip), built when a download is asked for."""
+    return compute.download_files(cached_simulation(scenario_text, psa_draws, psa_patients))
 
 
 @st.cache_data(max_entries=CACHE_ENTRIES, show_spinner=False)
@@ -58,7 +74,7 @@ def _sidebar() -> PageSettings:
         for control in (c for c in CONTROLS if c.group == group):
             values[control.key] = box.slider(
                 f"{control.label} ({control.unit})", min_value=control.minimum, max_value=control.maximum, value=defaults[control.key],
-                step=control.step, key=_key(scenario, control.key), help=f"{control.help} Model default: {defaults[control.key]:g} "
+                step=control.step, format=_format(control.step), key=_key(scenario, control.key), help=f"{control.help} Model default: {defaults[control.key]:g} "
                 f"({control.parameter if control.target != 'wtp' else 'scenario economics'}).",
             )
     theatre = _theatre_capacity_control(sidebar, scenario)
@@ -74,6 +90,12 @@ def _sidebar() -> PageSettings:
             del st.session_state[name]
         st.rerun()
     return PageSettings(scenario, tuple(strategies), tuple(values.items()), seed, RunDesign(**design), theatre)
+
+
+def _format(step: float) -> str:
+    """As many decimals as the step has (1 -> 32, 0.1 -> 1.3, 0.01 -> 0.34)."""
+    decimals = max(0, -math.floor(math.log10(step))) if step < 1 else 0
+    return f"%.{decimals}f"
 
 
 def _theatre_capacity_control(sidebar, scenario: str) -> float | None:
@@ -124,10 +146,10 @@ def _comparison_tab(settings: PageSettings) -> None:
     bar.empty()
     if shown != run_key:
         st.warning("The settings have changed since this run: press Run to update the results.")
-    _results(result)
+    _results(result, shown)
 
 
-def _results(result: compute.PageResult) -> None:
+def _results(result: compute.PageResult, run_key: tuple) -> None:
     st.success(
         f"{len(result.strategies)} strategies x {result.patients:,} patients x {result.replications} replication(s), "
         f"and {result.psa_draws} PSA draws x {result.psa_patients:,} patients: {result.seconds:.1f} s "
@@ -163,10 +185,19 @@ def _results(result: compute.PageResult) -> None:
     st.dataframe(result.icer, hide_index=True)
     _resource_waits_panel(result)
     st.subheader("Downloads")
-    columns = st.columns(4)
-    for column, (name, mime) in zip(columns, (("outputs.zip", "application/zip"), ("report.html", "text/html"),
-                                              ("comparison.csv", "text/csv"), (compute.PAGE_SCENARIO_FILE, "application/x-yaml"))):
-        column.download_button(name, result.files[name], file_name=name, mime=mime, key=f"download:{name}")
+    st.caption("The report and the zip hold the CLI's compare/ and psa/ folders of this run; they are built when asked for (a few seconds).")
+
+    def later(name: str):
+        return lambda: cached_downloads(*run_key)[name]
+
+    files = (
+        ("report.html", later("report.html"), "text/html"),
+        ("outputs.zip", later("outputs.zip"), "application/zip"),
+        ("comparison.csv", result.comparison_csv, "text/csv"),
+        (compute.PAGE_SCENARIO_FILE, result.scenario_yaml, "application/x-yaml"),
+    )
+    for column, (name, data, mime) in zip(st.columns(len(files)), files):
+        column.download_button(name, data, file_name=name, mime=mime, key=f"download:{name}", on_click="ignore")
 
 
 def _resource_waits_panel(result: compute.PageResult) -> None:

@@ -102,10 +102,10 @@ class RunDesign:
     run of the page well under 20 seconds on two cores; the CLI equivalents are --patients,
     --replications and --seed (compare) and --draws, --patients (psa)."""
 
-    patients: int = 500
+    patients: int = 400
     replications: int = 3
     psa_draws: int = 20
-    psa_patients: int = 100
+    psa_patients: int = 80
 
 
 RUN_DESIGN_DEFAULT = RunDesign()
