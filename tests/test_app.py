@@ -28,7 +28,7 @@ APP = str(ROOT / "simulator" / "app" / "streamlit_app.py")
 TIMEOUT = 300  # seconds AppTest waits for one script run (a run simulates; the suite shares two cores)
 STRATEGIES = ["surgery-first", "systemic-first"]
 SMALL = {"patients": 150, "replications": 2, "psa_draws": 3, "psa_patients": 30}
-CHANGED = {"mix.functional": 80.0, "parameter.octreotide_lar.progression_hazard_ratio": 0.6}
+CHANGED = {"mix.functional": 80.0, "parameter.octreotide_lar.progression_hazard_ratio": 0.6, "economics.willingness_to_pay": 50_000.0}
 
 
 def _cli(argv: list[str]) -> str:
@@ -60,6 +60,7 @@ def _cli_scenario_file(tmp_path, changes: dict[str, float]) -> str:
     data["replications"] = SMALL["replications"]
     data["cohort"]["mix"] = {"functional": changes["mix.functional"] / 100}
     data["parameters"] = {"octreotide_lar.progression_hazard_ratio": changes["parameter.octreotide_lar.progression_hazard_ratio"]}
+    data["economics"] = {"willingness_to_pay": [changes["economics.willingness_to_pay"]]}
     path = tmp_path / "by-hand.yaml"
     path.write_text(yaml.safe_dump(data), encoding="utf-8")
     return str(path)
@@ -93,6 +94,7 @@ def test_unchanged_controls_leave_the_scenario_as_the_cli_reads_it():
     data = page_settings.scenario_data(settings)
     file = load_scenario(ROOT / "scenarios" / "baseline.yaml").model_dump(mode="json", exclude_none=True)
     assert data["parameters"] == file["parameters"] == {}
+    assert data["economics"] == file["economics"]
     assert data["cohort"]["mix"] == file["cohort"]["mix"] == {}
     assert data["cohort"]["size"] == RunDesign().patients and data["seed"] == file["seed"]
     assert [s if isinstance(s, str) else s["name"] for s in data["strategies"]] == [s["name"] for s in file["strategies"]]
@@ -134,8 +136,8 @@ def test_page_shows_the_numbers_of_the_cli_for_the_same_settings(tmp_path):
     _cli(["psa", scenario, "--draws", str(SMALL["psa_draws"]), "--patients", str(SMALL["psa_patients"]), "--out", str(tmp_path / "psa")])
     cli_psa = pd.read_csv(tmp_path / "psa" / "psa_summary.csv")
     assert list(psa_summary["strategy"]) == list(cli_psa["strategy"]) == STRATEGIES
-    for column in ("costs", "qalys", "life_years"):
-        pd.testing.assert_series_equal(psa_summary[column], cli_psa[column], check_names=False, rtol=1e-9)
+    for column in ("costs", "qalys", "life_years", "probability_cost_effective_50000"):  # at the page's willingness to pay
+        pd.testing.assert_series_equal(psa_summary[column], cli_psa[column], check_names=False, check_dtype=False, rtol=1e-9)
 
     # Two Kaplan-Meier figures side by side, symptom control, CE plane and CEAC are on the page.
     assert len(page.image) >= 5

@@ -236,11 +236,11 @@ def scenario_data(settings: PageSettings) -> dict:
     defaults = default_values(settings.scenario)
     for key, shown in settings.values:
         control = CONTROLS_BY_KEY[key]
+        if _display(shown) == defaults[key]:
+            continue  # unchanged: the scenario file stays as it is (and the CLI sees the same file)
         if control.target == "wtp":
             data.setdefault("economics", {})["willingness_to_pay"] = [float(shown)]
             continue
-        if _display(shown) == defaults[key]:
-            continue  # unchanged: the scenario file stays as it is (and the CLI sees the same file)
         value = _display(shown / control.scale)
         if control.target == "mix" and control.parameter not in data.get("parameters", {}):
             data["cohort"].setdefault("mix", {})[control.name] = value
