@@ -139,6 +139,10 @@ def test_page_shows_the_numbers_of_the_cli_for_the_same_settings(tmp_path):
     for column in ("costs", "qalys", "life_years", "probability_cost_effective_50000"):  # at the page's willingness to pay
         pd.testing.assert_series_equal(psa_summary[column], cli_psa[column], check_names=False, check_dtype=False, rtol=1e-9)
 
+    readable = page.table[2].value  # the same PSA, formatted
+    assert list(readable["strategy"]) == STRATEGIES and "P(cost-effective) at 50,000" in readable.columns
+    assert list(readable["P(cost-effective) at 50,000"]) == [f"{p:.2f}" for p in cli_psa["probability_cost_effective_50000"]]
+
     # Two Kaplan-Meier figures side by side, symptom control, CE plane and CEAC are on the page.
     assert len(page.image) >= 5
     assert any("Overall survival" in caption for image in page.image for caption in image.captions)

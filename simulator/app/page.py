@@ -181,8 +181,10 @@ def _results(result: compute.PageResult, run_key: tuple) -> None:
     left, right = st.columns(2)
     left.image(result.figures["ce_plane"], caption="Cost-effectiveness plane (one point per PSA draw; dashed: willingness to pay)")
     right.image(result.figures["ceac"], caption="Cost-effectiveness acceptability curves")
-    st.dataframe(result.psa_summary, hide_index=True)
-    st.dataframe(result.icer, hide_index=True)
+    st.table(result.cost_effectiveness)
+    with st.expander("PSA summary and incremental analysis as numbers (psa_summary.csv, icer.csv)"):
+        st.dataframe(result.psa_summary, hide_index=True)
+        st.dataframe(result.icer, hide_index=True)
     _resource_waits_panel(result)
     st.subheader("Downloads")
     st.caption("The report and the zip hold the CLI's compare/ and psa/ folders of this run; they are built when asked for (a few seconds).")
@@ -230,7 +232,8 @@ def _seed_tab() -> None:
     for row in range(0, len(result.figures), 2):
         for column, (_, title, png) in zip(st.columns(2), result.figures[row : row + 2]):
             column.image(png, caption=title)
-    st.table(result.targets)
+    # A leading ">" (e.g. "> 25% burden") would start a Markdown quote in the table's cells.
+    st.table(result.targets.assign(population=result.targets["population"].str.replace(r"^>", r"\\>", regex=True)))
 
 
 def main() -> None:
