@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import tempfile
+import threading
 import time
 import zipfile
 from dataclasses import dataclass
@@ -43,6 +44,9 @@ PAGE_SCENARIO_FILE = "scenario.yaml"
 COMPARE_FOLDER = "compare"
 PSA_FOLDER = "psa"
 CSV_FLOAT_FORMAT = "%.10g"  # as the CLI's folders
+# pyplot keeps global state and the page draws from several threads (one per browser session, and
+# the downloads' own): one figure-drawing job at a time.
+FIGURE_LOCK = threading.RLock()
 # The numbers of the headline table, as numbers (the page's second table and the tests read these).
 KEY_METRICS = ("median_os_months", "os_5y", "rmst_os_months", "hr_os_vs_comparator", "median_pfs1_months", "mean_months_uncontrolled")
 
@@ -187,7 +191,8 @@ def page_result(simulation: Simulation) -> PageResult:
     key = summary[summary["metric"].isin(KEY_METRICS)][["strategy", "metric", "label", "unit", "estimate", "lower_95", "upper_95"]]
     metrics = [m for m in summary["metric"].unique() if metric_info(m)[2] != "other"]
     psa_summary = summarise_psa(simulation.psa, simulation.economics, simulation.prepared.params)
-    figures = page_figures(simulation)
+    with FIGURE_LOCK:
+        figures = page_figures(simulation)
     return PageResult(
         scenario_yaml=scenario_yaml(scenario),
         strategies=names,
@@ -250,7 +255,7 @@ def download_files(simulation: Simulation) -> dict[str, bytes]:
     started = time.perf_counter()
     prepared = simulation.prepared
     text = scenario_yaml(prepared.scenario)
-    with tempfile.TemporaryDirectory(prefix="nelm-sim-app-") as temporary:
+    with FIGURE_LOCK, tempfile.TemporaryDirectory(prefix="nelm-sim-app-") as temporary:
         folder = Path(temporary)
         scenario_file = folder / PAGE_SCENARIO_FILE
         scenario_file.write_text(text, encoding="utf-8")
@@ -309,7 +314,7 @@ def seed_figures(patients: int, seed_folder: Path, progress: Progress | None = N
     if progress is not None:
         progress(1.0, "drawing the figures")
     figures = []
-    with tempfile.TemporaryDirectory(prefix="nelm-sim-seed-") as temporary:
+    with FIGURE_LOCK, tempfile.TemporaryDirectory(prefix="nelm-sim-seed-") as temporary:
         for figure in SEED_FIGURES:
             path = Path(temporary) / f"{figure.key}.png"
             draw_seed_figure(figure, results[figure.scenario].patients, path)
