@@ -175,6 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     dsa.add_argument("--patients", type=_positive_int, metavar="N", help="override the cohort size")
     dsa.add_argument("--replications", type=_positive_int, metavar="N", help="override the number of replications")
     dsa.add_argument("--force", action="store_true", help="replace the output folder if it already exists")
+    _add_execution_options(dsa)
 
     validate = commands.add_parser("validate", help="check a scenario file without running it", description="Validate SCENARIO and its strategies and parameter overrides.")
     validate.add_argument("scenario", type=Path, metavar="SCENARIO", help="scenario YAML file")
@@ -405,10 +406,17 @@ def _cmd_psa(args: argparse.Namespace) -> int:
 def _cmd_dsa(args: argparse.Namespace) -> int:
     from .api import run_dsa_file
 
-    destination, result = run_dsa_file(
-        args.scenario, out=args.out, seed=args.seed, patients=args.patients, replications=args.replications,
-        wtp=args.wtp, strategy=args.strategy, force=args.force, command_line=["nelm-sim", *sys.argv[1:]],
-    )
+    from .reporting.progress import ProgressBar
+
+    bar = ProgressBar(enabled=False if args.quiet else None)
+    try:
+        destination, result = run_dsa_file(
+            args.scenario, out=args.out, seed=args.seed, patients=args.patients, replications=args.replications,
+            wtp=args.wtp, strategy=args.strategy, force=args.force, command_line=["nelm-sim", *sys.argv[1:]],
+            execution=_execution(args), progress=bar,
+        )
+    finally:
+        bar.close()
     print(f"wrote {destination}: INMB of {result.target} vs {result.comparator} at {result.wtp:,.0f} per QALY = {result.base_inmb:,.0f} per patient")
     print(result.tornado[["parameter", "low", "high", "inmb_low", "inmb_high"]].head(10).to_string(index=False, float_format=lambda v: f"{v:,.4g}"))
     return 0

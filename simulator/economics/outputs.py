@@ -308,6 +308,8 @@ def run_dsa_file(
     strategy: str | None = None,
     force: bool = False,
     command_line: list[str] | None = None,
+    execution: Execution | None = None,
+    progress=None,
 ) -> tuple[Path, DSAResult]:
     started = time.perf_counter()
     prepared, path = _load(path, seed=seed, patients=patients, replications=replications)
@@ -315,5 +317,5 @@ def run_dsa_file(
     destination = Path(out) if out is not None else DEFAULT_OUTPUT_ROOT / f"{scenario.name}-dsa"
     check_destination(destination, force)
     settings = EconomicSettings.from_scenario(scenario)
-    result = run_dsa(prepared, settings, wtp, strategy)
+    result = run_dsa(prepared, settings, wtp, strategy, execution or Execution(), progress)
     return write_dsa_folder(prepared, result, settings, destination, force, command_line or [], started), result
