@@ -159,6 +159,59 @@ def _strategy_names_to_configs(value: Any) -> Any:
     return value
 
 
+# ---------------------------------------------------------------------------------------------
+# Capacity planning (README "Capacity planning"): open-population arrivals and shared hospital resources.
+
+RESOURCE_NAMES = ("mdt", "theatre", "ir_suite", "beds", "day_unit", "nuclear_medicine")
+MAX_RESOURCE_CAPACITY = 10_000
+MAX_SCHEDULE_SESSIONS = 50
+MAX_ARRIVAL_YEARS = 100.0
+MAX_CATCHMENT = 2_000_000_000  # more than any country's population served by one centre
+
+
+class SessionConfig(Strict):
+    """One weekly opening session: day of the week, start hour (0-24, decimals allowed) and length in hours."""
+
+    day: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+    start: Annotated[FiniteFloat, Field(ge=0, lt=24)]
+    hours: Annotated[FiniteFloat, Field(gt=0, le=168)]
+
+
+class ResourceConfig(Strict):
+    """A hospital resource: how many units work in parallel, and when new work may start (default: always)."""
+
+    capacity: Annotated[int, Field(ge=1, le=MAX_RESOURCE_CAPACITY, strict=True)]
+    schedule: Annotated[list[SessionConfig], Field(min_length=1, max_length=MAX_SCHEDULE_SESSIONS)] | None = None
+
+
+class ResourcesConfig(Strict):
+    """The resources a scenario constrains; one left out is unlimited (no queue)."""
+
+    mdt: ResourceConfig | None = None  # multidisciplinary team meeting: one case discussed at a time per unit
+    theatre: ResourceConfig | None = None  # operating theatres: hepatectomy, transplant
+    ir_suite: ResourceConfig | None = None  # interventional radiology: ablation, TAE, TACE, Y-90
+    beds: ResourceConfig | None = None  # hospital beds: the length of stay after a procedure
+    day_unit: ResourceConfig | None = None  # day-unit chairs / clinic slots: somatostatin-analogue injections
+    nuclear_medicine: ResourceConfig | None = None  # PRRT administration slots
+
+    def configured(self) -> dict[str, ResourceConfig]:
+        return {name: getattr(self, name) for name in RESOURCE_NAMES if getattr(self, name) is not None}
+
+
+class ArrivalsConfig(Strict):
+    """Open population: patients arrive over calendar time instead of all at time 0 (cohort.size is not
+    used). The rate is catchment_population x the arrivals.* incidence parameters."""
+
+    catchment_population: Annotated[int, Field(ge=1, le=MAX_CATCHMENT, strict=True)]
+    years: Annotated[FiniteFloat, Field(gt=0, le=MAX_ARRIVAL_YEARS)]  # arrivals counted in the statistics
+    warmup_years: Annotated[FiniteFloat, Field(ge=0, le=MAX_ARRIVAL_YEARS)] = 0.0  # arrivals before, left out
+
+
+class CapacityConfig(Strict):
+    arrivals: ArrivalsConfig | None = None
+    resources: ResourcesConfig = ResourcesConfig()
+
+
 class VariantCohort(Strict):
     """The fields of ``cohort`` a variant may change; ``mix`` entries are merged into the base's mix."""
 
@@ -179,6 +232,7 @@ class VariantConfig(Strict):
     strategies: Annotated[list[StrategyConfig], Field(min_length=1, max_length=50)] | None = None
     parameters: dict[str, ParameterValue] = {}
     economics: dict[str, Any] = {}  # checked field by field once merged into the base's economics
+    capacity: dict[str, Any] = {}  # merged into the base's capacity (resources by name), checked once merged
 
     @field_validator("strategies", mode="before")
     @classmethod
@@ -244,6 +298,8 @@ class Scenario(Strict):
     strategies: Annotated[list[StrategyConfig], Field(min_length=1, max_length=50)]
     parameters: dict[str, ParameterValue] = {}
     economics: EconomicsConfig = EconomicsConfig()
+    # Capacity planning: shared hospital resources with queues, and optionally open-population arrivals.
+    capacity: CapacityConfig | None = None
     # Scenario analyses (`nelm-sim scenarios`); `run` and `compare` run the base scenario only.
     variants: Annotated[list[VariantConfig], Field(min_length=1, max_length=MAX_VARIANTS)] | None = None
     sweep: SweepConfig | None = None

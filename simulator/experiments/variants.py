@@ -202,6 +202,8 @@ def merge_overrides(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str
                         merged.get("parameters", {}).pop(COHORT_PREFIX + share, None)
                 else:
                     merged["cohort"][name] = setting
+        elif key == "capacity":
+            merged[key] = _deep_merge(merged.get(key) or {}, value)
         elif key in MERGED_MAPPINGS:
             merged[key] = {**(merged.get(key) or {}), **copy.deepcopy(value)}
             if key == "parameters":
@@ -211,6 +213,18 @@ def merge_overrides(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str
         else:
             merged[key] = copy.deepcopy(value)
     return merged
+
+
+def _deep_merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """Mappings merged key by key at every level (capacity.resources.theatre.capacity...); lists and
+    values replaced."""
+    out = copy.deepcopy(base)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
 
 
 def _base_dict(scenario: Scenario) -> dict[str, Any]:
