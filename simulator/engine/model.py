@@ -46,6 +46,9 @@ class PathwayModel:
         streams: RandomStreams,
         replication: int,
         scheduler: str = "direct",
+        capacity=None,
+        arrivals: np.ndarray | None = None,
+        window: tuple[float, float] | None = None,
     ) -> None:
         if scheduler not in SCHEDULERS:
             raise ValueError(f"scheduler must be one of {SCHEDULERS}, not {scheduler!r}")
@@ -66,6 +69,13 @@ class PathwayModel:
         self._background = _cumulative_background_hazard()
         self._base_rates: dict[tuple, float] = {}
         self._burden_ratios: dict[str, float] = {}
+        # Shared hospital resources (capacity/hospital.py): patients then share the SimPy environment,
+        # each on a clock shifted to its arrival. Without them nothing below touches a resource.
+        self.hospital = None
+        if capacity is not None:
+            from ..capacity.hospital import Hospital
+
+            self.hospital = Hospital(self, capacity, arrivals, window if window is not None else (0.0, self.horizon))
 
     # ------------------------------------------------------------------ patient-level hazards
 
@@ -163,7 +173,9 @@ class PathwayModel:
         collecting = gc.isenabled()
         gc.disable()
         try:
-            if self.scheduler == "simpy":
+            if self.hospital is not None:
+                self.hospital.run()
+            elif self.scheduler == "simpy":
                 for patient in self.cohort:
                     course = Course(self, patient, self.env)
                     self.courses.append(course)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import pandas as pd
 
@@ -23,6 +23,9 @@ from ..pathways.strategies import Strategy, resolve_strategies
 from .execution import SERIAL, Execution
 
 Progress = Callable[[int, int, str], None]
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..capacity.run import CapacityTables
 
 PROCEDURE_KINDS = ("hepatectomy", "transplant", "ablation", "tae", "tace", "y90", "prrt")
 PFS_LINES_REPORTED = 3  # columns pfs1..pfs3; a death during a line ends that line's PFS too
@@ -61,6 +64,10 @@ def prepare(scenario: Scenario, path: Path | str, summary: bool = False) -> Prep
         mix_probabilities(params)
     except ValueError as exc:
         raise ScenarioError(path, "cohort.mix", f"shares that sum to at most 1 ({exc})") from None
+    if scenario.capacity is not None:
+        from ..capacity.run import check_arrivals
+
+        check_arrivals(scenario, params, path)
     return PreparedScenario(scenario, path, params, resolve_strategies(scenario, path))
 
 
@@ -68,6 +75,7 @@ def prepare(scenario: Scenario, path: Path | str, summary: bool = False) -> Prep
 class RunResult:
     events: pd.DataFrame | None  # None in summary mode
     patients: pd.DataFrame
+    capacity: "CapacityTables | None" = None  # resources, waits, queues when the scenario has capacity
 
 
 def patient_table(model: PathwayModel, replication: int) -> pd.DataFrame:
@@ -126,6 +134,16 @@ def run_strategy(prepared: PreparedScenario, replication: int, strategy_index: i
     gets exactly what ``run_replication`` shares between strategies."""
     scenario = prepared.scenario
     streams = RandomStreams(scenario.seed, replication, draw)
+    if scenario.capacity is not None:
+        from ..capacity.run import finish, open_cohort
+
+        arrivals, window, size = open_cohort(scenario, prepared.params, replication, draw)
+        cohort = build_cohort(prepared.params, streams, size, scenario.cohort.age)
+        model = PathwayModel(
+            prepared.params, prepared.strategies[strategy_index], cohort, scenario.horizon_months, streams, replication,
+            capacity=scenario.capacity, arrivals=arrivals, window=window,
+        ).run()
+        return finish(model, model.log.to_frame(), patient_table(model, replication), replication, None)
     cohort = build_cohort(prepared.params, streams, scenario.cohort.size, scenario.cohort.age)
     model = PathwayModel(prepared.params, prepared.strategies[strategy_index], cohort, scenario.horizon_months, streams, replication).run()
     tables = model.log.to_frame(), patient_table(model, replication)
@@ -134,11 +152,15 @@ def run_strategy(prepared: PreparedScenario, replication: int, strategy_index: i
 
 
 def run_replication(
-    prepared: PreparedScenario, replication: int, after_strategy: Callable[[str], None] | None = None, draw: int = 0
+    prepared: PreparedScenario, replication: int, after_strategy: Callable[[str], None] | None = None, draw: int = 0,
+    capacity_out: "CapacityTables | None" = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(events, patients) of one replication (of one PSA draw): the same cohort and streams for every strategy."""
+    """(events, patients) of one replication (of one PSA draw): the same cohort and streams for every strategy.
+    With a ``capacity`` section the hospital's tables are added to ``capacity_out`` when given."""
     scenario = prepared.scenario
     streams = RandomStreams(scenario.seed, replication, draw)
+    if scenario.capacity is not None:
+        return _run_capacity_replication(prepared, replication, streams, after_strategy, draw, capacity_out)
     cohort = build_cohort(prepared.params, streams, scenario.cohort.size, scenario.cohort.age)
     frames, tables = [], []
     for strategy in prepared.strategies:
@@ -146,6 +168,30 @@ def run_replication(
         frames.append(model.log.to_frame())
         tables.append(patient_table(model, replication))
         model.close()
+        if after_strategy is not None:
+            after_strategy(strategy.name)
+    return concat_events(frames), pd.concat(tables, ignore_index=True)
+
+
+def _run_capacity_replication(
+    prepared: PreparedScenario, replication: int, streams: RandomStreams, after_strategy: Callable[[str], None] | None,
+    draw: int, capacity_out: "CapacityTables | None",
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """As run_replication, with shared hospital resources (and, with arrivals, an open population)."""
+    from ..capacity.run import finish, open_cohort
+
+    scenario = prepared.scenario
+    arrivals, window, size = open_cohort(scenario, prepared.params, replication, draw)
+    cohort = build_cohort(prepared.params, streams, size, scenario.cohort.age)
+    frames, tables = [], []
+    for strategy in prepared.strategies:
+        model = PathwayModel(
+            prepared.params, strategy, cohort, scenario.horizon_months, streams, replication,
+            capacity=scenario.capacity, arrivals=arrivals, window=window,
+        ).run()
+        events, table = finish(model, model.log.to_frame(), patient_table(model, replication), replication, capacity_out)
+        frames.append(events)
+        tables.append(table)
         if after_strategy is not None:
             after_strategy(strategy.name)
     return concat_events(frames), pd.concat(tables, ignore_index=True)
@@ -161,7 +207,10 @@ def _strategy_task(task: tuple) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def run_prepared(prepared: PreparedScenario, execution: Execution = SERIAL, progress: Progress | None = None) -> RunResult:
-    """Every (replication, strategy) of the scenario, as tasks of ``execution``; merged in task order."""
+    """Every (replication, strategy) of the scenario, as tasks of ``execution``; merged in task order.
+    With a ``capacity`` section the tasks are whole replications (their strategies share the arrivals)."""
+    if prepared.scenario.capacity is not None:
+        return _run_capacity_prepared(prepared, execution, progress)
     tasks = [(prepared, r, s) for r in range(prepared.scenario.replications) for s in range(len(prepared.strategies))]
     done = _counter(progress, len(tasks), "replication x strategy")
     pairs = execution.map(_strategy_task, tasks, done)
@@ -271,3 +320,29 @@ def run_prepared_summary(
         part.patients["strategy"] = part.patients["strategy"].cat.set_categories(names)
     patients = pd.concat([p.patients for p in parts], ignore_index=True)
     return patients, outcomes, means, pd.Series(counts)
+
+
+def capacity_replication(prepared: PreparedScenario, replication: int) -> tuple[pd.DataFrame, pd.DataFrame, "CapacityTables"]:
+    """(events, patients, hospital tables) of one replication of a scenario with a capacity section."""
+    from ..capacity.run import CapacityTables
+
+    tables = CapacityTables()
+    events, patients = run_replication(prepared, replication, capacity_out=tables)
+    return events, patients, tables
+
+
+def _capacity_task(task: tuple) -> tuple:
+    return capacity_replication(*task)
+
+
+def _run_capacity_prepared(prepared: PreparedScenario, execution: Execution, progress: Progress | None) -> RunResult:
+    from ..capacity.run import CapacityTables
+
+    tasks = [(prepared, r) for r in range(prepared.scenario.replications)]
+    results = execution.map(_capacity_task, tasks, _counter(progress, len(tasks), "replication"))
+    capacity = CapacityTables()
+    for _, _, tables in results:
+        capacity.extend(tables)
+    return RunResult(
+        events=concat_events([e for e, _, _ in results]), patients=pd.concat([p for _, p, _ in results], ignore_index=True), capacity=capacity
+    )

@@ -51,6 +51,8 @@ class IntraArterialTherapy(Modality):
         stay = params.value(self.stay)
         ttp = self.time_to_progression(course)
         for session in range(1, sessions + 1):
+            if session > 1 and course.model.hospital is not None and not (yield from course.model.hospital.next_session(course, self.name)):
+                return  # died or censored while queued for the session (capacity/hospital.py)
             course.procedure(self.name, f"session={session};los_days={stay:g}")
             self.carcinoid_crisis(course)
             if rs.bernoulli(self.syndrome, params.value(self.syndrome)):
