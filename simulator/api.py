@@ -89,6 +89,11 @@ def write_run_folder(
         for name, table in zip(("economics.csv", "icer.csv"), tables):
             table.to_csv(staging / name, index=False, float_format=CSV_FLOAT_FORMAT)
         overall_survival_figure(outcome.survival, staging / "figures" / "overall_survival.png", f"{scenario.name}: overall survival by strategy")
+        if outcome.result.capacity is not None:
+            from .reporting.capacity_report import capacity_figures, write_capacity_tables
+
+            write_capacity_tables(outcome.result.capacity, staging)
+            capacity_figures(outcome.result.capacity, [s.name for s in outcome.prepared.strategies], staging / "figures")
         (staging / "scenario.resolved.yaml").write_text(_resolved_yaml(scenario), encoding="utf-8")
         write_json(
             staging / "manifest.json",

@@ -177,6 +177,26 @@ def build_parser() -> argparse.ArgumentParser:
     dsa.add_argument("--force", action="store_true", help="replace the output folder if it already exists")
     _add_execution_options(dsa)
 
+    capacity = commands.add_parser(
+        "capacity",
+        help="capacity planning: the smallest capacity of a resource that meets a 90th-percentile wait target",
+        description=(
+            "Re-run SCENARIO (every strategy, same seed) at capacities of RESOURCE from --min-capacity upward until the "
+            "90th-percentile wait of every strategy is at most --target-p90-wait days, and write "
+            "outputs/<name>-capacity-<resource>/: capacity_curve.csv (capacity, p90 wait, 5-year OS) and figures/capacity_curve.png."
+        ),
+    )
+    capacity.add_argument("scenario", type=Path, metavar="SCENARIO", help="scenario YAML file with a capacity section, e.g. scenarios/capacity-constrained.yaml")
+    capacity.add_argument("--resource", required=True, metavar="NAME", help="resource to size: mdt, theatre, ir_suite, beds, day_unit or nuclear_medicine (configured in the scenario)")
+    capacity.add_argument("--target-p90-wait", required=True, type=_non_negative_float, metavar="DAYS", help="largest acceptable 90th-percentile wait, in days")
+    capacity.add_argument("--min-capacity", type=_positive_int, default=1, metavar="N", help="first capacity tried (default 1)")
+    capacity.add_argument("--max-capacity", type=_positive_int, default=20, metavar="N", help="last capacity tried before giving up (default 20)")
+    capacity.add_argument("--out", type=Path, metavar="DIR", help="output folder (default: outputs/<scenario name>-capacity-<resource>)")
+    capacity.add_argument("--seed", type=_non_negative_int, metavar="N", help="override the scenario's master seed")
+    capacity.add_argument("--replications", type=_positive_int, metavar="N", help="override the number of replications")
+    capacity.add_argument("--force", action="store_true", help="replace the output folder if it already exists")
+    capacity.add_argument("--quiet", action="store_true", help="no progress bar")
+
     validate = commands.add_parser("validate", help="check a scenario file without running it", description="Validate SCENARIO and its strategies and parameter overrides.")
     validate.add_argument("scenario", type=Path, metavar="SCENARIO", help="scenario YAML file")
 
@@ -422,7 +442,34 @@ def _cmd_dsa(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS.update({"psa": _cmd_psa, "dsa": _cmd_dsa})
+def _cmd_capacity(args: argparse.Namespace) -> int:
+    from .capacity.planner import capacity_file
+    from .reporting.progress import ProgressBar
+
+    bar = ProgressBar(enabled=False if args.quiet else None)
+    try:
+        destination, answer = capacity_file(
+            args.scenario, args.resource, args.target_p90_wait, args.min_capacity, args.max_capacity, out=args.out, seed=args.seed,
+            replications=args.replications, force=args.force, command_line=["nelm-sim", *sys.argv[1:]], progress=bar,
+        )
+    finally:
+        bar.close()
+    curve = answer.curve
+    shown = curve[["capacity", "strategy", "p90_wait_days", "mean_wait_days", "utilisation", "os_5y", "progressed_while_waiting_share"]]
+    print(shown.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    if answer.answer is None:
+        print(f"no {args.resource} capacity from {args.min_capacity} to {args.max_capacity} meets a 90th-percentile wait of {args.target_p90_wait:g} days")
+    else:
+        best = curve[curve["capacity"] == answer.answer]
+        print(
+            f"smallest {args.resource} capacity with a 90th-percentile wait <= {args.target_p90_wait:g} days: {answer.answer}"
+            f" (p90 wait {best['p90_wait_days'].max():.1f} days; 5-year OS {', '.join(f'{s} {100 * v:.1f}%' for s, v in zip(best['strategy'], best['os_5y']))})"
+        )
+    print(f"wrote {destination}")
+    return 0
+
+
+COMMANDS.update({"psa": _cmd_psa, "dsa": _cmd_dsa, "capacity": _cmd_capacity})
 
 
 def main(argv: list[str] | None = None) -> int:

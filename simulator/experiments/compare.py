@@ -19,7 +19,8 @@ from ..outcomes.comparison import DEFAULT_PRECISION_METRICS, precision_status, s
 from ..outcomes.metrics import METRICS, replication_metrics
 from ..outcomes.timecourse import pool_occupancy, pool_symptom_curves, state_occupancy, symptom_control_curve
 from .execution import SERIAL, Execution
-from .runner import PreparedScenario, run_replication
+from ..capacity.run import CapacityTables
+from .runner import PreparedScenario, capacity_replication, run_replication
 
 # A t interval from two replications (1 degree of freedom) is itself too noisy to stop on.
 PRECISION_MIN_REPLICATIONS = 3
@@ -43,6 +44,7 @@ class Comparison:
     precision_metrics: tuple[str, ...] = ()
     precision_met: bool | None = None
     precision_trace: list[dict] = field(default_factory=list)
+    capacity: "CapacityTables | None" = None  # resources, waits and queues when the scenario has capacity
 
     @property
     def strategies(self) -> list[str]:
@@ -70,16 +72,24 @@ def check_precision_options(precision: float | None, max_replications: int | Non
 
 def compare_replication(prepared: PreparedScenario, replication: int, comparator: str) -> tuple:
     """What the comparison keeps of one replication: metrics, patients, state occupancy, symptom
-    curve, and the event log of replication 0 only (for the swimmer plots)."""
+    curve, the event log of replication 0 only (for the swimmer plots), and the hospital's tables of a
+    scenario with a capacity section (else None)."""
     scenario = prepared.scenario
     names = [s.name for s in prepared.strategies]
-    events, patients = run_replication(prepared, replication)
+    tables = None
+    if scenario.capacity is not None:  # the hospital's tables too, and their metrics (comparison.csv)
+        events, patients, tables = capacity_replication(prepared, replication)
+        metrics = pd.concat([replication_metrics(patients, events, names, comparator, scenario.horizon_months), *tables.metrics], ignore_index=True)
+    else:
+        events, patients = run_replication(prepared, replication)
+        metrics = replication_metrics(patients, events, names, comparator, scenario.horizon_months)
     return (
-        replication_metrics(patients, events, names, comparator, scenario.horizon_months),
+        metrics,
         patients,
         state_occupancy(events, names, scenario.horizon_months),
         symptom_control_curve(events, patients, names, scenario.horizon_months),
         events if replication == 0 else None,
+        tables,
     )
 
 
@@ -112,6 +122,7 @@ def run_comparison(
     # Replications run in rounds of ``execution.workers`` tasks; their results are taken in replication
     # order and the precision rule is checked after each one, so where it stops, and every output,
     # is the same whatever the number of workers (replications past the stopping point are dropped).
+    capacity = CapacityTables() if scenario.capacity is not None else None
     batch = max(1, execution.workers)
     while replication < planned and not met:
         round_ = range(replication, min(replication + batch, planned))
@@ -120,8 +131,10 @@ def run_comparison(
         if progress is not None:
             def ticker(index: int, result: object, start: int = replication) -> None:
                 progress(min(start + index + 1, planned), planned, f"replication {start + index + 1}")
-        for metrics, patients, occupied, symptom, events in execution.map(_replication_task, tasks, ticker):
+        for metrics, patients, occupied, symptom, events, tables in execution.map(_replication_task, tasks, ticker):
             metric_frames.append(metrics)
+            if capacity is not None:
+                capacity.extend(tables)
             patient_frames.append(patients)
             occupancy.append(occupied)
             symptoms.append(symptom)
@@ -150,4 +163,5 @@ def run_comparison(
         precision_metrics=tuple(precision_metrics) if precision is not None else (),
         precision_met=met if precision is not None else None,
         precision_trace=trace,
+        capacity=capacity,
     )
