@@ -269,3 +269,16 @@ def test_capacity_command_same_seed_same_answer(write_scenario, tmp_path, capsys
     met = first.groupby("capacity")["meets_target"].all()
     answer = int(met[met].index.min())
     assert answer >= 2 and not met.loc[answer - 1]  # one weekly slot is too few
+
+
+def test_run_folder_has_the_capacity_files(write_scenario, tmp_path):
+    capacity = copy.deepcopy(SCARCE)
+    capacity["arrivals"] = {"catchment_population": 1_000_000, "years": 2, "warmup_years": 0.5}
+    path = write_scenario(tiny_scenario(strategies=["surgery-first"], capacity=capacity))
+    out = tmp_path / "run"
+    assert main(["run", str(path), "--out", str(out), "--workers", "1"]) == 0
+    for name in ("resources.csv", "waits.csv", "queue_lengths.csv", "figures/queue_lengths.png", "figures/wait_distribution.png"):
+        assert (out / name).is_file(), name
+    patients = pd.read_csv(out / "patients.csv")
+    # Every patient has a first-line PFS, also one who died waiting for a first treatment (PFS from entry).
+    assert patients["pfs1_months"].notna().all() and (patients["arrival_month"] >= 6).all()

@@ -89,6 +89,12 @@ def finish(model, events: pd.DataFrame, table: pd.DataFrame, replication: int, o
     table["treatment_changed_by_waiting"] = np.isin(ids, changed).astype(int)
     died = waits[waits["outcome"].str.startswith("died")]["patient_id"].unique()
     table["died_while_waiting"] = np.isin(ids, died).astype(int)
+    # A patient who dies (or reaches the horizon) while waiting for a first treatment never starts a line:
+    # first-line PFS then runs from entry to that death or censoring, as PFS from entry would.
+    untreated = (table["lines"] == 0).to_numpy()
+    if untreated.any():
+        table.loc[untreated, "pfs1_months"] = table.loc[untreated, "os_months"]
+        table.loc[untreated, "pfs1_event"] = table.loc[untreated, "death"].astype(float)
     kept_ids = ids[arrival >= start]
     if len(kept_ids) < len(ids):
         table = table[table["patient_id"].isin(kept_ids)].reset_index(drop=True)

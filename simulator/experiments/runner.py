@@ -267,6 +267,15 @@ def summarise_strategy(
     strategy = prepared.strategies[strategy_index]
     streams = RandomStreams(scenario.seed, replication, draw)
     tables, sums, count, outcomes = [], dict.fromkeys(VALUE_COLUMNS, 0.0), 0, None
+    if scenario.capacity is not None:
+        # Patients share the hospital's resources: the cohort cannot be cut into chunks; run it whole
+        # (run_prepared_summary gives a capacity scenario one task per replication and strategy).
+        events, table = run_strategy(prepared, replication, strategy_index, draw)
+        values = value_patients(events, table, inputs, settings)
+        return SummaryPart(
+            table[list(SUMMARY_COLUMNS)].astype(SUMMARY_COLUMNS), {column: float(values[column].sum()) for column in VALUE_COLUMNS},
+            len(values), outcome_sums(table),
+        )
     for start in range(first, first + size, SUMMARY_CHUNK):
         chunk_size = min(SUMMARY_CHUNK, first + size - start)
         cohort = build_cohort(prepared.params, streams, chunk_size, scenario.cohort.age, first=start)
@@ -297,9 +306,11 @@ def run_prepared_summary(
 
     names = [s.name for s in prepared.strategies]
     size = prepared.scenario.cohort.size
+    # A capacity scenario's cohort shares the hospital (and with arrivals is not cohort.size): one whole task each.
+    block = SUMMARY_TASK if prepared.scenario.capacity is None else size
     tasks = [
-        (prepared, r, s, settings, first, min(SUMMARY_TASK, size - first))
-        for r in range(prepared.scenario.replications) for s in range(len(names)) for first in range(0, size, SUMMARY_TASK)
+        (prepared, r, s, settings, first, min(block, size - first))
+        for r in range(prepared.scenario.replications) for s in range(len(names)) for first in range(0, size, block)
     ]
     parts = execution.map(_summary_task, tasks, _counter(progress, len(tasks), "patient blocks"))
     sums: dict[tuple[int, int], dict[str, float]] = {}
