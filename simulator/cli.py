@@ -287,7 +287,14 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
         runs = expand(scenario, args.scenario)
         extra = f", {sum(r.kind == 'variant' for r in runs)} variants, {sum(r.kind == 'sweep' for r in runs)} sweep points"
-    print(f"{args.scenario}: valid ({len(prepared.strategies)} strategies, {scenario.cohort.size} patients, {scenario.replications} replications{extra})")
+    patients = f"{scenario.cohort.size} patients"
+    if scenario.capacity is not None and scenario.capacity.arrivals is not None:
+        from .capacity.arrivals import expected_arrivals
+        from .capacity.run import arrival_months
+
+        expected = expected_arrivals(prepared.params, scenario.capacity.arrivals.catchment_population, arrival_months(scenario))
+        patients = f"about {expected:,.0f} arriving patients"
+    print(f"{args.scenario}: valid ({len(prepared.strategies)} strategies, {patients}, {scenario.replications} replications{extra})")
     return 0
 
 
