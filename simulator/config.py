@@ -174,7 +174,7 @@ class SessionConfig(Strict):
 
     day: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
     start: Annotated[FiniteFloat, Field(ge=0, lt=24)]
-    hours: Annotated[FiniteFloat, Field(gt=0, le=168)]
+    hours: Annotated[FiniteFloat, Field(gt=0, le=168)]  # at most a whole week (7 x 24 hours)
 
 
 class ResourceConfig(Strict):

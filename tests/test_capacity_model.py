@@ -282,3 +282,9 @@ def test_run_folder_has_the_capacity_files(write_scenario, tmp_path):
     patients = pd.read_csv(out / "patients.csv")
     # Every patient has a first-line PFS, also one who died waiting for a first treatment (PFS from entry).
     assert patients["pfs1_months"].notna().all() and (patients["arrival_month"] >= 6).all()
+
+
+def test_bundled_capacity_scenario_validates(capsys):
+    assert main(["validate", str(CONSTRAINED)]) == 0
+    out = capsys.readouterr().out
+    assert "arriving patients" in out and "1 variants" in out

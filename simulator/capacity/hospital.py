@@ -41,7 +41,7 @@ import pandas as pd
 from ..core.events import EventType
 from ..engine.course import Course
 from .resource import ScheduledResource
-from .schedule import DAY_NAMES, MONTHS_PER_YEAR, WeeklySchedule, days_to_months, minutes_to_months, months_to_days
+from .schedule import DAY_NAMES, HOURS_PER_DAY, MONTHS_PER_YEAR, WeeklySchedule, days_to_months, minutes_to_months, months_to_days
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..config import CapacityConfig
@@ -351,7 +351,7 @@ class Hospital:
             for q in QUANTILES:
                 row[f"wait_p{round(q * 100)}_days"] = float(np.quantile(served, q)) if len(served) else math.nan
             row["procedures_per_year"] = len(served) / years
-            row["busy_hours_per_year"] = months_to_days(busy_server_months) * 24.0 / years
+            row["busy_hours_per_year"] = months_to_days(busy_server_months) * HOURS_PER_DAY / years
             row["bed_days_per_year"] = months_to_days(busy_server_months) / years if name == "beds" else math.nan
             rows.append(row)
         return pd.DataFrame(rows)
