@@ -109,6 +109,8 @@ def finish(model, events: pd.DataFrame, table: pd.DataFrame, replication: int, o
         queues = hospital.queue_table()
         out.queues.append(queues.assign(**tag)[["replication", "strategy", *queues.columns]])
         out.metrics.append(capacity_metrics(resources, table, replication, strategy))
+    hospital.model = None  # break the model <-> hospital cycle: the run is over
+    model.close()
     return events, table
 
 
