@@ -134,6 +134,7 @@ def test_schedule_next_open_and_open_time():
 # The capacity search on a case Erlang C answers
 
 
+@pytest.mark.slow
 def test_capacity_search_finds_the_erlang_c_answer_and_is_reproducible():
     lam, mu, q = 3.0, 1.0, 0.9
     # Target between the closed-form p90 waits of c* - 1 and c*, far from both, so sampling noise
