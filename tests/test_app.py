@@ -219,11 +219,20 @@ def test_the_scenario_is_chosen_from_a_fixed_list_only():
     assert page.multiselect(key="evidence-variants:strategies").value == ["surgery-first", "systemic-first", "iat-first"]
 
 
-def test_theatre_capacity_waits_for_the_resource_model():
-    assert not capacity.capacity_supported()  # issue 7 is not merged into this branch
-    page = _page()
+def test_theatre_capacity_hooks_follow_the_capacity_section():
+    assert capacity.capacity_supported()
+    page = _page()  # the bundled page scenarios configure no theatre: no control
     assert not [s for s in page.slider if capacity.THEATRE_CAPACITY_LABEL in s.label]
     assert capacity.resource_waits(object()) is None
+    from simulator.config import load_scenario
+
+    from .conftest import ROOT
+
+    constrained = load_scenario(ROOT / "scenarios" / "capacity-constrained.yaml")
+    assert capacity.theatre_capacity_default(constrained) == 1.0
+    data = constrained.model_dump()
+    capacity.apply_theatre_capacity(data, 3.0)
+    assert data["capacity"]["resources"]["theatre"]["capacity"] == 3
 
 
 @pytest.mark.slow

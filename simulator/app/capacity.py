@@ -1,9 +1,9 @@
 """Theatre capacity and resource waits on the page: dormant until the model has resources.
 
-Capacity modelling (issue 7) is being built on another branch. Everything the page needs from it is
-isolated here, behind ``capacity_supported()``, which is False while the scenario schema has no
-``resources`` section, so the page shows neither the theatre-capacity control nor the "resource waits"
-panel. To wire it after the merge:
+Capacity modelling (issue 7) is wired here: ``capacity_supported()`` is True once the scenario schema
+has its ``capacity`` section; the theatre-capacity control shows for a scenario that configures a
+theatre (``capacity.resources.theatre``), and the "resource waits" panel for a run with resources.
+The hooks as first planned:
 
 1. ``capacity_supported``: keep the feature check, or test for the merged API directly;
 2. ``THEATRE_CAPACITY_FIELD``: the scenario field that holds theatre capacity (a path under
@@ -23,16 +23,17 @@ import pandas as pd
 
 from ..config import Scenario
 
-RESOURCES_FIELD = "resources"
-THEATRE_CAPACITY_FIELD = (RESOURCES_FIELD, "theatre", "capacity")  # to confirm against issue 7's schema
-THEATRE_CAPACITY_RANGE = (0.0, 50.0, 1.0)  # UI choice: minimum, maximum, step (theatre slots in parallel)
+CAPACITY_FIELD = "capacity"  # the scenario's capacity section (README "Capacity planning")
+THEATRE_CAPACITY_FIELD = (CAPACITY_FIELD, "resources", "theatre", "capacity")
+THEATRE_CAPACITY_RANGE = (1.0, 50.0, 1.0)  # UI choice: minimum, maximum, step (theatres in parallel; the schema needs >= 1)
 THEATRE_CAPACITY_LABEL = "Theatre capacity"
 THEATRE_CAPACITY_UNIT = "operating theatres available in parallel"
 
 
 def capacity_supported() -> bool:
-    """True once scenarios can describe resources (issue 7); the page then shows the capacity control."""
-    return RESOURCES_FIELD in Scenario.model_fields
+    """True once scenarios can describe resources (issue 7); the page then shows the capacity control
+    for a scenario that configures a theatre."""
+    return CAPACITY_FIELD in Scenario.model_fields
 
 
 def theatre_capacity_default(scenario: Scenario) -> float | None:
@@ -52,12 +53,16 @@ def apply_theatre_capacity(data: dict, value: float) -> None:
     node = data
     for part in THEATRE_CAPACITY_FIELD[:-1]:
         node = node.setdefault(part, {})
-    node[THEATRE_CAPACITY_FIELD[-1]] = value
+    node[THEATRE_CAPACITY_FIELD[-1]] = int(round(value))  # a whole number of theatres (the slider gives floats)
 
 
 def resource_waits(comparison: Any) -> pd.DataFrame | None:
     """Waits for resources per strategy, when the comparison carries them (issue 7), else None."""
     if not capacity_supported():
         return None
-    table = getattr(comparison, "resource_waits", None)
-    return table if isinstance(table, pd.DataFrame) else None
+    tables = getattr(comparison, "capacity", None)
+    if tables is None or not hasattr(tables, "frame"):
+        return None
+    from ..reporting.capacity_report import resource_summary
+
+    return resource_summary(tables.frame("resources"))
