@@ -309,6 +309,17 @@ class Scenario(Strict):
     def _names_to_configs(cls, value: Any) -> Any:
         return _strategy_names_to_configs(value)
 
+    @field_validator("capacity", mode="before")
+    @classmethod
+    def _empty_capacity_is_none(cls, value: Any) -> Any:
+        """A capacity section with neither arrivals nor any resource changes nothing: it is dropped, so the
+        run is exactly the run without it (same engine, same outputs)."""
+        if isinstance(value, dict) and set(value) <= {"arrivals", "resources"} and value.get("arrivals") is None:
+            resources = value.get("resources")
+            if resources is None or (isinstance(resources, dict) and all(v is None for v in resources.values())):
+                return None
+        return value
+
     @model_validator(mode="after")
     def _variant_names_and_runs(self) -> "Scenario":
         seen = {BASE_VARIANT}

@@ -288,3 +288,13 @@ def test_bundled_capacity_scenario_validates(capsys):
     assert main(["validate", str(CONSTRAINED)]) == 0
     out = capsys.readouterr().out
     assert "arriving patients" in out and "1 variants" in out
+
+
+def test_an_empty_capacity_section_changes_nothing():
+    plain = run_prepared(prepare(Scenario.model_validate(tiny_scenario(cohort={"size": 40})), "t.yaml"))
+    for empty in ({}, {"resources": {}}, {"resources": {"theatre": None}, "arrivals": None}):
+        scenario = Scenario.model_validate(tiny_scenario(cohort={"size": 40}, capacity=empty))
+        assert scenario.capacity is None
+        same = run_prepared(prepare(scenario, "t.yaml"))
+        pd.testing.assert_frame_equal(plain.patients, same.patients)
+        pd.testing.assert_frame_equal(plain.events, same.events)
