@@ -462,7 +462,7 @@ def _cmd_capacity(args: argparse.Namespace) -> int:
     finally:
         bar.close()
     curve = answer.curve
-    shown = curve[["capacity", "strategy", "p90_wait_days", "mean_wait_days", "utilisation", "os_5y", "progressed_while_waiting_share"]]
+    shown = curve[["capacity", "strategy", "p90_wait_days", "mean_wait_days", "utilisation_of_open_time", "os_5y", "progressed_while_waiting_share"]]
     print(shown.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     if answer.answer is None:
         print(f"no {args.resource} capacity from {args.min_capacity} to {args.max_capacity} meets a 90th-percentile wait of {args.target_p90_wait:g} days")

@@ -29,7 +29,7 @@ from .search import SearchResult, smallest_capacity
 DEFAULT_MAX_CAPACITY = 20
 P90 = 0.9
 CURVE_COLUMNS = [
-    "capacity", "strategy", "p90_wait_days", "mean_wait_days", "waits", "left_queue", "utilisation", "os_5y", "os_5y_lower_95",
+    "capacity", "strategy", "p90_wait_days", "mean_wait_days", "waits", "left_queue", "utilisation", "utilisation_of_open_time", "os_5y", "os_5y_lower_95",
     "os_5y_upper_95", "progressed_while_waiting_share", "treatment_changed_by_waiting_share", "meets_target",
 ]
 
@@ -81,7 +81,8 @@ def evaluate(scenario: Scenario, path: Path, resource: str, capacity: int, targe
     for strategy in comparison.strategies:
         mine = waits[(waits["strategy"] == strategy) & (waits["resource"] == resource) & (waits["requested_month"] >= start)]
         served = mine.loc[mine["outcome"] == "served", "wait_days"].to_numpy(dtype=float)
-        used = resources[(resources["strategy"] == strategy) & (resources["resource"] == resource)]["utilisation"]
+        mine_resource = resources[(resources["strategy"] == strategy) & (resources["resource"] == resource)]
+        used, used_open = mine_resource["utilisation"], mine_resource["utilisation_of_open_time"]
         p90 = float(np.quantile(served, P90)) if len(served) else 0.0
 
         def metric(name: str, column: str = "estimate") -> float:
@@ -92,6 +93,7 @@ def evaluate(scenario: Scenario, path: Path, resource: str, capacity: int, targe
                 "capacity": capacity, "strategy": strategy, "p90_wait_days": p90,
                 "mean_wait_days": float(served.mean()) if len(served) else 0.0, "waits": len(served),
                 "left_queue": int((mine["outcome"] != "served").sum()), "utilisation": float(used.mean()) if len(used) else math.nan,
+                "utilisation_of_open_time": float(used_open.mean()) if len(used_open) else math.nan,
                 "os_5y": metric("os_5y"), "os_5y_lower_95": metric("os_5y", "lower_95"), "os_5y_upper_95": metric("os_5y", "upper_95"),
                 "progressed_while_waiting_share": metric("progressed_while_waiting_share"),
                 "treatment_changed_by_waiting_share": metric("treatment_changed_by_waiting_share"),
