@@ -52,6 +52,23 @@ def _non_negative_float(text: str) -> float:
     return value
 
 
+def _add_execution_options(parser: argparse.ArgumentParser, quiet: bool = True) -> None:
+    """Where the work runs; the outputs do not depend on any of these."""
+    from .experiments.execution import EXECUTORS, default_workers
+
+    parser.add_argument("--workers", type=_positive_int, default=default_workers(), metavar="N", help=f"worker processes (default: all cores, here {default_workers()}); the outputs do not depend on it")
+    parser.add_argument("--executor", choices=EXECUTORS, default="local", help="local: worker processes on this machine (default); dask: a Dask distributed cluster")
+    parser.add_argument("--scheduler", metavar="ADDRESS", help="with --executor dask: the scheduler's address, e.g. tcp://10.0.0.5:8786 (default: start a local cluster of --workers processes)")
+    if quiet:
+        parser.add_argument("--quiet", action="store_true", help="no progress bar (there is none anyway when stderr is not a terminal)")
+
+
+def _execution(args: argparse.Namespace):
+    from .experiments.execution import Execution
+
+    return Execution(workers=args.workers, executor=args.executor, scheduler=args.scheduler)
+
+
 class _OneLineParser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
@@ -81,6 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--patients", type=_positive_int, metavar="N", help="override the cohort size (patients per strategy and replication)")
     run.add_argument("--replications", type=_positive_int, metavar="N", help="override the number of replications")
     run.add_argument("--force", action="store_true", help="replace the output folder if it already exists")
+    run.add_argument("--summary", action="store_true", help="summary mode for very large cohorts: keep per-patient summaries only, never the event log (no events.parquet or patients.csv; memory stays bounded)")
+    _add_execution_options(run)
 
     compare = commands.add_parser(
         "compare",
@@ -99,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--patients", type=_positive_int, metavar="N", help="override the cohort size (patients per strategy and replication)")
     compare.add_argument("--replications", type=_positive_int, metavar="N", help="override the number of replications (ignored with --precision)")
     compare.add_argument("--force", action="store_true", help="replace the output folder if it already exists")
-    compare.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_execution_options(compare)
 
     scenarios = commands.add_parser(
         "scenarios",
@@ -132,11 +151,12 @@ def build_parser() -> argparse.ArgumentParser:
     psa.add_argument("scenario", type=Path, metavar="SCENARIO", help="scenario YAML file, e.g. scenarios/baseline.yaml")
     psa.add_argument("--draws", type=_positive_int, metavar="N", help="parameter draws (default: the scenario's economics.psa_draws, 1000)")
     psa.add_argument("--patients", type=_positive_int, metavar="N", help="patients per strategy in each draw (default: economics.psa_patients, 250)")
-    psa.add_argument("--workers", type=_positive_int, default=1, metavar="N", help="worker processes (default 1); the outputs do not depend on it")
     psa.add_argument("--out", type=Path, metavar="DIR", help="output folder (default: outputs/<scenario name>-psa)")
     psa.add_argument("--seed", type=_non_negative_int, metavar="N", help="override the scenario's master seed")
     psa.add_argument("--force", action="store_true", help="replace the output folder if it already exists (without --resume: also discard an interrupted run's checkpoint)")
     psa.add_argument("--resume", action="store_true", help="continue an interrupted run from its checkpoint (same scenario and settings); the outputs are those of an uninterrupted run")
+    psa.add_argument("--keep-events", action="store_true", help="also keep every draw's event log (events/events-<draw>.parquet); by default a PSA runs in summary mode and keeps none")
+    _add_execution_options(psa)
 
     dsa = commands.add_parser(
         "dsa",
@@ -155,6 +175,27 @@ def build_parser() -> argparse.ArgumentParser:
     dsa.add_argument("--patients", type=_positive_int, metavar="N", help="override the cohort size")
     dsa.add_argument("--replications", type=_positive_int, metavar="N", help="override the number of replications")
     dsa.add_argument("--force", action="store_true", help="replace the output folder if it already exists")
+    _add_execution_options(dsa)
+
+    capacity = commands.add_parser(
+        "capacity",
+        help="capacity planning: the smallest capacity of a resource that meets a 90th-percentile wait target",
+        description=(
+            "Re-run SCENARIO (every strategy, same seed) at capacities of RESOURCE from --min-capacity upward until the "
+            "90th-percentile wait of every strategy is at most --target-p90-wait days, and write "
+            "outputs/<name>-capacity-<resource>/: capacity_curve.csv (capacity, p90 wait, 5-year OS) and figures/capacity_curve.png."
+        ),
+    )
+    capacity.add_argument("scenario", type=Path, metavar="SCENARIO", help="scenario YAML file with a capacity section, e.g. scenarios/capacity-constrained.yaml")
+    capacity.add_argument("--resource", required=True, metavar="NAME", help="resource to size: mdt, theatre, ir_suite, beds, day_unit or nuclear_medicine (configured in the scenario)")
+    capacity.add_argument("--target-p90-wait", required=True, type=_non_negative_float, metavar="DAYS", help="largest acceptable 90th-percentile wait, in days")
+    capacity.add_argument("--min-capacity", type=_positive_int, default=1, metavar="N", help="first capacity tried (default 1)")
+    capacity.add_argument("--max-capacity", type=_positive_int, default=20, metavar="N", help="last capacity tried before giving up (default 20)")
+    capacity.add_argument("--out", type=Path, metavar="DIR", help="output folder (default: outputs/<scenario name>-capacity-<resource>)")
+    capacity.add_argument("--seed", type=_non_negative_int, metavar="N", help="override the scenario's master seed")
+    capacity.add_argument("--replications", type=_positive_int, metavar="N", help="override the number of replications")
+    capacity.add_argument("--force", action="store_true", help="replace the output folder if it already exists")
+    capacity.add_argument("--quiet", action="store_true", help="no progress bar")
 
     validate = commands.add_parser("validate", help="check a scenario file without running it", description="Validate SCENARIO and its strategies and parameter overrides.")
     validate.add_argument("scenario", type=Path, metavar="SCENARIO", help="scenario YAML file")
@@ -191,16 +232,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from .api import run_file
+    from .reporting.progress import ProgressBar
 
-    destination = run_file(
-        args.scenario,
-        out=args.out,
-        seed=args.seed,
-        patients=args.patients,
-        replications=args.replications,
-        force=args.force,
-        command_line=["nelm-sim", *sys.argv[1:]],
-    )
+    bar = ProgressBar(enabled=False if args.quiet else None)
+    try:
+        destination = run_file(
+            args.scenario, out=args.out, seed=args.seed, patients=args.patients, replications=args.replications,
+            force=args.force, command_line=["nelm-sim", *sys.argv[1:]], execution=_execution(args), summary=args.summary, progress=bar,
+        )
+    finally:
+        bar.close()
     print(f"wrote {destination}")
     summary = destination / "summary.csv"
     if summary.exists():
@@ -222,7 +263,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         destination, comparison = compare_file(
             args.scenario, out=args.out, seed=args.seed, patients=args.patients, replications=args.replications,
             comparator=args.comparator, precision=args.precision, max_replications=args.max_replications,
-            force=args.force, command_line=["nelm-sim", *sys.argv[1:]], progress=bar,
+            force=args.force, command_line=["nelm-sim", *sys.argv[1:]], progress=bar, execution=_execution(args),
         )
     finally:
         bar.close()
@@ -246,7 +287,14 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
         runs = expand(scenario, args.scenario)
         extra = f", {sum(r.kind == 'variant' for r in runs)} variants, {sum(r.kind == 'sweep' for r in runs)} sweep points"
-    print(f"{args.scenario}: valid ({len(prepared.strategies)} strategies, {scenario.cohort.size} patients, {scenario.replications} replications{extra})")
+    patients = f"{scenario.cohort.size} patients"
+    if scenario.capacity is not None and scenario.capacity.arrivals is not None:
+        from .capacity.arrivals import expected_arrivals
+        from .capacity.run import arrival_months
+
+        expected = expected_arrivals(prepared.params, scenario.capacity.arrivals.catchment_population, arrival_months(scenario))
+        patients = f"about {expected:,.0f} arriving patients"
+    print(f"{args.scenario}: valid ({len(prepared.strategies)} strategies, {patients}, {scenario.replications} replications{extra})")
     return 0
 
 
@@ -342,10 +390,12 @@ def _psa_resume_command(args: argparse.Namespace) -> str:
     import shlex
 
     words = ["nelm-sim", "psa", str(args.scenario)]
-    for option in ("draws", "patients", "workers", "out", "seed"):
+    for option in ("draws", "patients", "workers", "out", "seed", "scheduler"):
         if getattr(args, option) is not None:
             words += [f"--{option}", str(getattr(args, option))]
-    words += ["--force"] * args.force + ["--resume"]
+    if args.executor != "local":
+        words += ["--executor", args.executor]
+    words += ["--keep-events"] * args.keep_events + ["--force"] * args.force + ["--resume"]
     return shlex.join(words)
 
 
@@ -358,15 +408,21 @@ def _cmd_psa(args: argparse.Namespace) -> int:
 
     from .experiments.psa import RunInterrupted
 
+    from .reporting.progress import ProgressBar
+
     started = time.perf_counter()
+    bar = ProgressBar(enabled=False if args.quiet else None)
     try:
         destination = run_psa_file(
             args.scenario, out=args.out, seed=args.seed, draws=args.draws, patients=args.patients,
-            workers=args.workers, force=args.force, command_line=["nelm-sim", *sys.argv[1:]], resume=args.resume,
+            force=args.force, command_line=["nelm-sim", *sys.argv[1:]], resume=args.resume,
+            execution=_execution(args), keep_events=args.keep_events, progress=bar,
         )
     except RunInterrupted as stop:
+        bar.close()
         print(f"nelm-sim: interrupted after {stop.completed} of {stop.total} draws; resume with: {_psa_resume_command(args)}", file=sys.stderr)
         return 130
+    bar.close()
     print(f"wrote {destination} in {time.perf_counter() - started:.1f} s")
     summary = pd.read_csv(destination / "psa_summary.csv")
     columns = ["strategy", "costs", "qalys"] + [c for c in summary.columns if c.startswith("probability_cost_effective")]
@@ -377,16 +433,50 @@ def _cmd_psa(args: argparse.Namespace) -> int:
 def _cmd_dsa(args: argparse.Namespace) -> int:
     from .api import run_dsa_file
 
-    destination, result = run_dsa_file(
-        args.scenario, out=args.out, seed=args.seed, patients=args.patients, replications=args.replications,
-        wtp=args.wtp, strategy=args.strategy, force=args.force, command_line=["nelm-sim", *sys.argv[1:]],
-    )
+    from .reporting.progress import ProgressBar
+
+    bar = ProgressBar(enabled=False if args.quiet else None)
+    try:
+        destination, result = run_dsa_file(
+            args.scenario, out=args.out, seed=args.seed, patients=args.patients, replications=args.replications,
+            wtp=args.wtp, strategy=args.strategy, force=args.force, command_line=["nelm-sim", *sys.argv[1:]],
+            execution=_execution(args), progress=bar,
+        )
+    finally:
+        bar.close()
     print(f"wrote {destination}: INMB of {result.target} vs {result.comparator} at {result.wtp:,.0f} per QALY = {result.base_inmb:,.0f} per patient")
     print(result.tornado[["parameter", "low", "high", "inmb_low", "inmb_high"]].head(10).to_string(index=False, float_format=lambda v: f"{v:,.4g}"))
     return 0
 
 
-COMMANDS.update({"psa": _cmd_psa, "dsa": _cmd_dsa})
+def _cmd_capacity(args: argparse.Namespace) -> int:
+    from .capacity.planner import capacity_file
+    from .reporting.progress import ProgressBar
+
+    bar = ProgressBar(enabled=False if args.quiet else None)
+    try:
+        destination, answer = capacity_file(
+            args.scenario, args.resource, args.target_p90_wait, args.min_capacity, args.max_capacity, out=args.out, seed=args.seed,
+            replications=args.replications, force=args.force, command_line=["nelm-sim", *sys.argv[1:]], progress=bar,
+        )
+    finally:
+        bar.close()
+    curve = answer.curve
+    shown = curve[["capacity", "strategy", "p90_wait_days", "mean_wait_days", "utilisation_of_open_time", "os_5y", "progressed_while_waiting_share"]]
+    print(shown.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    if answer.answer is None:
+        print(f"no {args.resource} capacity from {args.min_capacity} to {args.max_capacity} meets a 90th-percentile wait of {args.target_p90_wait:g} days")
+    else:
+        best = curve[curve["capacity"] == answer.answer]
+        print(
+            f"smallest {args.resource} capacity with a 90th-percentile wait <= {args.target_p90_wait:g} days: {answer.answer}"
+            f" (p90 wait {best['p90_wait_days'].max():.1f} days; 5-year OS {', '.join(f'{s} {100 * v:.1f}%' for s, v in zip(best['strategy'], best['os_5y']))})"
+        )
+    print(f"wrote {destination}")
+    return 0
+
+
+COMMANDS.update({"psa": _cmd_psa, "dsa": _cmd_dsa, "capacity": _cmd_capacity})
 
 
 def main(argv: list[str] | None = None) -> int:

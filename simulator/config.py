@@ -20,12 +20,16 @@ from .errors import ScenarioError
 # Limits that keep a hand-edited file from exhausting the machine; README "Errors and limits".
 MAX_FILE_BYTES = 1_000_000
 MAX_YAML_DEPTH = 20
-MAX_PATIENTS = 500_000
+# A cohort streams through summary mode in bounded memory, so its size is bounded by time, not memory.
+MAX_PATIENTS = 10_000_000
 MAX_REPLICATIONS = 1_000
 MAX_HORIZON_MONTHS = 1_200.0  # 100 years: the life table ends at age 100 anyway
 # cohort.size x replications x strategies: a run keeps every event in memory (about 12 KB per
-# simulated lifetime), so 500,000 lifetimes need about 6 GB.
+# simulated lifetime), so 500,000 lifetimes need about 6 GB. Checked by ``check_total_work`` for
+# every run that keeps its event log (all but summary mode).
 MAX_SIMULATED_LIFETIMES = 500_000
+# Summary mode keeps about 25 bytes per lifetime; this bound is one of time (several hours on a laptop).
+MAX_SUMMARY_LIFETIMES = 100_000_000
 
 ATTRIBUTE_VALUES: dict[str, tuple[str, ...]] = {
     "sex": ("male", "female"),
@@ -155,6 +159,59 @@ def _strategy_names_to_configs(value: Any) -> Any:
     return value
 
 
+# ---------------------------------------------------------------------------------------------
+# Capacity planning (README "Capacity planning"): open-population arrivals and shared hospital resources.
+
+RESOURCE_NAMES = ("mdt", "theatre", "ir_suite", "beds", "day_unit", "nuclear_medicine")
+MAX_RESOURCE_CAPACITY = 10_000
+MAX_SCHEDULE_SESSIONS = 50
+MAX_ARRIVAL_YEARS = 100.0
+MAX_CATCHMENT = 2_000_000_000  # more than any country's population served by one centre
+
+
+class SessionConfig(Strict):
+    """One weekly opening session: day of the week, start hour (0-24, decimals allowed) and length in hours."""
+
+    day: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+    start: Annotated[FiniteFloat, Field(ge=0, lt=24)]
+    hours: Annotated[FiniteFloat, Field(gt=0, le=168)]  # at most a whole week (7 x 24 hours)
+
+
+class ResourceConfig(Strict):
+    """A hospital resource: how many units work in parallel, and when new work may start (default: always)."""
+
+    capacity: Annotated[int, Field(ge=1, le=MAX_RESOURCE_CAPACITY, strict=True)]
+    schedule: Annotated[list[SessionConfig], Field(min_length=1, max_length=MAX_SCHEDULE_SESSIONS)] | None = None
+
+
+class ResourcesConfig(Strict):
+    """The resources a scenario constrains; one left out is unlimited (no queue)."""
+
+    mdt: ResourceConfig | None = None  # multidisciplinary team meeting: one case discussed at a time per unit
+    theatre: ResourceConfig | None = None  # operating theatres: hepatectomy, transplant
+    ir_suite: ResourceConfig | None = None  # interventional radiology: ablation, TAE, TACE, Y-90
+    beds: ResourceConfig | None = None  # hospital beds: the length of stay after a procedure
+    day_unit: ResourceConfig | None = None  # day-unit chairs / clinic slots: somatostatin-analogue injections
+    nuclear_medicine: ResourceConfig | None = None  # PRRT administration slots
+
+    def configured(self) -> dict[str, ResourceConfig]:
+        return {name: getattr(self, name) for name in RESOURCE_NAMES if getattr(self, name) is not None}
+
+
+class ArrivalsConfig(Strict):
+    """Open population: patients arrive over calendar time instead of all at time 0 (cohort.size is not
+    used). The rate is catchment_population x the arrivals.* incidence parameters."""
+
+    catchment_population: Annotated[int, Field(ge=1, le=MAX_CATCHMENT, strict=True)]
+    years: Annotated[FiniteFloat, Field(gt=0, le=MAX_ARRIVAL_YEARS)]  # arrivals counted in the statistics
+    warmup_years: Annotated[FiniteFloat, Field(ge=0, le=MAX_ARRIVAL_YEARS)] = 0.0  # arrivals before, left out
+
+
+class CapacityConfig(Strict):
+    arrivals: ArrivalsConfig | None = None
+    resources: ResourcesConfig = ResourcesConfig()
+
+
 class VariantCohort(Strict):
     """The fields of ``cohort`` a variant may change; ``mix`` entries are merged into the base's mix."""
 
@@ -175,6 +232,7 @@ class VariantConfig(Strict):
     strategies: Annotated[list[StrategyConfig], Field(min_length=1, max_length=50)] | None = None
     parameters: dict[str, ParameterValue] = {}
     economics: dict[str, Any] = {}  # checked field by field once merged into the base's economics
+    capacity: dict[str, Any] = {}  # merged into the base's capacity (resources by name), checked once merged
 
     @field_validator("strategies", mode="before")
     @classmethod
@@ -240,6 +298,8 @@ class Scenario(Strict):
     strategies: Annotated[list[StrategyConfig], Field(min_length=1, max_length=50)]
     parameters: dict[str, ParameterValue] = {}
     economics: EconomicsConfig = EconomicsConfig()
+    # Capacity planning: shared hospital resources with queues, and optionally open-population arrivals.
+    capacity: CapacityConfig | None = None
     # Scenario analyses (`nelm-sim scenarios`); `run` and `compare` run the base scenario only.
     variants: Annotated[list[VariantConfig], Field(min_length=1, max_length=MAX_VARIANTS)] | None = None
     sweep: SweepConfig | None = None
@@ -248,6 +308,17 @@ class Scenario(Strict):
     @classmethod
     def _names_to_configs(cls, value: Any) -> Any:
         return _strategy_names_to_configs(value)
+
+    @field_validator("capacity", mode="before")
+    @classmethod
+    def _empty_capacity_is_none(cls, value: Any) -> Any:
+        """A capacity section with neither arrivals nor any resource changes nothing: it is dropped, so the
+        run is exactly the run without it (same engine, same outputs)."""
+        if isinstance(value, dict) and set(value) <= {"arrivals", "resources"} and value.get("arrivals") is None:
+            resources = value.get("resources")
+            if resources is None or (isinstance(resources, dict) and all(v is None for v in resources.values())):
+                return None
+        return value
 
     @model_validator(mode="after")
     def _variant_names_and_runs(self) -> "Scenario":
@@ -263,15 +334,21 @@ class Scenario(Strict):
 
     @model_validator(mode="after")
     def _total_work(self) -> "Scenario":
-        lifetimes = self.cohort.size * self.replications * len(self.strategies)
-        if lifetimes > MAX_SIMULATED_LIFETIMES:
-            raise ScenarioFieldError(
-                "cohort.size",
-                f"at most {MAX_SIMULATED_LIFETIMES} simulated lifetimes in all (cohort.size x replications x strategies ="
-                f" {self.cohort.size} x {self.replications} x {len(self.strategies)} = {lifetimes})",
-                self.cohort.size,
-            )
+        limit = self.total_work_error(MAX_SUMMARY_LIFETIMES)
+        if limit is not None:
+            raise ScenarioFieldError("cohort.size", limit, self.cohort.size)
         return self
+
+    def total_work_error(self, limit: int) -> str | None:
+        """What is expected of the cohort size when the run would simulate more than ``limit`` lifetimes."""
+        lifetimes = self.cohort.size * self.replications * len(self.strategies)
+        if lifetimes <= limit:
+            return None
+        return (
+            f"at most {limit} simulated lifetimes in all (cohort.size x replications x strategies ="
+            f" {self.cohort.size} x {self.replications} x {len(self.strategies)} = {lifetimes})"
+            + ("; more runs in summary mode (nelm-sim run --summary)" if limit == MAX_SIMULATED_LIFETIMES else "")
+        )
 
     @model_validator(mode="after")
     def _unique_strategy_names(self) -> "Scenario":

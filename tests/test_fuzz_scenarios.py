@@ -32,7 +32,7 @@ from hypothesis import strategies as st
 
 from simulator.api import run_scenario
 from simulator.cli import main
-from simulator.config import MAX_HORIZON_MONTHS, MAX_PATIENTS, MAX_REPLICATIONS, MAX_SIMULATED_LIFETIMES, CohortConfig, Rule, RuleCondition, Scenario, StrategyConfig, load_scenario
+from simulator.config import MAX_HORIZON_MONTHS, MAX_PATIENTS, MAX_REPLICATIONS, MAX_SUMMARY_LIFETIMES, CohortConfig, Rule, RuleCondition, Scenario, StrategyConfig, load_scenario
 from simulator.errors import UserInputError
 from simulator.params.distributions import FAMILIES
 from simulator.params.parameter_set import load_library
@@ -313,10 +313,12 @@ def cases(draw, marker: str, kind: str) -> Case:
         ))
         return Case(kind, raw=raw, words="mapping of scenario fields")
     if kind == "total_work":
-        size = draw(st.integers(MAX_SIMULATED_LIFETIMES // 4 + 1, MAX_PATIENTS))
+        # Beyond what even summary mode runs: refused when the file is read, whatever the overrides.
+        # (The lower limit of runs that keep their event log is tested in test_limits.py.)
+        size = draw(st.integers(MAX_SUMMARY_LIFETIMES // 20 + 1, MAX_PATIENTS))
         doc["cohort"]["size"] = size
-        doc["replications"] = draw(st.integers(-(-(MAX_SIMULATED_LIFETIMES + 1) // (2 * size)), 10))
-        return Case(kind, doc, field="cohort.size", words=f"at most {MAX_SIMULATED_LIFETIMES} simulated lifetimes")
+        doc["replications"] = draw(st.integers(-(-(MAX_SUMMARY_LIFETIMES + 1) // (2 * size)), 10))
+        return Case(kind, doc, field="cohort.size", words=f"at most {MAX_SUMMARY_LIFETIMES} simulated lifetimes")
     if kind == "random_value":
         path, _ = draw(st.sampled_from(TYPED_PATHS))
         set_at(doc, path, draw(values))

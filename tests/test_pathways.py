@@ -34,6 +34,20 @@ ALL_TREATMENTS_RULES = [
 ]
 
 
+# An open population with every resource constrained (used by the provenance test below and the capacity tests).
+EVERY_RESOURCE = {
+    "arrivals": {"catchment_population": 1_000_000, "years": 3, "warmup_years": 0.5},
+    "resources": {
+        "mdt": {"capacity": 1, "schedule": [{"day": "wed", "start": 13, "hours": 3}]},
+        "theatre": {"capacity": 1, "schedule": [{"day": "tue", "start": 8, "hours": 10}]},
+        "ir_suite": {"capacity": 1, "schedule": [{"day": "mon", "start": 8, "hours": 8}, {"day": "thu", "start": 8, "hours": 8}]},
+        "beds": {"capacity": 3},
+        "day_unit": {"capacity": 1, "schedule": [{"day": "fri", "start": 9, "hours": 8}]},
+        "nuclear_medicine": {"capacity": 1, "schedule": [{"day": "wed", "start": 8, "hours": 9}]},
+    },
+}
+
+
 def run(strategies, size=600, seed=3, horizon=240, **scenario):
     data = tiny_scenario(seed=seed, cohort={"size": size, **scenario.pop("cohort", {})}, horizon_months=horizon, strategies=strategies, **scenario)
     return run_scenario(Scenario.model_validate(data)).result
@@ -208,6 +222,8 @@ def test_parameters_read_by_the_model_all_have_entries_and_none_is_dead(monkeypa
         "best-supportive-care",
     ]
     runs = [run(strategies, size=800, cohort={"age": 50}), run(strategies, size=400)]
+    # A capacity run reads the arrivals.* and resource-time entries (README "Capacity planning").
+    runs.append(run(strategies, size=50, capacity=EVERY_RESOURCE))
     # Entries read by the economic valuation of the event log (and the EVPI population) count as read.
     from simulator.config import EconomicsConfig
     from simulator.economics.settings import EconomicSettings

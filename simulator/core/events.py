@@ -27,6 +27,7 @@ class EventType(str, Enum):
     CENSORED = "censored"
 
 
+EVENT_NAMES = tuple(e.value for e in EventType)
 TERMINAL_EVENTS = frozenset({EventType.DEATH.value, EventType.CENSORED.value})
 
 # Columns of one record, in order. ``replication`` and ``strategy`` are constant within one model run
@@ -55,6 +56,7 @@ class EventLog:
         frame = pd.DataFrame.from_records(self.records, columns=list(RECORD_FIELDS))
         frame.insert(0, "strategy", self.strategy)
         frame.insert(0, "replication", self.replication)
-        return frame.astype(
-            {"replication": "int32", "patient_id": "int64", "time": "float64", "event": "category"}
-        )
+        # The same categories (every event type, in declaration order) in every log, so that logs of
+        # several runs concatenate without losing the categorical type.
+        frame["event"] = pd.Categorical(frame["event"], categories=EVENT_NAMES)
+        return frame.astype({"replication": "int32", "patient_id": "int64", "time": "float64"})

@@ -37,6 +37,7 @@ class RandomStreams:
         self.replication = int(replication)
         self.draw = int(draw)
         self._blocks: dict[tuple[str, int], np.ndarray] = {}
+        self._rows: dict[tuple[str, int], list[list[float]]] = {}
 
     def _seed_sequence(self, *key: int) -> np.random.SeedSequence:
         return np.random.SeedSequence(entropy=self.seed, spawn_key=(self.replication, self.draw, *key))
@@ -50,6 +51,24 @@ class RandomStreams:
             found = generator.random((CHUNK, SLOTS))
             self._blocks[key] = found
         return found
+
+    def reversed_rows(self, purpose: str, chunk: int) -> list[list[float]]:
+        """The block as one reversed Python list per patient (so that pop() hands out draw 0, 1, 2...).
+
+        Converted once per block rather than once per patient: a numpy slice and ``tolist`` per
+        patient and purpose was the largest cost of drawing."""
+        key = (purpose, chunk)
+        found = self._rows.get(key)
+        if found is None:
+            found = self.block(purpose, chunk)[:, ::-1].tolist()
+            self._rows[key] = found
+        return found
+
+    def release_chunk(self, chunk: int) -> None:
+        """Forget the blocks of one chunk of patients (bounded memory when patients run chunk by chunk)."""
+        for cache in (self._blocks, self._rows):
+            for key in [k for k in cache if k[1] == chunk]:
+                del cache[key]
 
     def first_uniforms(self, purpose: str, patient_ids: np.ndarray) -> np.ndarray:
         """Draw 0 of ``purpose`` for many patients at once (used to build the cohort)."""
@@ -86,8 +105,7 @@ class PatientStreams:
     def uniform(self, purpose: str) -> float:
         buffer = self._buffers.get(purpose)
         if buffer is None:
-            # Reversed so that pop() hands out draw 0, 1, 2... in order.
-            buffer = self._streams.block(purpose, self._chunk)[self._row, ::-1].tolist()
+            buffer = self._streams.reversed_rows(purpose, self._chunk)[self._row].copy()
             self._buffers[purpose] = buffer
         if not buffer:
             refill = self._refills.get(purpose, 0)

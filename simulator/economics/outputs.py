@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
+import shutil
 import sys
 import time
 from dataclasses import dataclass
@@ -15,7 +16,8 @@ import pandas as pd
 
 from ..config import Scenario, file_sha256, load_scenario
 from ..experiments.dsa import DSAResult, run_dsa
-from ..experiments.psa import CheckpointError, PSACheckpoint, PSAResult, RunInterrupted, draws_matrix, run_psa
+from ..experiments.execution import Execution
+from ..experiments.psa import FIRST_DRAW, CheckpointError, PSACheckpoint, PSAResult, RunInterrupted, draws_matrix, run_psa
 from ..experiments.runner import PreparedScenario, RunResult, prepare
 from ..params.parameter_set import ParameterSet
 from ..reporting import economics_plots as plots
@@ -137,7 +139,10 @@ def _manifest(prepared: PreparedScenario, settings: EconomicSettings, command_li
     }
 
 
-def write_psa_folder(prepared: PreparedScenario, result: PSAResult, settings: EconomicSettings, destination: Path, force: bool, command_line: list[str], started: float, workers: int) -> Path:
+def write_psa_folder(
+    prepared: PreparedScenario, result: PSAResult, settings: EconomicSettings, destination: Path, force: bool,
+    command_line: list[str], started: float, workers: int, event_files: list[Path] = (),
+) -> Path:
     scenario = prepared.scenario
     summary = summarise_psa(result, settings, prepared.params)
     names = result.strategies
@@ -151,6 +156,10 @@ def write_psa_folder(prepared: PreparedScenario, result: PSAResult, settings: Ec
         _csv(summary.icer, staging / "icer.csv")
         _csv(summary.ceac, staging / "ceac.csv")
         _csv(summary.evpi, staging / "evpi.csv")
+        if event_files:  # --keep-events: every draw's event log, as the checkpoint saved it
+            (staging / "events").mkdir()
+            for path in event_files:
+                shutil.copyfile(path, staging / "events" / path.name)
         costs = draws_matrix(result.outcomes, names, "costs")
         qalys = draws_matrix(result.outcomes, names, "qalys")
         title = f"{scenario.name}: {len(costs)} PSA draws x {result.patients} patients"
@@ -164,7 +173,7 @@ def write_psa_folder(prepared: PreparedScenario, result: PSAResult, settings: Ec
             staging / "manifest.json",
             _manifest(
                 prepared, settings, command_line, time.perf_counter() - started,
-                draws=len(costs), patients_per_draw=result.patients, workers=workers, comparator=summary.comparator,
+                draws=len(costs), patients_per_draw=result.patients, workers=workers, comparator=summary.comparator, events_kept=bool(event_files),
                 population=summary.population, sampled_parameters=[c for c in result.parameters.columns if c != "draw"],
             ),
         )
@@ -206,7 +215,7 @@ def _load(path: Path | str, **changes) -> tuple[PreparedScenario, Path]:
     return prepare(scenario, path), path
 
 
-def psa_fingerprint(prepared: PreparedScenario, draws: int, patients: int) -> dict:
+def psa_fingerprint(prepared: PreparedScenario, draws: int, patients: int, keep_events: bool = False) -> dict:
     """What a PSA checkpoint belongs to: `--resume` refuses a checkpoint whose fingerprint differs."""
     entries = {name: entry.model_dump(mode="json") for name, entry in sorted(prepared.params.entries.items())}
     versions = package_versions()
@@ -218,6 +227,7 @@ def psa_fingerprint(prepared: PreparedScenario, draws: int, patients: int) -> di
         "seed": prepared.scenario.seed,
         "draws": draws,
         "patients": patients,
+        "keep_events": keep_events,
         "versions": {name: versions[name] for name in CHECKPOINT_PACKAGES},
     }
 
@@ -258,6 +268,9 @@ def run_psa_file(
     force: bool = False,
     command_line: list[str] | None = None,
     resume: bool = False,
+    execution: Execution | None = None,
+    keep_events: bool = False,
+    progress=None,
 ) -> Path:
     """Run a PSA and write its folder. Completed draws are checkpointed beside the destination
     (``checkpoint_folder``) until the folder is written; ``resume`` continues from them. Ctrl-C or
@@ -270,13 +283,15 @@ def run_psa_file(
     settings = EconomicSettings.from_scenario(scenario)
     draws = draws if draws is not None else scenario.economics.psa_draws
     patients = patients if patients is not None else scenario.economics.psa_patients
-    fingerprint = psa_fingerprint(prepared, draws, patients)
+    fingerprint = psa_fingerprint(prepared, draws, patients, keep_events)
     checkpoint = _open_checkpoint(destination, fingerprint, resume, force)
     with sigterm_as_interrupt():
         checkpoint.start(fingerprint)
-        result = run_psa(prepared, draws, patients, workers, settings, checkpoint)
+        execution = execution or Execution(workers=workers)
+        result = run_psa(prepared, draws, patients, settings=settings, checkpoint=checkpoint, execution=execution, progress=progress, keep_events=keep_events)
+        kept = [checkpoint.events_file(d) for d in range(FIRST_DRAW, FIRST_DRAW + draws)] if keep_events else []
         try:
-            folder = write_psa_folder(prepared, result, settings, destination, force, command_line or [], started, workers)
+            folder = write_psa_folder(prepared, result, settings, destination, force, command_line or [], started, execution.workers, kept)
         except KeyboardInterrupt:
             raise RunInterrupted(draws, draws) from None  # every draw is saved: a resume only writes the folder
     checkpoint.discard()
@@ -293,6 +308,8 @@ def run_dsa_file(
     strategy: str | None = None,
     force: bool = False,
     command_line: list[str] | None = None,
+    execution: Execution | None = None,
+    progress=None,
 ) -> tuple[Path, DSAResult]:
     started = time.perf_counter()
     prepared, path = _load(path, seed=seed, patients=patients, replications=replications)
@@ -300,5 +317,5 @@ def run_dsa_file(
     destination = Path(out) if out is not None else DEFAULT_OUTPUT_ROOT / f"{scenario.name}-dsa"
     check_destination(destination, force)
     settings = EconomicSettings.from_scenario(scenario)
-    result = run_dsa(prepared, settings, wtp, strategy)
+    result = run_dsa(prepared, settings, wtp, strategy, execution or Execution(), progress)
     return write_dsa_folder(prepared, result, settings, destination, force, command_line or [], started), result

@@ -187,6 +187,12 @@ class ValuationInputs:
         )
 
 
+def _rows_with(codes: np.ndarray, names, wanted) -> np.ndarray:
+    """Rows whose factorized value (``names[codes]``) is one of ``wanted``."""
+    hits = np.isin(np.asarray(names, dtype=object), list(wanted))
+    return hits[codes] if len(hits) else np.zeros(len(codes), dtype=bool)
+
+
 def _lookup(table: dict[str, float], keys: np.ndarray, prefix: str, what: str) -> np.ndarray:
     unknown = sorted(set(keys) - set(table))
     if unknown:
@@ -207,12 +213,15 @@ def value_patients(events: pd.DataFrame, patients: pd.DataFrame, params: Paramet
     inputs = params if isinstance(params, ValuationInputs) else ValuationInputs.from_parameters(params)
     rc, re = settings.discount_rate_costs, settings.discount_rate_effects
 
-    ev = events[KEYS + ["time", "event", "to_state", "detail"]].copy()
-    ev["_order"] = np.arange(len(ev))
-    ev = ev.sort_values(KEYS + ["time", "_order"], kind="stable", ignore_index=True)
+    ev = events[KEYS + ["time", "event", "to_state", "detail"]]
+    # Order rows by (replication, strategy name, patient, time), ties kept in log order: np.lexsort on
+    # numeric keys, which is stable (what a stable pandas sort of the same keys gives, at a fraction of its cost).
+    strategy_codes, strategy_names = pd.factorize(ev["strategy"].astype(str), sort=True)
+    order = np.lexsort((ev["time"].to_numpy(), ev["patient_id"].to_numpy(), strategy_codes, ev["replication"].to_numpy()))
+    ev = ev.take(order).reset_index(drop=True)
+    strat = strategy_codes[order]
     n = len(ev)
     rep = ev["replication"].to_numpy()
-    strat = pd.factorize(ev["strategy"])[0]
     pid = ev["patient_id"].to_numpy()
     start = np.ones(n, dtype=bool)
     start[1:] = (rep[1:] != rep[:-1]) | (strat[1:] != strat[:-1]) | (pid[1:] != pid[:-1])
@@ -226,12 +235,19 @@ def value_patients(events: pd.DataFrame, patients: pd.DataFrame, params: Paramet
     t_next[:-1] = t[1:]
     t_next[last] = t[last]
     end_of_follow_up = t[last][patient]
-    event = ev["event"].astype(str).to_numpy()
-    state = ev["to_state"].astype(str).to_numpy()
-    detail = ev["detail"].fillna("").astype(str)
+    # Compare small integer codes, not strings: each distinct text is looked at once.
+    if isinstance(ev["event"].dtype, pd.CategoricalDtype):
+        event_codes, event_names = ev["event"].cat.codes.to_numpy(), ev["event"].cat.categories.astype(str)
+    else:
+        event_codes, event_names = pd.factorize(ev["event"])
+    state_codes, state_names = pd.factorize(ev["to_state"])
+
+    def event_is(*names: str) -> np.ndarray:
+        return _rows_with(event_codes, event_names, names)
+
 
     # Progressions so far (after this row's event).
-    is_progression = np.isin(event, PROGRESSION_EVENTS)
+    is_progression = event_is(*PROGRESSION_EVENTS)
     running = np.cumsum(is_progression)
     progressions = running - (running[start] - is_progression[start])[patient]
 
@@ -242,19 +258,20 @@ def value_patients(events: pd.DataFrame, patients: pd.DataFrame, params: Paramet
         raise ValueError("every patient of the event log needs a row in the patients table")
     uncontrolled = np.full(n, np.nan)
     uncontrolled[start] = traits["functional"].astype(float).to_numpy()
-    uncontrolled[event == EventType.SYMPTOMS_CONTROLLED.value] = 0.0
-    uncontrolled[event == EventType.SYMPTOMS_RELAPSED.value] = 1.0
+    uncontrolled[event_is(EventType.SYMPTOMS_CONTROLLED.value)] = 0.0
+    uncontrolled[event_is(EventType.SYMPTOMS_RELAPSED.value)] = 1.0
     uncontrolled = pd.Series(uncontrolled).ffill().to_numpy()
 
     # Telotristat: from its start to the next progression or recurrence (or the end of follow-up).
     telotristat = np.full(n, np.nan)
     telotristat[start] = 0.0
     telotristat[is_progression] = 0.0
-    telotristat[(event == EventType.TREATMENT_START.value) & (detail.to_numpy() == TELOTRISTAT)] = 1.0
+    starts = np.flatnonzero(event_is(EventType.TREATMENT_START.value))
+    telotristat[starts[ev["detail"].to_numpy()[starts] == TELOTRISTAT]] = 1.0
     telotristat = pd.Series(telotristat).ffill().to_numpy()
 
     # ---- flows over [t, t_next)
-    ned = state == NO_EVIDENCE_OF_DISEASE
+    ned = _rows_with(state_codes, state_names, (NO_EVIDENCE_OF_DISEASE,))
     progressed = (progressions > 0) & ~ned
     utility = np.where(ned, inputs.utility_no_evidence_of_disease, np.where(progressed, inputs.utility_progressed, inputs.utility_progression_free))
     utility = utility - uncontrolled * inputs.symptoms_decrement
@@ -272,19 +289,21 @@ def value_patients(events: pd.DataFrame, patients: pd.DataFrame, params: Paramet
 
     # ---- drug cycles: runs of one on_<drug> state, and runs of telotristat use
     cycle_months = CYCLE_DAYS / DAYS_PER_MONTH
-    drug_label = np.where(np.isin(state, list(inputs.drug_per_cycle)), state, "")
-    telo_label = np.where(telotristat == 1.0, TELOTRISTAT, "")
-    prices = {**inputs.drug_per_cycle, TELOTRISTAT: inputs.telotristat_per_cycle}
-    for label in (drug_label, telo_label):
+    # Labels are integer codes (-1: no drug): the price per cycle of code k is price_of[k].
+    state_price = np.array([inputs.drug_per_cycle.get(name, np.nan) for name in state_names], dtype=float)
+    on_drug = ~np.isnan(state_price)
+    drug_label = np.where(on_drug[state_codes], state_codes, -1) if n else np.zeros(0, dtype=np.int64)
+    telo_label = np.where(telotristat == 1.0, 0, -1)
+    for label, price_of in ((drug_label, state_price), (telo_label, np.array([inputs.telotristat_per_cycle]))):
         run_start = start.copy()
         run_start[1:] |= label[1:] != label[:-1]
         first = np.flatnonzero(run_start)
         final = np.append(first[1:] - 1, n - 1)
-        keep = label[first] != ""
+        keep = label[first] != -1
         first, final = first[keep], final[keep]
         if not len(first):
             continue
-        price = np.array([prices[x] for x in label[first]])
+        price = price_of[label[first]]
         count = cycles_started(t[first], t_next[final], cycle_months)
         costs += np.bincount(patient[first], price * count, n_patients)
         costs_disc += np.bincount(patient[first], price * discounted_cycles(t[first], count, cycle_months, rc), n_patients)
@@ -302,7 +321,8 @@ def value_patients(events: pd.DataFrame, patients: pd.DataFrame, params: Paramet
         qalys -= np.bincount(patient[rows], decrement * (stop - begin) / MONTHS_PER_YEAR, n_patients)
         qalys_disc -= np.bincount(patient[rows], decrement * discounted_years(begin, stop, re), n_patients)
 
-    rows = np.flatnonzero(event == EventType.PROCEDURE.value)
+    detail = ev["detail"].fillna("")
+    rows = np.flatnonzero(event_is(EventType.PROCEDURE.value))
     if len(rows):
         # Parse each distinct detail text once (a log holds few distinct ones).
         codes, distinct = pd.factorize(detail.iloc[rows])
@@ -317,14 +337,14 @@ def value_patients(events: pd.DataFrame, patients: pd.DataFrame, params: Paramet
         one_off(rows, amount)
         utility_loss(rows, _lookup(inputs.recovery_decrement, kind, "utility.recovery_decrement_", "recovery after"), _lookup(inputs.recovery_months, kind, "utility.recovery_days_", "recovery after"))
 
-    rows = np.flatnonzero(event == EventType.ADVERSE_EVENT.value)
+    rows = np.flatnonzero(event_is(EventType.ADVERSE_EVENT.value))
     if len(rows):
         codes, distinct = pd.factorize(detail.iloc[rows])
         kind = pd.Series(distinct).str.rsplit(":", n=1).str[-1].to_numpy()[codes]
         one_off(rows, _lookup(inputs.ae_cost, kind, "cost.ae_", "adverse event"))
         utility_loss(rows, _lookup(inputs.ae_decrement, kind, "utility.ae_decrement_", "adverse event"), _lookup(inputs.ae_months, kind, "utility.ae_days_", "adverse event"))
 
-    rows = np.flatnonzero(event == EventType.DEATH.value)
+    rows = np.flatnonzero(event_is(EventType.DEATH.value))
     if len(rows):
         one_off(rows, np.full(len(rows), inputs.end_of_life))
 
@@ -353,8 +373,14 @@ def economics_table(per_patient: pd.DataFrame, strategies: list[str]) -> pd.Data
     and undiscounted) with a t-based 95% confidence interval across replications."""
     from ..outcomes.replications import t_confidence_interval
 
-    means = replication_means(per_patient, strategies)
-    counts = per_patient.groupby("strategy").size()
+    return economics_table_from_means(replication_means(per_patient, strategies), per_patient.groupby("strategy").size(), strategies)
+
+
+def economics_table_from_means(means: pd.DataFrame, counts: pd.Series, strategies: list[str]) -> pd.DataFrame:
+    """``economics_table`` from the per-(replication, strategy) means and the patients per strategy
+    (summary-mode runs keep only these, never a row per patient)."""
+    from ..outcomes.replications import t_confidence_interval
+
     rows = []
     for name in strategies:
         group = means[means["strategy"] == name]

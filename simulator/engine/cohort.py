@@ -68,9 +68,11 @@ def mix_probabilities(params: ParameterSet) -> dict[str, tuple[tuple[str, ...], 
     }
 
 
-def build_cohort(params: ParameterSet, streams: RandomStreams, size: int, fixed_age: float | None = None) -> list[Patient]:
-    """``size`` patients; identical for every strategy of the same replication."""
-    ids = np.arange(size, dtype=np.int64)
+def build_cohort(params: ParameterSet, streams: RandomStreams, size: int, fixed_age: float | None = None, first: int = 0) -> list[Patient]:
+    """Patients ``first .. first + size - 1``; identical for every strategy of the same replication.
+
+    A patient's traits depend only on its index, so a cohort built in pieces is the same cohort."""
+    ids = np.arange(first, first + size, dtype=np.int64)
     u = lambda name: streams.first_uniforms(f"cohort.{name}", ids)  # noqa: E731
     p = params.value
     mixes = mix_probabilities(params)
@@ -100,7 +102,7 @@ def build_cohort(params: ParameterSet, streams: RandomStreams, size: int, fixed_
 
     return [
         Patient(
-            int(i),
+            int(ids[i]),
             float(age[i]),
             str(sex[i]),
             str(site[i]),

@@ -30,13 +30,16 @@ class Course:
         "background_death_at", "symptoms", "symptom_relapse_at", "uncontrolled_since", "months_uncontrolled",
         "first_control_at", "control_months", "controlled_since", "death_at", "death_cause",
         "procedures", "line_starts", "line_pfs", "first_recurrence_at", "resected_at", "on_ssa", "telotristat_used",
-        "adverse_events", "resectable_now", "burden_multiplier",
+        "adverse_events", "resectable_now", "burden_multiplier", "patient_id", "_records", "horizon",
     )
 
-    def __init__(self, model: "PathwayModel", patient: "Patient") -> None:
+    def __init__(self, model: "PathwayModel", patient: "Patient", env) -> None:
         self.model = model
-        self.env = model.env
+        self.env = env  # the shared SimPy environment, or the patient's own PatientClock
         self.patient = patient
+        self.patient_id = patient.patient_id
+        self.horizon = model.horizon
+        self._records = model.log.records
         self.rs = model.streams.for_patient(patient.patient_id)
         self.state = "entry"
         self.alive = True
@@ -80,7 +83,7 @@ class Course:
     def record(self, event: EventType, to_state: str | None = None, detail: str = "") -> None:
         new_state = self.state if to_state is None else to_state
         # The hot path: one tuple straight onto the log's list (EventLog.append without the call).
-        self.model.log.records.append((self.patient.patient_id, self.env.now, event._value_, self.state, new_state, detail))
+        self._records.append((self.patient_id, self.env.now, event._value_, self.state, new_state, detail))
         self.state = new_state
 
     def procedure(self, kind: str, detail: str) -> None:
@@ -132,7 +135,7 @@ class Course:
         Symptom relapses that fall inside the wait are recorded on the way.
         """
         env = self.env
-        horizon = self.model.horizon
+        horizon = self.horizon
         end = env.now + duration
         while True:
             now = env.now

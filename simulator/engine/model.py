@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+from collections import deque
 import gc
 import math
 from typing import Generator
@@ -14,10 +15,12 @@ from ..core.events import EventLog, EventType
 from ..core.rng import RandomStreams
 from ..params.parameter_set import ParameterSet, life_table
 from ..pathways.strategies import Strategy
+from .clock import PatientClock
 from .cohort import Patient
 from .course import Course
 
 _LIFE_TABLE = None
+SCHEDULERS = ("direct", "simpy")
 
 
 def _cumulative_background_hazard() -> dict[str, np.ndarray]:
@@ -42,12 +45,21 @@ class PathwayModel:
         horizon: float,
         streams: RandomStreams,
         replication: int,
+        scheduler: str = "direct",
+        capacity=None,
+        arrivals: np.ndarray | None = None,
+        window: tuple[float, float] | None = None,
     ) -> None:
+        if scheduler not in SCHEDULERS:
+            raise ValueError(f"scheduler must be one of {SCHEDULERS}, not {scheduler!r}")
         self.params = params
         self.strategy = strategy
         self.cohort = cohort
         self.horizon = float(horizon)
         self.streams = streams
+        self.scheduler = scheduler
+        # With the SimPy scheduler every patient shares this environment; with the direct one each
+        # patient runs on its own PatientClock (engine/clock.py) and this one stays at time 0.
         self.env = simpy.Environment()
         self.log = EventLog(replication, strategy.name)
         self.courses: list[Course] = []
@@ -55,10 +67,28 @@ class PathwayModel:
         self.progression_hazard_ratio = p("disease.death_hazard_ratio_per_progression")
         self.progression_hazard_cap = int(p("disease.max_progressions_in_hazard"))
         self._background = _cumulative_background_hazard()
+        self._base_rates: dict[tuple, float] = {}
+        self._burden_ratios: dict[str, float] = {}
+        # Shared hospital resources (capacity/hospital.py): patients then share the SimPy environment,
+        # each on a clock shifted to its arrival. Without them nothing below touches a resource.
+        self.hospital = None
+        if capacity is not None:
+            from ..capacity.hospital import Hospital
+
+            self.hospital = Hospital(self, capacity, arrivals, window if window is not None else (0.0, self.horizon))
 
     # ------------------------------------------------------------------ patient-level hazards
 
     def disease_death_rate(self, patient: Patient) -> float:
+        """The patient's disease-death rate at entry, before burden, treatment and progression; the same
+        for every patient with the same traits, so computed once per combination."""
+        key = (patient.functional, patient.synchronous, patient.extrahepatic, patient.primary_site, patient.grade, patient.resectable)
+        rate = self._base_rates.get(key)
+        if rate is None:
+            rate = self._base_rates[key] = self._disease_death_rate(patient)
+        return rate
+
+    def _disease_death_rate(self, patient: Patient) -> float:
         p = self.params.value
         rate = p("disease.death_rate")
         if not patient.functional:
@@ -77,7 +107,10 @@ class PathwayModel:
 
     def burden_hazard_ratio(self, burden: str) -> float:
         """Hepatic tumour burden enters the death hazard apart, because resection changes it."""
-        return 1.0 if burden == "lt25" else self.params.value(f"disease.hr_burden_{burden}")
+        ratio = self._burden_ratios.get(burden)
+        if ratio is None:
+            ratio = self._burden_ratios[burden] = 1.0 if burden == "lt25" else self.params.value(f"disease.hr_burden_{burden}")
+        return ratio
 
     def progression_hazard_ratio_for(self, patient: Patient) -> float:
         ratio = 1.0
@@ -127,6 +160,12 @@ class PathwayModel:
             if not course.ended and course.now >= self.horizon:
                 course.censor()
 
+    def close(self) -> None:
+        """Drop the courses once their tables are built. Each course points back at the model, a cycle
+        only the cyclic collector would free, and it runs too rarely: a long run's memory kept growing."""
+        self.courses = []
+        self.log.records = []
+
     def run(self) -> "PathwayModel":
         # The run allocates many small long-lived objects (courses, generators, events); the cyclic
         # garbage collector would rescan them again and again for nothing (measured: 1.6x slower).
@@ -134,11 +173,20 @@ class PathwayModel:
         collecting = gc.isenabled()
         gc.disable()
         try:
-            for patient in self.cohort:
-                course = Course(self, patient)
-                self.courses.append(course)
-                self.env.process(self.patient_process(course))
-            self.env.run()
+            if self.hospital is not None:
+                self.hospital.run()
+            elif self.scheduler == "simpy":
+                for patient in self.cohort:
+                    course = Course(self, patient, self.env)
+                    self.courses.append(course)
+                    self.env.process(self.patient_process(course))
+                self.env.run()
+            else:
+                for patient in self.cohort:
+                    course = Course(self, patient, PatientClock())
+                    self.courses.append(course)
+                    # Exhaust the generator: every yield is a timeout already applied to its clock.
+                    deque(self.patient_process(course), maxlen=0)
         finally:
             if collecting:
                 gc.enable()

@@ -14,14 +14,13 @@ from typing import Callable
 import pandas as pd
 
 from ..config import MAX_REPLICATIONS
-from ..core.rng import RandomStreams
-from ..engine.cohort import build_cohort
-from ..engine.model import PathwayModel
 from ..errors import ScenarioError, UserInputError
 from ..outcomes.comparison import DEFAULT_PRECISION_METRICS, precision_status, summarise_replications
 from ..outcomes.metrics import METRICS, replication_metrics
 from ..outcomes.timecourse import pool_occupancy, pool_symptom_curves, state_occupancy, symptom_control_curve
-from .runner import PreparedScenario, run_replication
+from .execution import SERIAL, Execution
+from ..capacity.run import CapacityTables
+from .runner import PreparedScenario, capacity_replication, run_replication
 
 # A t interval from two replications (1 degree of freedom) is itself too noisy to stop on.
 PRECISION_MIN_REPLICATIONS = 3
@@ -45,6 +44,7 @@ class Comparison:
     precision_metrics: tuple[str, ...] = ()
     precision_met: bool | None = None
     precision_trace: list[dict] = field(default_factory=list)
+    capacity: "CapacityTables | None" = None  # resources, waits and queues when the scenario has capacity
 
     @property
     def strategies(self) -> list[str]:
@@ -70,6 +70,33 @@ def check_precision_options(precision: float | None, max_replications: int | Non
         raise UserInputError(f"precision metric {unknown[0]!r}: expected one of {', '.join(METRICS)}")
 
 
+def compare_replication(prepared: PreparedScenario, replication: int, comparator: str) -> tuple:
+    """What the comparison keeps of one replication: metrics, patients, state occupancy, symptom
+    curve, the event log of replication 0 only (for the swimmer plots), and the hospital's tables of a
+    scenario with a capacity section (else None)."""
+    scenario = prepared.scenario
+    names = [s.name for s in prepared.strategies]
+    tables = None
+    if scenario.capacity is not None:  # the hospital's tables too, and their metrics (comparison.csv)
+        events, patients, tables = capacity_replication(prepared, replication)
+        metrics = pd.concat([replication_metrics(patients, events, names, comparator, scenario.horizon_months), *tables.metrics], ignore_index=True)
+    else:
+        events, patients = run_replication(prepared, replication)
+        metrics = replication_metrics(patients, events, names, comparator, scenario.horizon_months)
+    return (
+        metrics,
+        patients,
+        state_occupancy(events, names, scenario.horizon_months),
+        symptom_control_curve(events, patients, names, scenario.horizon_months),
+        events if replication == 0 else None,
+        tables,
+    )
+
+
+def _replication_task(task: tuple) -> tuple:
+    return compare_replication(*task)
+
+
 def run_comparison(
     prepared: PreparedScenario,
     comparator: str | None = None,
@@ -77,6 +104,7 @@ def run_comparison(
     max_replications: int | None = None,
     precision_metrics: tuple[str, ...] = DEFAULT_PRECISION_METRICS,
     progress: Progress | None = None,
+    execution: Execution = SERIAL,
 ) -> Comparison:
     """Run the comparison. Without ``precision`` the scenario's replication count is used; with it,
     replications are added one at a time until every chosen metric's 95% CI half-width is within
@@ -86,36 +114,40 @@ def run_comparison(
     scenario = prepared.scenario
     names = [s.name for s in prepared.strategies]
     planned = scenario.replications if precision is None else (max_replications or DEFAULT_MAX_REPLICATIONS)
-    total_steps = planned * len(names)
     metric_frames, patient_frames, occupancy, symptoms = [], [], [], []
     first_events = pd.DataFrame()
     trace: list[dict] = []
     met: bool | None = None
-    done = 0
     replication = 0
-    while replication < planned:
-
-        def _tick(strategy: str, r: int = replication) -> None:
-            nonlocal done
-            done += 1
-            if progress is not None:
-                progress(done, total_steps, f"replication {r + 1}, {strategy}")
-
-        events, patients = run_replication(prepared, replication, _tick)
-        metric_frames.append(replication_metrics(patients, events, names, comparator, scenario.horizon_months))
-        patient_frames.append(patients)
-        occupancy.append(state_occupancy(events, names, scenario.horizon_months))
-        symptoms.append(symptom_control_curve(events, patients, names, scenario.horizon_months))
-        if replication == 0:
-            first_events = events
-        replication += 1
-        if precision is not None and replication >= PRECISION_MIN_REPLICATIONS:
-            chosen = pd.concat(metric_frames, ignore_index=True)
-            chosen = chosen[chosen["metric"].isin(precision_metrics)]
-            met, worst = precision_status(summarise_replications(chosen, names), precision_metrics, precision, comparator)
-            trace.append({"replications": replication, "worst_relative_half_width": worst})
-            if met:
-                break
+    # Replications run in rounds of ``execution.workers`` tasks; their results are taken in replication
+    # order and the precision rule is checked after each one, so where it stops, and every output,
+    # is the same whatever the number of workers (replications past the stopping point are dropped).
+    capacity = CapacityTables() if scenario.capacity is not None else None
+    batch = max(1, execution.workers)
+    while replication < planned and not met:
+        round_ = range(replication, min(replication + batch, planned))
+        tasks = [(prepared, r, comparator) for r in round_]
+        ticker = None
+        if progress is not None:
+            def ticker(index: int, result: object, start: int = replication) -> None:
+                progress(min(start + index + 1, planned), planned, f"replication {start + index + 1}")
+        for metrics, patients, occupied, symptom, events, tables in execution.map(_replication_task, tasks, ticker):
+            metric_frames.append(metrics)
+            if capacity is not None:
+                capacity.extend(tables)
+            patient_frames.append(patients)
+            occupancy.append(occupied)
+            symptoms.append(symptom)
+            if replication == 0:
+                first_events = events
+            replication += 1
+            if precision is not None and replication >= PRECISION_MIN_REPLICATIONS:
+                chosen = pd.concat(metric_frames, ignore_index=True)
+                chosen = chosen[chosen["metric"].isin(precision_metrics)]
+                met, worst = precision_status(summarise_replications(chosen, names), precision_metrics, precision, comparator)
+                trace.append({"replications": replication, "worst_relative_half_width": worst})
+                if met:
+                    break
     per_replication = pd.concat(metric_frames, ignore_index=True)
     return Comparison(
         prepared=prepared,
@@ -131,4 +163,5 @@ def run_comparison(
         precision_metrics=tuple(precision_metrics) if precision is not None else (),
         precision_met=met if precision is not None else None,
         precision_trace=trace,
+        capacity=capacity,
     )

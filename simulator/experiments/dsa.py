@@ -19,6 +19,7 @@ from ..economics.sampling import bounded_names, with_value
 from ..economics.settings import EconomicSettings
 from ..economics.valuation import is_valuation_only, replication_means, value_patients
 from ..errors import ScenarioError
+from .execution import SERIAL, Execution
 from .runner import PreparedScenario, run_prepared
 
 
@@ -39,11 +40,20 @@ def _means(per_patient: pd.DataFrame, strategies: list[str]) -> pd.DataFrame:
     return means.groupby("strategy", sort=False)[["costs", "qalys"]].mean().loc[strategies]
 
 
+def _bound_task(task: tuple) -> pd.DataFrame:
+    """Mean costs and QALYs per strategy with one parameter at one bound (a task for any worker)."""
+    prepared, settings = task
+    run = run_prepared(prepared)
+    return _means(value_patients(run.events, run.patients, prepared.params, settings), [s.name for s in prepared.strategies])
+
+
 def run_dsa(
     prepared: PreparedScenario,
     settings: EconomicSettings | None = None,
     wtp: float | None = None,
     target: str | None = None,
+    execution: Execution = SERIAL,
+    progress=None,
 ) -> DSAResult:
     settings = settings or EconomicSettings.from_scenario(prepared.scenario)
     wtp = settings.willingness_to_pay[0] if wtp is None else float(wtp)
@@ -71,6 +81,21 @@ def run_dsa(
         nmb = means["qalys"] * wtp - means["costs"]
         return nmb - nmb[comparator]
 
+    # Every bound that changes the simulation is a task for the workers; a bound that changes only
+    # the valuation re-values the base run here.
+    reruns = [
+        (replace(prepared, params=with_value(prepared.params, name, value)), settings)
+        for name in names if not is_valuation_only(name)
+        for value in (prepared.params.entries[name].low, prepared.params.entries[name].high)
+    ]
+    done = [0]
+
+    def _tick(index: int, result: object) -> None:
+        done[0] += 1
+        if progress is not None:
+            progress(done[0], len(reruns), "parameter bounds")
+
+    rerun_means = iter(execution.map(_bound_task, reruns, _tick))
     rows, tornado = [], []
     for name in names:
         entry = prepared.params.entries[name]
@@ -78,11 +103,9 @@ def run_dsa(
         for bound, value in (("low", entry.low), ("high", entry.high)):
             params = with_value(prepared.params, name, value)  # type: ignore[arg-type]
             if is_valuation_only(name):
-                events, patients = base_run.events, base_run.patients
+                means = _means(value_patients(base_run.events, base_run.patients, params, settings), strategies)
             else:
-                rerun = run_prepared(replace(prepared, params=params))
-                events, patients = rerun.events, rerun.patients
-            means = _means(value_patients(events, patients, params, settings), strategies)
+                means = next(rerun_means)
             incremental = inmb(means)
             for strategy in strategies:
                 rows.append(

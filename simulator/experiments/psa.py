@@ -18,10 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import threading
-import time
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -32,16 +28,12 @@ from ..economics.settings import EconomicSettings
 from ..economics.valuation import VALUE_COLUMNS, value_patients
 from ..errors import UserInputError
 from ..reporting.run_folder import write_file_atomic
+from .execution import Execution
 from .runner import PreparedScenario, run_replication
 
 PSA_REPLICATION = 0
 FIRST_DRAW = 1  # draw 0 is the base case
 TASKS_PER_WORKER = 8  # chunks per worker: small enough to balance, large enough to amortise pickling
-WORKER_STOP_SECONDS = 10  # after an interruption, how long to wait for a terminated worker to exit
-# A worker checks this often whether the main process is still alive: after a kill -9 of the main
-# process nothing else ends the workers, which would finish their draws for nobody and keep the
-# terminal's pipes open. A second is short beside a draw and costs nothing.
-PARENT_CHECK_SECONDS = 1.0
 
 
 class RunInterrupted(KeyboardInterrupt):
@@ -63,6 +55,7 @@ class PSACheckpoint:
 
     FINGERPRINT = "fingerprint.json"
     DRAW_PATTERN = "draw-*.json"
+    EVENTS_PATTERN = "events-*.parquet"  # with --keep-events: each draw's event log
 
     def __init__(self, folder: Path) -> None:
         self.folder = Path(folder)
@@ -106,13 +99,21 @@ class PSACheckpoint:
     def save(self, draw: int, text: str) -> None:
         write_file_atomic(self._draw_file(draw), text)
 
+    def events_file(self, draw: int) -> Path:
+        return self.folder / f"events-{draw:07d}.parquet"
+
+    def save_events(self, draw: int, events: pd.DataFrame) -> None:
+        staging = self.folder / f".events-{draw:07d}.tmp"
+        events.to_parquet(staging, index=False)
+        os.replace(staging, self.events_file(draw))
+
     def discard(self) -> None:
         """Delete the checkpoint: only the files it writes, so a folder holding anything else is refused."""
         if not self.folder.exists():
             return
         if not self.folder.is_dir():
             raise CheckpointError(f"{self.folder}: expected a checkpoint folder of nelm-sim, found a file; left untouched")
-        for path in [*self.folder.glob(self.DRAW_PATTERN), *self.folder.glob(".*.tmp"), self.folder / self.FINGERPRINT]:
+        for path in [*self.folder.glob(self.DRAW_PATTERN), *self.folder.glob(self.EVENTS_PATTERN), *self.folder.glob(".*.tmp"), self.folder / self.FINGERPRINT]:
             path.unlink(missing_ok=True)
         try:
             self.folder.rmdir()
@@ -128,12 +129,16 @@ class PSAResult:
     patients: int
 
 
-def run_draw(prepared: PreparedScenario, draw: int, patients: int, settings: EconomicSettings) -> tuple[list[dict], dict[str, float]]:
+def run_draw(
+    prepared: PreparedScenario, draw: int, patients: int, settings: EconomicSettings, keep_events: list | None = None
+) -> tuple[list[dict], dict[str, float]]:
     """Mean costs, QALYs and life-years per patient of every strategy in one draw, and the drawn values."""
     params, drawn = draw_parameters(prepared.params, prepared.scenario.seed, draw)
     drawn_scenario = replace(prepared, params=params, scenario=prepared.scenario.with_overrides(patients=patients))
     events, patient_table = run_replication(drawn_scenario, PSA_REPLICATION, draw=draw)
     per_patient = value_patients(events, patient_table, params, settings)
+    if keep_events is not None:
+        keep_events.append(events.assign(draw=draw))
     means = per_patient.groupby("strategy", sort=False)[list(VALUE_COLUMNS)].mean()
     outcome = [{"draw": draw, "strategy": s.name, **{c: float(means.at[s.name, c]) for c in VALUE_COLUMNS}} for s in prepared.strategies]
     return outcome, {"draw": draw, **drawn}
@@ -144,39 +149,14 @@ def _record_text(draw: int, result: tuple[list[dict], dict[str, float]]) -> str:
     return json.dumps({"draw": draw, "outcomes": outcome, "drawn": drawn})
 
 
-_WORKER_STATE: dict = {}
-
-
-def _init_worker(prepared: PreparedScenario, patients: int, settings: EconomicSettings) -> None:
-    # Ctrl-C reaches every process of the terminal's process group: the main process alone handles it
-    # and stops the workers, which would otherwise each print a traceback. SIGTERM (sent by that stop)
-    # ends a worker at once, whatever handler it inherited from its parent.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    threading.Thread(target=_exit_when_orphaned, args=(os.getppid(),), daemon=True).start()
-    _WORKER_STATE.update(prepared=prepared, patients=patients, settings=settings)
-
-
-def _exit_when_orphaned(parent: int) -> None:
-    while os.getppid() == parent:
-        time.sleep(PARENT_CHECK_SECONDS)
-    os._exit(1)  # the main process is gone: nobody is left to take this worker's results
-
-
-def _worker_draws(draws: list[int]) -> list[tuple[int, str]]:
-    state = _WORKER_STATE
-    return [(d, _record_text(d, run_draw(state["prepared"], d, state["patients"], state["settings"]))) for d in draws]
-
-
-def _stop_pool(pool: ProcessPoolExecutor) -> None:
-    """Cancel what has not started and end the workers now rather than after their current draws."""
-    pool.shutdown(wait=False, cancel_futures=True)
-    processes = list((getattr(pool, "_processes", None) or {}).values())  # no public API before Python 3.14
-    for process in processes:
-        if process.is_alive():
-            process.terminate()
-    for process in processes:
-        process.join(WORKER_STOP_SECONDS)
+def _draws_task(task: tuple) -> list[tuple[int, str, pd.DataFrame | None]]:
+    prepared, patients, settings, draws, keep_events = task
+    results = []
+    for d in draws:
+        kept: list[pd.DataFrame] = []
+        text = _record_text(d, run_draw(prepared, d, patients, settings, kept if keep_events else None))
+        results.append((d, text, kept[0] if kept else None))
+    return results
 
 
 def run_psa(
@@ -186,38 +166,36 @@ def run_psa(
     workers: int = 1,
     settings: EconomicSettings | None = None,
     checkpoint: PSACheckpoint | None = None,
+    execution: Execution | None = None,
+    progress=None,
+    keep_events: bool = False,
 ) -> PSAResult:
     """Run draws 1..``draws``. With ``checkpoint``, draws saved there are not run again and each newly
     completed draw is saved at once; an interruption raises ``RunInterrupted``."""
+    execution = execution or Execution(workers=workers)
     settings = settings or EconomicSettings.from_scenario(prepared.scenario)
     indices = list(range(FIRST_DRAW, FIRST_DRAW + draws))
     saved = checkpoint.load() if checkpoint is not None else {}
     records = {d: saved[d] for d in indices if d in saved}
     missing = [d for d in indices if d not in records]
+    # Small tasks balance the workers; a few draws each amortise sending the scenario along.
+    size = max(1, len(missing) // (max(execution.workers, 1) * TASKS_PER_WORKER)) if execution.workers > 1 or execution.executor == "dask" else 1
+    if keep_events and checkpoint is None:
+        raise ValueError("keep_events needs a checkpoint folder to hold the event logs")
+    tasks = [(prepared, patients, settings, missing[i : i + size], keep_events) for i in range(0, len(missing), size)]
 
-    def _completed(draw: int, text: str) -> None:
-        if checkpoint is not None:
-            checkpoint.save(draw, text)
-        records[draw] = text
+    def _completed(index: int, results: list[tuple[int, str, pd.DataFrame | None]]) -> None:
+        for draw, text, events in results:
+            if events is not None:
+                checkpoint.save_events(draw, events)  # before the draw's record: a saved draw always has its log
+            if checkpoint is not None:
+                checkpoint.save(draw, text)
+            records[draw] = text
+        if progress is not None:
+            progress(len(records), draws, "draws")
 
     try:
-        if workers <= 1 or len(missing) <= 1:
-            for d in missing:
-                _completed(d, _record_text(d, run_draw(prepared, d, patients, settings)))
-        else:
-            chunk = max(1, len(missing) // (workers * TASKS_PER_WORKER))
-            pool = ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(prepared, patients, settings))
-            try:
-                pending = {pool.submit(_worker_draws, missing[i : i + chunk]) for i in range(0, len(missing), chunk)}
-                while pending:
-                    finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                    for future in finished:
-                        for d, text in future.result():
-                            _completed(d, text)
-            except BaseException:
-                _stop_pool(pool)
-                raise
-            pool.shutdown()
+        execution.map(_draws_task, tasks, _completed)
     except KeyboardInterrupt:
         # Counted from the checkpoint: the interruption may fall between saving a draw and noting it.
         completed = len(set(checkpoint.load()) & set(indices)) if checkpoint is not None else len(records)

@@ -8,17 +8,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import pandas as pd
 
-from ..config import Scenario
-from ..core.rng import RandomStreams
+from ..config import MAX_SIMULATED_LIFETIMES, Scenario
+from ..core.rng import CHUNK, RandomStreams
 from ..engine.cohort import ATTRIBUTE_COLUMNS, build_cohort, mix_probabilities
 from ..engine.model import PathwayModel
 from ..errors import ScenarioError
 from ..params.parameter_set import ParameterSet, build_parameter_set
+from ..outcomes.survival import add_sums, outcome_sums
 from ..pathways.strategies import Strategy, resolve_strategies
+from .execution import SERIAL, Execution
+
+Progress = Callable[[int, int, str], None]
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..capacity.run import CapacityTables
 
 PROCEDURE_KINDS = ("hepatectomy", "transplant", "ablation", "tae", "tace", "y90", "prrt")
 PFS_LINES_REPORTED = 3  # columns pfs1..pfs3; a death during a line ends that line's PFS too
@@ -34,8 +41,13 @@ class PreparedScenario:
     strategies: list[Strategy]
 
 
-def prepare(scenario: Scenario, path: Path | str) -> PreparedScenario:
+def prepare(scenario: Scenario, path: Path | str, summary: bool = False) -> PreparedScenario:
+    """Validate everything a run needs. A run that keeps its event log (all but ``summary`` mode)
+    must also fit in memory: at most MAX_SIMULATED_LIFETIMES lifetimes."""
     path = Path(path)
+    limit = None if summary else scenario.total_work_error(MAX_SIMULATED_LIFETIMES)
+    if limit is not None:
+        raise ScenarioError(path, "cohort.size", limit, scenario.cohort.size)
     overrides = dict(scenario.parameters)
     for key, value in scenario.cohort.mix.items():
         name = f"cohort.{key}"
@@ -52,87 +64,296 @@ def prepare(scenario: Scenario, path: Path | str) -> PreparedScenario:
         mix_probabilities(params)
     except ValueError as exc:
         raise ScenarioError(path, "cohort.mix", f"shares that sum to at most 1 ({exc})") from None
+    if scenario.capacity is not None:
+        from ..capacity.run import check_arrivals
+
+        check_arrivals(scenario, params, path)
     return PreparedScenario(scenario, path, params, resolve_strategies(scenario, path))
 
 
 @dataclass
 class RunResult:
-    events: pd.DataFrame
+    events: pd.DataFrame | None  # None in summary mode
     patients: pd.DataFrame
+    capacity: "CapacityTables | None" = None  # resources, waits, queues when the scenario has capacity
 
 
-def patient_rows(model: PathwayModel, replication: int) -> list[dict]:
-    rows = []
+def patient_table(model: PathwayModel, replication: int) -> pd.DataFrame:
+    """One row per patient of one model run, built column by column (a dict per row costs 3x more)."""
     horizon = model.horizon
-    for course in model.courses:
-        patient = course.patient
-        died = course.death_at is not None
-        os_months = course.death_at if died else horizon
-        row = {
-            "replication": replication,
-            "strategy": model.strategy.name,
-            "patient_id": patient.patient_id,
-        }
-        for column in ATTRIBUTE_COLUMNS:
-            row[column] = getattr(patient, column)
-        row.update(
-            {
-                "os_months": os_months,
-                "death": int(died),
-                "death_cause": course.death_cause if died else "",
-                "first_treatment": course.history[0] if course.history else "",
-                "treatment_sequence": ">".join(course.history),
-                "lines": course.line,
-                "progressions": course.progressions,
-                "resected": int(course.resected_at is not None),
-                "rfs_months": (
-                    ((course.first_recurrence_at if course.first_recurrence_at is not None else (course.death_at if died else horizon)) - course.resected_at)
-                    if course.resected_at is not None
-                    else float("nan")
-                ),
-                "rfs_event": int(course.resected_at is not None and (course.first_recurrence_at is not None or died)),
-                "recurred": int(course.first_recurrence_at is not None),
-                "months_uncontrolled": course.months_uncontrolled if patient.functional else float("nan"),
-                "time_to_first_control": (course.first_control_at if course.first_control_at is not None else float("nan")),
-                "symptom_control_months": course.control_months if patient.functional else float("nan"),
-                "adverse_events": course.adverse_events,
-            }
-        )
-        for line in range(1, PFS_LINES_REPORTED + 1):
-            if line <= len(course.line_pfs):
-                months, progressed = course.line_pfs[line - 1]
-                row[f"pfs{line}_months"] = months
-                row[f"pfs{line}_event"] = int(progressed or (died and line == len(course.line_pfs)))
+    courses = model.courses
+    nan = float("nan")
+    columns: dict[str, list] = {"patient_id": [c.patient_id for c in courses]}
+    for column in ATTRIBUTE_COLUMNS:
+        columns[column] = [getattr(c.patient, column) for c in courses]
+    ends = [c.death_at if c.death_at is not None else horizon for c in courses]
+    columns["os_months"] = ends
+    columns["death"] = [int(c.death_at is not None) for c in courses]
+    columns["death_cause"] = [c.death_cause if c.death_at is not None else "" for c in courses]
+    columns["first_treatment"] = [c.history[0] if c.history else "" for c in courses]
+    columns["treatment_sequence"] = [">".join(c.history) for c in courses]
+    columns["lines"] = [c.line for c in courses]
+    columns["progressions"] = [c.progressions for c in courses]
+    columns["resected"] = [int(c.resected_at is not None) for c in courses]
+    columns["rfs_months"] = [
+        ((c.first_recurrence_at if c.first_recurrence_at is not None else end) - c.resected_at) if c.resected_at is not None else nan
+        for c, end in zip(courses, ends)
+    ]
+    columns["rfs_event"] = [
+        int(c.resected_at is not None and (c.first_recurrence_at is not None or c.death_at is not None)) for c in courses
+    ]
+    columns["recurred"] = [int(c.first_recurrence_at is not None) for c in courses]
+    columns["months_uncontrolled"] = [c.months_uncontrolled if c.patient.functional else nan for c in courses]
+    columns["time_to_first_control"] = [c.first_control_at if c.first_control_at is not None else nan for c in courses]
+    columns["symptom_control_months"] = [c.control_months if c.patient.functional else nan for c in courses]
+    columns["adverse_events"] = [c.adverse_events for c in courses]
+    for line in range(1, PFS_LINES_REPORTED + 1):
+        months, events = [], []
+        for c in courses:
+            if line <= len(c.line_pfs):
+                duration, progressed = c.line_pfs[line - 1]
+                months.append(duration)
+                events.append(int(progressed or (c.death_at is not None and line == len(c.line_pfs))))
             else:
-                row[f"pfs{line}_months"] = float("nan")
-                row[f"pfs{line}_event"] = float("nan")
-        for kind in PROCEDURE_KINDS:
-            row[f"n_{kind}"] = course.procedures.get(kind, 0)
-        rows.append(row)
-    return rows
+                months.append(nan)
+                events.append(nan)
+        columns[f"pfs{line}_months"] = months
+        columns[f"pfs{line}_event"] = events
+    for kind in PROCEDURE_KINDS:
+        columns[f"n_{kind}"] = [c.procedures.get(kind, 0) for c in courses]
+    table = pd.DataFrame(columns)
+    table.insert(0, "strategy", model.strategy.name)
+    table.insert(0, "replication", replication)
+    return table
+
+
+def run_strategy(prepared: PreparedScenario, replication: int, strategy_index: int, draw: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(events, patients) of one strategy in one replication: a task that runs anywhere.
+
+    The cohort and streams depend only on (seed, replication, draw), so a worker that rebuilds them
+    gets exactly what ``run_replication`` shares between strategies."""
+    scenario = prepared.scenario
+    streams = RandomStreams(scenario.seed, replication, draw)
+    if scenario.capacity is not None:
+        from ..capacity.run import finish, open_cohort
+
+        arrivals, window, size = open_cohort(scenario, prepared.params, replication, draw)
+        cohort = build_cohort(prepared.params, streams, size, scenario.cohort.age)
+        model = PathwayModel(
+            prepared.params, prepared.strategies[strategy_index], cohort, scenario.horizon_months, streams, replication,
+            capacity=scenario.capacity, arrivals=arrivals, window=window,
+        ).run()
+        return finish(model, model.log.to_frame(), patient_table(model, replication), replication, None)
+    cohort = build_cohort(prepared.params, streams, scenario.cohort.size, scenario.cohort.age)
+    model = PathwayModel(prepared.params, prepared.strategies[strategy_index], cohort, scenario.horizon_months, streams, replication).run()
+    tables = model.log.to_frame(), patient_table(model, replication)
+    model.close()
+    return tables
 
 
 def run_replication(
-    prepared: PreparedScenario, replication: int, after_strategy: Callable[[str], None] | None = None, draw: int = 0
+    prepared: PreparedScenario, replication: int, after_strategy: Callable[[str], None] | None = None, draw: int = 0,
+    capacity_out: "CapacityTables | None" = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(events, patients) of one replication (of one PSA draw): the same cohort and streams for every strategy."""
+    """(events, patients) of one replication (of one PSA draw): the same cohort and streams for every strategy.
+    With a ``capacity`` section the hospital's tables are added to ``capacity_out`` when given."""
     scenario = prepared.scenario
     streams = RandomStreams(scenario.seed, replication, draw)
+    if scenario.capacity is not None:
+        return _run_capacity_replication(prepared, replication, streams, after_strategy, draw, capacity_out)
     cohort = build_cohort(prepared.params, streams, scenario.cohort.size, scenario.cohort.age)
-    frames, rows = [], []
+    frames, tables = [], []
     for strategy in prepared.strategies:
         model = PathwayModel(prepared.params, strategy, cohort, scenario.horizon_months, streams, replication).run()
         frames.append(model.log.to_frame())
-        rows.extend(patient_rows(model, replication))
+        tables.append(patient_table(model, replication))
+        model.close()
         if after_strategy is not None:
             after_strategy(strategy.name)
-    events = pd.concat(frames, ignore_index=True)
-    events["event"] = events["event"].astype(str).astype("category")
-    return events, pd.DataFrame(rows)
+    return concat_events(frames), pd.concat(tables, ignore_index=True)
 
 
-def run_prepared(prepared: PreparedScenario) -> RunResult:
-    pairs = [run_replication(prepared, r) for r in range(prepared.scenario.replications)]
-    events = pd.concat([e for e, _ in pairs], ignore_index=True)
-    events["event"] = events["event"].astype(str).astype("category")
-    return RunResult(events=events, patients=pd.concat([p for _, p in pairs], ignore_index=True))
+def _run_capacity_replication(
+    prepared: PreparedScenario, replication: int, streams: RandomStreams, after_strategy: Callable[[str], None] | None,
+    draw: int, capacity_out: "CapacityTables | None",
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """As run_replication, with shared hospital resources (and, with arrivals, an open population)."""
+    from ..capacity.run import finish, open_cohort
+
+    scenario = prepared.scenario
+    arrivals, window, size = open_cohort(scenario, prepared.params, replication, draw)
+    cohort = build_cohort(prepared.params, streams, size, scenario.cohort.age)
+    frames, tables = [], []
+    for strategy in prepared.strategies:
+        model = PathwayModel(
+            prepared.params, strategy, cohort, scenario.horizon_months, streams, replication,
+            capacity=scenario.capacity, arrivals=arrivals, window=window,
+        ).run()
+        events, table = finish(model, model.log.to_frame(), patient_table(model, replication), replication, capacity_out)
+        frames.append(events)
+        tables.append(table)
+        if after_strategy is not None:
+            after_strategy(strategy.name)
+    return concat_events(frames), pd.concat(tables, ignore_index=True)
+
+
+def concat_events(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Stack event logs; every log's ``event`` column has the same categories, so the result keeps them."""
+    return pd.concat(frames, ignore_index=True)
+
+
+def _strategy_task(task: tuple) -> tuple[pd.DataFrame, pd.DataFrame]:
+    return run_strategy(*task)
+
+
+def run_prepared(prepared: PreparedScenario, execution: Execution = SERIAL, progress: Progress | None = None) -> RunResult:
+    """Every (replication, strategy) of the scenario, as tasks of ``execution``; merged in task order.
+    With a ``capacity`` section the tasks are whole replications (their strategies share the arrivals)."""
+    if prepared.scenario.capacity is not None:
+        return _run_capacity_prepared(prepared, execution, progress)
+    tasks = [(prepared, r, s) for r in range(prepared.scenario.replications) for s in range(len(prepared.strategies))]
+    done = _counter(progress, len(tasks), "replication x strategy")
+    pairs = execution.map(_strategy_task, tasks, done)
+    return RunResult(events=concat_events([e for e, _ in pairs]), patients=pd.concat([p for _, p in pairs], ignore_index=True))
+
+
+def _counter(progress: Progress | None, total: int, label: str) -> Callable[[int, object], None] | None:
+    if progress is None:
+        return None
+    finished = [0]
+
+    def _done(index: int, result: object) -> None:
+        finished[0] += 1
+        progress(finished[0], total, label)
+
+    return _done
+
+
+# ------------------------------------------------------------------------------ summary mode
+
+SUMMARY_CHUNK = 4 * CHUNK  # patients simulated together in summary mode: a whole number of RNG blocks
+SUMMARY_TASK = 64 * SUMMARY_CHUNK  # patients per summary-mode task: big cohorts split over the workers too
+# What a summary-mode run keeps per patient: the Kaplan-Meier inputs, in the narrowest type that holds
+# them exactly. Everything else is added up as it goes (``outcome_sums``) and the event log is dropped
+# chunk by chunk.
+SUMMARY_COLUMNS = {
+    "strategy": "category", "os_months": "float64", "death": "int8", "pfs1_months": "float64",
+    "pfs1_event": "float32",  # 0, 1 or NaN (no first line): exact in float32
+}
+
+
+@dataclass
+class SummaryPart:
+    """What summary mode keeps of one task (a block of patients of one replication and strategy):
+    compact patient rows and the sums of the economic values."""
+
+    patients: pd.DataFrame
+    value_sums: dict[str, float]
+    count: int
+    outcome_sums: dict[str, float]
+
+
+def summarise_strategy(
+    prepared: PreparedScenario, replication: int, strategy_index: int, settings, first: int = 0, size: int | None = None, draw: int = 0
+) -> SummaryPart:
+    """Patients ``first .. first + size - 1`` of one strategy and replication, simulated
+    ``SUMMARY_CHUNK`` at a time: each chunk's event log is valued and dropped at once, so memory
+    does not grow with the event log."""
+    from ..economics.valuation import VALUE_COLUMNS, ValuationInputs, value_patients
+
+    scenario = prepared.scenario
+    size = scenario.cohort.size - first if size is None else size
+    inputs = ValuationInputs.from_parameters(prepared.params)
+    strategy = prepared.strategies[strategy_index]
+    streams = RandomStreams(scenario.seed, replication, draw)
+    tables, sums, count, outcomes = [], dict.fromkeys(VALUE_COLUMNS, 0.0), 0, None
+    if scenario.capacity is not None:
+        # Patients share the hospital's resources: the cohort cannot be cut into chunks; run it whole
+        # (run_prepared_summary gives a capacity scenario one task per replication and strategy).
+        events, table = run_strategy(prepared, replication, strategy_index, draw)
+        values = value_patients(events, table, inputs, settings)
+        return SummaryPart(
+            table[list(SUMMARY_COLUMNS)].astype(SUMMARY_COLUMNS), {column: float(values[column].sum()) for column in VALUE_COLUMNS},
+            len(values), outcome_sums(table),
+        )
+    for start in range(first, first + size, SUMMARY_CHUNK):
+        chunk_size = min(SUMMARY_CHUNK, first + size - start)
+        cohort = build_cohort(prepared.params, streams, chunk_size, scenario.cohort.age, first=start)
+        model = PathwayModel(prepared.params, strategy, cohort, scenario.horizon_months, streams, replication).run()
+        table = patient_table(model, replication)
+        values = value_patients(model.log.to_frame(), table, inputs, settings)
+        model.close()
+        for column in VALUE_COLUMNS:
+            sums[column] += float(values[column].sum())
+        count += len(values)
+        outcomes = add_sums(outcomes, outcome_sums(table))
+        tables.append(table[list(SUMMARY_COLUMNS)].astype(SUMMARY_COLUMNS))
+        for block in range(start // CHUNK, (start + chunk_size - 1) // CHUNK + 1):
+            streams.release_chunk(block)
+    return SummaryPart(pd.concat(tables, ignore_index=True), sums, count, outcomes)
+
+
+def _summary_task(task: tuple) -> SummaryPart:
+    return summarise_strategy(*task)
+
+
+def run_prepared_summary(
+    prepared: PreparedScenario, settings, execution: Execution = SERIAL, progress: Progress | None = None
+) -> tuple[pd.DataFrame, dict[str, dict[str, float]], pd.DataFrame, pd.Series]:
+    """Summary mode: (compact patient rows, outcome sums per strategy, value means per (replication,
+    strategy), patients per strategy)."""
+    from ..economics.valuation import VALUE_COLUMNS
+
+    names = [s.name for s in prepared.strategies]
+    size = prepared.scenario.cohort.size
+    # A capacity scenario's cohort shares the hospital (and with arrivals is not cohort.size): one whole task each.
+    block = SUMMARY_TASK if prepared.scenario.capacity is None else size
+    tasks = [
+        (prepared, r, s, settings, first, min(block, size - first))
+        for r in range(prepared.scenario.replications) for s in range(len(names)) for first in range(0, size, block)
+    ]
+    parts = execution.map(_summary_task, tasks, _counter(progress, len(tasks), "patient blocks"))
+    sums: dict[tuple[int, int], dict[str, float]] = {}
+    counts = dict.fromkeys(names, 0)
+    outcomes: dict[str, dict[str, float]] = {}
+    for task, part in zip(tasks, parts):  # merged in task order: the same sums whatever ran them
+        outcomes[names[task[2]]] = add_sums(outcomes.get(names[task[2]]), part.outcome_sums)
+        key = (task[1], task[2])
+        total = sums.setdefault(key, {"count": 0, **dict.fromkeys(VALUE_COLUMNS, 0.0)})
+        total["count"] += part.count
+        for column in VALUE_COLUMNS:
+            total[column] += part.value_sums[column]
+        counts[names[task[2]]] += part.count
+    means = pd.DataFrame(
+        [{"replication": r, "strategy": names[s], **{c: total[c] / total["count"] for c in VALUE_COLUMNS}} for (r, s), total in sums.items()]
+    )
+    for part in parts:  # one set of categories, so that concatenation keeps the type
+        part.patients["strategy"] = part.patients["strategy"].cat.set_categories(names)
+    patients = pd.concat([p.patients for p in parts], ignore_index=True)
+    return patients, outcomes, means, pd.Series(counts)
+
+
+def capacity_replication(prepared: PreparedScenario, replication: int) -> tuple[pd.DataFrame, pd.DataFrame, "CapacityTables"]:
+    """(events, patients, hospital tables) of one replication of a scenario with a capacity section."""
+    from ..capacity.run import CapacityTables
+
+    tables = CapacityTables()
+    events, patients = run_replication(prepared, replication, capacity_out=tables)
+    return events, patients, tables
+
+
+def _capacity_task(task: tuple) -> tuple:
+    return capacity_replication(*task)
+
+
+def _run_capacity_prepared(prepared: PreparedScenario, execution: Execution, progress: Progress | None) -> RunResult:
+    from ..capacity.run import CapacityTables
+
+    tasks = [(prepared, r) for r in range(prepared.scenario.replications)]
+    results = execution.map(_capacity_task, tasks, _counter(progress, len(tasks), "replication"))
+    capacity = CapacityTables()
+    for _, _, tables in results:
+        capacity.extend(tables)
+    return RunResult(
+        events=concat_events([e for e, _, _ in results]), patients=pd.concat([p for _, p, _ in results], ignore_index=True), capacity=capacity
+    )

@@ -36,10 +36,12 @@ from ..outcomes.metrics import METRICS, metric_info
 from ..outcomes.survival import survival_table
 from ..params.parameter_set import ParameterSet, load_library
 from ..params.schema import check_value
+from ..capacity.schedule import DAYS_PER_WEEK, HOURS_PER_DAY
 from .compare import Comparison, resolve_comparator, run_comparison
 from .runner import PreparedScenario, prepare
 
 DEFAULT_METRIC = "os_5y"
+HOURS_PER_WEEK = HOURS_PER_DAY * DAYS_PER_WEEK  # a resource without a schedule is open all week
 SCENARIO_COLUMNS = ["variant", "strategy", "metric", "estimate", "lower", "upper"]
 MERGED_MAPPINGS = ("parameters", "economics")  # merged key by key; other top-level fields are replaced
 COHORT_PREFIX = "cohort."
@@ -202,6 +204,8 @@ def merge_overrides(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str
                         merged.get("parameters", {}).pop(COHORT_PREFIX + share, None)
                 else:
                     merged["cohort"][name] = setting
+        elif key == "capacity":
+            merged[key] = _deep_merge(merged.get(key) or {}, value)
         elif key in MERGED_MAPPINGS:
             merged[key] = {**(merged.get(key) or {}), **copy.deepcopy(value)}
             if key == "parameters":
@@ -211,6 +215,18 @@ def merge_overrides(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str
         else:
             merged[key] = copy.deepcopy(value)
     return merged
+
+
+def _deep_merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """Mappings merged key by key at every level (capacity.resources.theatre.capacity...); lists and
+    values replaced."""
+    out = copy.deepcopy(base)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
 
 
 def _base_dict(scenario: Scenario) -> dict[str, Any]:
@@ -352,6 +368,31 @@ def _same_entry(a, b) -> bool:
     return (a.value, a.distribution, a.params) == (b.value, b.distribution, b.params)
 
 
+def _capacity_changes(a: Scenario, b: Scenario) -> list[str]:
+    """What a variant changes in the capacity section, per resource and for the arrivals."""
+    if a.capacity == b.capacity:
+        return []
+    if a.capacity is None or b.capacity is None:
+        return ["capacity section added" if a.capacity is None else "capacity section removed"]
+    changes = []
+    before, after = a.capacity.resources.configured(), b.capacity.resources.configured()
+    for name in dict.fromkeys([*before, *after]):
+        old, new = before.get(name), after.get(name)
+        if old == new:
+            continue
+        if old is None or new is None:
+            changes.append(f"{name} {'unlimited' if new is None else f'capacity {new.capacity}'} instead of {'unlimited' if old is None else f'capacity {old.capacity}'}")
+            continue
+        if old.capacity != new.capacity:
+            changes.append(f"{name} capacity {new.capacity} instead of {old.capacity}")
+        if old.schedule != new.schedule:
+            hours = lambda cfg: sum(s.hours for s in cfg.schedule) if cfg.schedule else HOURS_PER_WEEK  # noqa: E731 - hours open a week
+            changes.append(f"{name} open {hours(new):g} hours a week instead of {hours(old):g}")
+    if a.capacity.arrivals != b.capacity.arrivals:
+        changes.append("arrivals changed")
+    return changes
+
+
 def describe_changes(base: PreparedScenario, other: PreparedScenario) -> list[str]:
     """What ``other`` does differently from ``base``, one plain sentence fragment per change."""
     changes = []
@@ -367,6 +408,7 @@ def describe_changes(base: PreparedScenario, other: PreparedScenario) -> list[st
     names_a, names_b = [s.name for s in base.strategies], [s.name for s in other.strategies]
     if base.strategies != other.strategies:
         changes.append(f"strategies {', '.join(names_b)} instead of {', '.join(names_a)}" if names_a != names_b else "strategies redefined (same names, other rules)")
+    changes += _capacity_changes(a, b)
     econ_a, econ_b = a.economics.model_dump(), b.economics.model_dump()
     for key in econ_a:
         if econ_a[key] != econ_b[key]:

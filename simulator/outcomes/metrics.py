@@ -44,6 +44,18 @@ for _years in LANDMARK_YEARS:
 for _months in SYMPTOM_LANDMARK_MONTHS:
     METRICS[f"controlled_by_{_months}m"] = (f"Symptoms first controlled within {_months} months (functional patients)", "share", "symptoms")
 
+# Capacity planning (README "Capacity planning"): present only when a scenario constrains resources.
+CAPACITY_METRICS: dict[str, tuple[str, str, str]] = {
+    "progressed_while_waiting_share": ("Progressed while waiting for a resource", "share", "capacity"),
+    "treatment_changed_by_waiting_share": ("Treatment changed by waiting (no longer eligible after progressing)", "share", "capacity"),
+    "died_while_waiting_share": ("Died while waiting for a resource", "share", "capacity"),
+}
+CAPACITY_PATTERNS = {
+    "wait_mean_days_": ("Mean wait", "days"),
+    "wait_p90_days_": ("90th-percentile wait", "days"),
+    "utilisation_": ("Utilisation", "share"),
+}
+
 # Ratios are summarised on the log scale (their sampling distribution is closer to normal there).
 LOG_SCALE_METRICS = frozenset({"hr_os_vs_comparator"})
 
@@ -55,6 +67,11 @@ def metric_info(name: str) -> tuple[str, str, str]:
         return (f"Procedures per patient: {name.removeprefix('procedures_')}", "count", "burden")
     if name.startswith("months_on_"):
         return (f"Months on {name.removeprefix('months_on_').replace('_', ' ')} per patient (line start to next line or end)", "months", "burden")
+    if name in CAPACITY_METRICS:
+        return CAPACITY_METRICS[name]
+    for prefix, (label, unit) in CAPACITY_PATTERNS.items():
+        if name.startswith(prefix):
+            return (f"{label}: {name.removeprefix(prefix).replace('_', ' ')}", unit, "capacity")
     if name.startswith("death_"):
         return (f"Died of {name.removeprefix('death_')}", "share", "death")
     return (name, "", "other")

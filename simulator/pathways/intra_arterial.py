@@ -19,6 +19,13 @@ class IntraArterialTherapy(Modality):
     def __init__(self, name: str, label: str) -> None:
         self.name = name
         self.label = label
+        # Parameter and event names built once, not at every session.
+        self.syndrome = f"{name}.post_embolisation_syndrome"
+        self.syndrome_event = f"{name}:post_embolisation_syndrome"
+        self.mortality = f"{name}.procedure_mortality"
+        self.response = f"{name}.radiological_response"
+        self.response_event = f"{name}:radiological_response"
+        self.stay = f"{name}.length_of_stay_days"
 
     def sessions(self, course) -> int:
         params = course.model.params
@@ -41,19 +48,21 @@ class IntraArterialTherapy(Modality):
         course.on_ssa = False
         course.record(EventType.TREATMENT_START, "liver_directed", self.name)
         sessions = self.sessions(course)
-        stay = params.value(f"{prefix}.length_of_stay_days")
+        stay = params.value(self.stay)
         ttp = self.time_to_progression(course)
         for session in range(1, sessions + 1):
+            if session > 1 and course.model.hospital is not None and not (yield from course.model.hospital.next_session(course, self.name)):
+                return  # died or censored while queued for the session (capacity/hospital.py)
             course.procedure(self.name, f"session={session};los_days={stay:g}")
             self.carcinoid_crisis(course)
-            if rs.bernoulli(f"{prefix}.post_embolisation_syndrome", params.value(f"{prefix}.post_embolisation_syndrome")):
-                course.adverse_event(f"{prefix}:post_embolisation_syndrome")
-            if (yield from self.procedure_death(course, f"{prefix}.procedure_mortality")):
+            if rs.bernoulli(self.syndrome, params.value(self.syndrome)):
+                course.adverse_event(self.syndrome_event)
+            if (yield from self.procedure_death(course, self.mortality)):
                 return
             if session == 1:
                 course.try_symptom_control(prefix)
-                if rs.bernoulli(f"{prefix}.radiological_response", params.value(f"{prefix}.radiological_response")):
-                    course.record(EventType.RESPONSE, detail=f"{prefix}:radiological_response")
+                if rs.bernoulli(self.response, params.value(self.response)):
+                    course.record(EventType.RESPONSE, detail=self.response_event)
                     # Shrunken liver disease carries a lower death hazard until it progresses.
                     course.hazard_multiplier = params.value("iat.responder_death_hazard_ratio")
             if not (yield from course.wait(stay / DAYS_PER_MONTH)):

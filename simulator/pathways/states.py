@@ -11,6 +11,7 @@ from __future__ import annotations
 from ..core.events import EventType
 from . import MODALITIES
 
+WAITING_DETAIL = "waiting:"  # detail of a progression while waiting for a hospital resource
 TERMINAL_STATES = frozenset({"dead", "censored"})
 TREATMENT_STATES = frozenset(
     {"surgery", "liver_directed", "surveillance", "best_supportive_care"}
@@ -43,6 +44,9 @@ def transition_allowed(event: str, from_state: str, to_state: str, detail: str =
     if event == EventType.RESPONSE.value:
         return to_state == from_state or (from_state == "surgery" and to_state in POST_SURGERY_STATES)
     if event in (EventType.PROGRESSION.value, EventType.RECURRENCE.value):
+        # A progression while queued for a resource (capacity/hospital.py) comes before any treatment.
+        if detail.startswith(WAITING_DETAIL):
+            return event == EventType.PROGRESSION.value and to_state == "progressed" and from_state in ("untreated", "progressed")
         return to_state == "progressed" and from_state not in ("untreated", "progressed")
     if event == EventType.DEATH.value:
         return to_state == "dead"

@@ -8,7 +8,7 @@ name or define their own with the same schema.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
@@ -32,6 +32,16 @@ class Strategy:
     description: str
     rules: tuple  # tuple[Rule, ...]
     telotristat: bool
+    # (rule index, max uses, compiled conditions, modality) per rule: built once, read at every decision.
+    plan: tuple = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        plan = tuple((index, rule.max_uses, compile_condition(rule.when), MODALITIES[rule.treatment]) for index, rule in enumerate(self.rules))
+        object.__setattr__(self, "plan", plan)
+
+    def __reduce__(self):
+        # The plan holds the condition predicates, which pickle cannot carry to a worker: it is rebuilt there.
+        return (Strategy, (self.name, self.description, self.rules, self.telotristat))
 
     def choose(self, course):
         """(modality, rule index) for the patient's next line; rule index -1 is the fallback."""
@@ -41,14 +51,15 @@ class Strategy:
                 f" per patient (strategy {self.name}, patient {course.patient.patient_id} reached that at month {course.now:.4g})"
             )
         if course.line < MAX_LINES:
-            for index, rule in enumerate(self.rules):
-                if rule.max_uses is not None and course.rule_uses.get(index, 0) >= rule.max_uses:
+            for index, max_uses, conditions, modality in self.plan:
+                if max_uses is not None and course.rule_uses.get(index, 0) >= max_uses:
                     continue
-                if not condition_holds(rule.when, course):
-                    continue
-                modality = MODALITIES[rule.treatment]
-                if modality.eligible(course):
-                    return modality, index
+                for predicate, value in conditions:
+                    if not predicate(value, course):
+                        break
+                else:
+                    if modality.eligible(course):
+                        return modality, index
         return MODALITIES[FALLBACK_TREATMENT], -1
 
     def describe(self) -> list[str]:
@@ -66,44 +77,37 @@ class Strategy:
         return lines
 
 
+# One predicate per condition field; a rule is compiled to the predicates of the fields it sets,
+# so a decision tests only those (most rules set one to three of the seventeen).
+_CONDITIONS = {
+    "sex": lambda v, c: c.patient.sex == v,
+    "primary_site": lambda v, c: c.patient.primary_site in v,
+    "grade": lambda v, c: c.patient.grade in v,
+    "burden": lambda v, c: c.patient.burden in v,
+    "functional": lambda v, c: c.patient.functional == v,
+    "extrahepatic": lambda v, c: c.patient.extrahepatic == v,
+    "synchronous": lambda v, c: c.patient.synchronous == v,
+    "resectable": lambda v, c: c.resectable_now == v,
+    "ssr_positive": lambda v, c: c.patient.ssr_positive == v,
+    "symptoms_uncontrolled": lambda v, c: (c.symptoms == "uncontrolled") == v,
+    "line": lambda v, c: c.line + 1 == v,
+    "min_line": lambda v, c: c.line + 1 >= v,
+    "max_line": lambda v, c: c.line + 1 <= v,
+    "after": lambda v, c: all(t in c.history for t in v),
+    "not_after": lambda v, c: not any(t in c.history for t in v),
+    "progressed_on": lambda v, c: c.last_progressed_on in v,
+    "min_months": lambda v, c: c.now >= v,
+    "max_months": lambda v, c: c.now <= v,
+}
+
+
+def compile_condition(when: RuleCondition) -> tuple:
+    """(predicate, value) pairs of the fields ``when`` sets; a course meets it when every predicate holds."""
+    return tuple((_CONDITIONS[name], getattr(when, name)) for name in type(when).model_fields if getattr(when, name) is not None)
+
+
 def condition_holds(when: RuleCondition, course) -> bool:
-    patient = course.patient
-    if when.sex is not None and patient.sex != when.sex:
-        return False
-    if when.primary_site is not None and patient.primary_site not in when.primary_site:
-        return False
-    if when.grade is not None and patient.grade not in when.grade:
-        return False
-    if when.burden is not None and patient.burden not in when.burden:
-        return False
-    if when.functional is not None and patient.functional != when.functional:
-        return False
-    if when.extrahepatic is not None and patient.extrahepatic != when.extrahepatic:
-        return False
-    if when.synchronous is not None and patient.synchronous != when.synchronous:
-        return False
-    if when.resectable is not None and course.resectable_now != when.resectable:
-        return False
-    if when.ssr_positive is not None and patient.ssr_positive != when.ssr_positive:
-        return False
-    if when.symptoms_uncontrolled is not None and (course.symptoms == "uncontrolled") != when.symptoms_uncontrolled:
-        return False
-    next_line = course.line + 1
-    if when.line is not None and next_line != when.line:
-        return False
-    if when.min_line is not None and next_line < when.min_line:
-        return False
-    if when.max_line is not None and next_line > when.max_line:
-        return False
-    if when.after is not None and not all(t in course.history for t in when.after):
-        return False
-    if when.not_after is not None and any(t in course.history for t in when.not_after):
-        return False
-    if when.progressed_on is not None and course.last_progressed_on not in when.progressed_on:
-        return False
-    if when.min_months is not None and course.now < when.min_months:
-        return False
-    return not (when.max_months is not None and course.now > when.max_months)
+    return all(predicate(value, course) for predicate, value in compile_condition(when))
 
 
 def bundled_strategies_file() -> Path:

@@ -94,6 +94,8 @@ class PeptideReceptorRadionuclideTherapy(SystemicTherapy):
         cycles = int(params.value("prrt.cycles"))
         interval = params.value("prrt.cycle_interval_weeks") * 7.0 / DAYS_PER_MONTH
         for cycle in range(1, cycles + 1):
+            if cycle > 1 and course.model.hospital is not None and not (yield from course.model.hospital.next_session(course, "prrt")):
+                return  # died or censored while queued for the session (capacity/hospital.py)
             course.procedure("prrt", f"cycle={cycle}")
             if course.patient.functional and course.rs.bernoulli("prrt.hormonal_crisis", params.value("prrt.hormonal_crisis")):
                 course.adverse_event("prrt:hormonal_crisis")

@@ -97,7 +97,18 @@ def write_comparison_folder(
         comparison.symptom_curve.to_csv(staging / "symptom_control.csv", index=False, float_format=CSV_FLOAT_FORMAT)
         figures = write_figures(comparison, staging / "figures")
         cohort = cohort_characteristics(comparison.patients)
-        (staging / "report.html").write_text(build_report(comparison, figures, cohort, context), encoding="utf-8")
+        capacity_section = ""
+        if comparison.capacity is not None:
+            from .capacity_report import capacity_figures, planner_section, write_capacity_tables
+            from .html_report import _figure
+
+            write_capacity_tables(comparison.capacity, staging)
+            planner_figures = capacity_figures(comparison.capacity, comparison.strategies, staging / "figures")
+            capacity_section = planner_section(comparison.capacity, comparison.patients, comparison.strategies, planner_figures, _figure)
+            figures_written = figures + planner_figures
+        else:
+            figures_written = figures
+        (staging / "report.html").write_text(build_report(comparison, figures, cohort, context, capacity_section=capacity_section), encoding="utf-8")
         (staging / "scenario.resolved.yaml").write_text(resolved_yaml, encoding="utf-8")
         write_json(
             staging / "manifest.json",
@@ -117,7 +128,7 @@ def write_comparison_folder(
                 "patients_per_strategy": scenario.cohort.size,
                 "horizon_months": scenario.horizon_months,
                 "strategies": comparison.strategies,
-                "figures": [str(path.relative_to(staging)) for path, _ in figures],
+                "figures": [str(path.relative_to(staging)) for path, _ in figures_written],
                 "versions": context["versions"],
                 "python": context["python"],
                 "platform": context["platform"],

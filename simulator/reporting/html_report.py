@@ -49,9 +49,13 @@ def _facts(items: list[tuple[str, str]]) -> str:
     return '<dl class="facts">' + "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>" for k, v in items) + "</dl>"
 
 
-def build_report(comparison: "Comparison", figures: list[tuple[Path, str]], cohort: pd.DataFrame, context: dict, scenario_section: str = "") -> str:
+def build_report(
+    comparison: "Comparison", figures: list[tuple[Path, str]], cohort: pd.DataFrame, context: dict, scenario_section: str = "",
+    capacity_section: str = "",
+) -> str:
     """The whole report as one HTML string. ``figures``: (png path, caption) in display order.
-    ``scenario_section``: the scenario analysis (`nelm-sim scenarios`), shown before the base's results."""
+    ``scenario_section``: the scenario analysis (`nelm-sim scenarios`), shown before the base's results.
+    ``capacity_section``: capacity and waiting for planners, after the main results."""
     prepared = comparison.prepared
     scenario = prepared.scenario
     names = comparison.strategies
@@ -69,7 +73,7 @@ def build_report(comparison: "Comparison", figures: list[tuple[Path, str]], coho
                 ("Scenario file", str(prepared.path)),
                 ("Strategies", ", ".join(names)),
                 ("Comparator", comparison.comparator),
-                ("Patients", f"{scenario.cohort.size:,} per strategy and replication" + (f", all aged {scenario.cohort.age:g}" if scenario.cohort.age else "")),
+                ("Patients", _patients_text(scenario)),
                 ("Replications", _replication_text(comparison)),
                 ("Horizon", f"{scenario.horizon_months:g} months"),
                 ("Seed", str(scenario.seed)),
@@ -85,6 +89,8 @@ def build_report(comparison: "Comparison", figures: list[tuple[Path, str]], coho
     ]
     for path, caption in figures:
         parts.append(_figure(path, caption))
+    if capacity_section:
+        parts.append(capacity_section)
     parts.append("<h2>All results</h2>")
     for group, title in RESULT_GROUPS:
         metrics = [m for m in summary["metric"].unique() if metric_info(m)[2] == group]
@@ -124,6 +130,16 @@ def build_report(comparison: "Comparison", figures: list[tuple[Path, str]], coho
         "</body></html>",
     ]
     return "\n".join(parts) + "\n"
+
+
+def _patients_text(scenario) -> str:
+    arrivals = scenario.capacity.arrivals if scenario.capacity is not None else None
+    if arrivals is not None:
+        return (
+            f"open population: arrivals from a catchment of {arrivals.catchment_population:,} people over {arrivals.years:g} years"
+            f" after a warm-up of {arrivals.warmup_years:g} years (warm-up arrivals left out)"
+        )
+    return f"{scenario.cohort.size:,} per strategy and replication" + (f", all aged {scenario.cohort.age:g}" if scenario.cohort.age else "")
 
 
 def _replication_text(comparison: "Comparison") -> str:

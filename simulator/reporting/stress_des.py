@@ -78,10 +78,7 @@ def stress_des_items(comparison: "Comparison", context: dict) -> list[tuple[str,
          f"Patients, {scenario.cohort.size} per strategy and replication, with traits: {', '.join(ATTRIBUTE_COLUMNS)}."),
         ("2.5.2", "Components - activities",
          "Treatments used by the strategies: " + "; ".join(MODALITIES[t].label for t in used if t in MODALITIES) + "."),
-        ("2.5.3", "Components - resources", "None: operating theatres, beds and staff are not constrained (capacity modelling is planned)."),
-        ("2.5.4", "Components - queues", "None: without resource constraints no patient waits for a treatment."),
-        ("2.5.5", "Components - entry and exit points",
-         f"All patients enter at time 0 (a closed cohort); they leave at death or at the horizon of {scenario.horizon_months:g} months."),
+        *_capacity_items(scenario),
         ("3.1", "Data sources",
          f"{len(provenance) - len(assumptions)} of {len(provenance)} parameters come from published sources named in the "
          "provenance table (evidence base: Mayo SC et al., J Am Coll Surg 2013;216(1):123-34, and the trials and series cited); "
@@ -93,8 +90,9 @@ def stress_des_items(comparison: "Comparison", context: dict) -> list[tuple[str,
         ("3.4", "Assumptions",
          f"{len(assumptions)} parameters are stated assumptions with reasons ({', '.join(assumptions) if assumptions else 'none'}). "
          "Structural: proportional hazards for treatment effects and covariates; the three death clocks are independent given "
-         "the patient's traits and state; no capacity constraints."),
-        ("4.1", "Initialisation", "No warm-up: a terminating simulation of a closed cohort that starts empty at time 0."),
+         "the patient's traits and state; "
+         + ("no capacity constraints." if scenario.capacity is None else "capacity constraints as in 2.5.3-2.5.4; progression while waiting is memoryless (natural history).")),
+        ("4.1", "Initialisation", _initialisation(scenario)),
         ("4.2", "Run length", f"{scenario.horizon_months:g} months per patient; {replications}"),
         ("4.3", "Estimation approach",
          "Each replication is a new cohort; metrics are computed per replication and summarised across replications (t-based "
@@ -117,3 +115,45 @@ def stress_des_items(comparison: "Comparison", context: dict) -> list[tuple[str,
          "as run (after command-line overrides) is saved beside this report as scenario.resolved.yaml; "
          f"`nelm-sim compare scenario.resolved.yaml --comparator {comparison.comparator}{precision_flag}` reproduces these results."),
     ]
+
+
+def _capacity_items(scenario) -> list[tuple[str, str, str]]:
+    """STRESS-DES 2.5.3-2.5.5: resources, queues, entry and exit (README "Capacity planning")."""
+    capacity = scenario.capacity
+    configured = capacity.resources.configured() if capacity is not None else {}
+    if not configured:
+        resources = "None: operating theatres, beds and staff are not constrained (no capacity section in this scenario)."
+        queues = "None: without resource constraints no patient waits for a treatment."
+    else:
+        resources = "SimPy priority resources with weekly opening sessions: " + "; ".join(
+            f"{name} x{cfg.capacity}" + (f", open {sum(s.hours for s in cfg.schedule):g} h a week" if cfg.schedule else ", always open")
+            for name, cfg in configured.items()
+        ) + ". Unlisted resources are unlimited."
+        queues = (
+            "Priority 0 (treatment under way: later sessions, cycles, injections) before 1 (new decision or treatment), first "
+            "come first served within a priority, no pre-emption. While waiting for an MDT slot or a new treatment the disease "
+            "clock runs (death, progression, loss of resectability); a patient no longer eligible leaves the queue."
+        )
+    arrivals = capacity.arrivals if capacity is not None else None
+    if arrivals is None:
+        entry = f"All patients enter at time 0 (a closed cohort); they leave at death or at the horizon of {scenario.horizon_months:g} months."
+    else:
+        entry = (
+            f"Poisson arrivals from a catchment of {arrivals.catchment_population:,} people (arrivals.* parameters), over "
+            f"{arrivals.warmup_years:g} + {arrivals.years:g} years; each patient leaves at death or {scenario.horizon_months:g} months after arrival."
+        )
+    return [
+        ("2.5.3", "Components - resources", resources),
+        ("2.5.4", "Components - queues", queues),
+        ("2.5.5", "Components - entry and exit points", entry),
+    ]
+
+
+def _initialisation(scenario) -> str:
+    arrivals = scenario.capacity.arrivals if scenario.capacity is not None else None
+    if arrivals is None:
+        return "No warm-up: a terminating simulation of a closed cohort that starts empty at time 0."
+    return (
+        f"A warm-up of {arrivals.warmup_years:g} years: the hospital starts empty and the patients arriving in it are left out of "
+        "every statistic."
+    )

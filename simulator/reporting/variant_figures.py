@@ -261,7 +261,17 @@ def write_scenarios_folder(analysis: "ScenarioAnalysis", destination: Path, forc
         scenario_figures = write_variant_figures(analysis, figures_folder)
         base_figures = write_figures(base, figures_folder)
         section = scenario_analysis_section(analysis, scenario_figures)
-        report = build_report(base, base_figures, cohort_characteristics(base.patients), context, scenario_section=section)
+        capacity_section = ""
+        if base.capacity is not None:  # the base's capacity tables and planner section, as `compare` writes them
+            from .capacity_report import capacity_figures, planner_section, write_capacity_tables
+            from .html_report import _figure
+
+            write_capacity_tables(base.capacity, staging)
+            planner_figures = capacity_figures(base.capacity, base.strategies, figures_folder)
+            capacity_section = planner_section(base.capacity, base.patients, base.strategies, planner_figures, _figure)
+        report = build_report(
+            base, base_figures, cohort_characteristics(base.patients), context, scenario_section=section, capacity_section=capacity_section
+        )
         (staging / "report.html").write_text(report, encoding="utf-8")
         (staging / "scenario.resolved.yaml").write_text(resolved_yaml, encoding="utf-8")
         write_json(

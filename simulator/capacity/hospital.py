@@ -1,0 +1,368 @@
+"""Shared hospital resources in a pathway run: queues whose waits change outcomes.
+
+When a scenario has a ``capacity:`` section, every patient of a (replication, strategy) run lives in one
+SimPy environment with the configured resources (``ScheduledResource``). Each patient has a
+``ShiftedClock``: the shared calendar seen from the patient's arrival, so the course, the event log and
+the outcome tables keep patient time (months since entry) while the resources keep calendar time.
+
+Where a patient queues (README "Capacity planning"):
+- ``mdt``: before every treatment decision (at entry and after each progression); one case at a time
+  per unit for ``mdt.minutes_per_case``.
+- the first session of a treatment: ``theatre`` (hepatectomy, transplant), ``ir_suite`` (ablation,
+  TAE, TACE, Y-90), ``nuclear_medicine`` (PRRT), ``day_unit`` (the first somatostatin-analogue
+  injection); then a bed (``beds``) for procedures with a hospital stay. The theatre or suite slot is
+  held while the patient waits for the bed (a session lost to a bed shortage).
+- later sessions (TAE/TACE/Y-90 sessions 2-4, a second ablation, PRRT cycles 2-4) queue again, ahead of
+  new patients; somatostatin-analogue injections every ``ssa.injection_interval_days`` queue for a
+  day-unit chair without moving the patient's disease clock.
+
+Priority rule: the lowest priority value first: 0 for a treatment under way (later sessions and cycles,
+repeat injections), 1 for a new decision or a new treatment; first come, first served within a
+priority. No pre-emption.
+
+While a patient waits for an MDT slot or a first session, the disease clock keeps running
+(``HospitalCourse.wait_for``): disease or other-cause death, the horizon and symptom relapses as in
+``Course.wait``, and progression at a natural-history time (drawn from the purpose
+``waiting.time_to_progression``, under the patient's grade hazard ratio, afresh after each progression).
+A progression while waiting is recorded (detail ``waiting:<resource>``), raises the death hazard like any
+progression, may make resectable disease unresectable (``waiting.resectable_after_progression``), and
+the treatment's eligibility is checked again: a patient no longer eligible leaves the queue and goes
+back to the MDT for a new decision (a treatment changed by waiting).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Generator
+
+import numpy as np
+import pandas as pd
+
+from ..core.events import EventType
+from ..engine.course import Course
+from .resource import ScheduledResource
+from .schedule import DAY_NAMES, HOURS_PER_DAY, MONTHS_PER_YEAR, WeeklySchedule, days_to_months, minutes_to_months, months_to_days
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..config import CapacityConfig
+    from ..engine.model import PathwayModel
+
+INF = math.inf
+CONTINUING, NEW = 0, 1  # priorities: a treatment under way before a new one
+GRANTED, PROGRESSED, ENDED = "granted", "progressed", "ended"
+
+# The resource the first (and every later) session of a treatment needs; a bed too for BED_KINDS.
+SESSION_RESOURCE = {
+    "hepatectomy": "theatre", "transplant": "theatre",
+    "ablation": "ir_suite", "tae": "ir_suite", "tace": "ir_suite", "y90": "ir_suite",
+    "prrt": "nuclear_medicine",
+    "octreotide_lar": "day_unit", "lanreotide": "day_unit",
+}
+BED_KINDS = frozenset({"hepatectomy", "transplant", "ablation", "tae", "tace", "y90"})
+SSA_TREATMENTS = frozenset({"octreotide_lar", "lanreotide"})
+WAIT_COLUMNS = ["patient_id", "resource", "treatment", "priority", "requested_month", "wait_days", "outcome", "progressions_while_waiting"]
+QUANTILES = (0.5, 0.9, 0.95)
+
+
+def schedule_from(sessions) -> WeeklySchedule | None:
+    if sessions is None:
+        return None
+    return WeeklySchedule.from_sessions([(DAY_NAMES.index(s.day), s.start, s.hours) for s in sessions])
+
+
+class ShiftedClock:
+    """The shared SimPy environment seen from a patient's arrival: ``now`` is months since entry."""
+
+    __slots__ = ("env", "origin")
+
+    def __init__(self, env, origin: float) -> None:
+        self.env = env
+        self.origin = origin
+
+    @property
+    def now(self) -> float:
+        return self.env.now - self.origin
+
+    def timeout(self, delay: float):
+        return self.env.timeout(delay)
+
+
+class HospitalCourse(Course):
+    """A course that can wait for a resource, and tells the hospital when a procedure starts."""
+
+    __slots__ = ("hospital", "arrival")
+
+    def procedure(self, kind: str, detail: str) -> None:
+        super().procedure(kind, detail)
+        self.hospital.on_procedure(self, kind, detail)
+
+    def wait_for(self, request, progression_at: float = INF) -> Generator:
+        """Wait for ``request`` while the disease clock runs. Races the request against disease death,
+        other-cause death, the horizon, symptom relapses (recorded on the way) and progression at
+        ``progression_at`` (patient time). Returns GRANTED, PROGRESSED or ENDED (dead or censored)."""
+        env = self.env
+        horizon = self.model.horizon
+        while True:
+            if request.triggered:
+                return GRANTED
+            now = env.now
+            rate = self.disease_death_rate()
+            disease_at = now + self.exposure / rate if rate > 0 else INF
+            next_at = min(disease_at, self.background_death_at, horizon, self.symptom_relapse_at, progression_at)
+            yield request | env.timeout(next_at - now)
+            if request.triggered:
+                self.exposure -= rate * (env.now - now)
+                return GRANTED
+            self.exposure -= rate * (next_at - now)
+            if next_at == disease_at:
+                self.die("disease")
+                return ENDED
+            if next_at == self.background_death_at:
+                self.die("other")
+                return ENDED
+            if next_at == horizon:
+                self.censor()
+                return ENDED
+            if next_at == self.symptom_relapse_at:
+                self.symptoms_relapse()
+                continue
+            return PROGRESSED
+
+
+class Hospital:
+    """The resources of one (replication, strategy) run, the patients' processes and the records."""
+
+    def __init__(self, model: "PathwayModel", config: "CapacityConfig", arrivals: np.ndarray | None, window: tuple[float, float]) -> None:
+        self.model = model
+        self.env = model.env
+        self.arrivals = arrivals
+        self.window = window  # calendar months whose arrivals, waits and resource use count
+        self.resources = {
+            name: ScheduledResource(self.env, name, cfg.capacity, schedule_from(cfg.schedule)) for name, cfg in config.resources.configured().items()
+        }
+        p = model.params.value
+        self.mdt_months = minutes_to_months(p("mdt.minutes_per_case"))
+        self.injection_interval = days_to_months(p("ssa.injection_interval_days"))
+        self.injection_months = minutes_to_months(p("ssa.injection_minutes"))
+        self.session_months = {
+            "transplant": minutes_to_months(p("transplant.theatre_minutes")),
+            "prrt": minutes_to_months(p("prrt.slot_minutes")),
+            **{kind: minutes_to_months(p(f"{kind}.suite_minutes")) for kind in ("ablation", "tae", "tace", "y90")},
+        }
+        self.resectable_after_progression = p("waiting.resectable_after_progression")
+        self.waits: list[tuple] = []
+        self.pending: dict[int, list[tuple[str, object]]] = {}  # resources held for the coming procedure
+
+    # ------------------------------------------------------------------ running
+
+    def run(self) -> None:
+        model = self.model
+        for index, patient in enumerate(model.cohort):
+            arrival = float(self.arrivals[index]) if self.arrivals is not None else 0.0
+            course = HospitalCourse(model, patient, ShiftedClock(self.env, arrival))
+            course.hospital = self
+            course.arrival = arrival
+            model.courses.append(course)
+            self.env.process(self.patient_process(course))
+        self.env.run()
+
+    def patient_process(self, course: HospitalCourse) -> Generator:
+        """``PathwayModel.patient_process`` with the queues: MDT before each decision, the first session's
+        resources before each treatment."""
+        if course.arrival > 0:
+            yield self.env.timeout(course.arrival)
+        strategy = self.model.strategy
+        horizon = self.model.horizon
+        course.record(EventType.ENTRY, "untreated")
+        while not course.ended:
+            if "mdt" in self.resources:
+                request = yield from self.queue(course, "mdt", "mdt", NEW)
+                if request is None:
+                    break
+                self.release_after("mdt", request, self.mdt_months)
+            modality, rule_index = strategy.choose(course)
+            course.rule_uses[rule_index] = course.rule_uses.get(rule_index, 0) + 1
+            course.record(EventType.DECISION, detail=modality.name)
+            if not (yield from self.admit(course, modality, NEW)):
+                if course.ended:
+                    break
+                course.rule_uses[rule_index] -= 1  # not given: the rule keeps its use
+                continue
+            yield from modality.deliver(course)
+            self.drop_pending(course)
+            if not course.ended and course.now >= horizon:
+                course.censor()
+
+    def queue(self, course: HospitalCourse, name: str, treatment: str, priority: int, modality=None) -> Generator:
+        """Queue for one unit of ``name``. Returns the granted request, or None when the patient died,
+        was censored, or (for a new treatment, ``modality`` given) is no longer eligible after progressing."""
+        resource = self.resources[name]
+        requested = self.env.now
+        request = resource.request(priority=priority)
+        progressions = 0
+        watch_progression = priority == NEW
+        while True:
+            progression_at = course.now + self.time_to_progression(course) if watch_progression else INF
+            outcome = yield from course.wait_for(request, progression_at)
+            if outcome == GRANTED:
+                self.note_wait(course, name, treatment, priority, requested, "served", progressions)
+                return request
+            if outcome == ENDED:
+                resource.withdraw(request)
+                self.note_wait(course, name, treatment, priority, requested, f"died_{course.death_cause}" if course.death_at is not None else "censored", progressions)
+                return None
+            progressions += 1
+            self.progress_while_waiting(course, name)
+            if modality is not None and not modality.eligible(course):
+                resource.withdraw(request)
+                self.note_wait(course, name, treatment, priority, requested, "ineligible", progressions)
+                return None
+
+    def admit(self, course: HospitalCourse, modality, priority: int) -> Generator:
+        """Hold the resources a session of ``modality`` needs; False if the patient left the queue."""
+        kind = modality.name
+        name = SESSION_RESOURCE.get(kind)
+        held: list[tuple[str, object]] = []
+        if name in self.resources:
+            request = yield from self.queue(course, name, kind, priority, modality if priority == NEW else None)
+            if request is None:
+                return False
+            if kind in SSA_TREATMENTS:  # an injection: over in minutes, then every interval
+                self.release_after(name, request, self.injection_months)
+                self.env.process(self.injections(course, course.line + 1))
+            else:
+                held.append((name, request))
+        if kind in BED_KINDS and "beds" in self.resources:
+            bed = yield from self.queue(course, "beds", kind, priority, modality if priority == NEW else None)
+            if bed is None:
+                for resource_name, request in held:
+                    self.resources[resource_name].release(request)
+                return False
+            held.append(("beds", bed))
+        if held:
+            self.pending[course.patient_id] = held
+        return True
+
+    def next_session(self, course: HospitalCourse, kind: str) -> Generator:
+        """Before a later session or cycle of a treatment under way: queue ahead of new patients.
+        Returns False if the patient died or was censored while waiting."""
+        from ..pathways import MODALITIES
+
+        return (yield from self.admit(course, MODALITIES[kind], CONTINUING))
+
+    def injections(self, course: HospitalCourse, line: int) -> Generator:
+        """Repeat somatostatin-analogue injections while the line lasts. They take a day-unit chair; a late
+        injection does not change the drug's effect (not modelled)."""
+        resource = self.resources["day_unit"]
+        while True:
+            yield self.env.timeout(self.injection_interval)
+            if course.ended or course.line != line or not course.on_ssa:
+                return
+            requested = self.env.now
+            request = resource.request(priority=CONTINUING)
+            yield request
+            self.release_after("day_unit", request, self.injection_months)
+            self.note_wait(course, "day_unit", course.current or "ssa", CONTINUING, requested, "served", 0)
+
+    def on_procedure(self, course: HospitalCourse, kind: str, detail: str) -> None:
+        """A session starts: the resources held for it are released after its duration and stay."""
+        held = self.pending.pop(course.patient_id, None)
+        if not held:
+            return
+        fields = dict(item.split("=", 1) for item in detail.split(";") if "=" in item)
+        for name, request in held:
+            if name == "beds":
+                months = days_to_months(float(fields.get("los_days", 0.0)))
+            elif "minutes" in fields:  # hepatectomy: the operating time of its extent
+                months = minutes_to_months(float(fields["minutes"]))
+            else:
+                months = self.session_months[kind]
+            self.release_after(name, request, months)
+
+    def drop_pending(self, course: HospitalCourse) -> None:
+        for name, request in self.pending.pop(course.patient_id, []):
+            self.resources[name].release(request)
+
+    def release_after(self, name: str, request, months: float) -> None:
+        resource = self.resources[name]
+        if months <= 0:
+            resource.release(request)
+        else:
+            self.env.timeout(months).callbacks.append(lambda _event: resource.release(request))
+
+    # ------------------------------------------------------------------ the disease while waiting
+
+    def time_to_progression(self, course: HospitalCourse) -> float:
+        model = self.model
+        distribution = model.params.dist(model.natural_history_parameter(course.patient))
+        return distribution.time_from_uniform(course.rs.uniform("waiting.time_to_progression"), model.progression_hazard_ratio_for(course.patient))
+
+    def progress_while_waiting(self, course: HospitalCourse, name: str) -> None:
+        """A progression while queued: as ``Course.progress`` (hazard, recurrence, symptoms), recorded with
+        detail ``waiting:<resource>``; resectable disease may become unresectable."""
+        course.progressions += 1
+        if course.resected_at is not None and course.first_recurrence_at is None:
+            course.first_recurrence_at = course.now
+        course.hazard_multiplier = (
+            self.model.params.value("hepatectomy.post_recurrence_death_hazard_ratio") if course.resected_at is not None else 1.0
+        )
+        course.on_ssa = False
+        course.record(EventType.PROGRESSION, "progressed", f"waiting:{name}")
+        if course.resectable_now and not course.rs.bernoulli("waiting.resectable_after_progression", self.resectable_after_progression):
+            course.resectable_now = False
+        if course.symptoms == "controlled" and course.rs.bernoulli(
+            "waiting.symptom_relapse_at_progression", self.model.params.value("symptoms.relapse_at_progression")
+        ):
+            course.symptoms_relapse()
+
+    # ------------------------------------------------------------------ records and statistics
+
+    def note_wait(self, course: HospitalCourse, name: str, treatment: str, priority: int, requested: float, outcome: str, progressions: int) -> None:
+        self.waits.append((course.patient_id, name, treatment, priority, requested, months_to_days(self.env.now - requested), outcome, progressions))
+
+    def wait_table(self) -> pd.DataFrame:
+        return pd.DataFrame.from_records(self.waits, columns=WAIT_COLUMNS)
+
+    def resource_table(self, waits: pd.DataFrame) -> pd.DataFrame:
+        """Per resource over the statistics window: utilisation, queue length, waits, procedures and bed-days a year."""
+        start, end = self.window
+        years = (end - start) / MONTHS_PER_YEAR
+        rows = []
+        for name, resource in self.resources.items():
+            in_use, queue = resource.time_average(start, end)
+            times, _, queued = resource.step_arrays()
+            inside = (times >= start) & (times <= end)
+            open_months = resource.open_time(start, end)
+            served = waits[(waits["resource"] == name) & (waits["outcome"] == "served")]["wait_days"].to_numpy(dtype=float)
+            busy_server_months = in_use * (end - start)
+            row = {
+                "resource": name,
+                "capacity": resource.capacity,
+                "open_share": open_months / (end - start),
+                "utilisation": in_use / resource.capacity,
+                "utilisation_of_open_time": busy_server_months / (resource.capacity * open_months) if open_months > 0 else math.nan,
+                "mean_queue": queue,
+                "max_queue": float(queued[inside].max()) if inside.any() else 0.0,
+                "max_in_use": resource.max_in_use,
+                "waits": len(served),
+                "left_queue": int(((waits["resource"] == name) & (waits["outcome"] != "served")).sum()),
+                "wait_mean_days": float(served.mean()) if len(served) else math.nan,
+            }
+            for q in QUANTILES:
+                row[f"wait_p{round(q * 100)}_days"] = float(np.quantile(served, q)) if len(served) else math.nan
+            row["procedures_per_year"] = len(served) / years
+            row["busy_hours_per_year"] = months_to_days(busy_server_months) * HOURS_PER_DAY / years
+            row["bed_days_per_year"] = months_to_days(busy_server_months) / years if name == "beds" else math.nan
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+    def queue_table(self, step: float = 1.0) -> pd.DataFrame:
+        """Mean queue length and units in use per month of the calendar, per resource."""
+        start, end = self.window
+        edges = np.arange(0.0, end + step, step)
+        rows = []
+        for name, resource in self.resources.items():
+            for a, b in zip(edges[:-1], edges[1:]):
+                used, queued = resource.time_average(a, b)
+                rows.append({"resource": name, "month": a, "in_use": used, "queue": queued, "in_window": bool(a >= start)})
+        return pd.DataFrame(rows)

@@ -1,0 +1,157 @@
+"""Capacity planning, verified against queueing theory: Erlang C in closed form, the project's
+ScheduledResource as an M/M/c queue, schedules that never let use exceed capacity, and the capacity
+search on a case whose answer Erlang C gives."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from simulator.capacity.erlang import erlang_c, mmc_mean_wait, mmc_utilisation, mmc_wait_quantile, smallest_servers
+from simulator.capacity.mmc import simulate_mmc
+from simulator.capacity.schedule import WEEK_MONTHS, WeeklySchedule, hours_to_months
+from simulator.capacity.search import smallest_capacity
+
+
+# ------------------------------------------------------------------------------------------------
+# Erlang C against closed forms
+
+
+def test_erlang_c_matches_closed_forms():
+    # M/M/1: P(wait) = rho (Kleinrock 1975, eq. 3.4 with c = 1).
+    for rho in (0.1, 0.5, 0.9):
+        assert erlang_c(1, rho) == pytest.approx(rho, rel=1e-12)
+    # M/M/2: P(wait) = 2 rho^2 / (1 + rho) (Gross & Harris 2008, section 2.3); rho = 0.5 gives 1/3.
+    for rho in (0.25, 0.5, 0.8):
+        assert erlang_c(2, 2 * rho) == pytest.approx(2 * rho**2 / (1 + rho), rel=1e-12)
+    assert erlang_c(2, 1.0) == pytest.approx(1 / 3, rel=1e-12)
+    # The direct sum formula, for a larger c.
+    c, a = 10, 8.0
+    top = a**c / math.factorial(c) / (1 - a / c)
+    direct = top / (sum(a**k / math.factorial(k) for k in range(c)) + top)
+    assert erlang_c(c, a) == pytest.approx(direct, rel=1e-12)
+
+
+def test_mm1_mean_wait_and_tail_closed_forms():
+    lam, mu = 0.7, 1.0
+    assert mmc_mean_wait(lam, mu, 1) == pytest.approx(lam / (mu * (mu - lam)))  # rho / (mu - lam)
+    assert mmc_utilisation(lam, mu, 1) == pytest.approx(0.7)
+    # P(W > t) = rho exp(-(mu - lam) t): the 90th percentile solves rho e^{-0.3 t} = 0.1.
+    assert mmc_wait_quantile(lam, mu, 1, 0.9) == pytest.approx(math.log(7) / 0.3)
+    assert mmc_wait_quantile(0.05, 1.0, 1, 0.9) == 0.0  # fewer than 10% wait at all
+    with pytest.raises(ValueError):
+        mmc_mean_wait(2.0, 1.0, 2)  # rho = 1: no steady state
+
+
+# ------------------------------------------------------------------------------------------------
+# The project's resource as an M/M/c queue
+
+# Three (arrival rate, servers, customers) settings at service rate 1 (utilisation 0.6-0.7). With these
+# run lengths the batch-means standard error of the mean wait is at most 2.5% of it, so the 5% criterion
+# is at least 2 standard errors wide (checked below, so a noisier setting cannot pass by luck). Fewer
+# servers at the same utilisation wait longer and vary less relative to the mean: c = 5 needs more customers.
+SETTINGS = [(0.6, 1, 200_000), (1.4, 2, 200_000), (3.5, 5, 400_000)]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lam,c,customers", SETTINGS)
+def test_simulated_queue_matches_erlang_c_within_5_percent(lam, c, customers):
+    mu = 1.0
+    run = simulate_mmc(lam, mu, c, duration=customers / lam, seed=20240 + c, warmup=2000 / lam, batches=20)
+    expected_wait, expected_util = mmc_mean_wait(lam, mu, c), mmc_utilisation(lam, mu, c)
+    assert 0.05 * expected_wait >= 2 * run.mean_wait_se, f"the run is too short for a 5% test (SE {run.mean_wait_se:.4f})"
+    assert abs(run.mean_wait - expected_wait) <= 0.05 * expected_wait, (run.mean_wait, expected_wait, run.mean_wait_se)
+    assert 0.05 * expected_util >= 2 * run.utilisation_se
+    assert abs(run.utilisation - expected_util) <= 0.05 * expected_util, (run.utilisation, expected_util)
+    assert run.max_in_use <= c
+
+
+def test_short_queue_run_is_reproducible():
+    a = simulate_mmc(0.8, 1.0, 2, duration=500, seed=3)
+    b = simulate_mmc(0.8, 1.0, 2, duration=500, seed=3)
+    assert (a.waits == b.waits).all() and a.utilisation == b.utilisation
+
+
+# ------------------------------------------------------------------------------------------------
+# Schedules: use never exceeds capacity, and nothing starts while closed
+
+sessions = st.lists(
+    st.tuples(st.integers(0, 6), st.floats(0, 23.5), st.floats(0.25, 30)), min_size=1, max_size=6
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(sessions=sessions, c=st.integers(1, 4), load=st.floats(0.2, 3.0), seed=st.integers(0, 10_000))
+def test_use_never_exceeds_capacity_and_starts_only_while_open(sessions, c, load, seed):
+    schedule = WeeklySchedule.from_sessions(sessions)
+    mu = 1.0 / hours_to_months(6)  # six-hour services
+    lam = load * c * mu * schedule.open_share()
+    run_weeks = 8
+    from simulator.capacity.resource import ScheduledResource
+
+    import simpy
+    import numpy as np
+
+    env = simpy.Environment()
+    resource = ScheduledResource(env, "r", c, schedule)
+    rng = np.random.Generator(np.random.PCG64(seed))
+    starts: list[float] = []
+
+    def customer(priority):
+        request = resource.request(priority=priority)
+        yield request
+        starts.append(env.now)
+        yield env.timeout(rng.exponential(1 / mu))
+        resource.release(request)
+
+    def source():
+        while True:
+            yield env.timeout(rng.exponential(1 / lam))
+            env.process(customer(int(rng.integers(0, 2))))
+
+    env.process(source())
+    env.run(until=run_weeks * WEEK_MONTHS)
+    assert resource.max_in_use <= c
+    assert all(used <= c for _, used, _ in resource.trace)
+    assert all(schedule.is_open(t) for t in starts)
+
+
+def test_schedule_next_open_and_open_time():
+    # Tuesday 08:00-18:00 only.
+    schedule = WeeklySchedule.from_sessions([(1, 8.0, 10.0)])
+    tuesday_8 = hours_to_months(24 + 8)
+    assert schedule.next_open(0.0) == pytest.approx(tuesday_8)
+    assert schedule.is_open(tuesday_8 + hours_to_months(1))
+    assert schedule.next_open(hours_to_months(24 + 19)) == pytest.approx(WEEK_MONTHS + tuesday_8)
+    assert schedule.open_time(0, 3 * WEEK_MONTHS) == pytest.approx(3 * hours_to_months(10))
+    assert schedule.open_share() == pytest.approx(10 / (7 * 24))
+
+
+# ------------------------------------------------------------------------------------------------
+# The capacity search on a case Erlang C answers
+
+
+@pytest.mark.slow
+def test_capacity_search_finds_the_erlang_c_answer_and_is_reproducible():
+    lam, mu, q = 3.0, 1.0, 0.9
+    # Target between the closed-form p90 waits of c* - 1 and c*, far from both, so sampling noise
+    # cannot move the answer.
+    answer = smallest_servers(lam, mu, q, target=0.5)
+    above, below = mmc_wait_quantile(lam, mu, answer - 1, q), mmc_wait_quantile(lam, mu, answer, q)
+    assert below <= 0.5 < above
+    target = (above + below) / 2
+
+    def evaluate(c: int):
+        if lam / (c * mu) >= 1:
+            return math.inf, None
+        run = simulate_mmc(lam, mu, c, duration=20_000 / lam, seed=11, warmup=500 / lam)
+        return run.wait_quantile(q), run.utilisation
+
+    first = smallest_capacity(evaluate, target, start=1, maximum=20)
+    second = smallest_capacity(evaluate, target, start=1, maximum=20)
+    assert first.answer == smallest_servers(lam, mu, q, target) == answer
+    assert first.answer == second.answer and [p[:2] for p in first.curve] == [p[:2] for p in second.curve]
+    assert [p[0] for p in first.curve] == list(range(1, answer + 2))  # one point beyond the answer
