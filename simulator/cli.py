@@ -213,6 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     calibrate.add_argument("--block", action="append", metavar="NAME", help="refit only this block (repeatable; default: every block)")
     calibrate.add_argument("--latin-hypercube", type=_non_negative_int, default=40, metavar="N", help="points of the global Latin-hypercube search per block before Nelder-Mead (default 40)")
     calibrate.add_argument("--out", type=Path, default=Path("outputs/calibration"), metavar="DIR", help="folder for calibration.csv (default outputs/calibration)")
+    _add_execution_options(calibrate)
 
     reproduce = commands.add_parser(
         "reproduce",
@@ -223,6 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce.add_argument("--patients", type=_positive_int, metavar="N", help="patients per arm (default: each seed scenario's own)")
     reproduce.add_argument("--out", type=Path, default=Path("outputs/seed-figures"), metavar="DIR", help="output folder (default outputs/seed-figures)")
     reproduce.add_argument("--force", action="store_true", help="replace the output folder if it already exists")
+    _add_execution_options(reproduce)
 
     params = commands.add_parser("params", help="print every model parameter with its value, unit and source", description="Print the provenance table of the parameter library (optionally with a scenario's overrides).")
     params.add_argument("scenario", type=Path, nargs="?", metavar="SCENARIO", help="apply this scenario's overrides")
@@ -360,11 +362,21 @@ def _print_targets(table) -> None:
 def _cmd_calibrate(args: argparse.Namespace) -> int:
     from .experiments import calibrate as calibration
 
+    from .reporting.progress import ProgressBar
+
+    execution = _execution(args)
     if not args.check:
-        overrides, report = calibration.calibrate(args.seed_dir, args.fit_patients, args.max_evaluations, latin_hypercube=args.latin_hypercube, only_blocks=args.block)
+        overrides, report = calibration.calibrate(
+            args.seed_dir, args.fit_patients, args.max_evaluations, progress=(lambda text: None) if args.quiet else print,
+            latin_hypercube=args.latin_hypercube, only_blocks=args.block, execution=execution,
+        )
         saved = calibration.save_calibration(overrides, report, calibration.load_targets().blocks)
         print(f"saved calibrated parameters to {saved}")
-    table = calibration.check(args.seed_dir, args.patients)
+    bar = ProgressBar(enabled=False if args.quiet else None)
+    try:
+        table = calibration.check(args.seed_dir, args.patients, execution, bar)
+    finally:
+        bar.close()
     args.out.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.out / "calibration.csv", index=False, float_format="%.6g")
     _print_targets(table)
@@ -374,8 +386,13 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
 
 def _cmd_reproduce(args: argparse.Namespace) -> int:
     from .experiments.calibrate import reproduce
+    from .reporting.progress import ProgressBar
 
-    table = reproduce(args.seed_dir, args.out, args.patients, args.force)
+    bar = ProgressBar(enabled=False if args.quiet else None)
+    try:
+        table = reproduce(args.seed_dir, args.out, args.patients, args.force, _execution(args), bar)
+    finally:
+        bar.close()
     _print_targets(table)
     print(f"wrote {args.out}")
     return 0

@@ -25,6 +25,7 @@ from ..config import Scenario, load_scenario, read_yaml
 from ..errors import ScenarioError
 from ..outcomes.survival import fit_km
 from ..params.parameter_set import calibrated_file, load_library
+from .execution import SERIAL, Execution
 from .runner import RunResult, prepare, run_prepared
 
 MEDIAN_RELATIVE_TOLERANCE = 0.05
@@ -202,14 +203,30 @@ def simulate(seed: SeedScenario, overrides: dict[str, Any], patients: int | None
     return run_prepared(prepare(scenario, seed.path))
 
 
-def evaluate(targets: list[Target], seeds: dict[str, SeedScenario], overrides: dict[str, Any], patients: int | None) -> pd.DataFrame:
-    results: dict[str, RunResult] = {}
+def _simulate_task(task: tuple) -> RunResult:
+    return simulate(*task)
+
+
+def simulate_all(
+    names: list[str], seeds: dict[str, SeedScenario], overrides: dict[str, Any], patients: int | None,
+    execution: Execution = SERIAL, progress=None,
+) -> dict[str, RunResult]:
+    """Every named seed scenario, each a task for ``execution``; the results do not depend on where they ran."""
+    done = [0]
+
+    def _tick(index: int, result: object) -> None:
+        done[0] += 1
+        if progress is not None:
+            progress(done[0], len(names), f"seed scenario {names[index]}")
+
+    results = execution.map(_simulate_task, [(seeds[name], overrides, patients) for name in names], _tick)
+    return dict(zip(names, results))
+
+
+def target_table(targets: list[Target], results: dict[str, RunResult]) -> pd.DataFrame:
+    """calibration.csv: each target's published and simulated value, tolerance and verdict."""
     rows = []
     for target in targets:
-        if target.scenario not in seeds:
-            raise ScenarioError(targets_path(), f"targets.{target.id}.scenario", "a scenario in the seed folder", target.scenario)
-        if target.scenario not in results:
-            results[target.scenario] = simulate(seeds[target.scenario], overrides, patients)
         simulated = measure(target, results[target.scenario])
         low, high, rule = target.bounds()
         rows.append(
@@ -229,9 +246,20 @@ def evaluate(targets: list[Target], seeds: dict[str, SeedScenario], overrides: d
     return pd.DataFrame(rows)
 
 
-def check(seed_folder: Path, patients: int | None = None) -> pd.DataFrame:
+def evaluate(
+    targets: list[Target], seeds: dict[str, SeedScenario], overrides: dict[str, Any], patients: int | None,
+    execution: Execution = SERIAL, progress=None,
+) -> pd.DataFrame:
+    for target in targets:
+        if target.scenario not in seeds:
+            raise ScenarioError(targets_path(), f"targets.{target.id}.scenario", "a scenario in the seed folder", target.scenario)
+    names = list(dict.fromkeys(t.scenario for t in targets))
+    return target_table(targets, simulate_all(names, seeds, overrides, patients, execution, progress))
+
+
+def check(seed_folder: Path, patients: int | None = None, execution: Execution = SERIAL, progress=None) -> pd.DataFrame:
     data = load_targets()
-    return evaluate(data.targets, load_seed_scenarios(seed_folder), {}, patients)
+    return evaluate(data.targets, load_seed_scenarios(seed_folder), {}, patients, execution, progress)
 
 
 # --------------------------------------------------------------------------------------------
@@ -272,6 +300,7 @@ def calibrate(
     progress: Callable[[str], None] = print,
     latin_hypercube: int = 40,
     only_blocks: list[str] | None = None,
+    execution: Execution = SERIAL,
 ) -> tuple[dict[str, Any], pd.DataFrame]:
     """Fit each block (or only ``only_blocks``), starting from the current calibrated values."""
     data = load_targets()
@@ -296,7 +325,7 @@ def calibrate(
             for parameter, value in zip(block.parameters, np.exp(clipped)):
                 _override(parameter, float(value), trial)
             penalty = float(((x - clipped) ** 2).sum()) * 100.0
-            return _score(evaluate(targets, seeds, trial, patients)) + penalty
+            return _score(evaluate(targets, seeds, trial, patients, execution)) + penalty
 
         evaluations = [0]
 
@@ -354,21 +383,17 @@ def save_calibration(overrides: dict[str, Any], report: pd.DataFrame, blocks: li
     return path
 
 
-def reproduce(seed_folder: Path, destination: Path, patients: int | None, force: bool) -> pd.DataFrame:
+def reproduce(
+    seed_folder: Path, destination: Path, patients: int | None, force: bool, execution: Execution = SERIAL, progress=None
+) -> pd.DataFrame:
     """Run the seed scenarios, draw the review's figures with published points, and check all targets."""
     from ..reporting.run_folder import atomic_folder
     from ..reporting.seed_figures import SEED_FIGURES, draw_seed_figure
 
     data = load_targets()
     seeds = load_seed_scenarios(seed_folder)
-    results = {name: simulate(seed, {}, patients) for name, seed in seeds.items()}
-    rows = []
-    for target in data.targets:
-        simulated = measure(target, results[target.scenario])
-        low, high, rule = target.bounds()
-        rows.append({"target": target.id, "population": target.population, "published": target.published, "simulated": simulated,
-                     "tolerance": rule, "lower": low, "upper": high, "pass": bool(low <= simulated <= high), "scenario": target.scenario, "source": target.source})
-    table = pd.DataFrame(rows)
+    results = simulate_all(list(seeds), seeds, {}, patients, execution, progress)
+    table = target_table(data.targets, results)
     with atomic_folder(destination, force) as staging:
         for figure in SEED_FIGURES:
             draw_seed_figure(figure, results[figure.scenario].patients, staging / f"{figure.key}.png")
