@@ -37,7 +37,7 @@ class RandomStreams:
         self.replication = int(replication)
         self.draw = int(draw)
         self._blocks: dict[tuple[str, int], np.ndarray] = {}
-        self._rows: dict[tuple[str, int], list[list[float]]] = {}
+        self._rows: dict[int, dict[str, list[list[float]]]] = {}  # chunk -> purpose -> reversed rows
 
     def _seed_sequence(self, *key: int) -> np.random.SeedSequence:
         return np.random.SeedSequence(entropy=self.seed, spawn_key=(self.replication, self.draw, *key))
@@ -57,18 +57,23 @@ class RandomStreams:
 
         Converted once per block rather than once per patient: a numpy slice and ``tolist`` per
         patient and purpose was the largest cost of drawing."""
-        key = (purpose, chunk)
-        found = self._rows.get(key)
+        rows = self.chunk_rows(chunk)
+        found = rows.get(purpose)
         if found is None:
-            found = self.block(purpose, chunk)[:, ::-1].tolist()
-            self._rows[key] = found
+            found = rows[purpose] = self.block(purpose, chunk)[:, ::-1].tolist()
+        return found
+
+    def chunk_rows(self, chunk: int) -> dict[str, list[list[float]]]:
+        found = self._rows.get(chunk)
+        if found is None:
+            found = self._rows[chunk] = {}
         return found
 
     def release_chunk(self, chunk: int) -> None:
         """Forget the blocks of one chunk of patients (bounded memory when patients run chunk by chunk)."""
-        for cache in (self._blocks, self._rows):
-            for key in [k for k in cache if k[1] == chunk]:
-                del cache[key]
+        self._rows.pop(chunk, None)
+        for key in [k for k in self._blocks if k[1] == chunk]:
+            del self._blocks[key]
 
     def first_uniforms(self, purpose: str, patient_ids: np.ndarray) -> np.ndarray:
         """Draw 0 of ``purpose`` for many patients at once (used to build the cohort)."""
@@ -93,7 +98,7 @@ class RandomStreams:
 class PatientStreams:
     """One patient's view: ``uniform(purpose)`` returns that purpose's next uniform."""
 
-    __slots__ = ("_streams", "patient_id", "_chunk", "_row", "_buffers", "_refills")
+    __slots__ = ("_streams", "patient_id", "_chunk", "_row", "_buffers", "_refills", "_chunk_rows")
 
     def __init__(self, streams: RandomStreams, patient_id: int) -> None:
         self._streams = streams
@@ -101,12 +106,16 @@ class PatientStreams:
         self._chunk, self._row = divmod(patient_id, CHUNK)
         self._buffers: dict[str, list[float]] = {}
         self._refills: dict[str, int] = {}
+        # purpose -> reversed rows of this patient's chunk, shared by the chunk's patients
+        self._chunk_rows = streams.chunk_rows(self._chunk)
 
     def uniform(self, purpose: str) -> float:
         buffer = self._buffers.get(purpose)
         if buffer is None:
-            buffer = self._streams.reversed_rows(purpose, self._chunk)[self._row].copy()
-            self._buffers[purpose] = buffer
+            rows = self._chunk_rows.get(purpose)
+            if rows is None:
+                rows = self._streams.reversed_rows(purpose, self._chunk)
+            buffer = self._buffers[purpose] = rows[self._row].copy()
         if not buffer:
             refill = self._refills.get(purpose, 0)
             self._refills[purpose] = refill + 1
