@@ -330,6 +330,8 @@ def run_prepared_summary(
     for part in parts:  # one set of categories, so that concatenation keeps the type
         part.patients["strategy"] = part.patients["strategy"].cat.set_categories(names)
     patients = pd.concat([p.patients for p in parts], ignore_index=True)
+    for part in parts:  # the pieces are in ``patients`` now: holding both would double the largest table
+        part.patients = None
     return patients, outcomes, means, pd.Series(counts)
 
 

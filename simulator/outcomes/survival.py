@@ -122,8 +122,9 @@ def summary_table(patients: pd.DataFrame, strategies: list[str], horizon: float,
         total = sums[strategy] if sums is not None else outcome_sums(group)
         os_km = fit_km(group["os_months"], group["death"], strategy)
         median, lower, upper = median_with_ci(os_km)
-        pfs_km = fit_km(group["pfs1_months"], group["pfs1_event"], strategy)
-        pfs_median, pfs_lower, pfs_upper = median_with_ci(pfs_km)
+        landmarks = {f"os_{years}y": survival_at(os_km, 12.0 * years, horizon) for years in LANDMARK_YEARS}
+        del os_km  # one fitted curve at a time: a curve of a million patients is large
+        pfs_median, pfs_lower, pfs_upper = median_with_ci(fit_km(group["pfs1_months"], group["pfs1_event"], strategy))
         n, functional_n = total["n"], total["functional_n"]
         row = {
             "strategy": strategy,
@@ -133,8 +134,7 @@ def summary_table(patients: pd.DataFrame, strategies: list[str], horizon: float,
             "median_os_lower_95": lower,
             "median_os_upper_95": upper,
         }
-        for years in LANDMARK_YEARS:
-            row[f"os_{years}y"] = survival_at(os_km, 12.0 * years, horizon)
+        row.update(landmarks)
         row.update(
             {
                 "median_pfs1_months": pfs_median,
