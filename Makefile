@@ -35,7 +35,7 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"
 
-# Throughput, parallel speed-up and peak memory on this machine, into benchmarks/results.md (about 10 minutes).
+# Throughput, parallel speed-up and peak memory on this machine, into benchmarks/results.md (about 15 minutes).
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py --write benchmarks/results.md
 
