@@ -30,7 +30,7 @@ class Course:
         "background_death_at", "symptoms", "symptom_relapse_at", "uncontrolled_since", "months_uncontrolled",
         "first_control_at", "control_months", "controlled_since", "death_at", "death_cause",
         "procedures", "line_starts", "line_pfs", "first_recurrence_at", "resected_at", "on_ssa", "telotristat_used",
-        "adverse_events", "resectable_now", "burden_multiplier", "patient_id", "_records", "horizon",
+        "adverse_events", "resectable_now", "burden_multiplier", "patient_id", "_records", "horizon", "progression_factor",
     )
 
     def __init__(self, model: "PathwayModel", patient: "Patient", env) -> None:
@@ -46,6 +46,7 @@ class Course:
         self.ended = False
         self.line = 0
         self.progressions = 0
+        self.progression_factor = 1.0  # disease.death_hazard_ratio_per_progression ** progressions (capped)
         self.history: list[str] = []
         self.rule_uses: dict[int, int] = {}
         self.current: str | None = None
@@ -96,14 +97,10 @@ class Course:
 
     # ------------------------------------------------------------------ death and time
 
+
     def disease_death_rate(self) -> float:
-        m = self.model
-        return (
-            self.base_rate
-            * self.burden_multiplier
-            * self.hazard_multiplier
-            * m.progression_hazard_ratio ** min(self.progressions, m.progression_hazard_cap)
-        )
+        """Entry traits x tumour burden x treatment state x progressions so far (``wait`` inlines it)."""
+        return self.base_rate * self.burden_multiplier * self.hazard_multiplier * self.progression_factor
 
     def die(self, cause: str) -> None:
         if self.symptoms == "uncontrolled" and self.uncontrolled_since is not None:
@@ -139,7 +136,7 @@ class Course:
         end = env.now + duration
         while True:
             now = env.now
-            rate = self.disease_death_rate()
+            rate = self.base_rate * self.burden_multiplier * self.hazard_multiplier * self.progression_factor  # disease_death_rate(), inlined
             disease_at = now + self.exposure / rate if rate > 0 else INF
             next_at = min(end, disease_at, self.background_death_at, horizon, self.symptom_relapse_at)
             step = next_at - now
@@ -211,6 +208,8 @@ class Course:
     def progress(self, event: EventType = EventType.PROGRESSION) -> None:
         """Disease progression (or recurrence after resection) on the current treatment."""
         self.progressions += 1
+        model = self.model
+        self.progression_factor = model.progression_hazard_ratio ** min(self.progressions, model.progression_hazard_cap)
         self.last_progressed_on = self.current
         self.close_line(progressed=True)
         if self.resected_at is not None and self.first_recurrence_at is None:

@@ -68,6 +68,8 @@ class PathwayModel:
         self.progression_hazard_cap = int(p("disease.max_progressions_in_hazard"))
         self._background = _cumulative_background_hazard()
         self._base_rates: dict[tuple, float] = {}
+        self._memo: dict[str, object] = {}
+        self._progression_ratios: dict[str, float] = {}
         self._burden_ratios: dict[str, float] = {}
         # Shared hospital resources (capacity/hospital.py): patients then share the SimPy environment,
         # each on a clock shifted to its arrival. Without them nothing below touches a resource.
@@ -105,6 +107,13 @@ class PathwayModel:
             rate *= p("disease.hr_unresectable")
         return rate
 
+    def memo(self, key: str, compute):
+        """``compute(params)``, computed once per model: for values derived from several parameters."""
+        found = self._memo.get(key)
+        if found is None:
+            found = self._memo[key] = compute(self.params)
+        return found
+
     def burden_hazard_ratio(self, burden: str) -> float:
         """Hepatic tumour burden enters the death hazard apart, because resection changes it."""
         ratio = self._burden_ratios.get(burden)
@@ -113,9 +122,13 @@ class PathwayModel:
         return ratio
 
     def progression_hazard_ratio_for(self, patient: Patient) -> float:
-        ratio = 1.0
-        if patient.grade != "G1":
-            ratio *= self.params.value(f"disease.progression_hr_grade_{patient.grade.lower()}")
+        """Tumour grade's effect on progression, read once per grade (it is needed at every line)."""
+        ratio = self._progression_ratios.get(patient.grade)
+        if ratio is None:
+            ratio = 1.0
+            if patient.grade != "G1":
+                ratio *= self.params.value(f"disease.progression_hr_grade_{patient.grade.lower()}")
+            self._progression_ratios[patient.grade] = ratio
         return ratio
 
     @staticmethod
@@ -157,7 +170,7 @@ class PathwayModel:
             course.rule_uses[rule_index] = course.rule_uses.get(rule_index, 0) + 1
             course.record(EventType.DECISION, detail=modality.name)
             yield from modality.deliver(course)
-            if not course.ended and course.now >= self.horizon:
+            if not course.ended and course.env.now >= self.horizon:
                 course.censor()
 
     def close(self) -> None:

@@ -96,22 +96,30 @@ class ParameterSet:
     entries: Mapping[str, ParameterEntry]
     origins: Mapping[str, str]
     _resolved: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    # Values and distributions apart, so that the hot path is one dict lookup with no type check.
+    _values: dict[str, float] = field(default_factory=dict, repr=False, compare=False)
+    _distributions: dict[str, TimeToEvent] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for name, entry in self.entries.items():
-            self._resolved[name] = entry.build()
+            resolved = self._resolved[name] = entry.build()
+            (self._distributions if isinstance(resolved, TimeToEvent) else self._values)[name] = resolved
 
     def value(self, name: str) -> float:
-        resolved = self._resolved[name]
-        if isinstance(resolved, TimeToEvent):
-            raise TypeError(f"parameter {name} is a distribution, not a value")
-        return resolved
+        try:
+            return self._values[name]
+        except KeyError:
+            if name in self._distributions:
+                raise TypeError(f"parameter {name} is a distribution, not a value") from None
+            raise
 
     def dist(self, name: str) -> TimeToEvent:
-        resolved = self._resolved[name]
-        if not isinstance(resolved, TimeToEvent):
-            raise TypeError(f"parameter {name} is a value, not a distribution")
-        return resolved
+        try:
+            return self._distributions[name]
+        except KeyError:
+            if name in self._values:
+                raise TypeError(f"parameter {name} is a value, not a distribution") from None
+            raise
 
     def __contains__(self, name: str) -> bool:
         return name in self.entries

@@ -28,7 +28,10 @@ class IntraArterialTherapy(Modality):
         self.stay = f"{name}.length_of_stay_days"
 
     def sessions(self, course) -> int:
-        params = course.model.params
+        return 1 + course.rs.choice("iat.sessions", course.model.memo("iat.sessions_cumulative", self._cumulative_session_shares))
+
+    @staticmethod
+    def _cumulative_session_shares(params) -> tuple[float, ...]:
         limit = int(params.value("iat.max_sessions"))
         shares = [params.value(f"iat.sessions_{k}") for k in range(1, limit + 1)]
         total = sum(shares)
@@ -37,7 +40,7 @@ class IntraArterialTherapy(Modality):
         for share in shares:
             running += share / total
             cumulative.append(running)
-        return 1 + course.rs.choice("iat.sessions", tuple(cumulative))
+        return tuple(cumulative)
 
     def deliver(self, course) -> Generator:
         params = course.model.params
