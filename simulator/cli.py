@@ -52,6 +52,23 @@ def _non_negative_float(text: str) -> float:
     return value
 
 
+def _add_output_options(
+    parser: argparse.ArgumentParser, folder_suffix: str, seed_note: str = "",
+    patients: str | None = "override the cohort size (patients per strategy and replication)",
+    replications: str | None = "override the number of replications",
+    force: str = "replace the output folder if it already exists",
+) -> None:
+    """--out, --seed, --patients, --replications and --force, as every command that writes a folder has
+    them; ``patients`` or ``replications`` None leaves that option out, a text is its help."""
+    parser.add_argument("--out", type=Path, metavar="DIR", help=f"output folder (default: outputs/<scenario name>{folder_suffix})")
+    parser.add_argument("--seed", type=_non_negative_int, metavar="N", help=f"override the scenario's master seed{seed_note}")
+    if patients is not None:
+        parser.add_argument("--patients", type=_positive_int, metavar="N", help=patients)
+    if replications is not None:
+        parser.add_argument("--replications", type=_positive_int, metavar="N", help=replications)
+    parser.add_argument("--force", action="store_true", help=force)
+
+
 def _add_execution_options(parser: argparse.ArgumentParser, quiet: bool = True) -> None:
     """Where the work runs; the outputs do not depend on any of these."""
     from .experiments.execution import EXECUTORS, default_workers
@@ -61,6 +78,13 @@ def _add_execution_options(parser: argparse.ArgumentParser, quiet: bool = True) 
     parser.add_argument("--scheduler", metavar="ADDRESS", help="with --executor dask: the scheduler's address, e.g. tcp://10.0.0.5:8786 (default: start a local cluster of --workers processes)")
     if quiet:
         parser.add_argument("--quiet", action="store_true", help="no progress bar (there is none anyway when stderr is not a terminal)")
+
+
+def _progress_bar(args: argparse.Namespace):
+    """The command's progress bar on stderr: off with --quiet, and whenever stderr is not a terminal."""
+    from .reporting.progress import ProgressBar
+
+    return ProgressBar(enabled=False if args.quiet else None)
 
 
 def _execution(args: argparse.Namespace):
@@ -93,11 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run every strategy of SCENARIO with common random numbers and write outputs/<name>/.",
     )
     run.add_argument("scenario", type=Path, metavar="SCENARIO", help="scenario YAML file, e.g. scenarios/baseline.yaml")
-    run.add_argument("--out", type=Path, metavar="DIR", help="output folder (default: outputs/<scenario name>)")
-    run.add_argument("--seed", type=_non_negative_int, metavar="N", help="override the scenario's master seed")
-    run.add_argument("--patients", type=_positive_int, metavar="N", help="override the cohort size (patients per strategy and replication)")
-    run.add_argument("--replications", type=_positive_int, metavar="N", help="override the number of replications")
-    run.add_argument("--force", action="store_true", help="replace the output folder if it already exists")
+    _add_output_options(run, "")
     run.add_argument("--summary", action="store_true", help="summary mode for very large cohorts: keep per-patient summaries only, never the event log (no events.parquet or patients.csv; memory stays bounded)")
     _add_execution_options(run)
 
@@ -113,11 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--comparator", metavar="NAME", help="strategy the hazard ratios and life-years gained refer to (default: the first)")
     compare.add_argument("--precision", type=_relative_precision, metavar="P", help="add replications until each 95%% CI half-width of median OS and RMST is within P x the mean, e.g. 0.05")
     compare.add_argument("--max-replications", type=_positive_int, metavar="N", help="with --precision: stop after N replications at most (default 100)")
-    compare.add_argument("--out", type=Path, metavar="DIR", help="output folder (default: outputs/<scenario name>-compare)")
-    compare.add_argument("--seed", type=_non_negative_int, metavar="N", help="override the scenario's master seed")
-    compare.add_argument("--patients", type=_positive_int, metavar="N", help="override the cohort size (patients per strategy and replication)")
-    compare.add_argument("--replications", type=_positive_int, metavar="N", help="override the number of replications (ignored with --precision)")
-    compare.add_argument("--force", action="store_true", help="replace the output folder if it already exists")
+    _add_output_options(compare, "-compare", replications="override the number of replications (ignored with --precision)")
     _add_execution_options(compare)
 
     scenarios = commands.add_parser(
@@ -132,11 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     scenarios.add_argument("--metric", default="os_5y", metavar="NAME", help="metric of the figures and the report's tables (default os_5y; e.g. median_os_months, rmst_os_months, mean_months_uncontrolled)")
     scenarios.add_argument("--comparator", metavar="NAME", help="strategy the hazard ratios and life-years gained refer to (default: the first)")
     scenarios.add_argument("--workers", type=_positive_int, default=1, metavar="N", help="worker processes (default 1); the outputs do not depend on it")
-    scenarios.add_argument("--out", type=Path, metavar="DIR", help="output folder (default: outputs/<scenario name>-scenarios)")
-    scenarios.add_argument("--seed", type=_non_negative_int, metavar="N", help="override the scenario's master seed (the same for every variant)")
-    scenarios.add_argument("--patients", type=_positive_int, metavar="N", help="override the base cohort size (variants that set their own keep it)")
-    scenarios.add_argument("--replications", type=_positive_int, metavar="N", help="override the number of replications")
-    scenarios.add_argument("--force", action="store_true", help="replace the output folder if it already exists")
+    _add_output_options(scenarios, "-scenarios", seed_note=" (the same for every variant)", patients="override the base cohort size (variants that set their own keep it)")
     scenarios.add_argument("--quiet", action="store_true", help="no progress bar")
 
     psa = commands.add_parser(
@@ -151,9 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     psa.add_argument("scenario", type=Path, metavar="SCENARIO", help="scenario YAML file, e.g. scenarios/baseline.yaml")
     psa.add_argument("--draws", type=_positive_int, metavar="N", help="parameter draws (default: the scenario's economics.psa_draws, 1000)")
     psa.add_argument("--patients", type=_positive_int, metavar="N", help="patients per strategy in each draw (default: economics.psa_patients, 250)")
-    psa.add_argument("--out", type=Path, metavar="DIR", help="output folder (default: outputs/<scenario name>-psa)")
-    psa.add_argument("--seed", type=_non_negative_int, metavar="N", help="override the scenario's master seed")
-    psa.add_argument("--force", action="store_true", help="replace the output folder if it already exists (without --resume: also discard an interrupted run's checkpoint)")
+    _add_output_options(psa, "-psa", patients=None, replications=None, force="replace the output folder if it already exists (without --resume: also discard an interrupted run's checkpoint)")
     psa.add_argument("--resume", action="store_true", help="continue an interrupted run from its checkpoint (same scenario and settings); the outputs are those of an uninterrupted run")
     psa.add_argument("--keep-events", action="store_true", help="also keep every draw's event log (events/events-<draw>.parquet); by default a PSA runs in summary mode and keeps none")
     _add_execution_options(psa)
@@ -170,11 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     dsa.add_argument("scenario", type=Path, metavar="SCENARIO", help="scenario YAML file")
     dsa.add_argument("--strategy", metavar="NAME", help="strategy whose INMB is shown (default: the best other than the comparator)")
     dsa.add_argument("--wtp", type=_non_negative_float, metavar="X", help="willingness to pay per QALY (default: the scenario's first)")
-    dsa.add_argument("--out", type=Path, metavar="DIR", help="output folder (default: outputs/<scenario name>-dsa)")
-    dsa.add_argument("--seed", type=_non_negative_int, metavar="N", help="override the scenario's master seed")
-    dsa.add_argument("--patients", type=_positive_int, metavar="N", help="override the cohort size")
-    dsa.add_argument("--replications", type=_positive_int, metavar="N", help="override the number of replications")
-    dsa.add_argument("--force", action="store_true", help="replace the output folder if it already exists")
+    _add_output_options(dsa, "-dsa", patients="override the cohort size")
     _add_execution_options(dsa)
 
     capacity = commands.add_parser(
@@ -191,10 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     capacity.add_argument("--target-p90-wait", required=True, type=_non_negative_float, metavar="DAYS", help="largest acceptable 90th-percentile wait, in days")
     capacity.add_argument("--min-capacity", type=_positive_int, default=1, metavar="N", help="first capacity tried (default 1)")
     capacity.add_argument("--max-capacity", type=_positive_int, default=20, metavar="N", help="last capacity tried before giving up (default 20)")
-    capacity.add_argument("--out", type=Path, metavar="DIR", help="output folder (default: outputs/<scenario name>-capacity-<resource>)")
-    capacity.add_argument("--seed", type=_non_negative_int, metavar="N", help="override the scenario's master seed")
-    capacity.add_argument("--replications", type=_positive_int, metavar="N", help="override the number of replications")
-    capacity.add_argument("--force", action="store_true", help="replace the output folder if it already exists")
+    _add_output_options(capacity, "-capacity-<resource>", patients=None)
     capacity.add_argument("--quiet", action="store_true", help="no progress bar")
 
     validate = commands.add_parser("validate", help="check a scenario file without running it", description="Validate SCENARIO and its strategies and parameter overrides.")
@@ -234,16 +237,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from .api import run_file
-    from .reporting.progress import ProgressBar
 
-    bar = ProgressBar(enabled=False if args.quiet else None)
-    try:
+    with _progress_bar(args) as bar:
         destination = run_file(
             args.scenario, out=args.out, seed=args.seed, patients=args.patients, replications=args.replications,
             force=args.force, command_line=["nelm-sim", *sys.argv[1:]], execution=_execution(args), summary=args.summary, progress=bar,
         )
-    finally:
-        bar.close()
     print(f"wrote {destination}")
     summary = destination / "summary.csv"
     if summary.exists():
@@ -257,18 +256,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _cmd_compare(args: argparse.Namespace) -> int:
     from .api import compare_file
-    from .reporting.progress import ProgressBar
     from .reporting.tables import headline_table
 
-    bar = ProgressBar(enabled=False if args.quiet else None)
-    try:
+    with _progress_bar(args) as bar:
         destination, comparison = compare_file(
             args.scenario, out=args.out, seed=args.seed, patients=args.patients, replications=args.replications,
             comparator=args.comparator, precision=args.precision, max_replications=args.max_replications,
             force=args.force, command_line=["nelm-sim", *sys.argv[1:]], progress=bar, execution=_execution(args),
         )
-    finally:
-        bar.close()
     print(f"wrote {destination} ({comparison.replications} replication(s); open {destination / 'report.html'})")
     if comparison.precision is not None and not comparison.precision_met:
         print(f"note: the precision {comparison.precision:g} was not reached within {comparison.replications} replications", file=sys.stderr)
@@ -303,18 +298,14 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 def _cmd_scenarios(args: argparse.Namespace) -> int:
     from .experiments.variants import scenarios_file
     from .outcomes.metrics import metric_info
-    from .reporting.progress import ProgressBar
     from .reporting.tables import with_ci
 
-    bar = ProgressBar(enabled=False if args.quiet else None)
-    try:
+    with _progress_bar(args) as bar:
         destination, analysis = scenarios_file(
             args.scenario, out=args.out, seed=args.seed, patients=args.patients, replications=args.replications,
             comparator=args.comparator, metric=args.metric, workers=args.workers, force=args.force,
             command_line=["nelm-sim", *sys.argv[1:]], progress=bar,
         )
-    finally:
-        bar.close()
     print(f"wrote {destination} ({len(analysis.runs)} runs; open {destination / 'report.html'})")
     table = analysis.table()
     table = table[table["metric"] == analysis.metric]
@@ -362,8 +353,6 @@ def _print_targets(table) -> None:
 def _cmd_calibrate(args: argparse.Namespace) -> int:
     from .experiments import calibrate as calibration
 
-    from .reporting.progress import ProgressBar
-
     execution = _execution(args)
     if not args.check:
         overrides, report = calibration.calibrate(
@@ -372,11 +361,8 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
         )
         saved = calibration.save_calibration(overrides, report, calibration.load_targets().blocks)
         print(f"saved calibrated parameters to {saved}")
-    bar = ProgressBar(enabled=False if args.quiet else None)
-    try:
+    with _progress_bar(args) as bar:
         table = calibration.check(args.seed_dir, args.patients, execution, bar)
-    finally:
-        bar.close()
     args.out.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.out / "calibration.csv", index=False, float_format="%.6g")
     _print_targets(table)
@@ -386,13 +372,9 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
 
 def _cmd_reproduce(args: argparse.Namespace) -> int:
     from .experiments.calibrate import reproduce
-    from .reporting.progress import ProgressBar
 
-    bar = ProgressBar(enabled=False if args.quiet else None)
-    try:
+    with _progress_bar(args) as bar:
         table = reproduce(args.seed_dir, args.out, args.patients, args.force, _execution(args), bar)
-    finally:
-        bar.close()
     _print_targets(table)
     print(f"wrote {args.out}")
     return 0
@@ -425,21 +407,17 @@ def _cmd_psa(args: argparse.Namespace) -> int:
 
     from .experiments.psa import RunInterrupted
 
-    from .reporting.progress import ProgressBar
-
     started = time.perf_counter()
-    bar = ProgressBar(enabled=False if args.quiet else None)
     try:
-        destination = run_psa_file(
-            args.scenario, out=args.out, seed=args.seed, draws=args.draws, patients=args.patients,
-            force=args.force, command_line=["nelm-sim", *sys.argv[1:]], resume=args.resume,
-            execution=_execution(args), keep_events=args.keep_events, progress=bar,
-        )
+        with _progress_bar(args) as bar:  # closed before anything below is printed
+            destination = run_psa_file(
+                args.scenario, out=args.out, seed=args.seed, draws=args.draws, patients=args.patients,
+                force=args.force, command_line=["nelm-sim", *sys.argv[1:]], resume=args.resume,
+                execution=_execution(args), keep_events=args.keep_events, progress=bar,
+            )
     except RunInterrupted as stop:
-        bar.close()
         print(f"nelm-sim: interrupted after {stop.completed} of {stop.total} draws; resume with: {_psa_resume_command(args)}", file=sys.stderr)
         return 130
-    bar.close()
     print(f"wrote {destination} in {time.perf_counter() - started:.1f} s")
     summary = pd.read_csv(destination / "psa_summary.csv")
     columns = ["strategy", "costs", "qalys"] + [c for c in summary.columns if c.startswith("probability_cost_effective")]
@@ -450,17 +428,12 @@ def _cmd_psa(args: argparse.Namespace) -> int:
 def _cmd_dsa(args: argparse.Namespace) -> int:
     from .api import run_dsa_file
 
-    from .reporting.progress import ProgressBar
-
-    bar = ProgressBar(enabled=False if args.quiet else None)
-    try:
+    with _progress_bar(args) as bar:
         destination, result = run_dsa_file(
             args.scenario, out=args.out, seed=args.seed, patients=args.patients, replications=args.replications,
             wtp=args.wtp, strategy=args.strategy, force=args.force, command_line=["nelm-sim", *sys.argv[1:]],
             execution=_execution(args), progress=bar,
         )
-    finally:
-        bar.close()
     print(f"wrote {destination}: INMB of {result.target} vs {result.comparator} at {result.wtp:,.0f} per QALY = {result.base_inmb:,.0f} per patient")
     print(result.tornado[["parameter", "low", "high", "inmb_low", "inmb_high"]].head(10).to_string(index=False, float_format=lambda v: f"{v:,.4g}"))
     return 0
@@ -468,16 +441,12 @@ def _cmd_dsa(args: argparse.Namespace) -> int:
 
 def _cmd_capacity(args: argparse.Namespace) -> int:
     from .capacity.planner import capacity_file
-    from .reporting.progress import ProgressBar
 
-    bar = ProgressBar(enabled=False if args.quiet else None)
-    try:
+    with _progress_bar(args) as bar:
         destination, answer = capacity_file(
             args.scenario, args.resource, args.target_p90_wait, args.min_capacity, args.max_capacity, out=args.out, seed=args.seed,
             replications=args.replications, force=args.force, command_line=["nelm-sim", *sys.argv[1:]], progress=bar,
         )
-    finally:
-        bar.close()
     curve = answer.curve
     shown = curve[["capacity", "strategy", "p90_wait_days", "mean_wait_days", "utilisation_of_open_time", "os_5y", "progressed_while_waiting_share"]]
     print(shown.to_string(index=False, float_format=lambda v: f"{v:.3f}"))

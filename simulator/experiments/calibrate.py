@@ -25,7 +25,7 @@ from ..config import Scenario, load_scenario, read_yaml
 from ..errors import ScenarioError
 from ..outcomes.survival import fit_km
 from ..params.parameter_set import calibrated_file, load_library
-from .execution import SERIAL, Execution
+from .execution import SERIAL, Execution, progress_counter
 from .runner import RunResult, prepare, run_prepared
 
 MEDIAN_RELATIVE_TOLERANCE = 0.05
@@ -212,14 +212,8 @@ def simulate_all(
     execution: Execution = SERIAL, progress=None,
 ) -> dict[str, RunResult]:
     """Every named seed scenario, each a task for ``execution``; the results do not depend on where they ran."""
-    done = [0]
-
-    def _tick(index: int, result: object) -> None:
-        done[0] += 1
-        if progress is not None:
-            progress(done[0], len(names), f"seed scenario {names[index]}")
-
-    results = execution.map(_simulate_task, [(seeds[name], overrides, patients) for name in names], _tick)
+    tasks = [(seeds[name], overrides, patients) for name in names]
+    results = execution.map(_simulate_task, tasks, progress_counter(progress, len(names), lambda index: f"seed scenario {names[index]}"))
     return dict(zip(names, results))
 
 

@@ -19,7 +19,7 @@ from ..economics.sampling import bounded_names, with_value
 from ..economics.settings import EconomicSettings
 from ..economics.valuation import is_valuation_only, replication_means, value_patients
 from ..errors import ScenarioError
-from .execution import SERIAL, Execution
+from .execution import SERIAL, Execution, progress_counter
 from .runner import PreparedScenario, run_prepared
 
 
@@ -88,14 +88,7 @@ def run_dsa(
         for name in names if not is_valuation_only(name)
         for value in (prepared.params.entries[name].low, prepared.params.entries[name].high)
     ]
-    done = [0]
-
-    def _tick(index: int, result: object) -> None:
-        done[0] += 1
-        if progress is not None:
-            progress(done[0], len(reruns), "parameter bounds")
-
-    rerun_means = iter(execution.map(_bound_task, reruns, _tick))
+    rerun_means = iter(execution.map(_bound_task, reruns, progress_counter(progress, len(reruns), "parameter bounds")))
     rows, tornado = [], []
     for name in names:
         entry = prepared.params.entries[name]

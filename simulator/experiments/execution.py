@@ -74,6 +74,22 @@ class Execution:
 SERIAL = Execution()
 
 
+def progress_counter(
+    progress: Callable[[int, int, str], None] | None, total: int, label: str | Callable[[int], str]
+) -> Callable[[int, Any], None] | None:
+    """An ``on_done`` for ``Execution.map`` that reports tasks finished so far to ``progress(done, total,
+    label)``; ``label`` may be a function of the finished task's index."""
+    if progress is None:
+        return None
+    finished = [0]
+
+    def _done(index: int, result: Any) -> None:
+        finished[0] += 1
+        progress(finished[0], total, label(index) if callable(label) else label)
+
+    return _done
+
+
 # ------------------------------------------------------------------------------ local processes
 
 

@@ -20,7 +20,7 @@ from ..errors import ScenarioError
 from ..params.parameter_set import ParameterSet, build_parameter_set
 from ..outcomes.survival import add_sums, outcome_sums
 from ..pathways.strategies import Strategy, resolve_strategies
-from .execution import SERIAL, Execution
+from .execution import SERIAL, Execution, progress_counter
 
 Progress = Callable[[int, int, str], None]
 
@@ -127,28 +127,48 @@ def patient_table(model: PathwayModel, replication: int) -> pd.DataFrame:
     return table
 
 
+def _cohort_for(prepared: PreparedScenario, streams: RandomStreams, replication: int, draw: int) -> tuple[list, tuple | None]:
+    """The replication's cohort; with a capacity section also its (arrival times, statistics window)."""
+    scenario = prepared.scenario
+    if scenario.capacity is None:
+        return build_cohort(prepared.params, streams, scenario.cohort.size, scenario.cohort.age), None
+    from ..capacity.run import open_cohort
+
+    arrivals, window, size = open_cohort(scenario, prepared.params, replication, draw)
+    return build_cohort(prepared.params, streams, size, scenario.cohort.age), (arrivals, window)
+
+
+def _strategy_tables(
+    prepared: PreparedScenario, strategy: Strategy, cohort: list, streams: RandomStreams, replication: int,
+    hospital: tuple | None = None, capacity_out: "CapacityTables | None" = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(events, patients) of one strategy on ``cohort``; ``hospital`` (arrivals, window) shares the
+    scenario's resources between the patients, and the hospital's tables go to ``capacity_out``."""
+    scenario = prepared.scenario
+    if hospital is None:
+        model = PathwayModel(prepared.params, strategy, cohort, scenario.horizon_months, streams, replication).run()
+        tables = model.log.to_frame(), patient_table(model, replication)
+    else:
+        from ..capacity.run import finish
+
+        arrivals, window = hospital
+        model = PathwayModel(
+            prepared.params, strategy, cohort, scenario.horizon_months, streams, replication,
+            capacity=scenario.capacity, arrivals=arrivals, window=window,
+        ).run()
+        tables = finish(model, model.log.to_frame(), patient_table(model, replication), replication, capacity_out)
+    model.close()
+    return tables
+
+
 def run_strategy(prepared: PreparedScenario, replication: int, strategy_index: int, draw: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(events, patients) of one strategy in one replication: a task that runs anywhere.
 
     The cohort and streams depend only on (seed, replication, draw), so a worker that rebuilds them
     gets exactly what ``run_replication`` shares between strategies."""
-    scenario = prepared.scenario
-    streams = RandomStreams(scenario.seed, replication, draw)
-    if scenario.capacity is not None:
-        from ..capacity.run import finish, open_cohort
-
-        arrivals, window, size = open_cohort(scenario, prepared.params, replication, draw)
-        cohort = build_cohort(prepared.params, streams, size, scenario.cohort.age)
-        model = PathwayModel(
-            prepared.params, prepared.strategies[strategy_index], cohort, scenario.horizon_months, streams, replication,
-            capacity=scenario.capacity, arrivals=arrivals, window=window,
-        ).run()
-        return finish(model, model.log.to_frame(), patient_table(model, replication), replication, None)
-    cohort = build_cohort(prepared.params, streams, scenario.cohort.size, scenario.cohort.age)
-    model = PathwayModel(prepared.params, prepared.strategies[strategy_index], cohort, scenario.horizon_months, streams, replication).run()
-    tables = model.log.to_frame(), patient_table(model, replication)
-    model.close()
-    return tables
+    streams = RandomStreams(prepared.scenario.seed, replication, draw)
+    cohort, hospital = _cohort_for(prepared, streams, replication, draw)
+    return _strategy_tables(prepared, prepared.strategies[strategy_index], cohort, streams, replication, hospital)
 
 
 def run_replication(
@@ -157,39 +177,11 @@ def run_replication(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(events, patients) of one replication (of one PSA draw): the same cohort and streams for every strategy.
     With a ``capacity`` section the hospital's tables are added to ``capacity_out`` when given."""
-    scenario = prepared.scenario
-    streams = RandomStreams(scenario.seed, replication, draw)
-    if scenario.capacity is not None:
-        return _run_capacity_replication(prepared, replication, streams, after_strategy, draw, capacity_out)
-    cohort = build_cohort(prepared.params, streams, scenario.cohort.size, scenario.cohort.age)
+    streams = RandomStreams(prepared.scenario.seed, replication, draw)
+    cohort, hospital = _cohort_for(prepared, streams, replication, draw)
     frames, tables = [], []
     for strategy in prepared.strategies:
-        model = PathwayModel(prepared.params, strategy, cohort, scenario.horizon_months, streams, replication).run()
-        frames.append(model.log.to_frame())
-        tables.append(patient_table(model, replication))
-        model.close()
-        if after_strategy is not None:
-            after_strategy(strategy.name)
-    return concat_events(frames), pd.concat(tables, ignore_index=True)
-
-
-def _run_capacity_replication(
-    prepared: PreparedScenario, replication: int, streams: RandomStreams, after_strategy: Callable[[str], None] | None,
-    draw: int, capacity_out: "CapacityTables | None",
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """As run_replication, with shared hospital resources (and, with arrivals, an open population)."""
-    from ..capacity.run import finish, open_cohort
-
-    scenario = prepared.scenario
-    arrivals, window, size = open_cohort(scenario, prepared.params, replication, draw)
-    cohort = build_cohort(prepared.params, streams, size, scenario.cohort.age)
-    frames, tables = [], []
-    for strategy in prepared.strategies:
-        model = PathwayModel(
-            prepared.params, strategy, cohort, scenario.horizon_months, streams, replication,
-            capacity=scenario.capacity, arrivals=arrivals, window=window,
-        ).run()
-        events, table = finish(model, model.log.to_frame(), patient_table(model, replication), replication, capacity_out)
+        events, table = _strategy_tables(prepared, strategy, cohort, streams, replication, hospital, capacity_out)
         frames.append(events)
         tables.append(table)
         if after_strategy is not None:
@@ -212,21 +204,9 @@ def run_prepared(prepared: PreparedScenario, execution: Execution = SERIAL, prog
     if prepared.scenario.capacity is not None:
         return _run_capacity_prepared(prepared, execution, progress)
     tasks = [(prepared, r, s) for r in range(prepared.scenario.replications) for s in range(len(prepared.strategies))]
-    done = _counter(progress, len(tasks), "replication x strategy")
+    done = progress_counter(progress, len(tasks), "replication x strategy")
     pairs = execution.map(_strategy_task, tasks, done)
     return RunResult(events=concat_events([e for e, _ in pairs]), patients=pd.concat([p for _, p in pairs], ignore_index=True))
-
-
-def _counter(progress: Progress | None, total: int, label: str) -> Callable[[int, object], None] | None:
-    if progress is None:
-        return None
-    finished = [0]
-
-    def _done(index: int, result: object) -> None:
-        finished[0] += 1
-        progress(finished[0], total, label)
-
-    return _done
 
 
 # ------------------------------------------------------------------------------ summary mode
@@ -279,10 +259,9 @@ def summarise_strategy(
     for start in range(first, first + size, SUMMARY_CHUNK):
         chunk_size = min(SUMMARY_CHUNK, first + size - start)
         cohort = build_cohort(prepared.params, streams, chunk_size, scenario.cohort.age, first=start)
-        model = PathwayModel(prepared.params, strategy, cohort, scenario.horizon_months, streams, replication).run()
-        table = patient_table(model, replication)
-        values = value_patients(model.log.to_frame(), table, inputs, settings)
-        model.close()
+        events, table = _strategy_tables(prepared, strategy, cohort, streams, replication)
+        values = value_patients(events, table, inputs, settings)
+        del events
         for column in VALUE_COLUMNS:
             sums[column] += float(values[column].sum())
         count += len(values)
@@ -312,7 +291,7 @@ def run_prepared_summary(
         (prepared, r, s, settings, first, min(block, size - first))
         for r in range(prepared.scenario.replications) for s in range(len(names)) for first in range(0, size, block)
     ]
-    parts = execution.map(_summary_task, tasks, _counter(progress, len(tasks), "patient blocks"))
+    parts = execution.map(_summary_task, tasks, progress_counter(progress, len(tasks), "patient blocks"))
     sums: dict[tuple[int, int], dict[str, float]] = {}
     counts = dict.fromkeys(names, 0)
     outcomes: dict[str, dict[str, float]] = {}
@@ -352,7 +331,7 @@ def _run_capacity_prepared(prepared: PreparedScenario, execution: Execution, pro
     from ..capacity.run import CapacityTables
 
     tasks = [(prepared, r) for r in range(prepared.scenario.replications)]
-    results = execution.map(_capacity_task, tasks, _counter(progress, len(tasks), "replication"))
+    results = execution.map(_capacity_task, tasks, progress_counter(progress, len(tasks), "replication"))
     capacity = CapacityTables()
     for _, _, tables in results:
         capacity.extend(tables)

@@ -22,7 +22,6 @@ import platform
 import sys
 import time
 import warnings
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -38,6 +37,7 @@ from ..params.parameter_set import ParameterSet, load_library
 from ..params.schema import check_value
 from ..capacity.schedule import DAYS_PER_WEEK, HOURS_PER_DAY
 from .compare import Comparison, resolve_comparator, run_comparison
+from .execution import Execution
 from .runner import PreparedScenario, prepare
 
 DEFAULT_METRIC = "os_5y"
@@ -438,9 +438,22 @@ def _comparator_for(run: ScenarioRun, chosen: str) -> str:
     return chosen if chosen in run.strategies else run.strategies[0]
 
 
+def _limit_where(path: Path, run: ScenarioRun) -> tuple[Path, str]:
+    return path, f"{run.field}.parameters" if run.kind == "variant" else (run.field or "parameters")
+
+
 def _limit_error(path: Path, run: ScenarioRun, exc: ModelLimitError) -> ScenarioError:
-    where = f"{run.field}.parameters" if run.kind == "variant" else (run.field or "parameters")
-    return ScenarioError(path, where, exc.expected)
+    return ScenarioError(*_limit_where(path, run), exc.expected)
+
+
+def _run_task(task: tuple) -> tuple[RunResult | None, str | None]:
+    """A run for a worker: (result, None), or (None, what the safety limit expected) when one was hit,
+    so that the main process can name the run in its one-line error."""
+    run, comparator, keep_whole = task
+    try:
+        return _run_one(run, comparator, keep_whole), None
+    except ModelLimitError as exc:
+        return None, exc.expected
 
 
 def run_analysis(
@@ -469,23 +482,18 @@ def run_analysis(
                 raise _limit_error(path, run, exc) from None
             offset += steps[index]
     else:
-        done = 0
-        with ProcessPoolExecutor(max_workers=min(workers, len(runs))) as pool:
-            futures = {pool.submit(_run_one, run, _comparator_for(run, chosen), index == 0): index for index, run in enumerate(runs)}
-            try:
-                for future in as_completed(futures):
-                    index = futures[future]
-                    try:
-                        results[index] = future.result()
-                    except ModelLimitError as exc:
-                        raise _limit_error(path, runs[index], exc) from None
-                    done += steps[index]
-                    if progress is not None:
-                        progress(done, total, f"{runs[index].name} done")
-            except BaseException:
-                for future in futures:  # do not start what is still queued; running ones finish
-                    future.cancel()
-                raise
+        done = [0]
+
+        def _finished(index: int, outcome: tuple) -> None:
+            done[0] += steps[index]
+            if progress is not None:
+                progress(done[0], total, f"{runs[index].name} done")
+
+        tasks = [(run, _comparator_for(run, chosen), index == 0) for index, run in enumerate(runs)]
+        for index, (result, limit) in enumerate(Execution(workers=workers).map(_run_task, tasks, _finished)):
+            if limit is not None:
+                raise ScenarioError(*_limit_where(path, runs[index]), limit)
+            results[index] = result
     analysis = ScenarioAnalysis(path, scenario, runs, [r for r in results if r is not None], metric, chosen)
     analysis.changes = {run.name: describe_changes(runs[0].prepared, run.prepared) for run in runs}
     return analysis

@@ -25,6 +25,12 @@ class ProgressBar:
         self.stream.flush()
         self._shown = True
 
+    def __enter__(self) -> "ProgressBar":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
     def close(self) -> None:
         if self.enabled and self._shown:
             self.stream.write("\n")
