@@ -74,10 +74,16 @@ def server():
 
 def _run_and_wait(page, strategies: int) -> float:
     """Press Run; seconds until the results of ``strategies`` strategies are on the page."""
+    from playwright.sync_api import expect
+
     started = time.perf_counter()
     page.get_by_role("button", name="Run", exact=True).click()
-    page.get_by_text(f"{strategies} strategies x", exact=False).wait_for(timeout=RUN_SECONDS * 1000)
-    page.get_by_text("Overall survival (Kaplan-Meier", exact=False).wait_for(timeout=RUN_SECONDS * 1000)
+    # While Streamlit re-renders, the previous run's elements stay on the page (marked stale) next
+    # to the new ones, so a caption can briefly be there twice: wait until the page has settled on
+    # exactly one of each.
+    expect(page.get_by_text(f"{strategies} strategies x", exact=False)).to_have_count(1, timeout=RUN_SECONDS * 1000)
+    expect(page.locator('[data-testid="stStatusWidget"]')).to_have_count(0, timeout=RUN_SECONDS * 1000)
+    expect(page.get_by_text("Overall survival (Kaplan-Meier", exact=False)).to_have_count(1, timeout=RUN_SECONDS * 1000)
     return time.perf_counter() - started
 
 
