@@ -226,6 +226,126 @@ def test_adverse_event_cost_and_decrement():
     assert out["qalys"].iloc[0] == pytest.approx(inputs.utility_progression_free * 30 / 12 - loss, rel=1e-12)
 
 
+def test_decrements_in_force_together_multiply():
+    """Uncontrolled symptoms, recovery after a hepatectomy and an adverse event overlapping: each
+    decrement d is the multiplier 1 - d / u_pf, and the multipliers in force multiply."""
+    ae_at, death = 5 / DAYS_PER_MONTH, 120 / DAYS_PER_MONTH
+    events = [
+        (0, "entry", "untreated", ""),
+        (0, "treatment_start", "surgery", "hepatectomy"),
+        (0, "procedure", "surgery", "hepatectomy;extent=major;ablation=0;minutes=0;los_days=0"),
+        (ae_at, "adverse_event", "surgery", "hepatectomy:major_morbidity"),
+        (death, "death", "dead", "disease"),
+    ]
+    log, table = build_log([events], functional=[True])
+    p = params(cost__hepatectomy_procedure=0)
+    inputs = ValuationInputs.from_parameters(p)
+    out = value_patients(log, table, p, settings(0.0))
+    u = inputs.utility_progression_free
+    m_symptoms, m_recovery, m_ae = (1 - d / u for d in (inputs.symptoms_decrement, inputs.recovery_decrement["hepatectomy"], inputs.ae_decrement["major_morbidity"]))
+    recovery_end, ae_end = inputs.recovery_months["hepatectomy"], ae_at + inputs.ae_months["major_morbidity"]
+    assert ae_at < recovery_end < death and ae_end < death
+    pieces = [  # (from, to, multipliers in force) in months, for this ordering of the windows
+        (0, ae_at, m_symptoms * m_recovery),
+        (ae_at, min(recovery_end, ae_end), m_symptoms * m_recovery * m_ae),
+        (min(recovery_end, ae_end), max(recovery_end, ae_end), m_symptoms * (m_ae if ae_end > recovery_end else m_recovery)),
+        (max(recovery_end, ae_end), death, m_symptoms),
+    ]
+    expected = sum(u * m * (b - a) for a, b, m in pieces) / 12
+    assert out["qalys"].iloc[0] == pytest.approx(expected, rel=1e-12)
+    additive = (u * death - inputs.symptoms_decrement * death - inputs.recovery_decrement["hepatectomy"] * recovery_end - inputs.ae_decrement["major_morbidity"] * (ae_end - ae_at)) / 12
+    assert out["qalys"].iloc[0] > additive  # stacking no longer subtracts the full decrements
+
+
+def test_a_decrement_scales_with_the_state_it_falls_in():
+    """A decrement published against progression-free health takes the same share of a progressed patient's utility."""
+    events = [(0, "entry", "untreated", ""), (0, "treatment_start", "surveillance", "surveillance"), (2.0, "progression", "progressed", "natural_history"),
+              (2.0, "treatment_start", "liver_directed", "tace"), (3.0, "adverse_event", "liver_directed", "tace:post_embolisation_syndrome"), (30.0, "death", "dead", "disease")]
+    log, table = build_log([events])
+    p = params(cost__tace_procedure=0)
+    inputs = ValuationInputs.from_parameters(p)
+    out = value_patients(log, table, p, settings(0.0))
+    share = inputs.ae_decrement["post_embolisation_syndrome"] / inputs.utility_progression_free
+    loss = inputs.utility_progressed * share * inputs.ae_months["post_embolisation_syndrome"]
+    expected = (inputs.utility_progression_free * 2.0 + inputs.utility_progressed * 28.0 - loss) / 12
+    assert out["qalys"].iloc[0] == pytest.approx(expected, rel=1e-12)
+
+
+def test_decrements_at_least_as_large_as_the_reference_utility_bring_it_to_zero_not_below():
+    events = [(0, "entry", "untreated", ""), (0, "treatment_start", "liver_directed", "tace"), (0.0, "adverse_event", "liver_directed", "tace:post_embolisation_syndrome"),
+              (0.0, "adverse_event", "liver_directed", "tace:post_embolisation_syndrome"), (1.0, "death", "dead", "disease")]
+    log, table = build_log([events])
+    p = params(cost__tace_procedure=0, utility__ae_decrement_post_embolisation_syndrome=0.9, utility__ae_days_post_embolisation_syndrome=10)
+    inputs = ValuationInputs.from_parameters(p)
+    out = value_patients(log, table, p, settings(0.0))
+    window = 10 / DAYS_PER_MONTH
+    assert out["qalys"].iloc[0] == pytest.approx(inputs.utility_progression_free * (1.0 - window) / 12, rel=1e-12)
+
+
+def _qalys_by_brute_force(events, functional, inputs, rate):
+    """One patient's QALYs from first principles: cut time at every event and window edge, and in
+    each piece multiply the state's utility by the multipliers of every decrement in force."""
+    windows, state, progressed, uncontrolled = [], [], False, functional
+    end = events[-1][0]
+    for time, event, to_state, detail in events:
+        if event == "procedure":
+            kind = detail.split(";")[0]
+            windows.append((time, min(time + inputs.recovery_months[kind], end), inputs.recovery_decrement[kind]))
+        if event == "adverse_event":
+            kind = detail.rsplit(":", 1)[-1]
+            windows.append((time, min(time + inputs.ae_months[kind], end), inputs.ae_decrement[kind]))
+        progressed = progressed or event in ("progression", "recurrence")
+        uncontrolled = {"symptoms_controlled": False, "symptoms_relapsed": True}.get(event, uncontrolled)
+        base = inputs.utility_no_evidence_of_disease if to_state == "no_evidence_of_disease" else inputs.utility_progressed if progressed else inputs.utility_progression_free
+        state.append((time, base * (max(0.0, 1 - inputs.symptoms_decrement / inputs.utility_progression_free) if uncontrolled else 1.0)))
+    cuts = sorted({time for time, _ in state} | {a for a, _, _ in windows} | {b for _, b, _ in windows})
+    total = 0.0
+    for a, b in zip(cuts, cuts[1:]):
+        level = [u for time, u in state if time <= a][-1]
+        for open_, close, d in windows:
+            if open_ <= a and b <= close:
+                level *= max(0.0, 1 - d / inputs.utility_progression_free)
+        total += level * float(discounted_years(a, b, rate))
+    return total
+
+
+def test_multiplicative_decrements_match_a_brute_force_valuation_on_random_logs():
+    rng = np.random.default_rng(20261130)
+    p = params(utility__ae_decrement_grade3_4=0.8)  # at least one decrement above the reference utility: a multiplier of 0
+    inputs = ValuationInputs.from_parameters(p)
+    procedures = ["hepatectomy;extent=major;ablation=0;minutes=300;los_days=6", "tace", "ablation", "prrt", "transplant;minutes=400;los_days=20"]
+    adverse = ["tace:post_embolisation_syndrome", "everolimus:stomatitis", "hepatectomy:major_morbidity", "sunitinib:grade3_4", "capecitabine_temozolomide:grade3_haematological"]
+    logs, flags = [], []
+    for _ in range(60):
+        events, time, state = [(0.0, "entry", "untreated", ""), (0.0, "treatment_start", "surgery", "hepatectomy")], 0.0, "surgery"
+        for _ in range(rng.integers(0, 12)):
+            time += float(rng.choice([0.0, rng.exponential(1.5)]))  # ties at the same time are common in real logs
+            draw = rng.random()
+            if draw < 0.3:
+                events.append((time, "procedure", state, str(rng.choice(procedures))))
+            elif draw < 0.6:
+                events.append((time, "adverse_event", state, str(rng.choice(adverse))))
+            elif draw < 0.7:
+                state = "no_evidence_of_disease"
+                events.append((time, "treatment_end", state, ""))
+            elif draw < 0.8:
+                state = "progressed"
+                events.append((time, "progression", state, "natural_history"))
+            else:
+                events.append((time, str(rng.choice(["symptoms_controlled", "symptoms_relapsed"])), state, ""))
+        events.append((time + float(rng.exponential(2.0)) * float(rng.integers(0, 2)), "death", "dead", "disease"))
+        logs.append(events)
+        flags.append(bool(rng.integers(0, 2)))
+    log, table = build_log(logs, functional=flags)
+    for rate in (0.0, 0.035):
+        out = value_patients(log, table, p, settings(rate))
+        expected = [_qalys_by_brute_force(events, flag, inputs, rate) for events, flag in zip(logs, flags)]
+        assert out["qalys"].to_numpy() == pytest.approx(expected, rel=1e-9, abs=1e-12)
+        # Valued one patient at a time, each patient's figures are bit for bit those of the whole log.
+        single = [value_patients(log[log["patient_id"] == i], table[table["patient_id"] == i], p, settings(rate))["qalys"].iloc[0] for i in (0, 7, 31)]
+        assert single == [out["qalys"].iloc[i] for i in (0, 7, 31)]
+
+
 def test_an_event_the_library_cannot_value_is_a_one_line_error():
     events = [(0, "entry", "untreated", ""), (0, "treatment_start", "liver_directed", "tace"), (1.0, "adverse_event", "liver_directed", "tace:unheard_of"), (3.0, "death", "dead", "disease")]
     log, table = build_log([events])

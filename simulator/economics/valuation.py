@@ -8,11 +8,17 @@ Rules (README "Health economics"):
 
 * Utility: ``utility.no_evidence_of_disease`` while in ``no_evidence_of_disease``; otherwise
   ``utility.progressed`` once the patient has had a progression or recurrence, else
-  ``utility.progression_free``. Minus ``utility.uncontrolled_symptoms_decrement`` while hormonal
-  symptoms are uncontrolled (functional patients start uncontrolled; ``symptoms_controlled`` and
-  ``symptoms_relapsed`` toggle it). Minus a recovery decrement for a number of days after each
-  procedure and a decrement for a number of days after each adverse event, both cut at death or
-  censoring.
+  ``utility.progression_free``. Decrements apply while hormonal symptoms are uncontrolled
+  (``utility.uncontrolled_symptoms_decrement``; functional patients start uncontrolled,
+  ``symptoms_controlled`` and ``symptoms_relapsed`` toggle it), for a number of days after each
+  procedure (recovery) and after each adverse event, the last two cut at death or censoring.
+  Decrements combine multiplicatively, as advocated for joint health states (Ara & Brazier, Med
+  Decis Making 2012, doi:10.1177/0272989X12455461; NICE DSU TSD 12, Ara & Wailoo 2011): each
+  decrement d, published against progression-free health, is the multiplier
+  1 - d / ``utility.progression_free`` (at least 0), and the utility of a moment is the state's
+  utility times the multipliers of every decrement in force. One decrement in progression-free
+  health is thus exactly the state's utility minus d; several never take the utility below 0,
+  which adding them did (a complicated resection in a patient with uncontrolled symptoms).
 * Health-state costs (flows per month): follow-up while progression-free (and without evidence of
   disease) or after progression, plus the extra cost of uncontrolled symptoms.
 * Drugs: a line in state ``on_<drug>`` pays ``cost.<drug>_per_28_days`` at the start of every
@@ -149,6 +155,10 @@ class ValuationInputs:
     utility_no_evidence_of_disease: float
     symptoms_decrement: float
 
+    def multiplier(self, decrement):
+        """The utility multiplier of a decrement published against progression-free health (module docstring)."""
+        return np.clip(1.0 - np.asarray(decrement, dtype=float) / self.utility_progression_free, 0.0, 1.0)
+
     @classmethod
     def from_parameters(cls, params: ParameterSet) -> "ValuationInputs":
         def value(name: str, what: str) -> float:
@@ -273,8 +283,8 @@ def value_patients(events: pd.DataFrame, patients: pd.DataFrame, params: Paramet
     # ---- flows over [t, t_next)
     ned = _rows_with(state_codes, state_names, (NO_EVIDENCE_OF_DISEASE,))
     progressed = (progressions > 0) & ~ned
-    utility = np.where(ned, inputs.utility_no_evidence_of_disease, np.where(progressed, inputs.utility_progressed, inputs.utility_progression_free))
-    utility = utility - uncontrolled * inputs.symptoms_decrement
+    state_utility = np.where(ned, inputs.utility_no_evidence_of_disease, np.where(progressed, inputs.utility_progressed, inputs.utility_progression_free))
+    state_utility = state_utility * np.where(uncontrolled == 1.0, inputs.multiplier(inputs.symptoms_decrement), 1.0)
     monthly_cost = np.where(progressed, inputs.follow_up_progressed, inputs.follow_up_progression_free) + uncontrolled * inputs.uncontrolled_symptoms
     years_disc = discounted_years(t, t_next, re)
     years = (t_next - t) / MONTHS_PER_YEAR
@@ -282,8 +292,6 @@ def value_patients(events: pd.DataFrame, patients: pd.DataFrame, params: Paramet
 
     life_years = np.bincount(patient, years, n_patients)
     life_years_disc = np.bincount(patient, years_disc, n_patients)
-    qalys = np.bincount(patient, utility * years, n_patients)
-    qalys_disc = np.bincount(patient, utility * years_disc, n_patients)
     costs = np.bincount(patient, monthly_cost * years * MONTHS_PER_YEAR, n_patients)
     costs_disc = np.bincount(patient, monthly_cost * years_disc_costs * MONTHS_PER_YEAR, n_patients)
 
@@ -314,12 +322,11 @@ def value_patients(events: pd.DataFrame, patients: pd.DataFrame, params: Paramet
         costs += np.bincount(patient[rows], amount, n_patients)
         costs_disc += np.bincount(patient[rows], amount * discount_factor(t[rows], rc), n_patients)
 
+    # Decrement windows (row that opens them, multiplier, length in months), valued with the states below.
+    windows: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+
     def utility_loss(rows: np.ndarray, decrement: np.ndarray, months: np.ndarray) -> None:
-        nonlocal qalys, qalys_disc
-        begin = t[rows]
-        stop = np.minimum(begin + months, end_of_follow_up[rows])
-        qalys -= np.bincount(patient[rows], decrement * (stop - begin) / MONTHS_PER_YEAR, n_patients)
-        qalys_disc -= np.bincount(patient[rows], decrement * discounted_years(begin, stop, re), n_patients)
+        windows.append((rows, inputs.multiplier(decrement), months))
 
     detail = ev["detail"].fillna("")
     rows = np.flatnonzero(event_is(EventType.PROCEDURE.value))
@@ -348,6 +355,12 @@ def value_patients(events: pd.DataFrame, patients: pd.DataFrame, params: Paramet
     if len(rows):
         one_off(rows, np.full(len(rows), inputs.end_of_life))
 
+    qalys = np.bincount(patient, state_utility * years, n_patients)
+    qalys_disc = np.bincount(patient, state_utility * years_disc, n_patients)
+    decrement, decrement_disc = _decrement_qalys(patient, t, state_utility, end_of_follow_up, windows, n_patients, re)
+    qalys += decrement
+    qalys_disc += decrement_disc
+
     out = keys.copy()
     out["costs"] = costs_disc
     out["qalys"] = qalys_disc
@@ -356,6 +369,78 @@ def value_patients(events: pd.DataFrame, patients: pd.DataFrame, params: Paramet
     out["qalys_undiscounted"] = qalys
     out["life_years_undiscounted"] = life_years
     return out
+
+
+def _decrement_qalys(patient, t, state_utility, end_of_follow_up, windows, n_patients: int, rate: float) -> tuple[np.ndarray, np.ndarray]:
+    """Undiscounted and discounted QALYs that the decrement windows take from the state utility.
+
+    A window's edges cut the pieces between the log's rows; in each piece after an edge, and after
+    each row that falls inside a window, the utility is the state's times the multipliers in force
+    (M), so the piece changes the QALYs by state utility x (M - 1) x its length. Everything else is
+    valued from the rows alone. The rows are in (patient, time) order: each edge is slotted in
+    after the last row of its patient at or before it, and only the edges are sorted. Multipliers
+    in force are summed as logarithms over each patient's own edges (a grouped running sum), so no
+    patient's figures depend on the patients valued with it and chunked and whole-log valuations
+    agree; a multiplier of 0 is counted apart, as its logarithm is -inf.
+    """
+    n = len(t)
+    rows = np.concatenate([w[0] for w in windows]) if windows else np.zeros(0, dtype=np.int64)
+    if not len(rows):
+        return np.zeros(n_patients), np.zeros(n_patients)
+    factor = np.concatenate([w[1] for w in windows])
+    months = np.concatenate([w[2] for w in windows])
+    opens = t[rows]
+    closes = np.minimum(opens + months, end_of_follow_up[rows])
+
+    # The last row of the same patient at or before each closing: walk forward from the opening row.
+    close_row = rows.copy()
+    walking = np.arange(len(rows))
+    while walking.size:
+        ahead = np.minimum(close_row[walking] + 1, n - 1)
+        moves = (close_row[walking] + 1 < n) & (patient[ahead] == patient[rows[walking]]) & (t[ahead] <= closes[walking])
+        close_row[walking[moves]] = ahead[moves]
+        walking = walking[moves]
+
+    # Edges in slot order: in each slot the openings (at the slot's row time), then the closings
+    # by time (all at or after it). Two stable sorts, the larger on whole numbers.
+    zero = (factor <= 0.0).astype(np.int64)
+    log_factor = np.where(zero == 1, 0.0, np.log(np.where(zero == 1, 1.0, factor)))
+    edge_time = np.concatenate([opens, closes])
+    slot = np.concatenate([rows, close_row])
+    order = np.concatenate([np.arange(len(rows)), len(rows) + np.argsort(closes, kind="stable")])
+    order = order[np.argsort(slot[order], kind="stable")]
+    slot, edge_time = slot[order], edge_time[order]
+    edge_patient = patient[slot]
+    log_in_force = pd.Series(np.concatenate([log_factor, -log_factor])[order]).groupby(edge_patient, sort=False).cumsum().to_numpy()
+    # Whole numbers, and each patient's windows all close: a plain running sum is exact across patients.
+    zeros_in_force = np.cumsum(np.concatenate([zero, -zero])[order])
+    edge_multiplier = np.where(zeros_in_force > 0, 0.0, np.exp(log_in_force))
+
+    # Each edge's piece runs to the next edge in its slot, else to the next row of its patient.
+    next_row = np.minimum(slot + 1, n - 1)
+    edge_until = np.where((slot + 1 < n) & (patient[next_row] == edge_patient), t[next_row], edge_time)
+    same_slot_next = slot[1:] == slot[:-1]
+    edge_until[:-1] = np.where(same_slot_next, edge_time[1:], edge_until[:-1])
+
+    # Rows inside a window (after its opening row, up to its closing row) take the multipliers left
+    # in force by the last edge before them; their piece runs to the first edge of their own slot or
+    # to the next row.
+    change = np.bincount(rows + 1, minlength=n + 1) - np.bincount(close_row + 1, minlength=n + 1)
+    inside = np.flatnonzero(np.cumsum(change)[:n] > 0)
+    first_edge = np.searchsorted(slot, inside, side="left")
+    row_multiplier = edge_multiplier[first_edge - 1]
+    has_edge = (first_edge < len(slot)) & (slot[np.minimum(first_edge, len(slot) - 1)] == inside)
+    after = np.minimum(inside + 1, n - 1)
+    row_until = np.where((inside + 1 < n) & (patient[after] == patient[inside]), t[after], t[inside])
+    row_until = np.where(has_edge, edge_time[np.minimum(first_edge, len(slot) - 1)], row_until)
+
+    where = np.concatenate([edge_patient, patient[inside]])
+    begin = np.concatenate([edge_time, t[inside]])
+    until = np.concatenate([edge_until, row_until])
+    change_in_utility = np.concatenate([state_utility[slot] * (edge_multiplier - 1.0), state_utility[inside] * (row_multiplier - 1.0)])
+    qalys = np.bincount(where, change_in_utility * (until - begin) / MONTHS_PER_YEAR, n_patients)
+    qalys_disc = np.bincount(where, change_in_utility * discounted_years(begin, until, rate), n_patients)
+    return qalys, qalys_disc
 
 
 # ------------------------------------------------------------------------------ summaries
