@@ -155,3 +155,24 @@ def test_capacity_search_finds_the_erlang_c_answer_and_is_reproducible():
     assert first.answer == smallest_servers(lam, mu, q, target) == answer
     assert first.answer == second.answer and [p[:2] for p in first.curve] == [p[:2] for p in second.curve]
     assert [p[0] for p in first.curve] == list(range(1, answer + 2))  # one point beyond the answer
+
+
+def test_time_averages_over_many_intervals_equal_the_direct_integral():
+    """queue_table's vectorised monthly averages against integrating the step function interval by interval."""
+    import numpy as np
+    import simpy
+
+    from simulator.capacity.resource import ScheduledResource
+
+    rng = np.random.default_rng(31)
+    resource = ScheduledResource(simpy.Environment(), "probe", 3)
+    times = 0.5 + np.cumsum(rng.exponential(1.0, 200))
+    resource.trace = [(0.5, 0, 0)] + [(float(t), int(rng.integers(0, 4)), int(rng.integers(0, 9))) for t in times]
+    edges = np.sort(np.concatenate([[0.0], rng.uniform(0.0, 260.0, 50), [300.0]]))  # before, across and after the trace
+    used, queued = resource.time_averages(edges)
+    step_times, step_used, step_queued = (np.asarray(column, dtype=float) for column in zip(*resource.trace))
+    for i, (a, b) in enumerate(zip(edges[:-1], edges[1:])):
+        widths = np.diff(np.clip(np.append(step_times, max(b, step_times[-1])), a, b))
+        assert used[i] == pytest.approx((step_used * widths).sum() / (b - a), rel=1e-9, abs=1e-12)
+        assert queued[i] == pytest.approx((step_queued * widths).sum() / (b - a), rel=1e-9, abs=1e-12)
+    assert math.isnan(resource.time_averages(np.array([5.0, 5.0]))[0][0])

@@ -362,7 +362,6 @@ class Hospital:
         edges = np.arange(0.0, end + step, step)
         rows = []
         for name, resource in self.resources.items():
-            for a, b in zip(edges[:-1], edges[1:]):
-                used, queued = resource.time_average(a, b)
-                rows.append({"resource": name, "month": a, "in_use": used, "queue": queued, "in_window": bool(a >= start)})
-        return pd.DataFrame(rows)
+            used, queued = resource.time_averages(edges)
+            rows.append(pd.DataFrame({"resource": name, "month": edges[:-1], "in_use": used, "queue": queued, "in_window": edges[:-1] >= start}))
+        return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=["resource", "month", "in_use", "queue", "in_window"])

@@ -74,7 +74,7 @@ def simulate_mmc(
     # Batch means of the wait (by arrival order) and of utilisation (by equal time slices).
     wait_batches = np.array([part.mean() for part in np.array_split(kept, batches) if len(part)])
     edges = np.linspace(warmup, duration, batches + 1)
-    util_batches = np.array([resource.time_average(a, b)[0] / c for a, b in zip(edges[:-1], edges[1:])])
+    util_batches = resource.time_averages(edges)[0] / c
     return QueueRun(
         waits=kept,
         utilisation=busy / c,

@@ -85,17 +85,34 @@ class ScheduledResource(simpy.PriorityResource):
             self.note()
 
     def step_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        times, used, queued = zip(*self.trace)
-        return np.asarray(times, dtype=float), np.asarray(used, dtype=float), np.asarray(queued, dtype=float)
+        """(times, servers in use, queue length) of the step function, converted once per length of the trace."""
+        cached = getattr(self, "_arrays", None)
+        if cached is None or cached[0] != len(self.trace):
+            times, used, queued = zip(*self.trace)
+            cached = self._arrays = (len(self.trace), (np.asarray(times, dtype=float), np.asarray(used, dtype=float), np.asarray(queued, dtype=float)))
+        return cached[1]
 
     def time_average(self, start: float, end: float) -> tuple[float, float]:
         """(mean servers in use, mean queue length) over [start, end]."""
-        if end <= start:
-            return math.nan, math.nan
+        used, queued = self.time_averages(np.array([start, end], dtype=float))
+        return float(used[0]), float(queued[0])
+
+    def time_averages(self, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(mean servers in use, mean queue length) over each interval [edges[i], edges[i + 1]] (NaN
+        for an empty one), from the running integral of the step function (zero before the trace starts)."""
         times, used, queued = self.step_arrays()
-        edges = np.clip(np.append(times, max(end, times[-1])), start, end)
+        edges = np.asarray(edges, dtype=float)
         widths = np.diff(edges)
-        return float((used * widths).sum() / (end - start)), float((queued * widths).sum() / (end - start))
+        piece = np.diff(times)
+        means = []
+        for level in (used, queued):
+            area = np.concatenate([[0.0], np.cumsum(level[:-1] * piece)])  # integral from times[0] to each time
+            at = np.searchsorted(times, edges, side="right") - 1
+            inside = at >= 0
+            integral = np.where(inside, area[np.maximum(at, 0)] + level[np.maximum(at, 0)] * (edges - times[np.maximum(at, 0)]), 0.0)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                means.append(np.where(widths > 0, np.diff(integral) / widths, math.nan))
+        return means[0], means[1]
 
     def open_time(self, start: float, end: float) -> float:
         return (end - start) if self.schedule is None else self.schedule.open_time(start, end)
