@@ -4,6 +4,7 @@ random numbers across variants as well as strategies (issue "Scenario analyses",
 from __future__ import annotations
 
 import contextlib
+import math
 import io
 import re
 
@@ -15,7 +16,7 @@ from simulator.cli import main
 from simulator.config import Scenario, SweepAxis
 from simulator.experiments.compare import run_comparison
 from simulator.experiments.runner import prepare
-from simulator.experiments.variants import SCENARIO_COLUMNS, expand, merge_overrides, run_analysis
+from simulator.experiments.variants import CONTRAST_COLUMNS, SCENARIO_COLUMNS, expand, merge_overrides, run_analysis
 
 from .conftest import ROOT, tiny_scenario
 
@@ -195,6 +196,28 @@ def test_scenarios_writes_a_tidy_table_figures_and_a_report_section(folder):
     assert len(re.findall(r'<img alt="[^"]*" src="data:image/png;base64,', section)) == 3
     assert "Every tumour is functional." in section and "share with functional (hormone-secreting) tumours (cohort.functional): 100% instead of 47%" in section
     assert "all-functional" in stdout and "os_5y" in stdout
+
+
+def test_comparison_csv_pairs_each_variant_with_the_base(folder):
+    """comparison.csv: every run but the base against the base, per strategy and metric; its two
+    estimates are scenarios.csv's (same replications), and the contrast is their difference."""
+    out, _, _ = folder
+    contrasts = pd.read_csv(out / "comparison.csv")
+    table = pd.read_csv(out / "scenarios.csv").set_index(["variant", "strategy", "metric"])
+    assert list(contrasts.columns) == CONTRAST_COLUMNS
+    assert set(contrasts["variant"]) == {"all-functional", "hepatectomy.perioperative_mortality=0", "hepatectomy.perioperative_mortality=0.1"}
+    differences = contrasts[(contrasts["contrast"] == "difference") & (contrasts["replications"] == 2)]
+    assert len(differences) > 50
+    for row in differences.itertuples():
+        assert row.variant_estimate == pytest.approx(table.loc[(row.variant, row.strategy, row.metric), "estimate"], rel=1e-9, abs=1e-12)
+        assert row.base_estimate == pytest.approx(table.loc[("base", row.strategy, row.metric), "estimate"], rel=1e-9, abs=1e-12)
+        written = 1e-9 * max(abs(row.variant_estimate), abs(row.base_estimate), 1.0)  # CSVs keep 10 significant digits
+        assert row.estimate == pytest.approx(row.variant_estimate - row.base_estimate, abs=2 * written)
+        assert row.lower_95 <= row.estimate <= row.upper_95 or math.isnan(row.lower_95)
+    ratios = contrasts[contrasts["contrast"] == "ratio"]
+    assert set(ratios["metric"]) <= {"hr_os_vs_comparator"}
+    functional = contrasts[(contrasts["variant"] == "all-functional") & (contrasts["metric"] == "mean_months_uncontrolled")]
+    assert (functional["estimate"] > 0).all()  # every patient starts with uncontrolled symptoms in that variant
 
 
 def test_scenarios_refuses_an_existing_folder_without_force(folder):

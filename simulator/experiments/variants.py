@@ -26,12 +26,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
 import pandas as pd
 from pydantic import ValidationError
 
 from ..config import BASE_VARIANT, Scenario, SweepAxis, VariantConfig, load_scenario, validation_error_to_scenario_error
 from ..errors import ModelLimitError, ScenarioError, ScenarioWarning, UserInputError
-from ..outcomes.metrics import METRICS, metric_info
+from ..outcomes.metrics import LOG_SCALE_METRICS, METRICS, metric_info
+from ..outcomes.replications import t_confidence_interval
 from ..outcomes.survival import survival_table
 from ..params.parameter_set import ParameterSet, load_library
 from ..params.schema import check_value
@@ -72,6 +74,10 @@ COHORT_WORDS = {
     "cohort.age_mean": "mean age",
 }
 SHARE_UNITS = ("probability", "proportion")
+CONTRAST_COLUMNS = [
+    "variant", "strategy", "metric", "label", "unit", "contrast", "base_estimate", "variant_estimate",
+    "estimate", "lower_95", "upper_95", "replications",
+]
 
 Progress = Callable[[int, int, str], None]
 
@@ -101,6 +107,7 @@ class RunResult:
     survival: pd.DataFrame  # Kaplan-Meier OS per strategy, replications pooled
     replications: int
     comparison: Comparison | None = None  # kept whole for the base only (its figures and report)
+    per_replication: pd.DataFrame | None = None  # replication, strategy, metric, value (for paired contrasts)
 
 
 @dataclass
@@ -136,6 +143,45 @@ class ScenarioAnalysis:
             part = result.summary.rename(columns={"lower_95": "lower", "upper_95": "upper"})
             frames.append(part.assign(variant=result.run.name)[SCENARIO_COLUMNS])
         return pd.concat(frames, ignore_index=True)
+
+    def contrasts_table(self) -> pd.DataFrame:
+        """comparison.csv of the scenarios folder: each variant or sweep point against the base, per
+        strategy and metric, paired replication by replication. The runs share their seed, so the
+        same replication holds the same patients' random numbers in every run (common random
+        numbers) and the paired interval is narrower than the two runs' own intervals. A difference
+        (variant minus base) with a t-based 95% CI; a ratio (variant over base) for hazard ratios,
+        on the log scale."""
+        base = self.base_result.per_replication
+        rows = []
+        if base is None:
+            return pd.DataFrame(columns=CONTRAST_COLUMNS)
+        base_values = base.set_index(["strategy", "metric", "replication"])["value"]
+        for result in self.results[1:]:
+            other = result.per_replication
+            if other is None:
+                continue
+            for (strategy, metric), part in other.groupby(["strategy", "metric"], sort=False):
+                values = part.set_index("replication")["value"]
+                key = [(strategy, metric, r) for r in values.index]
+                paired = base_values.reindex(key).to_numpy(dtype=float)
+                mine = values.to_numpy(dtype=float)
+                keep = np.isfinite(paired) & np.isfinite(mine)
+                if not keep.any():
+                    continue
+                label, unit, _ = metric_info(metric)
+                if metric in LOG_SCALE_METRICS:
+                    keep &= (paired > 0) & (mine > 0)
+                    mean, lower, upper = (math.exp(v) if not math.isnan(v) else math.nan for v in t_confidence_interval(np.log(mine[keep]) - np.log(paired[keep])))
+                    contrast, base_estimate, run_estimate = "ratio", math.exp(np.log(paired[keep]).mean()), math.exp(np.log(mine[keep]).mean())
+                else:
+                    mean, lower, upper = t_confidence_interval(mine[keep] - paired[keep])
+                    contrast, base_estimate, run_estimate = "difference", float(paired[keep].mean()), float(mine[keep].mean())
+                rows.append({
+                    "variant": result.run.name, "strategy": strategy, "metric": metric, "label": label, "unit": unit,
+                    "contrast": contrast, "base_estimate": base_estimate, "variant_estimate": run_estimate,
+                    "estimate": mean, "lower_95": lower, "upper_95": upper, "replications": int(keep.sum()),
+                })
+        return pd.DataFrame(rows, columns=CONTRAST_COLUMNS)
 
     def variants_table(self) -> pd.DataFrame:
         """variants.csv: each run, what it is and what it changes, with its sweep coordinates."""
@@ -430,7 +476,7 @@ def describe_changes(base: PreparedScenario, other: PreparedScenario) -> list[st
 def _run_one(run: ScenarioRun, comparator: str, keep_whole: bool, progress: Progress | None = None) -> RunResult:
     comparison = run_comparison(run.prepared, comparator, progress=progress)
     curves = survival_table(comparison.patients, comparison.strategies)
-    return RunResult(run, comparator, comparison.summary, curves, comparison.replications, comparison if keep_whole else None)
+    return RunResult(run, comparator, comparison.summary, curves, comparison.replications, comparison if keep_whole else None, comparison.per_replication)
 
 
 def _comparator_for(run: ScenarioRun, chosen: str) -> str:

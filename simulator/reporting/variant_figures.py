@@ -247,7 +247,7 @@ def write_variant_figures(analysis: "ScenarioAnalysis", folder: Path) -> list[tu
 
 
 def write_scenarios_folder(analysis: "ScenarioAnalysis", destination: Path, force: bool, manifest: dict, resolved_yaml: str, started: float) -> Path:
-    """scenarios.csv, variants.csv, survival.csv, figures/, report.html (the base comparison with a
+    """scenarios.csv, variants.csv, comparison.csv, survival.csv, figures/, report.html (the base comparison with a
     scenario-analysis section), scenario.resolved.yaml and manifest.json, written atomically."""
     base = analysis.base_result.comparison
     assert base is not None, "the base run keeps its whole comparison"
@@ -257,6 +257,7 @@ def write_scenarios_folder(analysis: "ScenarioAnalysis", destination: Path, forc
         figures_folder.mkdir()
         analysis.table().to_csv(staging / "scenarios.csv", index=False, float_format=CSV_FLOAT_FORMAT)
         analysis.variants_table().to_csv(staging / "variants.csv", index=False, float_format=CSV_FLOAT_FORMAT)
+        analysis.contrasts_table().to_csv(staging / "comparison.csv", index=False, float_format=CSV_FLOAT_FORMAT)
         analysis.survival().to_csv(staging / "survival.csv", index=False, float_format=CSV_FLOAT_FORMAT)
         scenario_figures = write_variant_figures(analysis, figures_folder)
         base_figures = write_figures(base, figures_folder)
