@@ -245,5 +245,5 @@ def scenario_analysis_section(analysis: "ScenarioAnalysis", figures: list[tuple[
     for metric in SCENARIO_TABLE_METRICS:
         if metric != analysis.metric:
             parts += [f"<h3>{esc(metric_info(metric)[0])} by variant</h3>", _table(_variant_metric_table(analysis, metric))]
-    parts.append('<p class="note">Every metric of every variant and strategy is in scenarios.csv; the variants and their changes in variants.csv.</p>')
+    parts.append('<p class="note">Every metric of every variant and strategy is in scenarios.csv; the variants and their changes in variants.csv; the paired difference of each variant from the base, with its 95% CI, in comparison.csv.</p>')
     return "\n".join(parts)
