@@ -83,6 +83,10 @@ class Rule(Strict):
     treatment: str
     when: RuleCondition = RuleCondition()
     max_uses: Annotated[int, Field(ge=1, le=50, strict=True)] | None = None
+    # The rule applies to this share of patients only, e.g. the share of a trial arm reported to have
+    # received the treatment after progression. Each patient draws one uniform per treatment (the same
+    # in every strategy) and the rule applies when it is below the share.
+    share: Annotated[FiniteFloat, Field(gt=0, le=1)] | None = None
     note: str = ""
 
 

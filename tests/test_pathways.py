@@ -186,6 +186,26 @@ def test_crossover_rule_placebo_to_active_drug():
     assert len(crossed) > 100 and crossed.str.startswith("placebo>everolimus").all()
 
 
+def test_rule_share_applies_to_that_share_of_patients_the_same_ones_in_every_strategy():
+    """A rule with `share` (e.g. a trial's reported crossover share) applies to about that share of
+    the patients who reach it; each patient's draw is per treatment, so arms select the same patients."""
+    rules = lambda first: [  # noqa: E731
+        {"treatment": first, "when": {"line": 1}},
+        {"treatment": "everolimus", "when": {"line": 2}, "share": 0.3},
+    ]
+    result = run([{"name": "a", "rules": rules("placebo")}, {"name": "b", "rules": rules("surveillance")}],
+                 size=2000, horizon=600, cohort={"mix": {"primary_pancreas": 1.0, "primary_small_bowel": 0.0}})
+    patients = result.patients
+    reached = patients[patients["treatment_sequence"].str.contains(">")]
+    crossed = reached["treatment_sequence"].str.split(">").str[1] == "everolimus"
+    assert len(reached) > 1000
+    assert abs(crossed.mean() - 0.3) < 0.04
+    by_arm = {arm: set(frame.loc[frame["treatment_sequence"].str.contains(">everolimus"), "patient_id"])
+              for arm, frame in reached.groupby("strategy")}
+    both = set(reached.loc[reached["strategy"] == "a", "patient_id"]) & set(reached.loc[reached["strategy"] == "b", "patient_id"])
+    assert {p for p in by_arm["a"] if p in both} == {p for p in by_arm["b"] if p in both}
+
+
 def test_bundled_strategies_run_and_report_os_pfs_and_symptoms(everything):
     from simulator.outcomes.survival import summary_table
 

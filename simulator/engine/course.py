@@ -31,6 +31,7 @@ class Course:
         "first_control_at", "control_months", "controlled_since", "death_at", "death_cause",
         "procedures", "line_starts", "line_pfs", "first_recurrence_at", "resected_at", "on_ssa", "telotristat_used",
         "adverse_events", "resectable_now", "burden_multiplier", "patient_id", "_records", "horizon", "progression_factor",
+        "share_draws",
     )
 
     def __init__(self, model: "PathwayModel", patient: "Patient", env) -> None:
@@ -74,6 +75,18 @@ class Course:
         self.adverse_events = 0
         self.resectable_now = patient.resectable
         self.burden_multiplier = model.burden_hazard_ratio(patient.burden)
+        self.share_draws: dict[str, float] | None = None  # treatment -> the patient's uniform for rules with a share
+
+    def share_draw(self, treatment: str) -> float:
+        """The patient's one uniform for strategy rules with a ``share`` of ``treatment``: drawn at first use and
+        kept, so that a rule tested at several decisions gives the same answer, and the same in every strategy."""
+        draws = self.share_draws
+        if draws is None:
+            draws = self.share_draws = {}
+        value = draws.get(treatment)
+        if value is None:
+            value = draws[treatment] = self.rs.uniform(f"strategy.share.{treatment}")
+        return value
 
     # ------------------------------------------------------------------ recording
 

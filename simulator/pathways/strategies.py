@@ -36,7 +36,9 @@ class Strategy:
     plan: tuple = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        plan = tuple((index, rule.max_uses, compile_condition(rule.when), MODALITIES[rule.treatment]) for index, rule in enumerate(self.rules))
+        plan = tuple(
+            (index, rule.max_uses, rule.share, compile_condition(rule.when), MODALITIES[rule.treatment]) for index, rule in enumerate(self.rules)
+        )
         object.__setattr__(self, "plan", plan)
 
     def __reduce__(self):
@@ -51,8 +53,10 @@ class Strategy:
                 f" per patient (strategy {self.name}, patient {course.patient.patient_id} reached that at month {course.now:.4g})"
             )
         if course.line < MAX_LINES:
-            for index, max_uses, conditions, modality in self.plan:
+            for index, max_uses, share, conditions, modality in self.plan:
                 if max_uses is not None and course.rule_uses.get(index, 0) >= max_uses:
+                    continue
+                if share is not None and course.share_draw(modality.name) >= share:
                     continue
                 for predicate, value in conditions:
                     if not predicate(value, course):
@@ -72,6 +76,8 @@ class Strategy:
                 text += " if " + ", ".join(conditions)
             if rule.max_uses:
                 text += f" (at most {rule.max_uses}x)"
+            if rule.share is not None:
+                text += f" (in {rule.share:.0%} of patients)"
             lines.append(text)
         lines.append("otherwise: best supportive care")
         return lines
@@ -149,7 +155,7 @@ def _check_treatments(config: StrategyConfig, file: Path | str, prefix: str) -> 
 
 def _always_taken(rule) -> bool:
     """True when ``rule`` applies to every patient at every decision (before MAX_LINES)."""
-    if rule.max_uses is not None or rule.when.model_dump(exclude_none=True):
+    if rule.max_uses is not None or rule.share is not None or rule.when.model_dump(exclude_none=True):
         return False
     modality = MODALITIES[rule.treatment]
     eligible = type(modality).eligible
