@@ -52,6 +52,24 @@ def test_overflow_beyond_block_is_reproducible_and_uniform():
     assert abs(np.mean(first) - 0.5) < 4 * (1 / np.sqrt(12 * 500))
 
 
+def test_overflow_draws_are_shared_by_the_strategies_and_dropped_with_their_chunk():
+    """The strategies of one replication reuse a patient's overflow refills (one generator set-up,
+    the same numbers as a fresh stream), and releasing the patient's chunk forgets them."""
+    streams = RandomStreams(5, 0)
+    patient = CHUNK + 3  # second chunk
+    one = streams.for_patient(patient)
+    two = streams.for_patient(patient)
+    a = [one.uniform("long.history") for _ in range(SLOTS + 70)]
+    b = [two.uniform("long.history") for _ in range(SLOTS + 70)]
+    fresh = RandomStreams(5, 0).for_patient(patient)
+    assert a == b == [fresh.uniform("long.history") for _ in range(SLOTS + 70)]
+    assert {key[1:] for key in streams._overflows} == {(patient, 0), (patient, 1)}
+    streams.release_chunk(0)
+    assert len(streams._overflows) == 2
+    streams.release_chunk(1)
+    assert streams._overflows == {}
+
+
 def test_common_random_numbers_until_strategies_differ():
     """Two strategies identical except for a rule that only applies from month T: every patient's
     event history before T is identical."""

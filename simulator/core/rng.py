@@ -38,6 +38,9 @@ class RandomStreams:
         self.draw = int(draw)
         self._blocks: dict[tuple[str, int], np.ndarray] = {}
         self._rows: dict[int, dict[str, list[list[float]]]] = {}  # chunk -> purpose -> reversed rows
+        # (purpose, patient, refill) -> reversed overflow uniforms, kept like the blocks so that the
+        # strategies run one after another on the same patients set each generator up once.
+        self._overflows: dict[tuple[str, int, int], np.ndarray] = {}
 
     def _seed_sequence(self, *key: int) -> np.random.SeedSequence:
         return np.random.SeedSequence(entropy=self.seed, spawn_key=(self.replication, self.draw, *key))
@@ -74,6 +77,8 @@ class RandomStreams:
         self._rows.pop(chunk, None)
         for key in [k for k in self._blocks if k[1] == chunk]:
             del self._blocks[key]
+        for key in [k for k in self._overflows if k[1] // CHUNK == chunk]:
+            del self._overflows[key]
 
     def first_uniforms(self, purpose: str, patient_ids: np.ndarray) -> np.ndarray:
         """Draw 0 of ``purpose`` for many patients at once (used to build the cohort)."""
@@ -86,10 +91,15 @@ class RandomStreams:
         return out
 
     def overflow(self, purpose: str, patient_id: int, refill: int) -> list[float]:
-        generator = np.random.Generator(
-            np.random.PCG64(self._seed_sequence(stable_key(purpose), patient_id // CHUNK, patient_id % CHUNK, refill + 1))
-        )
-        return generator.random(OVERFLOW_SIZE).tolist()
+        """Refill ``refill`` of one patient's ``purpose`` beyond its block, reversed (for pop())."""
+        key = (purpose, patient_id, refill)
+        found = self._overflows.get(key)
+        if found is None:
+            generator = np.random.Generator(
+                np.random.PCG64(self._seed_sequence(stable_key(purpose), patient_id // CHUNK, patient_id % CHUNK, refill + 1))
+            )
+            found = self._overflows[key] = generator.random(OVERFLOW_SIZE)[::-1].copy()
+        return found.tolist()
 
     def for_patient(self, patient_id: int) -> "PatientStreams":
         return PatientStreams(self, patient_id)
@@ -119,7 +129,7 @@ class PatientStreams:
         if not buffer:
             refill = self._refills.get(purpose, 0)
             self._refills[purpose] = refill + 1
-            buffer.extend(reversed(self._streams.overflow(purpose, self.patient_id, refill)))
+            buffer.extend(self._streams.overflow(purpose, self.patient_id, refill))
         return buffer.pop()
 
     def bernoulli(self, purpose: str, probability: float) -> bool:
