@@ -190,7 +190,7 @@ class Hospital:
                 continue
             yield from modality.deliver(course)
             self.drop_pending(course)
-            if not course.ended and course.now >= horizon:
+            if not course.ended and course.env.now >= horizon:
                 course.censor()
 
     def queue(self, course: HospitalCourse, name: str, treatment: str, priority: int, modality=None) -> Generator:
@@ -202,7 +202,7 @@ class Hospital:
         progressions = 0
         watch_progression = priority == NEW
         while True:
-            progression_at = course.now + self.time_to_progression(course) if watch_progression else INF
+            progression_at = course.env.now + self.time_to_progression(course) if watch_progression else INF
             outcome = yield from course.wait_for(request, progression_at)
             if outcome == GRANTED:
                 self.note_wait(course, name, treatment, priority, requested, "served", progressions)
@@ -302,7 +302,7 @@ class Hospital:
         detail ``waiting:<resource>``; resectable disease may become unresectable."""
         course.progressions += 1
         if course.resected_at is not None and course.first_recurrence_at is None:
-            course.first_recurrence_at = course.now
+            course.first_recurrence_at = course.env.now
         course.hazard_multiplier = (
             self.model.params.value("hepatectomy.post_recurrence_death_hazard_ratio") if course.resected_at is not None else 1.0
         )

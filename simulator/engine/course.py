@@ -117,23 +117,23 @@ class Course:
 
     def die(self, cause: str) -> None:
         if self.symptoms == "uncontrolled" and self.uncontrolled_since is not None:
-            self.months_uncontrolled += self.now - self.uncontrolled_since
+            self.months_uncontrolled += self.env.now - self.uncontrolled_since
             self.uncontrolled_since = None
         if self.symptoms == "controlled" and self.controlled_since is not None:
-            self.control_months += self.now - self.controlled_since
+            self.control_months += self.env.now - self.controlled_since
         self.alive = False
         self.ended = True
-        self.death_at = self.now
+        self.death_at = self.env.now
         self.death_cause = cause
         self.close_line(progressed=False)
         self.record(EventType.DEATH, "dead", cause)
 
     def censor(self) -> None:
         if self.symptoms == "uncontrolled" and self.uncontrolled_since is not None:
-            self.months_uncontrolled += self.now - self.uncontrolled_since
+            self.months_uncontrolled += self.env.now - self.uncontrolled_since
             self.uncontrolled_since = None
         if self.symptoms == "controlled" and self.controlled_since is not None:
-            self.control_months += self.now - self.controlled_since
+            self.control_months += self.env.now - self.controlled_since
         self.ended = True
         self.close_line(progressed=False)
         self.record(EventType.CENSORED, "censored")
@@ -185,25 +185,25 @@ class Course:
 
     def set_controlled(self, duration: float, by: str) -> None:
         if self.uncontrolled_since is not None:
-            self.months_uncontrolled += self.now - self.uncontrolled_since
+            self.months_uncontrolled += self.env.now - self.uncontrolled_since
             self.uncontrolled_since = None
         if self.first_control_at is None:
-            self.first_control_at = self.now
+            self.first_control_at = self.env.now
         self.symptoms = "controlled"
-        self.controlled_since = self.now
-        self.symptom_relapse_at = self.now + duration
-        self.model.log.append(self.patient.patient_id, self.now, EventType.SYMPTOMS_CONTROLLED, self.state, self.state, by)
+        self.controlled_since = self.env.now
+        self.symptom_relapse_at = self.env.now + duration
+        self.model.log.append(self.patient.patient_id, self.env.now, EventType.SYMPTOMS_CONTROLLED, self.state, self.state, by)
 
     def symptoms_relapse(self) -> None:
         if self.symptoms != "controlled":
             return
         self.symptoms = "uncontrolled"
         if self.controlled_since is not None:
-            self.control_months += self.now - self.controlled_since
+            self.control_months += self.env.now - self.controlled_since
             self.controlled_since = None
-        self.uncontrolled_since = self.now
+        self.uncontrolled_since = self.env.now
         self.symptom_relapse_at = INF
-        self.model.log.append(self.patient.patient_id, self.now, EventType.SYMPTOMS_RELAPSED, self.state, self.state, "")
+        self.model.log.append(self.patient.patient_id, self.env.now, EventType.SYMPTOMS_RELAPSED, self.state, self.state, "")
         self.model.symptom_rescue(self)
 
     # ------------------------------------------------------------------ lines of therapy
@@ -212,11 +212,11 @@ class Course:
         self.line += 1
         self.current = treatment
         self.history.append(treatment)
-        self.line_starts.append(self.now)
+        self.line_starts.append(self.env.now)
 
     def close_line(self, progressed: bool) -> None:
         if len(self.line_pfs) < len(self.line_starts):
-            self.line_pfs.append((self.now - self.line_starts[-1], progressed))
+            self.line_pfs.append((self.env.now - self.line_starts[-1], progressed))
 
     def progress(self, event: EventType = EventType.PROGRESSION) -> None:
         """Disease progression (or recurrence after resection) on the current treatment."""
@@ -226,7 +226,7 @@ class Course:
         self.last_progressed_on = self.current
         self.close_line(progressed=True)
         if self.resected_at is not None and self.first_recurrence_at is None:
-            self.first_recurrence_at = self.now
+            self.first_recurrence_at = self.env.now
         # Disease that recurs after a resection stays smaller than disease never resected.
         self.hazard_multiplier = (
             self.model.params.value("hepatectomy.post_recurrence_death_hazard_ratio") if self.resected_at is not None else 1.0

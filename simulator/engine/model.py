@@ -158,7 +158,7 @@ class PathwayModel:
         if not (self.strategy.telotristat and course.on_ssa and not course.telotristat_used and course.patient.syndrome == "carcinoid"):
             return
         course.telotristat_used = True
-        self.log.append(course.patient.patient_id, course.now, EventType.TREATMENT_START, course.state, course.state, "telotristat")
+        self.log.append(course.patient.patient_id, course.env.now, EventType.TREATMENT_START, course.state, course.state, "telotristat")
         course.try_symptom_control("telotristat")
 
     # ------------------------------------------------------------------ processes

@@ -20,7 +20,7 @@ class ThermalAblation(Modality):
     def deliver(self, course) -> Generator:
         params = course.model.params
         rs = course.rs
-        started = course.now
+        started = course.env.now
         course.open_line(self.name)
         course.on_ssa = False
         course.record(EventType.TREATMENT_START, "liver_directed", self.name)
@@ -42,10 +42,10 @@ class ThermalAblation(Modality):
             if session < sessions and not (yield from course.wait(params.value("ablation.repeat_interval_days") / DAYS_PER_MONTH)):
                 return
         ttp = self.time_to_progression(course, "ablation.time_to_progression")
-        if (yield from course.wait(max(started + ttp - course.now, 0.0))):
+        if (yield from course.wait(max(started + ttp - course.env.now, 0.0))):
             local = rs.bernoulli("ablation.local_recurrence_share", params.value("ablation.local_recurrence_share"))
             course.progress(EventType.PROGRESSION)
             course.model.log.append(
-                course.patient.patient_id, course.now, EventType.DECISION, course.state, course.state,
+                course.patient.patient_id, course.env.now, EventType.DECISION, course.state, course.state,
                 "progression=local_recurrence" if local else "progression=new_lesions",
             )

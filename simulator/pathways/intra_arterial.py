@@ -46,7 +46,7 @@ class IntraArterialTherapy(Modality):
         params = course.model.params
         rs = course.rs
         prefix = self.name
-        started = course.now
+        started = course.env.now
         course.open_line(self.name)
         course.on_ssa = False
         course.record(EventType.TREATMENT_START, "liver_directed", self.name)
@@ -71,11 +71,11 @@ class IntraArterialTherapy(Modality):
             if not (yield from course.wait(stay / DAYS_PER_MONTH)):
                 return
             interval = params.value("iat.session_interval_days") / DAYS_PER_MONTH
-            if session == sessions or started + ttp <= course.now + interval:
+            if session == sessions or started + ttp <= course.env.now + interval:
                 break
             if not (yield from course.wait(interval)):
                 return
-        yield from self.run_until_progression(course, max(started + ttp - course.now, 0.0))
+        yield from self.run_until_progression(course, max(started + ttp - course.env.now, 0.0))
 
 
 def intra_arterial_modalities() -> list[Modality]:

@@ -50,7 +50,7 @@ class Strategy:
         if course.line >= MAX_LINES_PER_PATIENT:
             raise ModelLimitError(
                 f"parameters that give times to progression long enough for at most {MAX_LINES_PER_PATIENT} treatment lines"
-                f" per patient (strategy {self.name}, patient {course.patient.patient_id} reached that at month {course.now:.4g})"
+                f" per patient (strategy {self.name}, patient {course.patient.patient_id} reached that at month {course.env.now:.4g})"
             )
         if course.line < MAX_LINES:
             for index, max_uses, share, conditions, modality in self.plan:
@@ -102,8 +102,8 @@ _CONDITIONS = {
     "after": lambda v, c: all(t in c.history for t in v),
     "not_after": lambda v, c: not any(t in c.history for t in v),
     "progressed_on": lambda v, c: c.last_progressed_on in v,
-    "min_months": lambda v, c: c.now >= v,
-    "max_months": lambda v, c: c.now <= v,
+    "min_months": lambda v, c: c.env.now >= v,
+    "max_months": lambda v, c: c.env.now <= v,
 }
 
 

@@ -20,7 +20,7 @@ class Hepatectomy(Modality):
     def deliver(self, course) -> Generator:
         params = course.model.params
         rs = course.rs
-        started = course.now
+        started = course.env.now
         course.open_line(self.name)
         course.on_ssa = False
         course.record(EventType.TREATMENT_START, "surgery", self.name)
@@ -59,7 +59,7 @@ class Hepatectomy(Modality):
             course.hazard_multiplier = params.value("hepatectomy.debulked_death_hazard_ratio")
             course.record(EventType.RESPONSE, "debulked", "incomplete_resection")
             ttp = self.time_to_progression(course, "hepatectomy.time_to_progression_debulked")
-        remaining = started + ttp - course.now
+        remaining = started + ttp - course.env.now
         if (yield from course.wait(max(remaining, 0.0))):
             intrahepatic = rs.bernoulli("hepatectomy.recurrence_intrahepatic", params.value("hepatectomy.recurrence_intrahepatic"))
             course.resectable_now = intrahepatic and rs.bernoulli(
@@ -67,7 +67,7 @@ class Hepatectomy(Modality):
             )
             course.progress(EventType.RECURRENCE if complete else EventType.PROGRESSION)
             course.model.log.append(
-                course.patient.patient_id, course.now, EventType.DECISION, course.state, course.state,
+                course.patient.patient_id, course.env.now, EventType.DECISION, course.state, course.state,
                 "recurrence=intrahepatic" if intrahepatic else "recurrence=extrahepatic",
             )
 
@@ -82,7 +82,7 @@ class LiverTransplant(Modality):
     def eligible(self, course) -> bool:
         patient = course.patient
         params = course.model.params
-        age_now = patient.age + course.now / 12.0
+        age_now = patient.age + course.env.now / 12.0
         return (
             not patient.extrahepatic
             and patient.grade in ("G1", "G2")
@@ -92,7 +92,7 @@ class LiverTransplant(Modality):
 
     def deliver(self, course) -> Generator:
         params = course.model.params
-        started = course.now
+        started = course.env.now
         course.open_line(self.name)
         course.on_ssa = False
         course.record(EventType.TREATMENT_START, "surgery", self.name)
@@ -107,4 +107,4 @@ class LiverTransplant(Modality):
         course.hazard_multiplier = params.value("transplant.ned_death_hazard_ratio")
         course.record(EventType.RESPONSE, "no_evidence_of_disease", "transplant")
         ttp = self.time_to_progression(course, "transplant.time_to_recurrence")
-        yield from self.run_until_progression(course, max(started + ttp - course.now, 0.0), EventType.RECURRENCE)
+        yield from self.run_until_progression(course, max(started + ttp - course.env.now, 0.0), EventType.RECURRENCE)

@@ -88,7 +88,7 @@ class PeptideReceptorRadionuclideTherapy(SystemicTherapy):
 
     def deliver(self, course) -> Generator:
         params = course.model.params
-        started = course.now
+        started = course.env.now
         self.start(course)
         ttp = self.time_to_progression(course)
         cycles = int(params.value("prrt.cycles"))
@@ -99,11 +99,11 @@ class PeptideReceptorRadionuclideTherapy(SystemicTherapy):
             course.procedure("prrt", f"cycle={cycle}")
             if course.patient.functional and course.rs.bernoulli("prrt.hormonal_crisis", params.value("prrt.hormonal_crisis")):
                 course.adverse_event("prrt:hormonal_crisis")
-            if cycle == cycles or started + ttp <= course.now + interval:
+            if cycle == cycles or started + ttp <= course.env.now + interval:
                 break
             if not (yield from course.wait(interval)):
                 return
-        yield from self.run_until_progression(course, started + ttp - course.now)
+        yield from self.run_until_progression(course, started + ttp - course.env.now)
 
 
 MODALITY_IS_SSA = {"octreotide_lar": True, "lanreotide": True}
