@@ -11,7 +11,8 @@ import pytest
 from simulator.api import run_scenario
 from simulator.config import Scenario
 from simulator.core.events import EventType
-from simulator.params.parameter_set import ParameterSet, build_parameter_set, load_library
+from simulator.params import parameter_set as parameter_set_module
+from simulator.params.parameter_set import build_parameter_set, load_library
 from simulator.pathways import MODALITIES
 
 from .conftest import ROOT, tiny_scenario
@@ -224,18 +225,12 @@ def test_bundled_strategies_run_and_report_os_pfs_and_symptoms(everything):
 
 def test_parameters_read_by_the_model_all_have_entries_and_none_is_dead(monkeypatch, everything):
     accessed: set[str] = set()
-    original_value, original_dist = ParameterSet.value, ParameterSet.dist
 
-    def value(self, name):
+    def read(lookup, name):  # every value() and dist() of parameter sets built from here on
         accessed.add(name)
-        return original_value(self, name)
+        return dict.__getitem__(lookup, name)
 
-    def dist(self, name):
-        accessed.add(name)
-        return original_dist(self, name)
-
-    monkeypatch.setattr(ParameterSet, "value", value)
-    monkeypatch.setattr(ParameterSet, "dist", dist)
+    monkeypatch.setattr(parameter_set_module._Lookup, "__getitem__", read)
     strategies = [
         {"name": "everything", "telotristat": True, "rules": ALL_TREATMENTS_RULES},
         {"name": "lanreotide-first", "rules": [{"treatment": "lanreotide"}]},
