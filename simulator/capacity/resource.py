@@ -30,6 +30,7 @@ class ScheduledResource(simpy.PriorityResource):
         self.trace: list[tuple[float, int, int]] = [(env.now, 0, 0)]
         self.max_in_use = 0
         self.grants = 0
+        self._arrays: tuple[int, tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None  # (trace length, step_arrays())
 
     # SimPy hooks ------------------------------------------------------------------------------
 
@@ -86,7 +87,7 @@ class ScheduledResource(simpy.PriorityResource):
 
     def step_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(times, servers in use, queue length) of the step function, converted once per length of the trace."""
-        cached = getattr(self, "_arrays", None)
+        cached = self._arrays
         if cached is None or cached[0] != len(self.trace):
             times, used, queued = zip(*self.trace)
             cached = self._arrays = (len(self.trace), (np.asarray(times, dtype=float), np.asarray(used, dtype=float), np.asarray(queued, dtype=float)))

@@ -90,10 +90,6 @@ class Course:
 
     # ------------------------------------------------------------------ recording
 
-    @property
-    def now(self) -> float:
-        return self.env.now
-
     def record(self, event: EventType, to_state: str | None = None, detail: str = "") -> None:
         new_state = self.state if to_state is None else to_state
         # The hot path: one tuple straight onto the log's list (EventLog.append without the call).

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 from pydantic import ValidationError
@@ -115,8 +115,12 @@ class ParameterSet:
     origins: Mapping[str, str]
     _resolved: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
     # Values and distributions apart, so that the hot path is one dict lookup with no type check.
-    _values: dict[str, float] = field(default_factory=dict, repr=False, compare=False)
-    _distributions: dict[str, TimeToEvent] = field(default_factory=dict, repr=False, compare=False)
+    _values: "_Lookup" = field(init=False, repr=False, compare=False)
+    _distributions: "_Lookup" = field(init=False, repr=False, compare=False)
+    # value(name) and dist(name), the model's hottest reads: the dicts' own lookups, with no Python
+    # frame in between. A name of the other kind is a TypeError, an unknown one a KeyError.
+    value: Callable[[str], float] = field(init=False, repr=False, compare=False)
+    dist: Callable[[str], TimeToEvent] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         values, distributions = _Lookup("a value", "a distribution"), _Lookup("a distribution", "a value")
@@ -126,15 +130,8 @@ class ParameterSet:
             (distributions if isinstance(resolved, TimeToEvent) else values)[name] = resolved
         object.__setattr__(self, "_values", values)
         object.__setattr__(self, "_distributions", distributions)
-        # The hottest reads of the model: the dicts' own lookups, with no Python frame in between.
         object.__setattr__(self, "value", values.__getitem__)
         object.__setattr__(self, "dist", distributions.__getitem__)
-
-    def value(self, name: str) -> float:  # replaced per instance in __post_init__ (same behaviour)
-        return self._values[name]
-
-    def dist(self, name: str) -> TimeToEvent:  # replaced per instance in __post_init__ (same behaviour)
-        return self._distributions[name]
 
     def __contains__(self, name: str) -> bool:
         return name in self.entries
