@@ -12,7 +12,7 @@ APP := simulator/app/streamlit_app.py
 APP_PORT ?= 8501
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test test-fast bench venv clean app e2e
+.PHONY: run test test-fast bench venv clean app e2e regression-update
 
 venv: $(STAMP)
 
@@ -34,6 +34,11 @@ test: $(STAMP)
 # The quick tier only (skips tests marked slow); `make test` runs everything.
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"
+
+# Rewrite the stored regression outputs (tests/regression/expected/) after an intended change of
+# behaviour; review and explain their diff in the commit that changes them.
+regression-update: $(STAMP)
+	$(BIN)/python -m tests.regression.cases
 
 # Throughput, parallel speed-up and peak memory on this machine, into benchmarks/results.md (about 15 minutes).
 bench: $(STAMP)
