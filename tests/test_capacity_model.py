@@ -298,3 +298,36 @@ def test_an_empty_capacity_section_changes_nothing():
         same = run_prepared(prepare(scenario, "t.yaml"))
         pd.testing.assert_frame_equal(plain.patients, same.patients)
         pd.testing.assert_frame_equal(plain.events, same.events)
+
+
+def test_a_progression_while_waiting_raises_the_death_rate_exactly_as_any_progression():
+    """Regression: the hospital's waiting progression once skipped the per-progression death hazard."""
+    from simulator.capacity.hospital import HospitalCourse, ShiftedClock
+    from simulator.core.rng import RandomStreams
+    from simulator.engine.clock import PatientClock
+    from simulator.engine.cohort import build_cohort
+    from simulator.engine.course import Course
+    from simulator.engine.model import PathwayModel
+
+    scenario = capacity_scenario()
+    prepared = prepare(scenario, "test.yaml")
+    streams = RandomStreams(scenario.seed, 0)
+    patient = build_cohort(prepared.params, streams, 1)[0]
+    strategy = prepared.strategies[0]
+    plain = PathwayModel(prepared.params, strategy, [patient], 120.0, streams, 0)
+    hospital_model = PathwayModel(prepared.params, strategy, [patient], 120.0, streams, 0, capacity=scenario.capacity)
+    ordinary = Course(plain, patient, PatientClock())
+    waiting = HospitalCourse(hospital_model, patient, ShiftedClock(hospital_model.env, 0.0))
+    waiting.hospital = hospital_model.hospital
+    assert waiting.disease_death_rate() == ordinary.disease_death_rate()
+    ratio = prepared.params.value("disease.death_hazard_ratio_per_progression")
+    cap = int(prepared.params.value("disease.max_progressions_in_hazard"))
+    assert ratio > 1 and cap >= 2
+    for progressions in range(1, cap + 2):
+        before = waiting.disease_death_rate()
+        hospital_model.hospital.progress_while_waiting(waiting, "theatre")
+        ordinary.progress()
+        assert waiting.progressions == ordinary.progressions == progressions
+        assert waiting.disease_death_rate() == ordinary.disease_death_rate()
+        expected = before * ratio if progressions <= cap else before
+        assert waiting.disease_death_rate() == pytest.approx(expected, rel=1e-12)

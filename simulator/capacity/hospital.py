@@ -298,22 +298,11 @@ class Hospital:
         return distribution.time_from_uniform(course.rs.uniform("waiting.time_to_progression"), model.progression_hazard_ratio_for(course.patient))
 
     def progress_while_waiting(self, course: HospitalCourse, name: str) -> None:
-        """A progression while queued: as ``Course.progress`` (hazard, recurrence, symptoms), recorded with
-        detail ``waiting:<resource>``; resectable disease may become unresectable."""
-        course.progressions += 1
-        if course.resected_at is not None and course.first_recurrence_at is None:
-            course.first_recurrence_at = course.env.now
-        course.hazard_multiplier = (
-            self.model.params.value("hepatectomy.post_recurrence_death_hazard_ratio") if course.resected_at is not None else 1.0
-        )
-        course.on_ssa = False
-        course.record(EventType.PROGRESSION, "progressed", f"waiting:{name}")
+        """A progression while queued: ``Course.progress`` (death hazard, recurrence, symptoms), recorded with
+        detail ``waiting:<resource>``; then resectable disease may become unresectable."""
+        course.progress(detail=f"waiting:{name}", relapse_purpose="waiting.symptom_relapse_at_progression")
         if course.resectable_now and not course.rs.bernoulli("waiting.resectable_after_progression", self.resectable_after_progression):
             course.resectable_now = False
-        if course.symptoms == "controlled" and course.rs.bernoulli(
-            "waiting.symptom_relapse_at_progression", self.model.params.value("symptoms.relapse_at_progression")
-        ):
-            course.symptoms_relapse()
 
     # ------------------------------------------------------------------ records and statistics
 

@@ -214,8 +214,13 @@ class Course:
         if len(self.line_pfs) < len(self.line_starts):
             self.line_pfs.append((self.env.now - self.line_starts[-1], progressed))
 
-    def progress(self, event: EventType = EventType.PROGRESSION) -> None:
-        """Disease progression (or recurrence after resection) on the current treatment."""
+    def progress(
+        self, event: EventType = EventType.PROGRESSION, detail: str | None = None, relapse_purpose: str = "symptoms.relapse_at_progression"
+    ) -> None:
+        """Disease progression (or recurrence after resection) on the current treatment, or while waiting
+        for a hospital resource (``detail`` then names the queue and ``relapse_purpose`` keeps the waiting
+        draws on their own stream). Every progression goes through here, so each raises the death hazard
+        the same way."""
         self.progressions += 1
         model = self.model
         self.progression_factor = model.progression_hazard_ratio ** min(self.progressions, model.progression_hazard_cap)
@@ -228,8 +233,6 @@ class Course:
             self.model.params.value("hepatectomy.post_recurrence_death_hazard_ratio") if self.resected_at is not None else 1.0
         )
         self.on_ssa = False
-        self.record(event, "progressed", self.current or "")
-        if self.symptoms == "controlled" and self.rs.bernoulli(
-            "symptoms.relapse_at_progression", self.model.params.value("symptoms.relapse_at_progression")
-        ):
+        self.record(event, "progressed", (self.current or "") if detail is None else detail)
+        if self.symptoms == "controlled" and self.rs.bernoulli(relapse_purpose, self.model.params.value("symptoms.relapse_at_progression")):
             self.symptoms_relapse()
