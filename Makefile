@@ -12,7 +12,7 @@ APP := simulator/app/streamlit_app.py
 APP_PORT ?= 8501
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test test-fast bench venv clean app e2e regression-update
+.PHONY: run test test-fast lint bench venv clean app e2e regression-update
 
 venv: $(STAMP)
 
@@ -28,8 +28,13 @@ $(STAMP): pyproject.toml | $(BIN)/python
 run: $(STAMP)
 	$(BIN)/nelm-sim run scenarios/baseline.yaml --force
 
-test: $(STAMP)
+test: lint
 	$(BIN)/python -m pytest -q
+
+# Lint and format check (ruff); part of `make test`.
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 # The quick tier only (skips tests marked slow); `make test` runs everything.
 test-fast: $(STAMP)

@@ -64,13 +64,13 @@ def machine() -> list[str]:
         pass
     memory = ""
     try:
-        kib = int(next(l for l in Path("/proc/meminfo").read_text().splitlines() if l.startswith("MemTotal")).split()[1])
+        kib = int(next(row for row in Path("/proc/meminfo").read_text().splitlines() if row.startswith("MemTotal")).split()[1])
         memory = f", {kib / 2**20:.1f} GiB RAM"
     except (OSError, StopIteration):
         pass
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
     return [
-        f"- date: {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC",
+        f"- date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC",
         f"- CPU: {cpu}, {os.cpu_count()} logical cores{memory}",
         f"- OS: {platform.platform()}",
         f"- Python {platform.python_version()}, numpy {np.__version__}, simpy {simpy.__version__}",
@@ -135,10 +135,14 @@ def report_baseline(r: dict, patients: int) -> None:
         ("engine, SimPy scheduler (shared event queue)", "simpy"),
     ):
         seconds = r[key]
-        say(f"| {label} | {seconds:.3f} | {r['lifetimes'] / seconds:,.0f} | {r['events'] / seconds:,.0f} | {r['events'] / seconds / r['ceiling']:.3f} |")
+        say(
+            f"| {label} | {seconds:.3f} | {r['lifetimes'] / seconds:,.0f} | {r['events'] / seconds:,.0f} | {r['events'] / seconds / r['ceiling']:.3f} |"
+        )
     say()
-    say(f"Events (log records) in the run: {r['events']:,} ({r['events'] / r['lifetimes']:.1f} per lifetime). "
-        f"Bare SimPy loop, same number of timeouts, same run: {r['ceiling']:,.0f} timeouts/s.")
+    say(
+        f"Events (log records) in the run: {r['events']:,} ({r['events'] / r['lifetimes']:.1f} per lifetime). "
+        f"Bare SimPy loop, same number of timeouts, same run: {r['ceiling']:,.0f} timeouts/s."
+    )
     say()
 
 
@@ -170,20 +174,37 @@ def report_psa(r: dict) -> None:
     for workers, seconds in r["seconds"].items():
         say(f"| {workers} | {seconds:.1f} | {seconds / r['draws']:.3f} | {lifetimes / seconds:,.0f} |")
     say()
-    say(f"Speed-up of 2 workers over 1: **{one / two:.2f}**; outputs identical: {r['identical']}. "
+    say(
+        f"Speed-up of 2 workers over 1: **{one / two:.2f}**; outputs identical: {r['identical']}. "
         f"At this rate 1,000 draws of 2,000 patients per strategy take about "
-        f"{1000 * two / r['draws'] * 2000 / r['patients'] / 60:.1f} minutes with 2 workers.")
+        f"{1000 * two / r['draws'] * 2000 / r['patients'] / 60:.1f} minutes with 2 workers."
+    )
     say()
 
 
 def psa_full() -> None:
     """The real command of the acceptance criterion, timed end to end (writing its folder included)."""
     with tempfile.TemporaryDirectory() as folder:
-        command = [str(Path(sys.executable).with_name("nelm-sim")), "psa", str(BASELINE), "--draws", "1000", "--patients", "2000", "--workers", "2", "--out", f"{folder}/psa", "--quiet"]
+        command = [
+            str(Path(sys.executable).with_name("nelm-sim")),
+            "psa",
+            str(BASELINE),
+            "--draws",
+            "1000",
+            "--patients",
+            "2000",
+            "--workers",
+            "2",
+            "--out",
+            f"{folder}/psa",
+            "--quiet",
+        ]
         started = time.perf_counter()
         subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
         seconds = time.perf_counter() - started
-    say(f"`nelm-sim psa scenarios/baseline.yaml --draws 1000 --patients 2000 --workers 2`: **{seconds / 60:.1f} minutes** ({seconds:.0f} s).")
+    say(
+        f"`nelm-sim psa scenarios/baseline.yaml --draws 1000 --patients 2000 --workers 2`: **{seconds / 60:.1f} minutes** ({seconds:.0f} s)."
+    )
     say()
 
 
@@ -208,8 +229,10 @@ def capacity_run(repeats: int) -> None:
     lifetimes = len(outcome.result.patients)
     events = len(outcome.result.events)
     ceiling = bare_simpy(events)
-    say(f"`{CAPACITY.relative_to(ROOT)}` ({lifetimes:,} patient-lifetimes over its strategies and replications, SimPy scheduler, analysis included): "
-        f"{best:.2f} s, {lifetimes / best:,.0f} lifetimes/s, {events / best:,.0f} events/s, {events / best / ceiling:.3f} of bare SimPy.")
+    say(
+        f"`{CAPACITY.relative_to(ROOT)}` ({lifetimes:,} patient-lifetimes over its strategies and replications, SimPy scheduler, analysis included): "
+        f"{best:.2f} s, {lifetimes / best:,.0f} lifetimes/s, {events / best:,.0f} events/s, {events / best / ceiling:.3f} of bare SimPy."
+    )
     say()
 
 
@@ -240,8 +263,21 @@ def _tree(pid: int) -> list[int]:
 
 def peak_memory(patients: int, workers: int) -> dict:
     with tempfile.TemporaryDirectory() as folder:
-        command = [str(Path(sys.executable).with_name("nelm-sim")), "run", str(BASELINE), "--summary", "--patients", str(patients),
-                   "--replications", "1", "--workers", str(workers), "--out", f"{folder}/run", "--quiet"]
+        command = [
+            str(Path(sys.executable).with_name("nelm-sim")),
+            "run",
+            str(BASELINE),
+            "--summary",
+            "--patients",
+            str(patients),
+            "--replications",
+            "1",
+            "--workers",
+            str(workers),
+            "--out",
+            f"{folder}/run",
+            "--quiet",
+        ]
         started = time.perf_counter()
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
         peak = [0]
@@ -263,7 +299,9 @@ def peak_memory(patients: int, workers: int) -> dict:
 
 
 def report_memory(rows: list[dict], workers: int) -> None:
-    say(f"### 4. Peak memory, summary mode (`nelm-sim run scenarios/baseline.yaml --summary --replications 1 --workers {workers}`, 6 strategies)")
+    say(
+        f"### 4. Peak memory, summary mode (`nelm-sim run scenarios/baseline.yaml --summary --replications 1 --workers {workers}`, 6 strategies)"
+    )
     say()
     say("| patients per strategy | lifetimes | seconds | main process peak RSS (MiB) | whole process tree peak PSS (MiB) |")
     say("|---|---|---|---|---|")
@@ -272,8 +310,10 @@ def report_memory(rows: list[dict], workers: int) -> None:
     if len(rows) > 1:
         first, last = rows[0], rows[-1]
         say()
-        say(f"From {first['patients']:,} to {last['patients']:,} patients ({last['patients'] / first['patients']:.0f}x), "
-            f"the process tree's peak grew {last['tree_pss_mib'] / first['tree_pss_mib']:.2f}x and the main process's {last['main_rss_mib'] / first['main_rss_mib']:.2f}x.")
+        say(
+            f"From {first['patients']:,} to {last['patients']:,} patients ({last['patients'] / first['patients']:.0f}x), "
+            f"the process tree's peak grew {last['tree_pss_mib'] / first['tree_pss_mib']:.2f}x and the main process's {last['main_rss_mib'] / first['main_rss_mib']:.2f}x."
+        )
     say()
 
 

@@ -88,7 +88,9 @@ def write_run_folder(
         tables = outcome.economics or economics_tables(outcome.prepared, outcome.result)
         for name, table in zip(("economics.csv", "icer.csv"), tables):
             table.to_csv(staging / name, index=False, float_format=CSV_FLOAT_FORMAT)
-        overall_survival_figure(outcome.survival, staging / "figures" / "overall_survival.png", f"{scenario.name}: overall survival by strategy")
+        overall_survival_figure(
+            outcome.survival, staging / "figures" / "overall_survival.png", f"{scenario.name}: overall survival by strategy"
+        )
         if outcome.result.capacity is not None:
             from .reporting.capacity_report import capacity_figures, write_capacity_tables
 

@@ -53,7 +53,9 @@ def _non_negative_float(text: str) -> float:
 
 
 def _add_output_options(
-    parser: argparse.ArgumentParser, folder_suffix: str, seed_note: str = "",
+    parser: argparse.ArgumentParser,
+    folder_suffix: str,
+    seed_note: str = "",
     patients: str | None = "override the cohort size (patients per strategy and replication)",
     replications: str | None = "override the number of replications",
     force: str = "replace the output folder if it already exists",
@@ -73,9 +75,24 @@ def _add_execution_options(parser: argparse.ArgumentParser, quiet: bool = True) 
     """Where the work runs; the outputs do not depend on any of these."""
     from .experiments.execution import EXECUTORS, default_workers
 
-    parser.add_argument("--workers", type=_positive_int, default=default_workers(), metavar="N", help=f"worker processes (default: all cores, here {default_workers()}); the outputs do not depend on it")
-    parser.add_argument("--executor", choices=EXECUTORS, default="local", help="local: worker processes on this machine (default); dask: a Dask distributed cluster")
-    parser.add_argument("--scheduler", metavar="ADDRESS", help="with --executor dask: the scheduler's address, e.g. tcp://10.0.0.5:8786 (default: start a local cluster of --workers processes)")
+    parser.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=default_workers(),
+        metavar="N",
+        help=f"worker processes (default: all cores, here {default_workers()}); the outputs do not depend on it",
+    )
+    parser.add_argument(
+        "--executor",
+        choices=EXECUTORS,
+        default="local",
+        help="local: worker processes on this machine (default); dask: a Dask distributed cluster",
+    )
+    parser.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="with --executor dask: the scheduler's address, e.g. tcp://10.0.0.5:8786 (default: start a local cluster of --workers processes)",
+    )
     if quiet:
         parser.add_argument("--quiet", action="store_true", help="no progress bar (there is none anyway when stderr is not a terminal)")
 
@@ -118,7 +135,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("scenario", type=Path, metavar="SCENARIO", help="scenario YAML file, e.g. scenarios/baseline.yaml")
     _add_output_options(run, "")
-    run.add_argument("--summary", action="store_true", help="summary mode for very large cohorts: keep per-patient summaries only, never the event log (no events.parquet or patients.csv; memory stays bounded)")
+    run.add_argument(
+        "--summary",
+        action="store_true",
+        help="summary mode for very large cohorts: keep per-patient summaries only, never the event log (no events.parquet or patients.csv; memory stays bounded)",
+    )
     _add_execution_options(run)
 
     compare = commands.add_parser(
@@ -130,9 +151,18 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     compare.add_argument("scenario", type=Path, metavar="SCENARIO", help="scenario YAML file, e.g. scenarios/baseline.yaml")
-    compare.add_argument("--comparator", metavar="NAME", help="strategy the hazard ratios and life-years gained refer to (default: the first)")
-    compare.add_argument("--precision", type=_relative_precision, metavar="P", help="add replications until each 95%% CI half-width of median OS and RMST is within P x the mean, e.g. 0.05")
-    compare.add_argument("--max-replications", type=_positive_int, metavar="N", help="with --precision: stop after N replications at most (default 100)")
+    compare.add_argument(
+        "--comparator", metavar="NAME", help="strategy the hazard ratios and life-years gained refer to (default: the first)"
+    )
+    compare.add_argument(
+        "--precision",
+        type=_relative_precision,
+        metavar="P",
+        help="add replications until each 95%% CI half-width of median OS and RMST is within P x the mean, e.g. 0.05",
+    )
+    compare.add_argument(
+        "--max-replications", type=_positive_int, metavar="N", help="with --precision: stop after N replications at most (default 100)"
+    )
     _add_output_options(compare, "-compare", replications="override the number of replications (ignored with --precision)")
     _add_execution_options(compare)
 
@@ -144,11 +174,30 @@ def build_parser() -> argparse.ArgumentParser:
             "random numbers, and write outputs/<name>-scenarios/: scenarios.csv, variants.csv, figures and report.html."
         ),
     )
-    scenarios.add_argument("scenario", type=Path, metavar="SCENARIO", help="scenario YAML file with variants and/or a sweep, e.g. scenarios/population-variants.yaml")
-    scenarios.add_argument("--metric", default="os_5y", metavar="NAME", help="metric of the figures and the report's tables (default os_5y; e.g. median_os_months, rmst_os_months, mean_months_uncontrolled)")
-    scenarios.add_argument("--comparator", metavar="NAME", help="strategy the hazard ratios and life-years gained refer to (default: the first)")
-    scenarios.add_argument("--workers", type=_positive_int, default=1, metavar="N", help="worker processes (default 1); the outputs do not depend on it")
-    _add_output_options(scenarios, "-scenarios", seed_note=" (the same for every variant)", patients="override the base cohort size (variants that set their own keep it)")
+    scenarios.add_argument(
+        "scenario",
+        type=Path,
+        metavar="SCENARIO",
+        help="scenario YAML file with variants and/or a sweep, e.g. scenarios/population-variants.yaml",
+    )
+    scenarios.add_argument(
+        "--metric",
+        default="os_5y",
+        metavar="NAME",
+        help="metric of the figures and the report's tables (default os_5y; e.g. median_os_months, rmst_os_months, mean_months_uncontrolled)",
+    )
+    scenarios.add_argument(
+        "--comparator", metavar="NAME", help="strategy the hazard ratios and life-years gained refer to (default: the first)"
+    )
+    scenarios.add_argument(
+        "--workers", type=_positive_int, default=1, metavar="N", help="worker processes (default 1); the outputs do not depend on it"
+    )
+    _add_output_options(
+        scenarios,
+        "-scenarios",
+        seed_note=" (the same for every variant)",
+        patients="override the base cohort size (variants that set their own keep it)",
+    )
     scenarios.add_argument("--quiet", action="store_true", help="no progress bar")
 
     psa = commands.add_parser(
@@ -162,10 +211,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     psa.add_argument("scenario", type=Path, metavar="SCENARIO", help="scenario YAML file, e.g. scenarios/baseline.yaml")
     psa.add_argument("--draws", type=_positive_int, metavar="N", help="parameter draws (default: the scenario's economics.psa_draws, 1000)")
-    psa.add_argument("--patients", type=_positive_int, metavar="N", help="patients per strategy in each draw (default: economics.psa_patients, 250)")
-    _add_output_options(psa, "-psa", patients=None, replications=None, force="replace the output folder if it already exists (without --resume: also discard an interrupted run's checkpoint)")
-    psa.add_argument("--resume", action="store_true", help="continue an interrupted run from its checkpoint (same scenario and settings); the outputs are those of an uninterrupted run")
-    psa.add_argument("--keep-events", action="store_true", help="also keep every draw's event log (events/events-<draw>.parquet); by default a PSA runs in summary mode and keeps none")
+    psa.add_argument(
+        "--patients", type=_positive_int, metavar="N", help="patients per strategy in each draw (default: economics.psa_patients, 250)"
+    )
+    _add_output_options(
+        psa,
+        "-psa",
+        patients=None,
+        replications=None,
+        force="replace the output folder if it already exists (without --resume: also discard an interrupted run's checkpoint)",
+    )
+    psa.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue an interrupted run from its checkpoint (same scenario and settings); the outputs are those of an uninterrupted run",
+    )
+    psa.add_argument(
+        "--keep-events",
+        action="store_true",
+        help="also keep every draw's event log (events/events-<draw>.parquet); by default a PSA runs in summary mode and keeps none",
+    )
     _add_execution_options(psa)
 
     dsa = commands.add_parser(
@@ -192,15 +257,37 @@ def build_parser() -> argparse.ArgumentParser:
             "outputs/<name>-capacity-<resource>/: capacity_curve.csv (capacity, p90 wait, 5-year OS) and figures/capacity_curve.png."
         ),
     )
-    capacity.add_argument("scenario", type=Path, metavar="SCENARIO", help="scenario YAML file with a capacity section, e.g. scenarios/capacity-constrained.yaml")
-    capacity.add_argument("--resource", required=True, metavar="NAME", help="resource to size: mdt, theatre, ir_suite, beds, day_unit or nuclear_medicine (configured in the scenario)")
-    capacity.add_argument("--target-p90-wait", required=True, type=_non_negative_float, metavar="DAYS", help="largest acceptable 90th-percentile wait, in days")
+    capacity.add_argument(
+        "scenario",
+        type=Path,
+        metavar="SCENARIO",
+        help="scenario YAML file with a capacity section, e.g. scenarios/capacity-constrained.yaml",
+    )
+    capacity.add_argument(
+        "--resource",
+        required=True,
+        metavar="NAME",
+        help="resource to size: mdt, theatre, ir_suite, beds, day_unit or nuclear_medicine (configured in the scenario)",
+    )
+    capacity.add_argument(
+        "--target-p90-wait",
+        required=True,
+        type=_non_negative_float,
+        metavar="DAYS",
+        help="largest acceptable 90th-percentile wait, in days",
+    )
     capacity.add_argument("--min-capacity", type=_positive_int, default=1, metavar="N", help="first capacity tried (default 1)")
-    capacity.add_argument("--max-capacity", type=_positive_int, default=20, metavar="N", help="last capacity tried before giving up (default 20)")
+    capacity.add_argument(
+        "--max-capacity", type=_positive_int, default=20, metavar="N", help="last capacity tried before giving up (default 20)"
+    )
     _add_output_options(capacity, "-capacity-<resource>", patients=None)
     capacity.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    validate = commands.add_parser("validate", help="check a scenario file without running it", description="Validate SCENARIO and its strategies and parameter overrides.")
+    validate = commands.add_parser(
+        "validate",
+        help="check a scenario file without running it",
+        description="Validate SCENARIO and its strategies and parameter overrides.",
+    )
     validate.add_argument("scenario", type=Path, metavar="SCENARIO", help="scenario YAML file")
 
     calibrate = commands.add_parser(
@@ -209,13 +296,33 @@ def build_parser() -> argparse.ArgumentParser:
         description="Simulate the virtual trials and cohorts of scenarios/seed/, compare each target with its published value, and (without --check) refit the calibrated parameters. Writes calibration.csv; exits 1 if any target fails.",
     )
     calibrate.add_argument("--check", action="store_true", help="only simulate and compare; do not refit")
-    calibrate.add_argument("--seed-dir", type=Path, default=Path("scenarios/seed"), metavar="DIR", help="folder of seed scenarios (default scenarios/seed)")
-    calibrate.add_argument("--patients", type=_positive_int, metavar="N", help="patients per arm when checking (default: each seed scenario's own, 5,000)")
-    calibrate.add_argument("--fit-patients", type=_positive_int, default=2000, metavar="N", help="patients per arm while fitting (default 2000)")
-    calibrate.add_argument("--max-evaluations", type=_positive_int, default=120, metavar="N", help="Nelder-Mead evaluations per block (default 120)")
+    calibrate.add_argument(
+        "--seed-dir", type=Path, default=Path("scenarios/seed"), metavar="DIR", help="folder of seed scenarios (default scenarios/seed)"
+    )
+    calibrate.add_argument(
+        "--patients", type=_positive_int, metavar="N", help="patients per arm when checking (default: each seed scenario's own, 5,000)"
+    )
+    calibrate.add_argument(
+        "--fit-patients", type=_positive_int, default=2000, metavar="N", help="patients per arm while fitting (default 2000)"
+    )
+    calibrate.add_argument(
+        "--max-evaluations", type=_positive_int, default=120, metavar="N", help="Nelder-Mead evaluations per block (default 120)"
+    )
     calibrate.add_argument("--block", action="append", metavar="NAME", help="refit only this block (repeatable; default: every block)")
-    calibrate.add_argument("--latin-hypercube", type=_non_negative_int, default=40, metavar="N", help="points of the global Latin-hypercube search per block before Nelder-Mead (default 40)")
-    calibrate.add_argument("--out", type=Path, default=Path("outputs/calibration"), metavar="DIR", help="folder for calibration.csv (default outputs/calibration)")
+    calibrate.add_argument(
+        "--latin-hypercube",
+        type=_non_negative_int,
+        default=40,
+        metavar="N",
+        help="points of the global Latin-hypercube search per block before Nelder-Mead (default 40)",
+    )
+    calibrate.add_argument(
+        "--out",
+        type=Path,
+        default=Path("outputs/calibration"),
+        metavar="DIR",
+        help="folder for calibration.csv (default outputs/calibration)",
+    )
     _add_execution_options(calibrate)
 
     reproduce = commands.add_parser(
@@ -223,13 +330,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="redraw the seed review's figures 1, 2B, 3A and 3B from simulated patients",
         description="Run the seed scenarios and write the review's figures with the published points overlaid, calibration.csv and report.md.",
     )
-    reproduce.add_argument("--seed-dir", type=Path, default=Path("scenarios/seed"), metavar="DIR", help="folder of seed scenarios (default scenarios/seed)")
+    reproduce.add_argument(
+        "--seed-dir", type=Path, default=Path("scenarios/seed"), metavar="DIR", help="folder of seed scenarios (default scenarios/seed)"
+    )
     reproduce.add_argument("--patients", type=_positive_int, metavar="N", help="patients per arm (default: each seed scenario's own)")
-    reproduce.add_argument("--out", type=Path, default=Path("outputs/seed-figures"), metavar="DIR", help="output folder (default outputs/seed-figures)")
+    reproduce.add_argument(
+        "--out", type=Path, default=Path("outputs/seed-figures"), metavar="DIR", help="output folder (default outputs/seed-figures)"
+    )
     reproduce.add_argument("--force", action="store_true", help="replace the output folder if it already exists")
     _add_execution_options(reproduce)
 
-    params = commands.add_parser("params", help="print every model parameter with its value, unit and source", description="Print the provenance table of the parameter library (optionally with a scenario's overrides).")
+    params = commands.add_parser(
+        "params",
+        help="print every model parameter with its value, unit and source",
+        description="Print the provenance table of the parameter library (optionally with a scenario's overrides).",
+    )
     params.add_argument("scenario", type=Path, nargs="?", metavar="SCENARIO", help="apply this scenario's overrides")
     params.add_argument("--csv", action="store_true", help="print CSV instead of an aligned table")
     return parser
@@ -240,8 +355,16 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     with _progress_bar(args) as bar:
         destination = run_file(
-            args.scenario, out=args.out, seed=args.seed, patients=args.patients, replications=args.replications,
-            force=args.force, command_line=["nelm-sim", *sys.argv[1:]], execution=_execution(args), summary=args.summary, progress=bar,
+            args.scenario,
+            out=args.out,
+            seed=args.seed,
+            patients=args.patients,
+            replications=args.replications,
+            force=args.force,
+            command_line=["nelm-sim", *sys.argv[1:]],
+            execution=_execution(args),
+            summary=args.summary,
+            progress=bar,
         )
     print(f"wrote {destination}")
     summary = destination / "summary.csv"
@@ -260,13 +383,24 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
     with _progress_bar(args) as bar:
         destination, comparison = compare_file(
-            args.scenario, out=args.out, seed=args.seed, patients=args.patients, replications=args.replications,
-            comparator=args.comparator, precision=args.precision, max_replications=args.max_replications,
-            force=args.force, command_line=["nelm-sim", *sys.argv[1:]], progress=bar, execution=_execution(args),
+            args.scenario,
+            out=args.out,
+            seed=args.seed,
+            patients=args.patients,
+            replications=args.replications,
+            comparator=args.comparator,
+            precision=args.precision,
+            max_replications=args.max_replications,
+            force=args.force,
+            command_line=["nelm-sim", *sys.argv[1:]],
+            progress=bar,
+            execution=_execution(args),
         )
     print(f"wrote {destination} ({comparison.replications} replication(s); open {destination / 'report.html'})")
     if comparison.precision is not None and not comparison.precision_met:
-        print(f"note: the precision {comparison.precision:g} was not reached within {comparison.replications} replications", file=sys.stderr)
+        print(
+            f"note: the precision {comparison.precision:g} was not reached within {comparison.replications} replications", file=sys.stderr
+        )
     table = headline_table(comparison.summary, comparison.strategies, comparison.comparator)
     print(table.to_string(index=False))
     return 0
@@ -302,16 +436,28 @@ def _cmd_scenarios(args: argparse.Namespace) -> int:
 
     with _progress_bar(args) as bar:
         destination, analysis = scenarios_file(
-            args.scenario, out=args.out, seed=args.seed, patients=args.patients, replications=args.replications,
-            comparator=args.comparator, metric=args.metric, workers=args.workers, force=args.force,
-            command_line=["nelm-sim", *sys.argv[1:]], progress=bar,
+            args.scenario,
+            out=args.out,
+            seed=args.seed,
+            patients=args.patients,
+            replications=args.replications,
+            comparator=args.comparator,
+            metric=args.metric,
+            workers=args.workers,
+            force=args.force,
+            command_line=["nelm-sim", *sys.argv[1:]],
+            progress=bar,
         )
     print(f"wrote {destination} ({len(analysis.runs)} runs; open {destination / 'report.html'})")
     table = analysis.table()
     table = table[table["metric"] == analysis.metric]
     scale = 100.0 if metric_info(analysis.metric)[1] == "share" else 1.0  # shares shown as percentages
-    wide = table.assign(cell=[with_ci(scale * e, scale * lo, scale * hi) for e, lo, hi in zip(table["estimate"], table["lower"], table["upper"])])
-    wide = wide.pivot(index="variant", columns="strategy", values="cell").reindex(index=[r.name for r in analysis.runs], columns=analysis.strategies)
+    wide = table.assign(
+        cell=[with_ci(scale * e, scale * lo, scale * hi) for e, lo, hi in zip(table["estimate"], table["lower"], table["upper"])]
+    )
+    wide = wide.pivot(index="variant", columns="strategy", values="cell").reindex(
+        index=[r.name for r in analysis.runs], columns=analysis.strategies
+    )
     print(f"{analysis.metric}{' (%)' if scale != 1.0 else ''} [95% CI]:")
     print(wide.fillna("-").to_string())
     return 0
@@ -342,7 +488,6 @@ def _cmd_params(args: argparse.Namespace) -> int:
     return 0
 
 
-
 def _print_targets(table) -> None:
     shown = table[["target", "published", "simulated", "lower", "upper", "pass"]]
     print(shown.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
@@ -356,8 +501,13 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     execution = _execution(args)
     if not args.check:
         overrides, report = calibration.calibrate(
-            args.seed_dir, args.fit_patients, args.max_evaluations, progress=(lambda text: None) if args.quiet else print,
-            latin_hypercube=args.latin_hypercube, only_blocks=args.block, execution=execution,
+            args.seed_dir,
+            args.fit_patients,
+            args.max_evaluations,
+            progress=(lambda text: None) if args.quiet else print,
+            latin_hypercube=args.latin_hypercube,
+            only_blocks=args.block,
+            execution=execution,
         )
         saved = calibration.save_calibration(overrides, report, calibration.load_targets().blocks)
         print(f"saved calibrated parameters to {saved}")
@@ -378,6 +528,7 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     _print_targets(table)
     print(f"wrote {args.out}")
     return 0
+
 
 COMMANDS = {"run": _cmd_run, "compare": _cmd_compare, "validate": _cmd_validate, "params": _cmd_params}
 COMMANDS.update({"calibrate": _cmd_calibrate, "reproduce": _cmd_reproduce, "scenarios": _cmd_scenarios})
@@ -404,19 +555,28 @@ def _cmd_psa(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from .api import run_psa_file
-
     from .experiments.psa import RunInterrupted
 
     started = time.perf_counter()
     try:
         with _progress_bar(args) as bar:  # closed before anything below is printed
             destination = run_psa_file(
-                args.scenario, out=args.out, seed=args.seed, draws=args.draws, patients=args.patients,
-                force=args.force, command_line=["nelm-sim", *sys.argv[1:]], resume=args.resume,
-                execution=_execution(args), keep_events=args.keep_events, progress=bar,
+                args.scenario,
+                out=args.out,
+                seed=args.seed,
+                draws=args.draws,
+                patients=args.patients,
+                force=args.force,
+                command_line=["nelm-sim", *sys.argv[1:]],
+                resume=args.resume,
+                execution=_execution(args),
+                keep_events=args.keep_events,
+                progress=bar,
             )
     except RunInterrupted as stop:
-        print(f"nelm-sim: interrupted after {stop.completed} of {stop.total} draws; resume with: {_psa_resume_command(args)}", file=sys.stderr)
+        print(
+            f"nelm-sim: interrupted after {stop.completed} of {stop.total} draws; resume with: {_psa_resume_command(args)}", file=sys.stderr
+        )
         return 130
     print(f"wrote {destination} in {time.perf_counter() - started:.1f} s")
     summary = pd.read_csv(destination / "psa_summary.csv")
@@ -430,12 +590,26 @@ def _cmd_dsa(args: argparse.Namespace) -> int:
 
     with _progress_bar(args) as bar:
         destination, result = run_dsa_file(
-            args.scenario, out=args.out, seed=args.seed, patients=args.patients, replications=args.replications,
-            wtp=args.wtp, strategy=args.strategy, force=args.force, command_line=["nelm-sim", *sys.argv[1:]],
-            execution=_execution(args), progress=bar,
+            args.scenario,
+            out=args.out,
+            seed=args.seed,
+            patients=args.patients,
+            replications=args.replications,
+            wtp=args.wtp,
+            strategy=args.strategy,
+            force=args.force,
+            command_line=["nelm-sim", *sys.argv[1:]],
+            execution=_execution(args),
+            progress=bar,
         )
-    print(f"wrote {destination}: INMB of {result.target} vs {result.comparator} at {result.wtp:,.0f} per QALY = {result.base_inmb:,.0f} per patient")
-    print(result.tornado[["parameter", "low", "high", "inmb_low", "inmb_high"]].head(10).to_string(index=False, float_format=lambda v: f"{v:,.4g}"))
+    print(
+        f"wrote {destination}: INMB of {result.target} vs {result.comparator} at {result.wtp:,.0f} per QALY = {result.base_inmb:,.0f} per patient"
+    )
+    print(
+        result.tornado[["parameter", "low", "high", "inmb_low", "inmb_high"]]
+        .head(10)
+        .to_string(index=False, float_format=lambda v: f"{v:,.4g}")
+    )
     return 0
 
 
@@ -444,14 +618,27 @@ def _cmd_capacity(args: argparse.Namespace) -> int:
 
     with _progress_bar(args) as bar:
         destination, answer = capacity_file(
-            args.scenario, args.resource, args.target_p90_wait, args.min_capacity, args.max_capacity, out=args.out, seed=args.seed,
-            replications=args.replications, force=args.force, command_line=["nelm-sim", *sys.argv[1:]], progress=bar,
+            args.scenario,
+            args.resource,
+            args.target_p90_wait,
+            args.min_capacity,
+            args.max_capacity,
+            out=args.out,
+            seed=args.seed,
+            replications=args.replications,
+            force=args.force,
+            command_line=["nelm-sim", *sys.argv[1:]],
+            progress=bar,
         )
     curve = answer.curve
-    shown = curve[["capacity", "strategy", "p90_wait_days", "mean_wait_days", "utilisation_of_open_time", "os_5y", "progressed_while_waiting_share"]]
+    shown = curve[
+        ["capacity", "strategy", "p90_wait_days", "mean_wait_days", "utilisation_of_open_time", "os_5y", "progressed_while_waiting_share"]
+    ]
     print(shown.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     if answer.answer is None:
-        print(f"no {args.resource} capacity from {args.min_capacity} to {args.max_capacity} meets a 90th-percentile wait of {args.target_p90_wait:g} days")
+        print(
+            f"no {args.resource} capacity from {args.min_capacity} to {args.max_capacity} meets a 90th-percentile wait of {args.target_p90_wait:g} days"
+        )
     else:
         best = curve[curve["capacity"] == answer.answer]
         print(
@@ -492,7 +679,10 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - the user gets one line; --debug shows the traceback
         if args.debug:
             raise
-        print(f"nelm-sim: internal error: {type(exc).__name__}: {' '.join(str(exc).split())} (rerun with --debug for details)", file=sys.stderr)
+        print(
+            f"nelm-sim: internal error: {type(exc).__name__}: {' '.join(str(exc).split())} (rerun with --debug for details)",
+            file=sys.stderr,
+        )
         return 1
 
 

@@ -8,9 +8,8 @@ mapping is validated by a pydantic model that rejects unknown keys.
 from __future__ import annotations
 
 import hashlib
-import math
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -105,7 +104,7 @@ class CohortConfig(Strict):
     age: Annotated[FiniteFloat, Field(ge=18, le=100)] | None = None
 
 
-ParameterValue = Union[FiniteFloat, dict[str, Any]]
+ParameterValue = FiniteFloat | dict[str, Any]
 
 # Health-economics defaults: the NICE reference case (NICE health technology evaluations: the manual,
 # PMG36, 2022): NHS and personal social services perspective, costs and effects discounted at 3.5% a
@@ -125,7 +124,9 @@ class EconomicsConfig(Strict):
     perspective: Literal["nhs_pss"] = "nhs_pss"
     discount_rate_costs: Annotated[FiniteFloat, Field(ge=0, lt=1)] = NICE_DISCOUNT_RATE
     discount_rate_effects: Annotated[FiniteFloat, Field(ge=0, lt=1)] = NICE_DISCOUNT_RATE
-    willingness_to_pay: Annotated[list[Annotated[FiniteFloat, Field(ge=0)]], Field(min_length=1, max_length=MAX_WTP_VALUES)] = list(NICE_WILLINGNESS_TO_PAY)
+    willingness_to_pay: Annotated[list[Annotated[FiniteFloat, Field(ge=0)]], Field(min_length=1, max_length=MAX_WTP_VALUES)] = list(
+        NICE_WILLINGNESS_TO_PAY
+    )
     # The reference strategy for incremental net monetary benefit and the DSA tornado
     # (default: the least costly strategy).
     comparator: Name | None = None
@@ -257,7 +258,7 @@ class SweepAxis(Strict):
     steps: Annotated[int, Field(ge=2, le=MAX_SWEEP_VALUES, strict=True)] | None = None
 
     @model_validator(mode="after")
-    def _values_or_range(self) -> "SweepAxis":
+    def _values_or_range(self) -> SweepAxis:
         ranged = (self.from_, self.to, self.steps)
         if self.values is not None and any(v is not None for v in ranged):
             raise ValueError("either values: [...] or from, to and steps, not both")
@@ -283,7 +284,7 @@ class SweepConfig(SweepAxis):
     second: SweepAxis | None = None
 
     @model_validator(mode="after")
-    def _two_parameters(self) -> "SweepConfig":
+    def _two_parameters(self) -> SweepConfig:
         if self.second is not None and self.second.parameter == self.parameter:
             raise ScenarioFieldError("sweep.second.parameter", "a parameter other than sweep.parameter", self.second.parameter)
         return self
@@ -325,19 +326,24 @@ class Scenario(Strict):
         return value
 
     @model_validator(mode="after")
-    def _variant_names_and_runs(self) -> "Scenario":
+    def _variant_names_and_runs(self) -> Scenario:
         seen = {BASE_VARIANT}
         for index, variant in enumerate(self.variants or []):
             if variant.name in seen:
-                raise ScenarioFieldError(f"variants[{index}].name", f"a variant name used once and other than {BASE_VARIANT!r} (the base scenario)", variant.name)
+                raise ScenarioFieldError(
+                    f"variants[{index}].name", f"a variant name used once and other than {BASE_VARIANT!r} (the base scenario)", variant.name
+                )
             seen.add(variant.name)
         runs = 1 + len(self.variants or []) + (self.sweep.size() if self.sweep is not None else 0)
         if runs > MAX_SCENARIO_RUNS:
-            raise ScenarioFieldError("sweep" if self.sweep is not None else "variants", f"at most {MAX_SCENARIO_RUNS} runs in all (the base + variants + sweep points = {runs})")
+            raise ScenarioFieldError(
+                "sweep" if self.sweep is not None else "variants",
+                f"at most {MAX_SCENARIO_RUNS} runs in all (the base + variants + sweep points = {runs})",
+            )
         return self
 
     @model_validator(mode="after")
-    def _total_work(self) -> "Scenario":
+    def _total_work(self) -> Scenario:
         limit = self.total_work_error(MAX_SUMMARY_LIFETIMES)
         if limit is not None:
             raise ScenarioFieldError("cohort.size", limit, self.cohort.size)
@@ -355,7 +361,7 @@ class Scenario(Strict):
         )
 
     @model_validator(mode="after")
-    def _unique_strategy_names(self) -> "Scenario":
+    def _unique_strategy_names(self) -> Scenario:
         seen: set[str] = set()
         for index, strategy in enumerate(self.strategies):
             if strategy.name in seen:
@@ -363,10 +369,14 @@ class Scenario(Strict):
             seen.add(strategy.name)
         comparator = self.economics.comparator
         if comparator is not None and comparator not in seen:
-            raise ScenarioFieldError("economics.comparator", f"the name of a strategy of this scenario ({', '.join(s.name for s in self.strategies)})", comparator)
+            raise ScenarioFieldError(
+                "economics.comparator",
+                f"the name of a strategy of this scenario ({', '.join(s.name for s in self.strategies)})",
+                comparator,
+            )
         return self
 
-    def with_overrides(self, **changes: Any) -> "Scenario":
+    def with_overrides(self, **changes: Any) -> Scenario:
         """A copy with top-level or cohort fields replaced (used by the CLI's --seed, --patients...)."""
         data = self.model_dump()
         for key, value in changes.items():
@@ -397,14 +407,10 @@ class _NoAliasSafeLoader(yaml.SafeLoader):
     def compose_node(self, parent, index):  # type: ignore[override]
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()
-            raise yaml.constructor.ConstructorError(
-                None, None, "anchors and aliases are not allowed in scenario files", event.start_mark
-            )
+            raise yaml.constructor.ConstructorError(None, None, "anchors and aliases are not allowed in scenario files", event.start_mark)
         event = self.peek_event()
         if getattr(event, "anchor", None):
-            raise yaml.constructor.ConstructorError(
-                None, None, "anchors and aliases are not allowed in scenario files", event.start_mark
-            )
+            raise yaml.constructor.ConstructorError(None, None, "anchors and aliases are not allowed in scenario files", event.start_mark)
         if getattr(event, "tag", None) is not None:
             raise yaml.constructor.ConstructorError(
                 None, None, f"YAML tags such as {event.tag} are not allowed in scenario files", event.start_mark
@@ -412,9 +418,7 @@ class _NoAliasSafeLoader(yaml.SafeLoader):
         self._depth = getattr(self, "_depth", 0) + 1
         try:
             if self._depth > MAX_YAML_DEPTH:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"nesting deeper than {MAX_YAML_DEPTH} levels", event.start_mark
-                )
+                raise yaml.constructor.ConstructorError(None, None, f"nesting deeper than {MAX_YAML_DEPTH} levels", event.start_mark)
             return super().compose_node(parent, index)
         finally:
             self._depth -= 1
@@ -538,7 +542,9 @@ def load_scenario(path: Path | str) -> Scenario:
     path = Path(path)
     data = read_yaml(path)
     if not isinstance(data, dict):
-        raise ScenarioError(path, "", "a mapping of scenario fields at the top level", "an empty file" if data is None else type(data).__name__)
+        raise ScenarioError(
+            path, "", "a mapping of scenario fields at the top level", "an empty file" if data is None else type(data).__name__
+        )
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:

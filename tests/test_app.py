@@ -207,7 +207,11 @@ def test_settings_outside_the_controls_are_refused():
     with pytest.raises(UserInputError, match="patients"):
         build_prepared(PageSettings("baseline", good.strategies, good.values, good.seed, RunDesign(patients=10**7)))
     with pytest.raises(UserInputError, match="mortality"):
-        build_prepared(PageSettings("baseline", good.strategies, tuple({**values, "parameter.hepatectomy.perioperative_mortality": -1.0}.items()), good.seed))
+        build_prepared(
+            PageSettings(
+                "baseline", good.strategies, tuple({**values, "parameter.hepatectomy.perioperative_mortality": -1.0}.items()), good.seed
+            )
+        )
 
 
 def test_the_scenario_is_chosen_from_a_fixed_list_only():
@@ -243,8 +247,15 @@ def test_downloads_are_the_cli_folders(tmp_path):
     shown = compute.page_result(simulation)
     files = compute.download_files(simulation)
     names = zipfile.ZipFile(io.BytesIO(files["outputs.zip"])).namelist()
-    for expected in ("scenario.yaml", "compare/report.html", "compare/comparison.csv", "compare/figures/km_overall_survival.png",
-                     "psa/psa.csv", "psa/ceac.csv", "psa/figures/ce_plane.png"):
+    for expected in (
+        "scenario.yaml",
+        "compare/report.html",
+        "compare/comparison.csv",
+        "compare/figures/km_overall_survival.png",
+        "psa/psa.csv",
+        "psa/ceac.csv",
+        "psa/figures/ce_plane.png",
+    ):
         assert expected in names
     path = tmp_path / "scenario.yaml"
     path.write_bytes(files["scenario.yaml"])

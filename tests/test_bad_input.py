@@ -23,7 +23,11 @@ CASES = {
     "wrong type": (tiny_scenario(replications="many"), "replications", "whole number"),
     "negative cohort size": (tiny_scenario(cohort={"size": -5}), "cohort.size", ">= 1"),
     "horizon of 0": (tiny_scenario(horizon_months=0), "horizon_months", "> 0"),
-    "unknown strategy name": (tiny_scenario(strategies=[{"name": "surgery-first"}, {"name": "magic-cure"}]), "strategies[1].name", "bundled strategy"),
+    "unknown strategy name": (
+        tiny_scenario(strategies=[{"name": "surgery-first"}, {"name": "magic-cure"}]),
+        "strategies[1].name",
+        "bundled strategy",
+    ),
     "unknown strategy as text": (tiny_scenario(strategies=["surgery-first", "magic-cure"]), "strategies[1].name", "bundled strategy"),
     "unknown treatment in a rule": (
         tiny_scenario(strategies=[{"name": "mine", "rules": [{"treatment": "homeopathy"}]}]),
@@ -31,7 +35,11 @@ CASES = {
         "one of",
     ),
     "unknown parameter": (tiny_scenario(parameters={"hepatectomy.magic": 1}), "parameters.hepatectomy.magic", "nelm-sim params"),
-    "probability above 1": (tiny_scenario(parameters={"hepatectomy.perioperative_mortality": 1.5}), "parameters.hepatectomy.perioperative_mortality", "<= 1"),
+    "probability above 1": (
+        tiny_scenario(parameters={"hepatectomy.perioperative_mortality": 1.5}),
+        "parameters.hepatectomy.perioperative_mortality",
+        "<= 1",
+    ),
     "missing field": ({k: v for k, v in tiny_scenario().items() if k != "seed"}, "seed", "required"),
     "mix above 1": (tiny_scenario(cohort={"size": 10, "mix": {"functional": 1.2}}), "cohort.mix.functional", "<= 1"),
 }
@@ -93,7 +101,9 @@ def test_subprocess_prints_no_traceback(write_scenario, tmp_path):
     path = write_scenario(tiny_scenario(horizon_months=-3))
     completed = subprocess.run(
         [sys.executable, "-m", "simulator", "run", str(path), "--out", str(tmp_path / "out")],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert completed.returncode == 2
     assert completed.stderr.count("\n") == 1 and "Traceback" not in completed.stderr

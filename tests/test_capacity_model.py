@@ -49,8 +49,16 @@ def run_capacity(capacity=None, **changes):
         ({"resources": {"theatres": {"capacity": 1}}}, "capacity.resources.theatres", "no such field"),
         ({"resources": {"theatre": {"capacity": 0}}}, "capacity.resources.theatre.capacity", ">= 1"),
         ({"resources": {"theatre": {"capacity": 1.5}}}, "capacity.resources.theatre.capacity", "whole number"),
-        ({"resources": {"theatre": {"capacity": 1, "schedule": [{"day": "monday", "start": 8, "hours": 4}]}}}, "capacity.resources.theatre.schedule[0].day", "one of"),
-        ({"resources": {"theatre": {"capacity": 1, "schedule": [{"day": "mon", "start": 25, "hours": 4}]}}}, "capacity.resources.theatre.schedule[0].start", "< 24"),
+        (
+            {"resources": {"theatre": {"capacity": 1, "schedule": [{"day": "monday", "start": 8, "hours": 4}]}}},
+            "capacity.resources.theatre.schedule[0].day",
+            "one of",
+        ),
+        (
+            {"resources": {"theatre": {"capacity": 1, "schedule": [{"day": "mon", "start": 25, "hours": 4}]}}},
+            "capacity.resources.theatre.schedule[0].start",
+            "< 24",
+        ),
         ({"arrivals": {"catchment_population": 1000, "years": 0}}, "capacity.arrivals.years", "> 0"),
     ],
 )
@@ -168,13 +176,22 @@ def test_resource_use_within_capacity_and_tables_complete(scarce):
     assert (beds["bed_days_per_year"] > 0).all()
 
 
-schedules = st.lists(st.tuples(st.sampled_from(["mon", "tue", "wed", "thu", "fri", "sat", "sun"]), st.floats(0, 23), st.floats(0.5, 12)), min_size=1, max_size=4)
+schedules = st.lists(
+    st.tuples(st.sampled_from(["mon", "tue", "wed", "thu", "fri", "sat", "sun"]), st.floats(0, 23), st.floats(0.5, 12)),
+    min_size=1,
+    max_size=4,
+)
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(
-    theatre=st.integers(1, 3), suite=st.integers(1, 3), beds=st.integers(1, 6), mdt=st.integers(1, 2),
-    theatre_schedule=schedules, suite_schedule=schedules, seed=st.integers(0, 1000),
+    theatre=st.integers(1, 3),
+    suite=st.integers(1, 3),
+    beds=st.integers(1, 6),
+    mdt=st.integers(1, 2),
+    theatre_schedule=schedules,
+    suite_schedule=schedules,
+    seed=st.integers(0, 1000),
 )
 def test_property_use_never_exceeds_capacity_over_random_schedules(theatre, suite, beds, mdt, theatre_schedule, suite_schedule, seed):
     def sessions(items):

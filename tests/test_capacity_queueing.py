@@ -15,7 +15,6 @@ from simulator.capacity.mmc import simulate_mmc
 from simulator.capacity.schedule import WEEK_MONTHS, WeeklySchedule, hours_to_months
 from simulator.capacity.search import smallest_capacity
 
-
 # ------------------------------------------------------------------------------------------------
 # Erlang C against closed forms
 
@@ -78,9 +77,7 @@ def test_short_queue_run_is_reproducible():
 # ------------------------------------------------------------------------------------------------
 # Schedules: use never exceeds capacity, and nothing starts while closed
 
-sessions = st.lists(
-    st.tuples(st.integers(0, 6), st.floats(0, 23.5), st.floats(0.25, 30)), min_size=1, max_size=6
-)
+sessions = st.lists(st.tuples(st.integers(0, 6), st.floats(0, 23.5), st.floats(0.25, 30)), min_size=1, max_size=6)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -90,10 +87,10 @@ def test_use_never_exceeds_capacity_and_starts_only_while_open(sessions, c, load
     mu = 1.0 / hours_to_months(6)  # six-hour services
     lam = load * c * mu * schedule.open_share()
     run_weeks = 8
-    from simulator.capacity.resource import ScheduledResource
-
-    import simpy
     import numpy as np
+    import simpy
+
+    from simulator.capacity.resource import ScheduledResource
 
     env = simpy.Environment()
     resource = ScheduledResource(env, "r", c, schedule)

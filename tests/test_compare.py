@@ -22,9 +22,13 @@ from simulator.outcomes.comparison import DEFAULT_PRECISION_METRICS, precision_s
 from .conftest import tiny_scenario
 
 STRATEGIES = ["surgery-first", "systemic-first", "best-supportive-care"]
-FIGURES = ["km_overall_survival.png", "km_progression_free_survival.png", "hazard_ratios.png", "symptom_control.png", "state_occupancy.png"] + [
-    f"swimmer_{s}.png" for s in STRATEGIES
-]
+FIGURES = [
+    "km_overall_survival.png",
+    "km_progression_free_survival.png",
+    "hazard_ratios.png",
+    "symptom_control.png",
+    "state_occupancy.png",
+] + [f"swimmer_{s}.png" for s in STRATEGIES]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
@@ -74,9 +78,21 @@ def test_comparison_csv_is_tidy_and_consistent(compared):
     assert list(table["strategy"].unique()) == STRATEGIES
     metrics = table.groupby("strategy")["metric"].apply(frozenset)
     assert metrics.nunique() == 1, "every strategy reports the same metrics"
-    for metric in ("median_os_months", "rmst_os_months", "hr_os_vs_comparator", "life_years_gained", "os_5y", "mean_months_uncontrolled",
-                   "controlled_by_6m", "symptom_free_survival_months", "procedures_hepatectomy", "mean_active_lines",
-                   "months_on_octreotide_lar", "adverse_events_per_patient", "death_disease"):
+    for metric in (
+        "median_os_months",
+        "rmst_os_months",
+        "hr_os_vs_comparator",
+        "life_years_gained",
+        "os_5y",
+        "mean_months_uncontrolled",
+        "controlled_by_6m",
+        "symptom_free_survival_months",
+        "procedures_hepatectomy",
+        "mean_active_lines",
+        "months_on_octreotide_lar",
+        "adverse_events_per_patient",
+        "death_disease",
+    ):
         assert metric in metrics.iloc[0], metric
     assert (table.loc[table["metric"] == "rmst_os_months", "replications"] == 2).all()
     bounded = table.dropna(subset=["lower_95", "upper_95"])
@@ -99,11 +115,43 @@ def test_report_is_one_self_contained_file(compared):
     for source in sources:
         assert source.startswith("data:image/png;base64,")
         assert base64.b64decode(source.split(",", 1)[1]).startswith(PNG_SIGNATURE)
-    for needed in ("Model description (STRESS-DES)", "Parameter provenance", "The cohort", "Strategies", "hepatectomy.perioperative_mortality",
-                   "otherwise: best supportive care", "Seed", "nelm-sim 0."):
+    for needed in (
+        "Model description (STRESS-DES)",
+        "Parameter provenance",
+        "The cohort",
+        "Strategies",
+        "hepatectomy.perioperative_mortality",
+        "otherwise: best supportive care",
+        "Seed",
+        "nelm-sim 0.",
+    ):
         assert needed in text, needed
-    for item in ("1.1", "1.2", "1.3", "2.1", "2.2", "2.3", "2.4", "2.5.1", "2.5.2", "2.5.3", "2.5.4", "2.5.5",
-                 "3.1", "3.2", "3.3", "3.4", "4.1", "4.2", "4.3", "5.1", "5.2", "5.3", "5.4", "6.1"):
+    for item in (
+        "1.1",
+        "1.2",
+        "1.3",
+        "2.1",
+        "2.2",
+        "2.3",
+        "2.4",
+        "2.5.1",
+        "2.5.2",
+        "2.5.3",
+        "2.5.4",
+        "2.5.5",
+        "3.1",
+        "3.2",
+        "3.3",
+        "3.4",
+        "4.1",
+        "4.2",
+        "4.3",
+        "5.1",
+        "5.2",
+        "5.3",
+        "5.4",
+        "6.1",
+    ):
         assert f"<td>{item}</td>" in text, item
 
 

@@ -33,7 +33,11 @@ def test_known_frontier_with_strong_and_extended_dominance():
     table = five_table()
     assert table.index.tolist() == ["A", "B", "C", "E", "D"]  # ordered by cost
     assert table["status"].to_dict() == {
-        "A": cea.FRONTIER, "B": cea.FRONTIER, "C": cea.EXTENDEDLY_DOMINATED, "E": cea.DOMINATED, "D": cea.FRONTIER,
+        "A": cea.FRONTIER,
+        "B": cea.FRONTIER,
+        "C": cea.EXTENDEDLY_DOMINATED,
+        "E": cea.DOMINATED,
+        "D": cea.FRONTIER,
     }
     assert table.at["E", "dominated_by"] == "C"  # the most effective of the cheaper strategies (B dominates it too)
     assert table.at["C", "dominated_by"] == "B + D"
@@ -64,7 +68,9 @@ def test_ties_identical_and_equal_cost_strategies():
 
 def test_icer_table_net_monetary_benefit_against_comparator():
     names = list(FIVE)
-    table = cea.icer_table(names, [FIVE[n][0] for n in names], [FIVE[n][1] for n in names], [20_000, 30_000], comparator="A").set_index("strategy")
+    table = cea.icer_table(names, [FIVE[n][0] for n in names], [FIVE[n][1] for n in names], [20_000, 30_000], comparator="A").set_index(
+        "strategy"
+    )
     for name, (cost, qaly) in FIVE.items():
         assert table.at[name, "nmb_20000"] == pytest.approx(qaly * 20_000 - cost)
         assert table.at[name, "inmb_30000"] == pytest.approx((qaly - 1.0) * 30_000 - cost)

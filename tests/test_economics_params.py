@@ -49,7 +49,7 @@ def test_every_cost_and_utility_has_provenance_shown_by_params(capsys):
 
 def test_economic_entries_are_valuation_only_and_only_economic_entries_are():
     names = set(economics_names())
-    for name, (entry, origin) in load_library().items():
+    for name, (entry, _origin) in load_library().items():
         assert (name in names) == name.startswith(VALUATION_ONLY_PREFIXES), name
         if name in names:
             assert entry.unit.startswith(("gbp", "utility", "days", "years", "patients")), name
@@ -88,17 +88,39 @@ BAD = {
         "only on a value entry",
     ),
     "mvnormal not positive semi-definite": (
-        {"distribution": "weibull", "params": {"shape": 1.2, "scale": 10}, "unit": "months", "source": "t",
-         "psa": {"distribution": "mvnormal", "parameters": ["shape", "scale"], "scale": "log", "covariance": [[0.01, 0.2], [0.2, 0.01]], "source": "t"}},
+        {
+            "distribution": "weibull",
+            "params": {"shape": 1.2, "scale": 10},
+            "unit": "months",
+            "source": "t",
+            "psa": {
+                "distribution": "mvnormal",
+                "parameters": ["shape", "scale"],
+                "scale": "log",
+                "covariance": [[0.01, 0.2], [0.2, 0.01]],
+                "source": "t",
+            },
+        },
         "positive semi-definite",
     ),
     "mvnormal of an unknown parameter": (
-        {"distribution": "weibull", "params": {"shape": 1.2, "scale": 10}, "unit": "months", "source": "t",
-         "psa": {"distribution": "mvnormal", "parameters": ["shape", "rate"], "covariance": [[0.01, 0], [0, 0.01]], "source": "t"}},
+        {
+            "distribution": "weibull",
+            "params": {"shape": 1.2, "scale": 10},
+            "unit": "months",
+            "source": "t",
+            "psa": {"distribution": "mvnormal", "parameters": ["shape", "rate"], "covariance": [[0.01, 0], [0, 0.01]], "source": "t"},
+        },
         "numeric params",
     ),
     "beta on a distribution": (
-        {"distribution": "exponential", "params": {"median": 6}, "unit": "months", "source": "t", "psa": {"distribution": "beta", "se": 0.1, "source": "t"}},
+        {
+            "distribution": "exponential",
+            "params": {"median": 6},
+            "unit": "months",
+            "source": "t",
+            "psa": {"distribution": "beta", "se": 0.1, "source": "t"},
+        },
         "normal or mvnormal",
     ),
 }
@@ -150,8 +172,13 @@ def test_gamma_and_beta_draws_have_the_stated_mean_and_standard_error():
 def test_mvnormal_draws_of_a_fitted_weibull_have_the_stated_covariance():
     covariance = [[0.010, -0.004], [-0.004, 0.020]]
     params = small_set(
-        ttp={"distribution": "weibull", "params": {"shape": 1.3, "scale": 12.0}, "unit": "months", "source": "t",
-             "psa": {"distribution": "mvnormal", "parameters": ["shape", "scale"], "scale": "log", "covariance": covariance, "source": "t"}},
+        ttp={
+            "distribution": "weibull",
+            "params": {"shape": 1.3, "scale": 12.0},
+            "unit": "months",
+            "source": "t",
+            "psa": {"distribution": "mvnormal", "parameters": ["shape", "scale"], "scale": "log", "covariance": covariance, "source": "t"},
+        },
     )
     n = 3000
     values = draws(params, n)
@@ -220,7 +247,9 @@ def test_economics_section_defaults_are_the_nice_reference_case(write_scenario):
     economics = load_scenario(write_scenario(tiny_scenario())).economics
     assert economics.discount_rate_costs == economics.discount_rate_effects == 0.035
     assert economics.willingness_to_pay == [20000, 30000] and economics.currency == "GBP"
-    custom = load_scenario(write_scenario(tiny_scenario(economics={"comparator": "systemic-first", "willingness_to_pay": [50000]}))).economics
+    custom = load_scenario(
+        write_scenario(tiny_scenario(economics={"comparator": "systemic-first", "willingness_to_pay": [50000]}))
+    ).economics
     assert custom.comparator == "systemic-first" and custom.willingness_to_pay == [50000]
 
 
@@ -234,7 +263,9 @@ def test_evpi_population_default_and_override():
     default = EconomicSettings.from_config(EconomicsConfig()).decision_population(library)
     assert default == pytest.approx(incidence * (1 - math.exp(-rho * years)) / rho, rel=1e-12)
     assert incidence * years * math.exp(-rho * years) < default < incidence * years  # discounted stream
-    assert EconomicSettings.from_config(EconomicsConfig(discount_rate_costs=0)).decision_population(library) == pytest.approx(incidence * years)
+    assert EconomicSettings.from_config(EconomicsConfig(discount_rate_costs=0)).decision_population(library) == pytest.approx(
+        incidence * years
+    )
     assert EconomicSettings.from_config(EconomicsConfig(population=500)).decision_population(library) == 500
 
 
@@ -242,7 +273,10 @@ def test_draws_outside_support_are_redrawn_and_counted():
     """A normal PSA draw of a Weibull shape with a huge SE falls below 0 about half the time: each such
     draw is replaced by the stream's next one, and the count is reported."""
     entry = {
-        "distribution": "weibull", "params": {"shape": 1.0, "median": 10.0}, "unit": "months", "assumption": "test",
+        "distribution": "weibull",
+        "params": {"shape": 1.0, "median": 10.0},
+        "unit": "months",
+        "assumption": "test",
         "psa": {"distribution": "normal", "parameters": ["shape"], "se": 1.0, "assumption": "test"},
     }
     params = small_set(**{"natural_history.time_to_progression": entry})

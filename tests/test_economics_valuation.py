@@ -153,7 +153,12 @@ def test_ssa_adds_the_injection_and_prrt_is_paid_per_administration():
         (10, "death", "dead", "disease"),
     ]
     log, table = build_log([ssa, prrt])
-    p = params(cost__lanreotide_per_28_days=900, cost__ssa_administration_per_injection=50, cost__prrt_drug_per_administration=10_000, cost__prrt_procedure=1_000)
+    p = params(
+        cost__lanreotide_per_28_days=900,
+        cost__ssa_administration_per_injection=50,
+        cost__prrt_drug_per_administration=10_000,
+        cost__prrt_procedure=1_000,
+    )
     out = value_patients(log, table, p, settings(0.0))
     assert out["costs"].tolist() == pytest.approx([2 * 950, 2 * 11_000])
 
@@ -190,7 +195,12 @@ def test_uncontrolled_symptoms_cost_and_telotristat_until_next_progression():
         (death, "death", "dead", "disease"),
     ]
     log, table = build_log([events], functional=[True])
-    p = params(cost__octreotide_lar_per_28_days=0, cost__ssa_administration_per_injection=0, cost__telotristat_per_28_days=1000, cost__uncontrolled_symptoms_per_month=10)
+    p = params(
+        cost__octreotide_lar_per_28_days=0,
+        cost__ssa_administration_per_injection=0,
+        cost__telotristat_per_28_days=1000,
+        cost__uncontrolled_symptoms_per_month=10,
+    )
     out = value_patients(log, table, p, settings(0.0))
     telotristat = 3 * 1000  # cycles begin at 0, 1 and 2 cycles after the start; none after progression
     uncontrolled = 10 * (death - relapse)  # relapsed at 2 and never controlled again
@@ -209,14 +219,21 @@ def test_hepatectomy_bottom_up_cost_and_recovery_cut_at_death():
     p = params()
     inputs = ValuationInputs.from_parameters(p)
     out = value_patients(log, table, p, settings(0.0))
-    assert out["costs"].iloc[0] == pytest.approx(inputs.procedure_fixed["hepatectomy"] + 418 * inputs.theatre_per_minute + 7 * inputs.bed_day)
+    assert out["costs"].iloc[0] == pytest.approx(
+        inputs.procedure_fixed["hepatectomy"] + 418 * inputs.theatre_per_minute + 7 * inputs.bed_day
+    )
     life_years = died_after_days / DAYS_PER_MONTH / 12
     loss = inputs.recovery_decrement["hepatectomy"] * life_years  # 42 recovery days cut at death on day 10
     assert out["qalys"].iloc[0] == pytest.approx(inputs.utility_progression_free * life_years - loss, rel=1e-12)
 
 
 def test_adverse_event_cost_and_decrement():
-    events = [(0, "entry", "untreated", ""), (0, "treatment_start", "liver_directed", "tace"), (1.0, "adverse_event", "liver_directed", "tace:post_embolisation_syndrome"), (30.0, "death", "dead", "disease")]
+    events = [
+        (0, "entry", "untreated", ""),
+        (0, "treatment_start", "liver_directed", "tace"),
+        (1.0, "adverse_event", "liver_directed", "tace:post_embolisation_syndrome"),
+        (30.0, "death", "dead", "disease"),
+    ]
     log, table = build_log([events])
     p = params(cost__tace_procedure=0)
     inputs = ValuationInputs.from_parameters(p)
@@ -242,7 +259,9 @@ def test_decrements_in_force_together_multiply():
     inputs = ValuationInputs.from_parameters(p)
     out = value_patients(log, table, p, settings(0.0))
     u = inputs.utility_progression_free
-    m_symptoms, m_recovery, m_ae = (1 - d / u for d in (inputs.symptoms_decrement, inputs.recovery_decrement["hepatectomy"], inputs.ae_decrement["major_morbidity"]))
+    m_symptoms, m_recovery, m_ae = (
+        1 - d / u for d in (inputs.symptoms_decrement, inputs.recovery_decrement["hepatectomy"], inputs.ae_decrement["major_morbidity"])
+    )
     recovery_end, ae_end = inputs.recovery_months["hepatectomy"], ae_at + inputs.ae_months["major_morbidity"]
     assert ae_at < recovery_end < death and ae_end < death
     pieces = [  # (from, to, multipliers in force) in months, for this ordering of the windows
@@ -253,14 +272,25 @@ def test_decrements_in_force_together_multiply():
     ]
     expected = sum(u * m * (b - a) for a, b, m in pieces) / 12
     assert out["qalys"].iloc[0] == pytest.approx(expected, rel=1e-12)
-    additive = (u * death - inputs.symptoms_decrement * death - inputs.recovery_decrement["hepatectomy"] * recovery_end - inputs.ae_decrement["major_morbidity"] * (ae_end - ae_at)) / 12
+    additive = (
+        u * death
+        - inputs.symptoms_decrement * death
+        - inputs.recovery_decrement["hepatectomy"] * recovery_end
+        - inputs.ae_decrement["major_morbidity"] * (ae_end - ae_at)
+    ) / 12
     assert out["qalys"].iloc[0] > additive  # stacking no longer subtracts the full decrements
 
 
 def test_a_decrement_scales_with_the_state_it_falls_in():
     """A decrement published against progression-free health takes the same share of a progressed patient's utility."""
-    events = [(0, "entry", "untreated", ""), (0, "treatment_start", "surveillance", "surveillance"), (2.0, "progression", "progressed", "natural_history"),
-              (2.0, "treatment_start", "liver_directed", "tace"), (3.0, "adverse_event", "liver_directed", "tace:post_embolisation_syndrome"), (30.0, "death", "dead", "disease")]
+    events = [
+        (0, "entry", "untreated", ""),
+        (0, "treatment_start", "surveillance", "surveillance"),
+        (2.0, "progression", "progressed", "natural_history"),
+        (2.0, "treatment_start", "liver_directed", "tace"),
+        (3.0, "adverse_event", "liver_directed", "tace:post_embolisation_syndrome"),
+        (30.0, "death", "dead", "disease"),
+    ]
     log, table = build_log([events])
     p = params(cost__tace_procedure=0)
     inputs = ValuationInputs.from_parameters(p)
@@ -272,8 +302,13 @@ def test_a_decrement_scales_with_the_state_it_falls_in():
 
 
 def test_decrements_at_least_as_large_as_the_reference_utility_bring_it_to_zero_not_below():
-    events = [(0, "entry", "untreated", ""), (0, "treatment_start", "liver_directed", "tace"), (0.0, "adverse_event", "liver_directed", "tace:post_embolisation_syndrome"),
-              (0.0, "adverse_event", "liver_directed", "tace:post_embolisation_syndrome"), (1.0, "death", "dead", "disease")]
+    events = [
+        (0, "entry", "untreated", ""),
+        (0, "treatment_start", "liver_directed", "tace"),
+        (0.0, "adverse_event", "liver_directed", "tace:post_embolisation_syndrome"),
+        (0.0, "adverse_event", "liver_directed", "tace:post_embolisation_syndrome"),
+        (1.0, "death", "dead", "disease"),
+    ]
     log, table = build_log([events])
     p = params(cost__tace_procedure=0, utility__ae_decrement_post_embolisation_syndrome=0.9, utility__ae_days_post_embolisation_syndrome=10)
     inputs = ValuationInputs.from_parameters(p)
@@ -296,7 +331,13 @@ def _qalys_by_brute_force(events, functional, inputs, rate):
             windows.append((time, min(time + inputs.ae_months[kind], end), inputs.ae_decrement[kind]))
         progressed = progressed or event in ("progression", "recurrence")
         uncontrolled = {"symptoms_controlled": False, "symptoms_relapsed": True}.get(event, uncontrolled)
-        base = inputs.utility_no_evidence_of_disease if to_state == "no_evidence_of_disease" else inputs.utility_progressed if progressed else inputs.utility_progression_free
+        base = (
+            inputs.utility_no_evidence_of_disease
+            if to_state == "no_evidence_of_disease"
+            else inputs.utility_progressed
+            if progressed
+            else inputs.utility_progression_free
+        )
         state.append((time, base * (max(0.0, 1 - inputs.symptoms_decrement / inputs.utility_progression_free) if uncontrolled else 1.0)))
     cuts = sorted({time for time, _ in state} | {a for a, _, _ in windows} | {b for _, b, _ in windows})
     total = 0.0
@@ -313,8 +354,20 @@ def test_multiplicative_decrements_match_a_brute_force_valuation_on_random_logs(
     rng = np.random.default_rng(20261130)
     p = params(utility__ae_decrement_grade3_4=0.8)  # at least one decrement above the reference utility: a multiplier of 0
     inputs = ValuationInputs.from_parameters(p)
-    procedures = ["hepatectomy;extent=major;ablation=0;minutes=300;los_days=6", "tace", "ablation", "prrt", "transplant;minutes=400;los_days=20"]
-    adverse = ["tace:post_embolisation_syndrome", "everolimus:stomatitis", "hepatectomy:major_morbidity", "sunitinib:grade3_4", "capecitabine_temozolomide:grade3_haematological"]
+    procedures = [
+        "hepatectomy;extent=major;ablation=0;minutes=300;los_days=6",
+        "tace",
+        "ablation",
+        "prrt",
+        "transplant;minutes=400;los_days=20",
+    ]
+    adverse = [
+        "tace:post_embolisation_syndrome",
+        "everolimus:stomatitis",
+        "hepatectomy:major_morbidity",
+        "sunitinib:grade3_4",
+        "capecitabine_temozolomide:grade3_haematological",
+    ]
     logs, flags = [], []
     for _ in range(60):
         events, time, state = [(0.0, "entry", "untreated", ""), (0.0, "treatment_start", "surgery", "hepatectomy")], 0.0, "surgery"
@@ -342,12 +395,20 @@ def test_multiplicative_decrements_match_a_brute_force_valuation_on_random_logs(
         expected = [_qalys_by_brute_force(events, flag, inputs, rate) for events, flag in zip(logs, flags)]
         assert out["qalys"].to_numpy() == pytest.approx(expected, rel=1e-9, abs=1e-12)
         # Valued one patient at a time, each patient's figures are bit for bit those of the whole log.
-        single = [value_patients(log[log["patient_id"] == i], table[table["patient_id"] == i], p, settings(rate))["qalys"].iloc[0] for i in (0, 7, 31)]
+        single = [
+            value_patients(log[log["patient_id"] == i], table[table["patient_id"] == i], p, settings(rate))["qalys"].iloc[0]
+            for i in (0, 7, 31)
+        ]
         assert single == [out["qalys"].iloc[i] for i in (0, 7, 31)]
 
 
 def test_an_event_the_library_cannot_value_is_a_one_line_error():
-    events = [(0, "entry", "untreated", ""), (0, "treatment_start", "liver_directed", "tace"), (1.0, "adverse_event", "liver_directed", "tace:unheard_of"), (3.0, "death", "dead", "disease")]
+    events = [
+        (0, "entry", "untreated", ""),
+        (0, "treatment_start", "liver_directed", "tace"),
+        (1.0, "adverse_event", "liver_directed", "tace:unheard_of"),
+        (3.0, "death", "dead", "disease"),
+    ]
     log, table = build_log([events])
     with pytest.raises(ScenarioError, match="cost.ae_unheard_of"):
         value_patients(log, table, params(), settings(0.035))
@@ -358,7 +419,9 @@ def test_an_event_the_library_cannot_value_is_a_one_line_error():
 
 @pytest.fixture(scope="module")
 def simulated():
-    scenario = Scenario.model_validate(tiny_scenario(replications=2, cohort={"size": 150}, strategies=["surgery-first", "systemic-first", "best-supportive-care"]))
+    scenario = Scenario.model_validate(
+        tiny_scenario(replications=2, cohort={"size": 150}, strategies=["surgery-first", "systemic-first", "best-supportive-care"])
+    )
     return run_scenario(scenario)
 
 

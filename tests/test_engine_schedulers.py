@@ -30,7 +30,12 @@ def _run(scheduler: str, prepared, strategy) -> tuple[pd.DataFrame, pd.DataFrame
 
 @pytest.mark.parametrize("strategy_index", range(4))
 def test_direct_and_simpy_schedulers_give_identical_histories(strategy_index):
-    strategies = [{"name": "everything", "telotristat": True, "rules": ALL_TREATMENTS_RULES}, "surgery-first", "guideline", "watch-and-wait"]
+    strategies = [
+        {"name": "everything", "telotristat": True, "rules": ALL_TREATMENTS_RULES},
+        "surgery-first",
+        "guideline",
+        "watch-and-wait",
+    ]
     data = tiny_scenario(seed=11, cohort={"size": 400}, horizon_months=240, strategies=strategies)
     prepared = prepare(Scenario.model_validate(data), "test.yaml")
     strategy = prepared.strategies[strategy_index]

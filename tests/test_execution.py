@@ -96,7 +96,10 @@ def test_compare_is_identical_with_one_and_two_workers_precision_included(write_
 
 def test_psa_keeps_every_draws_event_log_only_when_asked(write_scenario, tmp_path):
     path = _scenario(write_scenario, cohort={"size": 50})
-    assert main(["psa", str(path), "--draws", "3", "--patients", "40", "--workers", "2", "--out", str(tmp_path / "kept"), "--keep-events"]) == 0
+    assert (
+        main(["psa", str(path), "--draws", "3", "--patients", "40", "--workers", "2", "--out", str(tmp_path / "kept"), "--keep-events"])
+        == 0
+    )
     assert main(["psa", str(path), "--draws", "3", "--patients", "40", "--workers", "1", "--out", str(tmp_path / "summary")]) == 0
     kept = sorted((tmp_path / "kept" / "events").glob("*.parquet"))
     assert [p.name for p in kept] == [f"events-{d:07d}.parquet" for d in (1, 2, 3)]
@@ -161,5 +164,7 @@ def test_dsa_is_identical_with_one_and_two_workers(write_scenario, tmp_path):
 def test_calibration_check_is_identical_with_one_and_two_workers(tmp_path):
     for workers in (1, 2):
         # Exit 1 is allowed: at 150 patients per arm some targets miss; only sameness is tested here.
-        assert main(["calibrate", "--check", "--patients", "150", "--out", str(tmp_path / f"w{workers}"), "--workers", str(workers), "--quiet"]) in (0, 1)
+        assert main(
+            ["calibrate", "--check", "--patients", "150", "--out", str(tmp_path / f"w{workers}"), "--workers", str(workers), "--quiet"]
+        ) in (0, 1)
     _same_files(tmp_path / "w1", tmp_path / "w2", ("calibration.csv",))

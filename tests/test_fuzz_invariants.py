@@ -127,7 +127,11 @@ def test_invariants_over_200_random_scenarios(scenario):
 def test_qalys_are_never_negative_after_a_complicated_resection_with_uncontrolled_symptoms():
     """Found by the invariants when decrements were added: recovery + major morbidity + uncontrolled
     symptoms took a one-month follow-up below 0 QALYs. Decrements now combine multiplicatively."""
-    scenario = Scenario.model_validate({"name": "qaly", "seed": 1, "cohort": {"size": 4}, "horizon_months": 1.0, "strategies": ["surgery-first"]})
+    scenario = Scenario.model_validate(
+        {"name": "qaly", "seed": 1, "cohort": {"size": 4}, "horizon_months": 1.0, "strategies": ["surgery-first"]}
+    )
     outcome = run_scenario(scenario)
-    valued = value_patients(outcome.result.events, outcome.result.patients, outcome.prepared.params, EconomicSettings.from_scenario(scenario))
+    valued = value_patients(
+        outcome.result.events, outcome.result.patients, outcome.prepared.params, EconomicSettings.from_scenario(scenario)
+    )
     assert (valued["qalys"] >= 0).all() and (valued["qalys_undiscounted"] >= 0).all()

@@ -32,7 +32,18 @@ from hypothesis import strategies as st
 
 from simulator.api import run_scenario
 from simulator.cli import main
-from simulator.config import MAX_HORIZON_MONTHS, MAX_PATIENTS, MAX_REPLICATIONS, MAX_SUMMARY_LIFETIMES, CohortConfig, Rule, RuleCondition, Scenario, StrategyConfig, load_scenario
+from simulator.config import (
+    MAX_HORIZON_MONTHS,
+    MAX_PATIENTS,
+    MAX_REPLICATIONS,
+    MAX_SUMMARY_LIFETIMES,
+    CohortConfig,
+    Rule,
+    RuleCondition,
+    Scenario,
+    StrategyConfig,
+    load_scenario,
+)
 from simulator.errors import UserInputError
 from simulator.params.distributions import FAMILIES
 from simulator.params.parameter_set import load_library
@@ -66,39 +77,91 @@ WHEN = (*RULE, "when")
 
 # (path, kind) of every typed field of the base scenario.
 TYPED_PATHS = [
-    (("name",), "str"), (("description",), "str"), (("seed",), "int"), (("replications",), "int"),
-    (("cohort",), "dict"), (("cohort", "size"), "int"), (("cohort", "age"), "float"), (("cohort", "mix"), "dict"),
-    (("cohort", "mix", "functional"), "float"), (("horizon_months",), "float"), (("strategies",), "list"),
-    (("strategies", 0), "str_or_dict"), (("strategies", 1, "name"), "str"), (("strategies", 1, "telotristat"), "bool"),
-    (("strategies", 1, "rules"), "list"), ((*RULE, "treatment"), "str"), ((*RULE, "max_uses"), "int"),
-    (WHEN, "dict"), ((*WHEN, "extrahepatic"), "bool"), ((*WHEN, "functional"), "bool"), ((*WHEN, "min_line"), "int"),
-    ((*WHEN, "grade"), "one_or_many"), ((*WHEN, "after"), "one_or_many"), ((*WHEN, "min_months"), "float"),
-    (("parameters",), "dict"), (("parameters", "hepatectomy.perioperative_mortality"), "float"),
+    (("name",), "str"),
+    (("description",), "str"),
+    (("seed",), "int"),
+    (("replications",), "int"),
+    (("cohort",), "dict"),
+    (("cohort", "size"), "int"),
+    (("cohort", "age"), "float"),
+    (("cohort", "mix"), "dict"),
+    (("cohort", "mix", "functional"), "float"),
+    (("horizon_months",), "float"),
+    (("strategies",), "list"),
+    (("strategies", 0), "str_or_dict"),
+    (("strategies", 1, "name"), "str"),
+    (("strategies", 1, "telotristat"), "bool"),
+    (("strategies", 1, "rules"), "list"),
+    ((*RULE, "treatment"), "str"),
+    ((*RULE, "max_uses"), "int"),
+    (WHEN, "dict"),
+    ((*WHEN, "extrahepatic"), "bool"),
+    ((*WHEN, "functional"), "bool"),
+    ((*WHEN, "min_line"), "int"),
+    ((*WHEN, "grade"), "one_or_many"),
+    ((*WHEN, "after"), "one_or_many"),
+    ((*WHEN, "min_months"), "float"),
+    (("parameters",), "dict"),
+    (("parameters", "hepatectomy.perioperative_mortality"), "float"),
 ]
-REQUIRED_PATHS = [("name",), ("seed",), ("cohort",), ("horizon_months",), ("strategies",), ("cohort", "size"), ("strategies", 1, "name"), (*RULE, "treatment")]
+REQUIRED_PATHS = [
+    ("name",),
+    ("seed",),
+    ("cohort",),
+    ("horizon_months",),
+    ("strategies",),
+    ("cohort", "size"),
+    ("strategies", 1, "name"),
+    (*RULE, "treatment"),
+]
 MODEL_AT = {(): Scenario, ("cohort",): CohortConfig, ("strategies", 1): StrategyConfig, RULE: Rule, WHEN: RuleCondition}
 LIBRARY = load_library()
-PROBABILITIES = sorted(n for n, (e, _) in LIBRARY.items() if e.value is not None and e.unit in ("probability", "proportion") and not n.startswith("cohort."))
-COHORT_SHARES = sorted(n.removeprefix("cohort.") for n, (e, _) in LIBRARY.items() if n.startswith("cohort.") and e.unit in ("probability", "proportion"))
-DISTRIBUTIONS = ["tace.time_to_progression", "natural_history.time_to_progression", "hepatectomy.time_to_recurrence", "octreotide_lar.symptom_control_duration"]
+PROBABILITIES = sorted(
+    n for n, (e, _) in LIBRARY.items() if e.value is not None and e.unit in ("probability", "proportion") and not n.startswith("cohort.")
+)
+COHORT_SHARES = sorted(
+    n.removeprefix("cohort.") for n, (e, _) in LIBRARY.items() if n.startswith("cohort.") and e.unit in ("probability", "proportion")
+)
+DISTRIBUTIONS = [
+    "tace.time_to_progression",
+    "natural_history.time_to_progression",
+    "hepatectomy.time_to_recurrence",
+    "octreotide_lar.symptom_control_duration",
+]
 TREATMENTS = sorted(MODALITIES)
 ALWAYS_TAKEN = ["best_supportive_care", "surveillance", "tae", "tace", "y90", "everolimus", "captem", "placebo"]
 TAGS = [
-    "!!python/object/apply:os.system ['touch {marker}']", "!!python/object/apply:subprocess.call [['touch', '{marker}']]",
-    "!!python/object/new:os.system ['touch {marker}']", "!!python/name:os.system", "!!python/module:os",
-    "!!python/object:pathlib.Path {{}}", "!!binary aGVsbG8=", "!!set {{a, b}}", "!!omap [a: 1]", "!!timestamp 2001-12-14",
-    "!!str text", "!!int 3", "!!float 1.5", "!custom value", "! plain", "!<tag:yaml.org,2002:str> text",
+    "!!python/object/apply:os.system ['touch {marker}']",
+    "!!python/object/apply:subprocess.call [['touch', '{marker}']]",
+    "!!python/object/new:os.system ['touch {marker}']",
+    "!!python/name:os.system",
+    "!!python/module:os",
+    "!!python/object:pathlib.Path {{}}",
+    "!!binary aGVsbG8=",
+    "!!set {{a, b}}",
+    "!!omap [a: 1]",
+    "!!timestamp 2001-12-14",
+    "!!str text",
+    "!!int 3",
+    "!!float 1.5",
+    "!custom value",
+    "! plain",
+    "!<tag:yaml.org,2002:str> text",
 ]
 
 text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=30)
 plain_name = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._-]{0,20}", fullmatch=True)
 scalars = st.one_of(st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(), text)
-values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(text, inner, max_size=4)), max_leaves=12)
+values = st.recursive(
+    scalars, lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(text, inner, max_size=4)), max_leaves=12
+)
 not_a_whole_number = st.one_of(text, st.booleans(), st.floats(), st.lists(scalars, max_size=3), st.dictionaries(text, scalars, max_size=3))
 WRONG = {
     "int": not_a_whole_number,
     "float": st.one_of(text, st.booleans(), st.lists(scalars, max_size=3), st.dictionaries(text, scalars, max_size=3)),
-    "str": st.one_of(st.integers(), st.floats(), st.booleans(), st.lists(scalars, min_size=1, max_size=3), st.dictionaries(text, scalars, max_size=3)),
+    "str": st.one_of(
+        st.integers(), st.floats(), st.booleans(), st.lists(scalars, min_size=1, max_size=3), st.dictionaries(text, scalars, max_size=3)
+    ),
     "bool": st.one_of(st.integers(), st.floats(), text, st.lists(scalars, max_size=3), st.dictionaries(text, scalars, max_size=3)),
     "list": st.one_of(st.integers(), st.floats(), st.booleans(), st.dictionaries(text, scalars, max_size=3)),
     "one_or_many": st.one_of(st.integers(), st.floats(), st.booleans(), st.dictionaries(text, scalars, max_size=3)),
@@ -151,9 +214,28 @@ def base_documents(draw) -> dict:
 
 
 KINDS = (
-    "wrong_type", "missing", "extra_key", "huge", "non_finite", "non_positive", "probability", "mix_sum",
-    "empty", "unknown_reference", "duplicate", "never_fires", "unicode", "deep", "bomb", "tag", "garbage",
-    "top_level", "total_work", "random_value", "distribution", "extreme_values",
+    "wrong_type",
+    "missing",
+    "extra_key",
+    "huge",
+    "non_finite",
+    "non_positive",
+    "probability",
+    "mix_sum",
+    "empty",
+    "unknown_reference",
+    "duplicate",
+    "never_fires",
+    "unicode",
+    "deep",
+    "bomb",
+    "tag",
+    "garbage",
+    "top_level",
+    "total_work",
+    "random_value",
+    "distribution",
+    "extreme_values",
 )
 
 
@@ -177,38 +259,58 @@ def cases(draw, marker: str, kind: str) -> Case:
         target[key] = draw(st.one_of(scalars, st.lists(scalars, max_size=3)))
         return Case(kind, doc, field=location(where) or None, words="unknown key")
     if kind == "huge":
-        path, value = draw(st.sampled_from([
-            (("seed",), st.integers(2**63, 2**200)),
-            (("replications",), st.integers(MAX_REPLICATIONS + 1, 10**30)),
-            (("cohort", "size"), st.integers(MAX_PATIENTS + 1, 10**30)),
-            (("horizon_months",), st.floats(MAX_HORIZON_MONTHS * 1.0001, 1e308)),
-            ((*RULE, "max_uses"), st.integers(51, 10**30)),
-            ((*WHEN, "min_line"), st.integers(51, 10**30)),
-            (("parameters", "hepatectomy.perioperative_mortality"), st.one_of(st.floats(1.0001, 1e308), st.integers(2, 10**400))),
-            (("parameters", "disease.hr_extrahepatic"), st.floats(1000.001, 1e308)),
-            (("parameters", "prrt.cycles"), st.integers(101, 10**30)),
-        ]))
+        path, value = draw(
+            st.sampled_from(
+                [
+                    (("seed",), st.integers(2**63, 2**200)),
+                    (("replications",), st.integers(MAX_REPLICATIONS + 1, 10**30)),
+                    (("cohort", "size"), st.integers(MAX_PATIENTS + 1, 10**30)),
+                    (("horizon_months",), st.floats(MAX_HORIZON_MONTHS * 1.0001, 1e308)),
+                    ((*RULE, "max_uses"), st.integers(51, 10**30)),
+                    ((*WHEN, "min_line"), st.integers(51, 10**30)),
+                    (("parameters", "hepatectomy.perioperative_mortality"), st.one_of(st.floats(1.0001, 1e308), st.integers(2, 10**400))),
+                    (("parameters", "disease.hr_extrahepatic"), st.floats(1000.001, 1e308)),
+                    (("parameters", "prrt.cycles"), st.integers(101, 10**30)),
+                ]
+            )
+        )
         set_at(doc, path, draw(value))
         return Case(kind, doc, field=location(path))
     if kind == "non_finite":
         value = draw(st.sampled_from([math.nan, math.inf, -math.inf]))
-        path = draw(st.sampled_from([
-            ("horizon_months",), ("cohort", "age"), ("cohort", "mix", "functional"), ("parameters", "hepatectomy.perioperative_mortality"),
-            (*WHEN, "min_months"), ("parameters", "tace.time_to_progression", "params", "median"),
-            ("parameters", "tace.time_to_progression", "params", "shape"),
-        ]))
+        path = draw(
+            st.sampled_from(
+                [
+                    ("horizon_months",),
+                    ("cohort", "age"),
+                    ("cohort", "mix", "functional"),
+                    ("parameters", "hepatectomy.perioperative_mortality"),
+                    (*WHEN, "min_months"),
+                    ("parameters", "tace.time_to_progression", "params", "median"),
+                    ("parameters", "tace.time_to_progression", "params", "shape"),
+                ]
+            )
+        )
         set_at(doc, path, value)
         return Case(kind, doc, field=location(path[:2]) if path[0] == "parameters" else location(path))
     if kind == "non_positive":
-        path, value = draw(st.sampled_from([
-            (("horizon_months",), st.floats(-1e308, 0)), (("cohort", "size"), st.integers(-(10**20), 0)),
-            (("replications",), st.integers(-(10**20), 0)), ((*RULE, "max_uses"), st.integers(-100, 0)),
-            ((*WHEN, "min_line"), st.integers(-100, 0)), ((*WHEN, "min_months"), st.floats(-1e308, -1e-300)),
-            (("cohort", "age"), st.floats(-1e308, 17.99)), (("seed",), st.integers(-(2**80), -1)),
-            (("parameters", "hepatectomy.length_of_stay_major_days"), st.floats(-1e308, -1e-300)),
-            (("parameters", "tace.time_to_progression", "params", "median"), st.floats(-1e308, 0)),
-            (("parameters", "tace.time_to_progression", "params", "shape"), st.floats(-1e308, 0)),
-        ]))
+        path, value = draw(
+            st.sampled_from(
+                [
+                    (("horizon_months",), st.floats(-1e308, 0)),
+                    (("cohort", "size"), st.integers(-(10**20), 0)),
+                    (("replications",), st.integers(-(10**20), 0)),
+                    ((*RULE, "max_uses"), st.integers(-100, 0)),
+                    ((*WHEN, "min_line"), st.integers(-100, 0)),
+                    ((*WHEN, "min_months"), st.floats(-1e308, -1e-300)),
+                    (("cohort", "age"), st.floats(-1e308, 17.99)),
+                    (("seed",), st.integers(-(2**80), -1)),
+                    (("parameters", "hepatectomy.length_of_stay_major_days"), st.floats(-1e308, -1e-300)),
+                    (("parameters", "tace.time_to_progression", "params", "median"), st.floats(-1e308, 0)),
+                    (("parameters", "tace.time_to_progression", "params", "shape"), st.floats(-1e308, 0)),
+                ]
+            )
+        )
         set_at(doc, path, draw(value))
         return Case(kind, doc, field=location(path[:2]) if path[0] == "parameters" else location(path))
     if kind == "probability":
@@ -221,16 +323,25 @@ def cases(draw, marker: str, kind: str) -> Case:
         doc["cohort"]["mix"][share] = draw(outside)
         return Case(kind, doc, field=f"cohort.mix.{share}")
     if kind == "mix_sum":
-        first, second = draw(st.sampled_from([("primary_pancreas", "primary_small_bowel"), ("grade_g2", "grade_g3"), ("burden_25to50", "burden_gt50")]))
+        first, second = draw(
+            st.sampled_from([("primary_pancreas", "primary_small_bowel"), ("grade_g2", "grade_g3"), ("burden_25to50", "burden_gt50")])
+        )
         a = draw(st.floats(0.5, 1))
         b = min(1.0, 1.0 - a + draw(st.floats(1e-6, 0.5)))
         doc["cohort"]["mix"].update({first: a, second: b})
         return Case(kind, doc, field="cohort.mix", words="sum to at most 1")
     if kind == "empty":
-        path, value, field = draw(st.sampled_from([
-            (("strategies",), [], "strategies"), (("strategies", 1, "rules"), [], "strategies[1].rules"),
-            (("name",), "", "name"), (("cohort",), {}, "cohort.size"), (("strategies", 1, "name"), "", "strategies[1].name"),
-        ]))
+        path, value, field = draw(
+            st.sampled_from(
+                [
+                    (("strategies",), [], "strategies"),
+                    (("strategies", 1, "rules"), [], "strategies[1].rules"),
+                    (("name",), "", "name"),
+                    (("cohort",), {}, "cohort.size"),
+                    (("strategies", 1, "name"), "", "strategies[1].name"),
+                ]
+            )
+        )
         set_at(doc, path, value)
         return Case(kind, doc, field=field)
     if kind == "unknown_reference":
@@ -247,7 +358,13 @@ def cases(draw, marker: str, kind: str) -> Case:
         if choice == "sex":
             set_at(doc, (*WHEN, "sex"), draw(text.filter(lambda t: t not in ("male", "female"))))
             return Case(kind, doc, field=location((*WHEN, "sex")), words="one of")
-        doc["strategies"][0] = draw(plain_name.filter(lambda n: n not in ("surgery-first", "iat-first", "systemic-first", "watch-and-wait", "guideline", "best-supportive-care", "mine")))
+        doc["strategies"][0] = draw(
+            plain_name.filter(
+                lambda n: (
+                    n not in ("surgery-first", "iat-first", "systemic-first", "watch-and-wait", "guideline", "best-supportive-care", "mine")
+                )
+            )
+        )
         return Case(kind, doc, field="strategies[0].name", words="bundled strategy")
     if kind == "duplicate":
         doc["strategies"].append(draw(st.sampled_from(["surgery-first", {"name": "mine", "rules": [{"treatment": "placebo"}]}])))
@@ -307,10 +424,12 @@ def cases(draw, marker: str, kind: str) -> Case:
     if kind == "garbage":
         return Case(kind, raw=draw(st.one_of(text, st.binary(max_size=200), st.text(max_size=200))), expect="error")
     if kind == "top_level":
-        raw = draw(st.one_of(
-            st.sampled_from(["", "---\n", "~\n", "# only a comment\n"]),
-            st.one_of(scalars, st.lists(values, max_size=4)).map(lambda v: yaml.safe_dump(v, allow_unicode=True)),
-        ))
+        raw = draw(
+            st.one_of(
+                st.sampled_from(["", "---\n", "~\n", "# only a comment\n"]),
+                st.one_of(scalars, st.lists(values, max_size=4)).map(lambda v: yaml.safe_dump(v, allow_unicode=True)),
+            )
+        )
         return Case(kind, raw=raw, words="mapping of scenario fields")
     if kind == "total_work":
         # Beyond what even summary mode runs: refused when the file is read, whatever the overrides.
@@ -339,7 +458,9 @@ def cases(draw, marker: str, kind: str) -> Case:
         return Case(kind, doc, field=f"parameters.{name}", expect="maybe")
     assert kind == "extreme_values"
     name = draw(st.sampled_from(sorted(n for n, (e, _) in LIBRARY.items() if e.value is not None and not n.startswith("cohort."))))
-    doc["parameters"][name] = draw(st.one_of(st.sampled_from([0, 1, 1e-3, 1e3, 100, 5e-324, 1e308, -0.0]), st.floats(allow_nan=False, allow_infinity=False)))
+    doc["parameters"][name] = draw(
+        st.one_of(st.sampled_from([0, 1, 1e-3, 1e3, 100, 5e-324, 1e308, -0.0]), st.floats(allow_nan=False, allow_infinity=False))
+    )
     return Case(kind, doc, field=f"parameters.{name}", expect="maybe")
 
 
@@ -411,8 +532,16 @@ def run_fuzz(tmp_path: Path, capsys, examples_per_kind: int) -> Counter:
     seen: set[str] = set()
 
     @settings(
-        max_examples=examples_per_kind, derandomize=True, database=None, deadline=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much, HealthCheck.large_base_example],
+        max_examples=examples_per_kind,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        suppress_health_check=[
+            HealthCheck.too_slow,
+            HealthCheck.data_too_large,
+            HealthCheck.filter_too_much,
+            HealthCheck.large_base_example,
+        ],
     )
     @given(data=st.data())
     def fuzz(kind, data):
@@ -473,7 +602,11 @@ def test_no_traceback_reaches_stderr_in_a_real_process(tmp_path):
             content = content.replace("{marker}", str(marker)).encode("utf-8")
         path.write_bytes(content)
         command = [sys.executable, "-m", "simulator", "run", str(path), "--out", str(tmp_path / f"out{index}")]
-        procs[label] = (subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True), path, tmp_path / f"out{index}")
+        procs[label] = (
+            subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True),
+            path,
+            tmp_path / f"out{index}",
+        )
     for label, (proc, path, out) in procs.items():
         stdout, stderr = proc.communicate()
         assert proc.returncode == 2, (label, stderr)

@@ -15,7 +15,12 @@ from hypothesis import strategies as st
 import simulator.api
 from simulator.cli import main
 from simulator.config import (
-    MAX_FILE_BYTES, MAX_HORIZON_MONTHS, MAX_PATIENTS, MAX_REPLICATIONS, MAX_SIMULATED_LIFETIMES, MAX_YAML_DEPTH,
+    MAX_FILE_BYTES,
+    MAX_HORIZON_MONTHS,
+    MAX_PATIENTS,
+    MAX_REPLICATIONS,
+    MAX_SIMULATED_LIFETIMES,
+    MAX_YAML_DEPTH,
 )
 from simulator.params.distributions import MAX_CUTS, DistributionError, build_distribution
 from simulator.params.schema import MAX_COUNT, RATIO_RANGE
@@ -51,13 +56,32 @@ LIMIT_CASES = {
         "cohort.size",
         f"at most {MAX_SIMULATED_LIFETIMES} simulated lifetimes",
     ),
-    "strategies": (tiny_scenario(strategies=[{"name": f"s{i}", "rules": [{"treatment": "placebo"}]} for i in range(51)]), "strategies", "at most 50"),
-    "rules": (tiny_scenario(strategies=[{"name": "long", "rules": [{"treatment": "placebo", "max_uses": 1} for _ in range(101)]}]), "strategies[0].rules", "at most 100"),
+    "strategies": (
+        tiny_scenario(strategies=[{"name": f"s{i}", "rules": [{"treatment": "placebo"}]} for i in range(51)]),
+        "strategies",
+        "at most 50",
+    ),
+    "rules": (
+        tiny_scenario(strategies=[{"name": "long", "rules": [{"treatment": "placebo", "max_uses": 1} for _ in range(101)]}]),
+        "strategies[0].rules",
+        "at most 100",
+    ),
     "count parameter": (tiny_scenario(parameters={"prrt.cycles": MAX_COUNT + 1}), "parameters.prrt.cycles", f"0 to {MAX_COUNT}"),
     "fractional count": (tiny_scenario(parameters={"iat.max_sessions": 2.5}), "parameters.iat.max_sessions", "whole number"),
-    "hazard ratio": (tiny_scenario(parameters={"disease.hr_extrahepatic": RATIO_RANGE[1] * 2}), "parameters.disease.hr_extrahepatic", f"{RATIO_RANGE[1]:g}"),
+    "hazard ratio": (
+        tiny_scenario(parameters={"disease.hr_extrahepatic": RATIO_RANGE[1] * 2}),
+        "parameters.disease.hr_extrahepatic",
+        f"{RATIO_RANGE[1]:g}",
+    ),
     "cuts": (
-        tiny_scenario(parameters={"tace.time_to_progression": {"distribution": "piecewise_exponential", "params": {"cuts": list(range(MAX_CUTS + 1)), "rates": [0.1] * (MAX_CUTS + 1)}}}),
+        tiny_scenario(
+            parameters={
+                "tace.time_to_progression": {
+                    "distribution": "piecewise_exponential",
+                    "params": {"cuts": list(range(MAX_CUTS + 1)), "rates": [0.1] * (MAX_CUTS + 1)},
+                }
+            }
+        ),
         "parameters.tace.time_to_progression",
         f"at most {MAX_CUTS}",
     ),
@@ -75,7 +99,11 @@ def test_limits_are_refused_up_front_with_the_limit(case, write_scenario, tmp_pa
 
 @pytest.mark.parametrize(
     "option, value, limit",
-    [("--patients", MAX_PATIENTS + 1, str(MAX_PATIENTS)), ("--replications", MAX_REPLICATIONS + 1, str(MAX_REPLICATIONS)), ("--patients", MAX_SIMULATED_LIFETIMES, str(MAX_SIMULATED_LIFETIMES))],
+    [
+        ("--patients", MAX_PATIENTS + 1, str(MAX_PATIENTS)),
+        ("--replications", MAX_REPLICATIONS + 1, str(MAX_REPLICATIONS)),
+        ("--patients", MAX_SIMULATED_LIFETIMES, str(MAX_SIMULATED_LIFETIMES)),
+    ],
 )
 def test_command_line_overrides_obey_the_same_limits(option, value, limit, write_scenario, tmp_path, capsys, no_simulation):
     path = write_scenario(tiny_scenario())
@@ -106,7 +134,9 @@ def test_file_size_and_nesting_limits(write_scenario, capsys):
         ({"distribution": "weibull", "params": {"shape": math.nan, "median": 10}}, "shape"),
     ],
 )
-def test_undefined_distributions_are_refused_at_load_with_the_parameter_name(params, expected, write_scenario, tmp_path, capsys, no_simulation):
+def test_undefined_distributions_are_refused_at_load_with_the_parameter_name(
+    params, expected, write_scenario, tmp_path, capsys, no_simulation
+):
     path = write_scenario(tiny_scenario(parameters={"tace.time_to_progression": params}))
     line = one_error_line(capsys, main(["validate", str(path)]))
     assert "parameters.tace.time_to_progression" in line and expected in line, line
@@ -131,20 +161,31 @@ def test_parameters_that_only_fail_together_or_by_type(parameters, field, expect
 def test_near_zero_progression_times_stop_the_run_with_one_line(write_scenario, tmp_path, capsys):
     """Valid-looking parameters that make every line end at once would loop without end: the run
     stops at MAX_LINES_PER_PATIENT lines per patient, names the file, and writes nothing."""
-    path = write_scenario(tiny_scenario(
-        cohort={"size": 2}, horizon_months=600, strategies=["best-supportive-care"],
-        parameters={"natural_history.time_to_progression": {"distribution": "exponential", "params": {"rate": 1e9}}, "disease.death_rate": 0},
-    ))
+    path = write_scenario(
+        tiny_scenario(
+            cohort={"size": 2},
+            horizon_months=600,
+            strategies=["best-supportive-care"],
+            parameters={
+                "natural_history.time_to_progression": {"distribution": "exponential", "params": {"rate": 1e9}},
+                "disease.death_rate": 0,
+            },
+        )
+    )
     out = tmp_path / "out"
     line = one_error_line(capsys, main(["run", str(path), "--out", str(out)]))
-    assert str(path) in line and "parameters: expected parameters" in line and f"at most {MAX_LINES_PER_PATIENT} treatment lines" in line, line
+    assert str(path) in line and "parameters: expected parameters" in line and f"at most {MAX_LINES_PER_PATIENT} treatment lines" in line, (
+        line
+    )
     assert not out.exists()
 
 
 @settings(max_examples=300, derandomize=True, database=None, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     family=st.sampled_from(["exponential", "weibull", "gompertz", "loglogistic", "lognormal", "gamma", "gengamma"]),
-    a=st.floats(-1e6, 1e6), b=st.floats(1e-6, 1e6), c=st.floats(-50, 50),
+    a=st.floats(-1e6, 1e6),
+    b=st.floats(1e-6, 1e6),
+    c=st.floats(-50, 50),
     u=st.one_of(st.floats(0, 1), st.sampled_from([5e-324, 1e-300, 2.0**-53, 1 - 2.0**-53, 1.0])),
     hazard_ratio=st.one_of(st.floats(1e-9, 1e9), st.sampled_from([RATIO_RANGE[0] ** 3, RATIO_RANGE[1] ** 3])),
 )
@@ -152,9 +193,13 @@ def test_times_from_accepted_distributions_are_never_undefined(family, a, b, c, 
     """Any distribution that passes the load-time check gives a time >= 0 (or inf) for every uniform
     and hazard ratio the model can produce; never NaN, a negative time or an exception."""
     spec = {
-        "exponential": {"rate": b}, "weibull": {"shape": b, "scale": abs(a) + 1e-6}, "gompertz": {"shape": c, "rate": b},
-        "loglogistic": {"shape": b, "scale": abs(a) + 1e-6}, "lognormal": {"meanlog": c, "sdlog": b},
-        "gamma": {"shape": b, "rate": abs(a) + 1e-6}, "gengamma": {"mu": c, "sigma": b, "Q": a / 1e5},
+        "exponential": {"rate": b},
+        "weibull": {"shape": b, "scale": abs(a) + 1e-6},
+        "gompertz": {"shape": c, "rate": b},
+        "loglogistic": {"shape": b, "scale": abs(a) + 1e-6},
+        "lognormal": {"meanlog": c, "sdlog": b},
+        "gamma": {"shape": b, "rate": abs(a) + 1e-6},
+        "gengamma": {"mu": c, "sigma": b, "Q": a / 1e5},
     }[family]
     try:
         distribution = build_distribution(family, spec)

@@ -93,8 +93,11 @@ def _two_arm_frame(times: dict[str, np.ndarray], tau: float) -> pd.DataFrame:
         frames.append(
             pd.DataFrame(
                 {
-                    "replication": 0, "strategy": strategy, "patient_id": np.arange(t.size),
-                    "os_months": np.minimum(t, tau), "death": (t < tau).astype(int),
+                    "replication": 0,
+                    "strategy": strategy,
+                    "patient_id": np.arange(t.size),
+                    "os_months": np.minimum(t, tau),
+                    "death": (t < tau).astype(int),
                 }
             )
         )
@@ -155,8 +158,14 @@ def test_hazard_ratio_through_the_model():
     )
     scenario = Scenario.model_validate(
         {
-            "name": "known-hr", "seed": 11, "horizon_months": 240,
-            "cohort": {"size": 8000, "age": 18, "mix": {"resectable_lt25": 1, "resectable_25to50": 1, "resectable_gt50": 1, "extrahepatic": 0}},
+            "name": "known-hr",
+            "seed": 11,
+            "horizon_months": 240,
+            "cohort": {
+                "size": 8000,
+                "age": 18,
+                "mix": {"resectable_lt25": 1, "resectable_25to50": 1, "resectable_gt50": 1, "extrahepatic": 0},
+            },
             "strategies": [
                 {"name": "no-treatment", "rules": [{"treatment": "best_supportive_care"}]},
                 {"name": "resection", "rules": [{"treatment": "hepatectomy", "max_uses": 1}]},

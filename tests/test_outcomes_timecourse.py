@@ -50,11 +50,21 @@ def events() -> pd.DataFrame:
 def patients() -> pd.DataFrame:
     return pd.DataFrame(
         {
-            "replication": [0, 0], "strategy": ["s", "s"], "patient_id": [0, 1], "functional": [True, False],
-            "os_months": [8.0, 10.0], "death": [1, 0], "death_cause": ["disease", ""],
-            "months_uncontrolled": [5.0, math.nan], "time_to_first_control": [1.0, math.nan], "symptom_control_months": [3.0, math.nan],
-            "lines": [2, 1], "treatment_sequence": ["everolimus>best_supportive_care", "surveillance"],
-            "adverse_events": [1, 0], "resected": [0, 0], "n_tace": [0, 2],
+            "replication": [0, 0],
+            "strategy": ["s", "s"],
+            "patient_id": [0, 1],
+            "functional": [True, False],
+            "os_months": [8.0, 10.0],
+            "death": [1, 0],
+            "death_cause": ["disease", ""],
+            "months_uncontrolled": [5.0, math.nan],
+            "time_to_first_control": [1.0, math.nan],
+            "symptom_control_months": [3.0, math.nan],
+            "lines": [2, 1],
+            "treatment_sequence": ["everolimus>best_supportive_care", "surveillance"],
+            "adverse_events": [1, 0],
+            "resected": [0, 0],
+            "n_tace": [0, 2],
         }
     )
 
@@ -126,8 +136,10 @@ def test_summary_uses_t_intervals_and_log_scale_for_ratios():
 def test_precision_status_ignores_the_comparators_own_ratio():
     summary = pd.DataFrame(
         {
-            "strategy": ["ref", "ref", "b"], "metric": ["hr_os_vs_comparator", "rmst_os_months", "rmst_os_months"],
-            "relative_half_width": [np.nan, 0.01, 0.04], "replications": [3, 3, 3],
+            "strategy": ["ref", "ref", "b"],
+            "metric": ["hr_os_vs_comparator", "rmst_os_months", "rmst_os_months"],
+            "relative_half_width": [np.nan, 0.01, 0.04],
+            "replications": [3, 3, 3],
         }
     )
     assert precision_status(summary, ("rmst_os_months", "hr_os_vs_comparator"), 0.05, "ref") == (True, 0.04)

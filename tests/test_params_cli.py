@@ -8,8 +8,8 @@ import io
 import pytest
 
 from simulator.cli import main
-from simulator.params.parameter_set import build_parameter_set, load_library
 from simulator.errors import ScenarioError
+from simulator.params.parameter_set import build_parameter_set, load_library
 
 from .conftest import tiny_scenario
 
@@ -35,8 +35,12 @@ def test_params_shows_scenario_overrides(write_scenario, capsys):
 
 def test_distribution_override_is_validated_with_the_parameter_name():
     with pytest.raises(ScenarioError, match="natural_history.time_to_progression.*shape"):
-        build_parameter_set({"natural_history.time_to_progression": {"distribution": "weibull", "params": {"shape": -1, "median": 3}}}, "s.yaml")
-    params = build_parameter_set({"natural_history.time_to_progression": {"distribution": "weibull", "params": {"shape": 1.3, "median": 20}}}, "s.yaml")
+        build_parameter_set(
+            {"natural_history.time_to_progression": {"distribution": "weibull", "params": {"shape": -1, "median": 3}}}, "s.yaml"
+        )
+    params = build_parameter_set(
+        {"natural_history.time_to_progression": {"distribution": "weibull", "params": {"shape": 1.3, "median": 20}}}, "s.yaml"
+    )
     assert params.dist("natural_history.time_to_progression").median == pytest.approx(20)
 
 

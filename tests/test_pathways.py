@@ -5,12 +5,10 @@ from __future__ import annotations
 import re
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from simulator.api import run_scenario
 from simulator.config import Scenario
-from simulator.core.events import EventType
 from simulator.params import parameter_set as parameter_set_module
 from simulator.params.parameter_set import build_parameter_set, load_library
 from simulator.pathways import MODALITIES
@@ -50,7 +48,9 @@ EVERY_RESOURCE = {
 
 
 def run(strategies, size=600, seed=3, horizon=240, **scenario):
-    data = tiny_scenario(seed=seed, cohort={"size": size, **scenario.pop("cohort", {})}, horizon_months=horizon, strategies=strategies, **scenario)
+    data = tiny_scenario(
+        seed=seed, cohort={"size": size, **scenario.pop("cohort", {})}, horizon_months=horizon, strategies=strategies, **scenario
+    )
     return run_scenario(Scenario.model_validate(data)).result
 
 
@@ -58,7 +58,12 @@ def run(strategies, size=600, seed=3, horizon=240, **scenario):
 def everything():
     strategies = [
         {"name": "everything", "telotristat": True, "rules": ALL_TREATMENTS_RULES},
-        "surgery-first", "iat-first", "systemic-first", "watch-and-wait", "guideline", "best-supportive-care",
+        "surgery-first",
+        "iat-first",
+        "systemic-first",
+        "watch-and-wait",
+        "guideline",
+        "best-supportive-care",
     ]
     return run(strategies, size=800)
 
@@ -141,7 +146,9 @@ def test_no_event_after_death_and_one_terminal_event(everything):
     last_time = events.groupby(["strategy", "patient_id"])["time"].max()
     terminal_time = terminal.set_index(["strategy", "patient_id"])["time"]
     assert (last_time.loc[terminal_time.index] == terminal_time).all()
-    after_terminal = events.merge(terminal[["strategy", "patient_id", "time"]].rename(columns={"time": "end"}), on=["strategy", "patient_id"])
+    after_terminal = events.merge(
+        terminal[["strategy", "patient_id", "time"]].rename(columns={"time": "end"}), on=["strategy", "patient_id"]
+    )
     assert (after_terminal["time"] <= after_terminal["end"]).all()
     # the terminal event is the last record of each patient
     last_event = events.groupby(["strategy", "patient_id"])["event"].last()
@@ -155,7 +162,11 @@ def test_treatment_deaths_fall_within_thirty_days_of_a_procedure(everything):
     procedures = events[events["event"] == "procedure"]
     window = 30 / (365.25 / 12)
     for _, death in deaths.iterrows():
-        before = procedures[(procedures["strategy"] == death["strategy"]) & (procedures["patient_id"] == death["patient_id"]) & (procedures["time"] <= death["time"])]
+        before = procedures[
+            (procedures["strategy"] == death["strategy"])
+            & (procedures["patient_id"] == death["patient_id"])
+            & (procedures["time"] <= death["time"])
+        ]
         assert death["time"] - before["time"].max() <= window + 1e-9
 
 
@@ -177,10 +188,19 @@ def test_symptom_outcomes_only_for_functional_patients(everything):
 
 
 def test_crossover_rule_placebo_to_active_drug():
-    result = run([{"name": "trial-placebo", "rules": [
-        {"treatment": "placebo", "when": {"line": 1}},
-        {"treatment": "everolimus", "when": {"progressed_on": ["placebo"]}},
-    ]}], size=300, cohort={"mix": {"primary_pancreas": 1.0, "primary_small_bowel": 0.0}})
+    result = run(
+        [
+            {
+                "name": "trial-placebo",
+                "rules": [
+                    {"treatment": "placebo", "when": {"line": 1}},
+                    {"treatment": "everolimus", "when": {"progressed_on": ["placebo"]}},
+                ],
+            }
+        ],
+        size=300,
+        cohort={"mix": {"primary_pancreas": 1.0, "primary_small_bowel": 0.0}},
+    )
     sequences = result.patients["treatment_sequence"]
     assert sequences.str.startswith("placebo").all()
     crossed = sequences[sequences.str.contains(">")]
@@ -194,15 +214,21 @@ def test_rule_share_applies_to_that_share_of_patients_the_same_ones_in_every_str
         {"treatment": first, "when": {"line": 1}},
         {"treatment": "everolimus", "when": {"line": 2}, "share": 0.3},
     ]
-    result = run([{"name": "a", "rules": rules("placebo")}, {"name": "b", "rules": rules("surveillance")}],
-                 size=2000, horizon=600, cohort={"mix": {"primary_pancreas": 1.0, "primary_small_bowel": 0.0}})
+    result = run(
+        [{"name": "a", "rules": rules("placebo")}, {"name": "b", "rules": rules("surveillance")}],
+        size=2000,
+        horizon=600,
+        cohort={"mix": {"primary_pancreas": 1.0, "primary_small_bowel": 0.0}},
+    )
     patients = result.patients
     reached = patients[patients["treatment_sequence"].str.contains(">")]
     crossed = reached["treatment_sequence"].str.split(">").str[1] == "everolimus"
     assert len(reached) > 1000
     assert abs(crossed.mean() - 0.3) < 0.04
-    by_arm = {arm: set(frame.loc[frame["treatment_sequence"].str.contains(">everolimus"), "patient_id"])
-              for arm, frame in reached.groupby("strategy")}
+    by_arm = {
+        arm: set(frame.loc[frame["treatment_sequence"].str.contains(">everolimus"), "patient_id"])
+        for arm, frame in reached.groupby("strategy")
+    }
     both = set(reached.loc[reached["strategy"] == "a", "patient_id"]) & set(reached.loc[reached["strategy"] == "b", "patient_id"])
     assert {p for p in by_arm["a"] if p in both} == {p for p in by_arm["b"] if p in both}
 

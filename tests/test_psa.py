@@ -18,8 +18,19 @@ from .conftest import tiny_scenario
 
 DRAWS, PATIENTS = 6, 30
 PSA_FILES = (
-    "psa.csv", "psa_parameters.csv", "psa_summary.csv", "icer.csv", "ceac.csv", "evpi.csv", "manifest.json", "scenario.resolved.yaml",
-    "figures/ce_plane.png", "figures/ceac.png", "figures/ceaf.png", "figures/evpi.png", "figures/convergence.png",
+    "psa.csv",
+    "psa_parameters.csv",
+    "psa_summary.csv",
+    "icer.csv",
+    "ceac.csv",
+    "evpi.csv",
+    "manifest.json",
+    "scenario.resolved.yaml",
+    "figures/ce_plane.png",
+    "figures/ceac.png",
+    "figures/ceaf.png",
+    "figures/evpi.png",
+    "figures/convergence.png",
 )
 
 
@@ -33,7 +44,9 @@ def psa_folders(tmp_path_factory):
     folders = {}
     for workers in (1, 2):
         out = base / f"workers{workers}"
-        assert main(["psa", str(path), "--draws", str(DRAWS), "--patients", str(PATIENTS), "--workers", str(workers), "--out", str(out)]) == 0
+        assert (
+            main(["psa", str(path), "--draws", str(DRAWS), "--patients", str(PATIENTS), "--workers", str(workers), "--out", str(out)]) == 0
+        )
         folders[workers] = out
     return folders
 

@@ -94,6 +94,9 @@ def test_common_random_numbers_until_strategies_differ():
     assert len(plain) > 1000
     pd.testing.assert_frame_equal(plain.astype(str), other.astype(str))
     after = events[events["time"] >= T]
-    assert not after[after["strategy"] == "plain"][columns].reset_index(drop=True).astype(str).equals(
-        after[after["strategy"] == "prrt-after-T"][columns].reset_index(drop=True).astype(str)
+    assert (
+        not after[after["strategy"] == "plain"][columns]
+        .reset_index(drop=True)
+        .astype(str)
+        .equals(after[after["strategy"] == "prrt-after-T"][columns].reset_index(drop=True).astype(str))
     ), "the strategies should differ after T"

@@ -14,7 +14,9 @@ from tests.regression.cases import CASES, run_case, stored
 
 
 def _first_differences(name: str, relative: str, expected: str, actual: str, lines: int = 12) -> str:
-    diff = difflib.unified_diff(expected.splitlines(), actual.splitlines(), f"stored/{name}/{relative}", f"now/{name}/{relative}", n=0, lineterm="")
+    diff = difflib.unified_diff(
+        expected.splitlines(), actual.splitlines(), f"stored/{name}/{relative}", f"now/{name}/{relative}", n=0, lineterm=""
+    )
     return "\n".join(list(diff)[:lines])
 
 

@@ -43,7 +43,10 @@ def _labelled_lines(ax) -> list[str]:
 def test_kaplan_meier_has_a_curve_per_strategy_and_an_at_risk_table(comparison):
     patients = comparison.patients
     ticks = list(np.arange(0.0, HORIZON + 1e-9, tick_step(HORIZON)))
-    at_risk = pd.DataFrame({t: [at_risk_counts(patients.loc[patients["strategy"] == s, "os_months"], [t])[0] for s in STRATEGIES] for t in ticks}, index=STRATEGIES)
+    at_risk = pd.DataFrame(
+        {t: [at_risk_counts(patients.loc[patients["strategy"] == s, "os_months"], [t])[0] for s in STRATEGIES] for t in ticks},
+        index=STRATEGIES,
+    )
     fig = km_figure(survival_table(patients, STRATEGIES), at_risk, STRATEGIES, "title", "Overall survival", HORIZON)
     curves, table = fig.axes
     assert _labelled_lines(curves) == STRATEGIES

@@ -69,7 +69,11 @@ def _start_and_stop(scenario: Path, out: Path, workers: int, stop: signal.Signal
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     process = subprocess.Popen(
         [sys.executable, "-m", "simulator", *_psa_args(scenario, out, workers)],
-        cwd=scenario.parent, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=scenario.parent,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         preexec_fn=_default_interrupt_handling,
     )
     deadline = time.monotonic() + START_TIMEOUT_SECONDS

@@ -4,8 +4,8 @@ random numbers across variants as well as strategies (issue "Scenario analyses",
 from __future__ import annotations
 
 import contextlib
-import math
 import io
+import math
 import re
 
 import pandas as pd
@@ -41,8 +41,12 @@ def _analysis(data: dict, **options):
 
 def test_a_variant_without_overrides_reproduces_the_base_exactly():
     data = tiny_scenario(
-        replications=2, cohort={"size": 120},
-        variants=[{"name": "same", "description": "no overrides"}, {"name": "weak-ssa", "parameters": {"octreotide_lar.progression_hazard_ratio": 0.59}}],
+        replications=2,
+        cohort={"size": 120},
+        variants=[
+            {"name": "same", "description": "no overrides"},
+            {"name": "weak-ssa", "parameters": {"octreotide_lar.progression_hazard_ratio": 0.59}},
+        ],
     )
     analysis = _analysis(data)
     base, same, weak = (r.summary.reset_index(drop=True) for r in analysis.results)
@@ -64,7 +68,10 @@ def test_sweep_over_perioperative_mortality_lowers_five_year_survival_of_surgery
     # (common random numbers): a higher p kills a superset of patients, so no replication can gain.
     values = [0.0, 0.05, 0.1, 0.2, 0.4]
     data = tiny_scenario(
-        seed=2024, replications=2, cohort={"size": 400}, strategies=["surgery-first"],
+        seed=2024,
+        replications=2,
+        cohort={"size": 400},
+        strategies=["surgery-first"],
         sweep={"parameter": "hepatectomy.perioperative_mortality", "values": values},
     )
     analysis = _analysis(data)
@@ -76,13 +83,19 @@ def test_sweep_over_perioperative_mortality_lowers_five_year_survival_of_surgery
 
 def test_results_do_not_depend_on_the_number_of_workers():
     data = tiny_scenario(
-        cohort={"size": 60}, variants=[{"name": "older", "cohort": {"age": 75.0}}],
+        cohort={"size": 60},
+        variants=[{"name": "older", "cohort": {"age": 75.0}}],
         sweep={"parameter": "hepatectomy.perioperative_mortality", "values": [0.0, 0.1]},
     )
     serial, parallel = _analysis(data, workers=1).table(), _analysis(data, workers=2).table()
     pd.testing.assert_frame_equal(serial, parallel)
     assert list(serial.columns) == SCENARIO_COLUMNS
-    assert list(serial["variant"].unique()) == ["base", "older", "hepatectomy.perioperative_mortality=0", "hepatectomy.perioperative_mortality=0.1"]
+    assert list(serial["variant"].unique()) == [
+        "base",
+        "older",
+        "hepatectomy.perioperative_mortality=0",
+        "hepatectomy.perioperative_mortality=0.1",
+    ]
 
 
 # -- merging and expanding ----------------------------------------------------------------------
@@ -90,11 +103,18 @@ def test_results_do_not_depend_on_the_number_of_workers():
 
 def test_overrides_merge_into_the_base_key_by_key():
     base = Scenario.model_validate(
-        tiny_scenario(cohort={"size": 60, "mix": {"functional": 0.6, "male": 0.5}}, parameters={"hepatectomy.major_share": 0.3, "cohort.extrahepatic": 0.1})
+        tiny_scenario(
+            cohort={"size": 60, "mix": {"functional": 0.6, "male": 0.5}},
+            parameters={"hepatectomy.major_share": 0.3, "cohort.extrahepatic": 0.1},
+        )
     ).model_dump()
     merged = merge_overrides(
         base,
-        {"cohort": {"mix": {"functional": 1.0, "extrahepatic": 0.0}}, "parameters": {"cohort.male": 0.9, "tace.symptom_response": 0.5}, "horizon_months": 60.0},
+        {
+            "cohort": {"mix": {"functional": 1.0, "extrahepatic": 0.0}},
+            "parameters": {"cohort.male": 0.9, "tace.symptom_response": 0.5},
+            "horizon_months": 60.0,
+        },
     )
     assert merged["cohort"]["mix"] == {"functional": 1.0, "extrahepatic": 0.0}  # male moved to parameters; extrahepatic taken over
     assert merged["parameters"] == {"hepatectomy.major_share": 0.3, "cohort.male": 0.9, "tace.symptom_response": 0.5}
@@ -104,10 +124,22 @@ def test_overrides_merge_into_the_base_key_by_key():
 
 def test_expand_describes_each_run_and_keeps_the_seed():
     data = tiny_scenario(
-        cohort={"size": 60}, replications=2,
-        variants=[{"name": "pancreatic", "cohort": {"mix": {"primary_pancreas": 1.0, "primary_small_bowel": 0.0}}, "strategies": ["systemic-first"]}],
-        sweep={"parameter": "hepatectomy.perioperative_mortality", "from": 0.0, "to": 0.1, "steps": 3,
-               "second": {"parameter": "cohort.functional", "values": [0.2, 0.8]}},
+        cohort={"size": 60},
+        replications=2,
+        variants=[
+            {
+                "name": "pancreatic",
+                "cohort": {"mix": {"primary_pancreas": 1.0, "primary_small_bowel": 0.0}},
+                "strategies": ["systemic-first"],
+            }
+        ],
+        sweep={
+            "parameter": "hepatectomy.perioperative_mortality",
+            "from": 0.0,
+            "to": 0.1,
+            "steps": 3,
+            "second": {"parameter": "cohort.functional", "values": [0.2, 0.8]},
+        },
     )
     runs = expand(Scenario.model_validate(data), "scenario.yaml")
     assert [r.kind for r in runs] == ["base", "variant"] + ["sweep"] * 6
@@ -128,11 +160,19 @@ def test_a_range_ends_exactly_on_its_last_value():
 
 
 BAD_INPUT = [
-    ({"variants": [{"name": "ok"}, {"name": "bad", "parameters": {"hepatectomy.magic": 0.1}}]}, "variants[1].parameters.hepatectomy.magic", "nelm-sim params"),
+    (
+        {"variants": [{"name": "ok"}, {"name": "bad", "parameters": {"hepatectomy.magic": 0.1}}]},
+        "variants[1].parameters.hepatectomy.magic",
+        "nelm-sim params",
+    ),
     ({"variants": [{"name": "bad", "cohort": {"colour": "red"}}]}, "variants[0].cohort.colour", "unknown key"),
     ({"variants": [{"name": "bad", "hospital": {"beds": 3}}]}, "variants[0].hospital", "unknown key"),
     ({"variants": [{"name": "bad", "seed": 3}]}, "variants[0].seed", "unknown key"),
-    ({"variants": [{"name": "bad", "parameters": {"hepatectomy.perioperative_mortality": 1.5}}]}, "variants[0].parameters.hepatectomy.perioperative_mortality", "<= 1"),
+    (
+        {"variants": [{"name": "bad", "parameters": {"hepatectomy.perioperative_mortality": 1.5}}]},
+        "variants[0].parameters.hepatectomy.perioperative_mortality",
+        "<= 1",
+    ),
     ({"variants": [{"name": "bad", "cohort": {"mix": {"primary_pancreas": 0.9}}}]}, "variants[0].cohort.mix", "sum to at most 1"),
     ({"variants": [{"name": "bad", "strategies": ["no-such-strategy"]}]}, "variants[0].strategies[0].name", "bundled strategy"),
     ({"variants": [{"name": "base"}]}, "variants[0].name", "other than 'base'"),
@@ -172,7 +212,8 @@ def folder(tmp_path_factory):
     root = tmp_path_factory.mktemp("scenarios")
     path = root / "scenario.yaml"
     data = tiny_scenario(
-        replications=2, cohort={"size": 80},
+        replications=2,
+        cohort={"size": 80},
         variants=[{"name": "all-functional", "description": "Every tumour is functional.", "cohort": {"mix": {"functional": 1.0}}}],
         sweep={"parameter": "hepatectomy.perioperative_mortality", "values": [0.0, 0.1]},
     )
@@ -186,15 +227,23 @@ def test_scenarios_writes_a_tidy_table_figures_and_a_report_section(folder):
     out, stdout, _ = folder
     table = pd.read_csv(out / "scenarios.csv")
     assert list(table.columns) == SCENARIO_COLUMNS
-    assert set(table["variant"]) == {"base", "all-functional", "hepatectomy.perioperative_mortality=0", "hepatectomy.perioperative_mortality=0.1"}
+    assert set(table["variant"]) == {
+        "base",
+        "all-functional",
+        "hepatectomy.perioperative_mortality=0",
+        "hepatectomy.perioperative_mortality=0.1",
+    }
     for name in ("variants.csv", "survival.csv", "report.html", "manifest.json", "scenario.resolved.yaml"):
         assert (out / name).is_file(), name
     for name in ("sweep_os_5y.png", "variants_os_5y.png", "km_by_variant.png", "km_overall_survival.png"):
         assert (out / "figures" / name).is_file(), name
     report = (out / "report.html").read_text(encoding="utf-8")
-    section = report[report.index("<h2>Scenario analysis</h2>"): report.index("<h2>Main results of the base scenario</h2>")]
+    section = report[report.index("<h2>Scenario analysis</h2>") : report.index("<h2>Main results of the base scenario</h2>")]
     assert len(re.findall(r'<img alt="[^"]*" src="data:image/png;base64,', section)) == 3
-    assert "Every tumour is functional." in section and "share with functional (hormone-secreting) tumours (cohort.functional): 100% instead of 47%" in section
+    assert (
+        "Every tumour is functional." in section
+        and "share with functional (hormone-secreting) tumours (cohort.functional): 100% instead of 47%" in section
+    )
     assert "all-functional" in stdout and "os_5y" in stdout
 
 
@@ -205,7 +254,11 @@ def test_comparison_csv_pairs_each_variant_with_the_base(folder):
     contrasts = pd.read_csv(out / "comparison.csv")
     table = pd.read_csv(out / "scenarios.csv").set_index(["variant", "strategy", "metric"])
     assert list(contrasts.columns) == CONTRAST_COLUMNS
-    assert set(contrasts["variant"]) == {"all-functional", "hepatectomy.perioperative_mortality=0", "hepatectomy.perioperative_mortality=0.1"}
+    assert set(contrasts["variant"]) == {
+        "all-functional",
+        "hepatectomy.perioperative_mortality=0",
+        "hepatectomy.perioperative_mortality=0.1",
+    }
     differences = contrasts[(contrasts["contrast"] == "difference") & (contrasts["replications"] == 2)]
     assert len(differences) > 50
     for row in differences.itertuples():
@@ -251,6 +304,6 @@ def test_bundled_scenario_files_run_and_report_their_figures(name, tmp_path):
     status, _, err = _run(["scenarios", str(ROOT / "scenarios" / name), "--out", str(tmp_path / "out"), "--quiet", "--workers", "2"])
     assert status == 0, err
     report = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
-    section = report[report.index("<h2>Scenario analysis</h2>"): report.index("<h2>Main results of the base scenario</h2>")]
+    section = report[report.index("<h2>Scenario analysis</h2>") : report.index("<h2>Main results of the base scenario</h2>")]
     expected = 3 if "sweep" in (ROOT / "scenarios" / name).read_text(encoding="utf-8") else 2
     assert len(re.findall(r'src="data:image/png;base64,', section)) == expected

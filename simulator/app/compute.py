@@ -14,9 +14,9 @@ import tempfile
 import threading
 import time
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -128,7 +128,9 @@ def simulate(prepared: PreparedScenario, psa_draws: int, psa_patients: int, prog
     comparison: Comparison = _blame_parameters(lambda: run_comparison(prepared, progress=compare_tick))
     compare_done = scenario.replications * len(names) * compare_weight
     economics = EconomicSettings.from_scenario(scenario)
-    tracker = _PSAProgress(lambda k: report(compare_done + k * len(names) * psa_patients, f"Cost-effectiveness: PSA draw {k} of {psa_draws}"))
+    tracker = _PSAProgress(
+        lambda k: report(compare_done + k * len(names) * psa_patients, f"Cost-effectiveness: PSA draw {k} of {psa_draws}")
+    )
     psa = _blame_parameters(lambda: run_psa(prepared, psa_draws, psa_patients, 1, economics, tracker))  # type: ignore[arg-type]
     report(total, "Drawing the figures")
     return Simulation(prepared, comparison, psa, economics, time.perf_counter() - started)
@@ -173,11 +175,22 @@ def page_figures(simulation: Simulation) -> dict[str, bytes]:
     costs = draws_matrix(psa.outcomes, names, "costs")
     qalys = draws_matrix(psa.outcomes, names, "qalys")
     title = f"{scenario.name}: {len(costs)} PSA draws x {psa.patients} patients"
-    figures["ce_plane"] = _png_of(lambda out: economics_plots.ce_plane_figure(
-        qalys.sub(qalys[summary.comparator], axis=0), costs.sub(costs[summary.comparator], axis=0), summary.comparator,
-        economics.willingness_to_pay, economics.currency, out, f"{title}: cost-effectiveness plane"))
-    figures["ceac"] = _png_of(lambda out: economics_plots.ceac_figure(
-        summary.grid, summary.acceptability, names, summary.best, economics.currency, out, f"{title}: acceptability curves"))
+    figures["ce_plane"] = _png_of(
+        lambda out: economics_plots.ce_plane_figure(
+            qalys.sub(qalys[summary.comparator], axis=0),
+            costs.sub(costs[summary.comparator], axis=0),
+            summary.comparator,
+            economics.willingness_to_pay,
+            economics.currency,
+            out,
+            f"{title}: cost-effectiveness plane",
+        )
+    )
+    figures["ceac"] = _png_of(
+        lambda out: economics_plots.ceac_figure(
+            summary.grid, summary.acceptability, names, summary.best, economics.currency, out, f"{title}: acceptability curves"
+        )
+    )
     return figures
 
 
@@ -235,7 +248,9 @@ def cost_effectiveness_table(summary: pd.DataFrame, icer: pd.DataFrame, economic
             "QALYs [95% interval]": f"{row.qalys:.2f} [{row.qalys_lower_95:.2f}, {row.qalys_upper_95:.2f}]",
         }
         status = incremental.at[strategy, "status"]
-        line["incremental analysis"] = status.replace("_", " ") + (f" (by {incremental.at[strategy, 'dominated_by']})" if status != "frontier" else "")
+        line["incremental analysis"] = status.replace("_", " ") + (
+            f" (by {incremental.at[strategy, 'dominated_by']})" if status != "frontier" else ""
+        )
         line[f"ICER, {currency} per QALY"] = _money(incremental.at[strategy, "icer"])
         for value in economics.willingness_to_pay:
             line[f"P(cost-effective) at {value:,.0f}"] = f"{getattr(row, f'probability_cost_effective_{value:g}'):.2f}"
@@ -262,10 +277,18 @@ def download_files(simulation: Simulation) -> dict[str, bytes]:
         # The folders name the page's scenario file (its SHA-256 is that of the download).
         on_file = dataclasses.replace(prepared, path=scenario_file)
         comparison = dataclasses.replace(simulation.comparison, prepared=on_file)
-        write_comparison_folder(comparison, folder / COMPARE_FOLDER, False, ["nelm-sim", "compare", PAGE_SCENARIO_FILE],
-                                simulation.seconds, text)
-        psa_command = ["nelm-sim", "psa", PAGE_SCENARIO_FILE, "--draws", str(len(simulation.psa.outcomes["draw"].unique())),
-                       "--patients", str(simulation.psa.patients)]
+        write_comparison_folder(
+            comparison, folder / COMPARE_FOLDER, False, ["nelm-sim", "compare", PAGE_SCENARIO_FILE], simulation.seconds, text
+        )
+        psa_command = [
+            "nelm-sim",
+            "psa",
+            PAGE_SCENARIO_FILE,
+            "--draws",
+            str(len(simulation.psa.outcomes["draw"].unique())),
+            "--patients",
+            str(simulation.psa.patients),
+        ]
         write_psa_folder(on_file, simulation.psa, simulation.economics, folder / PSA_FOLDER, False, psa_command, started, 1)
         return {
             "report.html": (folder / COMPARE_FOLDER / "report.html").read_bytes(),
@@ -325,8 +348,18 @@ def seed_figures(patients: int, seed_folder: Path, progress: Progress | None = N
             continue
         low, high, rule = target.bounds()
         simulated = measure(target, results[target.scenario])
-        rows.append({"target": target.id, "population": target.population, "published": target.published, "simulated": simulated,
-                     "tolerance": rule, "lower": low, "upper": high, "pass": bool(low <= simulated <= high)})
+        rows.append(
+            {
+                "target": target.id,
+                "population": target.population,
+                "published": target.published,
+                "simulated": simulated,
+                "tolerance": rule,
+                "lower": low,
+                "upper": high,
+                "pass": bool(low <= simulated <= high),
+            }
+        )
     return SeedFiguresResult(patients, figures, pd.DataFrame(rows), time.perf_counter() - started)
 
 

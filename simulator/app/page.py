@@ -15,8 +15,22 @@ import streamlit as st
 from ..errors import UserInputError
 from . import capacity, compute
 from .settings import (
-    BUNDLED_SCENARIOS, CONTROLS, MIN_STRATEGIES, RUN_DESIGN_DEFAULT, RUN_DESIGN_RANGES, SEED_FIGURE_PATIENTS, SEED_FOLDER, SEED_RANGE,
-    PageSettings, RunDesign, build_prepared, bundled_scenario, default_strategies, default_values, scenario_yaml, strategy_choices,
+    BUNDLED_SCENARIOS,
+    CONTROLS,
+    MIN_STRATEGIES,
+    RUN_DESIGN_DEFAULT,
+    RUN_DESIGN_RANGES,
+    SEED_FIGURE_PATIENTS,
+    SEED_FOLDER,
+    SEED_RANGE,
+    PageSettings,
+    RunDesign,
+    build_prepared,
+    bundled_scenario,
+    default_strategies,
+    default_values,
+    scenario_yaml,
+    strategy_choices,
 )
 
 CACHE_ENTRIES = 32
@@ -58,12 +72,20 @@ def _key(scenario: str, name: str) -> str:
 def _sidebar() -> PageSettings:
     sidebar = st.sidebar
     sidebar.header("Settings")
-    scenario = sidebar.selectbox("Scenario", BUNDLED_SCENARIOS, key="scenario", help="A bundled scenario of scenarios/ (its base; variants and sweeps are for `nelm-sim scenarios`).")
+    scenario = sidebar.selectbox(
+        "Scenario",
+        BUNDLED_SCENARIOS,
+        key="scenario",
+        help="A bundled scenario of scenarios/ (its base; variants and sweeps are for `nelm-sim scenarios`).",
+    )
     base = bundled_scenario(scenario)
     if base.description:
         sidebar.caption(base.description)
     strategies = sidebar.multiselect(
-        "Strategies to compare", strategy_choices(scenario), default=default_strategies(scenario), key=_key(scenario, "strategies"),
+        "Strategies to compare",
+        strategy_choices(scenario),
+        default=default_strategies(scenario),
+        key=_key(scenario, "strategies"),
         help=f"At least {MIN_STRATEGIES}. The first is the comparator of the hazard ratios.",
     )
     defaults = default_values(scenario)
@@ -73,18 +95,36 @@ def _sidebar() -> PageSettings:
         box = sidebar.expander(group, expanded=group == groups[0])
         for control in (c for c in CONTROLS if c.group == group):
             values[control.key] = box.slider(
-                f"{control.label} ({control.unit})", min_value=control.minimum, max_value=control.maximum, value=defaults[control.key],
-                step=control.step, format=_format(control.step), key=_key(scenario, control.key), help=f"{control.help} Model default: {defaults[control.key]:g} "
+                f"{control.label} ({control.unit})",
+                min_value=control.minimum,
+                max_value=control.maximum,
+                value=defaults[control.key],
+                step=control.step,
+                format=_format(control.step),
+                key=_key(scenario, control.key),
+                help=f"{control.help} Model default: {defaults[control.key]:g} "
                 f"({control.parameter if control.target != 'wtp' else 'scenario economics'}).",
             )
     theatre = _theatre_capacity_control(sidebar, scenario)
     design_box = sidebar.expander("Run size and seed")
     design = {}
-    for name, label in (("patients", "Patients per strategy and replication"), ("replications", "Replications"),
-                        ("psa_draws", "PSA draws (cost-effectiveness)"), ("psa_patients", "Patients per strategy in each PSA draw")):
+    for name, label in (
+        ("patients", "Patients per strategy and replication"),
+        ("replications", "Replications"),
+        ("psa_draws", "PSA draws (cost-effectiveness)"),
+        ("psa_patients", "Patients per strategy in each PSA draw"),
+    ):
         low, high, step = RUN_DESIGN_RANGES[name]
-        design[name] = int(design_box.number_input(label, min_value=low, max_value=high, value=getattr(RUN_DESIGN_DEFAULT, name), step=step, key=_key(scenario, name)))
-    seed = int(design_box.number_input("Seed", min_value=SEED_RANGE[0], max_value=SEED_RANGE[1], value=base.seed, step=1, key=_key(scenario, "seed")))
+        design[name] = int(
+            design_box.number_input(
+                label, min_value=low, max_value=high, value=getattr(RUN_DESIGN_DEFAULT, name), step=step, key=_key(scenario, name)
+            )
+        )
+    seed = int(
+        design_box.number_input(
+            "Seed", min_value=SEED_RANGE[0], max_value=SEED_RANGE[1], value=base.seed, step=1, key=_key(scenario, "seed")
+        )
+    )
     if sidebar.button("Reset to the model's values", key="reset"):
         for name in [k for k in st.session_state if str(k).startswith(f"{scenario}:")]:
             del st.session_state[name]
@@ -106,8 +146,14 @@ def _theatre_capacity_control(sidebar, scenario: str) -> float | None:
     if default is None:
         return None
     low, high, step = capacity.THEATRE_CAPACITY_RANGE
-    return sidebar.slider(f"{capacity.THEATRE_CAPACITY_LABEL} ({capacity.THEATRE_CAPACITY_UNIT})", min_value=low, max_value=high,
-                          value=float(default), step=step, key=_key(scenario, "theatre_capacity"))
+    return sidebar.slider(
+        f"{capacity.THEATRE_CAPACITY_LABEL} ({capacity.THEATRE_CAPACITY_UNIT})",
+        min_value=low,
+        max_value=high,
+        value=float(default),
+        step=step,
+        key=_key(scenario, "theatre_capacity"),
+    )
 
 
 def _progress_bar(text: str):
@@ -187,7 +233,9 @@ def _results(result: compute.PageResult, run_key: tuple) -> None:
         st.dataframe(result.icer, hide_index=True)
     _resource_waits_panel(result)
     st.subheader("Downloads")
-    st.caption("The report and the zip hold the CLI's compare/ and psa/ folders of this run; they are built when asked for (a few seconds).")
+    st.caption(
+        "The report and the zip hold the CLI's compare/ and psa/ folders of this run; they are built when asked for (a few seconds)."
+    )
 
     def later(name: str):
         return lambda: cached_downloads(*run_key)[name]
@@ -216,8 +264,16 @@ def _seed_tab() -> None:
         "of scenarios/seed/, with the published points as open circles: what `nelm-sim reproduce --patients N` draws."
     )
     default, low, high, step = SEED_FIGURE_PATIENTS
-    patients = int(st.number_input("Patients per arm (the CLI default is each seed scenario's own, 5,000)", min_value=low, max_value=high,
-                                   value=default, step=step, key="seed:patients"))
+    patients = int(
+        st.number_input(
+            "Patients per arm (the CLI default is each seed scenario's own, 5,000)",
+            min_value=low,
+            max_value=high,
+            value=default,
+            step=step,
+            key="seed:patients",
+        )
+    )
     if st.button("Draw the seed figures", key="seed:run"):
         st.session_state[SHOWN_SEED] = patients
     shown = st.session_state.get(SHOWN_SEED)

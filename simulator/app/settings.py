@@ -60,7 +60,9 @@ class Control:
 
     @property
     def field_path(self) -> str:
-        return {"mix": f"cohort.mix.{self.name}", "parameter": f"parameters.{self.name}", "wtp": "economics.willingness_to_pay"}[self.target]
+        return {"mix": f"cohort.mix.{self.name}", "parameter": f"parameters.{self.name}", "wtp": "economics.willingness_to_pay"}[
+            self.target
+        ]
 
 
 COHORT = "Cohort mix"
@@ -68,30 +70,149 @@ EFFECTS = "Treatment effects and risks"
 ECONOMICS = "Economics"
 
 CONTROLS: tuple[Control, ...] = (
-    Control("mix.primary_pancreas", "Pancreatic primary", COHORT, "mix", "primary_pancreas", "% of patients", 100.0, 0.0, 100.0, 1.0,
-            "Share of patients whose primary tumour is in the pancreas (sunitinib is for pancreatic primaries only)."),
-    Control("mix.primary_small_bowel", "Small-bowel primary", COHORT, "mix", "primary_small_bowel", "% of patients", 100.0, 0.0, 100.0, 1.0,
-            "Share with a small-bowel (midgut) primary. Pancreatic + small bowel must not exceed 100%; the rest are other sites."),
-    Control("mix.burden_25to50", "Hepatic tumour burden 25-50%", COHORT, "mix", "burden_25to50", "% of patients", 100.0, 0.0, 100.0, 1.0,
-            "Share with 25-50% of the liver replaced by tumour; the rest of the cohort below 25% unless > 50%."),
-    Control("mix.burden_gt50", "Hepatic tumour burden > 50%", COHORT, "mix", "burden_gt50", "% of patients", 100.0, 0.0, 100.0, 1.0,
-            "Share with more than 50% of the liver replaced by tumour. The two burden shares must not exceed 100%."),
-    Control("mix.functional", "Functional (hormone-secreting) tumour", COHORT, "mix", "functional", "% of patients", 100.0, 0.0, 100.0, 1.0,
-            "Functional patients start with uncontrolled hormonal symptoms."),
-    Control("mix.resectable_lt25", "Resectable, burden < 25%", COHORT, "mix", "resectable_lt25", "% of these patients", 100.0, 0.0, 100.0, 1.0,
-            "Probability that a patient with < 25% burden is resectable at entry (lower with extrahepatic disease)."),
-    Control("mix.resectable_25to50", "Resectable, burden 25-50%", COHORT, "mix", "resectable_25to50", "% of these patients", 100.0, 0.0, 100.0, 1.0,
-            "Probability that a patient with 25-50% burden is resectable at entry."),
-    Control("mix.resectable_gt50", "Resectable, burden > 50%", COHORT, "mix", "resectable_gt50", "% of these patients", 100.0, 0.0, 100.0, 1.0,
-            "Probability that a patient with > 50% burden is resectable at entry."),
-    Control("parameter.octreotide_lar.progression_hazard_ratio", "Somatostatin analogue (octreotide LAR): hazard ratio of progression",
-            EFFECTS, "parameter", "octreotide_lar.progression_hazard_ratio", "hazard ratio vs no treatment", 1.0, 0.05, 1.5, 0.01,
-            "Below 1 slows progression. PROMID: 0.34 (95% CI 0.20-0.59)."),
-    Control("parameter.hepatectomy.perioperative_mortality", "Hepatectomy: 30-day (perioperative) mortality", EFFECTS, "parameter",
-            "hepatectomy.perioperative_mortality", "% of operations", 100.0, 0.0, 20.0, 0.1,
-            "Share of patients who die within 30 days of a liver resection."),
-    Control("economics.willingness_to_pay", "Willingness to pay", ECONOMICS, "wtp", "willingness_to_pay", "GBP per QALY", 1.0, 0.0, 100_000.0, 1_000.0,
-            "Threshold for the net monetary benefit; drawn as a line on the cost-effectiveness plane."),
+    Control(
+        "mix.primary_pancreas",
+        "Pancreatic primary",
+        COHORT,
+        "mix",
+        "primary_pancreas",
+        "% of patients",
+        100.0,
+        0.0,
+        100.0,
+        1.0,
+        "Share of patients whose primary tumour is in the pancreas (sunitinib is for pancreatic primaries only).",
+    ),
+    Control(
+        "mix.primary_small_bowel",
+        "Small-bowel primary",
+        COHORT,
+        "mix",
+        "primary_small_bowel",
+        "% of patients",
+        100.0,
+        0.0,
+        100.0,
+        1.0,
+        "Share with a small-bowel (midgut) primary. Pancreatic + small bowel must not exceed 100%; the rest are other sites.",
+    ),
+    Control(
+        "mix.burden_25to50",
+        "Hepatic tumour burden 25-50%",
+        COHORT,
+        "mix",
+        "burden_25to50",
+        "% of patients",
+        100.0,
+        0.0,
+        100.0,
+        1.0,
+        "Share with 25-50% of the liver replaced by tumour; the rest of the cohort below 25% unless > 50%.",
+    ),
+    Control(
+        "mix.burden_gt50",
+        "Hepatic tumour burden > 50%",
+        COHORT,
+        "mix",
+        "burden_gt50",
+        "% of patients",
+        100.0,
+        0.0,
+        100.0,
+        1.0,
+        "Share with more than 50% of the liver replaced by tumour. The two burden shares must not exceed 100%.",
+    ),
+    Control(
+        "mix.functional",
+        "Functional (hormone-secreting) tumour",
+        COHORT,
+        "mix",
+        "functional",
+        "% of patients",
+        100.0,
+        0.0,
+        100.0,
+        1.0,
+        "Functional patients start with uncontrolled hormonal symptoms.",
+    ),
+    Control(
+        "mix.resectable_lt25",
+        "Resectable, burden < 25%",
+        COHORT,
+        "mix",
+        "resectable_lt25",
+        "% of these patients",
+        100.0,
+        0.0,
+        100.0,
+        1.0,
+        "Probability that a patient with < 25% burden is resectable at entry (lower with extrahepatic disease).",
+    ),
+    Control(
+        "mix.resectable_25to50",
+        "Resectable, burden 25-50%",
+        COHORT,
+        "mix",
+        "resectable_25to50",
+        "% of these patients",
+        100.0,
+        0.0,
+        100.0,
+        1.0,
+        "Probability that a patient with 25-50% burden is resectable at entry.",
+    ),
+    Control(
+        "mix.resectable_gt50",
+        "Resectable, burden > 50%",
+        COHORT,
+        "mix",
+        "resectable_gt50",
+        "% of these patients",
+        100.0,
+        0.0,
+        100.0,
+        1.0,
+        "Probability that a patient with > 50% burden is resectable at entry.",
+    ),
+    Control(
+        "parameter.octreotide_lar.progression_hazard_ratio",
+        "Somatostatin analogue (octreotide LAR): hazard ratio of progression",
+        EFFECTS,
+        "parameter",
+        "octreotide_lar.progression_hazard_ratio",
+        "hazard ratio vs no treatment",
+        1.0,
+        0.05,
+        1.5,
+        0.01,
+        "Below 1 slows progression. PROMID: 0.34 (95% CI 0.20-0.59).",
+    ),
+    Control(
+        "parameter.hepatectomy.perioperative_mortality",
+        "Hepatectomy: 30-day (perioperative) mortality",
+        EFFECTS,
+        "parameter",
+        "hepatectomy.perioperative_mortality",
+        "% of operations",
+        100.0,
+        0.0,
+        20.0,
+        0.1,
+        "Share of patients who die within 30 days of a liver resection.",
+    ),
+    Control(
+        "economics.willingness_to_pay",
+        "Willingness to pay",
+        ECONOMICS,
+        "wtp",
+        "willingness_to_pay",
+        "GBP per QALY",
+        1.0,
+        0.0,
+        100_000.0,
+        1_000.0,
+        "Threshold for the net monetary benefit; drawn as a line on the cost-effectiveness plane.",
+    ),
 )
 CONTROLS_BY_KEY = {c.key: c for c in CONTROLS}
 
@@ -212,9 +333,13 @@ def check_settings(settings: PageSettings) -> None:
     for name, (low, high, _) in RUN_DESIGN_RANGES.items():
         value = getattr(settings.design, name)
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise UserInputError(f"{name.replace('_', ' ')}: expected a whole number from {low} to {high}, got {_one_line(repr(value))[:60]}")
+            raise UserInputError(
+                f"{name.replace('_', ' ')}: expected a whole number from {low} to {high}, got {_one_line(repr(value))[:60]}"
+            )
     if isinstance(settings.seed, bool) or not isinstance(settings.seed, int) or not SEED_RANGE[0] <= settings.seed <= SEED_RANGE[1]:
-        raise UserInputError(f"seed: expected a whole number from {SEED_RANGE[0]} to {SEED_RANGE[1]}, got {_one_line(repr(settings.seed))[:60]}")
+        raise UserInputError(
+            f"seed: expected a whole number from {SEED_RANGE[0]} to {SEED_RANGE[1]}, got {_one_line(repr(settings.seed))[:60]}"
+        )
 
 
 def scenario_data(settings: PageSettings) -> dict:

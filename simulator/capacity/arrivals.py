@@ -31,8 +31,12 @@ def monthly_rate(params: ParameterSet, catchment: int) -> float:
     """Arrivals a month at time 0."""
     p = params.value
     yearly = (
-        catchment / PER_100000 * p("arrivals.net_incidence") * p("arrivals.metastatic_share")
-        * p("arrivals.liver_share_of_metastatic") * p("arrivals.referral_share")
+        catchment
+        / PER_100000
+        * p("arrivals.net_incidence")
+        * p("arrivals.metastatic_share")
+        * p("arrivals.liver_share_of_metastatic")
+        * p("arrivals.referral_share")
     )
     return yearly / MONTHS_PER_YEAR
 

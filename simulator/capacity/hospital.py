@@ -33,7 +33,8 @@ back to the MDT for a new decision (a treatment changed by waiting).
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Generator
+from collections.abc import Generator
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -53,10 +54,15 @@ GRANTED, PROGRESSED, ENDED = "granted", "progressed", "ended"
 
 # The resource the first (and every later) session of a treatment needs; a bed too for BED_KINDS.
 SESSION_RESOURCE = {
-    "hepatectomy": "theatre", "transplant": "theatre",
-    "ablation": "ir_suite", "tae": "ir_suite", "tace": "ir_suite", "y90": "ir_suite",
+    "hepatectomy": "theatre",
+    "transplant": "theatre",
+    "ablation": "ir_suite",
+    "tae": "ir_suite",
+    "tace": "ir_suite",
+    "y90": "ir_suite",
     "prrt": "nuclear_medicine",
-    "octreotide_lar": "day_unit", "lanreotide": "day_unit",
+    "octreotide_lar": "day_unit",
+    "lanreotide": "day_unit",
 }
 BED_KINDS = frozenset({"hepatectomy", "transplant", "ablation", "tae", "tace", "y90"})
 SSA_TREATMENTS = frozenset({"octreotide_lar", "lanreotide"})
@@ -132,13 +138,14 @@ class HospitalCourse(Course):
 class Hospital:
     """The resources of one (replication, strategy) run, the patients' processes and the records."""
 
-    def __init__(self, model: "PathwayModel", config: "CapacityConfig", arrivals: np.ndarray | None, window: tuple[float, float]) -> None:
+    def __init__(self, model: PathwayModel, config: CapacityConfig, arrivals: np.ndarray | None, window: tuple[float, float]) -> None:
         self.model = model
         self.env = model.env
         self.arrivals = arrivals
         self.window = window  # calendar months whose arrivals, waits and resource use count
         self.resources = {
-            name: ScheduledResource(self.env, name, cfg.capacity, schedule_from(cfg.schedule)) for name, cfg in config.resources.configured().items()
+            name: ScheduledResource(self.env, name, cfg.capacity, schedule_from(cfg.schedule))
+            for name, cfg in config.resources.configured().items()
         }
         p = model.params.value
         self.mdt_months = minutes_to_months(p("mdt.minutes_per_case"))
@@ -209,7 +216,15 @@ class Hospital:
                 return request
             if outcome == ENDED:
                 resource.withdraw(request)
-                self.note_wait(course, name, treatment, priority, requested, f"died_{course.death_cause}" if course.death_at is not None else "censored", progressions)
+                self.note_wait(
+                    course,
+                    name,
+                    treatment,
+                    priority,
+                    requested,
+                    f"died_{course.death_cause}" if course.death_at is not None else "censored",
+                    progressions,
+                )
                 return None
             progressions += 1
             self.progress_while_waiting(course, name)
@@ -295,7 +310,9 @@ class Hospital:
     def time_to_progression(self, course: HospitalCourse) -> float:
         model = self.model
         distribution = model.params.dist(model.natural_history_parameter(course.patient))
-        return distribution.time_from_uniform(course.rs.uniform("waiting.time_to_progression"), model.progression_hazard_ratio_for(course.patient))
+        return distribution.time_from_uniform(
+            course.rs.uniform("waiting.time_to_progression"), model.progression_hazard_ratio_for(course.patient)
+        )
 
     def progress_while_waiting(self, course: HospitalCourse, name: str) -> None:
         """A progression while queued: ``Course.progress`` (death hazard, recurrence, symptoms), recorded with
@@ -306,8 +323,12 @@ class Hospital:
 
     # ------------------------------------------------------------------ records and statistics
 
-    def note_wait(self, course: HospitalCourse, name: str, treatment: str, priority: int, requested: float, outcome: str, progressions: int) -> None:
-        self.waits.append((course.patient_id, name, treatment, priority, requested, months_to_days(self.env.now - requested), outcome, progressions))
+    def note_wait(
+        self, course: HospitalCourse, name: str, treatment: str, priority: int, requested: float, outcome: str, progressions: int
+    ) -> None:
+        self.waits.append(
+            (course.patient_id, name, treatment, priority, requested, months_to_days(self.env.now - requested), outcome, progressions)
+        )
 
     def wait_table(self) -> pd.DataFrame:
         return pd.DataFrame.from_records(self.waits, columns=WAIT_COLUMNS)
@@ -352,5 +373,7 @@ class Hospital:
         rows = []
         for name, resource in self.resources.items():
             used, queued = resource.time_averages(edges)
-            rows.append(pd.DataFrame({"resource": name, "month": edges[:-1], "in_use": used, "queue": queued, "in_window": edges[:-1] >= start}))
+            rows.append(
+                pd.DataFrame({"resource": name, "month": edges[:-1], "in_use": used, "queue": queued, "in_window": edges[:-1] >= start})
+            )
         return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=["resource", "month", "in_use", "queue", "in_window"])

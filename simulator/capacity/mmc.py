@@ -34,7 +34,13 @@ class QueueRun:
 
 
 def simulate_mmc(
-    lam: float, mu: float, c: int, duration: float, seed: int, warmup: float = 0.0, batches: int = 20,
+    lam: float,
+    mu: float,
+    c: int,
+    duration: float,
+    seed: int,
+    warmup: float = 0.0,
+    batches: int = 20,
     schedule: WeeklySchedule | None = None,
 ) -> QueueRun:
     """Run the queue for ``duration`` time units and summarise customers arriving after ``warmup``."""

@@ -29,8 +29,20 @@ from .search import SearchResult, smallest_capacity
 DEFAULT_MAX_CAPACITY = 20
 P90 = 0.9
 CURVE_COLUMNS = [
-    "capacity", "strategy", "p90_wait_days", "mean_wait_days", "waits", "left_queue", "utilisation", "utilisation_of_open_time", "os_5y", "os_5y_lower_95",
-    "os_5y_upper_95", "progressed_while_waiting_share", "treatment_changed_by_waiting_share", "meets_target",
+    "capacity",
+    "strategy",
+    "p90_wait_days",
+    "mean_wait_days",
+    "waits",
+    "left_queue",
+    "utilisation",
+    "utilisation_of_open_time",
+    "os_5y",
+    "os_5y_lower_95",
+    "os_5y_upper_95",
+    "progressed_while_waiting_share",
+    "treatment_changed_by_waiting_share",
+    "meets_target",
 ]
 
 
@@ -52,11 +64,15 @@ def check_options(scenario: Scenario, path: Path, resource: str, target: float, 
     configured = scenario.capacity.resources.configured() if scenario.capacity is not None else {}
     if resource not in configured:
         shown = ", ".join(configured) or "none"
-        raise ScenarioError(path, f"capacity.resources.{resource}", f"a resource configured in this scenario to search its capacity (configured: {shown})")
+        raise ScenarioError(
+            path, f"capacity.resources.{resource}", f"a resource configured in this scenario to search its capacity (configured: {shown})"
+        )
     if not (math.isfinite(target) and target >= 0):
         raise UserInputError(f"--target-p90-wait: expected a number of days >= 0, got {target}")
     if not 1 <= minimum <= maximum <= MAX_RESOURCE_CAPACITY:
-        raise UserInputError(f"--min-capacity/--max-capacity: expected 1 <= min <= max <= {MAX_RESOURCE_CAPACITY}, got {minimum} and {maximum}")
+        raise UserInputError(
+            f"--min-capacity/--max-capacity: expected 1 <= min <= max <= {MAX_RESOURCE_CAPACITY}, got {minimum} and {maximum}"
+        )
 
 
 def with_capacity(scenario: Scenario, resource: str, capacity: int) -> Scenario:
@@ -90,11 +106,17 @@ def evaluate(scenario: Scenario, path: Path, resource: str, capacity: int, targe
 
         rows.append(
             {
-                "capacity": capacity, "strategy": strategy, "p90_wait_days": p90,
-                "mean_wait_days": float(served.mean()) if len(served) else 0.0, "waits": len(served),
-                "left_queue": int((mine["outcome"] != "served").sum()), "utilisation": float(used.mean()) if len(used) else math.nan,
+                "capacity": capacity,
+                "strategy": strategy,
+                "p90_wait_days": p90,
+                "mean_wait_days": float(served.mean()) if len(served) else 0.0,
+                "waits": len(served),
+                "left_queue": int((mine["outcome"] != "served").sum()),
+                "utilisation": float(used.mean()) if len(used) else math.nan,
                 "utilisation_of_open_time": float(used_open.mean()) if len(used_open) else math.nan,
-                "os_5y": metric("os_5y"), "os_5y_lower_95": metric("os_5y", "lower_95"), "os_5y_upper_95": metric("os_5y", "upper_95"),
+                "os_5y": metric("os_5y"),
+                "os_5y_lower_95": metric("os_5y", "lower_95"),
+                "os_5y_upper_95": metric("os_5y", "upper_95"),
                 "progressed_while_waiting_share": metric("progressed_while_waiting_share"),
                 "treatment_changed_by_waiting_share": metric("treatment_changed_by_waiting_share"),
                 "meets_target": p90 <= target,
@@ -109,7 +131,9 @@ def _window_start(scenario: Scenario) -> float:
     return arrivals.warmup_years * MONTHS_PER_YEAR if arrivals is not None else 0.0
 
 
-def search_capacity(scenario: Scenario, path: Path, resource: str, target: float, minimum: int = 1, maximum: int = DEFAULT_MAX_CAPACITY, progress=None) -> CapacityAnswer:
+def search_capacity(
+    scenario: Scenario, path: Path, resource: str, target: float, minimum: int = 1, maximum: int = DEFAULT_MAX_CAPACITY, progress=None
+) -> CapacityAnswer:
     check_options(scenario, path, resource, target, minimum, maximum)
     frames: list[pd.DataFrame] = []
 
@@ -135,9 +159,13 @@ def curve_figure(answer: CapacityAnswer, path: Path, title: str) -> Path:
         part = curve[curve["strategy"] == strategy]
         left.plot(part["capacity"], part["p90_wait_days"], marker="o", color=colours[strategy], label=strategy)
         right.errorbar(
-            part["capacity"], 100 * part["os_5y"],
+            part["capacity"],
+            100 * part["os_5y"],
             yerr=[100 * (part["os_5y"] - part["os_5y_lower_95"]).fillna(0), 100 * (part["os_5y_upper_95"] - part["os_5y"]).fillna(0)],
-            marker="o", color=colours[strategy], capsize=3, label=strategy,
+            marker="o",
+            color=colours[strategy],
+            capsize=3,
+            label=strategy,
         )
     left.axhline(answer.target_days, color="#c00", ls="--", lw=1, label=f"target {answer.target_days:g} days")
     if answer.answer is not None:
@@ -161,8 +189,17 @@ DEFAULT_OUTPUT_ROOT = Path("outputs")
 
 
 def capacity_file(
-    path: Path | str, resource: str, target: float, minimum: int = 1, maximum: int = DEFAULT_MAX_CAPACITY, out: Path | None = None,
-    seed: int | None = None, replications: int | None = None, force: bool = False, command_line: list[str] | None = None, progress=None,
+    path: Path | str,
+    resource: str,
+    target: float,
+    minimum: int = 1,
+    maximum: int = DEFAULT_MAX_CAPACITY,
+    out: Path | None = None,
+    seed: int | None = None,
+    replications: int | None = None,
+    force: bool = False,
+    command_line: list[str] | None = None,
+    progress=None,
 ) -> tuple[Path, CapacityAnswer]:
     """Validate, search and write outputs/<name>-capacity-<resource>/ atomically."""
     from ..api import _apply_cli_overrides, _resolved_yaml
@@ -188,11 +225,21 @@ def capacity_file(
         write_json(
             staging / "manifest.json",
             {
-                "command": "capacity", "scenario": scenario.name, "scenario_file": str(path), "seed": scenario.seed,
-                "replications": scenario.replications, "resource": resource, "target_p90_wait_days": target,
-                "min_capacity": minimum, "max_capacity": maximum, "answer": answer.answer,
-                "versions": package_versions(), "python": sys.version.split()[0], "platform": platform.platform(),
-                "wall_time_seconds": round(time.perf_counter() - started, 3), "command_line": command_line or [],
+                "command": "capacity",
+                "scenario": scenario.name,
+                "scenario_file": str(path),
+                "seed": scenario.seed,
+                "replications": scenario.replications,
+                "resource": resource,
+                "target_p90_wait_days": target,
+                "min_capacity": minimum,
+                "max_capacity": maximum,
+                "answer": answer.answer,
+                "versions": package_versions(),
+                "python": sys.version.split()[0],
+                "platform": platform.platform(),
+                "wall_time_seconds": round(time.perf_counter() - started, 3),
+                "command_line": command_line or [],
             },
         )
     return destination, answer

@@ -90,7 +90,10 @@ class ScheduledResource(simpy.PriorityResource):
         cached = self._arrays
         if cached is None or cached[0] != len(self.trace):
             times, used, queued = zip(*self.trace)
-            cached = self._arrays = (len(self.trace), (np.asarray(times, dtype=float), np.asarray(used, dtype=float), np.asarray(queued, dtype=float)))
+            cached = self._arrays = (
+                len(self.trace),
+                (np.asarray(times, dtype=float), np.asarray(used, dtype=float), np.asarray(queued, dtype=float)),
+            )
         return cached[1]
 
     def time_average(self, start: float, end: float) -> tuple[float, float]:

@@ -34,16 +34,23 @@ def check_arrivals(scenario: Scenario, params: ParameterSet, path: Path) -> None
     high = mean + ARRIVAL_LIMIT_SDS * math.sqrt(mean)
     field_path = "capacity.arrivals.catchment_population"
     if high > MAX_PATIENTS:
-        raise ScenarioError(path, field_path, f"a catchment whose arrivals stay below {MAX_PATIENTS} patients (expected {mean:,.0f} over warmup_years + years)")
+        raise ScenarioError(
+            path,
+            field_path,
+            f"a catchment whose arrivals stay below {MAX_PATIENTS} patients (expected {mean:,.0f} over warmup_years + years)",
+        )
     lifetimes = high * scenario.replications * len(scenario.strategies)
     if lifetimes > MAX_SIMULATED_LIFETIMES:
         raise ScenarioError(
-            path, field_path,
+            path,
+            field_path,
             f"at most {MAX_SIMULATED_LIFETIMES} simulated lifetimes in all (expected arrivals {mean:,.0f} x replications x strategies)",
         )
 
 
-def open_cohort(scenario: Scenario, params: ParameterSet, replication: int, draw: int) -> tuple[np.ndarray | None, tuple[float, float], int]:
+def open_cohort(
+    scenario: Scenario, params: ParameterSet, replication: int, draw: int
+) -> tuple[np.ndarray | None, tuple[float, float], int]:
     """(arrival months or None, statistics window, cohort size) of one replication."""
     capacity = scenario.capacity
     if capacity is None or capacity.arrivals is None:
@@ -67,12 +74,14 @@ class CapacityTables:
         parts = getattr(self, name)
         return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
-    def extend(self, other: "CapacityTables") -> None:
+    def extend(self, other: CapacityTables) -> None:
         for name in ("resources", "waits", "queues", "metrics"):
             getattr(self, name).extend(getattr(other, name))
 
 
-def finish(model, events: pd.DataFrame, table: pd.DataFrame, replication: int, out: CapacityTables | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def finish(
+    model, events: pd.DataFrame, table: pd.DataFrame, replication: int, out: CapacityTables | None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Add the waiting columns to the patient table, leave out warm-up arrivals, and record the hospital's tables."""
     hospital = model.hospital
     strategy = model.strategy.name
@@ -84,7 +93,9 @@ def finish(model, events: pd.DataFrame, table: pd.DataFrame, replication: int, o
     table["arrival_month"] = arrival
     table["waits"] = by_patient.size().reindex(ids, fill_value=0).to_numpy()
     table["wait_days_total"] = by_patient["wait_days"].sum().reindex(ids, fill_value=0.0).to_numpy()
-    table["progressed_while_waiting"] = (by_patient["progressions_while_waiting"].sum().reindex(ids, fill_value=0).to_numpy() > 0).astype(int)
+    table["progressed_while_waiting"] = (by_patient["progressions_while_waiting"].sum().reindex(ids, fill_value=0).to_numpy() > 0).astype(
+        int
+    )
     changed = waits[waits["outcome"] == "ineligible"]["patient_id"].unique()
     table["treatment_changed_by_waiting"] = np.isin(ids, changed).astype(int)
     died = waits[waits["outcome"].str.startswith("died")]["patient_id"].unique()

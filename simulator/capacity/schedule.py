@@ -44,7 +44,7 @@ class WeeklySchedule:
     intervals: tuple[tuple[float, float], ...]
 
     @classmethod
-    def from_sessions(cls, sessions: list[tuple[int, float, float]]) -> "WeeklySchedule":
+    def from_sessions(cls, sessions: list[tuple[int, float, float]]) -> WeeklySchedule:
         """``sessions``: (day index 0 = Monday, start hour, hours). A session may run past midnight
         (and past Sunday into Monday)."""
         raw: list[tuple[float, float]] = []

@@ -9,8 +9,9 @@ point is kept: the trade-off curve. The same seed gives the same evaluations, he
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 
 @dataclass

@@ -101,7 +101,7 @@ class RandomStreams:
             found = self._overflows[key] = generator.random(OVERFLOW_SIZE)[::-1].copy()
         return found.tolist()
 
-    def for_patient(self, patient_id: int) -> "PatientStreams":
+    def for_patient(self, patient_id: int) -> PatientStreams:
         return PatientStreams(self, patient_id)
 
 

@@ -13,7 +13,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -105,7 +105,9 @@ def default_comparator(strategies: Sequence[str], costs: Sequence[float], qalys:
     return list(strategies)[min(range(len(cost)), key=lambda i: (cost[i], -effect[i], i))]
 
 
-def icer_table(strategies: Sequence[str], costs: Sequence[float], qalys: Sequence[float], wtp: Sequence[float], comparator: str | None = None) -> pd.DataFrame:
+def icer_table(
+    strategies: Sequence[str], costs: Sequence[float], qalys: Sequence[float], wtp: Sequence[float], comparator: str | None = None
+) -> pd.DataFrame:
     """``incremental_analysis`` plus NMB and incremental NMB against ``comparator`` at each willingness to pay."""
     table = incremental_analysis(strategies, costs, qalys)
     comparator = comparator or default_comparator(strategies, costs, qalys)

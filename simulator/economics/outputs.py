@@ -21,7 +21,15 @@ from ..experiments.psa import FIRST_DRAW, CheckpointError, PSACheckpoint, PSARes
 from ..experiments.runner import PreparedScenario, RunResult, prepare
 from ..params.parameter_set import ParameterSet
 from ..reporting import economics_plots as plots
-from ..reporting.run_folder import OutputExistsError, atomic_folder, check_destination, checkpoint_folder, package_versions, sigterm_as_interrupt, write_json
+from ..reporting.run_folder import (
+    OutputExistsError,
+    atomic_folder,
+    check_destination,
+    checkpoint_folder,
+    package_versions,
+    sigterm_as_interrupt,
+    write_json,
+)
 from . import cea
 from .settings import EconomicSettings
 from .valuation import economics_table, value_patients
@@ -140,8 +148,15 @@ def _manifest(prepared: PreparedScenario, settings: EconomicSettings, command_li
 
 
 def write_psa_folder(
-    prepared: PreparedScenario, result: PSAResult, settings: EconomicSettings, destination: Path, force: bool,
-    command_line: list[str], started: float, workers: int, event_files: list[Path] = (),
+    prepared: PreparedScenario,
+    result: PSAResult,
+    settings: EconomicSettings,
+    destination: Path,
+    force: bool,
+    command_line: list[str],
+    started: float,
+    workers: int,
+    event_files: list[Path] = (),
 ) -> Path:
     scenario = prepared.scenario
     summary = summarise_psa(result, settings, prepared.params)
@@ -163,24 +178,65 @@ def write_psa_folder(
         costs = draws_matrix(result.outcomes, names, "costs")
         qalys = draws_matrix(result.outcomes, names, "qalys")
         title = f"{scenario.name}: {len(costs)} PSA draws x {result.patients} patients"
-        plots.ce_plane_figure(qalys.sub(qalys[summary.comparator], axis=0), costs.sub(costs[summary.comparator], axis=0), summary.comparator, settings.willingness_to_pay, currency, figures / "ce_plane.png", f"{title}: cost-effectiveness plane")
-        plots.ceac_figure(summary.grid, summary.acceptability, names, summary.best, currency, figures / "ceac.png", f"{title}: acceptability curves")
-        plots.ceaf_figure(summary.grid, summary.best, summary.acceptability[np.arange(len(summary.grid)), summary.best], names, currency, figures / "ceaf.png", f"{title}: acceptability frontier")
-        plots.evpi_figure(summary.grid, summary.evpi["evpi_per_patient"].to_numpy(), summary.population, currency, figures / "evpi.png", f"{title}: expected value of perfect information")
+        plots.ce_plane_figure(
+            qalys.sub(qalys[summary.comparator], axis=0),
+            costs.sub(costs[summary.comparator], axis=0),
+            summary.comparator,
+            settings.willingness_to_pay,
+            currency,
+            figures / "ce_plane.png",
+            f"{title}: cost-effectiveness plane",
+        )
+        plots.ceac_figure(
+            summary.grid, summary.acceptability, names, summary.best, currency, figures / "ceac.png", f"{title}: acceptability curves"
+        )
+        plots.ceaf_figure(
+            summary.grid,
+            summary.best,
+            summary.acceptability[np.arange(len(summary.grid)), summary.best],
+            names,
+            currency,
+            figures / "ceaf.png",
+            f"{title}: acceptability frontier",
+        )
+        plots.evpi_figure(
+            summary.grid,
+            summary.evpi["evpi_per_patient"].to_numpy(),
+            summary.population,
+            currency,
+            figures / "evpi.png",
+            f"{title}: expected value of perfect information",
+        )
         plots.convergence_figure(result.outcomes, names, currency, figures / "convergence.png", f"{title}: convergence of the mean")
         (staging / "scenario.resolved.yaml").write_text(_resolved_yaml(scenario), encoding="utf-8")
         write_json(
             staging / "manifest.json",
             _manifest(
-                prepared, settings, command_line, time.perf_counter() - started,
-                draws=len(costs), patients_per_draw=result.patients, workers=workers, comparator=summary.comparator, events_kept=bool(event_files),
-                population=summary.population, sampled_parameters=[c for c in result.parameters.columns if c != "draw"],
+                prepared,
+                settings,
+                command_line,
+                time.perf_counter() - started,
+                draws=len(costs),
+                patients_per_draw=result.patients,
+                workers=workers,
+                comparator=summary.comparator,
+                events_kept=bool(event_files),
+                population=summary.population,
+                sampled_parameters=[c for c in result.parameters.columns if c != "draw"],
             ),
         )
     return destination
 
 
-def write_dsa_folder(prepared: PreparedScenario, result: DSAResult, settings: EconomicSettings, destination: Path, force: bool, command_line: list[str], started: float) -> Path:
+def write_dsa_folder(
+    prepared: PreparedScenario,
+    result: DSAResult,
+    settings: EconomicSettings,
+    destination: Path,
+    force: bool,
+    command_line: list[str],
+    started: float,
+) -> Path:
     scenario = prepared.scenario
     names = [s.name for s in prepared.strategies]
     base = economics_table(result.base, names)
@@ -191,16 +247,29 @@ def write_dsa_folder(prepared: PreparedScenario, result: DSAResult, settings: Ec
         _csv(base, staging / "economics.csv")
         _csv(cea.icer_table(names, base["costs"], base["qalys"], settings.willingness_to_pay, result.comparator), staging / "icer.csv")
         plots.tornado_figure(
-            result.tornado, result.base_inmb, result.target, result.comparator, result.wtp, settings.currency,
-            staging / "figures" / "tornado.png", f"{scenario.name}: one-way sensitivity of the INMB of {result.target}",
+            result.tornado,
+            result.base_inmb,
+            result.target,
+            result.comparator,
+            result.wtp,
+            settings.currency,
+            staging / "figures" / "tornado.png",
+            f"{scenario.name}: one-way sensitivity of the INMB of {result.target}",
         )
         (staging / "scenario.resolved.yaml").write_text(_resolved_yaml(scenario), encoding="utf-8")
         write_json(
             staging / "manifest.json",
             _manifest(
-                prepared, settings, command_line, time.perf_counter() - started,
-                replications=scenario.replications, patients_per_strategy=scenario.cohort.size,
-                comparator=result.comparator, target=result.target, wtp=result.wtp, base_inmb=result.base_inmb,
+                prepared,
+                settings,
+                command_line,
+                time.perf_counter() - started,
+                replications=scenario.replications,
+                patients_per_strategy=scenario.cohort.size,
+                comparator=result.comparator,
+                target=result.target,
+                wtp=result.wtp,
+                base_inmb=result.base_inmb,
                 parameters_varied=list(result.tornado["parameter"]),
             ),
         )
@@ -242,19 +311,25 @@ def _open_checkpoint(destination: Path, fingerprint: dict, resume: bool, force: 
         if resume:
             found = checkpoint.fingerprint()
             if found is None:
-                raise CheckpointError(f"{checkpoint.folder}: expected a checkpoint of nelm-sim psa to resume; its fingerprint.json is missing or unreadable (rerun without --resume and with --force to discard it)")
+                raise CheckpointError(
+                    f"{checkpoint.folder}: expected a checkpoint of nelm-sim psa to resume; its fingerprint.json is missing or unreadable (rerun without --resume and with --force to discard it)"
+                )
             differences = [
                 f"{key} ({found.get(key)} in the checkpoint, {fingerprint.get(key)} now)" if isinstance(fingerprint.get(key), int) else key
                 for key in sorted(set(found) | set(fingerprint))
                 if found.get(key) != fingerprint.get(key)
             ]
             if differences:
-                raise CheckpointError(f"{checkpoint.folder}: expected a checkpoint of this same run to resume; it differs in {', '.join(differences)} (rerun without --resume and with --force to discard it)")
+                raise CheckpointError(
+                    f"{checkpoint.folder}: expected a checkpoint of this same run to resume; it differs in {', '.join(differences)} (rerun without --resume and with --force to discard it)"
+                )
         elif force:
             checkpoint.discard()
         else:
             saved = len(checkpoint.load())
-            raise OutputExistsError(f"{destination}: an interrupted run left a checkpoint with {saved} completed draw(s) in {checkpoint.folder}; add --resume to continue it or --force to discard it")
+            raise OutputExistsError(
+                f"{destination}: an interrupted run left a checkpoint with {saved} completed draw(s) in {checkpoint.folder}; add --resume to continue it or --force to discard it"
+            )
     return checkpoint
 
 
@@ -288,7 +363,16 @@ def run_psa_file(
     with sigterm_as_interrupt():
         checkpoint.start(fingerprint)
         execution = execution or Execution(workers=workers)
-        result = run_psa(prepared, draws, patients, settings=settings, checkpoint=checkpoint, execution=execution, progress=progress, keep_events=keep_events)
+        result = run_psa(
+            prepared,
+            draws,
+            patients,
+            settings=settings,
+            checkpoint=checkpoint,
+            execution=execution,
+            progress=progress,
+            keep_events=keep_events,
+        )
         kept = [checkpoint.events_file(d) for d in range(FIRST_DRAW, FIRST_DRAW + draws)] if keep_events else []
         try:
             folder = write_psa_folder(prepared, result, settings, destination, force, command_line or [], started, execution.workers, kept)

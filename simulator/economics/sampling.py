@@ -111,7 +111,9 @@ def draw_parameters(params: ParameterSet, seed: int, draw: int) -> tuple[Paramet
                 break
             redraws += 1
         else:
-            raise UserInputError(f"{name}: expected PSA draws inside the parameter's support; {MAX_REDRAWS} re-draws in a row fell outside it (draw {draw})")
+            raise UserInputError(
+                f"{name}: expected PSA draws inside the parameter's support; {MAX_REDRAWS} re-draws in a row fell outside it (draw {draw})"
+            )
         updates[name] = candidate
         if entry.value is not None:
             drawn[name] = float(candidate.value)  # type: ignore[arg-type]

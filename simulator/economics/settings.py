@@ -25,7 +25,7 @@ class EconomicSettings:
     wtp_grid_points: int
 
     @classmethod
-    def from_config(cls, config: EconomicsConfig) -> "EconomicSettings":
+    def from_config(cls, config: EconomicsConfig) -> EconomicSettings:
         return cls(
             discount_rate_costs=config.discount_rate_costs,
             discount_rate_effects=config.discount_rate_effects,
@@ -40,7 +40,7 @@ class EconomicSettings:
         )
 
     @classmethod
-    def from_scenario(cls, scenario: Scenario) -> "EconomicSettings":
+    def from_scenario(cls, scenario: Scenario) -> EconomicSettings:
         return cls.from_config(scenario.economics)
 
     def wtp_grid(self) -> list[float]:

@@ -160,7 +160,7 @@ class ValuationInputs:
         return np.clip(1.0 - np.asarray(decrement, dtype=float) / self.utility_progression_free, 0.0, 1.0)
 
     @classmethod
-    def from_parameters(cls, params: ParameterSet) -> "ValuationInputs":
+    def from_parameters(cls, params: ParameterSet) -> ValuationInputs:
         def value(name: str, what: str) -> float:
             if name not in params:
                 raise _missing(name, what)
@@ -218,7 +218,9 @@ def _detail_number(details: pd.Series, key: str) -> np.ndarray:
 # ------------------------------------------------------------------------------ valuation
 
 
-def value_patients(events: pd.DataFrame, patients: pd.DataFrame, params: ParameterSet | ValuationInputs, settings: EconomicSettings) -> pd.DataFrame:
+def value_patients(
+    events: pd.DataFrame, patients: pd.DataFrame, params: ParameterSet | ValuationInputs, settings: EconomicSettings
+) -> pd.DataFrame:
     """One row per (replication, strategy, patient_id): discounted and undiscounted costs, QALYs, life-years."""
     inputs = params if isinstance(params, ValuationInputs) else ValuationInputs.from_parameters(params)
     rc, re = settings.discount_rate_costs, settings.discount_rate_effects
@@ -255,7 +257,6 @@ def value_patients(events: pd.DataFrame, patients: pd.DataFrame, params: Paramet
     def event_is(*names: str) -> np.ndarray:
         return _rows_with(event_codes, event_names, names)
 
-
     # Progressions so far (after this row's event).
     is_progression = event_is(*PROGRESSION_EVENTS)
     running = np.cumsum(is_progression)
@@ -283,9 +284,13 @@ def value_patients(events: pd.DataFrame, patients: pd.DataFrame, params: Paramet
     # ---- flows over [t, t_next)
     ned = _rows_with(state_codes, state_names, (NO_EVIDENCE_OF_DISEASE,))
     progressed = (progressions > 0) & ~ned
-    state_utility = np.where(ned, inputs.utility_no_evidence_of_disease, np.where(progressed, inputs.utility_progressed, inputs.utility_progression_free))
+    state_utility = np.where(
+        ned, inputs.utility_no_evidence_of_disease, np.where(progressed, inputs.utility_progressed, inputs.utility_progression_free)
+    )
     state_utility = state_utility * np.where(uncontrolled == 1.0, inputs.multiplier(inputs.symptoms_decrement), 1.0)
-    monthly_cost = np.where(progressed, inputs.follow_up_progressed, inputs.follow_up_progression_free) + uncontrolled * inputs.uncontrolled_symptoms
+    monthly_cost = (
+        np.where(progressed, inputs.follow_up_progressed, inputs.follow_up_progression_free) + uncontrolled * inputs.uncontrolled_symptoms
+    )
     years_disc = discounted_years(t, t_next, re)
     years = (t_next - t) / MONTHS_PER_YEAR
     years_disc_costs = discounted_years(t, t_next, rc)
@@ -342,14 +347,22 @@ def value_patients(events: pd.DataFrame, patients: pd.DataFrame, params: Paramet
         amount = fixed + bottom_up * (minutes * inputs.theatre_per_minute + stay * inputs.bed_day)
         amount = amount + pd.Series(kind).map(inputs.procedure_drug).fillna(0.0).to_numpy(dtype=float)
         one_off(rows, amount)
-        utility_loss(rows, _lookup(inputs.recovery_decrement, kind, "utility.recovery_decrement_", "recovery after"), _lookup(inputs.recovery_months, kind, "utility.recovery_days_", "recovery after"))
+        utility_loss(
+            rows,
+            _lookup(inputs.recovery_decrement, kind, "utility.recovery_decrement_", "recovery after"),
+            _lookup(inputs.recovery_months, kind, "utility.recovery_days_", "recovery after"),
+        )
 
     rows = np.flatnonzero(event_is(EventType.ADVERSE_EVENT.value))
     if len(rows):
         codes, distinct = pd.factorize(detail.iloc[rows])
         kind = pd.Series(distinct).str.rsplit(":", n=1).str[-1].to_numpy()[codes]
         one_off(rows, _lookup(inputs.ae_cost, kind, "cost.ae_", "adverse event"))
-        utility_loss(rows, _lookup(inputs.ae_decrement, kind, "utility.ae_decrement_", "adverse event"), _lookup(inputs.ae_months, kind, "utility.ae_days_", "adverse event"))
+        utility_loss(
+            rows,
+            _lookup(inputs.ae_decrement, kind, "utility.ae_decrement_", "adverse event"),
+            _lookup(inputs.ae_months, kind, "utility.ae_days_", "adverse event"),
+        )
 
     rows = np.flatnonzero(event_is(EventType.DEATH.value))
     if len(rows):
@@ -456,7 +469,6 @@ def replication_means(per_patient: pd.DataFrame, strategies: list[str]) -> pd.Da
 def economics_table(per_patient: pd.DataFrame, strategies: list[str]) -> pd.DataFrame:
     """Per strategy: patients, and the mean per patient of costs, QALYs and life-years (discounted
     and undiscounted) with a t-based 95% confidence interval across replications."""
-    from ..outcomes.replications import t_confidence_interval
 
     return economics_table_from_means(replication_means(per_patient, strategies), per_patient.groupby("strategy").size(), strategies)
 

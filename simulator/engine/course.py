@@ -12,29 +12,64 @@ while the same patient keeps the same underlying draw in every strategy (common 
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Generator
+from collections.abc import Generator
+from typing import TYPE_CHECKING
 
 from ..core.events import EventType
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .model import PathwayModel
     from .cohort import Patient
+    from .model import PathwayModel
 
 INF = math.inf
 
 
 class Course:
     __slots__ = (
-        "model", "env", "patient", "rs", "state", "alive", "ended", "line", "progressions", "history",
-        "rule_uses", "current", "last_progressed_on", "hazard_multiplier", "base_rate", "exposure",
-        "background_death_at", "symptoms", "symptom_relapse_at", "uncontrolled_since", "months_uncontrolled",
-        "first_control_at", "control_months", "controlled_since", "death_at", "death_cause",
-        "procedures", "line_starts", "line_pfs", "first_recurrence_at", "resected_at", "on_ssa", "telotristat_used",
-        "adverse_events", "resectable_now", "burden_multiplier", "patient_id", "_records", "horizon", "progression_factor",
+        "model",
+        "env",
+        "patient",
+        "rs",
+        "state",
+        "alive",
+        "ended",
+        "line",
+        "progressions",
+        "history",
+        "rule_uses",
+        "current",
+        "last_progressed_on",
+        "hazard_multiplier",
+        "base_rate",
+        "exposure",
+        "background_death_at",
+        "symptoms",
+        "symptom_relapse_at",
+        "uncontrolled_since",
+        "months_uncontrolled",
+        "first_control_at",
+        "control_months",
+        "controlled_since",
+        "death_at",
+        "death_cause",
+        "procedures",
+        "line_starts",
+        "line_pfs",
+        "first_recurrence_at",
+        "resected_at",
+        "on_ssa",
+        "telotristat_used",
+        "adverse_events",
+        "resectable_now",
+        "burden_multiplier",
+        "patient_id",
+        "_records",
+        "horizon",
+        "progression_factor",
         "share_draws",
     )
 
-    def __init__(self, model: "PathwayModel", patient: "Patient", env) -> None:
+    def __init__(self, model: PathwayModel, patient: Patient, env) -> None:
         self.model = model
         self.env = env  # the shared SimPy environment, or the patient's own PatientClock
         self.patient = patient
@@ -106,7 +141,6 @@ class Course:
 
     # ------------------------------------------------------------------ death and time
 
-
     def disease_death_rate(self) -> float:
         """Entry traits x tumour burden x treatment state x progressions so far (``wait`` inlines it)."""
         return self.base_rate * self.burden_multiplier * self.hazard_multiplier * self.progression_factor
@@ -145,7 +179,9 @@ class Course:
         end = env.now + duration
         while True:
             now = env.now
-            rate = self.base_rate * self.burden_multiplier * self.hazard_multiplier * self.progression_factor  # disease_death_rate(), inlined
+            rate = (
+                self.base_rate * self.burden_multiplier * self.hazard_multiplier * self.progression_factor
+            )  # disease_death_rate(), inlined
             disease_at = now + self.exposure / rate if rate > 0 else INF
             next_at = min(end, disease_at, self.background_death_at, horizon, self.symptom_relapse_at)
             step = next_at - now
@@ -176,7 +212,9 @@ class Course:
         params = self.model.params
         if not self.rs.bernoulli(f"{prefix}.symptom_response", params.value(f"{prefix}.symptom_response")):
             return
-        duration = params.dist(f"{prefix}.symptom_control_duration").time_from_uniform(self.rs.uniform(f"{prefix}.symptom_control_duration"))
+        duration = params.dist(f"{prefix}.symptom_control_duration").time_from_uniform(
+            self.rs.uniform(f"{prefix}.symptom_control_duration")
+        )
         self.set_controlled(duration, prefix)
 
     def set_controlled(self, duration: float, by: str) -> None:

@@ -9,14 +9,15 @@ evaluation), then saves the values to ``simulator/params/calibrated.yaml`` with 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import yaml
-from importlib import resources
 from lifelines import CoxPHFitter
 from pydantic import BaseModel, ConfigDict
 from scipy import optimize, stats
@@ -208,8 +209,12 @@ def _simulate_task(task: tuple) -> RunResult:
 
 
 def simulate_all(
-    names: list[str], seeds: dict[str, SeedScenario], overrides: dict[str, Any], patients: int | None,
-    execution: Execution = SERIAL, progress=None,
+    names: list[str],
+    seeds: dict[str, SeedScenario],
+    overrides: dict[str, Any],
+    patients: int | None,
+    execution: Execution = SERIAL,
+    progress=None,
 ) -> dict[str, RunResult]:
     """Every named seed scenario, each a task for ``execution``; the results do not depend on where they ran."""
     tasks = [(seeds[name], overrides, patients) for name in names]
@@ -241,8 +246,12 @@ def target_table(targets: list[Target], results: dict[str, RunResult]) -> pd.Dat
 
 
 def evaluate(
-    targets: list[Target], seeds: dict[str, SeedScenario], overrides: dict[str, Any], patients: int | None,
-    execution: Execution = SERIAL, progress=None,
+    targets: list[Target],
+    seeds: dict[str, SeedScenario],
+    overrides: dict[str, Any],
+    patients: int | None,
+    execution: Execution = SERIAL,
+    progress=None,
 ) -> pd.DataFrame:
     for target in targets:
         if target.scenario not in seeds:
@@ -340,11 +349,26 @@ def calibrate(
                 if value < best_value:
                     best_start, best_value = point, value
         progress(f"  {block.name}: start {initial:.3f}, best of Latin hypercube {best_value:.3f}")
-        solution = optimize.minimize(counted, best_start, method="Nelder-Mead", options={"maxfev": max_evaluations, "xatol": 1e-3, "fatol": 1e-3})
+        solution = optimize.minimize(
+            counted, best_start, method="Nelder-Mead", options={"maxfev": max_evaluations, "xatol": 1e-3, "fatol": 1e-3}
+        )
         best = np.exp(np.clip(solution.x, low, high))
         for parameter, value in zip(block.parameters, best):
             _override(parameter, float(value), overrides)
-            report.append({"block": block.name, "parameter": parameter.name, "field": parameter.field, "start": _start_value(parameter), "calibrated": float(value), "lower_bound": parameter.bounds[0], "upper_bound": parameter.bounds[1], "objective_start": initial, "objective_end": float(solution.fun), "evaluations": evaluations[0]})
+            report.append(
+                {
+                    "block": block.name,
+                    "parameter": parameter.name,
+                    "field": parameter.field,
+                    "start": _start_value(parameter),
+                    "calibrated": float(value),
+                    "lower_bound": parameter.bounds[0],
+                    "upper_bound": parameter.bounds[1],
+                    "objective_start": initial,
+                    "objective_end": float(solution.fun),
+                    "evaluations": evaluations[0],
+                }
+            )
         progress(f"block {block.name}: objective {initial:.3f} -> {solution.fun:.3f} after {evaluations[0]} evaluations")
     return overrides, pd.DataFrame(report)
 
@@ -359,14 +383,20 @@ def save_calibration(overrides: dict[str, Any], report: pd.DataFrame, blocks: li
     previous = (read_yaml(path, what="calibration") or {}).get("parameters", {}) if path.exists() else {}
     saved = {name: entry for name, entry in previous.items() if name not in overrides}
     for name, value in overrides.items():
-        entry = {"value": round(float(value), 6)} if not isinstance(value, dict) else {"params": {k: round(float(v), 6) for k, v in value["params"].items()}}
+        entry = (
+            {"value": round(float(value), 6)}
+            if not isinstance(value, dict)
+            else {"params": {k: round(float(v), 6) for k, v in value["params"].items()}}
+        )
         entry["targets"] = sorted(targets_of.get(name, ()))
         saved[name] = entry
     header = (
         "# Written by `nelm-sim calibrate`: values that replace the library's starting values.\n"
         "# Fit report: calibration_report.csv beside this file. Method: docs/calibration.md.\n"
     )
-    body = yaml.safe_dump({"method": "Nelder-Mead on log parameters, common random numbers, block by block", "parameters": saved}, sort_keys=True)
+    body = yaml.safe_dump(
+        {"method": "Nelder-Mead on log parameters, common random numbers, block by block", "parameters": saved}, sort_keys=True
+    )
     path.write_text(header + body, encoding="utf-8")
     report_path = path.with_name("calibration_report.csv")
     if report_path.exists() and not report.empty:
@@ -392,12 +422,19 @@ def reproduce(
         for figure in SEED_FIGURES:
             draw_seed_figure(figure, results[figure.scenario].patients, staging / f"{figure.key}.png")
         table.to_csv(staging / "calibration.csv", index=False, float_format="%.6g")
-        lines = ["# The seed review's figures, reproduced", "",
-                 "Simulated Kaplan-Meier curves of the virtual cohorts and trials in `scenarios/seed/`, with the",
-                 "published points (open circles) of Mayo et al., J Am Coll Surg 2013, and the studies it cites.", ""]
+        lines = [
+            "# The seed review's figures, reproduced",
+            "",
+            "Simulated Kaplan-Meier curves of the virtual cohorts and trials in `scenarios/seed/`, with the",
+            "published points (open circles) of Mayo et al., J Am Coll Surg 2013, and the studies it cites.",
+            "",
+        ]
         for figure in SEED_FIGURES:
             lines += [f"## {figure.title}", "", f"![{figure.key}]({figure.key}.png)", ""]
         lines += ["## Targets", "", "| target | published | simulated | tolerance | pass |", "|---|---|---|---|---|"]
-        lines += [f"| {r.target} | {r.published:g} | {r.simulated:.4g} | {r.tolerance} | {'yes' if r.pass_ else 'NO'} |" for r in table.rename(columns={"pass": "pass_"}).itertuples()]
+        lines += [
+            f"| {r.target} | {r.published:g} | {r.simulated:.4g} | {r.tolerance} | {'yes' if r.pass_ else 'NO'} |"
+            for r in table.rename(columns={"pass": "pass_"}).itertuples()
+        ]
         (staging / "report.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return table

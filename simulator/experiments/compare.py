@@ -8,18 +8,18 @@ event log for the swimmer plots), so long runs do not hold every event in memory
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import pandas as pd
 
+from ..capacity.run import CapacityTables
 from ..config import MAX_REPLICATIONS
 from ..errors import ScenarioError, UserInputError
 from ..outcomes.comparison import DEFAULT_PRECISION_METRICS, precision_status, summarise_replications
 from ..outcomes.metrics import METRICS, replication_metrics
 from ..outcomes.timecourse import pool_occupancy, pool_symptom_curves, state_occupancy, symptom_control_curve
 from .execution import SERIAL, Execution
-from ..capacity.run import CapacityTables
 from .runner import PreparedScenario, capacity_replication, run_replication
 
 # A t interval from two replications (1 degree of freedom) is itself too noisy to stop on.
@@ -44,7 +44,7 @@ class Comparison:
     precision_metrics: tuple[str, ...] = ()
     precision_met: bool | None = None
     precision_trace: list[dict] = field(default_factory=list)
-    capacity: "CapacityTables | None" = None  # resources, waits and queues when the scenario has capacity
+    capacity: CapacityTables | None = None  # resources, waits and queues when the scenario has capacity
 
     @property
     def strategies(self) -> list[str]:
@@ -79,7 +79,9 @@ def compare_replication(prepared: PreparedScenario, replication: int, comparator
     tables = None
     if scenario.capacity is not None:  # the hospital's tables too, and their metrics (comparison.csv)
         events, patients, tables = capacity_replication(prepared, replication)
-        metrics = pd.concat([replication_metrics(patients, events, names, comparator, scenario.horizon_months), *tables.metrics], ignore_index=True)
+        metrics = pd.concat(
+            [replication_metrics(patients, events, names, comparator, scenario.horizon_months), *tables.metrics], ignore_index=True
+        )
     else:
         events, patients = run_replication(prepared, replication)
         metrics = replication_metrics(patients, events, names, comparator, scenario.horizon_months)
@@ -129,8 +131,10 @@ def run_comparison(
         tasks = [(prepared, r, comparator) for r in round_]
         ticker = None
         if progress is not None:
+
             def ticker(index: int, result: object, start: int = replication) -> None:
                 progress(min(start + index + 1, planned), planned, f"replication {start + index + 1}")
+
         for metrics, patients, occupied, symptom, events, tables in execution.map(_replication_task, tasks, ticker):
             metric_frames.append(metrics)
             if capacity is not None:

@@ -85,7 +85,8 @@ def run_dsa(
     # the valuation re-values the base run here.
     reruns = [
         (replace(prepared, params=with_value(prepared.params, name, value)), settings)
-        for name in names if not is_valuation_only(name)
+        for name in names
+        if not is_valuation_only(name)
         for value in (prepared.params.entries[name].low, prepared.params.entries[name].high)
     ]
     rerun_means = iter(execution.map(_bound_task, reruns, progress_counter(progress, len(reruns), "parameter bounds")))

@@ -19,9 +19,10 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from ..errors import UserInputError
 
@@ -153,15 +154,21 @@ def _map_dask(function, tasks, on_done, workers: int, scheduler: str | None) -> 
     try:
         if scheduler is None:
             cluster = LocalCluster(
-                n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR,
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address="127.0.0.1:0",
+                silence_logs=logging.ERROR,
             )
             client = Client(cluster)
         else:
             try:
                 client = Client(scheduler, timeout=DASK_CONNECT_SECONDS)
             except (OSError, TimeoutError, ValueError) as exc:
-                raise UserInputError(f"--scheduler: expected the address of a running Dask scheduler, could not connect to {scheduler} ({exc})") from None
+                raise UserInputError(
+                    f"--scheduler: expected the address of a running Dask scheduler, could not connect to {scheduler} ({exc})"
+                ) from None
         with client:
             futures = client.map(function, tasks, pure=False)
             index_of = {future.key: index for index, future in enumerate(futures)}

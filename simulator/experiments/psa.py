@@ -113,12 +113,19 @@ class PSACheckpoint:
             return
         if not self.folder.is_dir():
             raise CheckpointError(f"{self.folder}: expected a checkpoint folder of nelm-sim, found a file; left untouched")
-        for path in [*self.folder.glob(self.DRAW_PATTERN), *self.folder.glob(self.EVENTS_PATTERN), *self.folder.glob(".*.tmp"), self.folder / self.FINGERPRINT]:
+        for path in [
+            *self.folder.glob(self.DRAW_PATTERN),
+            *self.folder.glob(self.EVENTS_PATTERN),
+            *self.folder.glob(".*.tmp"),
+            self.folder / self.FINGERPRINT,
+        ]:
             path.unlink(missing_ok=True)
         try:
             self.folder.rmdir()
         except OSError:
-            raise CheckpointError(f"{self.folder}: expected a checkpoint folder of nelm-sim; it holds other files, left untouched") from None
+            raise CheckpointError(
+                f"{self.folder}: expected a checkpoint folder of nelm-sim; it holds other files, left untouched"
+            ) from None
 
 
 @dataclass
@@ -179,7 +186,11 @@ def run_psa(
     records = {d: saved[d] for d in indices if d in saved}
     missing = [d for d in indices if d not in records]
     # Small tasks balance the workers; a few draws each amortise sending the scenario along.
-    size = max(1, len(missing) // (max(execution.workers, 1) * TASKS_PER_WORKER)) if execution.workers > 1 or execution.executor == "dask" else 1
+    size = (
+        max(1, len(missing) // (max(execution.workers, 1) * TASKS_PER_WORKER))
+        if execution.workers > 1 or execution.executor == "dask"
+        else 1
+    )
     if keep_events and checkpoint is None:
         raise ValueError("keep_events needs a checkpoint folder to hold the event logs")
     tasks = [(prepared, patients, settings, missing[i : i + size], keep_events) for i in range(0, len(missing), size)]

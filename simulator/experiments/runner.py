@@ -6,9 +6,10 @@ the same patients and, for each purpose, the same draws.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -17,8 +18,8 @@ from ..core.rng import CHUNK, RandomStreams
 from ..engine.cohort import ATTRIBUTE_COLUMNS, build_cohort, mix_probabilities
 from ..engine.model import PathwayModel
 from ..errors import ScenarioError
-from ..params.parameter_set import ParameterSet, build_parameter_set
 from ..outcomes.survival import add_sums, outcome_sums
+from ..params.parameter_set import ParameterSet, build_parameter_set
 from ..pathways.strategies import Strategy, resolve_strategies
 from .execution import SERIAL, Execution, progress_counter
 
@@ -75,7 +76,7 @@ def prepare(scenario: Scenario, path: Path | str, summary: bool = False) -> Prep
 class RunResult:
     events: pd.DataFrame | None  # None in summary mode
     patients: pd.DataFrame
-    capacity: "CapacityTables | None" = None  # resources, waits, queues when the scenario has capacity
+    capacity: CapacityTables | None = None  # resources, waits, queues when the scenario has capacity
 
 
 def patient_table(model: PathwayModel, replication: int) -> pd.DataFrame:
@@ -139,8 +140,13 @@ def _cohort_for(prepared: PreparedScenario, streams: RandomStreams, replication:
 
 
 def _strategy_tables(
-    prepared: PreparedScenario, strategy: Strategy, cohort: list, streams: RandomStreams, replication: int,
-    hospital: tuple | None = None, capacity_out: "CapacityTables | None" = None,
+    prepared: PreparedScenario,
+    strategy: Strategy,
+    cohort: list,
+    streams: RandomStreams,
+    replication: int,
+    hospital: tuple | None = None,
+    capacity_out: CapacityTables | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(events, patients) of one strategy on ``cohort``; ``hospital`` (arrivals, window) shares the
     scenario's resources between the patients, and the hospital's tables go to ``capacity_out``."""
@@ -153,8 +159,15 @@ def _strategy_tables(
 
         arrivals, window = hospital
         model = PathwayModel(
-            prepared.params, strategy, cohort, scenario.horizon_months, streams, replication,
-            capacity=scenario.capacity, arrivals=arrivals, window=window,
+            prepared.params,
+            strategy,
+            cohort,
+            scenario.horizon_months,
+            streams,
+            replication,
+            capacity=scenario.capacity,
+            arrivals=arrivals,
+            window=window,
         ).run()
         tables = finish(model, model.log.to_frame(), patient_table(model, replication), replication, capacity_out)
     model.close()
@@ -172,8 +185,11 @@ def run_strategy(prepared: PreparedScenario, replication: int, strategy_index: i
 
 
 def run_replication(
-    prepared: PreparedScenario, replication: int, after_strategy: Callable[[str], None] | None = None, draw: int = 0,
-    capacity_out: "CapacityTables | None" = None,
+    prepared: PreparedScenario,
+    replication: int,
+    after_strategy: Callable[[str], None] | None = None,
+    draw: int = 0,
+    capacity_out: CapacityTables | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(events, patients) of one replication (of one PSA draw): the same cohort and streams for every strategy.
     With a ``capacity`` section the hospital's tables are added to ``capacity_out`` when given."""
@@ -217,7 +233,10 @@ SUMMARY_TASK = 64 * SUMMARY_CHUNK  # patients per summary-mode task: big cohorts
 # them exactly. Everything else is added up as it goes (``outcome_sums``) and the event log is dropped
 # chunk by chunk.
 SUMMARY_COLUMNS = {
-    "strategy": "category", "os_months": "float64", "death": "int8", "pfs1_months": "float64",
+    "strategy": "category",
+    "os_months": "float64",
+    "death": "int8",
+    "pfs1_months": "float64",
     "pfs1_event": "float32",  # 0, 1 or NaN (no first line): exact in float32
 }
 
@@ -253,8 +272,10 @@ def summarise_strategy(
         events, table = run_strategy(prepared, replication, strategy_index, draw)
         values = value_patients(events, table, inputs, settings)
         return SummaryPart(
-            table[list(SUMMARY_COLUMNS)].astype(SUMMARY_COLUMNS), {column: float(values[column].sum()) for column in VALUE_COLUMNS},
-            len(values), outcome_sums(table),
+            table[list(SUMMARY_COLUMNS)].astype(SUMMARY_COLUMNS),
+            {column: float(values[column].sum()) for column in VALUE_COLUMNS},
+            len(values),
+            outcome_sums(table),
         )
     for start in range(first, first + size, SUMMARY_CHUNK):
         chunk_size = min(SUMMARY_CHUNK, first + size - start)
@@ -289,7 +310,9 @@ def run_prepared_summary(
     block = SUMMARY_TASK if prepared.scenario.capacity is None else size
     tasks = [
         (prepared, r, s, settings, first, min(block, size - first))
-        for r in range(prepared.scenario.replications) for s in range(len(names)) for first in range(0, size, block)
+        for r in range(prepared.scenario.replications)
+        for s in range(len(names))
+        for first in range(0, size, block)
     ]
     parts = execution.map(_summary_task, tasks, progress_counter(progress, len(tasks), "patient blocks"))
     sums: dict[tuple[int, int], dict[str, float]] = {}
@@ -304,7 +327,10 @@ def run_prepared_summary(
             total[column] += part.value_sums[column]
         counts[names[task[2]]] += part.count
     means = pd.DataFrame(
-        [{"replication": r, "strategy": names[s], **{c: total[c] / total["count"] for c in VALUE_COLUMNS}} for (r, s), total in sums.items()]
+        [
+            {"replication": r, "strategy": names[s], **{c: total[c] / total["count"] for c in VALUE_COLUMNS}}
+            for (r, s), total in sums.items()
+        ]
     )
     for part in parts:  # one set of categories, so that concatenation keeps the type
         part.patients["strategy"] = part.patients["strategy"].cat.set_categories(names)
@@ -314,7 +340,7 @@ def run_prepared_summary(
     return patients, outcomes, means, pd.Series(counts)
 
 
-def capacity_replication(prepared: PreparedScenario, replication: int) -> tuple[pd.DataFrame, pd.DataFrame, "CapacityTables"]:
+def capacity_replication(prepared: PreparedScenario, replication: int) -> tuple[pd.DataFrame, pd.DataFrame, CapacityTables]:
     """(events, patients, hospital tables) of one replication of a scenario with a capacity section."""
     from ..capacity.run import CapacityTables
 
@@ -336,5 +362,7 @@ def _run_capacity_prepared(prepared: PreparedScenario, execution: Execution, pro
     for _, _, tables in results:
         capacity.extend(tables)
     return RunResult(
-        events=concat_events([e for e, _, _ in results]), patients=pd.concat([p for _, p, _ in results], ignore_index=True), capacity=capacity
+        events=concat_events([e for e, _, _ in results]),
+        patients=pd.concat([p for _, p, _ in results], ignore_index=True),
+        capacity=capacity,
     )

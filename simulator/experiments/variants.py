@@ -22,14 +22,16 @@ import platform
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from pydantic import ValidationError
 
+from ..capacity.schedule import DAYS_PER_WEEK, HOURS_PER_DAY
 from ..config import BASE_VARIANT, Scenario, SweepAxis, VariantConfig, load_scenario, validation_error_to_scenario_error
 from ..errors import ModelLimitError, ScenarioError, ScenarioWarning, UserInputError
 from ..outcomes.metrics import LOG_SCALE_METRICS, METRICS, metric_info
@@ -37,7 +39,6 @@ from ..outcomes.replications import t_confidence_interval
 from ..outcomes.survival import survival_table
 from ..params.parameter_set import ParameterSet, load_library
 from ..params.schema import check_value
-from ..capacity.schedule import DAYS_PER_WEEK, HOURS_PER_DAY
 from .compare import Comparison, resolve_comparator, run_comparison
 from .execution import Execution
 from .runner import PreparedScenario, prepare
@@ -51,9 +52,22 @@ COHORT_PREFIX = "cohort."
 # Which way is better, for the "best strategy" of each run in the report; metrics not listed have
 # no preferred direction (e.g. the share resected) and get no ranking.
 HIGHER_IS_BETTER = frozenset(
-    {"median_os_months", "rmst_os_months", "life_years_gained", "median_pfs1_months", "share_ever_controlled",
-     "mean_months_controlled", "symptom_free_survival_months", "alive_at_horizon_share", "controlled_by_6m",
-     "controlled_by_12m", "os_1y", "os_3y", "os_5y", "os_10y"}
+    {
+        "median_os_months",
+        "rmst_os_months",
+        "life_years_gained",
+        "median_pfs1_months",
+        "share_ever_controlled",
+        "mean_months_controlled",
+        "symptom_free_survival_months",
+        "alive_at_horizon_share",
+        "controlled_by_6m",
+        "controlled_by_12m",
+        "os_1y",
+        "os_3y",
+        "os_5y",
+        "os_10y",
+    }
 )
 LOWER_IS_BETTER = frozenset({"mean_months_uncontrolled", "hr_os_vs_comparator", "adverse_events_per_patient"})
 
@@ -75,8 +89,18 @@ COHORT_WORDS = {
 }
 SHARE_UNITS = ("probability", "proportion")
 CONTRAST_COLUMNS = [
-    "variant", "strategy", "metric", "label", "unit", "contrast", "base_estimate", "variant_estimate",
-    "estimate", "lower_95", "upper_95", "replications",
+    "variant",
+    "strategy",
+    "metric",
+    "label",
+    "unit",
+    "contrast",
+    "base_estimate",
+    "variant_estimate",
+    "estimate",
+    "lower_95",
+    "upper_95",
+    "replications",
 ]
 
 Progress = Callable[[int, int, str], None]
@@ -171,16 +195,34 @@ class ScenarioAnalysis:
                 label, unit, _ = metric_info(metric)
                 if metric in LOG_SCALE_METRICS:
                     keep &= (paired > 0) & (mine > 0)
-                    mean, lower, upper = (math.exp(v) if not math.isnan(v) else math.nan for v in t_confidence_interval(np.log(mine[keep]) - np.log(paired[keep])))
-                    contrast, base_estimate, run_estimate = "ratio", math.exp(np.log(paired[keep]).mean()), math.exp(np.log(mine[keep]).mean())
+                    mean, lower, upper = (
+                        math.exp(v) if not math.isnan(v) else math.nan
+                        for v in t_confidence_interval(np.log(mine[keep]) - np.log(paired[keep]))
+                    )
+                    contrast, base_estimate, run_estimate = (
+                        "ratio",
+                        math.exp(np.log(paired[keep]).mean()),
+                        math.exp(np.log(mine[keep]).mean()),
+                    )
                 else:
                     mean, lower, upper = t_confidence_interval(mine[keep] - paired[keep])
                     contrast, base_estimate, run_estimate = "difference", float(paired[keep].mean()), float(mine[keep].mean())
-                rows.append({
-                    "variant": result.run.name, "strategy": strategy, "metric": metric, "label": label, "unit": unit,
-                    "contrast": contrast, "base_estimate": base_estimate, "variant_estimate": run_estimate,
-                    "estimate": mean, "lower_95": lower, "upper_95": upper, "replications": int(keep.sum()),
-                })
+                rows.append(
+                    {
+                        "variant": result.run.name,
+                        "strategy": strategy,
+                        "metric": metric,
+                        "label": label,
+                        "unit": unit,
+                        "contrast": contrast,
+                        "base_estimate": base_estimate,
+                        "variant_estimate": run_estimate,
+                        "estimate": mean,
+                        "lower_95": lower,
+                        "upper_95": upper,
+                        "replications": int(keep.sum()),
+                    }
+                )
         return pd.DataFrame(rows, columns=CONTRAST_COLUMNS)
 
     def variants_table(self) -> pd.DataFrame:
@@ -190,10 +232,15 @@ class ScenarioAnalysis:
         for result in self.results:
             run = result.run
             row = {
-                "variant": run.name, "kind": run.kind, "description": run.description,
-                "changes": "; ".join(self.changes.get(run.name, [])), "strategies": ", ".join(run.strategies),
-                "comparator": result.comparator, "patients": run.prepared.scenario.cohort.size,
-                "replications": result.replications, "horizon_months": run.prepared.scenario.horizon_months,
+                "variant": run.name,
+                "kind": run.kind,
+                "description": run.description,
+                "changes": "; ".join(self.changes.get(run.name, [])),
+                "strategies": ", ".join(run.strategies),
+                "comparator": result.comparator,
+                "patients": run.prepared.scenario.cohort.size,
+                "replications": result.replications,
+                "horizon_months": run.prepared.scenario.horizon_months,
             }
             values = dict(run.sweep)
             for index, axis in enumerate(axes):
@@ -317,7 +364,12 @@ def _axis_points(axis: SweepAxis, where: str, path: Path) -> list[tuple[str, flo
         raise ScenarioError(path, f"{where}.parameter", "the name of a parameter listed by `nelm-sim params`", axis.parameter)
     entry, _ = library[axis.parameter]
     if entry.value is None:
-        raise ScenarioError(path, f"{where}.parameter", f"a parameter with a single value ({axis.parameter} is a {entry.distribution} distribution)", axis.parameter)
+        raise ScenarioError(
+            path,
+            f"{where}.parameter",
+            f"a parameter with a single value ({axis.parameter} is a {entry.distribution} distribution)",
+            axis.parameter,
+        )
 
     def check(field_path: str, value: float) -> None:
         try:
@@ -377,7 +429,9 @@ def expand(scenario: Scenario, path: Path | str) -> list[ScenarioRun]:
     for index, variant in enumerate(scenario.variants or []):
         where = f"variants[{index}]"
         overrides = variant_overrides(variant)
-        runs.append(ScenarioRun(variant.name, "variant", variant.description, where, overrides, _prepare_merged(base, overrides, path, where)))
+        runs.append(
+            ScenarioRun(variant.name, "variant", variant.description, where, overrides, _prepare_merged(base, overrides, path, where))
+        )
     if scenario.sweep is not None:
         axes = [("sweep", scenario.sweep)] + ([("sweep.second", scenario.sweep.second)] if scenario.sweep.second is not None else [])
         grids = [[(axis.parameter, where_value, value) for where_value, value in _axis_points(axis, where, path)] for where, axis in axes]
@@ -388,7 +442,8 @@ def expand(scenario: Scenario, path: Path | str) -> list[ScenarioRun]:
                 overrides = _combine(overrides, _parameter_override(scenario, parameter, value))
             # A point given in a list is named by its index; one of from/to/steps, or of a grid, by its value too.
             where = " x ".join(
-                where_value if len(cell) == 1 and where_value.endswith("]") else f"{where_value} (value {value:.10g})" for _, where_value, value in cell
+                where_value if len(cell) == 1 and where_value.endswith("]") else f"{where_value} (value {value:.10g})"
+                for _, where_value, value in cell
             )
             coordinates = tuple((parameter, value) for parameter, _, value in cell)
             name = point_name(list(coordinates))
@@ -404,7 +459,11 @@ def expand(scenario: Scenario, path: Path | str) -> list[ScenarioRun]:
 def _shown(params: ParameterSet, name: str) -> str:
     entry = params.entries[name]
     if entry.value is None:
-        return f"{entry.distribution}(" + ", ".join(f"{k}={v:.4g}" if isinstance(v, (int, float)) else f"{k}={v}" for k, v in (entry.params or {}).items()) + ")"
+        return (
+            f"{entry.distribution}("
+            + ", ".join(f"{k}={v:.4g}" if isinstance(v, (int, float)) else f"{k}={v}" for k, v in (entry.params or {}).items())
+            + ")"
+        )
     if entry.unit in SHARE_UNITS:
         return f"{100 * entry.value:.3g}%"
     return f"{entry.value:.4g}"
@@ -427,7 +486,9 @@ def _capacity_changes(a: Scenario, b: Scenario) -> list[str]:
         if old == new:
             continue
         if old is None or new is None:
-            changes.append(f"{name} {'unlimited' if new is None else f'capacity {new.capacity}'} instead of {'unlimited' if old is None else f'capacity {old.capacity}'}")
+            changes.append(
+                f"{name} {'unlimited' if new is None else f'capacity {new.capacity}'} instead of {'unlimited' if old is None else f'capacity {old.capacity}'}"
+            )
             continue
         if old.capacity != new.capacity:
             changes.append(f"{name} capacity {new.capacity} instead of {old.capacity}")
@@ -453,7 +514,11 @@ def describe_changes(base: PreparedScenario, other: PreparedScenario) -> list[st
         changes.append(f"a horizon of {b.horizon_months:g} months instead of {a.horizon_months:g}")
     names_a, names_b = [s.name for s in base.strategies], [s.name for s in other.strategies]
     if base.strategies != other.strategies:
-        changes.append(f"strategies {', '.join(names_b)} instead of {', '.join(names_a)}" if names_a != names_b else "strategies redefined (same names, other rules)")
+        changes.append(
+            f"strategies {', '.join(names_b)} instead of {', '.join(names_a)}"
+            if names_a != names_b
+            else "strategies redefined (same names, other rules)"
+        )
     changes += _capacity_changes(a, b)
     econ_a, econ_b = a.economics.model_dump(), b.economics.model_dump()
     for key in econ_a:
@@ -476,7 +541,9 @@ def describe_changes(base: PreparedScenario, other: PreparedScenario) -> list[st
 def _run_one(run: ScenarioRun, comparator: str, keep_whole: bool, progress: Progress | None = None) -> RunResult:
     comparison = run_comparison(run.prepared, comparator, progress=progress)
     curves = survival_table(comparison.patients, comparison.strategies)
-    return RunResult(run, comparator, comparison.summary, curves, comparison.replications, comparison if keep_whole else None, comparison.per_replication)
+    return RunResult(
+        run, comparator, comparison.summary, curves, comparison.replications, comparison if keep_whole else None, comparison.per_replication
+    )
 
 
 def _comparator_for(run: ScenarioRun, chosen: str) -> str:
@@ -503,8 +570,13 @@ def _run_task(task: tuple) -> tuple[RunResult | None, str | None]:
 
 
 def run_analysis(
-    scenario: Scenario, path: Path | str, runs: list[ScenarioRun] | None = None, comparator: str | None = None,
-    metric: str = DEFAULT_METRIC, workers: int = 1, progress: Progress | None = None,
+    scenario: Scenario,
+    path: Path | str,
+    runs: list[ScenarioRun] | None = None,
+    comparator: str | None = None,
+    metric: str = DEFAULT_METRIC,
+    workers: int = 1,
+    progress: Progress | None = None,
 ) -> ScenarioAnalysis:
     """Run every run x every strategy over the scenario's replications; ``workers`` processes."""
     path = Path(path)
@@ -563,9 +635,17 @@ DEFAULT_OUTPUT_ROOT = Path("outputs")
 
 
 def scenarios_file(
-    path: Path | str, out: Path | None = None, seed: int | None = None, patients: int | None = None,
-    replications: int | None = None, comparator: str | None = None, metric: str = DEFAULT_METRIC, workers: int = 1,
-    force: bool = False, command_line: list[str] | None = None, progress: Progress | None = None,
+    path: Path | str,
+    out: Path | None = None,
+    seed: int | None = None,
+    patients: int | None = None,
+    replications: int | None = None,
+    comparator: str | None = None,
+    metric: str = DEFAULT_METRIC,
+    workers: int = 1,
+    force: bool = False,
+    command_line: list[str] | None = None,
+    progress: Progress | None = None,
 ) -> tuple[Path, ScenarioAnalysis]:
     """Validate every variant and sweep point, run them, and write outputs/<name>-scenarios/ atomically.
     Nothing is written until the whole file, its variants and sweep have been checked."""

@@ -16,7 +16,12 @@ def cohort_characteristics(patients: pd.DataFrame) -> pd.DataFrame:
     n = len(cohort)
     rows = [
         {"characteristic": "patients (all replications)", "level": "", "n": n, "share": 1.0},
-        {"characteristic": "age, years", "level": f"mean {cohort['age'].mean():.1f} (SD {cohort['age'].std(ddof=1) if n > 1 else 0.0:.1f})", "n": n, "share": float("nan")},
+        {
+            "characteristic": "age, years",
+            "level": f"mean {cohort['age'].mean():.1f} (SD {cohort['age'].std(ddof=1) if n > 1 else 0.0:.1f})",
+            "n": n,
+            "share": float("nan"),
+        },
     ]
     for column, levels in ATTRIBUTE_VALUES.items():
         if column not in cohort:

@@ -59,15 +59,23 @@ def summarise_replications(per_replication: pd.DataFrame, strategies: list[str])
                 relative = _relative_half_width(mean, upper)
             rows.append(
                 {
-                    "strategy": strategy, "metric": metric, "label": label, "unit": unit,
-                    "estimate": mean, "lower_95": lower, "upper_95": upper,
-                    "replications": int(finite.size), "relative_half_width": relative,
+                    "strategy": strategy,
+                    "metric": metric,
+                    "label": label,
+                    "unit": unit,
+                    "estimate": mean,
+                    "lower_95": lower,
+                    "upper_95": upper,
+                    "replications": int(finite.size),
+                    "relative_half_width": relative,
                 }
             )
     return pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
 
 
-def precision_status(summary: pd.DataFrame, metrics: tuple[str, ...], precision: float, comparator: str | None = None) -> tuple[bool, float]:
+def precision_status(
+    summary: pd.DataFrame, metrics: tuple[str, ...], precision: float, comparator: str | None = None
+) -> tuple[bool, float]:
     """(met, worst relative half-width) over the chosen metrics of every strategy.
 
     A metric whose estimate is undefined in every replication (a median not reached before the

@@ -32,7 +32,11 @@ METRICS: dict[str, tuple[str, str, str]] = {
     "mean_months_uncontrolled": ("Months with uncontrolled symptoms (functional patients)", "months", "symptoms"),
     "share_ever_controlled": ("Symptoms ever controlled (functional patients)", "share", "symptoms"),
     "mean_months_controlled": ("Months alive with symptoms controlled (functional patients)", "months", "symptoms"),
-    "symptom_free_survival_months": ("Symptom-free survival: months alive without uncontrolled symptoms (all patients)", "months", "symptoms"),
+    "symptom_free_survival_months": (
+        "Symptom-free survival: months alive without uncontrolled symptoms (all patients)",
+        "months",
+        "symptoms",
+    ),
     "mean_lines": ("Lines of therapy per patient (including supportive care)", "count", "burden"),
     "mean_active_lines": ("Lines of anticancer therapy per patient", "count", "burden"),
     "adverse_events_per_patient": ("Adverse events per patient", "count", "burden"),
@@ -66,7 +70,11 @@ def metric_info(name: str) -> tuple[str, str, str]:
     if name.startswith("procedures_"):
         return (f"Procedures per patient: {name.removeprefix('procedures_')}", "count", "burden")
     if name.startswith("months_on_"):
-        return (f"Months on {name.removeprefix('months_on_').replace('_', ' ')} per patient (line start to next line or end)", "months", "burden")
+        return (
+            f"Months on {name.removeprefix('months_on_').replace('_', ' ')} per patient (line start to next line or end)",
+            "months",
+            "burden",
+        )
     if name in CAPACITY_METRICS:
         return CAPACITY_METRICS[name]
     for prefix, (label, unit) in CAPACITY_PATTERNS.items():
@@ -154,7 +162,9 @@ def replication_metrics(
         values[row.strategy]["hr_os_vs_comparator"] = row.hr
     values[comparator]["hr_os_vs_comparator"] = 1.0
     for strategy in strategies:
-        values[strategy]["life_years_gained"] = (values[strategy]["rmst_os_months"] - values[comparator]["rmst_os_months"]) / MONTHS_PER_YEAR
+        values[strategy]["life_years_gained"] = (
+            values[strategy]["rmst_os_months"] - values[comparator]["rmst_os_months"]
+        ) / MONTHS_PER_YEAR
     # Treatments one strategy never uses are zero months for it, not missing.
     therapy = sorted({k for v in values.values() for k in v if k.startswith("months_on_")})
     rows = []

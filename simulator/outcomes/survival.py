@@ -111,7 +111,9 @@ def add_sums(total: dict[str, float] | None, more: dict[str, float]) -> dict[str
     return dict(more) if total is None else {key: total[key] + more[key] for key in total}
 
 
-def summary_table(patients: pd.DataFrame, strategies: list[str], horizon: float, sums: dict[str, dict[str, float]] | None = None) -> pd.DataFrame:
+def summary_table(
+    patients: pd.DataFrame, strategies: list[str], horizon: float, sums: dict[str, dict[str, float]] | None = None
+) -> pd.DataFrame:
     """Per strategy: OS and first-line PFS from Kaplan-Meier curves, symptom and treatment outcomes.
 
     ``sums`` (summary mode): each strategy's ``outcome_sums`` gathered piece by piece; ``patients``
@@ -141,9 +143,13 @@ def summary_table(patients: pd.DataFrame, strategies: list[str], horizon: float,
                 "median_pfs1_lower_95": pfs_lower,
                 "median_pfs1_upper_95": pfs_upper,
                 "functional_n": functional_n,
-                "mean_months_uncontrolled": _ratio(total["months_uncontrolled_sum"], total["months_uncontrolled_count"]) if functional_n else math.nan,
+                "mean_months_uncontrolled": _ratio(total["months_uncontrolled_sum"], total["months_uncontrolled_count"])
+                if functional_n
+                else math.nan,
                 "share_ever_controlled": total["ever_controlled"] / functional_n if functional_n else math.nan,
-                "mean_symptom_control_months": _ratio(total["symptom_control_sum"], total["symptom_control_count"]) if functional_n else math.nan,
+                "mean_symptom_control_months": _ratio(total["symptom_control_sum"], total["symptom_control_count"])
+                if functional_n
+                else math.nan,
                 "resected_share": total["resected"] / n if n else math.nan,
                 "mean_lines": total["lines"] / n if n else math.nan,
                 "treatment_deaths": total["treatment_deaths"],

@@ -29,8 +29,15 @@ STATE_GROUPS = {
 SYSTEMIC_GROUP = "Systemic therapy"  # every on_<drug> state
 OTHER_GROUP = "Other"  # a state added to the model later shows up here rather than vanishing
 GROUP_ORDER = [
-    "No evidence of disease", "Surgery / debulked", "Liver-directed therapy", SYSTEMIC_GROUP,
-    "Surveillance", "Between lines", "Best supportive care", OTHER_GROUP, "Dead",
+    "No evidence of disease",
+    "Surgery / debulked",
+    "Liver-directed therapy",
+    SYSTEMIC_GROUP,
+    "Surveillance",
+    "Between lines",
+    "Best supportive care",
+    OTHER_GROUP,
+    "Dead",
 ]
 SYMPTOM_STATUS = {"entry": "uncontrolled", "symptoms_controlled": "controlled", "symptoms_relapsed": "uncontrolled", "death": "dead"}
 
@@ -57,7 +64,9 @@ def _intervals(frame: pd.DataFrame, label: str) -> pd.DataFrame:
     same = (frame[KEYS].shift(-1) == frame[KEYS]).all(axis=1).to_numpy()
     end = frame["time"].shift(-1).to_numpy(dtype=float)
     end[~same] = np.inf
-    return pd.DataFrame({"strategy": frame["strategy"].to_numpy(), label: frame[label].to_numpy(), "start": frame["time"].to_numpy(dtype=float), "end": end})
+    return pd.DataFrame(
+        {"strategy": frame["strategy"].to_numpy(), label: frame[label].to_numpy(), "start": frame["time"].to_numpy(dtype=float), "end": end}
+    )
 
 
 def _occupancy_counts(intervals: pd.DataFrame, label: str, grid: np.ndarray) -> pd.DataFrame:
@@ -95,7 +104,11 @@ def symptom_control_curve(events: pd.DataFrame, patients: pd.DataFrame, strategi
     grid = month_grid(horizon)
     functional = patients.loc[patients["functional"].astype(bool), KEYS]
     kinds = events[events["event"].astype(str).isin(SYMPTOM_STATUS)]
-    kinds = kinds.merge(functional.assign(strategy=functional["strategy"].astype(str)), on=KEYS, how="inner") if len(functional) else kinds.iloc[:0]
+    kinds = (
+        kinds.merge(functional.assign(strategy=functional["strategy"].astype(str)), on=KEYS, how="inner")
+        if len(functional)
+        else kinds.iloc[:0]
+    )
     out = []
     sizes = functional.groupby("strategy").size()
     for strategy in strategies:
@@ -155,9 +168,7 @@ def therapy_lines(events: pd.DataFrame) -> pd.DataFrame:
 def swimmer_data(events: pd.DataFrame, strategy: str, replication: int, patient_ids: list[int]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Lines of therapy and marker events (progression, recurrence, death, censoring) of a few patients."""
     subset = events[
-        (events["strategy"].astype(str) == strategy)
-        & (events["replication"] == replication)
-        & (events["patient_id"].isin(patient_ids))
+        (events["strategy"].astype(str) == strategy) & (events["replication"] == replication) & (events["patient_id"].isin(patient_ids))
     ]
     lines = therapy_lines(subset)
     kind = subset["event"].astype(str)
@@ -187,5 +198,7 @@ def pool_symptom_curves(frames: list[pd.DataFrame]) -> pd.DataFrame:
     pooled = stacked.groupby(["strategy", "month"], sort=False, as_index=False)[["functional_patients", "alive", "controlled"]].sum()
     with np.errstate(invalid="ignore", divide="ignore"):
         pooled["controlled_share_of_alive"] = np.where(pooled["alive"] > 0, pooled["controlled"] / pooled["alive"], np.nan)
-        pooled["controlled_share_of_all"] = np.where(pooled["functional_patients"] > 0, pooled["controlled"] / pooled["functional_patients"], np.nan)
+        pooled["controlled_share_of_all"] = np.where(
+            pooled["functional_patients"] > 0, pooled["controlled"] / pooled["functional_patients"], np.nan
+        )
     return pooled

@@ -12,9 +12,10 @@ Families follow the parameterisations of flexsurv (R), which published NET model
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from statistics import NormalDist
-from typing import Callable, ClassVar
+from typing import ClassVar
 
 import numpy as np
 from scipy import integrate, special
@@ -117,7 +118,7 @@ class Exponential(TimeToEvent):
         _positive("rate", self.rate)
 
     @classmethod
-    def from_median(cls, median: float) -> "Exponential":
+    def from_median(cls, median: float) -> Exponential:
         return cls(LN2 / _positive("median", median))
 
     def survival(self, t):
@@ -148,7 +149,7 @@ class Weibull(TimeToEvent):
         _positive("scale", self.scale)
 
     @classmethod
-    def from_median(cls, shape: float, median: float) -> "Weibull":
+    def from_median(cls, shape: float, median: float) -> Weibull:
         shape = _positive("shape", shape)
         return cls(shape, _positive("median", median) / LN2 ** (1.0 / shape))
 
@@ -246,7 +247,7 @@ class LogNormal(TimeToEvent):
         _positive("sdlog", self.sdlog)
 
     @classmethod
-    def from_median(cls, median: float, sdlog: float) -> "LogNormal":
+    def from_median(cls, median: float, sdlog: float) -> LogNormal:
         return cls(math.log(_positive("median", median)), sdlog)
 
     def survival(self, t):

@@ -8,8 +8,8 @@ at the reported times, optionally for two arms linked by a proportional-hazards 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 from scipy import optimize

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 from pydantic import ValidationError
@@ -115,8 +116,8 @@ class ParameterSet:
     origins: Mapping[str, str]
     _resolved: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
     # Values and distributions apart, so that the hot path is one dict lookup with no type check.
-    _values: "_Lookup" = field(init=False, repr=False, compare=False)
-    _distributions: "_Lookup" = field(init=False, repr=False, compare=False)
+    _values: _Lookup = field(init=False, repr=False, compare=False)
+    _distributions: _Lookup = field(init=False, repr=False, compare=False)
     # value(name) and dist(name), the model's hottest reads: the dicts' own lookups, with no Python
     # frame in between. A name of the other kind is a TypeError, an unknown one a KeyError.
     value: Callable[[str], float] = field(init=False, repr=False, compare=False)
@@ -182,7 +183,12 @@ def build_parameter_set(overrides: Mapping[str, Any] | None = None, scenario_fil
             data.update(override)
         elif isinstance(override, (int, float)) and not isinstance(override, bool):
             if base.value is None:
-                raise ScenarioError(scenario_file, field_path, f"a distribution with params (this parameter is a {base.distribution} distribution)", override)
+                raise ScenarioError(
+                    scenario_file,
+                    field_path,
+                    f"a distribution with params (this parameter is a {base.distribution} distribution)",
+                    override,
+                )
             data["value"] = float(override)
         else:
             raise ScenarioError(scenario_file, field_path, "a number, or a distribution with params", override)

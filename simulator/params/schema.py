@@ -75,7 +75,7 @@ class PSASpec(BaseModel):
         return f"{self.distribution}(se={self.se:g})"
 
 
-def check_psa(entry: "ParameterEntry") -> None:
+def check_psa(entry: ParameterEntry) -> None:
     """Raise ValueError naming what is wrong with ``entry.psa``."""
     spec = entry.psa
     if spec is None:
@@ -85,7 +85,9 @@ def check_psa(entry: "ParameterEntry") -> None:
     low, high = UNIT_BOUNDS[entry.unit]
     if entry.value is not None:
         if spec.distribution not in PSA_FAMILIES_FOR_VALUES:
-            raise ValueError(f"psa.distribution one of {', '.join(PSA_FAMILIES_FOR_VALUES)} for a value (normal and mvnormal are for fitted survival distributions)")
+            raise ValueError(
+                f"psa.distribution one of {', '.join(PSA_FAMILIES_FOR_VALUES)} for a value (normal and mvnormal are for fitted survival distributions)"
+            )
         if spec.se is None or spec.parameters is not None or spec.covariance is not None:
             raise ValueError("psa: 'se' only (no 'parameters' or 'covariance') for a value")
         # A value on the boundary (0 for gamma and lognormal, 0 or 1 for beta, e.g. a scenario's
@@ -96,8 +98,10 @@ def check_psa(entry: "ParameterEntry") -> None:
                 raise ValueError(f"psa.distribution beta only for units bounded above by 1, not {entry.unit}")
             if not 0 <= mean <= 1:
                 raise ValueError("psa: a value between 0 and 1 for a beta distribution")
-            if 0 < mean < 1 and spec.se ** 2 >= mean * (1 - mean):
-                raise ValueError(f"psa.se ({spec.se:g}) below sqrt(value x (1 - value)) = {math.sqrt(mean * (1 - mean)):.4g} for a beta distribution")
+            if 0 < mean < 1 and spec.se**2 >= mean * (1 - mean):
+                raise ValueError(
+                    f"psa.se ({spec.se:g}) below sqrt(value x (1 - value)) = {math.sqrt(mean * (1 - mean)):.4g} for a beta distribution"
+                )
         elif high is not None or (low is not None and low < 0):
             raise ValueError(f"psa.distribution {spec.distribution} only for non-negative unbounded units, not {entry.unit}")
         return
@@ -107,7 +111,9 @@ def check_psa(entry: "ParameterEntry") -> None:
     params = entry.params or {}
     for name in names:
         if name not in params or not isinstance(params[name], (int, float)) or isinstance(params[name], bool):
-            raise ValueError(f"psa.parameters: names of numeric params of this {entry.distribution} distribution ({', '.join(sorted(params))})")
+            raise ValueError(
+                f"psa.parameters: names of numeric params of this {entry.distribution} distribution ({', '.join(sorted(params))})"
+            )
         if spec.scale == "log" and params[name] <= 0:
             raise ValueError(f"psa.scale natural (params.{name} is not > 0, so it has no log)")
     if len(set(names)) != len(names):
@@ -148,7 +154,7 @@ class ParameterEntry(BaseModel):
     range_source: str | None = None
 
     @model_validator(mode="after")
-    def _check(self) -> "ParameterEntry":
+    def _check(self) -> ParameterEntry:
         if (self.value is None) == (self.distribution is None):
             raise ValueError("exactly one of 'value' or 'distribution'")
         if self.distribution is not None and self.params is None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Generator
+from collections.abc import Generator
 
 from ..core.events import EventType
 from .base import DAYS_PER_MONTH, Modality
@@ -27,7 +27,11 @@ class ThermalAblation(Modality):
         sessions = 1 + int(rs.bernoulli("ablation.repeat_session", params.value("ablation.repeat_session")))
         stay = params.value("ablation.length_of_stay_days")
         for session in range(1, sessions + 1):
-            if session > 1 and course.model.hospital is not None and not (yield from course.model.hospital.next_session(course, "ablation")):
+            if (
+                session > 1
+                and course.model.hospital is not None
+                and not (yield from course.model.hospital.next_session(course, "ablation"))
+            ):
                 return  # died or censored while queued for the session (capacity/hospital.py)
             course.procedure("ablation", f"session={session};los_days={stay:g}")
             self.carcinoid_crisis(course)
@@ -46,6 +50,10 @@ class ThermalAblation(Modality):
             local = rs.bernoulli("ablation.local_recurrence_share", params.value("ablation.local_recurrence_share"))
             course.progress(EventType.PROGRESSION)
             course.model.log.append(
-                course.patient.patient_id, course.env.now, EventType.DECISION, course.state, course.state,
+                course.patient.patient_id,
+                course.env.now,
+                EventType.DECISION,
+                course.state,
+                course.state,
                 "progression=local_recurrence" if local else "progression=new_lesions",
             )

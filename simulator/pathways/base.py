@@ -11,7 +11,7 @@ Every number a modality uses is read from the parameter set under the modality's
 
 from __future__ import annotations
 
-from typing import Generator
+from collections.abc import Generator
 
 from ..core.events import EventType
 

@@ -7,7 +7,7 @@ first session.
 
 from __future__ import annotations
 
-from typing import Generator
+from collections.abc import Generator
 
 from ..core.events import EventType
 from .base import DAYS_PER_MONTH, Modality

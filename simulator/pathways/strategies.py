@@ -37,7 +37,8 @@ class Strategy:
 
     def __post_init__(self) -> None:
         plan = tuple(
-            (index, rule.max_uses, rule.share, compile_condition(rule.when), MODALITIES[rule.treatment]) for index, rule in enumerate(self.rules)
+            (index, rule.max_uses, rule.share, compile_condition(rule.when), MODALITIES[rule.treatment])
+            for index, rule in enumerate(self.rules)
         )
         object.__setattr__(self, "plan", plan)
 
@@ -126,10 +127,10 @@ def _check_treatments(config: StrategyConfig, file: Path | str, prefix: str) -> 
         where = f"{prefix}.rules[{r_index}]"
         if rule.treatment not in MODALITIES:
             raise ScenarioError(file, f"{where}.treatment", f"one of {', '.join(known)}", rule.treatment)
-        for field in ("after", "not_after", "progressed_on"):
-            for t_index, name in enumerate(getattr(rule.when, field) or ()):
+        for when_field in ("after", "not_after", "progressed_on"):
+            for t_index, name in enumerate(getattr(rule.when, when_field) or ()):
                 if name not in MODALITIES:
-                    raise ScenarioError(file, f"{where}.when.{field}[{t_index}]", f"one of {', '.join(known)}", name)
+                    raise ScenarioError(file, f"{where}.when.{when_field}[{t_index}]", f"one of {', '.join(known)}", name)
         when = rule.when
         if when.min_line and when.max_line and when.min_line > when.max_line:
             raise ScenarioError(file, f"{where}.when.max_line", f"a line >= min_line ({when.min_line})", when.max_line)
@@ -184,12 +185,17 @@ def resolve_strategies(scenario: Scenario, file: Path | str) -> list[Strategy]:
         if config.rules is None:
             if config.name not in library:
                 raise ScenarioError(
-                    file, f"strategies[{index}].name",
-                    f"a bundled strategy ({', '.join(library)}) or a strategy with rules", config.name,
+                    file,
+                    f"strategies[{index}].name",
+                    f"a bundled strategy ({', '.join(library)}) or a strategy with rules",
+                    config.name,
                 )
             base = library[config.name]
             config = StrategyConfig(
-                name=base.name, description=config.description or base.description, rules=base.rules, telotristat=config.telotristat if config.telotristat is not None else base.telotristat
+                name=base.name,
+                description=config.description or base.description,
+                rules=base.rules,
+                telotristat=config.telotristat if config.telotristat is not None else base.telotristat,
             )
         _check_treatments(config, file, f"strategies[{index}]")
         strategies.append(Strategy(config.name, config.description, tuple(config.rules or ()), bool(config.telotristat)))

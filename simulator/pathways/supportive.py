@@ -3,7 +3,7 @@ Both follow the natural history, i.e. the progression time seen in the trials' p
 
 from __future__ import annotations
 
-from typing import Generator
+from collections.abc import Generator
 
 from ..core.events import EventType
 from .base import Modality
@@ -22,7 +22,9 @@ class NoActiveTreatment(Modality):
         course.record(EventType.TREATMENT_START, self.name, self.name)
         params = course.model.params
         distribution = params.dist(course.model.natural_history_parameter(course.patient))
-        ttp = distribution.time_from_uniform(course.rs.uniform("natural_history.time_to_progression"), self.progression_hazard_ratio(course))
+        ttp = distribution.time_from_uniform(
+            course.rs.uniform("natural_history.time_to_progression"), self.progression_hazard_ratio(course)
+        )
         yield from self.run_until_progression(course, ttp)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Generator
+from collections.abc import Generator
 
 from ..core.events import EventType
 from .base import DAYS_PER_MONTH, Modality
@@ -43,9 +43,10 @@ class Hepatectomy(Modality):
             return
         # A hepatectomy removes liver disease only: with extrahepatic disease the patient is never
         # left without evidence of disease (the draw is still made, to keep common random numbers).
-        complete = rs.bernoulli(
-            "hepatectomy.complete_resection", params.value(f"hepatectomy.complete_resection_{course.patient.burden}")
-        ) and not course.patient.extrahepatic
+        complete = (
+            rs.bernoulli("hepatectomy.complete_resection", params.value(f"hepatectomy.complete_resection_{course.patient.burden}"))
+            and not course.patient.extrahepatic
+        )
         if course.resected_at is None:
             course.resected_at = started
         if complete:
@@ -67,7 +68,11 @@ class Hepatectomy(Modality):
             )
             course.progress(EventType.RECURRENCE if complete else EventType.PROGRESSION)
             course.model.log.append(
-                course.patient.patient_id, course.env.now, EventType.DECISION, course.state, course.state,
+                course.patient.patient_id,
+                course.env.now,
+                EventType.DECISION,
+                course.state,
+                course.state,
                 "recurrence=intrahepatic" if intrahepatic else "recurrence=extrahepatic",
             )
 

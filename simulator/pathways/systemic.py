@@ -3,7 +3,7 @@ and the placebo arm virtual trials need. Each continues until progression."""
 
 from __future__ import annotations
 
-from typing import Generator
+from collections.abc import Generator
 
 from ..core.events import EventType
 from .base import DAYS_PER_MONTH, Modality
@@ -115,13 +115,20 @@ def systemic_modalities() -> list[Modality]:
         SystemicTherapy("lanreotide", "Lanreotide 120 mg every 28 days", grades=("G1", "G2"), is_ssa=True),
         SystemicTherapy("everolimus", "Everolimus 10 mg daily", controls_symptoms=False, adverse_event="stomatitis"),
         SystemicTherapy(
-            "sunitinib", "Sunitinib 37.5 mg daily", sites=("pancreas",), controls_symptoms=False,
-            adverse_event="grade3_4", reports_response=True,
+            "sunitinib",
+            "Sunitinib 37.5 mg daily",
+            sites=("pancreas",),
+            controls_symptoms=False,
+            adverse_event="grade3_4",
+            reports_response=True,
         ),
         PeptideReceptorRadionuclideTherapy(),
         SystemicTherapy(
-            "captem", "Capecitabine + temozolomide (CAPTEM)", controls_symptoms=False,
-            adverse_event="grade3_4", reports_response=True,
+            "captem",
+            "Capecitabine + temozolomide (CAPTEM)",
+            controls_symptoms=False,
+            adverse_event="grade3_4",
+            reports_response=True,
         ),
         SystemicTherapy("placebo", "Placebo (virtual-trial control arm)", controls_symptoms=False, has_effect=False),
     ]

@@ -3,7 +3,6 @@ section of report.html (README "Capacity planning")."""
 
 from __future__ import annotations
 
-import html
 from pathlib import Path
 
 import numpy as np
@@ -13,8 +12,18 @@ from .style import plt, save, strategy_colours
 
 CSV_FLOAT_FORMAT = "%.10g"
 SUMMARY_COLUMNS = [
-    "capacity", "utilisation", "utilisation_of_open_time", "mean_queue", "max_queue", "max_in_use", "wait_mean_days",
-    "wait_p50_days", "wait_p90_days", "wait_p95_days", "procedures_per_year", "bed_days_per_year",
+    "capacity",
+    "utilisation",
+    "utilisation_of_open_time",
+    "mean_queue",
+    "max_queue",
+    "max_in_use",
+    "wait_mean_days",
+    "wait_p50_days",
+    "wait_p90_days",
+    "wait_p95_days",
+    "procedures_per_year",
+    "bed_days_per_year",
 ]
 PATIENT_FLAGS = ("progressed_while_waiting", "treatment_changed_by_waiting", "died_while_waiting")
 
@@ -51,7 +60,12 @@ def capacity_figures(capacity, strategies: list[str], folder: Path) -> list[tupl
         axes[-1, 0].set_xlabel("calendar month (grey: warm-up, left out of the statistics)")
         fig.suptitle("Queue length over time (monthly mean, replications averaged)")
         fig.tight_layout()
-        out.append((save(fig, folder / "queue_lengths.png"), "Mean number of patients queued for each resource, month by month (mean over replications)."))
+        out.append(
+            (
+                save(fig, folder / "queue_lengths.png"),
+                "Mean number of patients queued for each resource, month by month (mean over replications).",
+            )
+        )
     waits = capacity.frame("waits")
     served = waits[waits["outcome"] == "served"]
     names = list(dict.fromkeys(served["resource"]))
@@ -69,13 +83,17 @@ def capacity_figures(capacity, strategies: list[str], folder: Path) -> list[tupl
         axes[0, 0].set_ylabel("share waiting at most")
         axes[0, 0].legend(fontsize=7, loc="lower right")
         fig.tight_layout()
-        out.append((save(fig, folder / "wait_distribution.png"), "Distribution of waits per resource (served requests; the dotted line marks the 90th percentile)."))
+        out.append(
+            (
+                save(fig, folder / "wait_distribution.png"),
+                "Distribution of waits per resource (served requests; the dotted line marks the 90th percentile).",
+            )
+        )
     return out
 
 
 def planner_section(capacity, patients: pd.DataFrame, strategies: list[str], figures: list[tuple[Path, str]], figure_html) -> str:
     """The "Capacity and waiting" section of report.html."""
-    esc = html.escape
     parts = [
         "<h2>Capacity and waiting (for planners)</h2>",
         '<p class="note">Shared hospital resources with queues (README "Capacity planning"). Priority: a treatment under way '

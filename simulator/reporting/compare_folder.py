@@ -28,7 +28,13 @@ CSV_FLOAT_FORMAT = "%.10g"
 SWIMMER_PATIENTS = 30
 ENDPOINTS = (
     ("os_months", "death", "overall survival", "Overall survival (Kaplan-Meier)", "km_overall_survival.png"),
-    ("pfs1_months", "pfs1_event", "first-line progression-free survival", "Progression-free survival, first line (Kaplan-Meier)", "km_progression_free_survival.png"),
+    (
+        "pfs1_months",
+        "pfs1_event",
+        "first-line progression-free survival",
+        "Progression-free survival, first line (Kaplan-Meier)",
+        "km_progression_free_survival.png",
+    ),
 )
 
 
@@ -36,7 +42,7 @@ def _file_name(strategy: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", strategy)
 
 
-def write_figures(comparison: "Comparison", folder: Path) -> list[tuple[Path, str]]:
+def write_figures(comparison: Comparison, folder: Path) -> list[tuple[Path, str]]:
     """Every figure as PNG in ``folder``; returns (path, caption) in report order."""
     scenario = comparison.prepared.scenario
     horizon = scenario.horizon_months
@@ -54,11 +60,21 @@ def write_figures(comparison: "Comparison", folder: Path) -> list[tuple[Path, st
         out.append((save(fig, folder / file), f"Kaplan-Meier {words} with 95% confidence bands and numbers at risk ({pooled})."))
     hazards = comparison.summary[comparison.summary["metric"] == "hr_os_vs_comparator"]
     fig = forest_figure(hazards, comparison.comparator, names, comparison.replications)
-    out.append((save(fig, folder / "hazard_ratios.png"), f"Hazard ratio of death of each strategy against {comparison.comparator} (Cox model per replication)."))
+    out.append(
+        (
+            save(fig, folder / "hazard_ratios.png"),
+            f"Hazard ratio of death of each strategy against {comparison.comparator} (Cox model per replication).",
+        )
+    )
     fig = symptom_figure(comparison.symptom_curve, names, horizon)
     out.append((save(fig, folder / "symptom_control.png"), f"Symptom control over time among patients with functional tumours ({pooled})."))
     fig = occupancy_figure(comparison.occupancy, names, horizon)
-    out.append((save(fig, folder / "state_occupancy.png"), f"Share of the cohort in each state at each month ({pooled}): the partitioned-survival picture."))
+    out.append(
+        (
+            save(fig, folder / "state_occupancy.png"),
+            f"Share of the cohort in each state at each month ({pooled}): the partitioned-survival picture.",
+        )
+    )
     events = comparison.first_events
     sample = sorted(events["patient_id"].unique())[:SWIMMER_PATIENTS]  # cohort order is already random
     treatments = sorted(events.loc[events["event"].astype(str) == "treatment_start", "detail"].astype(str).unique())
@@ -66,12 +82,15 @@ def write_figures(comparison: "Comparison", folder: Path) -> list[tuple[Path, st
         lines, markers = swimmer_data(events, strategy, 0, sample)
         fig = swimmer_figure(lines, markers, strategy, horizon, treatments)
         out.append(
-            (save(fig, folder / f"swimmer_{_file_name(strategy)}.png"), f"{strategy}: treatment sequences of the same {len(sample)} patients of replication 1.")
+            (
+                save(fig, folder / f"swimmer_{_file_name(strategy)}.png"),
+                f"{strategy}: treatment sequences of the same {len(sample)} patients of replication 1.",
+            )
         )
     return out
 
 
-def report_context(comparison: "Comparison", max_replications: int | None) -> dict:
+def report_context(comparison: Comparison, max_replications: int | None) -> dict:
     return {
         "provenance": comparison.prepared.params.provenance_rows(),
         "versions": package_versions(),
@@ -83,8 +102,13 @@ def report_context(comparison: "Comparison", max_replications: int | None) -> di
 
 
 def write_comparison_folder(
-    comparison: "Comparison", destination: Path, force: bool, command_line: list[str], wall_seconds: float,
-    resolved_yaml: str, max_replications: int | None = None,
+    comparison: Comparison,
+    destination: Path,
+    force: bool,
+    command_line: list[str],
+    wall_seconds: float,
+    resolved_yaml: str,
+    max_replications: int | None = None,
 ) -> Path:
     scenario = comparison.prepared.scenario
     context = report_context(comparison, max_replications)
@@ -108,7 +132,9 @@ def write_comparison_folder(
             figures_written = figures + planner_figures
         else:
             figures_written = figures
-        (staging / "report.html").write_text(build_report(comparison, figures, cohort, context, capacity_section=capacity_section), encoding="utf-8")
+        (staging / "report.html").write_text(
+            build_report(comparison, figures, cohort, context, capacity_section=capacity_section), encoding="utf-8"
+        )
         (staging / "scenario.resolved.yaml").write_text(resolved_yaml, encoding="utf-8")
         write_json(
             staging / "manifest.json",

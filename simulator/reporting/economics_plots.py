@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import matplotlib
 
@@ -26,7 +26,9 @@ def _save(fig, path: Path) -> None:
     plt.close(fig)
 
 
-def ce_plane_figure(inc_qalys: pd.DataFrame, inc_costs: pd.DataFrame, comparator: str, wtp: Sequence[float], currency: str, path: Path, title: str) -> None:
+def ce_plane_figure(
+    inc_qalys: pd.DataFrame, inc_costs: pd.DataFrame, comparator: str, wtp: Sequence[float], currency: str, path: Path, title: str
+) -> None:
     """Incremental QALYs (x) and costs (y) of each strategy against the comparator, one point per draw."""
     fig, ax = plt.subplots(figsize=(10, 5.5), dpi=DPI)
     for name in inc_qalys.columns:
@@ -42,7 +44,16 @@ def ce_plane_figure(inc_qalys: pd.DataFrame, inc_costs: pd.DataFrame, comparator
     for value in wtp:
         ax.plot(span, span * value, linestyle="--", linewidth=1, color="grey")
         inside = min(xmax, ymax / value) if value > 0 else xmax
-        ax.annotate(f"{currency} {value:,.0f}/QALY", (inside, inside * value), xytext=(-4, 3), textcoords="offset points", fontsize=7, color="grey", ha="right", va="bottom")
+        ax.annotate(
+            f"{currency} {value:,.0f}/QALY",
+            (inside, inside * value),
+            xytext=(-4, 3),
+            textcoords="offset points",
+            fontsize=7,
+            color="grey",
+            ha="right",
+            va="bottom",
+        )
     ax.axhline(0, color="black", linewidth=0.6)
     ax.axvline(0, color="black", linewidth=0.6)
     ax.set_xlim(xmin, xmax)
@@ -56,11 +67,21 @@ def ce_plane_figure(inc_qalys: pd.DataFrame, inc_costs: pd.DataFrame, comparator
     _save(fig, path)
 
 
-def ceac_figure(grid: Sequence[float], acceptability: np.ndarray, strategies: Sequence[str], best: np.ndarray, currency: str, path: Path, title: str) -> None:
+def ceac_figure(
+    grid: Sequence[float], acceptability: np.ndarray, strategies: Sequence[str], best: np.ndarray, currency: str, path: Path, title: str
+) -> None:
     """Cost-effectiveness acceptability curves; the frontier (CEAF) drawn as a thick grey band."""
     fig, ax = plt.subplots(figsize=FIGSIZE, dpi=DPI)
     grid = np.asarray(grid)
-    ax.plot(grid, acceptability[np.arange(len(grid)), best], color="grey", linewidth=7, alpha=0.35, label="frontier (CEAF)", solid_capstyle="butt")
+    ax.plot(
+        grid,
+        acceptability[np.arange(len(grid)), best],
+        color="grey",
+        linewidth=7,
+        alpha=0.35,
+        label="frontier (CEAF)",
+        solid_capstyle="butt",
+    )
     for index, name in enumerate(strategies):
         ax.plot(grid, acceptability[:, index], linewidth=1.6, label=name)
     ax.set_ylim(-0.02, 1.02)
@@ -74,7 +95,9 @@ def ceac_figure(grid: Sequence[float], acceptability: np.ndarray, strategies: Se
     _save(fig, path)
 
 
-def ceaf_figure(grid: Sequence[float], best: np.ndarray, probability: np.ndarray, strategies: Sequence[str], currency: str, path: Path, title: str) -> None:
+def ceaf_figure(
+    grid: Sequence[float], best: np.ndarray, probability: np.ndarray, strategies: Sequence[str], currency: str, path: Path, title: str
+) -> None:
     """Cost-effectiveness acceptability frontier: the probability that the optimal strategy (highest
     expected NMB) is cost-effective, coloured by which strategy that is."""
     fig, ax = plt.subplots(figsize=FIGSIZE, dpi=DPI)
@@ -130,7 +153,9 @@ def convergence_figure(outcomes: pd.DataFrame, strategies: Sequence[str], curren
     _save(fig, path)
 
 
-def tornado_figure(tornado: pd.DataFrame, base: float, target: str, comparator: str, wtp: float, currency: str, path: Path, title: str) -> None:
+def tornado_figure(
+    tornado: pd.DataFrame, base: float, target: str, comparator: str, wtp: float, currency: str, path: Path, title: str
+) -> None:
     """One bar per parameter from the INMB at its low bound to the INMB at its high bound."""
     shown = tornado.iloc[::-1]
     height = max(3.0, 0.35 * len(shown) + 1.5)

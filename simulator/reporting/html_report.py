@@ -50,7 +50,11 @@ def _facts(items: list[tuple[str, str]]) -> str:
 
 
 def build_report(
-    comparison: "Comparison", figures: list[tuple[Path, str]], cohort: pd.DataFrame, context: dict, scenario_section: str = "",
+    comparison: Comparison,
+    figures: list[tuple[Path, str]],
+    cohort: pd.DataFrame,
+    context: dict,
+    scenario_section: str = "",
     capacity_section: str = "",
 ) -> str:
     """The whole report as one HTML string. ``figures``: (png path, caption) in display order.
@@ -142,7 +146,7 @@ def _patients_text(scenario) -> str:
     return f"{scenario.cohort.size:,} per strategy and replication" + (f", all aged {scenario.cohort.age:g}" if scenario.cohort.age else "")
 
 
-def _replication_text(comparison: "Comparison") -> str:
+def _replication_text(comparison: Comparison) -> str:
     if comparison.precision is None:
         return f"{comparison.replications} (fixed)"
     state = "reached" if comparison.precision_met else "not reached; stopped at the maximum"
@@ -161,7 +165,7 @@ def _difference(value: float, base: float, scale: float, digits: int) -> str:
     return f" ({scale * (value - base):+.{digits}f})"
 
 
-def _variant_metric_table(analysis: "ScenarioAnalysis", metric: str) -> pd.DataFrame:
+def _variant_metric_table(analysis: ScenarioAnalysis, metric: str) -> pd.DataFrame:
     """Variants as rows, strategies as columns: 'estimate [95% CI] (difference from the base)'."""
     table = analysis.table()
     table = table[table["metric"] == metric]
@@ -189,7 +193,7 @@ def _variant_metric_table(analysis: "ScenarioAnalysis", metric: str) -> pd.DataF
     return pd.DataFrame(rows)
 
 
-def _ranking_words(analysis: "ScenarioAnalysis") -> str:
+def _ranking_words(analysis: ScenarioAnalysis) -> str:
     label = metric_info(analysis.metric)[0].lower()
     base_best = analysis.best_strategy(analysis.base_result)
     if base_best is None:
@@ -204,7 +208,7 @@ def _ranking_words(analysis: "ScenarioAnalysis") -> str:
     return f"{base_best} has the best {label} in the base scenario; another strategy is best in: {', '.join(changed)}."
 
 
-def scenario_analysis_section(analysis: "ScenarioAnalysis", figures: list[tuple[Path, str]]) -> str:
+def scenario_analysis_section(analysis: ScenarioAnalysis, figures: list[tuple[Path, str]]) -> str:
     """The scenario-analysis section: the variants in plain words, what changed, the chosen metric by
     variant and strategy, and the figures."""
     esc = html.escape
@@ -226,7 +230,9 @@ def scenario_analysis_section(analysis: "ScenarioAnalysis", figures: list[tuple[
             {
                 "variant": run.name,
                 "what it is": run.description or ("the scenario file as written" if run.kind == "base" else ""),
-                "what changed from the base": "; ".join(changes) if changes else ("(the base)" if run.kind == "base" else "nothing: reproduces the base"),
+                "what changed from the base": "; ".join(changes)
+                if changes
+                else ("(the base)" if run.kind == "base" else "nothing: reproduces the base"),
             }
         )
     parts.append(_table(pd.DataFrame(rows)))
@@ -245,5 +251,7 @@ def scenario_analysis_section(analysis: "ScenarioAnalysis", figures: list[tuple[
     for metric in SCENARIO_TABLE_METRICS:
         if metric != analysis.metric:
             parts += [f"<h3>{esc(metric_info(metric)[0])} by variant</h3>", _table(_variant_metric_table(analysis, metric))]
-    parts.append('<p class="note">Every metric of every variant and strategy is in scenarios.csv; the variants and their changes in variants.csv; the paired difference of each variant from the base, with its 95% CI, in comparison.csv.</p>')
+    parts.append(
+        '<p class="note">Every metric of every variant and strategy is in scenarios.csv; the variants and their changes in variants.csv; the paired difference of each variant from the base, with its 95% CI, in comparison.csv.</p>'
+    )
     return "\n".join(parts)

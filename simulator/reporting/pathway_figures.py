@@ -55,13 +55,18 @@ def occupancy_figure(occupancy: pd.DataFrame, strategies: list[str], horizon: fl
     fig, axes = plt.subplots(rows, columns, figsize=(4.3 * columns, 3.3 * rows + 0.9), dpi=DPI, sharex=True, sharey=True, squeeze=False)
     groups = [g for g in OCCUPANCY_COLOURS if g in set(occupancy["group"])]
     for ax, strategy in zip(axes.flat, strategies):
-        part = occupancy[occupancy["strategy"] == strategy].pivot(index="month", columns="group", values="share").reindex(columns=groups).fillna(0.0)
+        part = (
+            occupancy[occupancy["strategy"] == strategy]
+            .pivot(index="month", columns="group", values="share")
+            .reindex(columns=groups)
+            .fillna(0.0)
+        )
         ax.stackplot(part.index, [part[g] for g in groups], labels=groups, colors=[OCCUPANCY_COLOURS[g] for g in groups], linewidth=0)
         ax.set_title(strategy, fontsize=10)
         ax.set_xlim(0, horizon)
         ax.set_ylim(0, 1)
         ax.set_xticks(np.arange(0.0, horizon + 1e-9, 2 * tick_step(horizon)))
-    for ax in axes.flat[len(strategies):]:
+    for ax in axes.flat[len(strategies) :]:
         ax.set_visible(False)
     for ax in axes[-1]:
         ax.set_xlabel("Months")
@@ -86,13 +91,28 @@ def swimmer_figure(lines: pd.DataFrame, markers: pd.DataFrame, strategy: str, ho
     # One barh call per treatment: a call per bar is slow with hundreds of lines.
     for treatment, part in lines.groupby("treatment", sort=False):
         ends = part["end"].fillna(horizon)
-        ax.barh(part["patient_id"].map(lane), ends - part["start"], left=part["start"], height=0.7, color=colours.get(treatment, "#333333"), label=treatment)
+        ax.barh(
+            part["patient_id"].map(lane),
+            ends - part["start"],
+            left=part["start"],
+            height=0.7,
+            color=colours.get(treatment, "#333333"),
+            label=treatment,
+        )
         shown.add(treatment)
     for event, (marker, colour) in MARKERS.items():
         part = markers[(markers["event"] == event) & markers["patient_id"].isin(lane)]
         if len(part):
             name = "progression / recurrence" if event in ("progression", "recurrence") else event
-            ax.scatter(part["time"], part["patient_id"].map(lane), marker=marker, color=colour, s=28, zorder=3, label=name if name not in shown else None)
+            ax.scatter(
+                part["time"],
+                part["patient_id"].map(lane),
+                marker=marker,
+                color=colour,
+                s=28,
+                zorder=3,
+                label=name if name not in shown else None,
+            )
             shown.add(name)
     ax.set_yticks(range(len(order)))
     ax.set_yticklabels([str(pid) for pid in order], fontsize=6)

@@ -25,7 +25,7 @@ class ProgressBar:
         self.stream.flush()
         self._shown = True
 
-    def __enter__(self) -> "ProgressBar":
+    def __enter__(self) -> ProgressBar:
         return self
 
     def __exit__(self, *exc_info) -> None:

@@ -9,10 +9,10 @@ import shutil
 import signal
 import tempfile
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from importlib import metadata
 from pathlib import Path
-from typing import Iterator
 
 from ..errors import UserInputError
 
@@ -42,9 +42,15 @@ def check_destination(destination: Path, force: bool) -> None:
         raise OutputExistsError(f"{destination}: expected a folder that does not exist yet (use --force to replace it)")
     if destination.exists() and not destination.is_dir():
         raise OutputExistsError(f"{destination}: expected a folder, found a file")
-    if destination.is_dir() and any(destination.iterdir()) and not any((destination / n).is_file() for n in (OUTPUT_MARKER, "manifest.json")):
+    if (
+        destination.is_dir()
+        and any(destination.iterdir())
+        and not any((destination / n).is_file() for n in (OUTPUT_MARKER, "manifest.json"))
+    ):
         # --force replaces whole folders: only ones this tool wrote (or empty ones), never e.g. `--out .`
-        raise OutputExistsError(f"{destination}: expected an output folder of nelm-sim or an empty folder to replace with --force; it holds other files, left untouched")
+        raise OutputExistsError(
+            f"{destination}: expected an output folder of nelm-sim or an empty folder to replace with --force; it holds other files, left untouched"
+        )
     ancestor = Path(os.path.abspath(destination)).parent
     while not ancestor.exists() and ancestor != ancestor.parent:
         ancestor = ancestor.parent

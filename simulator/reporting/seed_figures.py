@@ -51,8 +51,19 @@ def draw_seed_figure(figure: SeedFigure, patients: pd.DataFrame, path: Path) -> 
         curve = kmf.survival_function_
         ax.step(curve.index, curve.iloc[:, 0], where="post", color=colours[index], label=f"simulated: {arm} (n={len(durations)})")
         for point in (p for p in figure.points if p.arm == arm):
-            ax.plot(point.months, point.survival, marker="o", markersize=9, markerfacecolor="white", markeredgewidth=2, color=colours[index], linestyle="none")
-            ax.annotate(point.label, (point.months, point.survival), textcoords="offset points", xytext=(6, 6), fontsize=8, color=colours[index])
+            ax.plot(
+                point.months,
+                point.survival,
+                marker="o",
+                markersize=9,
+                markerfacecolor="white",
+                markeredgewidth=2,
+                color=colours[index],
+                linestyle="none",
+            )
+            ax.annotate(
+                point.label, (point.months, point.survival), textcoords="offset points", xytext=(6, 6), fontsize=8, color=colours[index]
+            )
     ax.plot([], [], marker="o", markerfacecolor="white", color="grey", linestyle="none", label="published (open circles)")
     ax.set_xlim(0, figure.horizon)
     ax.set_ylim(0, 1.02)
@@ -68,29 +79,44 @@ def draw_seed_figure(figure: SeedFigure, patients: pd.DataFrame, path: Path) -> 
 
 SEED_FIGURES = (
     SeedFigure(
-        "fig1", "Fig 1: overall survival after liver-directed surgery (Mayo 2010)", "mayo2010-hepatectomy", "os",
+        "fig1",
+        "Fig 1: overall survival after liver-directed surgery (Mayo 2010)",
+        "mayo2010-hepatectomy",
+        "os",
         ("surgery-first",),
         (
             PublishedPoint("surgery-first", 125.1, 0.5, "median 125.1 mo"),
             PublishedPoint("surgery-first", 60, 0.74, "5-y 74%"),
             PublishedPoint("surgery-first", 120, 0.51, "10-y 51%"),
         ),
-        "Months from first liver-directed operation", 180,
+        "Months from first liver-directed operation",
+        180,
     ),
     SeedFigure(
-        "fig2b", "Fig 2B: symptomatic, >25% burden: surgery vs IAT (Mayo 2011)", "mayo2011-matched-high-burden", "os",
+        "fig2b",
+        "Fig 2B: symptomatic, >25% burden: surgery vs IAT (Mayo 2011)",
+        "mayo2011-matched-high-burden",
+        "os",
         ("surgery-first", "iat-first"),
         (PublishedPoint("surgery-first", 87, 0.5, "median 87 mo"), PublishedPoint("iat-first", 51, 0.5, "median 51 mo")),
-        "Months from treatment", 180,
+        "Months from treatment",
+        180,
     ),
     SeedFigure(
-        "fig3a", "Fig 3A: PROMID, time to progression, octreotide LAR vs placebo", "promid", "pfs1",
+        "fig3a",
+        "Fig 3A: PROMID, time to progression, octreotide LAR vs placebo",
+        "promid",
+        "pfs1",
         ("octreotide-lar", "placebo"),
         (PublishedPoint("octreotide-lar", 14.3, 0.5, "median 14.3 mo"), PublishedPoint("placebo", 6.0, 0.5, "median 6.0 mo")),
-        "Months from randomisation", 48,
+        "Months from randomisation",
+        48,
     ),
     SeedFigure(
-        "fig3b", "Fig 3B: RADIANT-3, progression-free survival, everolimus vs placebo", "radiant3", "pfs1",
+        "fig3b",
+        "Fig 3B: RADIANT-3, progression-free survival, everolimus vs placebo",
+        "radiant3",
+        "pfs1",
         ("everolimus", "placebo"),
         (
             PublishedPoint("everolimus", 11.0, 0.5, "median 11.0 mo"),
@@ -98,6 +124,7 @@ SEED_FIGURES = (
             PublishedPoint("everolimus", 18, 0.34, "18-mo 34%"),
             PublishedPoint("placebo", 18, 0.09, "18-mo 9%"),
         ),
-        "Months from randomisation", 36,
+        "Months from randomisation",
+        36,
     ),
 )

@@ -6,7 +6,6 @@ import math
 
 import numpy as np
 import pandas as pd
-
 from matplotlib.ticker import FixedLocator, FormatStrFormatter, NullLocator
 
 from .style import DPI, plt, strategy_colours, tick_step

@@ -50,7 +50,9 @@ def _estimates(table: pd.DataFrame, variant: str, strategy: str, metric: str) ->
     return float(first["estimate"]), float(first["lower"]), float(first["upper"])
 
 
-def sweep_line_figure(table: pd.DataFrame, points: list[tuple[str, float]], parameter: str, strategies: list[str], metric: str, base_value: float | None):
+def sweep_line_figure(
+    table: pd.DataFrame, points: list[tuple[str, float]], parameter: str, strategies: list[str], metric: str, base_value: float | None
+):
     """One line per strategy: the metric (95% CI band) at each value of the swept parameter.
 
     ``points``: (run name, parameter value) of the sweep points."""
@@ -67,7 +69,15 @@ def sweep_line_figure(table: pd.DataFrame, points: list[tuple[str, float]], para
         ax.fill_between(xs, values[:, 1], values[:, 2], color=colours[strategy], alpha=0.15, linewidth=0)
     if base_value is not None:
         ax.axvline(base_value, color="grey", linestyle="--", linewidth=1)
-        ax.annotate(f"base {base_value:g}", xy=(base_value, 1.0), xycoords=("data", "axes fraction"), xytext=(3, -12), textcoords="offset points", fontsize=8, color="grey")
+        ax.annotate(
+            f"base {base_value:g}",
+            xy=(base_value, 1.0),
+            xycoords=("data", "axes fraction"),
+            xytext=(3, -12),
+            textcoords="offset points",
+            fontsize=8,
+            color="grey",
+        )
     ax.set_xlabel(parameter)
     ax.set_ylabel(_axis_label(metric))
     ax.set_title(f"{metric_info(metric)[0]} across {parameter}")
@@ -77,7 +87,9 @@ def sweep_line_figure(table: pd.DataFrame, points: list[tuple[str, float]], para
     return fig
 
 
-def sweep_heatmap_figure(table: pd.DataFrame, points: list[tuple[str, float, float]], parameters: tuple[str, str], strategies: list[str], metric: str):
+def sweep_heatmap_figure(
+    table: pd.DataFrame, points: list[tuple[str, float, float]], parameters: tuple[str, str], strategies: list[str], metric: str
+):
     """One heat map per strategy over the grid of two swept parameters, on one colour scale.
 
     ``points``: (run name, first value, second value) of the grid cells."""
@@ -113,7 +125,7 @@ def sweep_heatmap_figure(table: pd.DataFrame, points: list[tuple[str, float, flo
         ax.set_xlabel(parameters[0], fontsize=8)
         ax.set_ylabel(parameters[1], fontsize=8)
         ax.set_title(strategy, fontsize=10)
-    for ax in list(axes.flat)[len(shown):]:
+    for ax in list(axes.flat)[len(shown) :]:
         ax.set_visible(False)
     fig.suptitle(f"{metric_info(metric)[0]}\nover {parameters[0]} x {parameters[1]}", fontsize=10)
     fig.tight_layout(rect=(0, 0, 0.88, 0.93))
@@ -167,7 +179,15 @@ def km_small_multiples(curves: pd.DataFrame, variants: list[str], strategies: li
             for strategy in strategies:
                 group = curves[(curves["variant"] == base) & (curves["strategy"] == strategy)]
                 if len(group):
-                    ax.step(group["time_months"], group["survival"], where="post", color=colours[strategy], linewidth=0.8, linestyle="--", alpha=0.6)
+                    ax.step(
+                        group["time_months"],
+                        group["survival"],
+                        where="post",
+                        color=colours[strategy],
+                        linewidth=0.8,
+                        linestyle="--",
+                        alpha=0.6,
+                    )
         for strategy in strategies:
             group = curves[(curves["variant"] == variant) & (curves["strategy"] == strategy)]
             if len(group):
@@ -178,7 +198,7 @@ def km_small_multiples(curves: pd.DataFrame, variants: list[str], strategies: li
         ax.set_xticks(np.arange(0.0, horizon + 1e-9, tick_step(horizon)))
         ax.tick_params(labelsize=7)
         ax.grid(alpha=0.3)
-    for ax in list(axes.flat)[len(variants):]:
+    for ax in list(axes.flat)[len(variants) :]:
         ax.set_visible(False)
     for ax in axes[:, 0]:
         ax.set_ylabel("Overall survival", fontsize=8)
@@ -208,7 +228,7 @@ def _file_part(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", text)
 
 
-def write_variant_figures(analysis: "ScenarioAnalysis", folder: Path) -> list[tuple[Path, str]]:
+def write_variant_figures(analysis: ScenarioAnalysis, folder: Path) -> list[tuple[Path, str]]:
     """The scenario-analysis figures as PNG in ``folder``; (path, caption) in report order."""
     table = analysis.table()
     metric = analysis.metric
@@ -224,29 +244,47 @@ def write_variant_figures(analysis: "ScenarioAnalysis", folder: Path) -> list[tu
         base_params = analysis.runs[0].prepared.params
         base_value = base_params.value(parameter) if parameter in base_params else None
         fig = sweep_line_figure(table, [(r.name, r.sweep[0][1]) for r in sweep], parameter, strategies, metric, base_value)
-        out.append((save(fig, folder / f"sweep_{_file_part(metric)}.png"),
-                    f"{label} of each strategy as {parameter} varies (mean of {replications} replication(s), 95% CI band; dashed line: the base scenario's value)."
-                    " Every point uses the same random numbers, so the differences between points are much more precise than the bands."))
+        out.append(
+            (
+                save(fig, folder / f"sweep_{_file_part(metric)}.png"),
+                f"{label} of each strategy as {parameter} varies (mean of {replications} replication(s), 95% CI band; dashed line: the base scenario's value)."
+                " Every point uses the same random numbers, so the differences between points are much more precise than the bands.",
+            )
+        )
     elif sweep:
         parameters = (sweep[0].sweep[0][0], sweep[0].sweep[1][0])
         fig = sweep_heatmap_figure(table, [(r.name, r.sweep[0][1], r.sweep[1][1]) for r in sweep], parameters, strategies, metric)
-        out.append((save(fig, folder / f"sweep_{_file_part(metric)}.png"),
-                    f"{label} of each strategy over the grid of {parameters[0]} and {parameters[1]} (mean of {replications} replication(s))."))
+        out.append(
+            (
+                save(fig, folder / f"sweep_{_file_part(metric)}.png"),
+                f"{label} of each strategy over the grid of {parameters[0]} and {parameters[1]} (mean of {replications} replication(s)).",
+            )
+        )
     if len(named) > 1:
         fig = variant_dot_figure(table, named, strategies, metric)
-        out.append((save(fig, folder / f"variants_{_file_part(metric)}.png"),
-                    f"{label} by variant and strategy: mean of {replications} replication(s) with t-based 95% CI; the base is the shaded top row."))
+        out.append(
+            (
+                save(fig, folder / f"variants_{_file_part(metric)}.png"),
+                f"{label} by variant and strategy: mean of {replications} replication(s) with t-based 95% CI; the base is the shaded top row.",
+            )
+        )
     panels = named if len(named) > 1 else [base_name] + [r.name for r in sweep]
     shown = _spaced(panels, MAX_KM_PANELS)
     horizons = {r.name: r.prepared.scenario.horizon_months for r in analysis.runs}
     fig = km_small_multiples(analysis.survival(), shown, strategies, {v: horizons[v] for v in shown}, base_name)
     note = "" if len(shown) == len(panels) else f" ({len(shown)} of {len(panels)} runs shown, evenly spaced)"
-    out.append((save(fig, folder / "km_by_variant.png"),
-                f"Kaplan-Meier overall survival of each strategy in each variant{note}; dashed: the base scenario's curves. The same patients' random numbers in every panel."))
+    out.append(
+        (
+            save(fig, folder / "km_by_variant.png"),
+            f"Kaplan-Meier overall survival of each strategy in each variant{note}; dashed: the base scenario's curves. The same patients' random numbers in every panel.",
+        )
+    )
     return out
 
 
-def write_scenarios_folder(analysis: "ScenarioAnalysis", destination: Path, force: bool, manifest: dict, resolved_yaml: str, started: float) -> Path:
+def write_scenarios_folder(
+    analysis: ScenarioAnalysis, destination: Path, force: bool, manifest: dict, resolved_yaml: str, started: float
+) -> Path:
     """scenarios.csv, variants.csv, comparison.csv, survival.csv, figures/, report.html (the base comparison with a
     scenario-analysis section), scenario.resolved.yaml and manifest.json, written atomically."""
     base = analysis.base_result.comparison
@@ -286,4 +324,3 @@ def write_scenarios_folder(analysis: "ScenarioAnalysis", destination: Path, forc
             },
         )
     return destination
-
