@@ -17,7 +17,8 @@ from .economics.outputs import economics_tables, run_dsa_file, run_psa_file  # n
 from .errors import ModelLimitError, ScenarioError
 from .experiments.execution import SERIAL, Execution
 from .experiments.runner import PreparedScenario, RunResult, prepare, run_prepared, run_prepared_summary
-from .outcomes.survival import summary_table, survival_table
+from .outcomes.summary import summary_table
+from .outcomes.survival import survival_table
 from .reporting.plots import overall_survival_figure
 from .reporting.run_folder import atomic_folder, check_destination, package_versions, write_json
 

@@ -234,7 +234,7 @@ def test_rule_share_applies_to_that_share_of_patients_the_same_ones_in_every_str
 
 
 def test_bundled_strategies_run_and_report_os_pfs_and_symptoms(everything):
-    from simulator.outcomes.survival import summary_table
+    from simulator.outcomes.summary import summary_table
 
     names = ["surgery-first", "iat-first", "systemic-first", "watch-and-wait", "guideline", "best-supportive-care"]
     summary = summary_table(everything.patients, names, 240)

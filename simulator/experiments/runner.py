@@ -18,7 +18,7 @@ from ..core.rng import CHUNK, RandomStreams
 from ..engine.cohort import ATTRIBUTE_COLUMNS, build_cohort, mix_probabilities
 from ..engine.model import PathwayModel
 from ..errors import ScenarioError
-from ..outcomes.survival import add_sums, outcome_sums
+from ..outcomes.summary import add_sums, outcome_sums
 from ..params.parameter_set import ParameterSet, build_parameter_set
 from ..pathways.strategies import Strategy, resolve_strategies
 from .execution import SERIAL, Execution, progress_counter

@@ -11,17 +11,11 @@ import math
 import numpy as np
 import pandas as pd
 
-from .metrics import LOG_SCALE_METRICS, METRICS, metric_info
+from .metrics import LOG_SCALE_METRICS, metric_info, metric_order
 from .replications import t_confidence_interval
 
 COMPARISON_COLUMNS = ["strategy", "metric", "label", "unit", "estimate", "lower_95", "upper_95", "replications", "relative_half_width"]
 DEFAULT_PRECISION_METRICS = ("median_os_months", "rmst_os_months")
-
-
-def _metric_order(names: list[str]) -> list[str]:
-    """Named metrics in the order they are declared, then pattern-named ones alphabetically."""
-    declared = [m for m in METRICS if m in names]
-    return declared + sorted(set(names) - set(declared))
 
 
 def _relative_half_width(mean: float, upper: float) -> float:
@@ -41,7 +35,7 @@ def summarise_replications(per_replication: pd.DataFrame, strategies: list[str])
     by the absolute estimate (for ratios: on the log scale, divided by 1), the quantity the precision
     rule compares with the requested precision."""
     rows = []
-    order = _metric_order(list(per_replication["metric"].unique()))
+    order = metric_order(list(per_replication["metric"].unique()))
     grouped = {key: part["value"].to_numpy(dtype=float) for key, part in per_replication.groupby(["strategy", "metric"], sort=False)}
     for strategy in strategies:
         for metric in order:

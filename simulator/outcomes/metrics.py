@@ -7,6 +7,8 @@ computed within a replication, and ``outcomes.comparison`` summarises them acros
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -19,70 +21,197 @@ MONTHS_PER_YEAR = 12.0
 SYMPTOM_LANDMARK_MONTHS = (6, 12)  # cumulative incidence of first symptom control by these times
 NO_ACTIVE_TREATMENT = ("surveillance", "best_supportive_care")  # not counted as lines of anticancer therapy
 DEATH_CAUSES = ("disease", "treatment", "other")
+HIGHER, NEITHER, LOWER = 1, 0, -1  # which way is better, for rankings; NEITHER gets no "best strategy"
 
-# name -> (label, unit, group). Metrics whose name follows a pattern (procedures_<kind>, ...) are
-# described by ``metric_info``.
-METRICS: dict[str, tuple[str, str, str]] = {
-    "median_os_months": ("Median overall survival", "months", "survival"),
-    "rmst_os_months": ("Restricted mean survival time (to the horizon)", "months", "survival"),
-    "hr_os_vs_comparator": ("Hazard ratio of death vs comparator (Cox)", "ratio", "survival"),
-    "life_years_gained": ("Life-years gained vs comparator (difference in RMST)", "years", "survival"),
-    "median_pfs1_months": ("Median progression-free survival, first line", "months", "survival"),
-    "functional_share": ("Functional (hormone-secreting) tumours", "share", "symptoms"),
-    "mean_months_uncontrolled": ("Months with uncontrolled symptoms (functional patients)", "months", "symptoms"),
-    "share_ever_controlled": ("Symptoms ever controlled (functional patients)", "share", "symptoms"),
-    "mean_months_controlled": ("Months alive with symptoms controlled (functional patients)", "months", "symptoms"),
-    "symptom_free_survival_months": (
-        "Symptom-free survival: months alive without uncontrolled symptoms (all patients)",
-        "months",
-        "symptoms",
-    ),
-    "mean_lines": ("Lines of therapy per patient (including supportive care)", "count", "burden"),
-    "mean_active_lines": ("Lines of anticancer therapy per patient", "count", "burden"),
-    "adverse_events_per_patient": ("Adverse events per patient", "count", "burden"),
-    "resected_share": ("Resected", "share", "burden"),
-    "alive_at_horizon_share": ("Alive at the horizon", "share", "death"),
-}
-for _years in LANDMARK_YEARS:
-    METRICS[f"os_{_years}y"] = (f"{_years}-year overall survival", "share", "survival")
-for _months in SYMPTOM_LANDMARK_MONTHS:
-    METRICS[f"controlled_by_{_months}m"] = (f"Symptoms first controlled within {_months} months (functional patients)", "share", "symptoms")
 
-# Capacity planning (README "Capacity planning"): present only when a scenario constrains resources.
-CAPACITY_METRICS: dict[str, tuple[str, str, str]] = {
-    "progressed_while_waiting_share": ("Progressed while waiting for a resource", "share", "capacity"),
-    "treatment_changed_by_waiting_share": ("Treatment changed by waiting (no longer eligible after progressing)", "share", "capacity"),
-    "died_while_waiting_share": ("Died while waiting for a resource", "share", "capacity"),
-}
-CAPACITY_PATTERNS = {
-    "wait_mean_days_": ("Mean wait", "days"),
-    "wait_p90_days_": ("90th-percentile wait", "days"),
-    "utilisation_": ("Utilisation", "share"),
-}
+@dataclass(frozen=True)
+class Metric:
+    """One outcome metric, declared once: every table, report and page reads it from here.
 
-# Ratios are summarised on the log scale (their sampling distribution is closer to normal there).
-LOG_SCALE_METRICS = frozenset({"hr_os_vs_comparator"})
+    A metric with ``per_patient`` is the mean of that per-patient value over ``among`` ("all" patients or
+    the "functional" ones); its additive parts (sum and count) are what summary mode keeps, so ``run``,
+    ``run --summary`` and ``compare`` compute it the same way. Metrics without it are computed from
+    Kaplan-Meier curves or against the comparator (``survival_metrics``, ``replication_metrics``).
+    ``in_run_summary`` puts it in ``run``'s summary.csv; ``headline`` on the page's key table."""
+
+    name: str
+    label: str
+    unit: str  # months, years, share, ratio, count, days
+    group: str  # survival, symptoms, burden, death, capacity
+    direction: int = NEITHER
+    scale: str = "linear"  # "log": summarised on the log scale (ratios)
+    headline: bool = False
+    per_patient: Callable[[pd.DataFrame], pd.Series] | None = None
+    among: str = "all"
+    in_run_summary: bool = False
+    aliases: tuple[str, ...] = ()  # former names of its column in summary.csv, written too for one release
+
+
+def _functional(frame: pd.DataFrame) -> pd.Series:
+    return frame["functional"].astype(bool)
+
+
+def _symptom_free_months(frame: pd.DataFrame) -> pd.Series:
+    # Nonfunctional patients have no hormonal symptoms: their whole survival is symptom-free.
+    return frame["os_months"] - frame["months_uncontrolled"].where(_functional(frame), 0.0).fillna(0.0)
+
+
+def _active_lines(frame: pd.DataFrame) -> pd.Series:
+    treatments = frame["treatment_sequence"].fillna("").astype(str).str.split(">")
+    return treatments.map(lambda sequence: sum(1 for t in sequence if t and t not in NO_ACTIVE_TREATMENT))
+
+
+def _declared() -> list[Metric]:
+    metrics = [
+        Metric("median_os_months", "Median overall survival", "months", "survival", HIGHER, headline=True),
+        Metric("rmst_os_months", "Restricted mean survival time (to the horizon)", "months", "survival", HIGHER, headline=True),
+        Metric("hr_os_vs_comparator", "Hazard ratio of death vs comparator (Cox)", "ratio", "survival", LOWER, "log", headline=True),
+        Metric("life_years_gained", "Life-years gained vs comparator (difference in RMST)", "years", "survival", HIGHER),
+        Metric("median_pfs1_months", "Median progression-free survival, first line", "months", "survival", HIGHER, headline=True),
+        Metric("functional_share", "Functional (hormone-secreting) tumours", "share", "symptoms", per_patient=_functional),
+        Metric(
+            "mean_months_uncontrolled",
+            "Months with uncontrolled symptoms (functional patients)",
+            "months",
+            "symptoms",
+            LOWER,
+            headline=True,
+            per_patient=lambda f: f["months_uncontrolled"],
+            among="functional",
+            in_run_summary=True,
+        ),
+        Metric(
+            "share_ever_controlled",
+            "Symptoms ever controlled (functional patients)",
+            "share",
+            "symptoms",
+            HIGHER,
+            per_patient=lambda f: f["time_to_first_control"].notna(),
+            among="functional",
+            in_run_summary=True,
+        ),
+        Metric(
+            "mean_months_controlled",
+            "Months alive with symptoms controlled (functional patients)",
+            "months",
+            "symptoms",
+            HIGHER,
+            per_patient=lambda f: f["symptom_control_months"],
+            among="functional",
+            in_run_summary=True,
+            aliases=("mean_symptom_control_months",),
+        ),
+        Metric(
+            "symptom_free_survival_months",
+            "Symptom-free survival: months alive without uncontrolled symptoms (all patients)",
+            "months",
+            "symptoms",
+            HIGHER,
+            per_patient=_symptom_free_months,
+        ),
+        Metric(
+            "mean_lines",
+            "Lines of therapy per patient (including supportive care)",
+            "count",
+            "burden",
+            per_patient=lambda f: f["lines"],
+            in_run_summary=True,
+        ),
+        Metric("mean_active_lines", "Lines of anticancer therapy per patient", "count", "burden", per_patient=_active_lines),
+        Metric(
+            "adverse_events_per_patient", "Adverse events per patient", "count", "burden", LOWER, per_patient=lambda f: f["adverse_events"]
+        ),
+        Metric("resected_share", "Resected", "share", "burden", per_patient=lambda f: f["resected"], in_run_summary=True),
+        Metric("alive_at_horizon_share", "Alive at the horizon", "share", "death", HIGHER, per_patient=lambda f: f["death"] == 0),
+    ]
+    for cause in DEATH_CAUSES:
+        metrics.append(Metric(f"death_{cause}", f"Died of {cause}", "share", "death", per_patient=lambda f, c=cause: f["death_cause"] == c))
+    for years in LANDMARK_YEARS:
+        metrics.append(Metric(f"os_{years}y", f"{years}-year overall survival", "share", "survival", HIGHER, headline=years == 5))
+    for months in SYMPTOM_LANDMARK_MONTHS:
+        metrics.append(
+            Metric(
+                f"controlled_by_{months}m",
+                f"Symptoms first controlled within {months} months (functional patients)",
+                "share",
+                "symptoms",
+                HIGHER,
+                # No censoring before the horizon: the plain share is the cumulative incidence (death competes).
+                per_patient=lambda f, m=months: f["time_to_first_control"] <= m,
+                among="functional",
+            )
+        )
+    # Capacity planning (README "Capacity planning"): present only when a scenario constrains resources.
+    metrics += [
+        Metric("progressed_while_waiting_share", "Progressed while waiting for a resource", "share", "capacity", LOWER),
+        Metric(
+            "treatment_changed_by_waiting_share",
+            "Treatment changed by waiting (no longer eligible after progressing)",
+            "share",
+            "capacity",
+            LOWER,
+        ),
+        Metric("died_while_waiting_share", "Died while waiting for a resource", "share", "capacity", LOWER),
+    ]
+    return metrics
+
+
+METRICS: dict[str, Metric] = {metric.name: metric for metric in _declared()}
+# Families named by a pattern (one per procedure, treatment or resource): prefix -> (label, unit, group).
+METRIC_PATTERNS: dict[str, tuple[str, str, str]] = {
+    "procedures_": ("Procedures per patient: {}", "count", "burden"),
+    "months_on_": ("Months on {} per patient (line start to next line or end)", "months", "burden"),
+    "wait_mean_days_": ("Mean wait: {}", "days", "capacity"),
+    "wait_p90_days_": ("90th-percentile wait: {}", "days", "capacity"),
+    "utilisation_": ("Utilisation: {}", "share", "capacity"),
+}
+CAPACITY_METRICS = tuple(name for name, metric in METRICS.items() if metric.group == "capacity")
+LOG_SCALE_METRICS = frozenset(name for name, metric in METRICS.items() if metric.scale == "log")
+HIGHER_IS_BETTER = frozenset(name for name, metric in METRICS.items() if metric.direction == HIGHER and metric.group != "capacity")
+LOWER_IS_BETTER = frozenset(name for name, metric in METRICS.items() if metric.direction == LOWER and metric.group != "capacity")
+HEADLINE_METRICS = tuple(name for name, metric in METRICS.items() if metric.headline)
+RUN_SUMMARY_METRICS = tuple(metric for metric in METRICS.values() if metric.in_run_summary)
 
 
 def metric_info(name: str) -> tuple[str, str, str]:
-    if name in METRICS:
-        return METRICS[name]
-    if name.startswith("procedures_"):
-        return (f"Procedures per patient: {name.removeprefix('procedures_')}", "count", "burden")
-    if name.startswith("months_on_"):
-        return (
-            f"Months on {name.removeprefix('months_on_').replace('_', ' ')} per patient (line start to next line or end)",
-            "months",
-            "burden",
-        )
-    if name in CAPACITY_METRICS:
-        return CAPACITY_METRICS[name]
-    for prefix, (label, unit) in CAPACITY_PATTERNS.items():
+    """(label, unit, group) of a declared or pattern-named metric."""
+    metric = METRICS.get(name)
+    if metric is not None:
+        return metric.label, metric.unit, metric.group
+    for prefix, (label, unit, group) in METRIC_PATTERNS.items():
         if name.startswith(prefix):
-            return (f"{label}: {name.removeprefix(prefix).replace('_', ' ')}", unit, "capacity")
-    if name.startswith("death_"):
-        return (f"Died of {name.removeprefix('death_')}", "share", "death")
+            return label.format(name.removeprefix(prefix).replace("_", " ")), unit, group
     return (name, "", "other")
+
+
+def metric_order(names: list[str]) -> list[str]:
+    """Declared metrics in the order they are declared, then pattern-named ones alphabetically."""
+    declared = [m for m in METRICS if m in names]
+    return declared + sorted(set(names) - set(declared))
+
+
+def population(frame: pd.DataFrame, metric: Metric) -> pd.DataFrame:
+    return frame[_functional(frame)] if metric.among == "functional" else frame
+
+
+def mean_parts(frame: pd.DataFrame, metric: Metric) -> tuple[float, int]:
+    """The additive parts of a per-patient mean: (sum, count of patients with a value)."""
+    assert metric.per_patient is not None
+    values = metric.per_patient(population(frame, metric)).astype(float)
+    return float(values.sum()), int(values.count())
+
+
+def patient_means(frame: pd.DataFrame, group: str) -> dict[str, float]:
+    """The per-patient-mean metrics of one group, in declared order; metrics over the functional
+    patients are left out when there are none."""
+    values = {}
+    has_functional = bool(_functional(frame).any())
+    for metric in METRICS.values():
+        if metric.group != group or metric.per_patient is None or (metric.among == "functional" and not has_functional):
+            continue
+        chosen = population(frame, metric)
+        values[metric.name] = float(metric.per_patient(chosen).astype(float).mean()) if len(chosen) else math.nan
+    return values
 
 
 def survival_metrics(group: pd.DataFrame, horizon: float) -> dict[str, float]:
@@ -100,45 +229,19 @@ def survival_metrics(group: pd.DataFrame, horizon: float) -> dict[str, float]:
 
 
 def symptom_metrics(group: pd.DataFrame) -> dict[str, float]:
-    functional = group[group["functional"].astype(bool)]
-    values = {"functional_share": float(len(functional)) / len(group) if len(group) else math.nan}
-    # Symptom-free survival counts nonfunctional patients' whole survival: they have no hormonal symptoms.
-    uncontrolled = group["months_uncontrolled"].where(group["functional"].astype(bool), 0.0).fillna(0.0)
-    values["symptom_free_survival_months"] = float((group["os_months"] - uncontrolled).mean())
-    if len(functional) == 0:
-        return values
-    first = functional["time_to_first_control"]
-    values.update(
-        {
-            "mean_months_uncontrolled": float(functional["months_uncontrolled"].mean()),
-            "share_ever_controlled": float(first.notna().mean()),
-            "mean_months_controlled": float(functional["symptom_control_months"].mean()),
-        }
-    )
-    # No censoring before the horizon: the plain share is the cumulative incidence (death competes).
-    for months in SYMPTOM_LANDMARK_MONTHS:
-        values[f"controlled_by_{months}m"] = float((first <= months).mean())
-    return values
+    return patient_means(group, "symptoms")
 
 
 def burden_metrics(group: pd.DataFrame, lines: pd.DataFrame) -> dict[str, float]:
-    n = len(group)
-    values = {
-        "mean_lines": float(group["lines"].mean()),
-        "adverse_events_per_patient": float(group["adverse_events"].mean()),
-        "resected_share": float(group["resected"].mean()),
-        "alive_at_horizon_share": float((group["death"] == 0).mean()),
-    }
-    treatments = group["treatment_sequence"].fillna("").astype(str).str.split(">")
-    values["mean_active_lines"] = float(treatments.map(lambda seq: sum(1 for t in seq if t and t not in NO_ACTIVE_TREATMENT)).mean())
+    """Treatment burden and causes of death: the declared means, then one value per procedure kind and
+    per treatment given."""
+    values = {**patient_means(group, "burden"), **patient_means(group, "death")}
     for column in sorted(c for c in group.columns if c.startswith("n_")):
         values[f"procedures_{column.removeprefix('n_')}"] = float(group[column].mean())
-    for cause in DEATH_CAUSES:
-        values[f"death_{cause}"] = float((group["death_cause"] == cause).mean())
     if len(lines):
         durations = (lines["end"] - lines["start"]).groupby(lines["treatment"]).sum()
         for treatment, months in durations.items():
-            values[f"months_on_{treatment}"] = float(months) / n
+            values[f"months_on_{treatment}"] = float(months) / len(group)
     return values
 
 
@@ -171,6 +274,6 @@ def replication_metrics(
     for strategy in strategies:
         for name in therapy:
             values[strategy].setdefault(name, 0.0)
-        for metric, value in values[strategy].items():
-            rows.append({"replication": int(replications[0]), "strategy": strategy, "metric": metric, "value": value})
+        for metric in metric_order(list(values[strategy])):
+            rows.append({"replication": int(replications[0]), "strategy": strategy, "metric": metric, "value": values[strategy][metric]})
     return pd.DataFrame(rows)
