@@ -41,7 +41,7 @@ BOOLEAN_ATTRIBUTES = ("functional", "extrahepatic", "synchronous", "resectable",
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 # Strict: true/false is not taken for 1/0, nor 2.0 or "2" for a whole number.

@@ -109,3 +109,61 @@ def test_subprocess_prints_no_traceback(write_scenario, tmp_path):
     assert completed.stderr.count("\n") == 1 and "Traceback" not in completed.stderr
     assert "horizon_months" in completed.stderr
     assert not (tmp_path / "out").exists()
+
+
+def _strict_models():
+    from simulator import config
+
+    seen, pending = [], [config.Strict]
+    while pending:
+        model = pending.pop()
+        for sub in model.__subclasses__():
+            if sub not in seen:
+                seen.append(sub)
+                pending.append(sub)
+    return seen
+
+
+def _whole_number_fields(model):
+    import typing
+
+    for name, field in model.model_fields.items():
+        text = repr(field.annotation)
+        if "int" in text and "bool" not in text and typing.get_origin(field.annotation) is not list:
+            yield name
+
+
+@pytest.mark.parametrize("loose", [True, "3", 3.0])
+def test_every_whole_number_field_of_every_section_refuses_loose_types(loose):
+    """true, "3" and 3.0 are not whole numbers anywhere in a scenario file (issue 19, item 5)."""
+    from pydantic import ValidationError
+
+    checked = 0
+    for model in _strict_models():
+        for name in _whole_number_fields(model):
+            try:
+                model.model_validate({name: loose})
+            except ValidationError as exc:
+                errors = [e for e in exc.errors() if e["loc"][:1] == (name,)]
+                assert errors and all(e["type"] != "missing" for e in errors), (model.__name__, name, loose)
+            else:
+                raise AssertionError(f"{model.__name__}.{name} accepted {loose!r}")
+            checked += 1
+    assert checked >= 10  # economics psa_draws/psa_patients/price_year/ceac_wtp_points, cohort size, capacity...
+
+
+@pytest.mark.parametrize(
+    "economics,field",
+    [
+        ({"psa_draws": True}, "economics.psa_draws"),
+        ({"psa_draws": "3"}, "economics.psa_draws"),
+        ({"psa_patients": 10.0}, "economics.psa_patients"),
+        ({"price_year": 2023.0}, "economics.price_year"),
+        ({"price_year": "2023"}, "economics.price_year"),
+    ],
+)
+def test_loose_economics_numbers_are_refused_with_one_line(write_scenario, capsys, economics, field):
+    path = write_scenario(tiny_scenario(economics=economics))
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and field in err[0] and "whole number" in err[0], err
