@@ -112,6 +112,10 @@ ParameterValue = FiniteFloat | dict[str, Any]
 NICE_DISCOUNT_RATE = 0.035
 NICE_WILLINGNESS_TO_PAY = (20_000.0, 30_000.0)
 MAX_WTP_VALUES = 50
+# Far above any threshold an appraisal uses, and far enough below float overflow that net monetary
+# benefit (WTP x QALYs - costs) and its sums over draws and populations stay finite.
+MAX_WILLINGNESS_TO_PAY = 1e9
+MAX_DECISION_POPULATION = 1e10  # more people than live on earth
 
 
 class EconomicsConfig(Strict):
@@ -124,21 +128,21 @@ class EconomicsConfig(Strict):
     perspective: Literal["nhs_pss"] = "nhs_pss"
     discount_rate_costs: Annotated[FiniteFloat, Field(ge=0, lt=1)] = NICE_DISCOUNT_RATE
     discount_rate_effects: Annotated[FiniteFloat, Field(ge=0, lt=1)] = NICE_DISCOUNT_RATE
-    willingness_to_pay: Annotated[list[Annotated[FiniteFloat, Field(ge=0)]], Field(min_length=1, max_length=MAX_WTP_VALUES)] = list(
-        NICE_WILLINGNESS_TO_PAY
-    )
+    willingness_to_pay: Annotated[
+        list[Annotated[FiniteFloat, Field(ge=0, le=MAX_WILLINGNESS_TO_PAY)]], Field(min_length=1, max_length=MAX_WTP_VALUES)
+    ] = list(NICE_WILLINGNESS_TO_PAY)
     # The reference strategy for incremental net monetary benefit and the DSA tornado
     # (default: the least costly strategy).
     comparator: Name | None = None
     # Patients affected by the decision, for population EVPI (default: from the economics.* parameters).
-    population: Annotated[FiniteFloat, Field(gt=0)] | None = None
+    population: Annotated[FiniteFloat, Field(gt=0, le=MAX_DECISION_POPULATION)] | None = None
     # PSA run design: draws and patients per strategy in each draw (one replication per draw).
     # A few hundred patients keep 200 draws of six strategies to about a minute on two cores;
     # more patients lower the first-order (patient-level) noise in each draw.
     psa_draws: Annotated[int, Field(ge=1, le=100_000)] = 1000
     psa_patients: Annotated[int, Field(ge=1, le=MAX_PATIENTS)] = 250
     # Willingness-to-pay grid of the acceptability curves (CEAC, CEAF) and the EVPI curve.
-    ceac_wtp_max: Annotated[FiniteFloat, Field(gt=0)] = 100_000.0
+    ceac_wtp_max: Annotated[FiniteFloat, Field(gt=0, le=MAX_WILLINGNESS_TO_PAY)] = 100_000.0
     ceac_wtp_points: Annotated[int, Field(ge=2, le=10_000)] = 101
 
     @field_validator("willingness_to_pay")

@@ -167,3 +167,19 @@ def test_loose_economics_numbers_are_refused_with_one_line(write_scenario, capsy
     assert main(["validate", str(path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and field in err[0] and "whole number" in err[0], err
+
+
+@pytest.mark.parametrize(
+    "economics,field",
+    [
+        ({"willingness_to_pay": [20000, 1e300]}, "economics.willingness_to_pay[1]"),
+        ({"ceac_wtp_max": 1e300}, "economics.ceac_wtp_max"),
+        ({"population": 1e300}, "economics.population"),
+    ],
+)
+def test_economic_sizes_that_would_overflow_are_refused_up_front(write_scenario, capsys, economics, field):
+    """No output may hold an infinity (issue 19, item 7): what would overflow is bounded on input."""
+    path = write_scenario(tiny_scenario(economics=economics))
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and field in err[0] and "<=" in err[0], err
