@@ -183,3 +183,13 @@ def test_economic_sizes_that_would_overflow_are_refused_up_front(write_scenario,
     assert main(["validate", str(path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and field in err[0] and "<=" in err[0], err
+
+
+def test_a_distribution_for_a_single_value_parameter_is_refused_by_validate(write_scenario, capsys):
+    """It used to pass validate and params, then crash run, psa and scenarios (issue 19, item 9)."""
+    override = {"hepatectomy.perioperative_mortality": {"distribution": "exponential", "params": {"rate": 1}}}
+    path = write_scenario(tiny_scenario(parameters=override))
+    for command in (["validate", str(path)], ["params", str(path)]):
+        assert main(command) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "parameters.hepatectomy.perioperative_mortality.distribution" in err[0], err

@@ -180,6 +180,18 @@ def build_parameter_set(overrides: Mapping[str, Any] | None = None, scenario_fil
                 raise ScenarioError(scenario_file, f"{field_path}.{sorted(unknown)[0]}", "only value, or distribution with params")
             if isinstance(override.get("value"), bool) or not isinstance(override.get("value", 0), (int, float)):
                 raise ScenarioError(scenario_file, f"{field_path}.value", "a number", override["value"])
+            # The model reads each parameter as what the library declares it to be: a single value or a
+            # distribution of times. An override of the other kind would only fail once simulating.
+            if "distribution" in override and base.value is not None:
+                raise ScenarioError(
+                    scenario_file, f"{field_path}.distribution", "a single number (this parameter is a value, not a distribution)"
+                )
+            if "value" in override and base.value is None:
+                raise ScenarioError(
+                    scenario_file,
+                    f"{field_path}.value",
+                    f"a distribution with params (this parameter is a {base.distribution} distribution)",
+                )
             data.update(override)
         elif isinstance(override, (int, float)) and not isinstance(override, bool):
             if base.value is None:
