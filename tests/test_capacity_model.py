@@ -348,3 +348,31 @@ def test_a_progression_while_waiting_raises_the_death_rate_exactly_as_any_progre
         assert waiting.disease_death_rate() == ordinary.disease_death_rate()
         expected = before * ratio if progressions <= cap else before
         assert waiting.disease_death_rate() == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    "arrivals",
+    [
+        {"catchment_population": 1, "years": 0.01},
+        {"catchment_population": 100000, "warmup_years": 3, "years": 0.001},
+    ],
+)
+def test_no_patients_in_the_statistics_window_is_refused_by_every_command(write_scenario, tmp_path, capsys, arrivals):
+    """Such scenarios passed validate and then crashed every command after simulating (issue 19, item 8)."""
+    data = tiny_scenario(capacity={"arrivals": arrivals, "resources": {"theatre": {"capacity": 1}}})
+    path = write_scenario(data)
+    commands = [
+        ["validate", str(path)],
+        ["run", str(path), "--quiet", "--workers", "1"],
+        ["run", str(path), "--summary", "--quiet", "--workers", "1"],
+        ["compare", str(path), "--quiet", "--workers", "1"],
+        ["psa", str(path), "--draws", "2", "--quiet", "--workers", "1"],
+        ["dsa", str(path), "--quiet", "--workers", "1"],
+        ["capacity", str(path), "--resource", "theatre", "--target-p90-wait", "10", "--quiet"],
+    ]
+    for index, command in enumerate(commands):
+        out = [] if command[0] == "validate" else ["--out", str(tmp_path / f"out{index}")]
+        assert main(command + out) == 2, command
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "capacity.arrivals.catchment_population" in err[0] and "statistics window" in err[0], (command, err)
+        assert not (tmp_path / f"out{index}").exists()

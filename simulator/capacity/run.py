@@ -19,6 +19,9 @@ from .schedule import MONTHS_PER_YEAR
 # Arrivals are Poisson: the count can exceed its mean; the limits are checked at the mean plus this many
 # standard deviations, so a run that passes the check cannot exceed them by chance in practice.
 ARRIVAL_LIMIT_SDS = 6.0
+# Every statistic of a capacity run is taken over the patients who arrive in the statistics window; with
+# fewer than this many expected there, a replication may have none (Poisson: P(0) = exp(-10) < 1e-4).
+MIN_WINDOW_ARRIVALS = 10.0
 
 
 def arrival_months(scenario: Scenario) -> float:
@@ -39,6 +42,21 @@ def check_arrivals(scenario: Scenario, params: ParameterSet, path: Path) -> None
             field_path,
             f"a catchment whose arrivals stay below {MAX_PATIENTS} patients (expected {mean:,.0f} over warmup_years + years)",
         )
+    warmup = scenario.capacity.arrivals.warmup_years * MONTHS_PER_YEAR
+    in_window = mean - expected_arrivals(params, scenario.capacity.arrivals.catchment_population, warmup)
+    if in_window < MIN_WINDOW_ARRIVALS:
+        raise ScenarioError(
+            path,
+            field_path,
+            f"a catchment and years that bring at least {MIN_WINDOW_ARRIVALS:g} expected patients into the statistics window "
+            f"(after warmup_years; expected {in_window:.2f})",
+        )
+    for replication in range(scenario.replications):
+        times, (start, end), _ = open_cohort(scenario, params, replication, 0)
+        if not ((times >= start) & (times < end)).any():  # type: ignore[operator]
+            raise ScenarioError(
+                path, field_path, f"arrivals in the statistics window in every replication (replication {replication} has none)"
+            )
     lifetimes = high * scenario.replications * len(scenario.strategies)
     if lifetimes > MAX_SIMULATED_LIFETIMES:
         raise ScenarioError(
