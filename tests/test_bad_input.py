@@ -9,7 +9,7 @@ import pytest
 
 from simulator.cli import main
 
-from .conftest import tiny_scenario
+from .conftest import ROOT, tiny_scenario
 
 
 def run_cli(args, capsys):
@@ -193,3 +193,39 @@ def test_a_distribution_for_a_single_value_parameter_is_refused_by_validate(writ
         assert main(command) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and "parameters.hepatectomy.perioperative_mortality.distribution" in err[0], err
+
+
+def _seed_copy(tmp_path):
+    import shutil
+
+    folder = tmp_path / "seed"
+    shutil.copytree(ROOT / "scenarios" / "seed", folder)
+    return folder
+
+
+@pytest.mark.parametrize(
+    "change,file,field",
+    [
+        (
+            lambda f: (f / "promid.yaml").write_text((f / "promid.yaml").read_text().replace("name: promid", "name: netter1")),
+            "promid.yaml",
+            "name",
+        ),
+        (
+            lambda f: (f / "promid.yaml").write_text((f / "promid.yaml").read_text().replace("placebo", "dummy")),
+            "promid.yaml",
+            "strategies",
+        ),
+        (lambda f: (f / "netter1.yaml").write_text("name: [oops"), "netter1.yaml", ""),
+        (lambda f: [p.unlink() for p in f.glob("*.yaml")], "seed", ""),
+    ],
+    ids=["duplicate-name", "arm-missing", "bad-yaml", "empty"],
+)
+def test_seed_folders_are_validated_like_scenario_files(tmp_path, capsys, change, file, field):
+    """One line naming the file, before any simulation (issue 19, item 6)."""
+    folder = _seed_copy(tmp_path)
+    change(folder)
+    assert main(["calibrate", "--check", "--seed-dir", str(folder), "--patients", "20", "--out", str(tmp_path / "out"), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"{file}:" in err[0] and f" {field}" in err[0], err
+    assert not (tmp_path / "out").exists()

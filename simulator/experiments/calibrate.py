@@ -188,10 +188,17 @@ def load_seed_scenarios(folder: Path) -> dict[str, SeedScenario]:
     folder = Path(folder)
     if not folder.is_dir():
         raise ScenarioError(folder, "", "a folder of seed scenario files (scenarios/seed)")
-    seeds = {}
+    seeds: dict[str, SeedScenario] = {}
     for path in sorted(folder.glob("*.yaml")):
-        scenario = load_scenario(path)
+        # Checked like any scenario file, and in full (parameters, strategies) before anything runs.
+        scenario = prepare(load_scenario(path), path).scenario
+        if scenario.name in seeds:
+            raise ScenarioError(
+                path, "name", f"a name no other seed scenario has ({seeds[scenario.name].path.name} is also named)", scenario.name
+            )
         seeds[scenario.name] = SeedScenario(scenario, path)
+    if not seeds:
+        raise ScenarioError(folder, "", "a folder of seed scenario files (*.yaml); found none")
     return seeds
 
 
@@ -256,6 +263,11 @@ def evaluate(
     for target in targets:
         if target.scenario not in seeds:
             raise ScenarioError(targets_path(), f"targets.{target.id}.scenario", "a scenario in the seed folder", target.scenario)
+        seed = seeds[target.scenario]
+        names = [strategy.name for strategy in seed.scenario.strategies]
+        for arm in (target.arm, target.control):
+            if arm is not None and arm not in names:
+                raise ScenarioError(seed.path, "strategies", f"a strategy named {arm!r} (arm of target {target.id})", ", ".join(names))
     names = list(dict.fromkeys(t.scenario for t in targets))
     return target_table(targets, simulate_all(names, seeds, overrides, patients, execution, progress))
 
