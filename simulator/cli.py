@@ -13,6 +13,7 @@ from pathlib import Path
 
 from . import __version__
 from .errors import ScenarioWarning, UserInputError
+from .reporting.run_folder import WAIT_FOR_DESTINATION, release_destinations, sigterm_as_interrupt
 
 
 def _non_negative_int(text: str) -> int:
@@ -69,6 +70,13 @@ def _add_output_options(
     if replications is not None:
         parser.add_argument("--replications", type=_positive_int, metavar="N", help=replications)
     parser.add_argument("--force", action="store_true", help=force)
+    _add_wait_option(parser)
+
+
+def _add_wait_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--wait", action="store_true", help="if another command is writing the same output folder, wait for it instead of stopping"
+    )
 
 
 def _add_execution_options(parser: argparse.ArgumentParser, quiet: bool = True) -> None:
@@ -338,6 +346,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", type=Path, default=Path("outputs/seed-figures"), metavar="DIR", help="output folder (default outputs/seed-figures)"
     )
     reproduce.add_argument("--force", action="store_true", help="replace the output folder if it already exists")
+    _add_wait_option(reproduce)
     _add_execution_options(reproduce)
 
     params = commands.add_parser(
@@ -661,8 +670,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         # ScenarioWarnings (e.g. a rule that never fires): one line each, shown once the command has
         # succeeded, so that bad input still ends with exactly one line on stderr.
-        with warnings.catch_warnings(record=True) as caught:
+        with warnings.catch_warnings(record=True) as caught, sigterm_as_interrupt():
             warnings.simplefilter("always", ScenarioWarning)
+            WAIT_FOR_DESTINATION["wait"] = bool(getattr(args, "wait", False))
             status = COMMANDS[args.command](args)
         for warning in caught:
             if issubclass(warning.category, ScenarioWarning):
@@ -684,6 +694,8 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
+    finally:
+        release_destinations()
 
 
 if __name__ == "__main__":  # pragma: no cover

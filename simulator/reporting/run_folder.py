@@ -3,10 +3,15 @@ or failed run never leaves a half-written output folder behind."""
 
 from __future__ import annotations
 
+import atexit
+import datetime as dt
+import errno
+import fcntl
 import json
 import os
 import shutil
 import signal
+import sys
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -23,6 +28,10 @@ class OutputExistsError(UserInputError):
     pass
 
 
+class DestinationBusyError(UserInputError):
+    pass
+
+
 OUTPUT_MARKER = ".nelm-sim-output"  # in every folder atomic_folder writes: what `--force` may replace
 
 
@@ -36,8 +45,105 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
+# Destinations this process holds: absolute path -> the open lock file. A lock is held from the moment a
+# command checks its destination (before any simulation) until the process ends, so that two commands
+# never write the same folder, nor the same PSA checkpoint beside it.
+_HELD: dict[Path, int] = {}
+# Set by the command line's --wait: queue behind the command holding a destination instead of refusing.
+WAIT_FOR_DESTINATION = {"wait": False}
+
+
+def lock_file(destination: Path) -> Path:
+    destination = Path(os.path.abspath(destination))
+    return destination.parent / f".{destination.name}.lock"
+
+
+def _holder(path: Path) -> str:
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+        return f"nelm-sim (pid {info['pid']}, since {info['since']}: {info['command']})"
+    except (OSError, ValueError, KeyError, TypeError):
+        return "another nelm-sim command"
+
+
+def claim_destination(destination: Path) -> None:
+    """Hold ``destination`` (an OS-level lock on a hidden file beside it) for the rest of this process,
+    then remove the staging folders an interrupted command left there: while the lock is held, no live
+    command can be writing them."""
+    destination = Path(os.path.abspath(destination))
+    if destination in _HELD:
+        return
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    path = lock_file(destination)
+    while True:
+        handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX if WAIT_FOR_DESTINATION["wait"] else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(handle)
+            raise DestinationBusyError(
+                f"{destination}: expected a destination no other command is writing; {_holder(path)} holds it "
+                "(wait for it to finish, or add --wait to queue behind it)"
+            ) from None
+        # The holder removes the lock file before it lets go: a lock taken on a file that is no longer
+        # at the path is no lock at all, so take it again on the file that is there now.
+        try:
+            if os.path.samestat(os.fstat(handle), os.stat(path)):
+                break
+        except FileNotFoundError:
+            pass
+        os.close(handle)
+    since = dt.datetime.now().astimezone().isoformat(timespec="seconds")
+    info = {"pid": os.getpid(), "since": since, "command": " ".join(["nelm-sim", *sys.argv[1:]])}
+    os.ftruncate(handle, 0)
+    os.write(handle, (json.dumps(info) + "\n").encode("utf-8"))
+    _HELD[destination] = handle
+    _remove_stale_staging(destination)
+
+
+def release_destinations() -> None:
+    """Let go of every destination this process holds (the end of a command): the lock file is removed
+    while still locked, so no other command can hold a lock on a file that is no longer there."""
+    for destination, handle in list(_HELD.items()):
+        path = lock_file(destination)
+        with suppress(OSError):
+            if os.path.samestat(os.fstat(handle), os.stat(path)):
+                os.unlink(path)
+        os.close(handle)
+        del _HELD[destination]
+
+
+atexit.register(release_destinations)
+
+
+def _ours(folder: Path) -> bool:
+    return (folder / OUTPUT_MARKER).is_file() or (folder / "old" / OUTPUT_MARKER).is_file() or not any(folder.iterdir())
+
+
+def _remove_stale_staging(destination: Path) -> None:
+    stale = [
+        folder
+        for pattern in (f".{destination.name}.partial-*", f".{destination.name}.old-*")
+        for folder in destination.parent.glob(pattern)
+        if folder.is_dir() and _ours(folder)
+    ]
+    for folder in stale:
+        shutil.rmtree(folder, ignore_errors=True)
+    if stale:
+        print(
+            f"nelm-sim: removed {len(stale)} stale staging folder{'s' if len(stale) > 1 else ''} of {destination} "
+            "left by an interrupted command",
+            file=sys.stderr,
+        )
+
+
 def check_destination(destination: Path, force: bool) -> None:
-    """Refuse, before any simulation, an output folder that cannot or must not be (re)placed."""
+    """Refuse, before any simulation, an output folder that cannot or must not be (re)placed; then hold it."""
+    _check_destination(destination, force)
+    claim_destination(destination)
+
+
+def _check_destination(destination: Path, force: bool) -> None:
     if destination.exists() and not force:
         raise OutputExistsError(f"{destination}: expected a folder that does not exist yet (use --force to replace it)")
     if destination.exists() and not destination.is_dir():
@@ -70,13 +176,28 @@ def atomic_folder(destination: Path, force: bool) -> Iterator[Path]:
     try:
         (staging / OUTPUT_MARKER).write_text("written by nelm-sim; `--force` may replace this folder\n", encoding="utf-8")
         yield staging
+        # Checked again at the rename: a folder may have appeared there while this command was working.
+        if destination.exists() and not force:
+            raise OutputExistsError(
+                f"{destination}: expected a folder that does not exist yet; one appeared while nelm-sim was writing and "
+                "was left untouched (rerun with another --out)"
+            )
+        _check_destination(destination, force)
         if destination.exists():
             retired = Path(tempfile.mkdtemp(prefix=f".{destination.name}.old-", dir=destination.parent))
             os.replace(destination, retired / "old")
             os.replace(staging, destination)
             shutil.rmtree(retired, ignore_errors=True)
         else:
-            os.replace(staging, destination)
+            try:
+                os.rename(staging, destination)  # never replaces a folder that appeared since the check
+            except OSError as exc:
+                if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR, errno.EISDIR):
+                    raise
+                raise OutputExistsError(
+                    f"{destination}: expected a folder that does not exist yet; one appeared while nelm-sim was writing and "
+                    "was left untouched (rerun with another --out)"
+                ) from None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
