@@ -7,13 +7,14 @@ neither leaves a traceback or a partial output folder.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import warnings
 from pathlib import Path
 
 from . import __version__
 from .errors import ScenarioWarning, UserInputError
-from .reporting.run_folder import WAIT_FOR_DESTINATION, release_destinations, sigterm_as_interrupt
+from .reporting.run_folder import WAIT_FOR_DESTINATION, WRITE_FAILURES, release_destinations, sigterm_as_interrupt
 
 
 def _non_negative_int(text: str) -> int:
@@ -661,6 +662,14 @@ def _cmd_capacity(args: argparse.Namespace) -> int:
 COMMANDS.update({"psa": _cmd_psa, "dsa": _cmd_dsa, "capacity": _cmd_capacity})
 
 
+def _internal_error(exc: Exception, args: argparse.Namespace) -> int:
+    if args.debug:
+        raise exc
+    message = " ".join(str(exc).split())
+    print(f"nelm-sim: internal error: {type(exc).__name__}: {message} (rerun with --debug for details)", file=sys.stderr)
+    return 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -686,14 +695,17 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("nelm-sim: interrupted; no output folder was written", file=sys.stderr)
         return 130
-    except Exception as exc:  # noqa: BLE001 - the user gets one line; --debug shows the traceback
-        if args.debug:
-            raise
+    except OSError as exc:
+        if exc.errno not in WRITE_FAILURES:
+            return _internal_error(exc, args)
+        where = exc.filename or "the output folder"
+        resume = "; `--resume` continues from the draws saved so far" if args.command == "psa" else ""
         print(
-            f"nelm-sim: internal error: {type(exc).__name__}: {' '.join(str(exc).split())} (rerun with --debug for details)",
-            file=sys.stderr,
+            f"nelm-sim: error: {where}: could not write ({os.strerror(exc.errno)}); no output folder was written{resume}", file=sys.stderr
         )
         return 1
+    except Exception as exc:  # noqa: BLE001 - the user gets one line; --debug shows the traceback
+        return _internal_error(exc, args)
     finally:
         release_destinations()
 

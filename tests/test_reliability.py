@@ -169,3 +169,40 @@ def test_stale_staging_folders_of_the_destination_are_removed_and_reported(write
     err = capsys.readouterr().err
     assert "removed 2 stale staging folders" in err and str(out) in err
     assert not any(p.exists() for p in stale) and (theirs / "notes.txt").exists()
+
+
+def _file_size_limit(limit: int):
+    def apply() -> None:
+        import resource
+
+        _default_interrupt_handling()
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return apply
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", ["run", "psa"])
+def test_a_file_size_limit_is_one_line_naming_the_path_and_nothing_half_written(slow_scenario, tmp_path, command):
+    """A full disk or a file-size limit used to be an `internal error` (issue 19, item 11)."""
+    out = tmp_path / "limited"
+    args = [command, str(slow_scenario), "--workers", "1", "--quiet", "--out", str(out)]
+    if command == "psa":
+        args += ["--draws", "3", "--patients", "40"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-m", "simulator", *args],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=START_TIMEOUT_SECONDS * 3,
+        preexec_fn=_file_size_limit(4096),
+    )
+    assert done.returncode == 1, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "could not write (File too large)" in lines[0] and str(tmp_path) in lines[0], lines
+    assert "internal error" not in lines[0] and "Traceback" not in done.stderr
+    if command == "psa":
+        assert "--resume" in lines[0]
+    assert not out.exists() and _staging(out) == []

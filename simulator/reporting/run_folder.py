@@ -32,6 +32,17 @@ class DestinationBusyError(UserInputError):
     pass
 
 
+# The disk or a limit said no: the user's problem to solve, told in one line naming the path.
+WRITE_FAILURES = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS})
+
+
+def _named(exc: OSError, path: Path) -> OSError:
+    """``exc`` with the path it failed on (a failed write() does not say which file)."""
+    if exc.errno in WRITE_FAILURES and not exc.filename:
+        return OSError(exc.errno, os.strerror(exc.errno), str(path))
+    return exc
+
+
 OUTPUT_MARKER = ".nelm-sim-output"  # in every folder atomic_folder writes: what `--force` may replace
 
 
@@ -198,6 +209,9 @@ def atomic_folder(destination: Path, force: bool) -> Iterator[Path]:
                     f"{destination}: expected a folder that does not exist yet; one appeared while nelm-sim was writing and "
                     "was left untouched (rerun with another --out)"
                 ) from None
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise _named(exc, destination) from None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -225,6 +239,10 @@ def write_file_atomic(path: Path, text: str) -> None:
             stream.flush()
             os.fsync(stream.fileno())
         os.replace(temporary, path)
+    except OSError as exc:
+        with suppress(OSError):
+            os.unlink(temporary)
+        raise _named(exc, path) from None
     except BaseException:
         with suppress(OSError):
             os.unlink(temporary)
