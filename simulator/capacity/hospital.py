@@ -46,6 +46,7 @@ from .schedule import DAY_NAMES, HOURS_PER_DAY, MONTHS_PER_YEAR, WeeklySchedule,
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..config import CapacityConfig
+    from ..engine.cohort import Patient
     from ..engine.model import PathwayModel
 
 INF = math.inf
@@ -102,6 +103,10 @@ class HospitalCourse(Course):
         super().procedure(kind, detail)
         self.hospital.on_procedure(self, kind, detail)
 
+    def before_session(self, modality) -> Generator:
+        """A later session or cycle queues again for its resources, ahead of new patients."""
+        return (yield from self.hospital.admission(self, modality, CONTINUING))
+
     def wait_for(self, request, progression_at: float = INF) -> Generator:
         """Wait for ``request`` while the disease clock runs. Races the request against disease death,
         other-cause death, the horizon, symptom relapses (recorded on the way) and progression at
@@ -136,16 +141,24 @@ class HospitalCourse(Course):
 
 
 class Hospital:
-    """The resources of one (replication, strategy) run, the patients' processes and the records."""
+    """The resources of one (replication, strategy) run and their records: the care policy
+    (``engine/hooks.py``) that ``PathwayModel`` calls at entry, decisions and sessions."""
 
-    def __init__(self, model: PathwayModel, config: CapacityConfig, arrivals: np.ndarray | None, window: tuple[float, float]) -> None:
+    def __init__(self, config: CapacityConfig, arrivals: np.ndarray | None = None, window: tuple[float, float] | None = None) -> None:
+        self.config = config
+        self.arrivals = arrivals
+        self.window = window  # calendar months whose arrivals, waits and resource use count (default: the horizon)
+        self.waits: list[tuple] = []
+        self.pending: dict[int, list[tuple[str, object]]] = {}  # resources held for the coming procedure
+
+    def attach(self, model: PathwayModel) -> None:
         self.model = model
         self.env = model.env
-        self.arrivals = arrivals
-        self.window = window  # calendar months whose arrivals, waits and resource use count
+        if self.window is None:
+            self.window = (0.0, model.horizon)
         self.resources = {
             name: ScheduledResource(self.env, name, cfg.capacity, schedule_from(cfg.schedule))
-            for name, cfg in config.resources.configured().items()
+            for name, cfg in self.config.resources.configured().items()
         }
         p = model.params.value
         self.mdt_months = minutes_to_months(p("mdt.minutes_per_case"))
@@ -157,48 +170,37 @@ class Hospital:
             **{kind: minutes_to_months(p(f"{kind}.suite_minutes")) for kind in ("ablation", "tae", "tace", "y90")},
         }
         self.resectable_after_progression = p("waiting.resectable_after_progression")
-        self.waits: list[tuple] = []
-        self.pending: dict[int, list[tuple[str, object]]] = {}  # resources held for the coming procedure
 
-    # ------------------------------------------------------------------ running
+    # ------------------------------------------------------------------ the hooks of engine/hooks.py
 
-    def run(self) -> None:
-        model = self.model
-        for index, patient in enumerate(model.cohort):
-            arrival = float(self.arrivals[index]) if self.arrivals is not None else 0.0
-            course = HospitalCourse(model, patient, ShiftedClock(self.env, arrival))
-            course.hospital = self
-            course.arrival = arrival
-            model.courses.append(course)
-            self.env.process(self.patient_process(course))
-        self.env.run()
+    def new_course(self, model: PathwayModel, patient: Patient, index: int) -> HospitalCourse:
+        arrival = float(self.arrivals[index]) if self.arrivals is not None else 0.0
+        course = HospitalCourse(model, patient, ShiftedClock(self.env, arrival))
+        course.hospital = self
+        course.arrival = arrival
+        return course
 
-    def patient_process(self, course: HospitalCourse) -> Generator:
-        """``PathwayModel.patient_process`` with the queues: MDT before each decision, the first session's
-        resources before each treatment."""
+    def arrive(self, course: HospitalCourse) -> Generator:
         if course.arrival > 0:
             yield self.env.timeout(course.arrival)
-        strategy = self.model.strategy
-        horizon = self.model.horizon
-        course.record(EventType.ENTRY, "untreated")
-        while not course.ended:
-            if "mdt" in self.resources:
-                request = yield from self.queue(course, "mdt", "mdt", NEW)
-                if request is None:
-                    break
-                self.release_after("mdt", request, self.mdt_months)
-            modality, rule_index = strategy.choose(course)
-            course.rule_uses[rule_index] = course.rule_uses.get(rule_index, 0) + 1
-            course.record(EventType.DECISION, detail=modality.name)
-            if not (yield from self.admit(course, modality, NEW)):
-                if course.ended:
-                    break
-                course.rule_uses[rule_index] -= 1  # not given: the rule keeps its use
-                continue
-            yield from modality.deliver(course)
-            self.drop_pending(course)
-            if not course.ended and course.env.now >= horizon:
-                course.censor()
+
+    def before_decision(self, course: HospitalCourse) -> Generator:
+        """The MDT discusses the patient before every treatment decision."""
+        if "mdt" in self.resources:
+            request = yield from self.queue(course, "mdt", "mdt", NEW)
+            if request is None:
+                return False
+            self.release_after("mdt", request, self.mdt_months)
+        return True
+
+    def admit(self, course: HospitalCourse, modality) -> Generator:
+        """The first session of a new treatment."""
+        return (yield from self.admission(course, modality, NEW))
+
+    def after_treatment(self, course: HospitalCourse) -> None:
+        self.drop_pending(course)
+
+    # ------------------------------------------------------------------ queues
 
     def queue(self, course: HospitalCourse, name: str, treatment: str, priority: int, modality=None) -> Generator:
         """Queue for one unit of ``name``. Returns the granted request, or None when the patient died,
@@ -233,7 +235,7 @@ class Hospital:
                 self.note_wait(course, name, treatment, priority, requested, "ineligible", progressions)
                 return None
 
-    def admit(self, course: HospitalCourse, modality, priority: int) -> Generator:
+    def admission(self, course: HospitalCourse, modality, priority: int) -> Generator:
         """Hold the resources a session of ``modality`` needs; False if the patient left the queue."""
         kind = modality.name
         name = SESSION_RESOURCE.get(kind)
@@ -257,13 +259,6 @@ class Hospital:
         if held:
             self.pending[course.patient_id] = held
         return True
-
-    def next_session(self, course: HospitalCourse, kind: str) -> Generator:
-        """Before a later session or cycle of a treatment under way: queue ahead of new patients.
-        Returns False if the patient died or was censored while waiting."""
-        from ..pathways import MODALITIES
-
-        return (yield from self.admit(course, MODALITIES[kind], CONTINUING))
 
     def injections(self, course: HospitalCourse, line: int) -> Generator:
         """Repeat somatostatin-analogue injections while the line lasts. They take a day-unit chair; a late

@@ -139,6 +139,13 @@ class Course:
         self.adverse_events += 1
         self.record(EventType.ADVERSE_EVENT, detail=kind)
 
+    def before_session(self, modality) -> Generator:
+        """Before a later session or cycle of the treatment under way. A course of a capacity run queues
+        for the session's resources here (capacity/hospital.py); this one goes straight on. Returns
+        False if the patient died or was censored meanwhile."""
+        return True
+        yield  # a generator, as the overriding hooks are
+
     # ------------------------------------------------------------------ death and time
 
     def disease_death_rate(self) -> float:

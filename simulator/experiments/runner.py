@@ -155,20 +155,12 @@ def _strategy_tables(
         model = PathwayModel(prepared.params, strategy, cohort, scenario.horizon_months, streams, replication).run()
         tables = model.log.to_frame(), patient_table(model, replication)
     else:
+        from ..capacity.hospital import Hospital
         from ..capacity.run import finish
 
         arrivals, window = hospital
-        model = PathwayModel(
-            prepared.params,
-            strategy,
-            cohort,
-            scenario.horizon_months,
-            streams,
-            replication,
-            capacity=scenario.capacity,
-            arrivals=arrivals,
-            window=window,
-        ).run()
+        care = Hospital(scenario.capacity, arrivals, window)  # type: ignore[arg-type]  # a capacity run has a capacity section
+        model = PathwayModel(prepared.params, strategy, cohort, scenario.horizon_months, streams, replication, hospital=care).run()
         tables = finish(model, model.log.to_frame(), patient_table(model, replication), replication, capacity_out)
     model.close()
     return tables

@@ -27,11 +27,7 @@ class ThermalAblation(Modality):
         sessions = 1 + int(rs.bernoulli("ablation.repeat_session", params.value("ablation.repeat_session")))
         stay = params.value("ablation.length_of_stay_days")
         for session in range(1, sessions + 1):
-            if (
-                session > 1
-                and course.model.hospital is not None
-                and not (yield from course.model.hospital.next_session(course, "ablation"))
-            ):
+            if session > 1 and not (yield from course.before_session(self)):
                 return  # died or censored while queued for the session (capacity/hospital.py)
             course.procedure("ablation", f"session={session};los_days={stay:g}")
             self.carcinoid_crisis(course)

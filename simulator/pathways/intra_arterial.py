@@ -54,7 +54,7 @@ class IntraArterialTherapy(Modality):
         stay = params.value(self.stay)
         ttp = self.time_to_progression(course)
         for session in range(1, sessions + 1):
-            if session > 1 and course.model.hospital is not None and not (yield from course.model.hospital.next_session(course, self.name)):
+            if session > 1 and not (yield from course.before_session(self)):
                 return  # died or censored while queued for the session (capacity/hospital.py)
             course.procedure(self.name, f"session={session};los_days={stay:g}")
             self.carcinoid_crisis(course)

@@ -94,7 +94,7 @@ class PeptideReceptorRadionuclideTherapy(SystemicTherapy):
         cycles = int(params.value("prrt.cycles"))
         interval = params.value("prrt.cycle_interval_weeks") * 7.0 / DAYS_PER_MONTH
         for cycle in range(1, cycles + 1):
-            if cycle > 1 and course.model.hospital is not None and not (yield from course.model.hospital.next_session(course, "prrt")):
+            if cycle > 1 and not (yield from course.before_session(self)):
                 return  # died or censored while queued for the session (capacity/hospital.py)
             course.procedure("prrt", f"cycle={cycle}")
             if course.patient.functional and course.rs.bernoulli("prrt.hormonal_crisis", params.value("prrt.hormonal_crisis")):
