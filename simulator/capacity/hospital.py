@@ -39,7 +39,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from ..core.events import EventType
 from ..engine.course import Course
 from .resource import ScheduledResource
 from .schedule import DAY_NAMES, HOURS_PER_DAY, MONTHS_PER_YEAR, WeeklySchedule, days_to_months, minutes_to_months, months_to_days
