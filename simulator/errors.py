@@ -51,3 +51,8 @@ class ModelLimitError(UserInputError):
 
     def __str__(self) -> str:
         return f"expected {self.expected}"
+
+
+class ModalityDeclarationError(Exception):
+    """A treatment modality whose declarations are incomplete (pathways/base.py): a programming error in
+    the model, raised when a model using it is built rather than leaving it silently out of a list."""

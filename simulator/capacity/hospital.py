@@ -40,6 +40,9 @@ import numpy as np
 import pandas as pd
 
 from ..engine.course import Course
+from ..errors import ModalityDeclarationError
+from ..pathways import MODALITIES
+from ..pathways.base import RECORDED_MINUTES
 from .resource import ScheduledResource
 from .schedule import DAY_NAMES, HOURS_PER_DAY, MONTHS_PER_YEAR, WeeklySchedule, days_to_months, minutes_to_months, months_to_days
 
@@ -52,20 +55,6 @@ INF = math.inf
 CONTINUING, NEW = 0, 1  # priorities: a treatment under way before a new one
 GRANTED, PROGRESSED, ENDED = "granted", "progressed", "ended"
 
-# The resource the first (and every later) session of a treatment needs; a bed too for BED_KINDS.
-SESSION_RESOURCE = {
-    "hepatectomy": "theatre",
-    "transplant": "theatre",
-    "ablation": "ir_suite",
-    "tae": "ir_suite",
-    "tace": "ir_suite",
-    "y90": "ir_suite",
-    "prrt": "nuclear_medicine",
-    "octreotide_lar": "day_unit",
-    "lanreotide": "day_unit",
-}
-BED_KINDS = frozenset({"hepatectomy", "transplant", "ablation", "tae", "tace", "y90"})
-SSA_TREATMENTS = frozenset({"octreotide_lar", "lanreotide"})
 WAIT_COLUMNS = ["patient_id", "resource", "treatment", "priority", "requested_month", "wait_days", "outcome", "progressions_while_waiting"]
 QUANTILES = (0.5, 0.9, 0.95)
 
@@ -163,11 +152,17 @@ class Hospital:
         self.mdt_months = minutes_to_months(p("mdt.minutes_per_case"))
         self.injection_interval = days_to_months(p("ssa.injection_interval_days"))
         self.injection_months = minutes_to_months(p("ssa.injection_minutes"))
-        self.session_months = {
-            "transplant": minutes_to_months(p("transplant.theatre_minutes")),
-            "prrt": minutes_to_months(p("prrt.slot_minutes")),
-            **{kind: minutes_to_months(p(f"{kind}.suite_minutes")) for kind in ("ablation", "tae", "tace", "y90")},
-        }
+        # How long a session holds its resource, as each treatment declares it (pathways/base.py).
+        self.session_months = {}
+        for name, modality in MODALITIES.items():
+            parameter = modality.session_minutes
+            if modality.resource is None or parameter == RECORDED_MINUTES:
+                continue
+            if parameter is None or parameter not in model.params:
+                raise ModalityDeclarationError(
+                    f"treatment {name!r} queues for {modality.resource}: its session_minutes ({parameter!r}) must name a parameter"
+                )
+            self.session_months[name] = minutes_to_months(p(parameter))
         self.resectable_after_progression = p("waiting.resectable_after_progression")
 
     # ------------------------------------------------------------------ the hooks of engine/hooks.py
@@ -237,18 +232,18 @@ class Hospital:
     def admission(self, course: HospitalCourse, modality, priority: int) -> Generator:
         """Hold the resources a session of ``modality`` needs; False if the patient left the queue."""
         kind = modality.name
-        name = SESSION_RESOURCE.get(kind)
+        name = modality.resource
         held: list[tuple[str, object]] = []
         if name in self.resources:
             request = yield from self.queue(course, name, kind, priority, modality if priority == NEW else None)
             if request is None:
                 return False
-            if kind in SSA_TREATMENTS:  # an injection: over in minutes, then every interval
-                self.release_after(name, request, self.injection_months)
+            if modality.is_ssa:  # an injection: over in minutes, then every interval
+                self.release_after(name, request, self.session_months[kind])
                 self.env.process(self.injections(course, course.line + 1))
             else:
                 held.append((name, request))
-        if kind in BED_KINDS and "beds" in self.resources:
+        if modality.needs_bed and "beds" in self.resources:
             bed = yield from self.queue(course, "beds", kind, priority, modality if priority == NEW else None)
             if bed is None:
                 for resource_name, request in held:

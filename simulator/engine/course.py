@@ -27,6 +27,7 @@ INF = math.inf
 class Course:
     __slots__ = (
         "model",
+        "params",
         "env",
         "patient",
         "rs",
@@ -71,6 +72,7 @@ class Course:
 
     def __init__(self, model: PathwayModel, patient: Patient, env) -> None:
         self.model = model
+        self.params = model.params  # what the modalities read, without going through the model
         self.env = env  # the shared SimPy environment, or the patient's own PatientClock
         self.patient = patient
         self.patient_id = patient.patient_id

@@ -14,6 +14,7 @@ import simpy
 from ..core.events import EventLog, EventType
 from ..core.rng import RandomStreams
 from ..params.parameter_set import ParameterSet, life_table
+from ..pathways import FALLBACK_TREATMENT, MODALITIES, check_declarations
 from ..pathways.strategies import Strategy
 from .clock import PatientClock
 from .cohort import Patient
@@ -51,6 +52,8 @@ class PathwayModel:
     ) -> None:
         if scheduler not in SCHEDULERS:
             raise ValueError(f"scheduler must be one of {SCHEDULERS}, not {scheduler!r}")
+        # A treatment whose declarations are incomplete fails here, not by going missing from a list.
+        check_declarations([*(step[-1] for step in strategy.plan), MODALITIES[FALLBACK_TREATMENT]])
         self.params = params
         self.strategy = strategy
         self.cohort = cohort

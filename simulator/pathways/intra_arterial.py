@@ -10,15 +10,21 @@ from __future__ import annotations
 from collections.abc import Generator
 
 from ..core.events import EventType
-from .base import DAYS_PER_MONTH, Modality
+from .base import DAYS_PER_MONTH, CostItems, Modality
 
 
 class IntraArterialTherapy(Modality):
     kind = "procedure"
+    state = "liver_directed"
+    resource = "ir_suite"
+    needs_bed = True
+    records_procedures = True
 
     def __init__(self, name: str, label: str) -> None:
         self.name = name
         self.label = label
+        self.session_minutes = f"{name}.suite_minutes"
+        self.costs = CostItems.procedure(name)
         # Parameter and event names built once, not at every session.
         self.syndrome = f"{name}.post_embolisation_syndrome"
         self.syndrome_event = f"{name}:post_embolisation_syndrome"
@@ -43,13 +49,10 @@ class IntraArterialTherapy(Modality):
         return tuple(cumulative)
 
     def deliver(self, course) -> Generator:
-        params = course.model.params
+        params = course.params
         rs = course.rs
         prefix = self.name
-        started = course.env.now
-        course.open_line(self.name)
-        course.on_ssa = False
-        course.record(EventType.TREATMENT_START, "liver_directed", self.name)
+        started = self.begin(course)
         sessions = self.sessions(course)
         stay = params.value(self.stay)
         ttp = self.time_to_progression(course)

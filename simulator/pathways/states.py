@@ -13,10 +13,7 @@ from . import MODALITIES
 
 WAITING_DETAIL = "waiting:"  # detail of a progression while waiting for a hospital resource
 TERMINAL_STATES = frozenset({"dead", "censored"})
-TREATMENT_STATES = frozenset(
-    {"surgery", "liver_directed", "surveillance", "best_supportive_care"}
-    | {f"on_{name}" for name, m in MODALITIES.items() if m.kind == "systemic"}
-)
+TREATMENT_STATES = frozenset(m.state for m in MODALITIES.values())  # as declared by the modalities
 POST_SURGERY_STATES = frozenset({"no_evidence_of_disease", "debulked"})
 LIVE_STATES = frozenset({"untreated", "progressed"}) | TREATMENT_STATES | POST_SURGERY_STATES
 WITHIN_STATE_EVENTS = frozenset(

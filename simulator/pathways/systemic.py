@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Generator
 
 from ..core.events import EventType
-from .base import DAYS_PER_MONTH, Modality
+from .base import DAYS_PER_MONTH, CostItems, Modality
+from .registry import MODALITIES
 
 
 class SystemicTherapy(Modality):
@@ -27,6 +28,11 @@ class SystemicTherapy(Modality):
     ) -> None:
         self.name = name
         self.label = label
+        self.state = f"on_{name}"
+        self.costs = CostItems(per_cycle=f"cost.{name}_per_28_days")
+        if is_ssa:  # each injection takes a day-unit chair
+            self.resource = "day_unit"
+            self.session_minutes = "ssa.injection_minutes"
         self.sites = sites
         self.grades = grades
         self.needs_ssr = needs_ssr
@@ -45,17 +51,13 @@ class SystemicTherapy(Modality):
         return not (self.needs_ssr and not patient.ssr_positive)
 
     def start(self, course) -> None:
-        course.open_line(self.name)
-        course.on_ssa = self.is_ssa
-        course.record(EventType.TREATMENT_START, f"on_{self.name}", self.name)
-        if self.adverse_event_name and course.rs.bernoulli(
-            f"{self.name}.adverse_event", course.model.params.value(f"{self.name}.adverse_event")
-        ):
+        self.begin(course)
+        if self.adverse_event_name and course.rs.bernoulli(f"{self.name}.adverse_event", course.params.value(f"{self.name}.adverse_event")):
             course.adverse_event(f"{self.name}:{self.adverse_event_name}")
         if self.controls_symptoms:
             course.try_symptom_control(self.name)
         if self.reports_response and course.rs.bernoulli(
-            f"{self.name}.objective_response", course.model.params.value(f"{self.name}.objective_response")
+            f"{self.name}.objective_response", course.params.value(f"{self.name}.objective_response")
         ):
             course.record(EventType.RESPONSE, detail=f"{self.name}:objective_response")
 
@@ -64,10 +66,10 @@ class SystemicTherapy(Modality):
 
         All systemic lines share one stream, so a patient's k-th line draws the same uniform
         whichever drug it is: drug and placebo arms differ only by the drug's effect."""
-        params = course.model.params
+        params = course.params
         hazard_ratio = self.progression_hazard_ratio(course)
         if self.has_effect:
-            rechallenge = self.is_ssa and any(MODALITY_IS_SSA.get(t, False) for t in course.history[:-1])
+            rechallenge = self.is_ssa and any(MODALITIES[t].is_ssa for t in course.history[:-1])
             effect = "ssa.rechallenge_progression_hazard_ratio" if rechallenge else f"{self.name}.progression_hazard_ratio"
             hazard_ratio *= params.value(effect)
         distribution = params.dist(course.model.natural_history_parameter(course.patient))
@@ -85,9 +87,14 @@ class PeptideReceptorRadionuclideTherapy(SystemicTherapy):
 
     def __init__(self) -> None:
         super().__init__("prrt", "177Lu-DOTATATE PRRT", needs_ssr=True, adverse_event="grade3_haematological", reports_response=True)
+        self.resource = "nuclear_medicine"
+        self.session_minutes = "prrt.slot_minutes"
+        self.records_procedures = True
+        # The drug is paid per administration at each cycle's procedure event, not per 28 days on it.
+        self.costs = CostItems.procedure("prrt", per_administration="cost.prrt_drug_per_administration")
 
     def deliver(self, course) -> Generator:
-        params = course.model.params
+        params = course.params
         started = course.env.now
         self.start(course)
         ttp = self.time_to_progression(course)
@@ -104,9 +111,6 @@ class PeptideReceptorRadionuclideTherapy(SystemicTherapy):
             if not (yield from course.wait(interval)):
                 return
         yield from self.run_until_progression(course, started + ttp - course.env.now)
-
-
-MODALITY_IS_SSA = {"octreotide_lar": True, "lanreotide": True}
 
 
 def systemic_modalities() -> list[Modality]:
