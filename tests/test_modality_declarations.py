@@ -10,6 +10,7 @@ from collections.abc import Generator
 import pytest
 
 from simulator.config import EconomicsConfig, Scenario
+from simulator.core.events import procedure_detail
 from simulator.economics.settings import EconomicSettings
 from simulator.economics.valuation import ValuationInputs, value_patients
 from simulator.errors import ModalityDeclarationError
@@ -40,7 +41,7 @@ class ShamEmbolisation(Modality):
     def deliver(self, course) -> Generator:
         started = self.begin(course)
         stay = course.params.value("sham.length_of_stay_days")
-        course.procedure(self.name, f"los_days={stay:g}")
+        course.procedure(self.name, procedure_detail(self.name, los_days=stay))
         if not (yield from course.wait(stay / DAYS_PER_MONTH)):
             return
         ttp = self.time_to_progression(course, course.model.natural_history_parameter(course.patient))

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from ..core.events import DetailError, parse_procedure_detail, waiting_detail
 from ..engine.course import Course
 from ..errors import ModalityDeclarationError
 from ..pathways import MODALITIES
@@ -273,12 +274,14 @@ class Hospital:
         held = self.pending.pop(course.patient_id, None)
         if not held:
             return
-        fields = dict(item.split("=", 1) for item in detail.split(";") if "=" in item)
+        parsed = parse_procedure_detail(detail)
         for name, request in held:
             if name == "beds":
-                months = days_to_months(float(fields.get("los_days", 0.0)))
-            elif "minutes" in fields:  # hepatectomy: the operating time of its extent
-                months = minutes_to_months(float(fields["minutes"]))
+                if parsed.los_days is None:
+                    raise DetailError(f"procedure detail {detail!r} holds a bed: it must record los_days")
+                months = days_to_months(parsed.los_days)
+            elif parsed.minutes is not None:  # hepatectomy: the operating time of its extent
+                months = minutes_to_months(parsed.minutes)
             else:
                 months = self.session_months[kind]
             self.release_after(name, request, months)
@@ -306,7 +309,7 @@ class Hospital:
     def progress_while_waiting(self, course: HospitalCourse, name: str) -> None:
         """A progression while queued: ``Course.progress`` (death hazard, recurrence, symptoms), recorded with
         detail ``waiting:<resource>``; then resectable disease may become unresectable."""
-        course.progress(detail=f"waiting:{name}", relapse_purpose="waiting.symptom_relapse_at_progression")
+        course.progress(detail=waiting_detail(name), relapse_purpose="waiting.symptom_relapse_at_progression")
         if course.resectable_now and not course.rs.bernoulli("waiting.resectable_after_progression", self.resectable_after_progression):
             course.resectable_now = False
 

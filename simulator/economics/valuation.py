@@ -45,7 +45,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..core.events import EventType
+from ..core.events import EventType, parse_adverse_event_detail, parse_procedure_detail
 from ..errors import ScenarioError
 from ..params.parameter_set import ParameterSet
 from ..pathways import MODALITIES, procedure_kinds
@@ -210,9 +210,14 @@ def _lookup(table: dict[str, float], keys: np.ndarray, prefix: str, what: str) -
     return pd.Series(keys).map(table).to_numpy(dtype=float)
 
 
-def _detail_number(details: pd.Series, key: str) -> np.ndarray:
-    found = details.str.extract(rf"(?:^|;){key}=([^;]+)", expand=False)
-    return pd.to_numeric(found, errors="coerce").fillna(0.0).to_numpy(dtype=float)
+def _procedure_columns(details) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(kind, theatre minutes, stay days) of each procedure detail text (core.events grammar). A field a
+    procedure does not record counts 0: its fixed cost covers it (only hepatectomy records minutes)."""
+    parsed = [parse_procedure_detail(text) for text in details]
+    kind = np.array([p.kind for p in parsed], dtype=object)
+    minutes = np.array([p.minutes or 0.0 for p in parsed], dtype=float)
+    stay = np.array([p.los_days or 0.0 for p in parsed], dtype=float)
+    return kind, minutes, stay
 
 
 # ------------------------------------------------------------------------------ valuation
@@ -338,10 +343,8 @@ def value_patients(
     if len(rows):
         # Parse each distinct detail text once (a log holds few distinct ones).
         codes, distinct = pd.factorize(detail.iloc[rows])
-        distinct = pd.Series(distinct)
-        kind = distinct.str.split(";").str[0].to_numpy()[codes]
-        minutes = _detail_number(distinct, "minutes")[codes]
-        stay = _detail_number(distinct, "los_days")[codes]
+        kinds, minutes_of, stay_of = _procedure_columns(distinct)
+        kind, minutes, stay = kinds[codes], minutes_of[codes], stay_of[codes]
         fixed = _lookup(inputs.procedure_fixed, kind, "cost.", "procedure")
         bottom_up = np.isin(kind, list(inputs.bottom_up))
         amount = fixed + bottom_up * (minutes * inputs.theatre_per_minute + stay * inputs.bed_day)
@@ -356,7 +359,7 @@ def value_patients(
     rows = np.flatnonzero(event_is(EventType.ADVERSE_EVENT.value))
     if len(rows):
         codes, distinct = pd.factorize(detail.iloc[rows])
-        kind = pd.Series(distinct).str.rsplit(":", n=1).str[-1].to_numpy()[codes]
+        kind = np.array([parse_adverse_event_detail(text).type for text in distinct], dtype=object)[codes]
         one_off(rows, _lookup(inputs.ae_cost, kind, "cost.ae_", "adverse event"))
         utility_loss(
             rows,

@@ -134,12 +134,14 @@ class Course:
         self.state = new_state
 
     def procedure(self, kind: str, detail: str) -> None:
+        """A session of procedure ``kind``; ``detail`` is its ``core.events.procedure_detail`` text."""
         self.procedures[kind] = self.procedures.get(kind, 0) + 1
-        self.record(EventType.PROCEDURE, detail=f"{kind};{detail}" if detail else kind)
+        self.record(EventType.PROCEDURE, detail=detail)
 
-    def adverse_event(self, kind: str) -> None:
+    def adverse_event(self, detail: str) -> None:
+        """An adverse event; ``detail`` is its ``core.events.adverse_event_detail`` text."""
         self.adverse_events += 1
-        self.record(EventType.ADVERSE_EVENT, detail=kind)
+        self.record(EventType.ADVERSE_EVENT, detail=detail)
 
     def before_session(self, modality) -> Generator:
         """Before a later session or cycle of the treatment under way. A course of a capacity run queues

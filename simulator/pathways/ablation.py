@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Generator
 
-from ..core.events import EventType
+from ..core.events import EventType, adverse_event_detail, procedure_detail
 from .base import DAYS_PER_MONTH, CostItems, Modality
+
+MORBIDITY = adverse_event_detail("morbidity", "ablation")
 
 
 class ThermalAblation(Modality):
@@ -32,10 +34,10 @@ class ThermalAblation(Modality):
         for session in range(1, sessions + 1):
             if session > 1 and not (yield from course.before_session(self)):
                 return  # died or censored while queued for the session (capacity/hospital.py)
-            course.procedure("ablation", f"session={session};los_days={stay:g}")
+            course.procedure(self.name, procedure_detail(self.name, session=session, los_days=stay))
             self.carcinoid_crisis(course)
             if rs.bernoulli("ablation.morbidity", params.value("ablation.morbidity")):
-                course.adverse_event("ablation:morbidity")
+                course.adverse_event(MORBIDITY)
             if (yield from self.procedure_death(course, "ablation.procedure_mortality")):
                 return
             if session == 1:

@@ -23,11 +23,12 @@ from collections.abc import Generator, Iterable
 from dataclasses import dataclass
 
 from ..config import RESOURCE_NAMES
-from ..core.events import EventType
+from ..core.events import EventType, adverse_event_detail
 from ..errors import ModalityDeclarationError
 
 DAYS_PER_MONTH = 365.25 / 12  # calendar identity, not a model parameter
 KINDS = ("procedure", "systemic", "supportive")
+CARCINOID_CRISIS = adverse_event_detail("carcinoid_crisis")
 # session_minutes of a procedure whose own detail records how long it holds its resource (``minutes=``).
 RECORDED_MINUTES = "recorded"
 # Resources a treatment's sessions may declare; beds are declared apart (needs_bed), the MDT precedes every decision.
@@ -143,7 +144,7 @@ class Modality:
         if course.patient.syndrome == "carcinoid" and course.rs.bernoulli(
             "procedures.carcinoid_crisis", course.params.value("procedures.carcinoid_crisis")
         ):
-            course.adverse_event("carcinoid_crisis")
+            course.adverse_event(CARCINOID_CRISIS)
 
     def run_until_progression(self, course, ttp: float, event: EventType = EventType.PROGRESSION) -> Generator:
         """Wait ``ttp`` months from now; progress if the patient is still followed then."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Generator
 
-from ..core.events import EventType
+from ..core.events import EventType, adverse_event_detail, procedure_detail
 from .base import DAYS_PER_MONTH, CostItems, Modality
 
 
@@ -27,7 +27,7 @@ class IntraArterialTherapy(Modality):
         self.costs = CostItems.procedure(name)
         # Parameter and event names built once, not at every session.
         self.syndrome = f"{name}.post_embolisation_syndrome"
-        self.syndrome_event = f"{name}:post_embolisation_syndrome"
+        self.syndrome_event = adverse_event_detail("post_embolisation_syndrome", name)
         self.mortality = f"{name}.procedure_mortality"
         self.response = f"{name}.radiological_response"
         self.response_event = f"{name}:radiological_response"
@@ -59,7 +59,7 @@ class IntraArterialTherapy(Modality):
         for session in range(1, sessions + 1):
             if session > 1 and not (yield from course.before_session(self)):
                 return  # died or censored while queued for the session (capacity/hospital.py)
-            course.procedure(self.name, f"session={session};los_days={stay:g}")
+            course.procedure(self.name, procedure_detail(self.name, session=session, los_days=stay))
             self.carcinoid_crisis(course)
             if rs.bernoulli(self.syndrome, params.value(self.syndrome)):
                 course.adverse_event(self.syndrome_event)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Generator
 
-from ..core.events import EventType
+from ..core.events import EventType, adverse_event_detail, procedure_detail
 from .base import DAYS_PER_MONTH, RECORDED_MINUTES, CostItems, Modality
 
 
@@ -35,10 +35,10 @@ class Hepatectomy(Modality):
         if complication:
             stay += params.value("hepatectomy.complication_extra_days")
         minutes = params.value(f"hepatectomy.duration_{extent}_minutes")
-        course.procedure("hepatectomy", f"extent={extent};ablation={int(ablation)};minutes={minutes:g};los_days={stay:g}")
+        course.procedure(self.name, procedure_detail(self.name, extent=extent, ablation=ablation, minutes=minutes, los_days=stay))
         self.carcinoid_crisis(course)
         if complication:
-            course.adverse_event("hepatectomy:major_morbidity")
+            course.adverse_event(adverse_event_detail("major_morbidity", self.name))
         if (yield from self.procedure_death(course, "hepatectomy.perioperative_mortality")):
             return
         course.try_symptom_control("hepatectomy")
@@ -100,7 +100,7 @@ class LiverTransplant(Modality):
     def deliver(self, course) -> Generator:
         params = course.params
         started = self.begin(course)
-        course.procedure("transplant", f"los_days={params.value('transplant.length_of_stay_days'):g}")
+        course.procedure(self.name, procedure_detail(self.name, los_days=params.value("transplant.length_of_stay_days")))
         self.carcinoid_crisis(course)
         if (yield from self.procedure_death(course, "transplant.perioperative_mortality")):
             return

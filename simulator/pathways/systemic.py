@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Generator
 
-from ..core.events import EventType
+from ..core.events import EventType, adverse_event_detail, procedure_detail
 from .base import DAYS_PER_MONTH, CostItems, Modality
 from .registry import MODALITIES
 
@@ -39,6 +39,7 @@ class SystemicTherapy(Modality):
         self.is_ssa = is_ssa
         self.controls_symptoms = controls_symptoms
         self.adverse_event_name = adverse_event
+        self.adverse_event_text = adverse_event_detail(adverse_event, name) if adverse_event else ""
         self.has_effect = has_effect
         self.reports_response = reports_response
 
@@ -53,7 +54,7 @@ class SystemicTherapy(Modality):
     def start(self, course) -> None:
         self.begin(course)
         if self.adverse_event_name and course.rs.bernoulli(f"{self.name}.adverse_event", course.params.value(f"{self.name}.adverse_event")):
-            course.adverse_event(f"{self.name}:{self.adverse_event_name}")
+            course.adverse_event(self.adverse_event_text)
         if self.controls_symptoms:
             course.try_symptom_control(self.name)
         if self.reports_response and course.rs.bernoulli(
@@ -82,6 +83,9 @@ class SystemicTherapy(Modality):
         yield from self.run_until_progression(course, self.time_to_progression(course))
 
 
+HORMONAL_CRISIS = adverse_event_detail("hormonal_crisis", "prrt")
+
+
 class PeptideReceptorRadionuclideTherapy(SystemicTherapy):
     """177Lu-DOTATATE: a fixed number of cycles at a fixed interval (NETTER-1), stopped early by progression."""
 
@@ -103,9 +107,9 @@ class PeptideReceptorRadionuclideTherapy(SystemicTherapy):
         for cycle in range(1, cycles + 1):
             if cycle > 1 and not (yield from course.before_session(self)):
                 return  # died or censored while queued for the session (capacity/hospital.py)
-            course.procedure("prrt", f"cycle={cycle}")
+            course.procedure(self.name, procedure_detail(self.name, cycle=cycle))
             if course.patient.functional and course.rs.bernoulli("prrt.hormonal_crisis", params.value("prrt.hormonal_crisis")):
-                course.adverse_event("prrt:hormonal_crisis")
+                course.adverse_event(HORMONAL_CRISIS)
             if cycle == cycles or started + ttp <= course.env.now + interval:
                 break
             if not (yield from course.wait(interval)):
