@@ -6,8 +6,10 @@ DataFrame once at the end. Outcome tables are derived from this log.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
 import pandas as pd
 
@@ -120,7 +122,14 @@ def _flag(raw: str) -> bool:
     return raw == "1"
 
 
-_PROCEDURE_READERS = {"session": int, "cycle": int, "extent": str, "ablation": _flag, "minutes": float, "los_days": float}
+_PROCEDURE_READERS: dict[str, Callable[[str], object]] = {
+    "session": int,
+    "cycle": int,
+    "extent": str,
+    "ablation": _flag,
+    "minutes": float,
+    "los_days": float,
+}
 
 
 def parse_procedure_detail(text: str) -> ProcedureDetail:
@@ -128,7 +137,7 @@ def parse_procedure_detail(text: str) -> ProcedureDetail:
     kind, *items = text.split(";")
     if not kind or "=" in kind:
         raise DetailError(f"procedure detail {text!r}: expected the procedure kind first")
-    fields: dict[str, object] = {}
+    fields: dict[str, Any] = {}
     for item in items:
         name, sep, raw = item.partition("=")
         reader = _PROCEDURE_READERS.get(name)
@@ -142,7 +151,7 @@ def parse_procedure_detail(text: str) -> ProcedureDetail:
             raise DetailError(f"procedure detail {text!r}: unreadable {name}={raw!r}") from None
         if not raw:
             raise DetailError(f"procedure detail {text!r}: empty {name}")
-    return ProcedureDetail(kind, **fields)  # type: ignore[arg-type]  # each reader returns its field's type
+    return ProcedureDetail(kind, **fields)
 
 
 # Adverse-event details: ``<treatment>:<type>``, or ``<type>`` for one that belongs to no treatment.

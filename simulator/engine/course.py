@@ -12,10 +12,10 @@ while the same patient keeps the same underlying draw in every strategy (common 
 from __future__ import annotations
 
 import math
-from collections.abc import Generator
 from typing import TYPE_CHECKING
 
 from ..core.events import EventType
+from .hooks import Waiting
 
 if TYPE_CHECKING:  # pragma: no cover
     from .cohort import Patient
@@ -143,7 +143,7 @@ class Course:
         self.adverse_events += 1
         self.record(EventType.ADVERSE_EVENT, detail=detail)
 
-    def before_session(self, modality) -> Generator:
+    def before_session(self, modality) -> Waiting:
         """Before a later session or cycle of the treatment under way. A course of a capacity run queues
         for the session's resources here (capacity/hospital.py); this one goes straight on. Returns
         False if the patient died or was censored meanwhile."""
@@ -179,7 +179,7 @@ class Course:
         self.close_line(progressed=False)
         self.record(EventType.CENSORED, "censored")
 
-    def wait(self, duration: float) -> Generator:
+    def wait(self, duration: float) -> Waiting:
         """Let ``duration`` months pass unless death or the horizon comes first.
 
         Returns True when the whole duration passed with the patient alive and under follow-up.

@@ -7,6 +7,7 @@ import gc
 import math
 from collections import deque
 from collections.abc import Generator
+from typing import Any
 
 import numpy as np
 import simpy
@@ -25,7 +26,7 @@ _LIFE_TABLE = None
 SCHEDULERS = ("direct", "simpy")
 
 
-def _cumulative_background_hazard() -> dict[str, np.ndarray]:
+def _cumulative_background_hazard() -> dict[str, tuple[list[float], list[float]]]:
     """Cumulative other-cause hazard at exact ages 0..101 per sex (constant hazard within each year of age)."""
     global _LIFE_TABLE  # a read-only cache of a shipped data file, not run state
     if _LIFE_TABLE is None:
@@ -163,7 +164,7 @@ class PathwayModel:
 
     # ------------------------------------------------------------------ processes
 
-    def patient_process(self, course: Course) -> Generator:
+    def patient_process(self, course: Course) -> Generator[Any, Any, None]:
         # The one patient loop of every run. The care policy's hooks are behind one None test per
         # decision: the direct scheduler does no extra work per event.
         care = self.hospital

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 from ..config import RESOURCE_NAMES
 from ..core.events import EventType, adverse_event_detail
+from ..engine.hooks import Waiting
 from ..errors import ModalityDeclarationError
 
 DAYS_PER_MONTH = 365.25 / 12  # calendar identity, not a model parameter
@@ -121,14 +122,14 @@ class Modality:
         name = parameter or f"{self.name}.time_to_progression"
         return course.params.dist(name).time_from_uniform(course.rs.uniform(name), self.progression_hazard_ratio(course))
 
-    def hospital_stay(self, course, parameter: str) -> Generator:
+    def hospital_stay(self, course, parameter: str) -> Waiting:
         """Stay in hospital after a procedure; returns True if the patient left alive."""
         days = course.params.value(parameter)
         if days <= 0:
             return True
         return (yield from course.wait(days / DAYS_PER_MONTH))
 
-    def procedure_death(self, course, parameter: str, window_parameter: str = "procedures.mortality_window_days") -> Generator:
+    def procedure_death(self, course, parameter: str, window_parameter: str = "procedures.mortality_window_days") -> Waiting:
         """Death from the procedure within its reporting window (30-day mortality); returns True if it happened."""
         params = course.params
         if not course.rs.bernoulli(parameter, params.value(parameter)):
