@@ -8,9 +8,10 @@ the outcome tables keep patient time (months since entry) while the resources ke
 Where a patient queues (README "Capacity planning"):
 - ``mdt``: before every treatment decision (at entry and after each progression); one case at a time
   per unit for ``mdt.minutes_per_case``.
-- the first session of a treatment: ``theatre`` (hepatectomy, transplant), ``ir_suite`` (ablation,
+- the first session of a treatment, at the resource the treatment declares (``Modality.resource``,
+  pathways/base.py): ``theatre`` (hepatectomy, transplant), ``ir_suite`` (ablation,
   TAE, TACE, Y-90), ``nuclear_medicine`` (PRRT), ``day_unit`` (the first somatostatin-analogue
-  injection); then a bed (``beds``) for procedures with a hospital stay. The theatre or suite slot is
+  injection); then a bed (``beds``) for treatments that declare ``needs_bed``. The theatre or suite slot is
   held while the patient waits for the bed (a session lost to a bed shortage).
 - later sessions (TAE/TACE/Y-90 sessions 2-4, a second ablation, PRRT cycles 2-4) queue again, ahead of
   new patients; somatostatin-analogue injections every ``ssa.injection_interval_days`` queue for a
@@ -241,7 +242,7 @@ class Hospital:
                 return False
             if modality.is_ssa:  # an injection: over in minutes, then every interval
                 self.release_after(name, request, self.session_months[kind])
-                self.env.process(self.injections(course, course.line + 1))
+                self.env.process(self.injections(course, course.line + 1, name))
             else:
                 held.append((name, request))
         if modality.needs_bed and "beds" in self.resources:
@@ -255,10 +256,10 @@ class Hospital:
             self.pending[course.patient_id] = held
         return True
 
-    def injections(self, course: HospitalCourse, line: int) -> Generator:
+    def injections(self, course: HospitalCourse, line: int, name: str) -> Generator:
         """Repeat somatostatin-analogue injections while the line lasts. They take a day-unit chair; a late
         injection does not change the drug's effect (not modelled)."""
-        resource = self.resources["day_unit"]
+        resource = self.resources[name]
         while True:
             yield self.env.timeout(self.injection_interval)
             if course.ended or course.line != line or not course.on_ssa:
@@ -266,8 +267,8 @@ class Hospital:
             requested = self.env.now
             request = resource.request(priority=CONTINUING)
             yield request
-            self.release_after("day_unit", request, self.injection_months)
-            self.note_wait(course, "day_unit", course.current or "ssa", CONTINUING, requested, "served", 0)
+            self.release_after(name, request, self.injection_months)
+            self.note_wait(course, name, course.current or "ssa", CONTINUING, requested, "served", 0)
 
     def on_procedure(self, course: HospitalCourse, kind: str, detail: str) -> None:
         """A session starts: the resources held for it are released after its duration and stay."""
