@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
 
 from .errors import ScenarioError
 
@@ -408,7 +409,7 @@ class ScenarioFieldError(ValueError):
 class _NoAliasSafeLoader(yaml.SafeLoader):
     """SafeLoader that refuses anchors/aliases (billion-laughs) and deep nesting."""
 
-    def compose_node(self, parent, index):  # type: ignore[override]
+    def compose_node(self, parent, index):
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()
             raise yaml.constructor.ConstructorError(None, None, "anchors and aliases are not allowed in scenario files", event.start_mark)
@@ -497,7 +498,7 @@ _EXPECTATIONS = {
 }
 
 
-def _expectation(error: dict) -> str:
+def _expectation(error: ErrorDetails) -> str:
     kind = error["type"]
     ctx = error.get("ctx") or {}
     if kind in ("greater_than", "greater_than_equal", "less_than", "less_than_equal"):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 
 class UserInputError(Exception):
     """Bad input from the user: printed as one line, exit status 2."""
@@ -10,7 +12,7 @@ class UserInputError(Exception):
 
 
 class ScenarioError(UserInputError):
-    def __init__(self, file: str, field: str, expected: str, got: object | None = None) -> None:
+    def __init__(self, file: Path | str, field: str, expected: str, got: object | None = None) -> None:
         self.file = str(file)
         self.field = field
         self.expected = expected
@@ -31,7 +33,7 @@ class ScenarioError(UserInputError):
 class ParameterError(UserInputError):
     """A parameter file entry or override that cannot be used."""
 
-    def __init__(self, file: str, name: str, expected: str, got: object | None = None) -> None:
+    def __init__(self, file: Path | str, name: str, expected: str, got: object | None = None) -> None:
         self.inner = ScenarioError(file, name, expected, got)
         super().__init__(self.inner.one_line())
 
@@ -51,3 +53,8 @@ class ModelLimitError(UserInputError):
 
     def __str__(self) -> str:
         return f"expected {self.expected}"
+
+
+class ModalityDeclarationError(Exception):
+    """A treatment modality whose declarations are incomplete (pathways/base.py): a programming error in
+    the model, raised when a model using it is built rather than leaving it silently out of a list."""

@@ -319,7 +319,7 @@ def test_an_empty_capacity_section_changes_nothing():
 
 def test_a_progression_while_waiting_raises_the_death_rate_exactly_as_any_progression():
     """Regression: the hospital's waiting progression once skipped the per-progression death hazard."""
-    from simulator.capacity.hospital import HospitalCourse, ShiftedClock
+    from simulator.capacity.hospital import Hospital
     from simulator.core.rng import RandomStreams
     from simulator.engine.clock import PatientClock
     from simulator.engine.cohort import build_cohort
@@ -332,17 +332,17 @@ def test_a_progression_while_waiting_raises_the_death_rate_exactly_as_any_progre
     patient = build_cohort(prepared.params, streams, 1)[0]
     strategy = prepared.strategies[0]
     plain = PathwayModel(prepared.params, strategy, [patient], 120.0, streams, 0)
-    hospital_model = PathwayModel(prepared.params, strategy, [patient], 120.0, streams, 0, capacity=scenario.capacity)
+    hospital = Hospital(scenario.capacity)
+    hospital_model = PathwayModel(prepared.params, strategy, [patient], 120.0, streams, 0, hospital=hospital)
     ordinary = Course(plain, patient, PatientClock())
-    waiting = HospitalCourse(hospital_model, patient, ShiftedClock(hospital_model.env, 0.0))
-    waiting.hospital = hospital_model.hospital
+    waiting = hospital.new_course(hospital_model, patient, 0)
     assert waiting.disease_death_rate() == ordinary.disease_death_rate()
     ratio = prepared.params.value("disease.death_hazard_ratio_per_progression")
     cap = int(prepared.params.value("disease.max_progressions_in_hazard"))
     assert ratio > 1 and cap >= 2
     for progressions in range(1, cap + 2):
         before = waiting.disease_death_rate()
-        hospital_model.hospital.progress_while_waiting(waiting, "theatre")
+        hospital.progress_while_waiting(waiting, "theatre")
         ordinary.progress()
         assert waiting.progressions == ordinary.progressions == progressions
         assert waiting.disease_death_rate() == ordinary.disease_death_rate()

@@ -11,6 +11,7 @@ import pytest
 
 from simulator.api import run_scenario
 from simulator.config import EconomicsConfig, Scenario
+from simulator.core.events import parse_adverse_event_detail, parse_procedure_detail
 from simulator.economics.settings import EconomicSettings
 from simulator.economics.valuation import (
     CYCLE_DAYS,
@@ -324,10 +325,10 @@ def _qalys_by_brute_force(events, functional, inputs, rate):
     end = events[-1][0]
     for time, event, to_state, detail in events:
         if event == "procedure":
-            kind = detail.split(";")[0]
+            kind = parse_procedure_detail(detail).kind
             windows.append((time, min(time + inputs.recovery_months[kind], end), inputs.recovery_decrement[kind]))
         if event == "adverse_event":
-            kind = detail.rsplit(":", 1)[-1]
+            kind = parse_adverse_event_detail(detail).type
             windows.append((time, min(time + inputs.ae_months[kind], end), inputs.ae_decrement[kind]))
         progressed = progressed or event in ("progression", "recurrence")
         uncontrolled = {"symptoms_controlled": False, "symptoms_relapsed": True}.get(event, uncontrolled)

@@ -8,9 +8,10 @@ the outcome tables keep patient time (months since entry) while the resources ke
 Where a patient queues (README "Capacity planning"):
 - ``mdt``: before every treatment decision (at entry and after each progression); one case at a time
   per unit for ``mdt.minutes_per_case``.
-- the first session of a treatment: ``theatre`` (hepatectomy, transplant), ``ir_suite`` (ablation,
+- the first session of a treatment, at the resource the treatment declares (``Modality.resource``,
+  pathways/base.py): ``theatre`` (hepatectomy, transplant), ``ir_suite`` (ablation,
   TAE, TACE, Y-90), ``nuclear_medicine`` (PRRT), ``day_unit`` (the first somatostatin-analogue
-  injection); then a bed (``beds``) for procedures with a hospital stay. The theatre or suite slot is
+  injection); then a bed (``beds``) for treatments that declare ``needs_bed``. The theatre or suite slot is
   held while the patient waits for the bed (a session lost to a bed shortage).
 - later sessions (TAE/TACE/Y-90 sessions 2-4, a second ablation, PRRT cycles 2-4) queue again, ahead of
   new patients; somatostatin-analogue injections every ``ssa.injection_interval_days`` queue for a
@@ -39,33 +40,23 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from ..core.events import EventType
+from ..core.events import DetailError, parse_procedure_detail, waiting_detail
 from ..engine.course import Course
+from ..errors import ModalityDeclarationError
+from ..pathways import MODALITIES
+from ..pathways.base import RECORDED_MINUTES
 from .resource import ScheduledResource
 from .schedule import DAY_NAMES, HOURS_PER_DAY, MONTHS_PER_YEAR, WeeklySchedule, days_to_months, minutes_to_months, months_to_days
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..config import CapacityConfig
+    from ..engine.cohort import Patient
     from ..engine.model import PathwayModel
 
 INF = math.inf
 CONTINUING, NEW = 0, 1  # priorities: a treatment under way before a new one
 GRANTED, PROGRESSED, ENDED = "granted", "progressed", "ended"
 
-# The resource the first (and every later) session of a treatment needs; a bed too for BED_KINDS.
-SESSION_RESOURCE = {
-    "hepatectomy": "theatre",
-    "transplant": "theatre",
-    "ablation": "ir_suite",
-    "tae": "ir_suite",
-    "tace": "ir_suite",
-    "y90": "ir_suite",
-    "prrt": "nuclear_medicine",
-    "octreotide_lar": "day_unit",
-    "lanreotide": "day_unit",
-}
-BED_KINDS = frozenset({"hepatectomy", "transplant", "ablation", "tae", "tace", "y90"})
-SSA_TREATMENTS = frozenset({"octreotide_lar", "lanreotide"})
 WAIT_COLUMNS = ["patient_id", "resource", "treatment", "priority", "requested_month", "wait_days", "outcome", "progressions_while_waiting"]
 QUANTILES = (0.5, 0.9, 0.95)
 
@@ -102,6 +93,10 @@ class HospitalCourse(Course):
         super().procedure(kind, detail)
         self.hospital.on_procedure(self, kind, detail)
 
+    def before_session(self, modality) -> Generator:
+        """A later session or cycle queues again for its resources, ahead of new patients."""
+        return (yield from self.hospital.admission(self, modality, CONTINUING))
+
     def wait_for(self, request, progression_at: float = INF) -> Generator:
         """Wait for ``request`` while the disease clock runs. Races the request against disease death,
         other-cause death, the horizon, symptom relapses (recorded on the way) and progression at
@@ -136,69 +131,72 @@ class HospitalCourse(Course):
 
 
 class Hospital:
-    """The resources of one (replication, strategy) run, the patients' processes and the records."""
+    """The resources of one (replication, strategy) run and their records: the care policy
+    (``engine/hooks.py``) that ``PathwayModel`` calls at entry, decisions and sessions."""
 
-    def __init__(self, model: PathwayModel, config: CapacityConfig, arrivals: np.ndarray | None, window: tuple[float, float]) -> None:
+    def __init__(self, config: CapacityConfig, arrivals: np.ndarray | None = None, window: tuple[float, float] | None = None) -> None:
+        self.config = config
+        self.arrivals = arrivals
+        self.window = window  # calendar months whose arrivals, waits and resource use count (default: the horizon)
+        self.waits: list[tuple] = []
+        self.pending: dict[int, list[tuple[str, object]]] = {}  # resources held for the coming procedure
+
+    def attach(self, model: PathwayModel) -> None:
         self.model = model
         self.env = model.env
-        self.arrivals = arrivals
-        self.window = window  # calendar months whose arrivals, waits and resource use count
+        if self.window is None:
+            self.window = (0.0, model.horizon)
         self.resources = {
             name: ScheduledResource(self.env, name, cfg.capacity, schedule_from(cfg.schedule))
-            for name, cfg in config.resources.configured().items()
+            for name, cfg in self.config.resources.configured().items()
         }
         p = model.params.value
         self.mdt_months = minutes_to_months(p("mdt.minutes_per_case"))
         self.injection_interval = days_to_months(p("ssa.injection_interval_days"))
         self.injection_months = minutes_to_months(p("ssa.injection_minutes"))
-        self.session_months = {
-            "transplant": minutes_to_months(p("transplant.theatre_minutes")),
-            "prrt": minutes_to_months(p("prrt.slot_minutes")),
-            **{kind: minutes_to_months(p(f"{kind}.suite_minutes")) for kind in ("ablation", "tae", "tace", "y90")},
-        }
+        # How long a session holds its resource, as each treatment declares it (pathways/base.py).
+        self.session_months = {}
+        for name, modality in MODALITIES.items():
+            parameter = modality.session_minutes
+            if modality.resource is None or parameter == RECORDED_MINUTES:
+                continue
+            if parameter is None or parameter not in model.params:
+                raise ModalityDeclarationError(
+                    f"treatment {name!r} queues for {modality.resource}: its session_minutes ({parameter!r}) must name a parameter"
+                )
+            self.session_months[name] = minutes_to_months(p(parameter))
         self.resectable_after_progression = p("waiting.resectable_after_progression")
-        self.waits: list[tuple] = []
-        self.pending: dict[int, list[tuple[str, object]]] = {}  # resources held for the coming procedure
 
-    # ------------------------------------------------------------------ running
+    # ------------------------------------------------------------------ the hooks of engine/hooks.py
 
-    def run(self) -> None:
-        model = self.model
-        for index, patient in enumerate(model.cohort):
-            arrival = float(self.arrivals[index]) if self.arrivals is not None else 0.0
-            course = HospitalCourse(model, patient, ShiftedClock(self.env, arrival))
-            course.hospital = self
-            course.arrival = arrival
-            model.courses.append(course)
-            self.env.process(self.patient_process(course))
-        self.env.run()
+    def new_course(self, model: PathwayModel, patient: Patient, index: int) -> HospitalCourse:
+        arrival = float(self.arrivals[index]) if self.arrivals is not None else 0.0
+        course = HospitalCourse(model, patient, ShiftedClock(self.env, arrival))
+        course.hospital = self
+        course.arrival = arrival
+        return course
 
-    def patient_process(self, course: HospitalCourse) -> Generator:
-        """``PathwayModel.patient_process`` with the queues: MDT before each decision, the first session's
-        resources before each treatment."""
+    def arrive(self, course: HospitalCourse) -> Generator:
         if course.arrival > 0:
             yield self.env.timeout(course.arrival)
-        strategy = self.model.strategy
-        horizon = self.model.horizon
-        course.record(EventType.ENTRY, "untreated")
-        while not course.ended:
-            if "mdt" in self.resources:
-                request = yield from self.queue(course, "mdt", "mdt", NEW)
-                if request is None:
-                    break
-                self.release_after("mdt", request, self.mdt_months)
-            modality, rule_index = strategy.choose(course)
-            course.rule_uses[rule_index] = course.rule_uses.get(rule_index, 0) + 1
-            course.record(EventType.DECISION, detail=modality.name)
-            if not (yield from self.admit(course, modality, NEW)):
-                if course.ended:
-                    break
-                course.rule_uses[rule_index] -= 1  # not given: the rule keeps its use
-                continue
-            yield from modality.deliver(course)
-            self.drop_pending(course)
-            if not course.ended and course.env.now >= horizon:
-                course.censor()
+
+    def before_decision(self, course: HospitalCourse) -> Generator:
+        """The MDT discusses the patient before every treatment decision."""
+        if "mdt" in self.resources:
+            request = yield from self.queue(course, "mdt", "mdt", NEW)
+            if request is None:
+                return False
+            self.release_after("mdt", request, self.mdt_months)
+        return True
+
+    def admit(self, course: HospitalCourse, modality) -> Generator:
+        """The first session of a new treatment."""
+        return (yield from self.admission(course, modality, NEW))
+
+    def after_treatment(self, course: HospitalCourse) -> None:
+        self.drop_pending(course)
+
+    # ------------------------------------------------------------------ queues
 
     def queue(self, course: HospitalCourse, name: str, treatment: str, priority: int, modality=None) -> Generator:
         """Queue for one unit of ``name``. Returns the granted request, or None when the patient died,
@@ -233,21 +231,21 @@ class Hospital:
                 self.note_wait(course, name, treatment, priority, requested, "ineligible", progressions)
                 return None
 
-    def admit(self, course: HospitalCourse, modality, priority: int) -> Generator:
+    def admission(self, course: HospitalCourse, modality, priority: int) -> Generator:
         """Hold the resources a session of ``modality`` needs; False if the patient left the queue."""
         kind = modality.name
-        name = SESSION_RESOURCE.get(kind)
+        name = modality.resource
         held: list[tuple[str, object]] = []
         if name in self.resources:
             request = yield from self.queue(course, name, kind, priority, modality if priority == NEW else None)
             if request is None:
                 return False
-            if kind in SSA_TREATMENTS:  # an injection: over in minutes, then every interval
-                self.release_after(name, request, self.injection_months)
-                self.env.process(self.injections(course, course.line + 1))
+            if modality.is_ssa:  # an injection: over in minutes, then every interval
+                self.release_after(name, request, self.session_months[kind])
+                self.env.process(self.injections(course, course.line + 1, name))
             else:
                 held.append((name, request))
-        if kind in BED_KINDS and "beds" in self.resources:
+        if modality.needs_bed and "beds" in self.resources:
             bed = yield from self.queue(course, "beds", kind, priority, modality if priority == NEW else None)
             if bed is None:
                 for resource_name, request in held:
@@ -258,17 +256,10 @@ class Hospital:
             self.pending[course.patient_id] = held
         return True
 
-    def next_session(self, course: HospitalCourse, kind: str) -> Generator:
-        """Before a later session or cycle of a treatment under way: queue ahead of new patients.
-        Returns False if the patient died or was censored while waiting."""
-        from ..pathways import MODALITIES
-
-        return (yield from self.admit(course, MODALITIES[kind], CONTINUING))
-
-    def injections(self, course: HospitalCourse, line: int) -> Generator:
+    def injections(self, course: HospitalCourse, line: int, name: str) -> Generator:
         """Repeat somatostatin-analogue injections while the line lasts. They take a day-unit chair; a late
         injection does not change the drug's effect (not modelled)."""
-        resource = self.resources["day_unit"]
+        resource = self.resources[name]
         while True:
             yield self.env.timeout(self.injection_interval)
             if course.ended or course.line != line or not course.on_ssa:
@@ -276,20 +267,22 @@ class Hospital:
             requested = self.env.now
             request = resource.request(priority=CONTINUING)
             yield request
-            self.release_after("day_unit", request, self.injection_months)
-            self.note_wait(course, "day_unit", course.current or "ssa", CONTINUING, requested, "served", 0)
+            self.release_after(name, request, self.injection_months)
+            self.note_wait(course, name, course.current or "ssa", CONTINUING, requested, "served", 0)
 
     def on_procedure(self, course: HospitalCourse, kind: str, detail: str) -> None:
         """A session starts: the resources held for it are released after its duration and stay."""
         held = self.pending.pop(course.patient_id, None)
         if not held:
             return
-        fields = dict(item.split("=", 1) for item in detail.split(";") if "=" in item)
+        parsed = parse_procedure_detail(detail)
         for name, request in held:
             if name == "beds":
-                months = days_to_months(float(fields.get("los_days", 0.0)))
-            elif "minutes" in fields:  # hepatectomy: the operating time of its extent
-                months = minutes_to_months(float(fields["minutes"]))
+                if parsed.los_days is None:
+                    raise DetailError(f"procedure detail {detail!r} holds a bed: it must record los_days")
+                months = days_to_months(parsed.los_days)
+            elif parsed.minutes is not None:  # hepatectomy: the operating time of its extent
+                months = minutes_to_months(parsed.minutes)
             else:
                 months = self.session_months[kind]
             self.release_after(name, request, months)
@@ -317,7 +310,7 @@ class Hospital:
     def progress_while_waiting(self, course: HospitalCourse, name: str) -> None:
         """A progression while queued: ``Course.progress`` (death hazard, recurrence, symptoms), recorded with
         detail ``waiting:<resource>``; then resectable disease may become unresectable."""
-        course.progress(detail=f"waiting:{name}", relapse_purpose="waiting.symptom_relapse_at_progression")
+        course.progress(detail=waiting_detail(name), relapse_purpose="waiting.symptom_relapse_at_progression")
         if course.resectable_now and not course.rs.bernoulli("waiting.resectable_after_progression", self.resectable_after_progression):
             course.resectable_now = False
 

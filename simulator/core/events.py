@@ -6,7 +6,10 @@ DataFrame once at the end. Outcome tables are derived from this log.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
 import pandas as pd
 
@@ -60,3 +63,123 @@ class EventLog:
         # several runs concatenate without losing the categorical type.
         frame["event"] = pd.Categorical(frame["event"], categories=EVENT_NAMES)
         return frame.astype({"replication": "int32", "patient_id": "int64", "time": "float64"})
+
+
+# ------------------------------------------------------------------------------ details
+# What a detail says is written and read here only: the modalities encode, the hospital and the
+# valuation parse, and a detail that does not follow the grammar is an error, never a silent 0.
+
+
+class DetailError(ValueError):
+    """An event detail that does not follow its grammar (a programming error in whoever wrote it)."""
+
+
+# Procedure details: ``<kind>[;<field>=<value>]...``, the fields in this order when present.
+PROCEDURE_FIELDS = ("session", "cycle", "extent", "ablation", "minutes", "los_days")
+
+
+@dataclass(frozen=True, slots=True)
+class ProcedureDetail:
+    kind: str
+    session: int | None = None  # the session of a multi-session procedure (ablation, TAE/TACE/Y-90)
+    cycle: int | None = None  # the cycle of a cyclic treatment (PRRT)
+    extent: str | None = None  # hepatectomy: minor or major
+    ablation: bool | None = None  # hepatectomy: with intra-operative ablation
+    minutes: float | None = None  # theatre minutes, when the procedure records its own
+    los_days: float | None = None  # the hospital stay after it
+
+
+def procedure_detail(
+    kind: str,
+    *,
+    session: int | None = None,
+    cycle: int | None = None,
+    extent: str | None = None,
+    ablation: bool | None = None,
+    minutes: float | None = None,
+    los_days: float | None = None,
+) -> str:
+    """The detail text of a procedure event (parsed back by ``parse_procedure_detail``)."""
+    text = kind
+    if session is not None:
+        text += f";session={session}"
+    if cycle is not None:
+        text += f";cycle={cycle}"
+    if extent is not None:
+        text += f";extent={extent}"
+    if ablation is not None:
+        text += f";ablation={int(ablation)}"
+    if minutes is not None:
+        text += f";minutes={minutes:g}"
+    if los_days is not None:
+        text += f";los_days={los_days:g}"
+    return text
+
+
+def _flag(raw: str) -> bool:
+    if raw not in ("0", "1"):
+        raise ValueError(raw)
+    return raw == "1"
+
+
+_PROCEDURE_READERS: dict[str, Callable[[str], object]] = {
+    "session": int,
+    "cycle": int,
+    "extent": str,
+    "ablation": _flag,
+    "minutes": float,
+    "los_days": float,
+}
+
+
+def parse_procedure_detail(text: str) -> ProcedureDetail:
+    """The fields of a procedure detail; DetailError for an unknown, repeated or unreadable field."""
+    kind, *items = text.split(";")
+    if not kind or "=" in kind:
+        raise DetailError(f"procedure detail {text!r}: expected the procedure kind first")
+    fields: dict[str, Any] = {}
+    for item in items:
+        name, sep, raw = item.partition("=")
+        reader = _PROCEDURE_READERS.get(name)
+        if not sep or reader is None:
+            raise DetailError(f"procedure detail {text!r}: unknown field {item!r} (known: {', '.join(PROCEDURE_FIELDS)})")
+        if name in fields:
+            raise DetailError(f"procedure detail {text!r}: field {name!r} given twice")
+        try:
+            fields[name] = reader(raw)
+        except ValueError:
+            raise DetailError(f"procedure detail {text!r}: unreadable {name}={raw!r}") from None
+        if not raw:
+            raise DetailError(f"procedure detail {text!r}: empty {name}")
+    return ProcedureDetail(kind, **fields)
+
+
+# Adverse-event details: ``<treatment>:<type>``, or ``<type>`` for one that belongs to no treatment.
+@dataclass(frozen=True, slots=True)
+class AdverseEventDetail:
+    type: str
+    treatment: str | None = None
+
+
+def adverse_event_detail(type_: str, treatment: str | None = None) -> str:
+    return type_ if treatment is None else f"{treatment}:{type_}"
+
+
+def parse_adverse_event_detail(text: str) -> AdverseEventDetail:
+    parts = text.split(":")
+    if len(parts) > 2 or not all(parts):
+        raise DetailError(f"adverse-event detail {text!r}: expected <treatment>:<type> or <type>")
+    return AdverseEventDetail(parts[-1], parts[0] if len(parts) == 2 else None)
+
+
+# The detail of a progression while queued for a hospital resource: ``waiting:<resource>``.
+WAITING_PREFIX = "waiting:"
+
+
+def waiting_detail(resource: str) -> str:
+    return WAITING_PREFIX + resource
+
+
+def waiting_resource(detail: str) -> str | None:
+    """The resource of a waiting-progression detail; None for any other detail."""
+    return detail[len(WAITING_PREFIX) :] if detail.startswith(WAITING_PREFIX) else None

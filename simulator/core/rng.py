@@ -77,8 +77,8 @@ class RandomStreams:
         self._rows.pop(chunk, None)
         for key in [k for k in self._blocks if k[1] == chunk]:
             del self._blocks[key]
-        for key in [k for k in self._overflows if k[1] // CHUNK == chunk]:
-            del self._overflows[key]
+        for overflow in [k for k in self._overflows if k[1] // CHUNK == chunk]:
+            del self._overflows[overflow]
 
     def first_uniforms(self, purpose: str, patient_ids: np.ndarray) -> np.ndarray:
         """Draw 0 of ``purpose`` for many patients at once (used to build the cohort)."""

@@ -45,21 +45,15 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..core.events import EventType
+from ..core.events import EventType, parse_adverse_event_detail, parse_procedure_detail
 from ..errors import ScenarioError
-from ..experiments.runner import PROCEDURE_KINDS
 from ..params.parameter_set import ParameterSet
-from ..pathways import MODALITIES
+from ..pathways import MODALITIES, procedure_kinds
 from ..pathways.base import DAYS_PER_MONTH
 from .settings import EconomicSettings
 
 MONTHS_PER_YEAR = 12.0  # calendar identity
 CYCLE_DAYS = 28.0  # drug packs and injections are priced per 28 days (the unit of cost.*_per_28_days)
-# Drugs paid per administration at their procedure events rather than per 28 days in their state.
-PER_ADMINISTRATION_DRUGS = ("prrt",)
-# Procedures costed bottom up from the recorded theatre minutes and length of stay; the fixed
-# cost of every other procedure is a per-session cost that includes its usual stay.
-BOTTOM_UP_PROCEDURES = ("hepatectomy", "transplant")
 # A cycle count within this fraction of a whole number is that whole number (floating-point slack).
 CYCLE_COUNT_SLACK = 1e-9
 VALUATION_ONLY_PREFIXES = ("cost.", "utility.", "economics.")
@@ -135,7 +129,7 @@ def _missing(name: str, what: str) -> ScenarioError:
 class ValuationInputs:
     """Every number the valuation uses, read once from the parameter set."""
 
-    drug_per_cycle: dict[str, float]  # state on_<drug> -> cost per 28-day cycle
+    drug_per_cycle: dict[str, float]  # treatment state (on_<drug>) -> cost per 28-day cycle
     telotristat_per_cycle: float
     procedure_fixed: dict[str, float]
     procedure_drug: dict[str, float]
@@ -154,6 +148,9 @@ class ValuationInputs:
     utility_progressed: float
     utility_no_evidence_of_disease: float
     symptoms_decrement: float
+    # Procedures costed bottom up from the recorded theatre minutes and length of stay; the fixed
+    # cost of every other procedure is a per-session cost that includes its usual stay.
+    bottom_up: frozenset[str] = frozenset()
 
     def multiplier(self, decrement):
         """The utility multiplier of a decrement published against progression-free health (module docstring)."""
@@ -161,26 +158,28 @@ class ValuationInputs:
 
     @classmethod
     def from_parameters(cls, params: ParameterSet) -> ValuationInputs:
-        def value(name: str, what: str) -> float:
-            if name not in params:
-                raise _missing(name, what)
+        def value(name: str | None, what: str) -> float:
+            if name is None or name not in params:  # None: a treatment that declares no such cost item
+                raise _missing(name or what, what)
             return params.value(name)
 
         administration = value("cost.ssa_administration_per_injection", "somatostatin-analogue injections")
+        # Every list below comes from the treatments' declared cost items (pathways/base.py CostItems).
         drugs = {}
         for name, modality in MODALITIES.items():
-            if modality.kind != "systemic" or name in PER_ADMINISTRATION_DRUGS:
-                continue
-            drugs[f"on_{name}"] = value(f"cost.{name}_per_28_days", f"drug {name}") + (administration if modality.is_ssa else 0.0)
-        kinds = PROCEDURE_KINDS
+            if modality.costs.per_cycle is not None:
+                drugs[modality.state] = value(modality.costs.per_cycle, f"drug {name}") + (administration if modality.is_ssa else 0.0)
+        costs = {kind: MODALITIES[kind].costs for kind in procedure_kinds()}
         ae_types = sorted(n.removeprefix("cost.ae_") for n in params.names() if n.startswith("cost.ae_"))
         return cls(
             drug_per_cycle=drugs,
             telotristat_per_cycle=value("cost.telotristat_per_28_days", "telotristat"),
-            procedure_fixed={k: value(f"cost.{k}_procedure", f"procedure {k}") for k in kinds},
-            procedure_drug={k: value(f"cost.{k}_drug_per_administration", f"the drug of procedure {k}") for k in PER_ADMINISTRATION_DRUGS},
-            recovery_decrement={k: value(f"utility.recovery_decrement_{k}", f"recovery after {k}") for k in kinds},
-            recovery_months={k: value(f"utility.recovery_days_{k}", f"recovery after {k}") / DAYS_PER_MONTH for k in kinds},
+            procedure_fixed={k: value(c.per_session, f"procedure {k}") for k, c in costs.items()},
+            procedure_drug={
+                k: value(c.per_administration, f"the drug of procedure {k}") for k, c in costs.items() if c.per_administration is not None
+            },
+            recovery_decrement={k: value(c.recovery_decrement, f"recovery after {k}") for k, c in costs.items()},
+            recovery_months={k: value(c.recovery_days, f"recovery after {k}") / DAYS_PER_MONTH for k, c in costs.items()},
             theatre_per_minute=value("cost.theatre_per_minute", "theatre time"),
             bed_day=value("cost.inpatient_bed_day", "hospital stays"),
             ae_cost={t: value(f"cost.ae_{t}", f"adverse event {t}") for t in ae_types},
@@ -194,6 +193,7 @@ class ValuationInputs:
             utility_progressed=value("utility.progressed", "time after progression"),
             utility_no_evidence_of_disease=value("utility.no_evidence_of_disease", "time without evidence of disease"),
             symptoms_decrement=value("utility.uncontrolled_symptoms_decrement", "uncontrolled symptoms"),
+            bottom_up=frozenset(k for k, c in costs.items() if c.bottom_up),
         )
 
 
@@ -210,9 +210,14 @@ def _lookup(table: dict[str, float], keys: np.ndarray, prefix: str, what: str) -
     return pd.Series(keys).map(table).to_numpy(dtype=float)
 
 
-def _detail_number(details: pd.Series, key: str) -> np.ndarray:
-    found = details.str.extract(rf"(?:^|;){key}=([^;]+)", expand=False)
-    return pd.to_numeric(found, errors="coerce").fillna(0.0).to_numpy(dtype=float)
+def _procedure_columns(details) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(kind, theatre minutes, stay days) of each procedure detail text (core.events grammar). A field a
+    procedure does not record counts 0: its fixed cost covers it (only hepatectomy records minutes)."""
+    parsed = [parse_procedure_detail(text) for text in details]
+    kind = np.array([p.kind for p in parsed], dtype=object)
+    minutes = np.array([p.minutes or 0.0 for p in parsed], dtype=float)
+    stay = np.array([p.los_days or 0.0 for p in parsed], dtype=float)
+    return kind, minutes, stay
 
 
 # ------------------------------------------------------------------------------ valuation
@@ -338,12 +343,10 @@ def value_patients(
     if len(rows):
         # Parse each distinct detail text once (a log holds few distinct ones).
         codes, distinct = pd.factorize(detail.iloc[rows])
-        distinct = pd.Series(distinct)
-        kind = distinct.str.split(";").str[0].to_numpy()[codes]
-        minutes = _detail_number(distinct, "minutes")[codes]
-        stay = _detail_number(distinct, "los_days")[codes]
+        kinds, minutes_of, stay_of = _procedure_columns(distinct)
+        kind, minutes, stay = kinds[codes], minutes_of[codes], stay_of[codes]
         fixed = _lookup(inputs.procedure_fixed, kind, "cost.", "procedure")
-        bottom_up = np.isin(kind, BOTTOM_UP_PROCEDURES)
+        bottom_up = np.isin(kind, list(inputs.bottom_up))
         amount = fixed + bottom_up * (minutes * inputs.theatre_per_minute + stay * inputs.bed_day)
         amount = amount + pd.Series(kind).map(inputs.procedure_drug).fillna(0.0).to_numpy(dtype=float)
         one_off(rows, amount)
@@ -356,7 +359,7 @@ def value_patients(
     rows = np.flatnonzero(event_is(EventType.ADVERSE_EVENT.value))
     if len(rows):
         codes, distinct = pd.factorize(detail.iloc[rows])
-        kind = pd.Series(distinct).str.rsplit(":", n=1).str[-1].to_numpy()[codes]
+        kind = np.array([parse_adverse_event_detail(text).type for text in distinct], dtype=object)[codes]
         one_off(rows, _lookup(inputs.ae_cost, kind, "cost.ae_", "adverse event"))
         utility_loss(
             rows,

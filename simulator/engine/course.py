@@ -12,10 +12,10 @@ while the same patient keeps the same underlying draw in every strategy (common 
 from __future__ import annotations
 
 import math
-from collections.abc import Generator
 from typing import TYPE_CHECKING
 
 from ..core.events import EventType
+from .hooks import Waiting
 
 if TYPE_CHECKING:  # pragma: no cover
     from .cohort import Patient
@@ -27,6 +27,7 @@ INF = math.inf
 class Course:
     __slots__ = (
         "model",
+        "params",
         "env",
         "patient",
         "rs",
@@ -71,6 +72,7 @@ class Course:
 
     def __init__(self, model: PathwayModel, patient: Patient, env) -> None:
         self.model = model
+        self.params = model.params  # what the modalities read, without going through the model
         self.env = env  # the shared SimPy environment, or the patient's own PatientClock
         self.patient = patient
         self.patient_id = patient.patient_id
@@ -132,12 +134,21 @@ class Course:
         self.state = new_state
 
     def procedure(self, kind: str, detail: str) -> None:
+        """A session of procedure ``kind``; ``detail`` is its ``core.events.procedure_detail`` text."""
         self.procedures[kind] = self.procedures.get(kind, 0) + 1
-        self.record(EventType.PROCEDURE, detail=f"{kind};{detail}" if detail else kind)
+        self.record(EventType.PROCEDURE, detail=detail)
 
-    def adverse_event(self, kind: str) -> None:
+    def adverse_event(self, detail: str) -> None:
+        """An adverse event; ``detail`` is its ``core.events.adverse_event_detail`` text."""
         self.adverse_events += 1
-        self.record(EventType.ADVERSE_EVENT, detail=kind)
+        self.record(EventType.ADVERSE_EVENT, detail=detail)
+
+    def before_session(self, modality) -> Waiting:
+        """Before a later session or cycle of the treatment under way. A course of a capacity run queues
+        for the session's resources here (capacity/hospital.py); this one goes straight on. Returns
+        False if the patient died or was censored meanwhile."""
+        return True
+        yield  # a generator, as the overriding hooks are
 
     # ------------------------------------------------------------------ death and time
 
@@ -168,7 +179,7 @@ class Course:
         self.close_line(progressed=False)
         self.record(EventType.CENSORED, "censored")
 
-    def wait(self, duration: float) -> Generator:
+    def wait(self, duration: float) -> Waiting:
         """Let ``duration`` months pass unless death or the horizon comes first.
 
         Returns True when the whole duration passed with the patient alive and under follow-up.

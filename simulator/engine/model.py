@@ -7,6 +7,7 @@ import gc
 import math
 from collections import deque
 from collections.abc import Generator
+from typing import Any
 
 import numpy as np
 import simpy
@@ -14,16 +15,18 @@ import simpy
 from ..core.events import EventLog, EventType
 from ..core.rng import RandomStreams
 from ..params.parameter_set import ParameterSet, life_table
+from ..pathways import FALLBACK_TREATMENT, MODALITIES, check_declarations
 from ..pathways.strategies import Strategy
 from .clock import PatientClock
 from .cohort import Patient
 from .course import Course
+from .hooks import CarePolicy
 
 _LIFE_TABLE = None
 SCHEDULERS = ("direct", "simpy")
 
 
-def _cumulative_background_hazard() -> dict[str, np.ndarray]:
+def _cumulative_background_hazard() -> dict[str, tuple[list[float], list[float]]]:
     """Cumulative other-cause hazard at exact ages 0..101 per sex (constant hazard within each year of age)."""
     global _LIFE_TABLE  # a read-only cache of a shipped data file, not run state
     if _LIFE_TABLE is None:
@@ -46,12 +49,12 @@ class PathwayModel:
         streams: RandomStreams,
         replication: int,
         scheduler: str = "direct",
-        capacity=None,
-        arrivals: np.ndarray | None = None,
-        window: tuple[float, float] | None = None,
+        hospital: CarePolicy | None = None,
     ) -> None:
         if scheduler not in SCHEDULERS:
             raise ValueError(f"scheduler must be one of {SCHEDULERS}, not {scheduler!r}")
+        # A treatment whose declarations are incomplete fails here, not by going missing from a list.
+        check_declarations([*(step[-1] for step in strategy.plan), MODALITIES[FALLBACK_TREATMENT]])
         self.params = params
         self.strategy = strategy
         self.cohort = cohort
@@ -71,13 +74,11 @@ class PathwayModel:
         self._memo: dict[str, object] = {}
         self._progression_ratios: dict[str, float] = {}
         self._burden_ratios: dict[str, float] = {}
-        # Shared hospital resources (capacity/hospital.py): patients then share the SimPy environment,
-        # each on a clock shifted to its arrival. Without them nothing below touches a resource.
-        self.hospital = None
-        if capacity is not None:
-            from ..capacity.hospital import Hospital
-
-            self.hospital = Hospital(self, capacity, arrivals, window if window is not None else (0.0, self.horizon))
+        # A care policy (engine/hooks.py; capacity/hospital.py builds one): patients then share the SimPy
+        # environment and wait at its hooks. Without one the patient process never calls a hook.
+        self.hospital = hospital
+        if hospital is not None:
+            hospital.attach(self)
 
     # ------------------------------------------------------------------ patient-level hazards
 
@@ -163,14 +164,30 @@ class PathwayModel:
 
     # ------------------------------------------------------------------ processes
 
-    def patient_process(self, course: Course) -> Generator:
+    def patient_process(self, course: Course) -> Generator[Any, Any, None]:
+        # The one patient loop of every run. The care policy's hooks are behind one None test per
+        # decision: the direct scheduler does no extra work per event.
+        care = self.hospital
+        if care is not None:
+            yield from care.arrive(course)
+        strategy = self.strategy
+        horizon = self.horizon
         course.record(EventType.ENTRY, "untreated")
         while not course.ended:
-            modality, rule_index = self.strategy.choose(course)
+            if care is not None and not (yield from care.before_decision(course)):
+                break
+            modality, rule_index = strategy.choose(course)
             course.rule_uses[rule_index] = course.rule_uses.get(rule_index, 0) + 1
             course.record(EventType.DECISION, detail=modality.name)
+            if care is not None and not (yield from care.admit(course, modality)):
+                if course.ended:
+                    break
+                course.rule_uses[rule_index] -= 1  # not given: the rule keeps its use
+                continue
             yield from modality.deliver(course)
-            if not course.ended and course.env.now >= self.horizon:
+            if care is not None:
+                care.after_treatment(course)
+            if not course.ended and course.env.now >= horizon:
                 course.censor()
 
     def close(self) -> None:
@@ -186,11 +203,10 @@ class PathwayModel:
         collecting = gc.isenabled()
         gc.disable()
         try:
-            if self.hospital is not None:
-                self.hospital.run()
-            elif self.scheduler == "simpy":
-                for patient in self.cohort:
-                    course = Course(self, patient, self.env)
+            care = self.hospital
+            if care is not None or self.scheduler == "simpy":
+                for index, patient in enumerate(self.cohort):
+                    course = care.new_course(self, patient, index) if care is not None else Course(self, patient, self.env)
                     self.courses.append(course)
                     self.env.process(self.patient_process(course))
                 self.env.run()

@@ -20,6 +20,7 @@ from ..engine.model import PathwayModel
 from ..errors import ScenarioError
 from ..outcomes.summary import add_sums, outcome_sums
 from ..params.parameter_set import ParameterSet, build_parameter_set
+from ..pathways import procedure_kinds
 from ..pathways.strategies import Strategy, resolve_strategies
 from .execution import SERIAL, Execution, progress_counter
 
@@ -28,7 +29,6 @@ Progress = Callable[[int, int, str], None]
 if TYPE_CHECKING:  # pragma: no cover
     from ..capacity.run import CapacityTables
 
-PROCEDURE_KINDS = ("hepatectomy", "transplant", "ablation", "tae", "tace", "y90", "prrt")
 PFS_LINES_REPORTED = 3  # columns pfs1..pfs3; a death during a line ends that line's PFS too
 
 
@@ -120,7 +120,7 @@ def patient_table(model: PathwayModel, replication: int) -> pd.DataFrame:
                 events.append(nan)
         columns[f"pfs{line}_months"] = months
         columns[f"pfs{line}_event"] = events
-    for kind in PROCEDURE_KINDS:
+    for kind in procedure_kinds():
         columns[f"n_{kind}"] = [c.procedures.get(kind, 0) for c in courses]
     table = pd.DataFrame(columns)
     table.insert(0, "strategy", model.strategy.name)
@@ -155,20 +155,12 @@ def _strategy_tables(
         model = PathwayModel(prepared.params, strategy, cohort, scenario.horizon_months, streams, replication).run()
         tables = model.log.to_frame(), patient_table(model, replication)
     else:
+        from ..capacity.hospital import Hospital
         from ..capacity.run import finish
 
         arrivals, window = hospital
-        model = PathwayModel(
-            prepared.params,
-            strategy,
-            cohort,
-            scenario.horizon_months,
-            streams,
-            replication,
-            capacity=scenario.capacity,
-            arrivals=arrivals,
-            window=window,
-        ).run()
+        care = Hospital(scenario.capacity, arrivals, window)  # type: ignore[arg-type]  # a capacity run has a capacity section
+        model = PathwayModel(prepared.params, strategy, cohort, scenario.horizon_months, streams, replication, hospital=care).run()
         tables = finish(model, model.log.to_frame(), patient_table(model, replication), replication, capacity_out)
     model.close()
     return tables

@@ -77,7 +77,7 @@ def _apply_calibration(entries: dict[str, tuple[ParameterEntry, str]]) -> None:
         if "value" in saved:
             updated["value"] = saved["value"]
         else:
-            updated["params"] = {**entry.params, **saved["params"]}
+            updated["params"] = {**(entry.params or {}), **saved["params"]}
         updated.pop("assumption", None)
         targets = ", ".join(saved.get("targets", []))
         updated["source"] = (
@@ -147,7 +147,7 @@ class ParameterSet:
             if entry.value is not None:
                 shown = f"{entry.value:g}"
             else:
-                shown = f"{entry.distribution}(" + ", ".join(f"{k}={v}" for k, v in entry.params.items()) + ")"
+                shown = f"{entry.distribution}(" + ", ".join(f"{k}={v}" for k, v in (entry.params or {}).items()) + ")"
             rows.append(
                 {
                     "name": name,
@@ -237,7 +237,8 @@ def _check_consistency(entries: Mapping[str, ParameterEntry], overrides: Mapping
         if sum(entries[s].value or 0.0 for s in shares) <= 0:
             fail([*shares, name], f"shares {shares[0]}..{shares[-1]} that sum to more than 0")
     ages = ("cohort.age_min", "cohort.age_max")
-    if all(a in entries and entries[a].value is not None for a in ages) and entries[ages[0]].value > entries[ages[1]].value:
+    youngest, oldest = (entries[a].value if a in entries else None for a in ages)
+    if youngest is not None and oldest is not None and youngest > oldest:
         fail(list(ages), "cohort.age_min <= cohort.age_max")
 
 

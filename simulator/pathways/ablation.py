@@ -4,39 +4,40 @@ from __future__ import annotations
 
 from collections.abc import Generator
 
-from ..core.events import EventType
-from .base import DAYS_PER_MONTH, Modality
+from ..core.events import EventType, adverse_event_detail, procedure_detail
+from .base import DAYS_PER_MONTH, CostItems, Modality
+
+MORBIDITY = adverse_event_detail("morbidity", "ablation")
 
 
 class ThermalAblation(Modality):
     name = "ablation"
     label = "Thermal ablation (RFA/MWA)"
     kind = "procedure"
+    state = "liver_directed"
+    resource = "ir_suite"
+    needs_bed = True
+    session_minutes = "ablation.suite_minutes"
+    records_procedures = True
+    costs = CostItems.procedure("ablation")
 
     def eligible(self, course) -> bool:
         # Ablation alone treats limited-volume liver disease only.
         return course.patient.burden == "lt25"
 
     def deliver(self, course) -> Generator:
-        params = course.model.params
+        params = course.params
         rs = course.rs
-        started = course.env.now
-        course.open_line(self.name)
-        course.on_ssa = False
-        course.record(EventType.TREATMENT_START, "liver_directed", self.name)
+        started = self.begin(course)
         sessions = 1 + int(rs.bernoulli("ablation.repeat_session", params.value("ablation.repeat_session")))
         stay = params.value("ablation.length_of_stay_days")
         for session in range(1, sessions + 1):
-            if (
-                session > 1
-                and course.model.hospital is not None
-                and not (yield from course.model.hospital.next_session(course, "ablation"))
-            ):
+            if session > 1 and not (yield from course.before_session(self)):
                 return  # died or censored while queued for the session (capacity/hospital.py)
-            course.procedure("ablation", f"session={session};los_days={stay:g}")
+            course.procedure(self.name, procedure_detail(self.name, session=session, los_days=stay))
             self.carcinoid_crisis(course)
             if rs.bernoulli("ablation.morbidity", params.value("ablation.morbidity")):
-                course.adverse_event("ablation:morbidity")
+                course.adverse_event(MORBIDITY)
             if (yield from self.procedure_death(course, "ablation.procedure_mortality")):
                 return
             if session == 1:
@@ -49,11 +50,4 @@ class ThermalAblation(Modality):
         if (yield from course.wait(max(started + ttp - course.env.now, 0.0))):
             local = rs.bernoulli("ablation.local_recurrence_share", params.value("ablation.local_recurrence_share"))
             course.progress(EventType.PROGRESSION)
-            course.model.log.append(
-                course.patient.patient_id,
-                course.env.now,
-                EventType.DECISION,
-                course.state,
-                course.state,
-                "progression=local_recurrence" if local else "progression=new_lesions",
-            )
+            course.record(EventType.DECISION, detail="progression=local_recurrence" if local else "progression=new_lesions")

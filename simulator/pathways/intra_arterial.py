@@ -9,19 +9,25 @@ from __future__ import annotations
 
 from collections.abc import Generator
 
-from ..core.events import EventType
-from .base import DAYS_PER_MONTH, Modality
+from ..core.events import EventType, adverse_event_detail, procedure_detail
+from .base import DAYS_PER_MONTH, CostItems, Modality
 
 
 class IntraArterialTherapy(Modality):
     kind = "procedure"
+    state = "liver_directed"
+    resource = "ir_suite"
+    needs_bed = True
+    records_procedures = True
 
     def __init__(self, name: str, label: str) -> None:
         self.name = name
         self.label = label
+        self.session_minutes = f"{name}.suite_minutes"
+        self.costs = CostItems.procedure(name)
         # Parameter and event names built once, not at every session.
         self.syndrome = f"{name}.post_embolisation_syndrome"
-        self.syndrome_event = f"{name}:post_embolisation_syndrome"
+        self.syndrome_event = adverse_event_detail("post_embolisation_syndrome", name)
         self.mortality = f"{name}.procedure_mortality"
         self.response = f"{name}.radiological_response"
         self.response_event = f"{name}:radiological_response"
@@ -43,20 +49,17 @@ class IntraArterialTherapy(Modality):
         return tuple(cumulative)
 
     def deliver(self, course) -> Generator:
-        params = course.model.params
+        params = course.params
         rs = course.rs
         prefix = self.name
-        started = course.env.now
-        course.open_line(self.name)
-        course.on_ssa = False
-        course.record(EventType.TREATMENT_START, "liver_directed", self.name)
+        started = self.begin(course)
         sessions = self.sessions(course)
         stay = params.value(self.stay)
         ttp = self.time_to_progression(course)
         for session in range(1, sessions + 1):
-            if session > 1 and course.model.hospital is not None and not (yield from course.model.hospital.next_session(course, self.name)):
+            if session > 1 and not (yield from course.before_session(self)):
                 return  # died or censored while queued for the session (capacity/hospital.py)
-            course.procedure(self.name, f"session={session};los_days={stay:g}")
+            course.procedure(self.name, procedure_detail(self.name, session=session, los_days=stay))
             self.carcinoid_crisis(course)
             if rs.bernoulli(self.syndrome, params.value(self.syndrome)):
                 course.adverse_event(self.syndrome_event)

@@ -8,15 +8,11 @@ state; telotristat is an add-on that starts within a state.
 
 from __future__ import annotations
 
-from ..core.events import EventType
+from ..core.events import EventType, waiting_resource
 from . import MODALITIES
 
-WAITING_DETAIL = "waiting:"  # detail of a progression while waiting for a hospital resource
 TERMINAL_STATES = frozenset({"dead", "censored"})
-TREATMENT_STATES = frozenset(
-    {"surgery", "liver_directed", "surveillance", "best_supportive_care"}
-    | {f"on_{name}" for name, m in MODALITIES.items() if m.kind == "systemic"}
-)
+TREATMENT_STATES = frozenset(m.state for m in MODALITIES.values())  # as declared by the modalities
 POST_SURGERY_STATES = frozenset({"no_evidence_of_disease", "debulked"})
 LIVE_STATES = frozenset({"untreated", "progressed"}) | TREATMENT_STATES | POST_SURGERY_STATES
 WITHIN_STATE_EVENTS = frozenset(
@@ -45,7 +41,7 @@ def transition_allowed(event: str, from_state: str, to_state: str, detail: str =
         return to_state == from_state or (from_state == "surgery" and to_state in POST_SURGERY_STATES)
     if event in (EventType.PROGRESSION.value, EventType.RECURRENCE.value):
         # A progression while queued for a resource (capacity/hospital.py) comes before any treatment.
-        if detail.startswith(WAITING_DETAIL):
+        if waiting_resource(detail) is not None:
             return event == EventType.PROGRESSION.value and to_state == "progressed" and from_state in ("untreated", "progressed")
         return to_state == "progressed" and from_state not in ("untreated", "progressed")
     if event == EventType.DEATH.value:

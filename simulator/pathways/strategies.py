@@ -123,7 +123,8 @@ def bundled_strategies_file() -> Path:
 
 def _check_treatments(config: StrategyConfig, file: Path | str, prefix: str) -> None:
     known = sorted(MODALITIES)
-    for r_index, rule in enumerate(config.rules or ()):
+    rules = config.rules or []
+    for r_index, rule in enumerate(rules):
         where = f"{prefix}.rules[{r_index}]"
         if rule.treatment not in MODALITIES:
             raise ScenarioError(file, f"{where}.treatment", f"one of {', '.join(known)}", rule.treatment)
@@ -144,10 +145,10 @@ def _check_treatments(config: StrategyConfig, file: Path | str, prefix: str) -> 
         clash = sorted(set(when.after or ()) & set(when.not_after or ()))
         if clash:
             never = f"when lists {clash[0]} under both after and not_after"
-        shadow = next((i for i, earlier in enumerate(config.rules[:r_index]) if _always_taken(earlier)), None)
+        shadow = next((i for i, earlier in enumerate(rules[:r_index]) if _always_taken(earlier)), None)
         if shadow is not None:
             never = (
-                f"rules[{shadow}] ({config.rules[shadow].treatment}) has no conditions, no max_uses and a treatment"
+                f"rules[{shadow}] ({rules[shadow].treatment}) has no conditions, no max_uses and a treatment"
                 " every patient is eligible for, so it is always taken first"
             )
         if never:
@@ -162,7 +163,13 @@ def _always_taken(rule) -> bool:
     eligible = type(modality).eligible
     if eligible is Modality.eligible:
         return True
-    return eligible is SystemicTherapy.eligible and modality.sites is None and modality.grades is None and not modality.needs_ssr
+    return (
+        isinstance(modality, SystemicTherapy)
+        and eligible is SystemicTherapy.eligible
+        and modality.sites is None
+        and modality.grades is None
+        and not modality.needs_ssr
+    )
 
 
 def bundled_strategies() -> dict[str, StrategyConfig]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Generator
 
-from ..core.events import EventType
 from .base import Modality
 
 
@@ -15,12 +14,11 @@ class NoActiveTreatment(Modality):
     def __init__(self, name: str, label: str) -> None:
         self.name = name
         self.label = label
+        self.state = name
 
     def deliver(self, course) -> Generator:
-        course.open_line(self.name)
-        course.on_ssa = False
-        course.record(EventType.TREATMENT_START, self.name, self.name)
-        params = course.model.params
+        self.begin(course)
+        params = course.params
         distribution = params.dist(course.model.natural_history_parameter(course.patient))
         ttp = distribution.time_from_uniform(
             course.rs.uniform("natural_history.time_to_progression"), self.progression_hazard_ratio(course)

@@ -4,26 +4,29 @@ from __future__ import annotations
 
 from collections.abc import Generator
 
-from ..core.events import EventType
-from .base import DAYS_PER_MONTH, Modality
+from ..core.events import EventType, adverse_event_detail, procedure_detail
+from .base import DAYS_PER_MONTH, RECORDED_MINUTES, CostItems, Modality
 
 
 class Hepatectomy(Modality):
     name = "hepatectomy"
     label = "Hepatectomy (with intra-operative ablation of small residual lesions where needed)"
     kind = "procedure"
+    state = "surgery"
+    resource = "theatre"
+    needs_bed = True
+    session_minutes = RECORDED_MINUTES  # the operating time of the drawn extent, in the procedure's detail
+    records_procedures = True
+    costs = CostItems.procedure("hepatectomy", bottom_up=True)
 
     def eligible(self, course) -> bool:
-        limit = course.model.params.value("hepatectomy.max_operations")
+        limit = course.params.value("hepatectomy.max_operations")
         return course.resectable_now and course.procedures.get("hepatectomy", 0) < limit
 
     def deliver(self, course) -> Generator:
-        params = course.model.params
+        params = course.params
         rs = course.rs
-        started = course.env.now
-        course.open_line(self.name)
-        course.on_ssa = False
-        course.record(EventType.TREATMENT_START, "surgery", self.name)
+        started = self.begin(course)
         major = rs.bernoulli("hepatectomy.major", params.value("hepatectomy.major_share"))
         extent = "major" if major else "minor"
         ablation = rs.bernoulli("hepatectomy.intraoperative_ablation", params.value("hepatectomy.intraoperative_ablation"))
@@ -32,10 +35,10 @@ class Hepatectomy(Modality):
         if complication:
             stay += params.value("hepatectomy.complication_extra_days")
         minutes = params.value(f"hepatectomy.duration_{extent}_minutes")
-        course.procedure("hepatectomy", f"extent={extent};ablation={int(ablation)};minutes={minutes:g};los_days={stay:g}")
+        course.procedure(self.name, procedure_detail(self.name, extent=extent, ablation=ablation, minutes=minutes, los_days=stay))
         self.carcinoid_crisis(course)
         if complication:
-            course.adverse_event("hepatectomy:major_morbidity")
+            course.adverse_event(adverse_event_detail("major_morbidity", self.name))
         if (yield from self.procedure_death(course, "hepatectomy.perioperative_mortality")):
             return
         course.try_symptom_control("hepatectomy")
@@ -67,14 +70,7 @@ class Hepatectomy(Modality):
                 "hepatectomy.resectable_at_recurrence", params.value("hepatectomy.resectable_at_recurrence")
             )
             course.progress(EventType.RECURRENCE if complete else EventType.PROGRESSION)
-            course.model.log.append(
-                course.patient.patient_id,
-                course.env.now,
-                EventType.DECISION,
-                course.state,
-                course.state,
-                "recurrence=intrahepatic" if intrahepatic else "recurrence=extrahepatic",
-            )
+            course.record(EventType.DECISION, detail="recurrence=intrahepatic" if intrahepatic else "recurrence=extrahepatic")
 
 
 class LiverTransplant(Modality):
@@ -83,10 +79,16 @@ class LiverTransplant(Modality):
     name = "transplant"
     label = "Liver transplantation"
     kind = "procedure"
+    state = "surgery"
+    resource = "theatre"
+    needs_bed = True
+    session_minutes = "transplant.theatre_minutes"
+    records_procedures = True
+    costs = CostItems.procedure("transplant", bottom_up=True)
 
     def eligible(self, course) -> bool:
         patient = course.patient
-        params = course.model.params
+        params = course.params
         age_now = patient.age + course.env.now / 12.0
         return (
             not patient.extrahepatic
@@ -96,12 +98,9 @@ class LiverTransplant(Modality):
         )
 
     def deliver(self, course) -> Generator:
-        params = course.model.params
-        started = course.env.now
-        course.open_line(self.name)
-        course.on_ssa = False
-        course.record(EventType.TREATMENT_START, "surgery", self.name)
-        course.procedure("transplant", f"los_days={params.value('transplant.length_of_stay_days'):g}")
+        params = course.params
+        started = self.begin(course)
+        course.procedure(self.name, procedure_detail(self.name, los_days=params.value("transplant.length_of_stay_days")))
         self.carcinoid_crisis(course)
         if (yield from self.procedure_death(course, "transplant.perioperative_mortality")):
             return

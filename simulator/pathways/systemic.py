@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Generator
 
-from ..core.events import EventType
-from .base import DAYS_PER_MONTH, Modality
+from ..core.events import EventType, adverse_event_detail, procedure_detail
+from .base import DAYS_PER_MONTH, CostItems, Modality
+from .registry import MODALITIES
 
 
 class SystemicTherapy(Modality):
@@ -27,12 +28,18 @@ class SystemicTherapy(Modality):
     ) -> None:
         self.name = name
         self.label = label
+        self.state = f"on_{name}"
+        self.costs = CostItems(per_cycle=f"cost.{name}_per_28_days")
+        if is_ssa:  # each injection takes a day-unit chair
+            self.resource = "day_unit"
+            self.session_minutes = "ssa.injection_minutes"
         self.sites = sites
         self.grades = grades
         self.needs_ssr = needs_ssr
         self.is_ssa = is_ssa
         self.controls_symptoms = controls_symptoms
         self.adverse_event_name = adverse_event
+        self.adverse_event_text = adverse_event_detail(adverse_event, name) if adverse_event else ""
         self.has_effect = has_effect
         self.reports_response = reports_response
 
@@ -45,17 +52,13 @@ class SystemicTherapy(Modality):
         return not (self.needs_ssr and not patient.ssr_positive)
 
     def start(self, course) -> None:
-        course.open_line(self.name)
-        course.on_ssa = self.is_ssa
-        course.record(EventType.TREATMENT_START, f"on_{self.name}", self.name)
-        if self.adverse_event_name and course.rs.bernoulli(
-            f"{self.name}.adverse_event", course.model.params.value(f"{self.name}.adverse_event")
-        ):
-            course.adverse_event(f"{self.name}:{self.adverse_event_name}")
+        self.begin(course)
+        if self.adverse_event_name and course.rs.bernoulli(f"{self.name}.adverse_event", course.params.value(f"{self.name}.adverse_event")):
+            course.adverse_event(self.adverse_event_text)
         if self.controls_symptoms:
             course.try_symptom_control(self.name)
         if self.reports_response and course.rs.bernoulli(
-            f"{self.name}.objective_response", course.model.params.value(f"{self.name}.objective_response")
+            f"{self.name}.objective_response", course.params.value(f"{self.name}.objective_response")
         ):
             course.record(EventType.RESPONSE, detail=f"{self.name}:objective_response")
 
@@ -64,10 +67,10 @@ class SystemicTherapy(Modality):
 
         All systemic lines share one stream, so a patient's k-th line draws the same uniform
         whichever drug it is: drug and placebo arms differ only by the drug's effect."""
-        params = course.model.params
+        params = course.params
         hazard_ratio = self.progression_hazard_ratio(course)
         if self.has_effect:
-            rechallenge = self.is_ssa and any(MODALITY_IS_SSA.get(t, False) for t in course.history[:-1])
+            rechallenge = self.is_ssa and any(MODALITIES[t].is_ssa for t in course.history[:-1])
             effect = "ssa.rechallenge_progression_hazard_ratio" if rechallenge else f"{self.name}.progression_hazard_ratio"
             hazard_ratio *= params.value(effect)
         distribution = params.dist(course.model.natural_history_parameter(course.patient))
@@ -80,33 +83,38 @@ class SystemicTherapy(Modality):
         yield from self.run_until_progression(course, self.time_to_progression(course))
 
 
+HORMONAL_CRISIS = adverse_event_detail("hormonal_crisis", "prrt")
+
+
 class PeptideReceptorRadionuclideTherapy(SystemicTherapy):
     """177Lu-DOTATATE: a fixed number of cycles at a fixed interval (NETTER-1), stopped early by progression."""
 
     def __init__(self) -> None:
         super().__init__("prrt", "177Lu-DOTATATE PRRT", needs_ssr=True, adverse_event="grade3_haematological", reports_response=True)
+        self.resource = "nuclear_medicine"
+        self.session_minutes = "prrt.slot_minutes"
+        self.records_procedures = True
+        # The drug is paid per administration at each cycle's procedure event, not per 28 days on it.
+        self.costs = CostItems.procedure("prrt", per_administration="cost.prrt_drug_per_administration")
 
     def deliver(self, course) -> Generator:
-        params = course.model.params
+        params = course.params
         started = course.env.now
         self.start(course)
         ttp = self.time_to_progression(course)
         cycles = int(params.value("prrt.cycles"))
         interval = params.value("prrt.cycle_interval_weeks") * 7.0 / DAYS_PER_MONTH
         for cycle in range(1, cycles + 1):
-            if cycle > 1 and course.model.hospital is not None and not (yield from course.model.hospital.next_session(course, "prrt")):
+            if cycle > 1 and not (yield from course.before_session(self)):
                 return  # died or censored while queued for the session (capacity/hospital.py)
-            course.procedure("prrt", f"cycle={cycle}")
+            course.procedure(self.name, procedure_detail(self.name, cycle=cycle))
             if course.patient.functional and course.rs.bernoulli("prrt.hormonal_crisis", params.value("prrt.hormonal_crisis")):
-                course.adverse_event("prrt:hormonal_crisis")
+                course.adverse_event(HORMONAL_CRISIS)
             if cycle == cycles or started + ttp <= course.env.now + interval:
                 break
             if not (yield from course.wait(interval)):
                 return
         yield from self.run_until_progression(course, started + ttp - course.env.now)
-
-
-MODALITY_IS_SSA = {"octreotide_lar": True, "lanreotide": True}
 
 
 def systemic_modalities() -> list[Modality]:
