@@ -31,10 +31,11 @@ run: $(STAMP)
 test: lint
 	$(BIN)/python -m pytest -q
 
-# Lint and format check (ruff); part of `make test`.
+# Lint, format and type checks (ruff, mypy on the modules listed in pyproject.toml); part of `make test`.
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 # The quick tier only (skips tests marked slow); `make test` runs everything.
 test-fast: $(STAMP)
