@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict
 from scipy import optimize, stats
 
 from ..config import Scenario, load_scenario, read_yaml
+from ..core.events import adverse_event_detail, parse_procedure_detail
 from ..errors import ScenarioError
 from ..outcomes.survival import fit_km
 from ..params.parameter_set import calibrated_file, load_library
@@ -147,8 +148,15 @@ def cox_hazard_ratio(result: RunResult, arm: str, control: str, endpoint: str) -
     return float(np.exp(fitter.params_["treated"]))
 
 
+def _procedures_of(events: pd.DataFrame, kind: str) -> pd.Series:
+    """Rows that are procedures of ``kind``, read with the event log's own parser."""
+    procedures = events["event"] == "procedure"
+    kinds = events.loc[procedures, "detail"].astype(str).map(lambda detail: parse_procedure_detail(detail).kind)
+    return procedures & (kinds.reindex(events.index, fill_value="") == kind)
+
+
 def _hepatectomy_mortality(events: pd.DataFrame) -> float:
-    procedures = events[(events["event"] == "procedure") & events["detail"].str.startswith("hepatectomy")]
+    procedures = events[_procedures_of(events, "hepatectomy")]
     deaths = events[(events["event"] == "death") & (events["detail"] == "treatment")]
     joined = deaths.merge(procedures[["patient_id", "time"]], on="patient_id", suffixes=("", "_surgery"))
     within = joined[(joined["time"] - joined["time_surgery"] >= 0) & (joined["time"] - joined["time_surgery"] <= MORTALITY_WINDOW_MONTHS)]
@@ -156,8 +164,8 @@ def _hepatectomy_mortality(events: pd.DataFrame) -> float:
 
 
 def _hepatectomy_morbidity(events: pd.DataFrame) -> float:
-    procedures = (events["event"] == "procedure") & events["detail"].str.startswith("hepatectomy")
-    complications = (events["event"] == "adverse_event") & (events["detail"] == "hepatectomy:major_morbidity")
+    procedures = _procedures_of(events, "hepatectomy")
+    complications = (events["event"] == "adverse_event") & (events["detail"] == adverse_event_detail("major_morbidity", "hepatectomy"))
     return complications.sum() / max(procedures.sum(), 1)
 
 
