@@ -47,8 +47,9 @@ regression-update: $(STAMP)
 	$(BIN)/python -m tests.regression.cases
 
 # Throughput, parallel speed-up and peak memory on this machine, into benchmarks/results.md (about 15 minutes).
+# BENCH_ARGS passes options, e.g. make bench BENCH_ARGS="--compare-with ../before --baseline-only".
 bench: $(STAMP)
-	$(BIN)/python benchmarks/bench.py --write benchmarks/results.md
+	$(BIN)/python benchmarks/bench.py --write benchmarks/results.md $(BENCH_ARGS)
 
 # Served on loopback only; no usage statistics are sent.
 app: $(STAMP)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
 import platform
 import subprocess
@@ -144,6 +145,53 @@ def report_baseline(r: dict, patients: int) -> None:
         f"Bare SimPy loop, same number of timeouts, same run: {r['ceiling']:,.0f} timeouts/s."
     )
     say()
+
+
+_MEASURE_IN_CHECKOUT = """
+import json, sys
+sys.path[:0] = [sys.argv[1], sys.argv[1] + "/benchmarks"]
+import bench
+r = bench.baseline_throughput(int(sys.argv[2]), 1)
+print(json.dumps({"lifetimes": r["lifetimes"], "direct": r["direct"], "events": r["events"]}))
+"""
+
+
+def engine_comparison(other: Path, patients: int, rounds: int) -> dict:
+    """Direct-scheduler throughput of this checkout and of ``other`` (e.g. a checkout of the commit before a
+    change), measured in alternating child processes in the same run: both see the same machine and load."""
+    best = {"this": np.inf, "other": np.inf}
+    lifetimes = 0
+    for _ in range(rounds):
+        for label, checkout in (("this", ROOT), ("other", other)):
+            env = {**os.environ, "PYTHONPATH": str(checkout)}
+            done = subprocess.run(
+                [sys.executable, "-c", _MEASURE_IN_CHECKOUT, str(checkout), str(patients)],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            r = json.loads(done.stdout.strip().splitlines()[-1])
+            best[label] = min(best[label], r["direct"])
+            lifetimes = r["lifetimes"]
+    return {"lifetimes": lifetimes, **best}
+
+
+def report_engine_comparison(r: dict, other: Path, rounds: int) -> None:
+    say(f"### Engine before and after a change (direct scheduler, best of {rounds} alternating runs)")
+    say()
+    say("| checkout | seconds | lifetimes/s |")
+    say("|---|---|---|")
+    say(f"| this one ({_commit(ROOT)}) | {r['this']:.3f} | {r['lifetimes'] / r['this']:,.0f} |")
+    say(f"| {other.name} ({_commit(other)}) | {r['other']:.3f} | {r['lifetimes'] / r['other']:,.0f} |")
+    say()
+    say(f"Ratio this / other: **{r['other'] / r['this']:.3f}** (above 1: this checkout is faster).")
+    say()
+
+
+def _commit(checkout: Path) -> str:
+    done = subprocess.run(["git", "-C", str(checkout), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    return done.stdout.strip() or "unknown commit"
 
 
 # ------------------------------------------------------------------------------ 2. PSA
@@ -323,6 +371,13 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="timings are the best of this many runs (default 3)")
     parser.add_argument("--psa-full", action="store_true", help="also time the 1,000-draw PSA command end to end (about 10 minutes)")
     parser.add_argument("--write", type=Path, metavar="FILE", help="also write the figures as markdown to FILE")
+    parser.add_argument(
+        "--compare-with",
+        type=Path,
+        metavar="DIR",
+        help="also measure the baseline engine of another checkout (e.g. `git worktree add ../before <commit>`) in the same run",
+    )
+    parser.add_argument("--baseline-only", action="store_true", help="measure the baseline cohort only (sections 2-4 skipped)")
     args = parser.parse_args()
     patients = 500 if args.quick else 2000
     say("## Machine")
@@ -333,12 +388,22 @@ def main() -> None:
     say("## Results")
     say()
     report_baseline(baseline_throughput(patients, args.repeats), patients)
+    if args.compare_with is not None:
+        rounds = max(args.repeats, 3)
+        report_engine_comparison(engine_comparison(args.compare_with.resolve(), patients, rounds), args.compare_with, rounds)
+    if args.baseline_only:
+        _write(args)
+        return
     report_psa(psa_speedup(4 if args.quick else 40, 500 if args.quick else 2000))
     if args.psa_full:
         psa_full()
     capacity_run(1 if args.quick else args.repeats)
     sizes = [20_000, 50_000] if args.quick else [100_000, 300_000, 1_000_000]
     report_memory([peak_memory(n, 2) for n in sizes], 2)
+    _write(args)
+
+
+def _write(args: argparse.Namespace) -> None:
     if args.write:
         header = ["# Benchmarks", "", f"Written by `make bench` (`benchmarks/bench.py`). {__doc__.split(chr(10))[0]}", ""]
         args.write.write_text("\n".join(header + LINES) + "\n", encoding="utf-8")
