@@ -47,7 +47,7 @@ import pandas as pd
 
 from ..core.events import EventType
 from ..errors import ScenarioError
-from ..experiments.runner import PROCEDURE_KINDS
+from ..outcomes import PROCEDURE_KINDS
 from ..params.parameter_set import ParameterSet
 from ..pathways import MODALITIES
 from ..pathways.base import DAYS_PER_MONTH

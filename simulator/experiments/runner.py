@@ -18,6 +18,7 @@ from ..core.rng import CHUNK, RandomStreams
 from ..engine.cohort import ATTRIBUTE_COLUMNS, build_cohort, mix_probabilities
 from ..engine.model import PathwayModel
 from ..errors import ScenarioError
+from ..outcomes import PROCEDURE_KINDS
 from ..outcomes.survival import add_sums, outcome_sums
 from ..params.parameter_set import ParameterSet, build_parameter_set
 from ..pathways.strategies import Strategy, resolve_strategies
@@ -28,7 +29,6 @@ Progress = Callable[[int, int, str], None]
 if TYPE_CHECKING:  # pragma: no cover
     from ..capacity.run import CapacityTables
 
-PROCEDURE_KINDS = ("hepatectomy", "transplant", "ablation", "tae", "tace", "y90", "prrt")
 PFS_LINES_REPORTED = 3  # columns pfs1..pfs3; a death during a line ends that line's PFS too
 
 
