@@ -14,10 +14,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
+import yaml
 
 from ..config import Scenario
 from ..errors import ScenarioError
 from ..io import file_sha256
+from ..reporting.capacity_report import capacity_figures, planner_section
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..economics.settings import EconomicSettings
@@ -46,8 +48,6 @@ def output_folder(out: Path | None, scenario: Scenario, path: Path, suffix: str 
 
 def resolved_yaml(scenario: Scenario) -> str:
     """scenario.resolved.yaml: the scenario as it ran, after command-line overrides."""
-    import yaml
-
     return yaml.safe_dump(scenario.model_dump(mode="json", exclude_none=True), sort_keys=False)
 
 
@@ -101,8 +101,6 @@ def economics_manifest(
 def write_capacity_outputs(capacity, strategies: list[str], patients: pd.DataFrame | None, folder: Path) -> tuple[list, str]:
     """resources.csv, waits.csv and queue_lengths.csv and their figures; with ``patients`` also the
     planner section of report.html. Returns (figures as (path, caption), the section's HTML)."""
-    from ..reporting.capacity_report import capacity_figures, planner_section
-
     write_csv(capacity.frame("resources"), folder / "resources.csv")
     write_csv(capacity.frame("waits"), folder / "waits.csv")
     write_csv(capacity.frame("queues"), folder / "queue_lengths.csv")
