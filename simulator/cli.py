@@ -319,7 +319,6 @@ def build_parser() -> argparse.ArgumentParser:
     calibrate.add_argument(
         "--out",
         type=Path,
-        default=Path("outputs/calibration"),
         metavar="DIR",
         help="folder for calibration.csv (default outputs/calibration)",
     )
@@ -334,9 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--seed-dir", type=Path, default=Path("scenarios/seed"), metavar="DIR", help="folder of seed scenarios (default scenarios/seed)"
     )
     reproduce.add_argument("--patients", type=_positive_int, metavar="N", help="patients per arm (default: each seed scenario's own)")
-    reproduce.add_argument(
-        "--out", type=Path, default=Path("outputs/seed-figures"), metavar="DIR", help="output folder (default outputs/seed-figures)"
-    )
+    reproduce.add_argument("--out", type=Path, metavar="DIR", help="output folder (default outputs/seed-figures)")
     reproduce.add_argument("--force", action="store_true", help="replace the output folder if it already exists")
     _add_execution_options(reproduce)
 
@@ -479,9 +476,9 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
         )
         print(f"saved calibrated parameters to {saved}")
     with _progress_bar(args) as bar:
-        table = calibration.check(args.seed_dir, args.out, args.patients, execution, bar)
+        written, table = calibration.check(args.seed_dir, args.out, args.patients, execution, bar)
     _print_targets(table)
-    print(f"wrote {args.out / 'calibration.csv'}")
+    print(f"wrote {written}")
     return 0 if table["pass"].all() else 1
 
 
@@ -489,9 +486,9 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     from .commands.reproduce import reproduce
 
     with _progress_bar(args) as bar:
-        table = reproduce(args.seed_dir, args.out, args.patients, args.force, _execution(args), bar)
+        destination, table = reproduce(args.seed_dir, args.out, args.patients, args.force, _execution(args), bar)
     _print_targets(table)
-    print(f"wrote {args.out}")
+    print(f"wrote {destination}")
     return 0
 
 

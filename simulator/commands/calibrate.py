@@ -14,7 +14,7 @@ from ..experiments import calibrate as calibration
 from ..experiments.execution import Execution
 from ..io import read_yaml
 from ..params.parameter_set import calibrated_file, load_library
-from .output import CALIBRATION_FLOAT_FORMAT, write_csv
+from .output import CALIBRATION_FLOAT_FORMAT, OUTPUT_ROOT, write_csv
 
 
 def fit(
@@ -73,9 +73,11 @@ def save_calibration(overrides: dict[str, Any], report: pd.DataFrame, blocks: li
     return path
 
 
-def check(seed_folder: Path, out: Path, patients: int | None, execution: Execution, progress=None) -> pd.DataFrame:
-    """Simulate the seed scenarios, compare every target with its published value, write out/calibration.csv."""
+def check(seed_folder: Path, out: Path | None, patients: int | None, execution: Execution, progress=None) -> tuple[Path, pd.DataFrame]:
+    """Simulate the seed scenarios, compare every target with its published value and write calibration.csv
+    into ``out`` (default outputs/calibration/). Returns (the CSV file, its table)."""
     table = calibration.check(seed_folder, patients, execution, progress)
-    out.mkdir(parents=True, exist_ok=True)
-    write_csv(table, out / "calibration.csv", CALIBRATION_FLOAT_FORMAT)
-    return table
+    folder = Path(out) if out is not None else OUTPUT_ROOT / "calibration"
+    folder.mkdir(parents=True, exist_ok=True)
+    write_csv(table, folder / "calibration.csv", CALIBRATION_FLOAT_FORMAT)
+    return folder / "calibration.csv", table

@@ -11,13 +11,15 @@ from ..experiments.calibrate import load_seed_scenarios, load_targets, simulate_
 from ..experiments.execution import SERIAL, Execution
 from ..io import atomic_folder
 from ..reporting.seed_figures import SEED_FIGURES, draw_seed_figure
-from .output import CALIBRATION_FLOAT_FORMAT, write_csv
+from .output import CALIBRATION_FLOAT_FORMAT, OUTPUT_ROOT, write_csv
 
 
 def reproduce(
-    seed_folder: Path, destination: Path, patients: int | None, force: bool, execution: Execution = SERIAL, progress=None
-) -> pd.DataFrame:
-    """Run the seed scenarios, draw the review's figures with published points, and check all targets."""
+    seed_folder: Path, destination: Path | None, patients: int | None, force: bool, execution: Execution = SERIAL, progress=None
+) -> tuple[Path, pd.DataFrame]:
+    """Run the seed scenarios, draw the review's figures with published points, and check all targets;
+    written to ``destination`` (default outputs/seed-figures/). Returns (the folder, the targets' table)."""
+    destination = Path(destination) if destination is not None else OUTPUT_ROOT / "seed-figures"
     data = load_targets()
     seeds = load_seed_scenarios(seed_folder)
     results = simulate_all(list(seeds), seeds, {}, patients, execution, progress)
@@ -41,4 +43,4 @@ def reproduce(
             for r in table.rename(columns={"pass": "pass_"}).itertuples()
         ]
         (staging / "report.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return table
+    return destination, table

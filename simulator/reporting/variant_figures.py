@@ -18,7 +18,6 @@ from .style import DPI, plt, save, strategy_colours, tick_step
 if TYPE_CHECKING:  # pragma: no cover
     from ..experiments.variants import ScenarioAnalysis
 
-CSV_FLOAT_FORMAT = "%.10g"
 MAX_KM_PANELS = 12  # beyond a dozen panels the curves are too small to read: evenly spaced runs are shown
 KM_COLUMNS = 3  # panels per row: three 4.4-inch panels fit the report's width
 DOT_OFFSET = 0.18  # vertical spread of the strategies' dots within one variant's row (row height 1)
