@@ -1,4 +1,4 @@
-"""`nelm-sim`: the command-line face. Parses arguments, calls one experiment, prints.
+"""`nelm-sim`: the command-line face. Parses arguments, calls one command (simulator/commands/), prints.
 
 Bad input ends with one line on stderr and exit status 2; an interrupted run with exit status 130;
 neither leaves a traceback or a partial output folder.
@@ -14,7 +14,7 @@ from pathlib import Path
 
 from . import __version__
 from .errors import ScenarioWarning, UserInputError
-from .reporting.run_folder import WAIT_FOR_DESTINATION, WRITE_FAILURES, release_destinations, sigterm_as_interrupt
+from .io import WAIT_FOR_DESTINATION, WRITE_FAILURES, release_destinations, sigterm_as_interrupt
 
 
 def _non_negative_int(text: str) -> int:
@@ -328,7 +328,6 @@ def build_parser() -> argparse.ArgumentParser:
     calibrate.add_argument(
         "--out",
         type=Path,
-        default=Path("outputs/calibration"),
         metavar="DIR",
         help="folder for calibration.csv (default outputs/calibration)",
     )
@@ -343,9 +342,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--seed-dir", type=Path, default=Path("scenarios/seed"), metavar="DIR", help="folder of seed scenarios (default scenarios/seed)"
     )
     reproduce.add_argument("--patients", type=_positive_int, metavar="N", help="patients per arm (default: each seed scenario's own)")
-    reproduce.add_argument(
-        "--out", type=Path, default=Path("outputs/seed-figures"), metavar="DIR", help="output folder (default outputs/seed-figures)"
-    )
+    reproduce.add_argument("--out", type=Path, metavar="DIR", help="output folder (default outputs/seed-figures)")
     reproduce.add_argument("--force", action="store_true", help="replace the output folder if it already exists")
     _add_wait_option(reproduce)
     _add_execution_options(reproduce)
@@ -361,7 +358,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from .api import run_file
+    from .commands.run import run_file
 
     with _progress_bar(args) as bar:
         destination = run_file(
@@ -388,7 +385,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from .api import compare_file
+    from .commands.compare import compare_file
     from .reporting.tables import headline_table
 
     with _progress_bar(args) as bar:
@@ -417,30 +414,14 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from .config import load_scenario
-    from .experiments.runner import prepare
+    from .commands.validate import validate_file
 
-    scenario = load_scenario(args.scenario)
-    prepared = prepare(scenario, args.scenario)
-    extra = ""
-    if scenario.variants or scenario.sweep:
-        from .experiments.variants import expand
-
-        runs = expand(scenario, args.scenario)
-        extra = f", {sum(r.kind == 'variant' for r in runs)} variants, {sum(r.kind == 'sweep' for r in runs)} sweep points"
-    patients = f"{scenario.cohort.size} patients"
-    if scenario.capacity is not None and scenario.capacity.arrivals is not None:
-        from .capacity.arrivals import expected_arrivals
-        from .capacity.run import arrival_months
-
-        expected = expected_arrivals(prepared.params, scenario.capacity.arrivals.catchment_population, arrival_months(scenario))
-        patients = f"about {expected:,.0f} arriving patients"
-    print(f"{args.scenario}: valid ({len(prepared.strategies)} strategies, {patients}, {scenario.replications} replications{extra})")
+    print(validate_file(args.scenario))
     return 0
 
 
 def _cmd_scenarios(args: argparse.Namespace) -> int:
-    from .experiments.variants import scenarios_file
+    from .commands.scenarios import scenarios_file
     from .outcomes.metrics import metric_info
     from .reporting.tables import with_ci
 
@@ -476,20 +457,9 @@ def _cmd_scenarios(args: argparse.Namespace) -> int:
 def _cmd_params(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from .params.parameter_set import build_parameter_set
+    from .commands.params import parameter_table
 
-    if args.scenario is not None:
-        from .config import load_scenario
-        from .experiments.runner import prepare
-
-        params = prepare(load_scenario(args.scenario), args.scenario).params
-    else:
-        params = build_parameter_set()
-    table = pd.DataFrame(params.provenance_rows())
-    # Sensitivity-analysis columns: the PSA distribution and the DSA range, each with its provenance.
-    entries = [params.entries[name] for name in table["name"]]
-    table["psa"] = [f"{e.psa.describe()}; {e.psa.provenance}" if e.psa else "" for e in entries]
-    table["dsa_range"] = [f"[{e.low:g}, {e.high:g}]; {e.range_source}" if e.low is not None else "" for e in entries]
+    table = parameter_table(args.scenario)
     if args.csv:
         sys.stdout.write(table.to_csv(index=False))
     else:
@@ -506,37 +476,29 @@ def _print_targets(table) -> None:
 
 
 def _cmd_calibrate(args: argparse.Namespace) -> int:
-    from .experiments import calibrate as calibration
+    from .commands import calibrate as calibration
 
     execution = _execution(args)
     if not args.check:
-        overrides, report = calibration.calibrate(
-            args.seed_dir,
-            args.fit_patients,
-            args.max_evaluations,
-            progress=(lambda text: None) if args.quiet else print,
-            latin_hypercube=args.latin_hypercube,
-            only_blocks=args.block,
-            execution=execution,
+        progress = (lambda text: None) if args.quiet else print
+        saved = calibration.fit(
+            args.seed_dir, args.fit_patients, args.max_evaluations, args.latin_hypercube, args.block, execution, progress
         )
-        saved = calibration.save_calibration(overrides, report, calibration.load_targets().blocks)
         print(f"saved calibrated parameters to {saved}")
     with _progress_bar(args) as bar:
-        table = calibration.check(args.seed_dir, args.patients, execution, bar)
-    args.out.mkdir(parents=True, exist_ok=True)
-    table.to_csv(args.out / "calibration.csv", index=False, float_format="%.6g")
+        written, table = calibration.check(args.seed_dir, args.out, args.patients, execution, bar)
     _print_targets(table)
-    print(f"wrote {args.out / 'calibration.csv'}")
+    print(f"wrote {written}")
     return 0 if table["pass"].all() else 1
 
 
 def _cmd_reproduce(args: argparse.Namespace) -> int:
-    from .experiments.calibrate import reproduce
+    from .commands.reproduce import reproduce
 
     with _progress_bar(args) as bar:
-        table = reproduce(args.seed_dir, args.out, args.patients, args.force, _execution(args), bar)
+        destination, table = reproduce(args.seed_dir, args.out, args.patients, args.force, _execution(args), bar)
     _print_targets(table)
-    print(f"wrote {args.out}")
+    print(f"wrote {destination}")
     return 0
 
 
@@ -564,7 +526,7 @@ def _cmd_psa(args: argparse.Namespace) -> int:
 
     import pandas as pd
 
-    from .api import run_psa_file
+    from .commands.psa import run_psa_file
     from .experiments.psa import RunInterrupted
 
     started = time.perf_counter()
@@ -596,7 +558,7 @@ def _cmd_psa(args: argparse.Namespace) -> int:
 
 
 def _cmd_dsa(args: argparse.Namespace) -> int:
-    from .api import run_dsa_file
+    from .commands.dsa import run_dsa_file
 
     with _progress_bar(args) as bar:
         destination, result = run_dsa_file(
@@ -624,7 +586,7 @@ def _cmd_dsa(args: argparse.Namespace) -> int:
 
 
 def _cmd_capacity(args: argparse.Namespace) -> int:
-    from .capacity.planner import capacity_file
+    from .commands.capacity import capacity_file
 
     with _progress_bar(args) as bar:
         destination, answer = capacity_file(

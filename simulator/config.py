@@ -7,19 +7,17 @@ mapping is validated by a pydantic model that rejects unknown keys.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import ErrorDetails
 
 from .errors import ScenarioError
+from .io import read_yaml
 
-# Limits that keep a hand-edited file from exhausting the machine; README "Errors and limits".
-MAX_FILE_BYTES = 1_000_000
-MAX_YAML_DEPTH = 20
+# Limits that keep a hand-edited file from exhausting the machine; README "Errors and limits"
+# (the file's size and nesting depth: io.read_yaml).
 # A cohort streams through summary mode in bounded memory, so its size is bounded by time, not memory.
 MAX_PATIENTS = 10_000_000
 MAX_REPLICATIONS = 1_000
@@ -402,71 +400,6 @@ class ScenarioFieldError(ValueError):
         super().__init__(expected)
 
 
-# ---------------------------------------------------------------------------------------------
-# Safe YAML
-
-
-class _NoAliasSafeLoader(yaml.SafeLoader):
-    """SafeLoader that refuses anchors/aliases (billion-laughs) and deep nesting."""
-
-    def compose_node(self, parent, index):
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
-            raise yaml.constructor.ConstructorError(None, None, "anchors and aliases are not allowed in scenario files", event.start_mark)
-        event = self.peek_event()
-        if getattr(event, "anchor", None):
-            raise yaml.constructor.ConstructorError(None, None, "anchors and aliases are not allowed in scenario files", event.start_mark)
-        if getattr(event, "tag", None) is not None:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"YAML tags such as {event.tag} are not allowed in scenario files", event.start_mark
-            )
-        self._depth = getattr(self, "_depth", 0) + 1
-        try:
-            if self._depth > MAX_YAML_DEPTH:
-                raise yaml.constructor.ConstructorError(None, None, f"nesting deeper than {MAX_YAML_DEPTH} levels", event.start_mark)
-            return super().compose_node(parent, index)
-        finally:
-            self._depth -= 1
-
-
-def read_yaml(path: Path, what: str = "scenario") -> Any:
-    path = Path(path)
-    try:
-        if not path.exists():
-            raise ScenarioError(path, "", f"an existing {what} file")
-        if not path.is_file():
-            raise ScenarioError(path, "", f"a {what} file, not a folder")
-        with path.open("rb") as stream:
-            raw = stream.read(MAX_FILE_BYTES + 1)  # never more than the limit, whatever stat says
-    except (OSError, ValueError) as exc:  # unreadable, name too long, NUL byte in the name...
-        raise ScenarioError(path, "", f"a readable {what} file ({type(exc).__name__})") from None
-    if len(raw) > MAX_FILE_BYTES:
-        raise ScenarioError(path, "", f"a file of at most {MAX_FILE_BYTES} bytes", f"more than {MAX_FILE_BYTES} bytes")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ScenarioError(path, "", "UTF-8 text") from None
-    try:
-        loader = _NoAliasSafeLoader(text)  # a SafeLoader: plain scalars, lists and mappings only
-        try:
-            return loader.get_single_data()
-        finally:
-            loader.dispose()
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "YAML"
-        reason = exc.problem or exc.context or "valid YAML"
-        raise ScenarioError(path, where, f"valid YAML ({reason})") from None
-    except yaml.YAMLError as exc:
-        raise ScenarioError(path, "", f"valid YAML ({type(exc).__name__})") from None
-    except RecursionError:
-        raise ScenarioError(path, "", f"YAML nested at most {MAX_YAML_DEPTH} levels deep") from None
-
-
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
 def format_location(loc: tuple) -> str:
     parts: list[str] = []
     for item in loc:
@@ -540,6 +473,15 @@ def validation_error_to_scenario_error(path: Path, exc: ValidationError) -> Scen
     if isinstance(got, (dict, list)):
         got = None
     return ScenarioError(path, field, expected, got)
+
+
+def apply_overrides(scenario: Scenario, path: Path, **changes: Any) -> Scenario:
+    """``scenario`` with the command line's --seed, --patients or --replications (None: unchanged), or a
+    one-line ScenarioError naming ``path`` when a value is out of bounds."""
+    try:
+        return scenario.with_overrides(**changes)
+    except ValidationError as exc:
+        raise validation_error_to_scenario_error(path, exc) from None
 
 
 def load_scenario(path: Path | str) -> Scenario:

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from simulator.capacity.erlang import erlang_c, mmc_mean_wait, mmc_utilisation, mmc_wait_quantile, smallest_servers
 from simulator.capacity.mmc import simulate_mmc
 from simulator.capacity.schedule import WEEK_MONTHS, WeeklySchedule, hours_to_months
-from simulator.capacity.search import smallest_capacity
+from simulator.experiments.capacity_search import smallest_capacity
 
 # ------------------------------------------------------------------------------------------------
 # Erlang C against closed forms

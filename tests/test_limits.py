@@ -12,16 +12,10 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-import simulator.api
+import simulator.commands.run
 from simulator.cli import main
-from simulator.config import (
-    MAX_FILE_BYTES,
-    MAX_HORIZON_MONTHS,
-    MAX_PATIENTS,
-    MAX_REPLICATIONS,
-    MAX_SIMULATED_LIFETIMES,
-    MAX_YAML_DEPTH,
-)
+from simulator.config import MAX_HORIZON_MONTHS, MAX_PATIENTS, MAX_REPLICATIONS, MAX_SIMULATED_LIFETIMES
+from simulator.io import MAX_FILE_BYTES, MAX_YAML_DEPTH
 from simulator.params.distributions import MAX_CUTS, DistributionError, build_distribution
 from simulator.params.schema import MAX_COUNT, RATIO_RANGE
 from simulator.pathways.strategies import MAX_LINES_PER_PATIENT
@@ -36,7 +30,7 @@ def no_simulation(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("the simulation started")
 
-    monkeypatch.setattr(simulator.api, "run_prepared", refuse)
+    monkeypatch.setattr(simulator.commands.run, "run_prepared", refuse)
 
 
 def one_error_line(capsys, status):

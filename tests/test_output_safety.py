@@ -9,9 +9,9 @@ import os
 
 import pytest
 
-import simulator.api
+import simulator.commands.run
 from simulator.cli import main
-from simulator.reporting.run_folder import OUTPUT_MARKER
+from simulator.io import OUTPUT_MARKER
 
 from .conftest import tiny_scenario
 
@@ -26,7 +26,7 @@ def no_simulation(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("the simulation started")
 
-    monkeypatch.setattr(simulator.api, "run_prepared", refuse)
+    monkeypatch.setattr(simulator.commands.run, "run_prepared", refuse)
 
 
 def error_line(capsys, status, expected_status=2):
@@ -135,7 +135,7 @@ def test_a_failed_or_interrupted_write_leaves_no_folder_and_keeps_the_old_one(fa
         seen["staging"] = path.parent.parent
         raise failure
 
-    monkeypatch.setattr(simulator.api, "overall_survival_figure", failing_figure)
+    monkeypatch.setattr(simulator.commands.run, "overall_survival_figure", failing_figure)
     capsys.readouterr()
     status = main(["run", str(scenario), "--out", str(out), "--force"])
     error_line(capsys, status, expected_status=130 if isinstance(failure, KeyboardInterrupt) else 1)

@@ -13,7 +13,7 @@ from simulator.experiments.compare import run_comparison
 from simulator.experiments.runner import prepare
 from simulator.outcomes.survival import at_risk_counts, survival_table
 from simulator.outcomes.timecourse import swimmer_data
-from simulator.reporting.compare_folder import SWIMMER_PATIENTS
+from simulator.reporting.comparison_figures import SWIMMER_PATIENTS
 from simulator.reporting.pathway_figures import occupancy_figure, swimmer_figure, symptom_figure
 from simulator.reporting.style import tick_step
 from simulator.reporting.survival_figures import forest_figure, km_figure

@@ -18,7 +18,7 @@ import yaml
 
 import simulator.experiments.psa as psa_module
 from simulator.cli import main
-from simulator.reporting.run_folder import checkpoint_folder
+from simulator.io import checkpoint_folder
 
 from .conftest import ROOT, tiny_scenario
 

@@ -21,16 +21,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..economics.outputs import summarise_psa, write_psa_folder
+from ..commands.compare import write_comparison_folder
+from ..commands.output import CSV_FLOAT_FORMAT
+from ..commands.psa import write_psa_folder
 from ..economics.settings import EconomicSettings
 from ..errors import ModelLimitError, ScenarioError
 from ..experiments.compare import Comparison, run_comparison
-from ..experiments.psa import PSAResult, draws_matrix, run_psa
+from ..experiments.psa import PSAResult, draws_matrix, run_psa, summarise_psa
 from ..experiments.runner import PreparedScenario, prepare
 from ..outcomes.metrics import metric_info
 from ..outcomes.survival import at_risk_counts, survival_table
 from ..reporting import economics_plots
-from ..reporting.compare_folder import ENDPOINTS, write_comparison_folder
+from ..reporting.comparison_figures import ENDPOINTS
 from ..reporting.pathway_figures import occupancy_figure, symptom_figure
 from ..reporting.style import save, tick_step
 from ..reporting.survival_figures import forest_figure, km_figure
@@ -43,7 +45,6 @@ Progress = Callable[[float, str], None]  # (fraction done, what is running)
 PAGE_SCENARIO_FILE = "scenario.yaml"
 COMPARE_FOLDER = "compare"
 PSA_FOLDER = "psa"
-CSV_FLOAT_FORMAT = "%.10g"  # as the CLI's folders
 # pyplot keeps global state and the page draws from several threads (one per browser session, and
 # the downloads' own): one figure-drawing job at a time.
 FIGURE_LOCK = threading.RLock()
@@ -150,7 +151,7 @@ def _png_of(draw: Callable[[io.BytesIO], None]) -> bytes:
 
 def page_figures(simulation: Simulation) -> dict[str, bytes]:
     """The figures the page shows, drawn by the CLI's figure functions with the CLI's inputs (those of
-    compare_folder.write_figures and economics.outputs.write_psa_folder), without the swimmer plots
+    comparison_figures.write_figures and commands.psa.write_psa_folder), without the swimmer plots
     and PSA extras that only the downloads need."""
     comparison = simulation.comparison
     scenario = comparison.prepared.scenario

@@ -1,2 +1,3 @@
 """Capacity planning: hospital resources with schedules, queues whose waits change outcomes, open-population
-arrivals, Erlang-C verification and the capacity search (README "Capacity planning")."""
+arrivals and Erlang-C verification (README "Capacity planning"); the capacity search that re-runs a
+scenario is experiments/capacity_search.py."""

@@ -15,7 +15,7 @@ import math
 from typing import TYPE_CHECKING
 
 from ..core.events import EventType
-from .hooks import Waiting
+from ..core.process import Waiting
 
 if TYPE_CHECKING:  # pragma: no cover
     from .cohort import Patient

@@ -13,14 +13,13 @@ from __future__ import annotations
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ..core.process import Waiting
+
 if TYPE_CHECKING:  # pragma: no cover
     from ..pathways.base import Modality
     from .cohort import Patient
     from .course import Course
     from .model import PathwayModel
-
-# What a hook that may wait yields (SimPy events) and returns (True: go on; False: the patient left).
-Waiting = Generator[Any, Any, bool]
 
 
 class CarePolicy(Protocol):

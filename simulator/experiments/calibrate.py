@@ -3,7 +3,8 @@
 `check` simulates every seed scenario once with the current parameter set and compares each target
 with its published value. `calibrate` fits the parameters of each block (targets file) by
 Nelder-Mead on the log of the parameters, with common random numbers (the same seeds at every
-evaluation), then saves the values to ``simulator/params/calibrated.yaml`` with a fit report.
+evaluation); `nelm-sim calibrate` (commands/calibrate.py) saves the values to
+``simulator/params/calibrated.yaml`` with a fit report.
 """
 
 from __future__ import annotations
@@ -17,16 +18,16 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 from lifelines import CoxPHFitter
 from pydantic import BaseModel, ConfigDict
 from scipy import optimize, stats
 
-from ..config import Scenario, load_scenario, read_yaml
+from ..config import Scenario, load_scenario
 from ..core.events import adverse_event_detail, parse_procedure_detail
 from ..errors import ScenarioError
+from ..io import read_yaml
 from ..outcomes.survival import fit_km
-from ..params.parameter_set import calibrated_file, load_library
+from ..params.parameter_set import load_library
 from .execution import SERIAL, Execution, progress_counter
 from .runner import RunResult, prepare, run_prepared
 
@@ -391,70 +392,3 @@ def calibrate(
             )
         progress(f"block {block.name}: objective {initial:.3f} -> {solution.fun:.3f} after {evaluations[0]} evaluations")
     return overrides, pd.DataFrame(report)
-
-
-def save_calibration(overrides: dict[str, Any], report: pd.DataFrame, blocks: list[Block]) -> Path:
-    targets_of = {}
-    for block in blocks:
-        for parameter in block.parameters:
-            targets_of.setdefault(parameter.name, set()).update(block.targets)
-    path = calibrated_file()
-    # Blocks not refitted this time keep what an earlier calibration saved.
-    previous = (read_yaml(path, what="calibration") or {}).get("parameters", {}) if path.exists() else {}
-    saved = {name: entry for name, entry in previous.items() if name not in overrides}
-    for name, value in overrides.items():
-        entry = (
-            {"value": round(float(value), 6)}
-            if not isinstance(value, dict)
-            else {"params": {k: round(float(v), 6) for k, v in value["params"].items()}}
-        )
-        entry["targets"] = sorted(targets_of.get(name, ()))
-        saved[name] = entry
-    header = (
-        "# Written by `nelm-sim calibrate`: values that replace the library's starting values.\n"
-        "# Fit report: calibration_report.csv beside this file. Method: docs/calibration.md.\n"
-    )
-    body = yaml.safe_dump(
-        {"method": "Nelder-Mead on log parameters, common random numbers, block by block", "parameters": saved}, sort_keys=True
-    )
-    path.write_text(header + body, encoding="utf-8")
-    report_path = path.with_name("calibration_report.csv")
-    if report_path.exists() and not report.empty:
-        earlier = pd.read_csv(report_path)
-        report = pd.concat([earlier[~earlier["block"].isin(report["block"].unique())], report], ignore_index=True)
-    report.to_csv(report_path, index=False, float_format="%.6g")
-    load_library.cache_clear()
-    return path
-
-
-def reproduce(
-    seed_folder: Path, destination: Path, patients: int | None, force: bool, execution: Execution = SERIAL, progress=None
-) -> pd.DataFrame:
-    """Run the seed scenarios, draw the review's figures with published points, and check all targets."""
-    from ..reporting.run_folder import atomic_folder
-    from ..reporting.seed_figures import SEED_FIGURES, draw_seed_figure
-
-    data = load_targets()
-    seeds = load_seed_scenarios(seed_folder)
-    results = simulate_all(list(seeds), seeds, {}, patients, execution, progress)
-    table = target_table(data.targets, results)
-    with atomic_folder(destination, force) as staging:
-        for figure in SEED_FIGURES:
-            draw_seed_figure(figure, results[figure.scenario].patients, staging / f"{figure.key}.png")
-        table.to_csv(staging / "calibration.csv", index=False, float_format="%.6g")
-        lines = [
-            "# The seed review's figures, reproduced",
-            "",
-            "Simulated Kaplan-Meier curves of the virtual cohorts and trials in `scenarios/seed/`, with the",
-            "published points (open circles) of Mayo et al., J Am Coll Surg 2013, and the studies it cites.",
-            "",
-        ]
-        for figure in SEED_FIGURES:
-            lines += [f"## {figure.title}", "", f"![{figure.key}]({figure.key}.png)", ""]
-        lines += ["## Targets", "", "| target | published | simulated | tolerance | pass |", "|---|---|---|---|---|"]
-        lines += [
-            f"| {r.target} | {r.published:g} | {r.simulated:.4g} | {r.tolerance} | {'yes' if r.pass_ else 'NO'} |"
-            for r in table.rename(columns={"pass": "pass_"}).itertuples()
-        ]
-        (staging / "report.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return table

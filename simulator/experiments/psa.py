@@ -21,18 +21,22 @@ import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
+from ..economics import cea
 from ..economics.sampling import draw_parameters
 from ..economics.settings import EconomicSettings
 from ..economics.valuation import VALUE_COLUMNS, value_patients
 from ..errors import UserInputError
-from ..reporting.run_folder import write_file_atomic
+from ..io import write_file_atomic
+from ..params.parameter_set import ParameterSet
 from .execution import Execution
 from .runner import PreparedScenario, run_replication
 
 PSA_REPLICATION = 0
 FIRST_DRAW = 1  # draw 0 is the base case
+INTERVAL_QUANTILES = (0.025, 0.975)  # the 95% interval of PSA draws
 TASKS_PER_WORKER = 8  # chunks per worker: small enough to balance, large enough to amortise pickling
 
 
@@ -220,3 +224,64 @@ def run_psa(
 def draws_matrix(outcomes: pd.DataFrame, strategies: list[str], column: str) -> pd.DataFrame:
     """(draws x strategies) table of one value column."""
     return outcomes.pivot(index="draw", columns="strategy", values=column)[strategies]
+
+
+@dataclass
+class PSASummary:
+    summary: pd.DataFrame
+    icer: pd.DataFrame
+    ceac: pd.DataFrame
+    evpi: pd.DataFrame
+    comparator: str
+    grid: list[float]
+    acceptability: np.ndarray
+    best: np.ndarray
+    population: float
+
+
+def summarise_psa(result: PSAResult, settings: EconomicSettings, params: ParameterSet) -> PSASummary:
+    names = result.strategies
+    costs = draws_matrix(result.outcomes, names, "costs")
+    qalys = draws_matrix(result.outcomes, names, "qalys")
+    comparator = settings.comparator or cea.default_comparator(names, costs.mean(), qalys.mean())
+    grid = settings.wtp_grid()
+    acceptability = cea.ceac(costs.to_numpy(), qalys.to_numpy(), grid)
+    expected = cea.expected_nmb(costs.to_numpy(), qalys.to_numpy(), grid)
+    best, best_probability = cea.ceaf(costs.to_numpy(), qalys.to_numpy(), grid)
+    evpi = cea.evpi(costs.to_numpy(), qalys.to_numpy(), grid)
+    population = settings.decision_population(params)
+
+    rows = []
+    at_wtp = cea.ceac(costs.to_numpy(), qalys.to_numpy(), settings.willingness_to_pay)
+    for index, name in enumerate(names):
+        row: dict[str, object] = {"strategy": name, "draws": len(costs)}
+        for column in ("costs", "qalys", "life_years"):
+            values = draws_matrix(result.outcomes, names, column)[name]
+            row[column] = values.mean()
+            row[f"{column}_lower_95"], row[f"{column}_upper_95"] = values.quantile(list(INTERVAL_QUANTILES)).to_numpy()
+        for k, value in enumerate(settings.willingness_to_pay):
+            row[f"probability_cost_effective_{value:g}"] = at_wtp[k, index]
+        rows.append(row)
+    ceac_rows = [
+        {
+            "wtp": value,
+            "strategy": name,
+            "probability_cost_effective": acceptability[w, s],
+            "expected_nmb": expected[w, s],
+            "optimal": int(best[w] == s),
+        }
+        for w, value in enumerate(grid)
+        for s, name in enumerate(names)
+    ]
+    evpi_table = pd.DataFrame({"wtp": grid, "evpi_per_patient": evpi, "population": population, "evpi_population": evpi * population})
+    return PSASummary(
+        pd.DataFrame(rows),
+        cea.icer_table(names, costs.mean().to_numpy(), qalys.mean().to_numpy(), settings.willingness_to_pay, comparator),
+        pd.DataFrame(ceac_rows),
+        evpi_table,
+        comparator,
+        grid,
+        acceptability,
+        best,
+        population,
+    )

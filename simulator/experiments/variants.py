@@ -17,10 +17,6 @@ from __future__ import annotations
 
 import copy
 import math
-import os
-import platform
-import sys
-import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,7 +28,7 @@ import pandas as pd
 from pydantic import ValidationError
 
 from ..capacity.schedule import DAYS_PER_WEEK, HOURS_PER_DAY
-from ..config import BASE_VARIANT, Scenario, SweepAxis, VariantConfig, load_scenario, validation_error_to_scenario_error
+from ..config import BASE_VARIANT, Scenario, SweepAxis, VariantConfig, validation_error_to_scenario_error
 from ..errors import ModelLimitError, ScenarioError, ScenarioWarning, UserInputError
 from ..outcomes.metrics import LOG_SCALE_METRICS, METRICS, metric_info
 from ..outcomes.replications import t_confidence_interval
@@ -625,59 +621,3 @@ def check_metric(metric: str) -> None:
 def metric_label(metric: str) -> str:
     label, unit, _ = metric_info(metric)
     return f"{label} ({unit})" if unit else label
-
-
-# ---------------------------------------------------------------------------------------------
-# The command
-
-
-DEFAULT_OUTPUT_ROOT = Path("outputs")
-
-
-def scenarios_file(
-    path: Path | str,
-    out: Path | None = None,
-    seed: int | None = None,
-    patients: int | None = None,
-    replications: int | None = None,
-    comparator: str | None = None,
-    metric: str = DEFAULT_METRIC,
-    workers: int = 1,
-    force: bool = False,
-    command_line: list[str] | None = None,
-    progress: Progress | None = None,
-) -> tuple[Path, ScenarioAnalysis]:
-    """Validate every variant and sweep point, run them, and write outputs/<name>-scenarios/ atomically.
-    Nothing is written until the whole file, its variants and sweep have been checked."""
-    from ..api import _apply_cli_overrides, _resolved_yaml
-    from ..reporting.run_folder import check_destination
-    from ..reporting.variant_figures import write_scenarios_folder
-
-    started = time.perf_counter()
-    path = Path(path)
-    check_metric(metric)
-    scenario = _apply_cli_overrides(load_scenario(path), path, seed=seed, patients=patients, replications=replications)
-    runs = expand(scenario, path)
-    resolve_comparator(runs[0].prepared, comparator)
-    destination = Path(out) if out is not None else DEFAULT_OUTPUT_ROOT / f"{scenario.name}-scenarios"
-    if out is None and Path(os.path.normpath(destination)).parent != Path(os.path.normpath(DEFAULT_OUTPUT_ROOT)):
-        raise ScenarioError(path, "name", f"a name that keeps the output folder directly inside {DEFAULT_OUTPUT_ROOT}/", scenario.name)
-    check_destination(destination, force)
-    analysis = run_analysis(scenario, path, runs, comparator, metric, workers, progress)
-    manifest = {
-        "command": "scenarios",
-        "scenario": scenario.name,
-        "scenario_file": str(path),
-        "seed": scenario.seed,
-        "replications": scenario.replications,
-        "patients_per_strategy": scenario.cohort.size,
-        "comparator": analysis.comparator,
-        "metric": metric,
-        "variants": [run.name for run in runs],
-        "workers": workers,
-        "python": sys.version.split()[0],
-        "platform": platform.platform(),
-        "command_line": command_line or [],
-    }
-    folder = write_scenarios_folder(analysis, destination, force, manifest, _resolved_yaml(scenario), started)
-    return folder, analysis

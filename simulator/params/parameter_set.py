@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 from pydantic import ValidationError
 
-from ..config import read_yaml
 from ..errors import ScenarioError
+from ..io import read_yaml
 from .distributions import TimeToEvent
 from .schema import ParameterEntry
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from ..config import RESOURCE_NAMES
 from ..core.events import EventType, adverse_event_detail
-from ..engine.hooks import Waiting
+from ..core.process import Waiting
 from ..errors import ModalityDeclarationError
 
 DAYS_PER_MONTH = 365.25 / 12  # calendar identity, not a model parameter

@@ -1,1 +1,2 @@
-"""Figures and files: the only place matplotlib and file writing live."""
+"""Figures, report.html and tables for printing: the only place matplotlib lives. Output folders are
+written by the commands (simulator/commands/), which call these."""

@@ -1,16 +1,21 @@
-"""Capacity planning outputs: resources.csv, waits.csv, queue_lengths.csv, their figures and the planner
-section of report.html (README "Capacity planning")."""
+"""Capacity planning figures: queues and waits per resource, the planner section of report.html and the
+capacity curve of `nelm-sim capacity` (README "Capacity planning")."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+from matplotlib.ticker import MaxNLocator
 
+from .html_report import figure_html
 from .style import plt, save, strategy_colours
 
-CSV_FLOAT_FORMAT = "%.10g"
+if TYPE_CHECKING:  # pragma: no cover
+    from ..experiments.capacity_search import CapacityAnswer
+
 SUMMARY_COLUMNS = [
     "capacity",
     "utilisation",
@@ -26,13 +31,6 @@ SUMMARY_COLUMNS = [
     "bed_days_per_year",
 ]
 PATIENT_FLAGS = ("progressed_while_waiting", "treatment_changed_by_waiting", "died_while_waiting")
-
-
-def write_capacity_tables(capacity, folder: Path) -> None:
-    """resources.csv (per replication, strategy and resource), waits.csv (every wait), queue_lengths.csv."""
-    capacity.frame("resources").to_csv(folder / "resources.csv", index=False, float_format=CSV_FLOAT_FORMAT)
-    capacity.frame("waits").to_csv(folder / "waits.csv", index=False, float_format=CSV_FLOAT_FORMAT)
-    capacity.frame("queues").to_csv(folder / "queue_lengths.csv", index=False, float_format=CSV_FLOAT_FORMAT)
 
 
 def resource_summary(resources: pd.DataFrame) -> pd.DataFrame:
@@ -92,7 +90,7 @@ def capacity_figures(capacity, strategies: list[str], folder: Path) -> list[tupl
     return out
 
 
-def planner_section(capacity, patients: pd.DataFrame, strategies: list[str], figures: list[tuple[Path, str]], figure_html) -> str:
+def planner_section(capacity, patients: pd.DataFrame, strategies: list[str], figures: list[tuple[Path, str]]) -> str:
     """The "Capacity and waiting" section of report.html."""
     parts = [
         "<h2>Capacity and waiting (for planners)</h2>",
@@ -123,3 +121,36 @@ def planner_section(capacity, patients: pd.DataFrame, strategies: list[str], fig
     for path, caption in figures:
         parts.append(figure_html(path, caption))
     return "\n".join(parts)
+
+
+def curve_figure(answer: CapacityAnswer, path: Path, title: str) -> Path:
+    curve = answer.curve
+    strategies = list(dict.fromkeys(curve["strategy"]))
+    colours = strategy_colours(strategies)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
+    for strategy in strategies:
+        part = curve[curve["strategy"] == strategy]
+        left.plot(part["capacity"], part["p90_wait_days"], marker="o", color=colours[strategy], label=strategy)
+        right.errorbar(
+            part["capacity"],
+            100 * part["os_5y"],
+            yerr=[100 * (part["os_5y"] - part["os_5y_lower_95"]).fillna(0), 100 * (part["os_5y_upper_95"] - part["os_5y"]).fillna(0)],
+            marker="o",
+            color=colours[strategy],
+            capsize=3,
+            label=strategy,
+        )
+    left.axhline(answer.target_days, color="#c00", ls="--", lw=1, label=f"target {answer.target_days:g} days")
+    if answer.answer is not None:
+        for axis in (left, right):
+            axis.axvline(answer.answer, color="#999", ls=":", lw=1)
+    for axis in (left, right):
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+    left.set_xlabel(f"{answer.resource} capacity")
+    left.set_ylabel("90th-percentile wait (days)")
+    right.set_xlabel(f"{answer.resource} capacity")
+    right.set_ylabel("5-year overall survival (%)")
+    left.legend(fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return save(fig, path)

@@ -37,7 +37,7 @@ def _table(frame: pd.DataFrame, float_format: str = "{:.3f}") -> str:
     return frame.to_html(index=False, escape=True, border=0, na_rep="", float_format=float_format.format)
 
 
-def _figure(path: Path, caption: str) -> str:
+def figure_html(path: Path, caption: str) -> str:
     data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
     return (
         f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,{data}">'
@@ -92,7 +92,7 @@ def build_report(
         _table(headline_table(summary, names, comparison.comparator)),
     ]
     for path, caption in figures:
-        parts.append(_figure(path, caption))
+        parts.append(figure_html(path, caption))
     if capacity_section:
         parts.append(capacity_section)
     parts.append("<h2>All results</h2>")
@@ -247,7 +247,7 @@ def scenario_analysis_section(analysis: ScenarioAnalysis, figures: list[tuple[Pa
     if words:
         parts.append(f"<p>{esc(words)}</p>")
     for path, caption in figures:
-        parts.append(_figure(path, caption))
+        parts.append(figure_html(path, caption))
     for metric in SCENARIO_TABLE_METRICS:
         if metric != analysis.metric:
             parts += [f"<h3>{esc(metric_info(metric)[0])} by variant</h3>", _table(_variant_metric_table(analysis, metric))]

@@ -1,29 +1,23 @@
-"""Figures and run folder of `nelm-sim scenarios`: the chosen metric across a sweep (line plot for one
-parameter, heat map for two) or across named variants (dot plot with 95% CIs), Kaplan-Meier curves
-of every run in small multiples, and the folder with scenarios.csv and report.html."""
+"""Figures of `nelm-sim scenarios`: the chosen metric across a sweep (line plot for one parameter, heat
+map for two) or across named variants (dot plot with 95% CIs), and Kaplan-Meier curves of every run in
+small multiples."""
 
 from __future__ import annotations
 
 import math
 import re
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from ..outcomes.cohort import cohort_characteristics
 from ..outcomes.metrics import metric_info
-from .compare_folder import report_context, write_figures
-from .html_report import build_report, scenario_analysis_section
-from .run_folder import atomic_folder, write_json
 from .style import DPI, plt, save, strategy_colours, tick_step
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..experiments.variants import ScenarioAnalysis
 
-CSV_FLOAT_FORMAT = "%.10g"
 MAX_KM_PANELS = 12  # beyond a dozen panels the curves are too small to read: evenly spaced runs are shown
 KM_COLUMNS = 3  # panels per row: three 4.4-inch panels fit the report's width
 DOT_OFFSET = 0.18  # vertical spread of the strategies' dots within one variant's row (row height 1)
@@ -280,47 +274,3 @@ def write_variant_figures(analysis: ScenarioAnalysis, folder: Path) -> list[tupl
         )
     )
     return out
-
-
-def write_scenarios_folder(
-    analysis: ScenarioAnalysis, destination: Path, force: bool, manifest: dict, resolved_yaml: str, started: float
-) -> Path:
-    """scenarios.csv, variants.csv, comparison.csv, survival.csv, figures/, report.html (the base comparison with a
-    scenario-analysis section), scenario.resolved.yaml and manifest.json, written atomically."""
-    base = analysis.base_result.comparison
-    assert base is not None, "the base run keeps its whole comparison"
-    context = report_context(base, None)
-    with atomic_folder(destination, force) as staging:
-        figures_folder = staging / "figures"
-        figures_folder.mkdir()
-        analysis.table().to_csv(staging / "scenarios.csv", index=False, float_format=CSV_FLOAT_FORMAT)
-        analysis.variants_table().to_csv(staging / "variants.csv", index=False, float_format=CSV_FLOAT_FORMAT)
-        analysis.contrasts_table().to_csv(staging / "comparison.csv", index=False, float_format=CSV_FLOAT_FORMAT)
-        analysis.survival().to_csv(staging / "survival.csv", index=False, float_format=CSV_FLOAT_FORMAT)
-        scenario_figures = write_variant_figures(analysis, figures_folder)
-        base_figures = write_figures(base, figures_folder)
-        section = scenario_analysis_section(analysis, scenario_figures)
-        capacity_section = ""
-        if base.capacity is not None:  # the base's capacity tables and planner section, as `compare` writes them
-            from .capacity_report import capacity_figures, planner_section, write_capacity_tables
-            from .html_report import _figure
-
-            write_capacity_tables(base.capacity, staging)
-            planner_figures = capacity_figures(base.capacity, base.strategies, figures_folder)
-            capacity_section = planner_section(base.capacity, base.patients, base.strategies, planner_figures, _figure)
-        report = build_report(
-            base, base_figures, cohort_characteristics(base.patients), context, scenario_section=section, capacity_section=capacity_section
-        )
-        (staging / "report.html").write_text(report, encoding="utf-8")
-        (staging / "scenario.resolved.yaml").write_text(resolved_yaml, encoding="utf-8")
-        write_json(
-            staging / "manifest.json",
-            {
-                **manifest,
-                "scenario_sha256": context["scenario_sha256"],
-                "figures": [str(path.relative_to(staging)) for path, _ in scenario_figures + base_figures],
-                "versions": context["versions"],
-                "wall_time_seconds": round(time.perf_counter() - started, 3),
-            },
-        )
-    return destination

@@ -1,5 +1,9 @@
-"""The run folder: written into a temporary sibling folder and renamed at the end, so an interrupted
-or failed run never leaves a half-written output folder behind."""
+"""The ground floor's file I/O: safe YAML reading, atomic output folders, checkpoints beside them, JSON.
+
+Nothing here knows about scenarios or commands; it imports nothing from the package but ``errors``.
+An output folder is written into a temporary sibling folder and renamed at the end, so an interrupted
+or failed run never leaves a half-written output folder behind.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import atexit
 import datetime as dt
 import errno
 import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -16,12 +21,17 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from importlib import metadata
 from pathlib import Path
+from typing import Any
 
-from ..errors import UserInputError
+import yaml
 
-DEPENDENCIES = ("simpy", "numpy", "pandas", "scipy", "matplotlib", "pyyaml", "pydantic", "lifelines", "pyarrow")
+from .errors import ScenarioError, UserInputError
+
+# Limits that keep a hand-edited file from exhausting the machine; README "Errors and limits".
+MAX_FILE_BYTES = 1_000_000
+MAX_YAML_DEPTH = 20
+OUTPUT_MARKER = ".nelm-sim-output"  # in every folder atomic_folder writes: what `--force` may replace
 
 
 class OutputExistsError(UserInputError):
@@ -43,17 +53,65 @@ def _named(exc: OSError, path: Path) -> OSError:
     return exc
 
 
-OUTPUT_MARKER = ".nelm-sim-output"  # in every folder atomic_folder writes: what `--force` may replace
+class _NoAliasSafeLoader(yaml.SafeLoader):
+    """SafeLoader that refuses anchors/aliases (billion-laughs) and deep nesting."""
 
-
-def package_versions() -> dict[str, str]:
-    versions = {}
-    for name in ("nelm-sim", *DEPENDENCIES):
+    def compose_node(self, parent, index):  # type: ignore[override]
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.constructor.ConstructorError(None, None, "anchors and aliases are not allowed in scenario files", event.start_mark)
+        event = self.peek_event()
+        if getattr(event, "anchor", None):
+            raise yaml.constructor.ConstructorError(None, None, "anchors and aliases are not allowed in scenario files", event.start_mark)
+        if getattr(event, "tag", None) is not None:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"YAML tags such as {event.tag} are not allowed in scenario files", event.start_mark
+            )
+        self._depth = getattr(self, "_depth", 0) + 1
         try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = "not installed"
-    return versions
+            if self._depth > MAX_YAML_DEPTH:
+                raise yaml.constructor.ConstructorError(None, None, f"nesting deeper than {MAX_YAML_DEPTH} levels", event.start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def read_yaml(path: Path, what: str = "scenario") -> Any:
+    path = Path(path)
+    try:
+        if not path.exists():
+            raise ScenarioError(path, "", f"an existing {what} file")
+        if not path.is_file():
+            raise ScenarioError(path, "", f"a {what} file, not a folder")
+        with path.open("rb") as stream:
+            raw = stream.read(MAX_FILE_BYTES + 1)  # never more than the limit, whatever stat says
+    except (OSError, ValueError) as exc:  # unreadable, name too long, NUL byte in the name...
+        raise ScenarioError(path, "", f"a readable {what} file ({type(exc).__name__})") from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise ScenarioError(path, "", f"a file of at most {MAX_FILE_BYTES} bytes", f"more than {MAX_FILE_BYTES} bytes")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ScenarioError(path, "", "UTF-8 text") from None
+    try:
+        loader = _NoAliasSafeLoader(text)  # a SafeLoader: plain scalars, lists and mappings only
+        try:
+            return loader.get_single_data()
+        finally:
+            loader.dispose()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "YAML"
+        reason = exc.problem or exc.context or "valid YAML"
+        raise ScenarioError(path, where, f"valid YAML ({reason})") from None
+    except yaml.YAMLError as exc:
+        raise ScenarioError(path, "", f"valid YAML ({type(exc).__name__})") from None
+    except RecursionError:
+        raise ScenarioError(path, "", f"YAML nested at most {MAX_YAML_DEPTH} levels deep") from None
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 # Destinations this process holds: absolute path -> the open lock file. A lock is held from the moment a

@@ -1,30 +1,32 @@
-"""`nelm-sim capacity`: the smallest capacity of one resource that meets a 90th-percentile wait target.
+"""The capacity search of `nelm-sim capacity`: the smallest capacity of one resource that meets a
+90th-percentile wait target.
 
 Each candidate capacity re-runs the scenario's comparison (every strategy, every replication) with the
 scenario's seed, so every candidate sees the same arrivals and patients (common random numbers) and
 the same command gives the same answer. The p90 wait of a strategy is the 90th percentile of its served
 waits for the resource in the statistics window, replications pooled; the target must hold for every
-strategy. The search scans upward (capacity/search.py) and keeps every point: the trade-off curve of
-capacity, p90 wait and 5-year overall survival.
+strategy. ``smallest_capacity`` scans upward: ``evaluate(capacity)`` returns (p90 wait, anything else to
+report); the scan stops at the first capacity whose p90 wait is within the target (waits do not grow
+with capacity when the random numbers are common, so the first hit is the smallest), or at ``maximum``.
+Every evaluated point is kept: the trade-off curve of capacity, p90 wait and 5-year overall survival.
 """
 
 from __future__ import annotations
 
 import math
-import os
-import platform
-import sys
-import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ..config import MAX_RESOURCE_CAPACITY, RESOURCE_NAMES, Scenario, load_scenario
+from ..capacity.schedule import MONTHS_PER_YEAR
+from ..config import MAX_RESOURCE_CAPACITY, RESOURCE_NAMES, Scenario
 from ..errors import ScenarioError, UserInputError
-from .schedule import MONTHS_PER_YEAR
-from .search import SearchResult, smallest_capacity
+from .compare import run_comparison
+from .runner import prepare
 
 DEFAULT_MAX_CAPACITY = 20
 P90 = 0.9
@@ -44,6 +46,32 @@ CURVE_COLUMNS = [
     "treatment_changed_by_waiting_share",
     "meets_target",
 ]
+
+
+@dataclass
+class SearchResult:
+    answer: int | None  # None: no capacity up to ``maximum`` meets the target
+    target: float
+    curve: list[tuple[int, float, Any]] = field(default_factory=list)  # (capacity, p90 wait, extra)
+
+
+def smallest_capacity(
+    evaluate: Callable[[int], tuple[float, Any]], target: float, start: int = 1, maximum: int = 50, beyond: int = 1
+) -> SearchResult:
+    """Scan capacities start, start + 1, ... up to ``maximum``; also evaluate ``beyond`` more points after the
+    answer so that the curve shows what one more unit buys."""
+    result = SearchResult(None, target)
+    extra_left = beyond
+    for capacity in range(start, maximum + 1):
+        wait, extra = evaluate(capacity)
+        result.curve.append((capacity, wait, extra))
+        if result.answer is None and not math.isnan(wait) and wait <= target:
+            result.answer = capacity
+        elif result.answer is not None:
+            extra_left -= 1
+        if result.answer is not None and extra_left <= 0:
+            break
+    return result
 
 
 @dataclass
@@ -85,9 +113,6 @@ def with_capacity(scenario: Scenario, resource: str, capacity: int) -> Scenario:
 
 def evaluate(scenario: Scenario, path: Path, resource: str, capacity: int, target: float, progress=None) -> tuple[float, pd.DataFrame]:
     """(worst p90 wait over strategies, curve rows) of one candidate capacity."""
-    from ..experiments.compare import run_comparison
-    from ..experiments.runner import prepare
-
     comparison = run_comparison(prepare(with_capacity(scenario, resource, capacity), path), progress=progress)
     waits = comparison.capacity.frame("waits")
     resources = comparison.capacity.frame("resources")
@@ -146,100 +171,3 @@ def search_capacity(
 
     result = smallest_capacity(_evaluate, target, start=minimum, maximum=maximum)
     return CapacityAnswer(resource, target, result, pd.concat(frames, ignore_index=True))
-
-
-def curve_figure(answer: CapacityAnswer, path: Path, title: str) -> Path:
-    from ..reporting.style import plt, save, strategy_colours
-
-    curve = answer.curve
-    strategies = list(dict.fromkeys(curve["strategy"]))
-    colours = strategy_colours(strategies)
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
-    for strategy in strategies:
-        part = curve[curve["strategy"] == strategy]
-        left.plot(part["capacity"], part["p90_wait_days"], marker="o", color=colours[strategy], label=strategy)
-        right.errorbar(
-            part["capacity"],
-            100 * part["os_5y"],
-            yerr=[100 * (part["os_5y"] - part["os_5y_lower_95"]).fillna(0), 100 * (part["os_5y_upper_95"] - part["os_5y"]).fillna(0)],
-            marker="o",
-            color=colours[strategy],
-            capsize=3,
-            label=strategy,
-        )
-    left.axhline(answer.target_days, color="#c00", ls="--", lw=1, label=f"target {answer.target_days:g} days")
-    if answer.answer is not None:
-        for axis in (left, right):
-            axis.axvline(answer.answer, color="#999", ls=":", lw=1)
-    from matplotlib.ticker import MaxNLocator
-
-    for axis in (left, right):
-        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
-    left.set_xlabel(f"{answer.resource} capacity")
-    left.set_ylabel("90th-percentile wait (days)")
-    right.set_xlabel(f"{answer.resource} capacity")
-    right.set_ylabel("5-year overall survival (%)")
-    left.legend(fontsize=8)
-    fig.suptitle(title)
-    fig.tight_layout()
-    return save(fig, path)
-
-
-DEFAULT_OUTPUT_ROOT = Path("outputs")
-
-
-def capacity_file(
-    path: Path | str,
-    resource: str,
-    target: float,
-    minimum: int = 1,
-    maximum: int = DEFAULT_MAX_CAPACITY,
-    out: Path | None = None,
-    seed: int | None = None,
-    replications: int | None = None,
-    force: bool = False,
-    command_line: list[str] | None = None,
-    progress=None,
-) -> tuple[Path, CapacityAnswer]:
-    """Validate, search and write outputs/<name>-capacity-<resource>/ atomically."""
-    from ..api import _apply_cli_overrides, _resolved_yaml
-    from ..reporting.run_folder import atomic_folder, check_destination, package_versions, write_json
-
-    started = time.perf_counter()
-    path = Path(path)
-    scenario = _apply_cli_overrides(load_scenario(path), path, seed=seed, replications=replications)
-    check_options(scenario, path, resource, target, minimum, maximum)
-    from ..experiments.runner import prepare
-
-    prepare(scenario, path)  # every check of the scenario before anything is written or run
-    destination = Path(out) if out is not None else DEFAULT_OUTPUT_ROOT / f"{scenario.name}-capacity-{resource}"
-    if out is None and Path(os.path.normpath(destination)).parent != Path(os.path.normpath(DEFAULT_OUTPUT_ROOT)):
-        raise ScenarioError(path, "name", f"a name that keeps the output folder directly inside {DEFAULT_OUTPUT_ROOT}/", scenario.name)
-    check_destination(destination, force)
-    answer = search_capacity(scenario, path, resource, target, minimum, maximum, progress)
-    with atomic_folder(destination, force) as staging:
-        (staging / "figures").mkdir()
-        answer.curve.to_csv(staging / "capacity_curve.csv", index=False, float_format="%.10g")
-        curve_figure(answer, staging / "figures" / "capacity_curve.png", f"{scenario.name}: {resource} capacity against waits and survival")
-        (staging / "scenario.resolved.yaml").write_text(_resolved_yaml(scenario), encoding="utf-8")
-        write_json(
-            staging / "manifest.json",
-            {
-                "command": "capacity",
-                "scenario": scenario.name,
-                "scenario_file": str(path),
-                "seed": scenario.seed,
-                "replications": scenario.replications,
-                "resource": resource,
-                "target_p90_wait_days": target,
-                "min_capacity": minimum,
-                "max_capacity": maximum,
-                "answer": answer.answer,
-                "versions": package_versions(),
-                "python": sys.version.split()[0],
-                "platform": platform.platform(),
-                "wall_time_seconds": round(time.perf_counter() - started, 3),
-                "command_line": command_line or [],
-            },
-        )
-    return destination, answer

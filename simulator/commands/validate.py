@@ -1,0 +1,26 @@
+"""`nelm-sim validate`: check a scenario file as every command would, without running it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..capacity.arrivals import expected_arrivals
+from ..capacity.run import arrival_months
+from ..config import load_scenario
+from ..experiments.runner import prepare
+from ..experiments.variants import expand
+
+
+def validate_file(path: Path) -> str:
+    """What the valid file holds, in one line; bad input raises a one-line ScenarioError."""
+    scenario = load_scenario(path)
+    prepared = prepare(scenario, path)
+    extra = ""
+    if scenario.variants or scenario.sweep:
+        runs = expand(scenario, path)
+        extra = f", {sum(r.kind == 'variant' for r in runs)} variants, {sum(r.kind == 'sweep' for r in runs)} sweep points"
+    patients = f"{scenario.cohort.size} patients"
+    if scenario.capacity is not None and scenario.capacity.arrivals is not None:
+        expected = expected_arrivals(prepared.params, scenario.capacity.arrivals.catchment_population, arrival_months(scenario))
+        patients = f"about {expected:,.0f} arriving patients"
+    return f"{path}: valid ({len(prepared.strategies)} strategies, {patients}, {scenario.replications} replications{extra})"

@@ -1,0 +1,83 @@
+"""The figures of a strategy comparison (`nelm-sim compare`, the base of `nelm-sim scenarios`, the page)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from ..outcomes.survival import at_risk_counts, survival_table
+from ..outcomes.timecourse import swimmer_data
+from .pathway_figures import occupancy_figure, swimmer_figure, symptom_figure
+from .style import save, tick_step
+from .survival_figures import forest_figure, km_figure
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..experiments.compare import Comparison
+
+SWIMMER_PATIENTS = 30
+ENDPOINTS = (
+    ("os_months", "death", "overall survival", "Overall survival (Kaplan-Meier)", "km_overall_survival.png"),
+    (
+        "pfs1_months",
+        "pfs1_event",
+        "first-line progression-free survival",
+        "Progression-free survival, first line (Kaplan-Meier)",
+        "km_progression_free_survival.png",
+    ),
+)
+
+
+def _file_name(strategy: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]", "_", strategy)
+
+
+def write_figures(comparison: Comparison, folder: Path) -> list[tuple[Path, str]]:
+    """Every figure as PNG in ``folder``; returns (path, caption) in report order."""
+    scenario = comparison.prepared.scenario
+    horizon = scenario.horizon_months
+    names = comparison.strategies
+    patients = comparison.patients
+    pooled = f"all {comparison.replications} replication(s) pooled"
+    out: list[tuple[Path, str]] = []
+    ticks = list(np.arange(0.0, horizon + 1e-9, tick_step(horizon)))
+    for duration, event, words, ylabel, file in ENDPOINTS:
+        curves = survival_table(patients, names, duration, event)
+        at_risk = pd.DataFrame(
+            {t: [at_risk_counts(patients.loc[patients["strategy"] == s, duration], [t])[0] for s in names] for t in ticks}, index=names
+        )
+        fig = km_figure(curves, at_risk, names, f"{scenario.name}: {words} by strategy", ylabel, horizon)
+        out.append((save(fig, folder / file), f"Kaplan-Meier {words} with 95% confidence bands and numbers at risk ({pooled})."))
+    hazards = comparison.summary[comparison.summary["metric"] == "hr_os_vs_comparator"]
+    fig = forest_figure(hazards, comparison.comparator, names, comparison.replications)
+    out.append(
+        (
+            save(fig, folder / "hazard_ratios.png"),
+            f"Hazard ratio of death of each strategy against {comparison.comparator} (Cox model per replication).",
+        )
+    )
+    fig = symptom_figure(comparison.symptom_curve, names, horizon)
+    out.append((save(fig, folder / "symptom_control.png"), f"Symptom control over time among patients with functional tumours ({pooled})."))
+    fig = occupancy_figure(comparison.occupancy, names, horizon)
+    out.append(
+        (
+            save(fig, folder / "state_occupancy.png"),
+            f"Share of the cohort in each state at each month ({pooled}): the partitioned-survival picture.",
+        )
+    )
+    events = comparison.first_events
+    sample = sorted(events["patient_id"].unique())[:SWIMMER_PATIENTS]  # cohort order is already random
+    treatments = sorted(events.loc[events["event"].astype(str) == "treatment_start", "detail"].astype(str).unique())
+    for strategy in names:
+        lines, markers = swimmer_data(events, strategy, 0, sample)
+        fig = swimmer_figure(lines, markers, strategy, horizon, treatments)
+        out.append(
+            (
+                save(fig, folder / f"swimmer_{_file_name(strategy)}.png"),
+                f"{strategy}: treatment sequences of the same {len(sample)} patients of replication 1.",
+            )
+        )
+    return out
