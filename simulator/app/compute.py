@@ -29,7 +29,7 @@ from ..errors import ModelLimitError, ScenarioError
 from ..experiments.compare import Comparison, run_comparison
 from ..experiments.psa import PSAResult, draws_matrix, run_psa, summarise_psa
 from ..experiments.runner import PreparedScenario, prepare
-from ..outcomes.metrics import metric_info
+from ..outcomes.metrics import HEADLINE_METRICS, metric_info
 from ..outcomes.survival import at_risk_counts, survival_table
 from ..reporting import economics_plots
 from ..reporting.comparison_figures import ENDPOINTS
@@ -49,7 +49,6 @@ PSA_FOLDER = "psa"
 # the downloads' own): one figure-drawing job at a time.
 FIGURE_LOCK = threading.RLock()
 # The numbers of the headline table, as numbers (the page's second table and the tests read these).
-KEY_METRICS = ("median_os_months", "os_5y", "rmst_os_months", "hr_os_vs_comparator", "median_pfs1_months", "mean_months_uncontrolled")
 
 
 @dataclass
@@ -202,7 +201,7 @@ def page_result(simulation: Simulation) -> PageResult:
     scenario = comparison.prepared.scenario
     names = comparison.strategies
     summary = comparison.summary
-    key = summary[summary["metric"].isin(KEY_METRICS)][["strategy", "metric", "label", "unit", "estimate", "lower_95", "upper_95"]]
+    key = summary[summary["metric"].isin(HEADLINE_METRICS)][["strategy", "metric", "label", "unit", "estimate", "lower_95", "upper_95"]]
     metrics = [m for m in summary["metric"].unique() if metric_info(m)[2] != "other"]
     psa_summary = summarise_psa(simulation.psa, simulation.economics, simulation.prepared.params)
     with FIGURE_LOCK:

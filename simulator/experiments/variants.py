@@ -30,7 +30,7 @@ from pydantic import ValidationError
 from ..capacity.schedule import DAYS_PER_WEEK, HOURS_PER_DAY
 from ..config import BASE_VARIANT, Scenario, SweepAxis, VariantConfig, validation_error_to_scenario_error
 from ..errors import ModelLimitError, ScenarioError, ScenarioWarning, UserInputError
-from ..outcomes.metrics import LOG_SCALE_METRICS, METRICS, metric_info
+from ..outcomes.metrics import HIGHER_IS_BETTER, LOG_SCALE_METRICS, LOWER_IS_BETTER, METRICS, metric_info
 from ..outcomes.replications import t_confidence_interval
 from ..outcomes.survival import survival_table
 from ..params.parameter_set import ParameterSet, load_library
@@ -44,28 +44,6 @@ HOURS_PER_WEEK = HOURS_PER_DAY * DAYS_PER_WEEK  # a resource without a schedule 
 SCENARIO_COLUMNS = ["variant", "strategy", "metric", "estimate", "lower", "upper"]
 MERGED_MAPPINGS = ("parameters", "economics")  # merged key by key; other top-level fields are replaced
 COHORT_PREFIX = "cohort."
-
-# Which way is better, for the "best strategy" of each run in the report; metrics not listed have
-# no preferred direction (e.g. the share resected) and get no ranking.
-HIGHER_IS_BETTER = frozenset(
-    {
-        "median_os_months",
-        "rmst_os_months",
-        "life_years_gained",
-        "median_pfs1_months",
-        "share_ever_controlled",
-        "mean_months_controlled",
-        "symptom_free_survival_months",
-        "alive_at_horizon_share",
-        "controlled_by_6m",
-        "controlled_by_12m",
-        "os_1y",
-        "os_3y",
-        "os_5y",
-        "os_10y",
-    }
-)
-LOWER_IS_BETTER = frozenset({"mean_months_uncontrolled", "hr_os_vs_comparator", "adverse_events_per_patient"})
 
 # Plain words for the cohort-mix parameters, for the report's "what changed".
 COHORT_WORDS = {
