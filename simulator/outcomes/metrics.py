@@ -184,6 +184,15 @@ def metric_info(name: str) -> tuple[str, str, str]:
     return (name, "", "other")
 
 
+# A quantity's natural range by its unit, for confidence intervals that respect it (a share stays in
+# [0, 1], a time or a count at or above 0). Years are differences in RMST (life-years gained): any sign.
+NATURAL_BOUNDS = {"share": (0.0, 1.0), "months": (0.0, math.inf), "days": (0.0, math.inf), "count": (0.0, math.inf)}
+
+
+def natural_bounds(name: str) -> tuple[float, float] | None:
+    return NATURAL_BOUNDS.get(metric_info(name)[1])
+
+
 def metric_order(names: list[str]) -> list[str]:
     """Declared metrics in the order they are declared, then pattern-named ones alphabetically."""
     declared = [m for m in METRICS if m in names]
