@@ -109,6 +109,7 @@ def test_burden_and_symptom_metrics(events, patients):
     symptoms = symptom_metrics(patients)
     assert symptoms["symptom_free_survival_months"] == ((8 - 5) + 10) / 2
     assert symptoms["controlled_by_6m"] == 1.0 and symptoms["mean_months_uncontrolled"] == 5.0
+    assert symptoms["uncontrolled_share_of_life"] == 5.0 / 8.0  # the functional patient: 5 of 8 months followed
 
 
 def test_at_risk_counts_include_those_ending_at_the_time():
