@@ -242,6 +242,9 @@ def atomic_folder(destination: Path, force: bool) -> Iterator[Path]:
     check_destination(destination, force)
     destination.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{destination.name}.partial-", dir=destination.parent))
+    # mkdtemp makes the folder private (0700); the output folder gets the permissions any folder the
+    # user makes gets (their umask), e.g. group-readable by default.
+    staging.chmod(0o777 & ~_umask())
     try:
         (staging / OUTPUT_MARKER).write_text("written by nelm-sim; `--force` may replace this folder\n", encoding="utf-8")
         yield staging
@@ -273,6 +276,12 @@ def atomic_folder(destination: Path, force: bool) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+def _umask() -> int:
+    current = os.umask(0)  # the only way to read it is to set it
+    os.umask(current)
+    return current
 
 
 def write_json(path: Path, data: dict) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 
 import pytest
 
@@ -146,3 +147,13 @@ def test_a_failed_or_interrupted_write_leaves_no_folder_and_keeps_the_old_one(fa
     capsys.readouterr()
     assert not fresh.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "scenario.yaml"], "a staging folder was left behind"
+
+
+def test_output_folders_get_the_users_umask(scenario, tmp_path, capsys):
+    """mkdtemp's private 0700 staging folder used to become the output folder (issue 20, item 11)."""
+    previous = os.umask(0o022)
+    try:
+        assert main(["run", str(scenario), "--quiet", "--workers", "1", "--out", str(tmp_path / "shared")]) == 0
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "shared").stat().st_mode) == 0o755
