@@ -347,6 +347,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_wait_option(reproduce)
     _add_execution_options(reproduce)
 
+    schema = commands.add_parser(
+        "schema",
+        help="print the JSON Schema of scenario files (for editor completion and checking)",
+        description="Print the JSON Schema (draft 2020-12) of scenario files, generated from the validation models.",
+    )
+    schema.add_argument("--out", type=Path, metavar="FILE", help="write it to FILE instead of printing it")
+
     params = commands.add_parser(
         "params",
         help="print every model parameter with its value, unit and source",
@@ -622,6 +629,22 @@ def _cmd_capacity(args: argparse.Namespace) -> int:
 
 
 COMMANDS.update({"psa": _cmd_psa, "dsa": _cmd_dsa, "capacity": _cmd_capacity})
+
+
+def _cmd_schema(args: argparse.Namespace) -> int:
+    from .commands.schema import schema_text
+
+    if args.out is None:
+        sys.stdout.write(schema_text())
+        return 0
+    from .io import write_file_atomic
+
+    write_file_atomic(args.out, schema_text())
+    print(f"wrote {args.out}")
+    return 0
+
+
+COMMANDS["schema"] = _cmd_schema
 
 
 def _internal_error(exc: Exception, args: argparse.Namespace) -> int:
