@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import ErrorDetails
 
-from .errors import ScenarioError
+from .errors import ScenarioError, did_you_mean
 from .io import read_yaml
 
 # Limits that keep a hand-edited file from exhausting the machine; README "Errors and limits"
@@ -455,6 +455,17 @@ def _expectation(error: ErrorDetails) -> str:
     return _EXPECTATIONS.get(kind, error.get("msg", "a valid value"))
 
 
+def _field_names() -> set[str]:
+    """Every key a scenario file may use somewhere: what a misspelt key is compared with."""
+    names: set[str] = set()
+    pending: list[type[BaseModel]] = [Strict]
+    while pending:
+        model = pending.pop()
+        names.update(model.model_fields)
+        pending.extend(model.__subclasses__())
+    return names
+
+
 def validation_error_to_scenario_error(path: Path, exc: ValidationError) -> ScenarioError:
     errors = exc.errors(include_url=False)
     # Prefer the most specific error (longest path) that is not a union-branch mismatch.
@@ -468,6 +479,8 @@ def validation_error_to_scenario_error(path: Path, exc: ValidationError) -> Scen
         # a mapping key that YAML read as a number, date, null...: show it as a name
         loc = tuple(str(item) for item in loc if item != "[key]")
         expected = "a key in text (quote numbers, dates and null used as names)"
+    if error["type"] == "extra_forbidden" and loc:
+        expected += did_you_mean(loc[-1], _field_names())
     field = format_location(loc)
     got = error.get("input") if error["type"] not in ("missing", "model_type", "dict_type") else None
     if isinstance(got, (dict, list)):

@@ -2,7 +2,21 @@
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from pathlib import Path
+
+# How alike a misspelt name and a known one must be to suggest the known one (difflib's ratio: 0.6 is
+# its own default; 0.7 keeps suggestions to real near-misses such as "cohrt" for "cohort").
+SUGGESTION_CUTOFF = 0.7
+
+
+def did_you_mean(word: object, choices: Iterable[str]) -> str:
+    """ " (did you mean 'x'?)" for the closest known name, or "" when none is close."""
+    if not isinstance(word, str):
+        return ""
+    close = difflib.get_close_matches(word, sorted(set(choices)), n=1, cutoff=SUGGESTION_CUTOFF)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 class UserInputError(Exception):
