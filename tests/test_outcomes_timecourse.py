@@ -156,10 +156,14 @@ def test_progress_bar_is_silent_off_a_terminal():
     ProgressBar(quiet)(1, 4, "x")
     assert quiet.getvalue() == ""
     shown = io.StringIO()
-    bar = ProgressBar(shown, enabled=True)
+    now = iter([100.0, 130.0, 4000.0])  # start, after 3 of 6 tasks, after 5 of 6
+    bar = ProgressBar(shown, enabled=True, clock=lambda: next(now))
     bar(3, 6, "replication 2")
+    assert shown.getvalue().startswith("\r[" + "#" * 15 + "." * 15 + "] 3/6 [0:30, 0:30 left] replication 2")
+    bar(5, 6, "replication 4")  # 3,900 s for 5 tasks: 780 s for the last one
+    assert "5/6 [1:05:00, 13:00 left] replication 4" in shown.getvalue()
     bar.close()
-    assert shown.getvalue().startswith("\r[" + "#" * 15 + "." * 15 + "] 3/6 replication 2") and shown.getvalue().endswith("\n")
+    assert shown.getvalue().endswith("\n")
 
 
 @pytest.mark.parametrize(
