@@ -5,15 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+from .style import DPI, plt, strategy_colours
 
 FIGSIZE = (8, 5)
-DPI = 110
 
 
 def _money(value: float, _pos=None) -> str:
@@ -31,12 +28,13 @@ def ce_plane_figure(
 ) -> None:
     """Incremental QALYs (x) and costs (y) of each strategy against the comparator, one point per draw."""
     fig, ax = plt.subplots(figsize=(10, 5.5), dpi=DPI)
+    colours = strategy_colours(list(inc_qalys.columns))
     for name in inc_qalys.columns:
         if name == comparator:
             continue
         x, y = inc_qalys[name].to_numpy(), inc_costs[name].to_numpy()
-        points = ax.scatter(x, y, s=6, alpha=0.35, label=name)
-        ax.scatter([x.mean()], [y.mean()], s=70, marker="X", color=points.get_facecolor()[0], edgecolor="black", linewidth=0.8, zorder=5)
+        ax.scatter(x, y, s=6, alpha=0.35, label=name, color=colours[name])
+        ax.scatter([x.mean()], [y.mean()], s=70, marker="X", color=colours[name], edgecolor="black", linewidth=0.8, zorder=5)
     ax.scatter([0], [0], s=40, color="black", zorder=6, label=f"{comparator} (origin)")
     xmin, xmax = ax.get_xlim()
     ymin, ymax = ax.get_ylim()
@@ -82,8 +80,9 @@ def ceac_figure(
         label="frontier (CEAF)",
         solid_capstyle="butt",
     )
+    colours = strategy_colours(list(strategies))
     for index, name in enumerate(strategies):
-        ax.plot(grid, acceptability[:, index], linewidth=1.6, label=name)
+        ax.plot(grid, acceptability[:, index], linewidth=1.6, label=name, color=colours[name])
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlim(grid.min(), grid.max())
     ax.xaxis.set_major_formatter(_money)
@@ -102,11 +101,11 @@ def ceaf_figure(
     expected NMB) is cost-effective, coloured by which strategy that is."""
     fig, ax = plt.subplots(figsize=FIGSIZE, dpi=DPI)
     grid = np.asarray(grid)
-    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    colours = strategy_colours(list(strategies))
     for index, name in enumerate(strategies):
         mask = best == index
         if mask.any():
-            ax.scatter(grid[mask], probability[mask], s=14, color=colours[index % len(colours)], label=f"optimal: {name}")
+            ax.scatter(grid[mask], probability[mask], s=14, color=colours[name], label=f"optimal: {name}")
     ax.plot(grid, probability, color="black", linewidth=0.8)
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlim(grid.min(), grid.max())
@@ -137,11 +136,12 @@ def evpi_figure(grid: Sequence[float], per_patient: np.ndarray, population: floa
 def convergence_figure(outcomes: pd.DataFrame, strategies: Sequence[str], currency: str, path: Path, title: str) -> None:
     """Running mean over draws of discounted costs and QALYs per strategy."""
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 7), dpi=DPI, sharex=True)
+    colours = strategy_colours(list(strategies))
     for name in strategies:
         group = outcomes[outcomes["strategy"] == name].sort_values("draw")
         count = np.arange(1, len(group) + 1)
-        top.plot(count, group["costs"].cumsum().to_numpy() / count, linewidth=1.4, label=name)
-        bottom.plot(count, group["qalys"].cumsum().to_numpy() / count, linewidth=1.4, label=name)
+        top.plot(count, group["costs"].cumsum().to_numpy() / count, linewidth=1.4, label=name, color=colours[name])
+        bottom.plot(count, group["qalys"].cumsum().to_numpy() / count, linewidth=1.4, label=name, color=colours[name])
     top.set_ylabel(f"Mean costs ({currency})")
     top.yaxis.set_major_formatter(_money)
     bottom.set_ylabel("Mean QALYs")
