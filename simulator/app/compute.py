@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ..commands.compare import write_comparison_folder
-from ..commands.output import CSV_FLOAT_FORMAT
+from ..commands.output import csv_text
 from ..commands.psa import write_psa_folder
 from ..economics.settings import EconomicSettings
 from ..errors import ModelLimitError, ScenarioError
@@ -222,7 +222,7 @@ def page_result(simulation: Simulation) -> PageResult:
         cost_effectiveness=cost_effectiveness_table(psa_summary.summary, psa_summary.icer, simulation.economics),
         resectable_share=float(comparison.patients.drop_duplicates(["replication", "patient_id"])["resectable"].astype(bool).mean()),
         figures=figures,
-        comparison_csv=summary.to_csv(index=False, float_format=CSV_FLOAT_FORMAT).encode("utf-8"),
+        comparison_csv=csv_text(summary).encode("utf-8"),
         resource_waits=capacity.resource_waits(comparison),
         seconds=simulation.seconds + time.perf_counter() - started,
     )

@@ -13,6 +13,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 import yaml
 
@@ -32,8 +33,14 @@ CALIBRATION_FLOAT_FORMAT = "%.6g"
 DEPENDENCIES = ("simpy", "numpy", "pandas", "scipy", "matplotlib", "pyyaml", "pydantic", "lifelines", "pyarrow")
 
 
+def csv_text(frame: pd.DataFrame, float_format: str = CSV_FLOAT_FORMAT) -> str:
+    """A table as CSV text. A value that is not defined or not reached (a median survival not reached
+    before the horizon, an interval from a single replication) is an empty cell, never inf or NaN."""
+    return frame.replace([np.inf, -np.inf], np.nan).to_csv(index=False, float_format=float_format)
+
+
 def write_csv(frame: pd.DataFrame, path: Path, float_format: str = CSV_FLOAT_FORMAT) -> None:
-    frame.to_csv(path, index=False, float_format=float_format)
+    path.write_text(csv_text(frame, float_format), encoding="utf-8")
 
 
 def output_folder(out: Path | None, scenario: Scenario, path: Path, suffix: str = "") -> Path:
