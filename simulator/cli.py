@@ -610,9 +610,7 @@ def _cmd_capacity(args: argparse.Namespace) -> int:
             progress=bar,
         )
     curve = answer.curve
-    shown = curve[
-        ["capacity", "strategy", "p90_wait_days", "mean_wait_days", "utilisation_of_open_time", "os_5y", "progressed_while_waiting_share"]
-    ]
+    shown = curve[["capacity", "strategy", "p90_wait_days", "mean_wait_days", "utilisation", "os_5y", "progressed_while_waiting_share"]]
     print(shown.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     if answer.answer is None:
         print(

@@ -173,3 +173,28 @@ def test_time_averages_over_many_intervals_equal_the_direct_integral():
         assert used[i] == pytest.approx((step_used * widths).sum() / (b - a), rel=1e-9, abs=1e-12)
         assert queued[i] == pytest.approx((step_queued * widths).sum() / (b - a), rel=1e-9, abs=1e-12)
     assert math.isnan(resource.time_averages(np.array([5.0, 5.0]))[0][0])
+
+
+def test_utilisation_is_the_share_of_open_capacity_in_use_and_overrun_is_apart():
+    """A session of 2 hours a week whose one operation lasts 3 hours: 2 of the 3 busy hours fall in open
+    time (utilisation 1 during the open hours), 1 is overrun (issue 20, item 8: utilisation 2.53 was shown)."""
+    import simpy
+
+    from simulator.capacity.resource import ScheduledResource
+    from simulator.capacity.schedule import WEEK_MONTHS, WeeklySchedule, hours_to_months
+
+    env = simpy.Environment()
+    resource = ScheduledResource(env, "theatre", 1, WeeklySchedule.from_sessions([(1, 8.0, 2.0)]))  # Tuesday 08:00-10:00
+
+    def operation():
+        request = resource.request(priority=1)
+        yield request
+        yield env.timeout(hours_to_months(3.0))
+        resource.release(request)
+
+    env.process(operation())
+    env.run(until=WEEK_MONTHS)
+    busy_open, busy_closed = resource.busy_split(0.0, WEEK_MONTHS)
+    assert busy_open == pytest.approx(hours_to_months(2.0), rel=1e-9)
+    assert busy_closed == pytest.approx(hours_to_months(1.0), rel=1e-9)
+    assert busy_open / resource.open_time(0.0, WEEK_MONTHS) == pytest.approx(1.0, rel=1e-9)

@@ -38,7 +38,7 @@ CURVE_COLUMNS = [
     "waits",
     "left_queue",
     "utilisation",
-    "utilisation_of_open_time",
+    "overrun_hours_per_year",
     "os_5y",
     "os_5y_lower_95",
     "os_5y_upper_95",
@@ -123,7 +123,7 @@ def evaluate(scenario: Scenario, path: Path, resource: str, capacity: int, targe
         mine = waits[(waits["strategy"] == strategy) & (waits["resource"] == resource) & (waits["requested_month"] >= start)]
         served = mine.loc[mine["outcome"] == "served", "wait_days"].to_numpy(dtype=float)
         mine_resource = resources[(resources["strategy"] == strategy) & (resources["resource"] == resource)]
-        used, used_open = mine_resource["utilisation"], mine_resource["utilisation_of_open_time"]
+        used, overrun = mine_resource["utilisation"], mine_resource["overrun_hours_per_year"]
         p90 = float(np.quantile(served, P90)) if len(served) else 0.0
 
         def metric(name: str, column: str = "estimate") -> float:
@@ -138,7 +138,7 @@ def evaluate(scenario: Scenario, path: Path, resource: str, capacity: int, targe
                 "waits": len(served),
                 "left_queue": int((mine["outcome"] != "served").sum()),
                 "utilisation": float(used.mean()) if len(used) else math.nan,
-                "utilisation_of_open_time": float(used_open.mean()) if len(used_open) else math.nan,
+                "overrun_hours_per_year": float(overrun.mean()) if len(overrun) else math.nan,
                 "os_5y": metric("os_5y"),
                 "os_5y_lower_95": metric("os_5y", "lower_95"),
                 "os_5y_upper_95": metric("os_5y", "upper_95"),

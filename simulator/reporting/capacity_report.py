@@ -19,7 +19,7 @@ if TYPE_CHECKING:  # pragma: no cover
 SUMMARY_COLUMNS = [
     "capacity",
     "utilisation",
-    "utilisation_of_open_time",
+    "overrun_hours_per_year",
     "mean_queue",
     "max_queue",
     "max_in_use",
@@ -98,8 +98,8 @@ def planner_section(capacity, patients: pd.DataFrame, strategies: list[str], fig
         "(later sessions, cycles, repeat injections) before new decisions and treatments; first come, first served within a "
         "priority. While a patient waits for an MDT slot or a first treatment the disease clock runs: progression, loss of "
         "resectability and death can come first. Statistics cover the window after the warm-up; means over replications. "
-        "Utilisation is busy time over capacity x the whole window; of open time, over capacity x the scheduled hours "
-        "(above 1 when work started in a session runs past its close).</p>",
+        "Utilisation is the share of the scheduled hours' capacity in use (at most 1); work started in a session that runs "
+        "on after it closes is counted apart as overrun hours a year.</p>",
     ]
     summary = resource_summary(capacity.frame("resources"))
     parts.append(summary.to_html(index=False, escape=True, border=0, na_rep="", float_format="{:.3f}".format))
