@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -198,3 +200,20 @@ def test_utilisation_is_the_share_of_open_capacity_in_use_and_overrun_is_apart()
     assert busy_open == pytest.approx(hours_to_months(2.0), rel=1e-9)
     assert busy_closed == pytest.approx(hours_to_months(1.0), rel=1e-9)
     assert busy_open / resource.open_time(0.0, WEEK_MONTHS) == pytest.approx(1.0, rel=1e-9)
+
+
+def test_a_queue_still_growing_at_the_end_of_the_window_is_reported_and_a_steady_one_is_not():
+    from simulator.capacity.run import growing_queues
+
+    months = np.arange(0, 48)
+    rng = np.random.default_rng(5)
+    steady = 3.0 + rng.normal(0.0, 0.5, len(months))
+    growing = 0.5 * months + rng.normal(0.0, 0.5, len(months))
+    frames = [
+        pd.DataFrame(
+            {"replication": 0, "strategy": "s", "resource": name, "month": months, "in_use": 1.0, "queue": queue, "in_window": True}
+        )
+        for name, queue in (("theatre", growing), ("beds", steady))
+    ]
+    found = growing_queues(pd.concat(frames, ignore_index=True))
+    assert len(found) == 1 and "theatre queue of s is still growing" in found[0]

@@ -116,3 +116,17 @@ def test_a_strategy_keeps_its_colour_in_every_figure_whatever_else_is_shown():
     assert strategy_colours(["mine", "surgery-first"])["mine"] == strategy_colours(["mine", "guideline", "iat-first"])["mine"]
     treatments = ["tace", "everolimus", "prrt", "best_supportive_care"]
     assert treatment_colours(treatments)["prrt"] == treatment_colours(["prrt"])["prrt"]
+
+
+def test_one_strategy_compare_prints_nothing_but_its_own_lines(write_scenario, tmp_path, capfd):
+    """With one strategy there is no forest plot to draw: no empty figure, no Matplotlib warning on stderr
+    (issue 19 item 16, issue 20 item 3)."""
+    from simulator.cli import main
+
+    from .conftest import tiny_scenario
+
+    path = write_scenario(tiny_scenario(strategies=["surgery-first"], cohort={"size": 30}, replications=2))
+    assert main(["compare", str(path), "--quiet", "--workers", "1", "--out", str(tmp_path / "one")]) == 0
+    err = capfd.readouterr().err
+    assert [line for line in err.splitlines() if line.strip() and not line.startswith("nelm-sim:")] == [], err
+    assert not (tmp_path / "one" / "figures" / "hazard_ratios.png").exists()

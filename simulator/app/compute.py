@@ -167,7 +167,8 @@ def page_figures(simulation: Simulation) -> dict[str, bytes]:
         figures[role] = _png(km_figure(curves, at_risk, names, f"{scenario.name}: {words} by strategy", ylabel, horizon))
     figures["symptoms"] = _png(symptom_figure(comparison.symptom_curve, names, horizon))
     hazards = comparison.summary[comparison.summary["metric"] == "hr_os_vs_comparator"]
-    figures["hazard_ratios"] = _png(forest_figure(hazards, comparison.comparator, names, comparison.replications))
+    if len(names) > 1:  # with one strategy there is nothing to compare it with
+        figures["hazard_ratios"] = _png(forest_figure(hazards, comparison.comparator, names, comparison.replications))
     figures["occupancy"] = _png(occupancy_figure(comparison.occupancy, names, horizon))
 
     psa, economics = simulation.psa, simulation.economics

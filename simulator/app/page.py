@@ -220,7 +220,10 @@ def _results(result: compute.PageResult, run_key: tuple) -> None:
     st.subheader("Symptom control")
     st.image(result.figures["symptoms"], caption="Control of hormonal symptoms among patients with functional tumours")
     with st.expander("Hazard ratios and state occupancy"):
-        st.image(result.figures["hazard_ratios"])
+        if "hazard_ratios" in result.figures:
+            st.image(result.figures["hazard_ratios"])
+        else:
+            st.caption("One strategy only: no hazard ratios to show.")
         st.image(result.figures["occupancy"])
     st.subheader("Cost-effectiveness")
     st.caption(f"Probabilistic sensitivity analysis: {result.psa_draws} parameter draws of {result.psa_patients:,} patients per strategy.")

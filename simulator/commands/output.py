@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import platform
 import sys
+import warnings
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,8 +18,9 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from ..capacity.run import growing_queues
 from ..config import Scenario
-from ..errors import ScenarioError
+from ..errors import ScenarioError, ScenarioWarning
 from ..io import file_sha256
 from ..reporting.capacity_report import capacity_figures, planner_section
 
@@ -111,6 +113,8 @@ def write_capacity_outputs(capacity, strategies: list[str], patients: pd.DataFra
     write_csv(capacity.frame("resources"), folder / "resources.csv")
     write_csv(capacity.frame("waits"), folder / "waits.csv")
     write_csv(capacity.frame("queues"), folder / "queue_lengths.csv")
+    for sentence in growing_queues(capacity.frame("queues")):
+        warnings.warn(sentence, ScenarioWarning, stacklevel=2)
     figures = capacity_figures(capacity, strategies, folder / "figures")
     section = planner_section(capacity, patients, strategies, figures) if patients is not None else ""
     return figures, section
