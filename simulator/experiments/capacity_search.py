@@ -19,17 +19,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from ..capacity.schedule import MONTHS_PER_YEAR
 from ..config import MAX_RESOURCE_CAPACITY, RESOURCE_NAMES, Scenario
 from ..errors import ScenarioError, UserInputError
 from .compare import run_comparison
 from .runner import prepare
 
 DEFAULT_MAX_CAPACITY = 20
-P90 = 0.9
 CURVE_COLUMNS = [
     "capacity",
     "strategy",
@@ -114,29 +111,29 @@ def with_capacity(scenario: Scenario, resource: str, capacity: int) -> Scenario:
 def evaluate(scenario: Scenario, path: Path, resource: str, capacity: int, target: float, progress=None) -> tuple[float, pd.DataFrame]:
     """(worst p90 wait over strategies, curve rows) of one candidate capacity."""
     comparison = run_comparison(prepare(with_capacity(scenario, resource, capacity), path), progress=progress)
-    waits = comparison.capacity.frame("waits")
     resources = comparison.capacity.frame("resources")
     summary = comparison.summary.set_index(["strategy", "metric"])
-    start = _window_start(scenario)
     rows = []
     for strategy in comparison.strategies:
-        mine = waits[(waits["strategy"] == strategy) & (waits["resource"] == resource) & (waits["requested_month"] >= start)]
-        served = mine.loc[mine["outcome"] == "served", "wait_days"].to_numpy(dtype=float)
+        # The waits of the statistics window, per replication, then their mean over replications: the
+        # figures `compare` and `scenarios` show for the same set-up (wait_p90_days_<resource>).
         mine_resource = resources[(resources["strategy"] == strategy) & (resources["resource"] == resource)]
         used, overrun = mine_resource["utilisation"], mine_resource["overrun_hours_per_year"]
-        p90 = float(np.quantile(served, P90)) if len(served) else 0.0
 
         def metric(name: str, column: str = "estimate") -> float:
             return float(summary.loc[(strategy, name), column]) if (strategy, name) in summary.index else math.nan
 
+        p90 = metric(f"wait_p90_days_{resource}")
+        p90 = 0.0 if math.isnan(p90) else p90  # no one waited for it: no wait
+        mean_wait = metric(f"wait_mean_days_{resource}")
         rows.append(
             {
                 "capacity": capacity,
                 "strategy": strategy,
                 "p90_wait_days": p90,
-                "mean_wait_days": float(served.mean()) if len(served) else 0.0,
-                "waits": len(served),
-                "left_queue": int((mine["outcome"] != "served").sum()),
+                "mean_wait_days": 0.0 if math.isnan(mean_wait) else mean_wait,
+                "waits": int(mine_resource["waits"].sum()),
+                "left_queue": int(mine_resource["left_queue"].sum()),
                 "utilisation": float(used.mean()) if len(used) else math.nan,
                 "overrun_hours_per_year": float(overrun.mean()) if len(overrun) else math.nan,
                 "os_5y": metric("os_5y"),
@@ -149,11 +146,6 @@ def evaluate(scenario: Scenario, path: Path, resource: str, capacity: int, targe
         )
     frame = pd.DataFrame(rows, columns=CURVE_COLUMNS)
     return float(frame["p90_wait_days"].max()), frame
-
-
-def _window_start(scenario: Scenario) -> float:
-    arrivals = scenario.capacity.arrivals if scenario.capacity is not None else None
-    return arrivals.warmup_years * MONTHS_PER_YEAR if arrivals is not None else 0.0
 
 
 def search_capacity(

@@ -132,9 +132,12 @@ def curve_figure(answer: CapacityAnswer, path: Path, title: str) -> Path:
         part = curve[curve["strategy"] == strategy]
         left.plot(part["capacity"], part["p90_wait_days"], marker="o", color=colours[strategy], label=strategy)
         right.errorbar(
-            part["capacity"],
-            100 * part["os_5y"],
-            yerr=[100 * (part["os_5y"] - part["os_5y_lower_95"]).fillna(0), 100 * (part["os_5y_upper_95"] - part["os_5y"]).fillna(0)],
+            part["capacity"].to_numpy(dtype=float),
+            100 * part["os_5y"].to_numpy(dtype=float),
+            yerr=[
+                100 * (part["os_5y"] - part["os_5y_lower_95"]).fillna(0).to_numpy(dtype=float),
+                100 * (part["os_5y_upper_95"] - part["os_5y"]).fillna(0).to_numpy(dtype=float),
+            ],
             marker="o",
             color=colours[strategy],
             capsize=3,
