@@ -248,8 +248,11 @@ def scenario_analysis_section(analysis: ScenarioAnalysis, figures: list[tuple[Pa
         parts.append(f"<p>{esc(words)}</p>")
     for path, caption in figures:
         parts.append(figure_html(path, caption))
-    for metric in SCENARIO_TABLE_METRICS:
-        if metric != analysis.metric:
+    # Capacity scenarios: every resource's 90th-percentile wait per variant, for the planner.
+    present = set(analysis.table()["metric"])
+    waits = sorted(m for m in present if m.startswith("wait_p90_days_"))
+    for metric in (*SCENARIO_TABLE_METRICS, *waits):
+        if metric != analysis.metric and metric in present:
             parts += [f"<h3>{esc(metric_info(metric)[0])} by variant</h3>", _table(_variant_metric_table(analysis, metric))]
     parts.append(
         '<p class="note">Every metric of every variant and strategy is in scenarios.csv; the variants and their changes in variants.csv; the paired difference of each variant from the base, with its 95% CI, in comparison.csv.</p>'
