@@ -479,6 +479,14 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     from .commands import calibrate as calibration
 
     execution = _execution(args)
+    calibration.check_options(
+        args.seed_dir,
+        args.patients,
+        None if args.check else args.fit_patients,
+        None if args.check else args.max_evaluations,
+        None if args.check else args.latin_hypercube,
+        None if args.check else args.block,
+    )
     if not args.check:
         progress = (lambda text: None) if args.quiet else print
         saved = calibration.fit(

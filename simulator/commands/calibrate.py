@@ -17,6 +17,18 @@ from ..params.parameter_set import calibrated_file, load_library
 from .output import CALIBRATION_FLOAT_FORMAT, OUTPUT_ROOT, write_csv
 
 
+def check_options(
+    seed_folder: Path,
+    patients: int | None,
+    fit_patients: int | None = None,
+    max_evaluations: int | None = None,
+    latin_hypercube: int | None = None,
+    blocks: list[str] | None = None,
+) -> None:
+    """Everything `fit` and `check` would refuse, refused before any simulation."""
+    calibration.check_options(seed_folder, patients, fit_patients, max_evaluations, latin_hypercube, blocks)
+
+
 def fit(
     seed_folder: Path,
     patients: int,
