@@ -20,7 +20,7 @@ from simulator.params.distributions import MAX_CUTS, DistributionError, build_di
 from simulator.params.schema import MAX_COUNT, RATIO_RANGE
 from simulator.pathways.strategies import MAX_LINES_PER_PATIENT
 
-from .conftest import ROOT, tiny_scenario
+from .conftest import ROOT, forbid_simulation, tiny_scenario
 
 
 @pytest.fixture
@@ -241,12 +241,7 @@ def _option_cases():
 def test_every_command_line_option_is_bounded_before_any_work(case, write_scenario, tmp_path, capsys, monkeypatch):
     """Issue 19 item 12: the options obey the file's bounds and the total-work limits, refused in one
     line naming the limit before anything runs or is written."""
-    import simulator.experiments.runner as runner
-
-    def refuse(*args, **kwargs):
-        raise AssertionError("the simulation started")
-
-    monkeypatch.setattr(runner, "run_replication", refuse)
+    forbid_simulation(monkeypatch)
     monkeypatch.chdir(ROOT)
     argv, limit = _option_cases()[case]
     scenario = write_scenario(tiny_scenario())
