@@ -249,3 +249,17 @@ def test_every_command_line_option_is_bounded_before_any_work(case, write_scenar
     line = one_error_line(capsys, main([a.replace("{s}", str(scenario)) for a in argv] + ["--out", str(out)]))
     assert limit in line, line
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "economics, limit",
+    [
+        ({"psa_patients": MAX_SIMULATED_LIFETIMES}, f"at most {MAX_SIMULATED_LIFETIMES} simulated lifetimes in each PSA draw"),
+        ({"psa_draws": 100_000, "psa_patients": 1_000}, "simulated lifetimes in a PSA"),
+    ],
+)
+def test_validate_reports_what_psa_would_refuse(economics, limit, write_scenario, capsys):
+    """Issue 19 item 14: `validate` accepted a PSA design that `psa` then ran for days or out of memory."""
+    path = write_scenario(tiny_scenario(economics=economics))
+    line = one_error_line(capsys, main(["validate", str(path)]))
+    assert "economics.psa_patients" in line and limit in line, line
