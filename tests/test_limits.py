@@ -263,3 +263,16 @@ def test_validate_reports_what_psa_would_refuse(economics, limit, write_scenario
     path = write_scenario(tiny_scenario(economics=economics))
     line = one_error_line(capsys, main(["validate", str(path)]))
     assert "economics.psa_patients" in line and limit in line, line
+
+
+@pytest.mark.parametrize("command", [["validate"], ["psa", "--draws", "2", "--patients", "10"]])
+def test_psa_draws_outside_the_support_are_refused_by_validate_and_before_psa_runs(command, write_scenario, tmp_path, capsys, monkeypatch):
+    """Issue 19 item 14: `validate` accepted a value whose PSA draws all fall outside the support; `psa`
+    then failed in the middle of its draws with a line that named no file."""
+    forbid_simulation(monkeypatch)
+    path = write_scenario(tiny_scenario(parameters={"cost.ablation_procedure": 1e-300}))
+    out = tmp_path / "out"
+    argv = [command[0], str(path), *command[1:]] + (["--out", str(out)] if command[0] == "psa" else [])
+    line = one_error_line(capsys, main(argv))
+    assert f"{path}: parameters.cost.ablation_procedure: expected PSA draws inside the parameter's support" in line, line
+    assert not out.exists()

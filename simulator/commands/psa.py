@@ -14,7 +14,17 @@ import numpy as np
 from ..config import apply_overrides, load_scenario
 from ..economics.settings import EconomicSettings
 from ..experiments.execution import Execution
-from ..experiments.psa import FIRST_DRAW, CheckpointError, PSACheckpoint, PSAResult, RunInterrupted, draws_matrix, run_psa, summarise_psa
+from ..experiments.psa import (
+    FIRST_DRAW,
+    CheckpointError,
+    PSACheckpoint,
+    PSAResult,
+    RunInterrupted,
+    check_first_draw,
+    draws_matrix,
+    run_psa,
+    summarise_psa,
+)
 from ..experiments.runner import PreparedScenario, prepare
 from ..io import OutputExistsError, atomic_folder, check_destination, checkpoint_folder, file_sha256, sigterm_as_interrupt, write_json
 from ..reporting import economics_plots as plots
@@ -183,6 +193,7 @@ def run_psa_file(
     # YAML and checkpoint fingerprint do not depend on the options).
     design = apply_overrides(scenario, path, psa_draws=draws, psa_patients=patients).economics
     draws, patients = design.psa_draws, design.psa_patients
+    check_first_draw(prepared)
     execution = execution or Execution(workers=workers)
     destination = output_folder(out, scenario, path, "-psa")
     check_destination(destination, force)
