@@ -331,6 +331,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="folder for calibration.csv (default outputs/calibration)",
     )
+    calibrate.add_argument("--force", action="store_true", help="replace the output folder if it already exists")
+    _add_wait_option(calibrate)
     _add_execution_options(calibrate)
 
     reproduce = commands.add_parser(
@@ -483,17 +485,25 @@ def _print_targets(table) -> None:
 
 
 def _cmd_calibrate(args: argparse.Namespace) -> int:
-    from .commands import calibrate as calibration
+    from .commands.calibrate import calibrate_file
 
-    execution = _execution(args)
-    if not args.check:
-        progress = (lambda text: None) if args.quiet else print
-        saved = calibration.fit(
-            args.seed_dir, args.fit_patients, args.max_evaluations, args.latin_hypercube, args.block, execution, progress
-        )
-        print(f"saved calibrated parameters to {saved}")
     with _progress_bar(args) as bar:
-        written, table = calibration.check(args.seed_dir, args.out, args.patients, execution, bar)
+        saved, written, table = calibrate_file(
+            args.seed_dir,
+            args.out,
+            args.check,
+            args.patients,
+            args.fit_patients,
+            args.max_evaluations,
+            args.latin_hypercube,
+            args.block,
+            args.force,
+            _execution(args),
+            (lambda text: None) if args.quiet else print,
+            bar,
+        )
+    if saved is not None:
+        print(f"saved calibrated parameters to {saved}")
     _print_targets(table)
     print(f"wrote {written}")
     return 0 if table["pass"].all() else 1

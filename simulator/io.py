@@ -32,6 +32,13 @@ from .errors import ScenarioError, UserInputError
 MAX_FILE_BYTES = 1_000_000
 MAX_YAML_DEPTH = 20
 OUTPUT_MARKER = ".nelm-sim-output"  # in every folder atomic_folder writes: what `--force` may replace
+# The longest name of one path component, in bytes, that Linux and macOS file systems (ext4, XFS,
+# btrfs, APFS, tmpfs) accept (NAME_MAX); asked of the system it needs a folder that may not exist yet.
+NAME_MAX_BYTES = 255
+# An output folder is written as a hidden sibling `.NAME.partial-XXXXXXXX` (tempfile's 8 random
+# characters) and its lock is `.NAME.lock`: the name itself may use what that staging name leaves.
+STAGING_NAME_EXTRA_BYTES = len(".") + len(".partial-") + 8
+MAX_OUTPUT_NAME_BYTES = NAME_MAX_BYTES - STAGING_NAME_EXTRA_BYTES
 
 
 class OutputExistsError(UserInputError):
@@ -212,7 +219,25 @@ def check_destination(destination: Path, force: bool) -> None:
     claim_destination(destination)
 
 
+def _check_names(destination: Path) -> None:
+    """Refuse a path with a component longer than the file system allows, or an output folder name
+    too long for its staging folder beside it, in one line (not an OSError after the work)."""
+    absolute = Path(os.path.abspath(destination))
+    for part in absolute.parts[1:-1]:
+        if len(os.fsencode(part)) > NAME_MAX_BYTES:
+            raise OutputExistsError(
+                f"{destination}: expected folder names of at most {NAME_MAX_BYTES} bytes, got one of {len(os.fsencode(part))}"
+            )
+    size = len(os.fsencode(absolute.name))
+    if size > MAX_OUTPUT_NAME_BYTES:
+        raise OutputExistsError(
+            f"{destination}: expected an output folder name of at most {MAX_OUTPUT_NAME_BYTES} bytes (its hidden staging folder"
+            f" beside it needs {STAGING_NAME_EXTRA_BYTES} more of the {NAME_MAX_BYTES} a name may have), got {size}"
+        )
+
+
 def _check_destination(destination: Path, force: bool) -> None:
+    _check_names(destination)
     if destination.exists() and not force:
         raise OutputExistsError(f"{destination}: expected a folder that does not exist yet (use --force to replace it)")
     if destination.exists() and not destination.is_dir():

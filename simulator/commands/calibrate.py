@@ -11,10 +11,16 @@ import pandas as pd
 import yaml
 
 from ..experiments import calibrate as calibration
-from ..experiments.execution import Execution
-from ..io import read_yaml
+from ..experiments.execution import SERIAL, Execution
+from ..io import atomic_folder, check_destination, read_yaml, write_file_atomic
 from ..params.parameter_set import calibrated_file, load_library
 from .output import CALIBRATION_FLOAT_FORMAT, OUTPUT_ROOT, write_csv
+
+# The command line's defaults of the fit (docs/calibration.md): enough patients per arm that the
+# targets' noise stays below their tolerances, and a search that converges in every block.
+DEFAULT_FIT_PATIENTS = 2000
+DEFAULT_MAX_EVALUATIONS = 120
+DEFAULT_LATIN_HYPERCUBE = 40
 
 
 def fit(
@@ -63,7 +69,7 @@ def save_calibration(overrides: dict[str, Any], report: pd.DataFrame, blocks: li
     body = yaml.safe_dump(
         {"method": "Nelder-Mead on log parameters, common random numbers, block by block", "parameters": saved}, sort_keys=True
     )
-    path.write_text(header + body, encoding="utf-8")
+    write_file_atomic(path, header + body)  # the old file or the whole new one, never half of it
     report_path = path.with_name("calibration_report.csv")
     if report_path.exists() and not report.empty:
         earlier = pd.read_csv(report_path)
@@ -73,11 +79,52 @@ def save_calibration(overrides: dict[str, Any], report: pd.DataFrame, blocks: li
     return path
 
 
-def check(seed_folder: Path, out: Path | None, patients: int | None, execution: Execution, progress=None) -> tuple[Path, pd.DataFrame]:
+def check(
+    seed_folder: Path, out: Path | None, patients: int | None, execution: Execution, progress=None, force: bool = False
+) -> tuple[Path, pd.DataFrame]:
     """Simulate the seed scenarios, compare every target with its published value and write calibration.csv
-    into ``out`` (default outputs/calibration/). Returns (the CSV file, its table)."""
+    into ``out`` (default outputs/calibration/), a folder written atomically and replaced only with
+    ``force``. Returns (the CSV file, its table)."""
+    calibration.check_options(seed_folder, patients)
+    destination = calibration_folder(out)
+    check_destination(destination, force)
     table = calibration.check(seed_folder, patients, execution, progress)
-    folder = Path(out) if out is not None else OUTPUT_ROOT / "calibration"
-    folder.mkdir(parents=True, exist_ok=True)
-    write_csv(table, folder / "calibration.csv", CALIBRATION_FLOAT_FORMAT)
-    return folder / "calibration.csv", table
+    return write_calibration_folder(table, destination, force), table
+
+
+def calibration_folder(out: Path | None) -> Path:
+    return Path(out) if out is not None else OUTPUT_ROOT / "calibration"
+
+
+def write_calibration_folder(table: pd.DataFrame, destination: Path, force: bool) -> Path:
+    with atomic_folder(destination, force) as staging:
+        write_csv(table, staging / "calibration.csv", CALIBRATION_FLOAT_FORMAT)
+    return destination / "calibration.csv"
+
+
+def calibrate_file(
+    seed_folder: Path,
+    out: Path | None = None,
+    check_only: bool = False,
+    patients: int | None = None,
+    fit_patients: int = DEFAULT_FIT_PATIENTS,
+    max_evaluations: int = DEFAULT_MAX_EVALUATIONS,
+    latin_hypercube: int = DEFAULT_LATIN_HYPERCUBE,
+    blocks: list[str] | None = None,
+    force: bool = False,
+    execution: Execution = SERIAL,
+    report=print,
+    progress=None,
+) -> tuple[Path | None, Path, pd.DataFrame]:
+    """`nelm-sim calibrate`: every option and the destination checked before any simulation, then (without
+    ``check_only``) the fit, saved with the package, then the check written to ``out``. Returns (the saved
+    calibration file or None, calibration.csv, its table)."""
+    if check_only:
+        calibration.check_options(seed_folder, patients)
+    else:
+        calibration.check_options(seed_folder, patients, fit_patients, max_evaluations, latin_hypercube, blocks)
+    destination = calibration_folder(out)
+    check_destination(destination, force)
+    saved = None if check_only else fit(seed_folder, fit_patients, max_evaluations, latin_hypercube, blocks, execution, report)
+    table = calibration.check(seed_folder, patients, execution, progress)
+    return saved, write_calibration_folder(table, destination, force), table

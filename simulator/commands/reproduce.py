@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..experiments.calibrate import load_seed_scenarios, load_targets, simulate_all, target_table
+from ..experiments.calibrate import check_options, load_targets, simulate_all, target_table
 from ..experiments.execution import SERIAL, Execution
-from ..io import atomic_folder
+from ..io import atomic_folder, check_destination
 from ..reporting.seed_figures import SEED_FIGURES, draw_seed_figure
 from .output import CALIBRATION_FLOAT_FORMAT, OUTPUT_ROOT, write_csv
 
@@ -21,7 +21,8 @@ def reproduce(
     written to ``destination`` (default outputs/seed-figures/). Returns (the folder, the targets' table)."""
     destination = Path(destination) if destination is not None else OUTPUT_ROOT / "seed-figures"
     data = load_targets()
-    seeds = load_seed_scenarios(seed_folder)
+    seeds = check_options(seed_folder, patients)  # every seed at this cohort size, before anything runs
+    check_destination(destination, force)
     results = simulate_all(list(seeds), seeds, {}, patients, execution, progress)
     table = target_table(data.targets, results)
     with atomic_folder(destination, force) as staging:

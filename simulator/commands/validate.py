@@ -7,6 +7,8 @@ from pathlib import Path
 from ..capacity.arrivals import expected_arrivals
 from ..capacity.run import arrival_months
 from ..config import load_scenario
+from ..economics.settings import EconomicSettings
+from ..experiments.psa import check_first_draw
 from ..experiments.runner import prepare
 from ..experiments.variants import expand
 
@@ -15,6 +17,10 @@ def validate_file(path: Path) -> str:
     """What the valid file holds, in one line; bad input raises a one-line ScenarioError."""
     scenario = load_scenario(path)
     prepared = prepare(scenario, path)
+    # What psa builds before it simulates: the economic settings and the first draw of every parameter
+    # with a psa: field (its re-draw limit included). The PSA design's limits are the scenario model's.
+    EconomicSettings.from_scenario(scenario)
+    check_first_draw(prepared)
     extra = ""
     if scenario.variants or scenario.sweep:
         runs = expand(scenario, path)

@@ -102,18 +102,22 @@ def draw_parameters(params: ParameterSet, seed: int, draw: int) -> tuple[Paramet
     for name in sampled_names(params):
         entry = params.entries[name]
         for attempt in range(MAX_REDRAWS + 1):
-            if entry.value is not None:
-                candidate = entry.model_copy(update={"value": _draw_value(entry, float(_uniforms(streams, name, 1, attempt)[0]))})
-            else:
-                count = len(entry.psa.parameters)  # type: ignore[union-attr, arg-type]
-                candidate = entry.model_copy(update={"params": _draw_distribution(entry, _uniforms(streams, name, count, attempt))})
-            if _valid(candidate):
+            try:
+                if entry.value is not None:
+                    candidate = entry.model_copy(update={"value": _draw_value(entry, float(_uniforms(streams, name, 1, attempt)[0]))})
+                else:
+                    count = len(entry.psa.parameters)  # type: ignore[union-attr, arg-type]
+                    candidate = entry.model_copy(update={"params": _draw_distribution(entry, _uniforms(streams, name, count, attempt))})
+            except OverflowError:  # a draw too large for a float (e.g. exp of a huge lognormal draw): outside the support
+                candidate = None
+            if candidate is not None and _valid(candidate):
                 break
             redraws += 1
         else:
             raise UserInputError(
                 f"{name}: expected PSA draws inside the parameter's support; {MAX_REDRAWS} re-draws in a row fell outside it (draw {draw})"
             )
+        assert candidate is not None
         updates[name] = candidate
         if entry.value is not None:
             drawn[name] = float(candidate.value)  # type: ignore[arg-type]

@@ -22,15 +22,20 @@ from lifelines import CoxPHFitter
 from pydantic import BaseModel, ConfigDict
 from scipy import optimize, stats
 
-from ..config import Scenario, load_scenario
+from ..config import MAX_SIMULATED_LIFETIMES, Scenario, apply_overrides, load_scenario
 from ..core.events import adverse_event_detail, parse_procedure_detail
-from ..errors import ScenarioError
+from ..errors import ScenarioError, UserInputError
 from ..io import read_yaml
 from ..outcomes.survival import fit_km
 from ..params.parameter_set import load_library
 from .execution import SERIAL, Execution, progress_counter
 from .runner import RunResult, prepare, run_prepared
 
+# The fit's search per block: Nelder-Mead in the few (1-4) log parameters of a block converges within
+# a few hundred evaluations, and each evaluation simulates every seed scenario of the block; 1,000
+# evaluations (or Latin-hypercube points) of the default 2,000 patients per arm take hours already.
+MAX_EVALUATIONS = 1_000
+MAX_LATIN_HYPERCUBE = 1_000
 MEDIAN_RELATIVE_TOLERANCE = 0.05
 LANDMARK_ABSOLUTE_TOLERANCE = 0.03
 HAZARD_RATIO_TOLERANCE = 0.05
@@ -208,6 +213,37 @@ def load_seed_scenarios(folder: Path) -> dict[str, SeedScenario]:
         seeds[scenario.name] = SeedScenario(scenario, path)
     if not seeds:
         raise ScenarioError(folder, "", "a folder of seed scenario files (*.yaml); found none")
+    return seeds
+
+
+def check_options(
+    seed_folder: Path,
+    patients: int | None,
+    fit_patients: int | None = None,
+    max_evaluations: int | None = None,
+    latin_hypercube: int | None = None,
+    blocks: list[str] | None = None,
+) -> dict[str, SeedScenario]:
+    """Refuse, before any simulation, what calibrating or checking would refuse or crash on: the seed
+    scenarios at every cohort size they will run with (each prepared as a run prepares it), the
+    search's sizes and unknown blocks. Returns the seed scenarios."""
+    if max_evaluations is not None and not 1 <= max_evaluations <= MAX_EVALUATIONS:
+        raise UserInputError(f"--max-evaluations: expected a whole number from 1 to {MAX_EVALUATIONS}, got {max_evaluations}")
+    if latin_hypercube is not None and not 0 <= latin_hypercube <= MAX_LATIN_HYPERCUBE:
+        raise UserInputError(f"--latin-hypercube: expected a whole number from 0 to {MAX_LATIN_HYPERCUBE}, got {latin_hypercube}")
+    seeds = load_seed_scenarios(seed_folder)
+    for size, option in ((patients, "--patients"), (fit_patients, "--fit-patients")):
+        for seed in seeds.values() if size is not None else ():
+            scenario = apply_overrides(seed.scenario, seed.path, {"patients": option}, patients=size)
+            limit = scenario.total_work_error(MAX_SIMULATED_LIFETIMES, summary_hint=False)  # a calibration keeps event logs
+            if limit is not None:
+                raise ScenarioError(seed.path, f"cohort.size (set by {option})", limit, size)
+            prepare(scenario, seed.path)
+    if blocks:
+        data = load_targets()
+        unknown = set(blocks) - {b.name for b in data.blocks}
+        if unknown:
+            raise ScenarioError(targets_path(), "blocks", f"block names among {[b.name for b in data.blocks]}", sorted(unknown))
     return seeds
 
 

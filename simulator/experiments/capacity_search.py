@@ -21,12 +21,18 @@ from typing import Any
 
 import pandas as pd
 
-from ..config import MAX_RESOURCE_CAPACITY, RESOURCE_NAMES, Scenario
+from ..config import MAX_HORIZON_MONTHS, MAX_RESOURCE_CAPACITY, MAX_SCENARIO_RUNS, RESOURCE_NAMES, Scenario
 from ..errors import ScenarioError, UserInputError
+from ..pathways.base import DAYS_PER_MONTH
 from .compare import run_comparison
 from .runner import prepare
 
 DEFAULT_MAX_CAPACITY = 20
+# Each capacity tried is a whole strategy comparison, so their number is bounded like a scenario
+# analysis's runs (config.MAX_SCENARIO_RUNS): 200 comparisons of a small cohort take minutes, not hours.
+MAX_CAPACITY_STEPS = MAX_SCENARIO_RUNS
+# No wait can be longer than the longest horizon a scenario may have: a larger target means "any wait".
+MAX_TARGET_WAIT_DAYS = MAX_HORIZON_MONTHS * DAYS_PER_MONTH
 CURVE_COLUMNS = [
     "capacity",
     "strategy",
@@ -92,11 +98,16 @@ def check_options(scenario: Scenario, path: Path, resource: str, target: float, 
         raise ScenarioError(
             path, f"capacity.resources.{resource}", f"a resource configured in this scenario to search its capacity (configured: {shown})"
         )
-    if not (math.isfinite(target) and target >= 0):
-        raise UserInputError(f"--target-p90-wait: expected a number of days >= 0, got {target}")
+    if not (math.isfinite(target) and 0 <= target <= MAX_TARGET_WAIT_DAYS):
+        raise UserInputError(f"--target-p90-wait: expected a number of days from 0 to {MAX_TARGET_WAIT_DAYS:g}, got {target}")
     if not 1 <= minimum <= maximum <= MAX_RESOURCE_CAPACITY:
         raise UserInputError(
             f"--min-capacity/--max-capacity: expected 1 <= min <= max <= {MAX_RESOURCE_CAPACITY}, got {minimum} and {maximum}"
+        )
+    if maximum - minimum + 1 > MAX_CAPACITY_STEPS:
+        raise UserInputError(
+            f"--min-capacity/--max-capacity: expected at most {MAX_CAPACITY_STEPS} capacities to try (each is a whole comparison),"
+            f" got {maximum - minimum + 1} ({minimum} to {maximum})"
         )
 
 

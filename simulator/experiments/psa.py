@@ -28,7 +28,7 @@ from ..economics import cea
 from ..economics.sampling import draw_parameters
 from ..economics.settings import EconomicSettings
 from ..economics.valuation import VALUE_COLUMNS, value_patients
-from ..errors import UserInputError
+from ..errors import ScenarioError, UserInputError
 from ..io import write_file_atomic
 from ..params.parameter_set import ParameterSet
 from .execution import Execution
@@ -138,6 +138,16 @@ class PSAResult:
     parameters: pd.DataFrame  # draw, one column per drawn parameter
     strategies: list[str]
     patients: int
+
+
+def check_first_draw(prepared: PreparedScenario) -> None:
+    """Draw the parameters of the first PSA draw, as the run will, so that a psa: specification whose
+    draws fall outside the parameter's support is refused before any simulation, naming the file."""
+    try:
+        draw_parameters(prepared.params, prepared.scenario.seed, FIRST_DRAW)
+    except UserInputError as exc:
+        name, _, expected = str(exc).partition(": expected ")
+        raise ScenarioError(prepared.path, f"parameters.{name}", expected) from None
 
 
 def run_draw(
