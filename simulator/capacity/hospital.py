@@ -107,14 +107,13 @@ class HospitalCourse(Course):
             if request.triggered:
                 return GRANTED
             now = env.now
-            rate = self.disease_death_rate()
-            disease_at = now + self.exposure / rate if rate > 0 else INF
+            disease_at = now + self.disease_death_in(now)
             next_at = min(disease_at, self.background_death_at, horizon, self.symptom_relapse_at, progression_at)
             yield request | env.timeout(next_at - now)
             if request.triggered:
-                self.exposure -= rate * (env.now - now)
+                self.spend_exposure(now, env.now - now)
                 return GRANTED
-            self.exposure -= rate * (next_at - now)
+            self.spend_exposure(now, next_at - now)
             if next_at == disease_at:
                 self.die("disease")
                 return ENDED

@@ -8,6 +8,7 @@ extrahepatic disease.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,6 +16,7 @@ from scipy import special
 
 from ..core.rng import RandomStreams
 from ..params.parameter_set import ParameterSet
+from .tumour import median_growth_rate
 
 ATTRIBUTE_COLUMNS = (
     "age",
@@ -45,6 +47,9 @@ class Patient:
     synchronous: bool
     resectable: bool
     ssr_positive: bool
+    # The burden model's latent traits (engine/tumour.py); not patient-table columns.
+    hepatic_load: float = 0.0  # share of the liver replaced by tumour at entry
+    growth_z: float = 0.0  # the patient's standard-normal growth deviate (positive: faster than the median)
 
 
 def _categorical(uniforms: np.ndarray, labels: tuple[str, ...], probabilities: list[float]) -> np.ndarray:
@@ -66,6 +71,63 @@ def mix_probabilities(params: ParameterSet) -> dict[str, tuple[tuple[str, ...], 
         "grade": (("G1", "G2", "G3"), [1.0 - sum(grade), *grade]),
         "burden": (("lt25", "25to50", "gt50"), [1.0 - sum(burden), *burden]),
     }
+
+
+# Hepatic load bands of the scenario vocabulary (share of the liver); inside a band the load is
+# log-uniform (assumption: no published distribution of load inside the bands was found).
+BURDEN_BANDS = {"lt25": (None, 0.25), "25to50": (0.25, 0.5), "gt50": (0.5, 0.9)}
+
+
+def hepatic_load_in_band(uniforms: np.ndarray, band: np.ndarray, detection: float) -> np.ndarray:
+    """A continuous hepatic load inside each patient's band; the smallest band starts at 10x the
+    detection threshold (visible, countable lesions) and the largest stops short of the whole liver."""
+    low = np.empty(len(band))
+    high = np.empty(len(band))
+    for name, (lo, hi) in BURDEN_BANDS.items():
+        chosen = band == name
+        low[chosen] = 10.0 * detection if lo is None else lo
+        high[chosen] = hi
+    return np.exp(np.log(low) + uniforms * (np.log(high) - np.log(low)))
+
+
+def growth_deviates(
+    params: ParameterSet, uniforms: np.ndarray, selection: np.ndarray, resectable: np.ndarray, site: np.ndarray, grade: np.ndarray
+) -> np.ndarray:
+    """Standard-normal growth deviates of the burden model, given what is known of each patient at entry.
+
+    Selection: in the referral population a share ``tumour.referral_resectable_share`` is resectable,
+    through a latent normal correlated (``tumour.selection_correlation``) with slow growth. A patient's
+    deviate is drawn given its resectability (the latent normal from its truncated distribution, then the
+    deviate given the latent), so a cohort of resected patients grows more slowly than an unresectable
+    one, whatever share of the scenario's cohort is resectable.
+
+    Disease before entry: progression within ``cohort.progressed_within_months`` (fast enough growth) or
+    stable disease for ``cohort.stable_for_months`` (slow enough growth) truncate the deviate."""
+    p = params.value
+    correlation = p("tumour.selection_correlation")
+    threshold = special.ndtri(1.0 - p("tumour.referral_resectable_share"))
+    below = special.ndtr(threshold)
+    low = np.where(resectable, below, 0.0)
+    high = np.where(resectable, 1.0, below)
+    latent = special.ndtri(np.clip(low + selection * (high - low), 1e-12, 1 - 1e-12))
+    mean = -correlation * latent
+    spread = max(math.sqrt(1.0 - correlation**2), 1e-6)
+    lowest = np.full(len(uniforms), -np.inf)  # bounds of the deviate itself
+    highest = np.full(len(uniforms), np.inf)
+    within, stable = p("cohort.progressed_within_months"), p("cohort.stable_for_months")
+    if within > 0 or stable > 0:
+        log_ratio = math.log(p("tumour.progression_volume_ratio"))
+        growth_spread = p("tumour.growth_sd_log")
+        median = np.log([median_growth_rate(p, s, g) for s, g in zip(site, grade)])
+        if within > 0:  # natural time to progression log_ratio / growth <= within
+            lowest = (math.log(log_ratio / within) - median) / growth_spread
+        if stable > 0:  # ... and > stable
+            highest = (math.log(log_ratio / stable) - median) / growth_spread
+        if within > 0 and stable > 0 and within <= stable:
+            raise ValueError(f"cohort.progressed_within_months ({within:g}) must exceed cohort.stable_for_months ({stable:g})")
+    first = special.ndtr((lowest - mean) / spread)
+    last = special.ndtr((highest - mean) / spread)
+    return mean + spread * special.ndtri(np.clip(first + uniforms * (last - first), 1e-12, 1 - 1e-12))
 
 
 def build_cohort(params: ParameterSet, streams: RandomStreams, size: int, fixed_age: float | None = None, first: int = 0) -> list[Patient]:
@@ -97,7 +159,15 @@ def build_cohort(params: ParameterSet, streams: RandomStreams, size: int, fixed_
         [p("cohort.resectable_lt25"), p("cohort.resectable_25to50")],
         p("cohort.resectable_gt50"),
     ) * np.where(extrahepatic, p("cohort.resectable_extrahepatic_factor"), 1.0)
+    # The burden model draws a growth deviate given resectability (selection) and the course before entry.
+    burden_model = p("disease.burden_model") == 1.0
     resectable = u("resectable") < resectable_probability
+    if burden_model:
+        growth_z = growth_deviates(params, u("growth"), u("selection"), resectable, site, grade)
+        hepatic_load = hepatic_load_in_band(u("hepatic_load"), burden, p("tumour.detection_burden"))
+    else:
+        growth_z = np.zeros(size)
+        hepatic_load = np.zeros(size)
     ssr_positive = u("ssr_positive") < np.where(grade == "G3", p("cohort.ssr_positive_g3"), p("cohort.ssr_positive"))
 
     return [
@@ -114,6 +184,8 @@ def build_cohort(params: ParameterSet, streams: RandomStreams, size: int, fixed_
             bool(synchronous[i]),
             bool(resectable[i]),
             bool(ssr_positive[i]),
+            float(hepatic_load[i]),
+            float(growth_z[i]),
         )
         for i in range(size)
     ]
