@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import integrate
 
-from simulator.engine.tumour import TumourModel, TumourState
+from simulator.engine.tumour import GompertzTumourState, TumourModel, TumourState
 
 MODEL = TumourModel(
     log_reference_burden=math.log(0.1),
@@ -95,3 +95,28 @@ def test_time_to_death_agrees_with_a_simulated_hazard():
         share = float(np.mean(times > t))
         standard_error = math.sqrt(expected * (1 - expected) / len(times))
         assert abs(share - expected) < 4 * standard_error
+
+
+@pytest.mark.parametrize("load, growth, extrahepatic", [(0.05, 0.09, False), (0.4, 0.2, True), (0.0003, 0.05, False), (0.9, 0.5, False)])
+def test_gompertz_cumulative_hazard_is_the_integral_and_death_times_invert_it(load, growth, extrahepatic):
+    state = GompertzTumourState(MODEL, math.log(load), growth, extrahepatic)
+    for step in (0.5, 12.0, 60.0, 240.0):
+        numeric, _ = integrate.quad(state.hazard, 0.0, step, limit=200)
+        assert state.cumulative_hazard(0.0, step) == pytest.approx(numeric, rel=1e-7)
+    for exposure in (1e-4, 0.01, 0.5, 1.0, 5.0, 50.0):
+        t = state.time_to_death(0.0, exposure)
+        assert state.cumulative_hazard(0.0, t) == pytest.approx(exposure, rel=1e-8)
+
+
+def test_gompertz_growth_matches_the_exponential_law_at_the_reference_burden_and_slows_above_it():
+    exponential = TumourState(MODEL, math.log(0.1), 0.09, False)
+    gompertz = GompertzTumourState(MODEL, math.log(0.1), 0.09, False)
+    dt = 1e-6
+    rate = (gompertz.log_burden(dt) - gompertz.log_burden(0.0)) / dt
+    assert rate == pytest.approx(exponential.growth, rel=1e-4)
+    # From 10% the Gompertz tumour takes longer to double than the exponential one, and never fills the liver.
+    assert gompertz.time_to_reach(0.0, math.log(0.2)) > exponential.time_to_reach(0.0, math.log(0.2))
+    assert gompertz.time_to_reach(0.0, 0.0) == math.inf
+    gompertz.start_line(0.0, 1.0)
+    x = gompertz.log_burden(0.0)
+    assert gompertz.time_to_progression(0.0) == pytest.approx(math.log(x / (x + math.log(1.728))) / gompertz.growth)

@@ -91,7 +91,13 @@ def hepatic_load_in_band(uniforms: np.ndarray, band: np.ndarray, detection: floa
 
 
 def growth_deviates(
-    params: ParameterSet, uniforms: np.ndarray, selection: np.ndarray, resectable: np.ndarray, site: np.ndarray, grade: np.ndarray
+    params: ParameterSet,
+    uniforms: np.ndarray,
+    selection: np.ndarray,
+    resectable: np.ndarray,
+    site: np.ndarray,
+    grade: np.ndarray,
+    hepatic_load: np.ndarray,
 ) -> np.ndarray:
     """Standard-normal growth deviates of the burden model, given what is known of each patient at entry.
 
@@ -119,10 +125,20 @@ def growth_deviates(
         log_ratio = math.log(p("tumour.progression_volume_ratio"))
         growth_spread = p("tumour.growth_sd_log")
         median = np.log([median_growth_rate(p, s, g) for s, g in zip(site, grade)])
-        if within > 0:  # natural time to progression log_ratio / growth <= within
-            lowest = (math.log(log_ratio / within) - median) / growth_spread
-        if stable > 0:  # ... and > stable
-            highest = (math.log(log_ratio / stable) - median) / growth_spread
+        # The growth rate that progresses in exactly one month from the entry load: ln(ratio) under
+        # exponential growth; under Gompertz growth it depends on the load (and a load past the
+        # ratio's reach never progresses, so no condition can hold for it: left untruncated).
+        if p("tumour.gompertz_growth") == 1.0:
+            x = np.log(hepatic_load)
+            reachable = x + log_ratio < 0
+            per_month = np.where(reachable, np.log(x / np.minimum(x + log_ratio, -1e-12)) * -math.log(p("tumour.reference_burden")), np.nan)
+        else:
+            per_month = np.full(len(uniforms), log_ratio)
+        with np.errstate(invalid="ignore"):
+            if within > 0:  # natural time to progression <= within
+                lowest = np.where(np.isnan(per_month), -np.inf, (np.log(per_month / within) - median) / growth_spread)
+            if stable > 0:  # ... and > stable
+                highest = np.where(np.isnan(per_month), np.inf, (np.log(per_month / stable) - median) / growth_spread)
         if within > 0 and stable > 0 and within <= stable:
             raise ValueError(f"cohort.progressed_within_months ({within:g}) must exceed cohort.stable_for_months ({stable:g})")
     first = special.ndtr((lowest - mean) / spread)
@@ -163,8 +179,8 @@ def build_cohort(params: ParameterSet, streams: RandomStreams, size: int, fixed_
     burden_model = p("disease.burden_model") == 1.0
     resectable = u("resectable") < resectable_probability
     if burden_model:
-        growth_z = growth_deviates(params, u("growth"), u("selection"), resectable, site, grade)
         hepatic_load = hepatic_load_in_band(u("hepatic_load"), burden, p("tumour.detection_burden"))
+        growth_z = growth_deviates(params, u("growth"), u("selection"), resectable, site, grade, hepatic_load)
     else:
         growth_z = np.zeros(size)
         hepatic_load = np.zeros(size)

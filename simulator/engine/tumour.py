@@ -23,6 +23,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from scipy.special import expi
+
 INF = math.inf
 FULL = -1e-9  # a log burden this close to 0 is the whole liver (floating-point tolerance, not a model value)
 
@@ -172,3 +174,76 @@ class TumourState:
         if full == INF:
             return INF  # shrinking or static disease whose total remaining hazard is below the exposure
         return full + (exposure - growing_total) / self.scale
+
+
+EULER_GAMMA = 0.5772156649015329  # the Euler-Mascheroni constant (Ei(u) = gamma + ln|u| + u + ... near 0)
+
+
+class GompertzTumourState(TumourState):
+    """The same tumour with Gompertzian growth: the log burden decays towards the whole liver,
+    ``log b(t) = log b(t0) * exp(-a (t - t0))``, so relative growth slows as the liver fills (growth at
+    10% burden is the same as the exponential law's). Event times stay closed-form except death,
+    which inverts the exponential integral ``Ei`` by a safeguarded Newton iteration."""
+
+    __slots__ = ()
+
+    def __init__(
+        self, model: TumourModel, log_burden: float, base_growth: float, extrahepatic: bool, pancreas: bool = False, now: float = 0.0
+    ) -> None:
+        # The rate constant that gives the exponential law's growth at the reference burden.
+        super().__init__(model, log_burden, base_growth / -model.log_reference_burden, extrahepatic, pancreas, now)
+        self.anchor_log_burden = min(self.anchor_log_burden, FULL)
+        self.nadir_log_burden = self.anchor_log_burden
+
+    def log_burden(self, now: float) -> float:
+        return self.anchor_log_burden * math.exp(-self.growth * (now - self.anchor_time))
+
+    def time_to_reach(self, now: float, log_level: float) -> float:
+        x = self.log_burden(now)
+        if x >= log_level:
+            return 0.0
+        if self.growth <= 0.0 or log_level >= FULL:
+            return INF
+        return math.log(x / log_level) / self.growth
+
+    def time_to_progression(self, now: float) -> float:
+        """Gompertzian disease never fills the liver: progression is the RECIST ratio or never."""
+        return self.time_to_reach(now, self.nadir_log_burden + self.model.log_progression_ratio)
+
+    def cumulative_hazard(self, now: float, step: float) -> float:
+        if step <= 0.0:
+            return 0.0
+        x = self.log_burden(now)
+        rate = self.growth
+        if rate == 0.0 or self.beta == 0.0 or x >= FULL:
+            return self.scale * math.exp(self.beta * x) * step
+        u0 = self.beta * x
+        u1 = u0 * math.exp(-rate * step)
+        return self.scale / rate * (float(expi(u0)) - float(expi(u1)))
+
+    def time_to_death(self, now: float, exposure: float) -> float:
+        x = self.log_burden(now)
+        rate = self.growth
+        if rate == 0.0 or self.beta == 0.0 or x >= FULL:  # no growth left to speak of: a constant hazard
+            return exposure / (self.scale * math.exp(self.beta * x))
+        u0 = self.beta * x
+        target = float(expi(u0)) - rate * exposure / self.scale
+        # Solve Ei(-exp(v)) = target for v = log(-u1) < v0; Ei(-exp(v)) rises with v, with slope exp(-exp(v)).
+        v0 = math.log(-u0)
+        high = v0
+        low = min(v0, target - EULER_GAMMA) - 1.0
+        while float(expi(-math.exp(low))) > target:
+            low -= 10.0
+        v = min(max(target - EULER_GAMMA, low), high)  # the small-|u| approximation as a start
+        for _ in range(100):
+            gap = float(expi(-math.exp(v))) - target
+            if gap > 0.0:
+                high = v
+            else:
+                low = v
+            if abs(gap) <= 1e-13 * (1.0 + abs(target)) or high - low <= 1e-15 * (1.0 + abs(v)):
+                break
+            step = gap / math.exp(-math.exp(v))
+            candidate = v - step
+            v = candidate if low < candidate < high else 0.5 * (low + high)
+        return (v0 - v) / rate
