@@ -28,6 +28,7 @@ ALL_TREATMENTS_RULES = [
     {"treatment": "everolimus", "max_uses": 1},
     {"treatment": "prrt", "max_uses": 1},
     {"treatment": "captem", "max_uses": 1},
+    {"treatment": "temozolomide", "max_uses": 1},
     {"treatment": "placebo", "max_uses": 1},
     {"treatment": "surveillance", "max_uses": 1},
 ]

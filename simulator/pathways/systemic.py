@@ -152,5 +152,12 @@ def systemic_modalities() -> list[Modality]:
             adverse_event="grade3_4",
             reports_response=True,
         ),
+        SystemicTherapy(
+            "temozolomide",
+            "Temozolomide monotherapy",
+            controls_symptoms=False,
+            adverse_event="grade3_4",
+            reports_response=True,
+        ),
         SystemicTherapy("placebo", "Placebo (virtual-trial control arm)", controls_symptoms=False, has_effect=False),
     ]
