@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.ticker import FixedLocator, FormatStrFormatter, NullLocator
 
+from . import numbers
 from .style import DPI, plt, strategy_colours, tick_step
 
 HR_TICKS = (0.1, 0.2, 0.3, 0.5, 0.67, 0.8, 0.9, 1.0, 1.1, 1.25, 1.5, 2.0, 3.0, 5.0, 10.0)
@@ -44,7 +45,7 @@ def km_figure(curves: pd.DataFrame, at_risk: pd.DataFrame, strategies: list[str]
         counts = at_risk.loc[strategy] if strategy in at_risk.index else pd.Series(dtype=float)
         for t in ticks:
             value = counts.get(t, math.nan)
-            text = "" if pd.isna(value) else f"{int(value):,}"
+            text = "" if pd.isna(value) else numbers.count(value)
             table.text(t, row, text, ha="center", va="center", fontsize=7, color=colours[strategy])
     table.set_yticks(range(rows))
     table.set_yticklabels(strategies, fontsize=7)
@@ -71,8 +72,8 @@ def forest_figure(hazards: pd.DataFrame, comparator: str, strategies: list[str],
         if not (pd.isna(row["lower_95"]) or pd.isna(row["upper_95"])):
             ax.plot([row["lower_95"], row["upper_95"]], [y, y], color=colour, linewidth=2)
         ax.plot([row["estimate"]], [y], marker="s", markersize=8, color=colour, linestyle="none", label=strategy)
-        ci = "" if pd.isna(row["lower_95"]) else f" [{row['lower_95']:.2f}, {row['upper_95']:.2f}]"
-        ax.annotate(f"{row['estimate']:.2f}{ci}", xy=(1.01, y), xycoords=("axes fraction", "data"), va="center", fontsize=8)
+        text = numbers.interval(row["estimate"], row["lower_95"], row["upper_95"], "ratio")
+        ax.annotate(text, xy=(1.01, y), xycoords=("axes fraction", "data"), va="center", fontsize=8)
     ax.axvline(1.0, color="grey", linestyle="--", linewidth=1)
     ax.set_xscale("log")
     # Plain-number ticks: readers of forest plots expect 0.8, 1, 1.25 rather than powers of ten.
