@@ -210,9 +210,10 @@ def _results(result: compute.PageResult, run_key: tuple) -> None:
         f"Resectable at entry in this cohort: {numbers.percent(result.resectable_share)}."
     )
     st.subheader("Survival")
-    left, right = st.columns(2)
-    left.image(result.figures["km_os"], caption="Overall survival (Kaplan-Meier, 95% bands, numbers at risk)")
-    right.image(result.figures["km_pfs"], caption="Progression-free survival of the first line (Kaplan-Meier)")
+    # One curve at a time, the page's full width: side by side, the numbers at risk were about 5 px tall.
+    overall, progression = st.tabs(["Overall survival", "Progression-free survival, first line"])
+    overall.image(result.figures["km_os"], caption="Overall survival (Kaplan-Meier, 95% bands, numbers at risk)")
+    progression.image(result.figures["km_pfs"], caption="Progression-free survival of the first line (Kaplan-Meier, numbers at risk)")
     st.subheader("Results")
     st.caption("Means over replications with t-based 95% confidence intervals (Monte Carlo error, not parameter uncertainty).")
     st.table(result.headline)
