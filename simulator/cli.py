@@ -387,15 +387,16 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if summary.exists():
         import pandas as pd
 
-        table = pd.read_csv(summary)
-        columns = ["strategy", "n", "median_os_months", "os_5y", "median_pfs1_months", "mean_months_uncontrolled"]
-        print(table[columns].to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+        from .reporting.tables import RUN_NOTE, run_summary_text
+
+        print(RUN_NOTE)
+        print(run_summary_text(pd.read_csv(summary)))
     return 0
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
     from .commands.compare import compare_file
-    from .reporting.tables import headline_table
+    from .reporting.tables import COMPARE_NOTE, headline_table
 
     with _progress_bar(args) as bar:
         destination, comparison = compare_file(
@@ -418,6 +419,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
             f"note: the precision {comparison.precision:g} was not reached within {comparison.replications} replications", file=sys.stderr
         )
     table = headline_table(comparison.summary, comparison.strategies, comparison.comparator)
+    print(COMPARE_NOTE)
     print(table.to_string(index=False))
     return 0
 
@@ -432,7 +434,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 def _cmd_scenarios(args: argparse.Namespace) -> int:
     from .commands.scenarios import scenarios_file
     from .outcomes.metrics import metric_info
-    from .reporting.tables import with_ci
+    from .reporting.tables import variant_text
 
     with _progress_bar(args) as bar:
         destination, analysis = scenarios_file(
@@ -451,15 +453,9 @@ def _cmd_scenarios(args: argparse.Namespace) -> int:
     print(f"wrote {destination} ({len(analysis.runs)} runs; open {destination / 'report.html'})")
     table = analysis.table()
     table = table[table["metric"] == analysis.metric]
-    scale = 100.0 if metric_info(analysis.metric)[1] == "share" else 1.0  # shares shown as percentages
-    wide = table.assign(
-        cell=[with_ci(scale * e, scale * lo, scale * hi) for e, lo, hi in zip(table["estimate"], table["lower"], table["upper"])]
-    )
-    wide = wide.pivot(index="variant", columns="strategy", values="cell").reindex(
-        index=[r.name for r in analysis.runs], columns=analysis.strategies
-    )
-    print(f"{analysis.metric}{' (%)' if scale != 1.0 else ''} [95% CI]:")
-    print(wide.fillna("-").to_string())
+    print(f"{analysis.metric} [95% CI]:")
+    variants = [r.name for r in analysis.runs]
+    print(variant_text(table, analysis.metric, metric_info(analysis.metric)[1], variants, analysis.strategies, analysis.comparator))
     return 0
 
 
@@ -478,8 +474,9 @@ def _cmd_params(args: argparse.Namespace) -> int:
 
 
 def _print_targets(table) -> None:
-    shown = table[["target", "published", "simulated", "lower", "upper", "pass"]]
-    print(shown.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    from .reporting.tables import targets_text
+
+    print(targets_text(table))
     failed = int((~table["pass"]).sum())
     print(f"{len(table) - failed} of {len(table)} targets pass" + (f"; {failed} FAIL" if failed else ""))
 
@@ -567,15 +564,18 @@ def _cmd_psa(args: argparse.Namespace) -> int:
             f"nelm-sim: interrupted after {stop.completed} of {stop.total} draws; resume with: {_psa_resume_command(args)}", file=sys.stderr
         )
         return 130
-    print(f"wrote {destination} in {time.perf_counter() - started:.1f} s")
-    summary = pd.read_csv(destination / "psa_summary.csv")
-    columns = ["strategy", "costs", "qalys"] + [c for c in summary.columns if c.startswith("probability_cost_effective")]
-    print(summary[columns].to_string(index=False, float_format=lambda v: f"{v:,.3f}"))
+    from .reporting import numbers
+    from .reporting.tables import psa_summary_text
+
+    print(f"wrote {destination} in {numbers.seconds(time.perf_counter() - started)} s")
+    print(psa_summary_text(pd.read_csv(destination / "psa_summary.csv")))
     return 0
 
 
 def _cmd_dsa(args: argparse.Namespace) -> int:
     from .commands.dsa import run_dsa_file
+    from .reporting import numbers
+    from .reporting.tables import tornado_text
 
     with _progress_bar(args) as bar:
         destination, result = run_dsa_file(
@@ -592,18 +592,17 @@ def _cmd_dsa(args: argparse.Namespace) -> int:
             progress=bar,
         )
     print(
-        f"wrote {destination}: INMB of {result.target} vs {result.comparator} at {result.wtp:,.0f} per QALY = {result.base_inmb:,.0f} per patient"
+        f"wrote {destination}: INMB of {result.target} vs {result.comparator} at {numbers.money(result.wtp)} per QALY"
+        f" = {numbers.money(result.base_inmb)} per patient"
     )
-    print(
-        result.tornado[["parameter", "low", "high", "inmb_low", "inmb_high"]]
-        .head(10)
-        .to_string(index=False, float_format=lambda v: f"{v:,.4g}")
-    )
+    print(tornado_text(result.tornado))
     return 0
 
 
 def _cmd_capacity(args: argparse.Namespace) -> int:
     from .commands.capacity import capacity_file
+    from .reporting import numbers
+    from .reporting.tables import capacity_curve_text
 
     with _progress_bar(args) as bar:
         destination, answer = capacity_file(
@@ -620,8 +619,7 @@ def _cmd_capacity(args: argparse.Namespace) -> int:
             progress=bar,
         )
     curve = answer.curve
-    shown = curve[["capacity", "strategy", "p90_wait_days", "mean_wait_days", "utilisation", "os_5y", "progressed_while_waiting_share"]]
-    print(shown.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    print(capacity_curve_text(curve))
     if answer.answer is None:
         print(
             f"no {args.resource} capacity from {args.min_capacity} to {args.max_capacity} meets a 90th-percentile wait of {args.target_p90_wait:g} days"
@@ -630,7 +628,8 @@ def _cmd_capacity(args: argparse.Namespace) -> int:
         best = curve[curve["capacity"] == answer.answer]
         print(
             f"smallest {args.resource} capacity with a 90th-percentile wait <= {args.target_p90_wait:g} days: {answer.answer}"
-            f" (p90 wait {best['p90_wait_days'].max():.1f} days; 5-year OS {', '.join(f'{s} {100 * v:.1f}%' for s, v in zip(best['strategy'], best['os_5y']))})"
+            f" (p90 wait {numbers.days(best['p90_wait_days'].max())} days;"
+            f" 5-year OS {', '.join(f'{s} {numbers.percent(v)}' for s, v in zip(best['strategy'], best['os_5y']))})"
         )
     print(f"wrote {destination}")
     return 0

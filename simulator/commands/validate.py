@@ -11,6 +11,7 @@ from ..economics.settings import EconomicSettings
 from ..experiments.psa import check_first_draw
 from ..experiments.runner import prepare
 from ..experiments.variants import expand
+from ..reporting import numbers
 
 
 def validate_file(path: Path) -> str:
@@ -28,5 +29,5 @@ def validate_file(path: Path) -> str:
     patients = f"{scenario.cohort.size} patients"
     if scenario.capacity is not None and scenario.capacity.arrivals is not None:
         expected = expected_arrivals(prepared.params, scenario.capacity.arrivals.catchment_population, arrival_months(scenario))
-        patients = f"about {expected:,.0f} arriving patients"
+        patients = f"about {numbers.count(expected)} arriving patients"
     return f"{path}: valid ({len(prepared.strategies)} strategies, {patients}, {scenario.replications} replications{extra})"

@@ -3,6 +3,7 @@ capacity curve of `nelm-sim capacity` (README "Capacity planning")."""
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -10,6 +11,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.ticker import MaxNLocator
 
+from . import numbers
 from .html_report import figure_html
 from .style import plt, save, strategy_colours
 
@@ -33,16 +35,65 @@ SUMMARY_COLUMNS = [
 PATIENT_FLAGS = ("progressed_while_waiting", "treatment_changed_by_waiting", "died_while_waiting")
 
 
+# How the planner's table shows each column (reporting/numbers.py), and its heading.
+SUMMARY_KINDS = {
+    "capacity": "count",
+    "utilisation": "percent",
+    "overrun_hours_per_year": "hours",
+    "mean_queue": "rate",
+    "max_queue": "count",
+    "max_in_use": "count",
+    "wait_mean_days": "days",
+    "wait_p50_days": "days",
+    "wait_p90_days": "days",
+    "wait_p95_days": "days",
+    "procedures_per_year": "rate",
+    "bed_days_per_year": "rate",
+}
+SUMMARY_HEADINGS = {
+    "utilisation": "utilisation of open time",
+    "overrun_hours_per_year": "overrun, hours a year",
+    "mean_queue": "mean queue",
+    "max_queue": "longest queue",
+    "max_in_use": "most in use",
+    "wait_mean_days": "mean wait, days",
+    "wait_p50_days": "median wait, days",
+    "wait_p90_days": "90th-percentile wait, days",
+    "wait_p95_days": "95th-percentile wait, days",
+    "procedures_per_year": "procedures a year",
+    "bed_days_per_year": "bed-days a year",
+}
+MAXIMA = ("max_queue", "max_in_use")  # the largest of any replication: a whole number
+
+
 def resource_summary(resources: pd.DataFrame) -> pd.DataFrame:
-    """Means over replications, per strategy and resource."""
-    return resources.groupby(["strategy", "resource"], sort=False)[SUMMARY_COLUMNS].mean().reset_index()
+    """Per strategy and resource: means over replications; the maxima (longest queue, most in use) are
+    the largest of any replication."""
+    grouped = resources.groupby(["strategy", "resource"], sort=False)
+    means = grouped[[c for c in SUMMARY_COLUMNS if c not in MAXIMA]].mean()
+    maxima = grouped[list(MAXIMA)].max()
+    return means.join(maxima)[SUMMARY_COLUMNS].reset_index()
+
+
+def used_resources(resources: pd.DataFrame) -> list[str]:
+    """The resources some strategy used at all (a request served or queued); an unused one has no
+    queue or wait to draw."""
+    summary = resource_summary(resources)
+    used = summary[(summary["max_in_use"] > 0) | (summary["max_queue"] > 0) | (summary["procedures_per_year"] > 0)]
+    return list(dict.fromkeys(used["resource"]))
+
+
+def resource_table(resources: pd.DataFrame) -> pd.DataFrame:
+    """The planner's table for reading (report and page)."""
+    return numbers.format_columns(resource_summary(resources), SUMMARY_KINDS, SUMMARY_HEADINGS)
 
 
 def capacity_figures(capacity, strategies: list[str], folder: Path) -> list[tuple[Path, str]]:
     out: list[tuple[Path, str]] = []
     colours = strategy_colours(strategies)
     queues = capacity.frame("queues")
-    names = list(dict.fromkeys(queues["resource"]))
+    used = used_resources(capacity.frame("resources"))
+    names = [name for name in dict.fromkeys(queues["resource"]) if name in used]  # an unused resource: no all-zero panel
     if names:
         fig, axes = plt.subplots(len(names), 1, figsize=(9, 2.2 * len(names)), sharex=True, squeeze=False)
         for axis, name in zip(axes[:, 0], names):
@@ -101,23 +152,35 @@ def planner_section(capacity, patients: pd.DataFrame, strategies: list[str], fig
         "Utilisation is the share of the scheduled hours' capacity in use (at most 1); work started in a session that runs "
         "on after it closes is counted apart as overrun hours a year.</p>",
     ]
-    summary = resource_summary(capacity.frame("resources"))
-    parts.append(summary.to_html(index=False, escape=True, border=0, na_rep="", float_format="{:.3f}".format))
+    resources = capacity.frame("resources")
+    parts.append(resource_table(resources).to_html(index=False, escape=True, border=0, na_rep=""))
+    unused = sorted(set(resources["resource"]) - set(used_resources(resources)))
+    if unused:
+        parts.append(
+            f'<p class="note">Not used by any strategy in this run, so left out of the figures: {html.escape(", ".join(unused))}.</p>'
+        )
     rows = []
     for strategy in strategies:
         group = patients[patients["strategy"] == strategy]
         row = {"strategy": strategy, "patients": len(group)}
         for flag in PATIENT_FLAGS:
             if flag in group:
-                row[f"{flag} (n)"] = int(group[flag].sum())
-                row[f"{flag} (share)"] = float(group[flag].mean()) if len(group) else float("nan")
+                words = flag.replace("_", " ")
+                row[f"{words} (n)"] = int(group[flag].sum())
+                row[f"{words} (%)"] = float(group[flag].mean()) if len(group) else float("nan")
         rows.append(row)
     parts.append("<h3>Patients whose course changed because of waiting</h3>")
     parts.append(
         '<p class="note">All replications. "Treatment changed": the patient progressed while queued and was no longer eligible '
         "for the chosen treatment (for example, disease no longer resectable), so the MDT chose again.</p>"
     )
-    parts.append(pd.DataFrame(rows).to_html(index=False, escape=True, border=0, na_rep="", float_format="{:.3f}".format))
+    flags = pd.DataFrame(rows)
+    kinds = {
+        column: ("count" if column.endswith("(n)") or column == "patients" else "percent")
+        for column in flags.columns
+        if column != "strategy"
+    }
+    parts.append(numbers.format_columns(flags, kinds).to_html(index=False, escape=True, border=0, na_rep=""))
     for path, caption in figures:
         parts.append(figure_html(path, caption))
     return "\n".join(parts)

@@ -8,13 +8,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from . import numbers
 from .style import DPI, plt, strategy_colours
 
 FIGSIZE = (8, 5)
 
 
 def _money(value: float, _pos=None) -> str:
-    return f"{value:,.0f}"
+    return numbers.money(value)
 
 
 def _save(fig, path: Path) -> None:
@@ -43,7 +44,7 @@ def ce_plane_figure(
         ax.plot(span, span * value, linestyle="--", linewidth=1, color="grey")
         inside = min(xmax, ymax / value) if value > 0 else xmax
         ax.annotate(
-            f"{currency} {value:,.0f}/QALY",
+            f"{currency} {numbers.money(value)}/QALY",
             (inside, inside * value),
             xytext=(-4, 3),
             textcoords="offset points",
@@ -126,7 +127,7 @@ def evpi_figure(grid: Sequence[float], per_patient: np.ndarray, population: floa
     ax.xaxis.set_major_formatter(_money)
     ax.yaxis.set_major_formatter(_money)
     second = ax.secondary_yaxis("right", functions=(lambda v: v * population / 1e6, lambda v: v * 1e6 / population))
-    second.set_ylabel(f"Population EVPI ({currency} million, {population:,.0f} patients)")
+    second.set_ylabel(f"Population EVPI ({currency} million, {numbers.count(population)} patients)")
     ax.set_ylim(bottom=0)
     ax.set_title(title)
     ax.grid(alpha=0.3)
@@ -168,7 +169,7 @@ def tornado_figure(
     labels = [f"{p}  [{lo:g}, {hi:g}]" for p, lo, hi in zip(shown["parameter"], shown["low"], shown["high"])]
     ax.set_yticks(y, labels, fontsize=7)
     ax.xaxis.set_major_formatter(_money)
-    ax.set_xlabel(f"INMB of {target} vs {comparator} at {currency} {wtp:,.0f}/QALY ({currency} per patient)")
+    ax.set_xlabel(f"INMB of {target} vs {comparator} at {currency} {numbers.money(wtp)}/QALY ({currency} per patient)")
     ax.set_title(title)
     ax.grid(axis="x", alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")

@@ -12,8 +12,10 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from ..outcomes.metrics import metric_info
+from . import numbers
+from .numbers import REFERENCE
 from .stress_des import stress_des_items
-from .tables import headline_table, metric_table, with_ci
+from .tables import COMPARATOR_METRICS, headline_table, metric_table
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..experiments.compare import Comparison
@@ -33,8 +35,22 @@ figcaption { font-size: 0.9em; color: #444; } pre { background: #f6f6f6; padding
 RESULT_GROUPS = (("survival", "Survival"), ("symptoms", "Symptom control"), ("burden", "Treatment burden"), ("death", "Cause of death"))
 
 
-def _table(frame: pd.DataFrame, float_format: str = "{:.3f}") -> str:
-    return frame.to_html(index=False, escape=True, border=0, na_rep="", float_format=float_format.format)
+def _table(frame: pd.DataFrame, kinds: dict[str, str] | None = None) -> str:
+    """A table of text cells; ``kinds`` (column -> kind of number) formats its numeric columns."""
+    return numbers.format_columns(frame, kinds or {}).to_html(index=False, escape=True, border=0, na_rep="")
+
+
+def _cohort_rows(cohort: pd.DataFrame) -> pd.DataFrame:
+    """The cohort's characteristics for reading: a continuous one's mean and SD in its level's text."""
+    rows = cohort.copy()
+    if {"mean", "sd"} <= set(rows.columns):
+        continuous = rows["mean"].notna()
+        rows.loc[continuous, "level"] = [
+            f"mean {numbers.number(m, 'age')} (SD {numbers.number(sd, 'age')})"
+            for m, sd in zip(rows.loc[continuous, "mean"], rows.loc[continuous, "sd"])
+        ]
+        rows = rows.drop(columns=["mean", "sd"])
+    return rows
 
 
 def figure_html(path: Path, caption: str) -> str:
@@ -98,11 +114,11 @@ def build_report(
     parts.append("<h2>All results</h2>")
     for group, title in RESULT_GROUPS:
         metrics = [m for m in summary["metric"].unique() if metric_info(m)[2] == group]
-        parts += [f"<h3>{esc(title)}</h3>", _table(metric_table(summary, names, metrics))]
+        parts += [f"<h3>{esc(title)}</h3>", _table(metric_table(summary, names, metrics, comparison.comparator))]
     parts += [
         "<h2>The cohort</h2>",
         '<p class="note">Simulated baseline characteristics, all replications; every strategy treats these same patients.</p>',
-        _table(cohort, "{:.3f}"),
+        _table(_cohort_rows(cohort), {"n": "count", "share": "percent"}),
         "<h2>Strategies</h2>",
     ]
     for strategy in prepared.strategies:
@@ -140,10 +156,12 @@ def _patients_text(scenario) -> str:
     arrivals = scenario.capacity.arrivals if scenario.capacity is not None else None
     if arrivals is not None:
         return (
-            f"open population: arrivals from a catchment of {arrivals.catchment_population:,} people over {arrivals.years:g} years"
+            f"open population: arrivals from a catchment of {numbers.count(arrivals.catchment_population)} people over {arrivals.years:g} years"
             f" after a warm-up of {arrivals.warmup_years:g} years (warm-up arrivals left out)"
         )
-    return f"{scenario.cohort.size:,} per strategy and replication" + (f", all aged {scenario.cohort.age:g}" if scenario.cohort.age else "")
+    return f"{numbers.count(scenario.cohort.size)} per strategy and replication" + (
+        f", all aged {scenario.cohort.age:g}" if scenario.cohort.age else ""
+    )
 
 
 def _replication_text(comparison: Comparison) -> str:
@@ -159,10 +177,10 @@ def _replication_text(comparison: Comparison) -> str:
 SCENARIO_TABLE_METRICS = ("median_os_months", "mean_months_uncontrolled")  # shown after the chosen metric
 
 
-def _difference(value: float, base: float, scale: float, digits: int) -> str:
+def _difference(value: float, base: float, kind: str) -> str:
     if math.isnan(value) or math.isnan(base):
         return ""
-    return f" ({scale * (value - base):+.{digits}f})"
+    return f" ({numbers.signed(value - base, kind)})"
 
 
 def _variant_metric_table(analysis: ScenarioAnalysis, metric: str) -> pd.DataFrame:
@@ -170,7 +188,7 @@ def _variant_metric_table(analysis: ScenarioAnalysis, metric: str) -> pd.DataFra
     table = analysis.table()
     table = table[table["metric"] == metric]
     unit = metric_info(metric)[1]
-    scale, digits = (100.0, 1) if unit == "share" else (1.0, 2 if unit in ("ratio", "count") else 1)
+    kind = numbers.kind_of_unit(unit)
     base = analysis.runs[0].name
     cells = {(row.variant, row.strategy): (row.estimate, row.lower, row.upper) for row in table.itertuples()}
     rows = []
@@ -182,9 +200,12 @@ def _variant_metric_table(analysis: ScenarioAnalysis, metric: str) -> pd.DataFra
                 row[strategy] = "not in this variant"
                 continue
             estimate, lower, upper = cells[(name, strategy)]
-            text = with_ci(scale * estimate, scale * lower, scale * upper, digits)
+            if strategy == analysis.comparator and metric in COMPARATOR_METRICS:
+                row[strategy] = REFERENCE
+                continue
+            text = numbers.interval(estimate, lower, upper, kind)
             if name != base and (base, strategy) in cells:
-                text += _difference(estimate, cells[(base, strategy)][0], scale, digits)
+                text += _difference(estimate, cells[(base, strategy)][0], kind)
             row[strategy] = text
         best = analysis.best_strategy(result, metric)
         if best is not None:
