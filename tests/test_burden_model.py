@@ -89,16 +89,36 @@ def test_progressions_alone_do_not_shorten_survival():
     assert (surveillance["progressions"] >= one_line["progressions"]).all()
 
 
+def cohort_growth(correlation: float, size: int = 20_000):
+    from simulator.core.rng import RandomStreams
+    from simulator.engine.cohort import build_cohort
+    from simulator.params.parameter_set import build_parameter_set
+
+    mix = {"cohort.resectable_lt25": 0.5, "cohort.resectable_25to50": 0.5, "cohort.resectable_gt50": 0.5}
+    params = build_parameter_set({**BURDEN, **mix, "tumour.selection_correlation": correlation})
+    cohort = build_cohort(params, RandomStreams(16, 0), size)
+    z = np.array([p.growth_z for p in cohort])
+    resectable = np.array([p.resectable for p in cohort])
+    return z[resectable], z[~resectable]
+
+
 def test_resectable_patients_are_selected_for_slow_growth():
     """Selection is separate from treatment effect: with the selection correlation on, resectable patients
-    outlive unresectable ones on best supportive care, though no one is operated on."""
+    grow more slowly than unresectable ones at entry; without it, they do not."""
+    for correlation, selected in ((0.5, True), (0.0, False)):
+        resectable, unresectable = cohort_growth(correlation)
+        difference = unresectable.mean() - resectable.mean()
+        standard_error = math.sqrt(resectable.var() / len(resectable) + unresectable.var() / len(unresectable))
+        if selected:
+            assert difference > 3 * standard_error, (correlation, difference, standard_error)
+        else:
+            assert abs(difference) < 3 * standard_error, (correlation, difference, standard_error)
+
+
+def test_selection_makes_resectable_patients_live_longer_without_any_operation():
     mix = {"resectable_lt25": 0.5, "resectable_25to50": 0.5, "resectable_gt50": 0.5, "extrahepatic": 0.0}
-    patients = run(["best-supportive-care"], mix, {"tumour.selection_correlation": 0.5}, size=4000)
-    resectable = patients[patients["resectable"]]["os_months"]
-    unresectable = patients[~patients["resectable"]]["os_months"]
-    difference = resectable.mean() - unresectable.mean()
-    standard_error = math.sqrt(resectable.var() / len(resectable) + unresectable.var() / len(unresectable))
-    assert difference > 3 * standard_error
-    none = run(["best-supportive-care"], mix, {"tumour.selection_correlation": 0.0}, size=4000)
-    difference_none = none[none["resectable"]]["os_months"].mean() - none[~none["resectable"]]["os_months"].mean()
-    assert difference_none < difference
+    gaps = []
+    for correlation in (0.0, 0.8):
+        patients = run(["best-supportive-care"], mix, {"tumour.selection_correlation": correlation}, size=4000)
+        gaps.append(patients[patients["resectable"]]["os_months"].mean() - patients[~patients["resectable"]]["os_months"].mean())
+    assert gaps[1] > gaps[0]
