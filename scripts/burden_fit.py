@@ -126,11 +126,8 @@ class Fit:
             frame = frame[(frame["strategy"] == arm) & frame["pfs2_months"].notna()]
             simulated = km_median(frame["os_months"] - frame["pfs1_months"], frame["death"])
             rows.append((f"os from randomisation netter1/{arm}", published, simulated, *_median_band(published)))
-        estimate, log_se = SITE_HAZARD_RATIO
-        ratio = site_hazard_ratio(overrides, self.patients)
-        rows.append(
-            ("hazard ratio pancreas vs small bowel (BSC)", estimate, ratio, estimate * math.exp(-log_se), estimate * math.exp(log_se))
-        )
+        estimate, lower, upper = SITE_HAZARD_RATIO
+        rows.append((SITE_ROW, estimate, site_hazard_ratio(overrides, self.patients), lower, upper))
         return rows
 
     def score(self, values: dict) -> float:
