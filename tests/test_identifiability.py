@@ -38,3 +38,16 @@ def test_near_bound_on_the_log_scale():
     assert near_bound(0.0202, 0.02, 1.0)
     assert not near_bound(0.2, 0.02, 1.0)
     assert near_bound(0.99, 0.0, 1.0) and not near_bound(0.5, 0.0, 1.0)
+
+
+def test_report_tables_flag_a_value_near_its_bound_and_carry_rank_and_condition():
+    from simulator.experiments.identifiability import report_tables
+
+    targets = lambda p: np.array([p["a"], p["b"] ** 2])  # noqa: E731
+    fitted = {"a": 2.0, "b": 0.0202}
+    result = sensitivity(targets, fitted, ["t1", "t2"], np.array([0.1, 0.001]))
+    matrix_rows, parameter_rows = report_tables(result, fitted, {"a": (1.0, 4.0), "b": (0.02, 1.0)})
+    assert [row["target"] for row in matrix_rows] == ["t1", "t2"]
+    flags = {row["parameter"]: row["near_bound"] for row in parameter_rows}
+    assert flags == {"a": False, "b": True}
+    assert {row["rank"] for row in parameter_rows} == {2}

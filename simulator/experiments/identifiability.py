@@ -77,3 +77,32 @@ def near_bound(value: float, low: float, high: float, share: float = 0.05) -> bo
         return value - low <= share * (high - low) or high - value <= share * (high - low)
     span = math.log(high) - math.log(low)
     return math.log(value) - math.log(low) <= share * span or math.log(high) - math.log(value) <= share * span
+
+
+def report_tables(
+    result: Sensitivity, fitted: Mapping[str, float], bounds: Mapping[str, tuple[float, float]]
+) -> tuple[list[dict], list[dict]]:
+    """Rows of identifiability.csv (the sensitivity matrix, one row per target) and of
+    identifiability_parameters.csv (one row per parameter: column norm, weight in the weakest
+    direction, near a bound), plus the matrix's rank and condition number on every parameter row."""
+    matrix = np.nan_to_num(result.matrix)
+    norms = np.sqrt((matrix**2).sum(axis=0))
+    matrix_rows = [{"target": target, **dict(zip(result.parameters, row.tolist()))} for target, row in zip(result.targets, matrix)]
+    parameter_rows = []
+    for name, norm in zip(result.parameters, norms.tolist()):
+        low, high = bounds[name]
+        parameter_rows.append(
+            {
+                "parameter": name,
+                "value": fitted[name],
+                "lower_bound": low,
+                "upper_bound": high,
+                "near_bound": near_bound(fitted[name], low, high),
+                "column_norm": norm,
+                "weakest_direction_weight": result.weakest_direction[name],
+                "rank": result.rank,
+                "parameters": len(result.parameters),
+                "condition_number": result.condition_number,
+            }
+        )
+    return matrix_rows, parameter_rows
