@@ -33,6 +33,11 @@ class ScenarioError(UserInputError):
         self.got = got
         super().__init__(self.one_line())
 
+    def __reduce__(self):
+        # Raised in a worker process, the error travels back pickled: rebuilt from its own fields
+        # (the default would call __init__ with the one-line message alone and break the pool).
+        return (type(self), (self.file, self.field, self.expected, self.got))
+
     def one_line(self) -> str:
         where = f"{self.file}: {self.field}" if self.field else self.file
         message = f"{where}: expected {self.expected}"
@@ -50,6 +55,10 @@ class ParameterError(UserInputError):
     def __init__(self, file: Path | str, name: str, expected: str, got: object | None = None) -> None:
         self.inner = ScenarioError(file, name, expected, got)
         super().__init__(self.inner.one_line())
+
+    def __reduce__(self):
+        inner = self.inner
+        return (type(self), (inner.file, inner.field, inner.expected, inner.got))
 
 
 class ScenarioWarning(UserWarning):

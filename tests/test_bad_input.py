@@ -252,3 +252,16 @@ def test_no_suggestion_when_nothing_is_close(write_scenario, capsys):
     path = write_scenario({**tiny_scenario(), "zzzzzz": 1})
     assert main(["validate", str(path)]) == 2
     assert "did you mean" not in capsys.readouterr().err
+
+
+def test_user_errors_survive_the_trip_back_from_a_worker_process():
+    """A ScenarioError raised in a worker is pickled back to the parent: it must rebuild from its own fields."""
+    import pickle
+
+    from simulator.errors import ParameterError, ScenarioError
+
+    error = ScenarioError("s.yaml", "cohort.size", "a whole number", 0.5)
+    again = pickle.loads(pickle.dumps(error))
+    assert (type(again), str(again)) == (ScenarioError, str(error))
+    parameter_error = ParameterError("s.yaml", "tace.procedure_mortality", "a probability", 2)
+    assert str(pickle.loads(pickle.dumps(parameter_error))) == str(parameter_error)

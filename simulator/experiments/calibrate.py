@@ -326,7 +326,7 @@ def check(seed_folder: Path, patients: int | None = None, execution: Execution =
 # Fitting
 
 
-def _override(parameter: CalibratedParameter, value: float, current: dict[str, Any]) -> None:
+def override_calibrated(parameter: CalibratedParameter, value: float, current: dict[str, Any]) -> None:
     entry, _ = load_library()[parameter.name]
     if parameter.field == "value":
         current[parameter.name] = value
@@ -336,7 +336,7 @@ def _override(parameter: CalibratedParameter, value: float, current: dict[str, A
         current[parameter.name] = existing
 
 
-def _start_value(parameter: CalibratedParameter) -> float:
+def calibrated_value(parameter: CalibratedParameter) -> float:
     entry, _ = load_library()[parameter.name]
     value = entry.value if parameter.field == "value" else entry.params[parameter.field]
     low, high = parameter.bounds
@@ -375,7 +375,7 @@ def calibrate(
         if only_blocks and block.name not in only_blocks:
             continue
         targets = [by_id[i] for i in block.targets]
-        start = np.log([_start_value(p) for p in block.parameters])
+        start = np.log([calibrated_value(p) for p in block.parameters])
         low = np.log([p.bounds[0] for p in block.parameters])
         high = np.log([p.bounds[1] for p in block.parameters])
 
@@ -383,7 +383,7 @@ def calibrate(
             trial = dict(overrides)
             clipped = np.clip(x, low, high)
             for parameter, value in zip(block.parameters, np.exp(clipped)):
-                _override(parameter, float(value), trial)
+                override_calibrated(parameter, float(value), trial)
             penalty = float(((x - clipped) ** 2).sum()) * 100.0
             return _score(evaluate(targets, seeds, trial, patients, execution)) + penalty
 
@@ -411,13 +411,13 @@ def calibrate(
         )
         best = np.exp(np.clip(solution.x, low, high))
         for parameter, value in zip(block.parameters, best):
-            _override(parameter, float(value), overrides)
+            override_calibrated(parameter, float(value), overrides)
             report.append(
                 {
                     "block": block.name,
                     "parameter": parameter.name,
                     "field": parameter.field,
-                    "start": _start_value(parameter),
+                    "start": calibrated_value(parameter),
                     "calibrated": float(value),
                     "lower_bound": parameter.bounds[0],
                     "upper_bound": parameter.bounds[1],
