@@ -460,16 +460,10 @@ def _cmd_scenarios(args: argparse.Namespace) -> int:
 
 
 def _cmd_params(args: argparse.Namespace) -> int:
-    import pandas as pd
+    from .commands.params import parameter_rows, rows_csv, rows_text
 
-    from .commands.params import parameter_table
-
-    table = parameter_table(args.scenario)
-    if args.csv:
-        sys.stdout.write(table.to_csv(index=False))
-    else:
-        with pd.option_context("display.max_colwidth", 120, "display.width", 250, "display.max_rows", None):
-            print(table.to_string(index=False))
+    rows = parameter_rows(args.scenario)
+    sys.stdout.write(rows_csv(rows) if args.csv else rows_text(rows))
     return 0
 
 
