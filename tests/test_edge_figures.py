@@ -184,6 +184,8 @@ def test_capacity_scenario_with_an_unused_resource(write_scenario, tmp_path, ren
     assert summary.at["nuclear_medicine", "max_in_use"] == 0  # the scenario does what the test needs
     report = (tmp_path / "compare" / "report.html").read_text(encoding="utf-8")
     assert "left out of the figures: nuclear_medicine" in report
+    # Every table scrolls in its own box: the wide resource table no longer overflows the page.
+    assert report.count("<table") == report.count('<div class="wide"><table') > 0
     table = resource_table(resources)
     for column in ("capacity", SUMMARY_HEADINGS["max_queue"], SUMMARY_HEADINGS["max_in_use"]):
         assert all(WHOLE.match(text) for text in table[column]), table[column]
