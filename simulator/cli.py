@@ -453,7 +453,7 @@ def _cmd_scenarios(args: argparse.Namespace) -> int:
     print(f"wrote {destination} ({len(analysis.runs)} runs; open {destination / 'report.html'})")
     table = analysis.table()
     table = table[table["metric"] == analysis.metric]
-    print(f"{analysis.metric} [95% CI]:")
+    print(f"{metric_info(analysis.metric)[0]} ({analysis.metric}), mean over replications [95% CI]:")
     variants = [r.name for r in analysis.runs]
     print(variant_text(table, analysis.metric, metric_info(analysis.metric)[1], variants, analysis.strategies, analysis.comparator))
     return 0
