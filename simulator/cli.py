@@ -453,23 +453,17 @@ def _cmd_scenarios(args: argparse.Namespace) -> int:
     print(f"wrote {destination} ({len(analysis.runs)} runs; open {destination / 'report.html'})")
     table = analysis.table()
     table = table[table["metric"] == analysis.metric]
-    print(f"{analysis.metric} [95% CI]:")
+    print(f"{metric_info(analysis.metric)[0]} ({analysis.metric}), mean over replications [95% CI]:")
     variants = [r.name for r in analysis.runs]
     print(variant_text(table, analysis.metric, metric_info(analysis.metric)[1], variants, analysis.strategies, analysis.comparator))
     return 0
 
 
 def _cmd_params(args: argparse.Namespace) -> int:
-    import pandas as pd
+    from .commands.params import parameter_rows, rows_csv, rows_text
 
-    from .commands.params import parameter_table
-
-    table = parameter_table(args.scenario)
-    if args.csv:
-        sys.stdout.write(table.to_csv(index=False))
-    else:
-        with pd.option_context("display.max_colwidth", 120, "display.width", 250, "display.max_rows", None):
-            print(table.to_string(index=False))
+    rows = parameter_rows(args.scenario)
+    sys.stdout.write(rows_csv(rows) if args.csv else rows_text(rows))
     return 0
 
 

@@ -184,6 +184,8 @@ def test_capacity_scenario_with_an_unused_resource(write_scenario, tmp_path, ren
     assert summary.at["nuclear_medicine", "max_in_use"] == 0  # the scenario does what the test needs
     report = (tmp_path / "compare" / "report.html").read_text(encoding="utf-8")
     assert "left out of the figures: nuclear_medicine" in report
+    # Every table scrolls in its own box: the wide resource table no longer overflows the page.
+    assert report.count("<table") == report.count('<div class="wide"><table') > 0
     table = resource_table(resources)
     for column in ("capacity", SUMMARY_HEADINGS["max_queue"], SUMMARY_HEADINGS["max_in_use"]):
         assert all(WHOLE.match(text) for text in table[column]), table[column]
@@ -203,3 +205,29 @@ def test_the_checks_find_what_they_look_for():
     plt.close(fig)
     assert any("an empty panel" in p for p in found.problems) and any("off the edge" in p for p in found.problems)
     assert style.DPI > 0
+
+
+def test_runs_survival_figure_keeps_each_strategys_colour(tmp_path, monkeypatch):
+    """run's overall_survival.png followed Matplotlib's colour cycle, unlike every other figure."""
+    from matplotlib.colors import to_hex
+
+    from simulator.reporting.plots import overall_survival_figure
+
+    drawn = {}
+    original = Figure.savefig
+
+    def savefig(fig, target, *args, **kwargs):
+        drawn.update({line.get_label(): to_hex(line.get_color()) for line in fig.axes[0].get_lines()})
+        return original(fig, target, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", savefig)
+    names = ["guideline", "mine"]
+    survival = pd.DataFrame(
+        [
+            {"strategy": s, "time_months": t, "survival": 1 - t / 100, "lower_95": 0.9 - t / 100, "upper_95": 1.0}
+            for s in names
+            for t in (0, 50)
+        ]
+    )
+    overall_survival_figure(survival, tmp_path / "os.png", "title")
+    assert drawn == style.strategy_colours(names)

@@ -28,14 +28,17 @@ from ..economics import cea
 from ..economics.sampling import draw_parameters
 from ..economics.settings import EconomicSettings
 from ..economics.valuation import VALUE_COLUMNS, value_patients
-from ..errors import ScenarioError, UserInputError
+from ..errors import UserInputError
 from ..io import write_file_atomic
 from ..params.parameter_set import ParameterSet
 from .execution import Execution
+
+# Re-exported where they were: they live in experiments/prepare.py, which loads no pandas.
+from .prepare import FIRST_DRAW as FIRST_DRAW
+from .prepare import check_first_draw as check_first_draw
 from .runner import PreparedScenario, run_replication
 
 PSA_REPLICATION = 0
-FIRST_DRAW = 1  # draw 0 is the base case
 INTERVAL_QUANTILES = (0.025, 0.975)  # the 95% interval of PSA draws
 TASKS_PER_WORKER = 8  # chunks per worker: small enough to balance, large enough to amortise pickling
 
@@ -138,16 +141,6 @@ class PSAResult:
     parameters: pd.DataFrame  # draw, one column per drawn parameter
     strategies: list[str]
     patients: int
-
-
-def check_first_draw(prepared: PreparedScenario) -> None:
-    """Draw the parameters of the first PSA draw, as the run will, so that a psa: specification whose
-    draws fall outside the parameter's support is refused before any simulation, naming the file."""
-    try:
-        draw_parameters(prepared.params, prepared.scenario.seed, FIRST_DRAW)
-    except UserInputError as exc:
-        name, _, expected = str(exc).partition(": expected ")
-        raise ScenarioError(prepared.path, f"parameters.{name}", expected) from None
 
 
 def run_draw(

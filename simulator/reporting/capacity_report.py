@@ -12,7 +12,7 @@ import pandas as pd
 from matplotlib.ticker import MaxNLocator
 
 from . import numbers
-from .html_report import figure_html
+from .html_report import figure_html, table_html
 from .style import plt, save, strategy_colours
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -153,7 +153,7 @@ def planner_section(capacity, patients: pd.DataFrame, strategies: list[str], fig
         "on after it closes is counted apart as overrun hours a year.</p>",
     ]
     resources = capacity.frame("resources")
-    parts.append(resource_table(resources).to_html(index=False, escape=True, border=0, na_rep=""))
+    parts.append(table_html(resource_summary(resources), SUMMARY_KINDS, SUMMARY_HEADINGS))
     unused = sorted(set(resources["resource"]) - set(used_resources(resources)))
     if unused:
         parts.append(
@@ -180,7 +180,7 @@ def planner_section(capacity, patients: pd.DataFrame, strategies: list[str], fig
         for column in flags.columns
         if column != "strategy"
     }
-    parts.append(numbers.format_columns(flags, kinds).to_html(index=False, escape=True, border=0, na_rep=""))
+    parts.append(table_html(flags, kinds))
     for path, caption in figures:
         parts.append(figure_html(path, caption))
     return "\n".join(parts)

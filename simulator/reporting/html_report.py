@@ -30,14 +30,16 @@ th, td { border: 1px solid #ccc; padding: 3px 7px; text-align: left; vertical-al
 th { background: #f0f0f0; } tr:nth-child(even) td { background: #fafafa; }
 figure { margin: 1.2em 0; } figure img { max-width: 100%; border: 1px solid #ddd; }
 figcaption { font-size: 0.9em; color: #444; } pre { background: #f6f6f6; padding: .7em; overflow-x: auto; font-size: .85em; }
-.note { color: #555; font-size: .9em; } dl.facts dt { font-weight: bold; float: left; width: 15em; } dl.facts dd { margin-left: 15.5em; }
+.wide { max-width: 100%; overflow-x: auto; } .note { color: #555; font-size: .9em; } dl.facts dt { font-weight: bold; float: left; width: 15em; } dl.facts dd { margin-left: 15.5em; }
 """
 RESULT_GROUPS = (("survival", "Survival"), ("symptoms", "Symptom control"), ("burden", "Treatment burden"), ("death", "Cause of death"))
 
 
-def _table(frame: pd.DataFrame, kinds: dict[str, str] | None = None) -> str:
-    """A table of text cells; ``kinds`` (column -> kind of number) formats its numeric columns."""
-    return numbers.format_columns(frame, kinds or {}).to_html(index=False, escape=True, border=0, na_rep="")
+def table_html(frame: pd.DataFrame, kinds: dict[str, str] | None = None, names: dict[str, str] | None = None) -> str:
+    """A table of text cells; ``kinds`` (column -> kind of number) formats its numeric columns, ``names``
+    renames them. A table wider than the page scrolls within its own box instead of overflowing it."""
+    shown = numbers.format_columns(frame, kinds or {}, names)
+    return f'<div class="wide">{shown.to_html(index=False, escape=True, border=0, na_rep="")}</div>'
 
 
 def _cohort_rows(cohort: pd.DataFrame) -> pd.DataFrame:
@@ -105,7 +107,7 @@ def build_report(
         '<p class="note">Estimates are means over replications with t-based 95% confidence intervals; they describe the '
         "Monte Carlo uncertainty of the model's outputs, not uncertainty in its parameters. Hazard ratios are geometric means. "
         "With one replication no interval can be computed.</p>",
-        _table(headline_table(summary, names, comparison.comparator)),
+        table_html(headline_table(summary, names, comparison.comparator)),
     ]
     for path, caption in figures:
         parts.append(figure_html(path, caption))
@@ -114,11 +116,11 @@ def build_report(
     parts.append("<h2>All results</h2>")
     for group, title in RESULT_GROUPS:
         metrics = [m for m in summary["metric"].unique() if metric_info(m)[2] == group]
-        parts += [f"<h3>{esc(title)}</h3>", _table(metric_table(summary, names, metrics, comparison.comparator))]
+        parts += [f"<h3>{esc(title)}</h3>", table_html(metric_table(summary, names, metrics, comparison.comparator))]
     parts += [
         "<h2>The cohort</h2>",
         '<p class="note">Simulated baseline characteristics, all replications; every strategy treats these same patients.</p>',
-        _table(_cohort_rows(cohort), {"n": "count", "share": "percent"}),
+        table_html(_cohort_rows(cohort), {"n": "count", "share": "percent"}),
         "<h2>Strategies</h2>",
     ]
     for strategy in prepared.strategies:
@@ -129,15 +131,15 @@ def build_report(
             parts.append("<p>Telotristat is added when carcinoid-syndrome symptoms relapse on a somatostatin analogue.</p>")
     parts.append("<h2>Model description (STRESS-DES)</h2>")
     rows = stress_des_items(comparison, context)
-    parts.append("<table><tr><th>Item</th><th>Topic</th><th>This model and run</th></tr>")
+    parts.append('<div class="wide"><table><tr><th>Item</th><th>Topic</th><th>This model and run</th></tr>')
     for number, topic, text in rows:
         cell = f"<pre>{esc(text)}</pre>" if "\n" in text else esc(text)
         parts.append(f"<tr><td>{esc(number)}</td><td>{esc(topic)}</td><td>{cell}</td></tr>")
-    parts.append("</table>")
+    parts.append("</table></div>")
     parts += [
         "<h2>Parameter provenance</h2>",
         '<p class="note">Every number the model uses, with its source or the stated assumption; overrides name the scenario file.</p>',
-        _table(pd.DataFrame(context["provenance"])),
+        table_html(pd.DataFrame(context["provenance"])),
         "<h2>Reproducibility</h2>",
         _facts(
             [
@@ -256,13 +258,13 @@ def scenario_analysis_section(analysis: ScenarioAnalysis, figures: list[tuple[Pa
                 else ("(the base)" if run.kind == "base" else "nothing: reproduces the base"),
             }
         )
-    parts.append(_table(pd.DataFrame(rows)))
+    parts.append(table_html(pd.DataFrame(rows)))
     parts += [
         f"<h3>{esc(metric_name)} by variant</h3>",
         '<p class="note">Mean over replications with a t-based 95% confidence interval (Monte Carlo error); in brackets after it, '
         f"the difference from the same strategy in the base scenario{' (percentage points)' if metric_info(analysis.metric)[1] == 'share' else ''}. "
         f"Hazard ratios and life-years gained refer to {esc(analysis.comparator)} (or a variant's first strategy when it does without it).</p>",
-        _table(_variant_metric_table(analysis, analysis.metric)),
+        table_html(_variant_metric_table(analysis, analysis.metric)),
     ]
     words = _ranking_words(analysis)
     if words:
@@ -274,7 +276,7 @@ def scenario_analysis_section(analysis: ScenarioAnalysis, figures: list[tuple[Pa
     waits = sorted(m for m in present if m.startswith("wait_p90_days_"))
     for metric in (*SCENARIO_TABLE_METRICS, *waits):
         if metric != analysis.metric and metric in present:
-            parts += [f"<h3>{esc(metric_info(metric)[0])} by variant</h3>", _table(_variant_metric_table(analysis, metric))]
+            parts += [f"<h3>{esc(metric_info(metric)[0])} by variant</h3>", table_html(_variant_metric_table(analysis, metric))]
     parts.append(
         '<p class="note">Every metric of every variant and strategy is in scenarios.csv; the variants and their changes in variants.csv; the paired difference of each variant from the base, with its 95% CI, in comparison.csv.</p>'
     )

@@ -4,11 +4,15 @@ Every number goes through ``reporting.numbers``."""
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from . import numbers
 from .numbers import REFERENCE
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..economics.settings import EconomicSettings
 
 HEADLINE_LANDMARK_YEARS = 5
 # Metrics measured against the comparator: its own row is the reference, not an estimate.
@@ -81,7 +85,7 @@ def without_reference_rows(rows: pd.DataFrame, comparator: str) -> pd.DataFrame:
     return rows[~own].reset_index(drop=True)
 
 
-def cost_effectiveness_table(summary: pd.DataFrame, icer: pd.DataFrame, economics) -> pd.DataFrame:
+def cost_effectiveness_table(summary: pd.DataFrame, icer: pd.DataFrame, economics: EconomicSettings) -> pd.DataFrame:
     """The PSA's psa_summary.csv and icer.csv in one table for reading: per strategy (in the
     scenario's order) mean costs and QALYs with the 95% interval of the draws, the probability of
     being cost-effective and the incremental net monetary benefit at each willingness to pay, and the
