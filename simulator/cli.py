@@ -331,6 +331,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="folder for calibration.csv (default outputs/calibration)",
     )
+    calibrate.add_argument(
+        "--identifiability",
+        action="store_true",
+        help="also write identifiability.csv (targets x parameters sensitivity) and identifiability_parameters.csv "
+        "(rank, condition number, parameters near a bound); 2 runs of every seed scenario per calibrated parameter",
+    )
     calibrate.add_argument("--force", action="store_true", help="replace the output folder if it already exists")
     _add_wait_option(calibrate)
     _add_execution_options(calibrate)
@@ -492,6 +498,7 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
             _execution(args),
             (lambda text: None) if args.quiet else print,
             bar,
+            args.identifiability,
         )
     if saved is not None:
         print(f"saved calibrated parameters to {saved}")

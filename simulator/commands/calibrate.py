@@ -96,9 +96,15 @@ def calibration_folder(out: Path | None) -> Path:
     return Path(out) if out is not None else OUTPUT_ROOT / "calibration"
 
 
-def write_calibration_folder(table: pd.DataFrame, destination: Path, force: bool) -> Path:
+def write_calibration_folder(
+    table: pd.DataFrame, destination: Path, force: bool, identifiability: tuple[list[dict], list[dict]] | None = None
+) -> Path:
     with atomic_folder(destination, force) as staging:
         write_csv(table, staging / "calibration.csv", CALIBRATION_FLOAT_FORMAT)
+        if identifiability is not None:
+            matrix_rows, parameter_rows = identifiability
+            write_csv(pd.DataFrame(matrix_rows), staging / "identifiability.csv", CALIBRATION_FLOAT_FORMAT)
+            write_csv(pd.DataFrame(parameter_rows), staging / "identifiability_parameters.csv", CALIBRATION_FLOAT_FORMAT)
     return destination / "calibration.csv"
 
 
@@ -115,6 +121,7 @@ def calibrate_file(
     execution: Execution = SERIAL,
     report=print,
     progress=None,
+    identifiability: bool = False,
 ) -> tuple[Path | None, Path, pd.DataFrame]:
     """`nelm-sim calibrate`: every option and the destination checked before any simulation, then (without
     ``check_only``) the fit, saved with the package, then the check written to ``out``. Returns (the saved
@@ -127,4 +134,10 @@ def calibrate_file(
     check_destination(destination, force)
     saved = None if check_only else fit(seed_folder, fit_patients, max_evaluations, latin_hypercube, blocks, execution, report)
     table = calibration.check(seed_folder, patients, execution, progress)
-    return saved, write_calibration_folder(table, destination, force), table
+    sensitivity = None
+    if identifiability:
+        from ..experiments.identifiability import calibration_identifiability
+
+        report("identifiability: perturbing each calibrated parameter by +-5% (log scale)")
+        sensitivity = calibration_identifiability(seed_folder, patients, execution)
+    return saved, write_calibration_folder(table, destination, force, sensitivity), table
