@@ -122,3 +122,22 @@ def test_selection_makes_resectable_patients_live_longer_without_any_operation()
         patients = run(["best-supportive-care"], mix, {"tumour.selection_correlation": correlation}, size=4000)
         gaps.append(patients[patients["resectable"]]["os_months"].mean() - patients[~patients["resectable"]]["os_months"].mean())
     assert gaps[1] > gaps[0]
+
+
+def test_hepatic_load_from_a_distribution_sets_each_patients_band():
+    """Scenario vocabulary (issue 16 item 6): a continuous hepatic load instead of the band mix."""
+    from simulator.core.rng import RandomStreams
+    from simulator.engine.cohort import build_cohort
+    from simulator.params.parameter_set import build_parameter_set
+
+    params = build_parameter_set({**BURDEN, "cohort.hepatic_load_median": 0.05, "cohort.hepatic_load_sd_log": 1.0})
+    cohort = build_cohort(params, RandomStreams(16, 0), 20_000)
+    load = np.array([p.hepatic_load for p in cohort])
+    band = np.array([p.burden for p in cohort])
+    assert ((band == "lt25") == (load < 0.25)).all() and ((band == "gt50") == (load >= 0.5)).all()
+    # The median of a log-normal survives the truncation at 1% and 90% (both far in its tails here).
+    share_below = float(np.mean(load <= 0.05))
+    assert abs(share_below - 0.5) < 4 * math.sqrt(0.25 / len(load))
+    # PROMID's split (64 of 85 at or below 10%, Rinke 2017) is what a median of 5% and spread 1 give.
+    expected = 0.5 * (1 + math.erf(math.log(0.10 / 0.05) / math.sqrt(2)))
+    assert abs(float(np.mean(load <= 0.10)) - expected) < 4 * math.sqrt(expected * (1 - expected) / len(load))

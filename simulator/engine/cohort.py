@@ -90,6 +90,15 @@ def hepatic_load_in_band(uniforms: np.ndarray, band: np.ndarray, detection: floa
     return np.exp(np.log(low) + uniforms * (np.log(high) - np.log(low)))
 
 
+def hepatic_load_from_distribution(params: ParameterSet, uniforms: np.ndarray) -> np.ndarray:
+    """Hepatic load (share of the liver) from the log-normal of ``cohort.hepatic_load_median`` and
+    ``cohort.hepatic_load_sd_log``, kept between 10x the detection threshold and the top of the largest band."""
+    p = params.value
+    z = special.ndtri(np.clip(uniforms, 1e-12, 1 - 1e-12))
+    load = np.exp(math.log(p("cohort.hepatic_load_median")) + p("cohort.hepatic_load_sd_log") * z)
+    return np.clip(load, 10.0 * p("tumour.detection_burden"), BURDEN_BANDS["gt50"][1])
+
+
 def growth_deviates(
     params: ParameterSet,
     uniforms: np.ndarray,
@@ -164,6 +173,12 @@ def build_cohort(params: ParameterSet, streams: RandomStreams, size: int, fixed_
     site = _categorical(u("primary_site"), *mixes["primary_site"])
     grade = _categorical(u("grade"), *mixes["grade"])
     burden = _categorical(u("burden"), *mixes["burden"])
+    burden_model = p("disease.burden_model") == 1.0
+    load_from_distribution = burden_model and p("cohort.hepatic_load_median") > 0
+    if load_from_distribution:
+        # A continuous hepatic load replaces the band mix; each patient's band follows from its load.
+        hepatic_load = hepatic_load_from_distribution(params, u("hepatic_load"))
+        burden = np.where(hepatic_load < 0.25, "lt25", np.where(hepatic_load < 0.5, "25to50", "gt50")).astype(object)
     functional = u("functional") < p("cohort.functional")
     # Functioning pancreatic NETs secrete other hormones (insulin, gastrin, VIP...); midgut and other
     # primaries give the carcinoid syndrome.
@@ -176,10 +191,10 @@ def build_cohort(params: ParameterSet, streams: RandomStreams, size: int, fixed_
         p("cohort.resectable_gt50"),
     ) * np.where(extrahepatic, p("cohort.resectable_extrahepatic_factor"), 1.0)
     # The burden model draws a growth deviate given resectability (selection) and the course before entry.
-    burden_model = p("disease.burden_model") == 1.0
     resectable = u("resectable") < resectable_probability
     if burden_model:
-        hepatic_load = hepatic_load_in_band(u("hepatic_load"), burden, p("tumour.detection_burden"))
+        if not load_from_distribution:
+            hepatic_load = hepatic_load_in_band(u("hepatic_load"), burden, p("tumour.detection_burden"))
         growth_z = growth_deviates(params, u("growth"), u("selection"), resectable, site, grade, hepatic_load)
     else:
         growth_z = np.zeros(size)
