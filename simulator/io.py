@@ -266,11 +266,15 @@ def atomic_folder(destination: Path, force: bool) -> Iterator[Path]:
     destination = Path(os.path.abspath(destination))
     check_destination(destination, force)
     destination.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{destination.name}.partial-", dir=destination.parent))
-    # mkdtemp makes the folder private (0700); the output folder gets the permissions any folder the
-    # user makes gets (their umask), e.g. group-readable by default.
-    staging.chmod(0o777 & ~_umask())
+    # A SIGINT/SIGTERM between creating the staging folder and entering the block that removes it
+    # would leave it behind: signals wait (blocked, not lost) until the folder is owned by the try.
+    staging: Path | None = None
     try:
+        with _interrupts_deferred():
+            staging = Path(tempfile.mkdtemp(prefix=f".{destination.name}.partial-", dir=destination.parent))
+        # mkdtemp makes the folder private (0700); the output folder gets the permissions any folder the
+        # user makes gets (their umask), e.g. group-readable by default.
+        staging.chmod(0o777 & ~_umask())
         (staging / OUTPUT_MARKER).write_text("written by nelm-sim; `--force` may replace this folder\n", encoding="utf-8")
         yield staging
         # Checked again at the rename: a folder may have appeared there while this command was working.
@@ -296,11 +300,38 @@ def atomic_folder(destination: Path, force: bool) -> Iterator[Path]:
                     "was left untouched (rerun with another --out)"
                 ) from None
     except OSError as exc:
-        shutil.rmtree(staging, ignore_errors=True)
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
         raise _named(exc, destination) from None
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+@contextmanager
+def _interrupts_deferred() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM for the duration of the block (main thread): a signal that arrives
+    meanwhile is recorded and its own handler runs as the block ends. A handler swap rather than a
+    signal mask, because a process-directed signal is delivered through any thread that does not block
+    it (numerical libraries start threads), and Python then runs the handler in the main thread anyway."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pending: list[int] = []
+    held = (signal.SIGINT, signal.SIGTERM)
+    previous = {number: signal.signal(number, lambda signum, frame: pending.append(signum)) for number in held}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        for number in pending:
+            handler = previous[number]
+            if callable(handler):
+                handler(number, None)
+            elif handler == signal.SIG_DFL:
+                os.kill(os.getpid(), number)
 
 
 def _umask() -> int:

@@ -224,3 +224,36 @@ def test_calibrate_writes_through_a_staging_folder_and_replaces_only_with_force(
     assert main([*argv, "--force"]) in (0, 1)
     assert (out / "calibration.csv").read_text(encoding="utf-8") == first
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_a_signal_just_after_the_staging_folder_is_made_leaves_nothing(tmp_path, monkeypatch):
+    """SIGTERM arriving the moment the staging folder exists (the race the write-phase signal test hit
+    about one run in four under load): the folder is still removed and the interruption still raised."""
+    import os
+    import signal
+    import tempfile
+
+    from simulator import io
+
+    made = []
+    real_mkdtemp = tempfile.mkdtemp
+
+    def mkdtemp_then_signal(*args, **kwargs):
+        folder = real_mkdtemp(*args, **kwargs)
+        made.append(folder)
+        os.kill(os.getpid(), signal.SIGTERM)  # delivered now unless the caller deferred it
+        return folder
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    monkeypatch.setattr(io.tempfile, "mkdtemp", mkdtemp_then_signal)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            with io.atomic_folder(tmp_path / "out", force=False) as staging:
+                (staging / "a.csv").write_text("x\n")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert made and not any(os.path.exists(folder) for folder in made)
+    assert [p.name for p in tmp_path.iterdir() if p.name != ".out.lock"] == []  # the lock file is kept by design
