@@ -309,7 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="with --vary sessions: last number of sessions a week tried (default: the most the schedule allows, one a day)",
     )
-    _add_output_options(capacity, "-capacity-<resource>", patients=None)
+    _add_output_options(capacity, "-capacity-<resource>, with -sessions for --vary sessions", patients=None)
     capacity.add_argument("--quiet", action="store_true", help="no progress bar")
 
     validate = commands.add_parser(
