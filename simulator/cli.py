@@ -259,11 +259,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     capacity = commands.add_parser(
         "capacity",
-        help="capacity planning: the smallest capacity of a resource that meets a 90th-percentile wait target",
+        help="capacity planning: the smallest capacity (or sessions a week) of a resource that meets a 90th-percentile wait target",
         description=(
             "Re-run SCENARIO (every strategy, same seed) at capacities of RESOURCE from --min-capacity upward until the "
             "90th-percentile wait of every strategy is at most --target-p90-wait days, and write "
-            "outputs/<name>-capacity-<resource>/: capacity_curve.csv (capacity, p90 wait, 5-year OS) and figures/capacity_curve.png."
+            "outputs/<name>-capacity-<resource>/: capacity_curve.csv (capacity, p90 wait, 5-year OS) and figures/capacity_curve.png. "
+            "With --vary sessions, vary the weekly sessions of a scheduled RESOURCE instead (its units fixed) from --min-sessions "
+            "upward, into outputs/<name>-capacity-<resource>-sessions/."
         ),
     )
     capacity.add_argument(
@@ -285,11 +287,29 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DAYS",
         help="largest acceptable 90th-percentile wait, in days",
     )
-    capacity.add_argument("--min-capacity", type=_positive_int, default=1, metavar="N", help="first capacity tried (default 1)")
     capacity.add_argument(
-        "--max-capacity", type=_positive_int, default=20, metavar="N", help="last capacity tried before giving up (default 20)"
+        "--vary",
+        choices=["capacity", "sessions"],
+        default="capacity",
+        help=(
+            "what the search varies: capacity (parallel units, the default) or sessions (whole weekly sessions of a resource"
+            " with a schedule, units fixed: the schedule's first N sessions, then copies of its first session on the free days,"
+            " Monday to Sunday)"
+        ),
     )
-    _add_output_options(capacity, "-capacity-<resource>", patients=None)
+    # Defaults applied in _cmd_capacity, so that an option of the other kind of search can be refused.
+    capacity.add_argument("--min-capacity", type=_positive_int, metavar="N", help="first capacity tried (default 1)")
+    capacity.add_argument("--max-capacity", type=_positive_int, metavar="N", help="last capacity tried before giving up (default 20)")
+    capacity.add_argument(
+        "--min-sessions", type=_positive_int, metavar="N", help="with --vary sessions: first number of sessions a week tried (default 1)"
+    )
+    capacity.add_argument(
+        "--max-sessions",
+        type=_positive_int,
+        metavar="N",
+        help="with --vary sessions: last number of sessions a week tried (default: the most the schedule allows, one a day)",
+    )
+    _add_output_options(capacity, "-capacity-<resource>, with -sessions for --vary sessions", patients=None)
     capacity.add_argument("--quiet", action="store_true", help="no progress bar")
 
     validate = commands.add_parser(
@@ -602,34 +622,55 @@ def _cmd_dsa(args: argparse.Namespace) -> int:
 
 def _cmd_capacity(args: argparse.Namespace) -> int:
     from .commands.capacity import capacity_file
+    from .experiments.capacity_search import DEFAULT_MAX_CAPACITY
     from .reporting import numbers
     from .reporting.tables import capacity_curve_text
 
+    sessions = args.vary == "sessions"
+    other = ("--min-capacity", "--max-capacity") if sessions else ("--min-sessions", "--max-sessions")
+    for option in other:
+        if getattr(args, option[2:].replace("-", "_")) is not None:
+            expected = "--min-sessions/--max-sessions with --vary sessions" if sessions else "--vary sessions"
+            raise UserInputError(f"{option}: not an option of --vary {args.vary}; expected {expected}")
+    if sessions:
+        minimum, maximum = args.min_sessions, args.max_sessions  # None: capacity_file's defaults
+    else:
+        minimum = 1 if args.min_capacity is None else args.min_capacity
+        maximum = DEFAULT_MAX_CAPACITY if args.max_capacity is None else args.max_capacity
     with _progress_bar(args) as bar:
         destination, answer = capacity_file(
             args.scenario,
             args.resource,
             args.target_p90_wait,
-            args.min_capacity,
-            args.max_capacity,
+            minimum,
+            maximum,
             out=args.out,
             seed=args.seed,
             replications=args.replications,
             force=args.force,
             command_line=["nelm-sim", *sys.argv[1:]],
             progress=bar,
+            vary=args.vary,
         )
     curve = answer.curve
     print(capacity_curve_text(curve))
+    column = answer.varied_column
+    tried = curve[column]
+    what = f"{args.resource} capacity" if not sessions else f"number of {args.resource} sessions a week"
     if answer.answer is None:
         print(
-            f"no {args.resource} capacity from {args.min_capacity} to {args.max_capacity} meets a 90th-percentile wait of {args.target_p90_wait:g} days"
+            f"no {what} from {int(tried.min())} to {int(tried.max())} meets a 90th-percentile wait of {args.target_p90_wait:g} days"
+            if sessions
+            else f"no {args.resource} capacity from {minimum} to {maximum} meets a 90th-percentile wait of {args.target_p90_wait:g} days"
         )
     else:
-        best = curve[curve["capacity"] == answer.answer]
+        best = curve[curve[column] == answer.answer]
+        schedule = (
+            f"{best['schedule'].iloc[0]}, {numbers.hours(best['open_hours_per_week'].iloc[0])} open hours a week; " if sessions else ""
+        )
         print(
-            f"smallest {args.resource} capacity with a 90th-percentile wait <= {args.target_p90_wait:g} days: {answer.answer}"
-            f" (p90 wait {numbers.days(best['p90_wait_days'].max())} days;"
+            f"smallest {what} with a 90th-percentile wait <= {args.target_p90_wait:g} days: {answer.answer}"
+            f" ({schedule}p90 wait {numbers.days(best['p90_wait_days'].max())} days;"
             f" 5-year OS {', '.join(f'{s} {numbers.percent(v)}' for s, v in zip(best['strategy'], best['os_5y']))})"
         )
     print(f"wrote {destination}")

@@ -229,6 +229,10 @@ def _option_cases():
             ["capacity", CAPACITY, "--resource", "theatre", "--target-p90-wait", "10", "--max-capacity", "5000"],
             f"at most {MAX_CAPACITY_STEPS} capacities",
         ),
+        "capacity sessions": (
+            ["capacity", CAPACITY, "--resource", "theatre", "--target-p90-wait", "10", "--vary", "sessions", "--max-sessions", "51"],
+            "--max-sessions: expected at most 7 sessions a week",
+        ),
         "calibrate evaluations": (["calibrate", "--max-evaluations", "100000"], f"1 to {MAX_EVALUATIONS}"),
         "calibrate hypercube": (["calibrate", "--latin-hypercube", "100000"], f"0 to {MAX_LATIN_HYPERCUBE}"),
         "calibrate fit patients": (["calibrate", "--fit-patients", str(MAX_PATIENTS)], "--fit-patients"),

@@ -188,14 +188,16 @@ def planner_section(capacity, patients: pd.DataFrame, strategies: list[str], fig
 
 def curve_figure(answer: CapacityAnswer, path: Path, title: str) -> Path:
     curve = answer.curve
+    x = answer.varied_column
+    label = f"{answer.resource} capacity" if x == "capacity" else f"{answer.resource} sessions a week"
     strategies = list(dict.fromkeys(curve["strategy"]))
     colours = strategy_colours(strategies)
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
     for strategy in strategies:
         part = curve[curve["strategy"] == strategy]
-        left.plot(part["capacity"], part["p90_wait_days"], marker="o", color=colours[strategy], label=strategy)
+        left.plot(part[x], part["p90_wait_days"], marker="o", color=colours[strategy], label=strategy)
         right.errorbar(
-            part["capacity"].to_numpy(dtype=float),
+            part[x].to_numpy(dtype=float),
             100 * part["os_5y"].to_numpy(dtype=float),
             yerr=[
                 100 * (part["os_5y"] - part["os_5y_lower_95"]).fillna(0).to_numpy(dtype=float),
@@ -212,9 +214,9 @@ def curve_figure(answer: CapacityAnswer, path: Path, title: str) -> Path:
             axis.axvline(answer.answer, color="#999", ls=":", lw=1)
     for axis in (left, right):
         axis.xaxis.set_major_locator(MaxNLocator(integer=True))
-    left.set_xlabel(f"{answer.resource} capacity")
+    left.set_xlabel(label)
     left.set_ylabel("90th-percentile wait (days)")
-    right.set_xlabel(f"{answer.resource} capacity")
+    right.set_xlabel(label)
     right.set_ylabel("5-year overall survival (%)")
     left.legend(fontsize=8)
     fig.suptitle(title)

@@ -193,7 +193,22 @@ CAPACITY_CURVE_HEADINGS = {
 }
 
 
+SESSION_CURVE_KINDS = {"sessions_per_week": "count", "open_hours_per_week": "hours", **CAPACITY_CURVE_KINDS}
+SESSION_CURVE_HEADINGS = {"sessions_per_week": "sessions/week", "open_hours_per_week": "open hours/week", **CAPACITY_CURVE_HEADINGS}
+
+
 def capacity_curve_text(curve: pd.DataFrame) -> str:
+    """``capacity``'s trade-off curve; a sessions search's curve (``sessions_per_week``) leads with the
+    sessions and open hours a week, then the same columns."""
+    if "sessions_per_week" in curve.columns:
+        columns = [
+            "sessions_per_week",
+            "open_hours_per_week",
+            "capacity",
+            "strategy",
+            *[c for c in CAPACITY_CURVE_KINDS if c != "capacity"],
+        ]
+        return numbers.table_text(curve[columns], SESSION_CURVE_KINDS, SESSION_CURVE_HEADINGS)
     columns = ["capacity", "strategy", *[c for c in CAPACITY_CURVE_KINDS if c != "capacity"]]
     return numbers.table_text(curve[columns], CAPACITY_CURVE_KINDS, CAPACITY_CURVE_HEADINGS)
 
