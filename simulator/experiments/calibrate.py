@@ -59,11 +59,14 @@ class Target(_Strict):
     published: float
     ci: tuple[float, float] | None = None
     range: tuple[float, float] | None = None
+    # How ``range`` was derived (validation targets: from the study's own sample size or published CI).
+    tolerance: str | None = None
     source: str
 
     def bounds(self) -> tuple[float, float, str]:
         if self.range is not None:
-            return self.range[0], self.range[1], f"inside published range {self.range[0]:g}-{self.range[1]:g}"
+            rule = self.tolerance or f"inside published range {self.range[0]:g}-{self.range[1]:g}"
+            return self.range[0], self.range[1], rule
         if self.metric == "median":
             delta = MEDIAN_RELATIVE_TOLERANCE * self.published
             return self.published - delta, self.published + delta, "within 5% of published median"
@@ -107,6 +110,36 @@ def load_targets() -> TargetsFile:
         missing = set(block.targets) - known
         if missing:
             raise ScenarioError(targets_path(), f"blocks.{block.name}.targets", "ids of listed targets", sorted(missing))
+    return data
+
+
+def validation_targets_path() -> Path:
+    return Path(str(resources.files("simulator.params").joinpath("validation_targets.yaml")))
+
+
+def load_validation_targets(path: Path | None = None) -> TargetsFile:
+    """The external validation set (issue 16 item 5): the calibration schema, no blocks, and nothing shared
+    with the calibration set: a target id or a scenario (study) of the calibration targets is refused."""
+    path = Path(path) if path is not None else validation_targets_path()
+    data = TargetsFile.model_validate(read_yaml(path, what="validation targets"))
+    if data.blocks:
+        raise ScenarioError(path, "blocks", "no blocks (nothing is fitted to validation targets)", [b.name for b in data.blocks])
+    calibration = load_targets()
+    calibration_ids = {t.id for t in calibration.targets}
+    calibration_studies = {t.scenario for t in calibration.targets}
+    seen: set[str] = set()
+    for target in data.targets:
+        if target.id in calibration_ids:
+            raise ScenarioError(path, f"targets.{target.id}.id", "an id not in the calibration set (calibration_targets.yaml)", target.id)
+        if target.scenario in calibration_studies:
+            raise ScenarioError(
+                path, f"targets.{target.id}.scenario", "a study not used in calibration (calibration_targets.yaml)", target.scenario
+            )
+        if target.id in seen:
+            raise ScenarioError(path, f"targets.{target.id}.id", "an id no other validation target has", target.id)
+        seen.add(target.id)
+        if target.range is None:
+            raise ScenarioError(path, f"targets.{target.id}.range", "a tolerance range [low, high] stated before evaluation")
     return data
 
 
