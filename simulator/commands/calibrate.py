@@ -1,6 +1,7 @@
 """`nelm-sim calibrate`: fit the calibrated parameters to the published figures and save them with the
 package (``params/calibrated.yaml`` and its fit report), then check every target and write
-calibration.csv (docs/calibration.md)."""
+calibration.csv, and evaluate the external validation set (never fitted) into validation.csv
+(docs/calibration.md, "Validation")."""
 
 from __future__ import annotations
 
@@ -80,25 +81,31 @@ def save_calibration(overrides: dict[str, Any], report: pd.DataFrame, blocks: li
 
 
 def check(
-    seed_folder: Path, out: Path | None, patients: int | None, execution: Execution, progress=None, force: bool = False
-) -> tuple[Path, pd.DataFrame]:
-    """Simulate the seed scenarios, compare every target with its published value and write calibration.csv
-    into ``out`` (default outputs/calibration/), a folder written atomically and replaced only with
-    ``force``. Returns (the CSV file, its table)."""
-    calibration.check_options(seed_folder, patients)
-    destination = calibration_folder(out)
-    check_destination(destination, force)
-    table = calibration.check(seed_folder, patients, execution, progress)
-    return write_calibration_folder(table, destination, force), table
+    seed_folder: Path,
+    out: Path | None,
+    patients: int | None,
+    execution: Execution,
+    progress=None,
+    force: bool = False,
+    validation_folder: Path | None = None,
+) -> tuple[Path, pd.DataFrame, pd.DataFrame]:
+    """Simulate the seed and validation scenarios, compare every target with its published value and write
+    calibration.csv and validation.csv into ``out`` (default outputs/calibration/), a folder written
+    atomically and replaced only with ``force``. Returns (calibration.csv, its table, the validation table)."""
+    _, written, table, validation = calibrate_file(
+        seed_folder, out, True, patients, force=force, execution=execution, progress=progress, validation_folder=validation_folder
+    )
+    return written, table, validation
 
 
 def calibration_folder(out: Path | None) -> Path:
     return Path(out) if out is not None else OUTPUT_ROOT / "calibration"
 
 
-def write_calibration_folder(table: pd.DataFrame, destination: Path, force: bool) -> Path:
+def write_calibration_folder(table: pd.DataFrame, validation: pd.DataFrame, destination: Path, force: bool) -> Path:
     with atomic_folder(destination, force) as staging:
         write_csv(table, staging / "calibration.csv", CALIBRATION_FLOAT_FORMAT)
+        write_csv(validation, staging / "validation.csv", CALIBRATION_FLOAT_FORMAT)
     return destination / "calibration.csv"
 
 
@@ -115,16 +122,22 @@ def calibrate_file(
     execution: Execution = SERIAL,
     report=print,
     progress=None,
-) -> tuple[Path | None, Path, pd.DataFrame]:
-    """`nelm-sim calibrate`: every option and the destination checked before any simulation, then (without
-    ``check_only``) the fit, saved with the package, then the check written to ``out``. Returns (the saved
-    calibration file or None, calibration.csv, its table)."""
+    validation_folder: Path | None = None,
+) -> tuple[Path | None, Path, pd.DataFrame, pd.DataFrame]:
+    """`nelm-sim calibrate`: every option, the validation set and the destination checked before any
+    simulation, then (without ``check_only``) the fit, saved with the package, then the check of the
+    calibration targets and, apart, of the validation targets (never fitted), written to ``out``.
+    Returns (the saved calibration file or None, calibration.csv, its table, the validation table)."""
     if check_only:
-        calibration.check_options(seed_folder, patients)
+        seeds = calibration.check_options(seed_folder, patients)
     else:
-        calibration.check_options(seed_folder, patients, fit_patients, max_evaluations, latin_hypercube, blocks)
+        seeds = calibration.check_options(seed_folder, patients, fit_patients, max_evaluations, latin_hypercube, blocks)
+    validation_folder = validation_folder if validation_folder is not None else calibration.default_validation_folder(seed_folder)
+    calibration.check_validation_options(validation_folder, seeds, patients)
     destination = calibration_folder(out)
     check_destination(destination, force)
     saved = None if check_only else fit(seed_folder, fit_patients, max_evaluations, latin_hypercube, blocks, execution, report)
     table = calibration.check(seed_folder, patients, execution, progress)
-    return saved, write_calibration_folder(table, destination, force), table
+    # Evaluated after, and apart from, the calibration targets: their results cannot change calibration.csv.
+    validation = calibration.check_validation(validation_folder, seeds, patients, execution, progress)
+    return saved, write_calibration_folder(table, validation, destination, force), table, validation
