@@ -322,11 +322,17 @@ def build_parser() -> argparse.ArgumentParser:
     calibrate = commands.add_parser(
         "calibrate",
         help="fit the calibrated parameters to the published figures (or only check them with --check)",
-        description="Simulate the virtual trials and cohorts of scenarios/seed/, compare each target with its published value, and (without --check) refit the calibrated parameters. Writes calibration.csv; exits 1 if any target fails.",
+        description="Simulate the virtual trials and cohorts of scenarios/seed/, compare each target with its published value, and (without --check) refit the calibrated parameters; then evaluate the external validation set (scenarios/validation/, never fitted). Writes calibration.csv and validation.csv; exits 1 if any calibration target fails (validation misses are reported but do not change the exit status).",
     )
     calibrate.add_argument("--check", action="store_true", help="only simulate and compare; do not refit")
     calibrate.add_argument(
         "--seed-dir", type=Path, default=Path("scenarios/seed"), metavar="DIR", help="folder of seed scenarios (default scenarios/seed)"
+    )
+    calibrate.add_argument(
+        "--validation-dir",
+        type=Path,
+        metavar="DIR",
+        help="folder of validation scenarios (default: validation/ beside --seed-dir, i.e. scenarios/validation)",
     )
     calibrate.add_argument(
         "--patients", type=_positive_int, metavar="N", help="patients per arm when checking (default: each seed scenario's own, 5,000)"
@@ -368,6 +374,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     reproduce.add_argument(
         "--seed-dir", type=Path, default=Path("scenarios/seed"), metavar="DIR", help="folder of seed scenarios (default scenarios/seed)"
+    )
+    reproduce.add_argument(
+        "--validation-dir",
+        type=Path,
+        metavar="DIR",
+        help="folder of validation scenarios (default: validation/ beside --seed-dir, i.e. scenarios/validation)",
     )
     reproduce.add_argument("--patients", type=_positive_int, metavar="N", help="patients per arm (default: each seed scenario's own)")
     reproduce.add_argument("--out", type=Path, metavar="DIR", help="output folder (default outputs/seed-figures)")
@@ -493,19 +505,20 @@ def _cmd_params(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_targets(table) -> None:
+def _print_targets(table, title: str = "Calibration", note: str = "") -> None:
     from .reporting.tables import targets_text
 
+    print(f"{title}:")
     print(targets_text(table))
     failed = int((~table["pass"]).sum())
-    print(f"{len(table) - failed} of {len(table)} targets pass" + (f"; {failed} FAIL" if failed else ""))
+    print(f"{title}: {len(table) - failed} of {len(table)} targets pass" + (f"; {failed} FAIL" if failed else "") + note)
 
 
 def _cmd_calibrate(args: argparse.Namespace) -> int:
     from .commands.calibrate import calibrate_file
 
     with _progress_bar(args) as bar:
-        saved, written, table = calibrate_file(
+        saved, written, table, validation = calibrate_file(
             args.seed_dir,
             args.out,
             args.check,
@@ -518,21 +531,28 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
             _execution(args),
             (lambda text: None) if args.quiet else print,
             bar,
+            args.validation_dir,
             args.identifiability,
         )
     if saved is not None:
         print(f"saved calibrated parameters to {saved}")
     _print_targets(table)
-    print(f"wrote {written}")
-    return 0 if table["pass"].all() else 1
+    print()
+    _print_targets(validation, "Validation", " (reported; validation misses do not change the exit status)")
+    print(f"wrote {written} and {written.with_name('validation.csv')}")
+    return 0 if table["pass"].all() else 1  # calibration misses fail the command; validation misses do not
 
 
 def _cmd_reproduce(args: argparse.Namespace) -> int:
     from .commands.reproduce import reproduce
 
     with _progress_bar(args) as bar:
-        destination, table = reproduce(args.seed_dir, args.out, args.patients, args.force, _execution(args), bar)
+        destination, table, validation = reproduce(
+            args.seed_dir, args.out, args.patients, args.force, _execution(args), bar, args.validation_dir
+        )
     _print_targets(table)
+    print()
+    _print_targets(validation, "Validation", " (reported; validation misses do not change the exit status)")
     print(f"wrote {destination}")
     return 0
 

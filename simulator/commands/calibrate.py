@@ -1,6 +1,7 @@
 """`nelm-sim calibrate`: fit the calibrated parameters to the published figures and save them with the
 package (``params/calibrated.yaml`` and its fit report), then check every target and write
-calibration.csv (docs/calibration.md)."""
+calibration.csv, and evaluate the external validation set (never fitted) into validation.csv
+(docs/calibration.md, "Validation")."""
 
 from __future__ import annotations
 
@@ -80,16 +81,21 @@ def save_calibration(overrides: dict[str, Any], report: pd.DataFrame, blocks: li
 
 
 def check(
-    seed_folder: Path, out: Path | None, patients: int | None, execution: Execution, progress=None, force: bool = False
-) -> tuple[Path, pd.DataFrame]:
-    """Simulate the seed scenarios, compare every target with its published value and write calibration.csv
-    into ``out`` (default outputs/calibration/), a folder written atomically and replaced only with
-    ``force``. Returns (the CSV file, its table)."""
-    calibration.check_options(seed_folder, patients)
-    destination = calibration_folder(out)
-    check_destination(destination, force)
-    table = calibration.check(seed_folder, patients, execution, progress)
-    return write_calibration_folder(table, destination, force), table
+    seed_folder: Path,
+    out: Path | None,
+    patients: int | None,
+    execution: Execution,
+    progress=None,
+    force: bool = False,
+    validation_folder: Path | None = None,
+) -> tuple[Path, pd.DataFrame, pd.DataFrame]:
+    """Simulate the seed and validation scenarios, compare every target with its published value and write
+    calibration.csv and validation.csv into ``out`` (default outputs/calibration/), a folder written
+    atomically and replaced only with ``force``. Returns (calibration.csv, its table, the validation table)."""
+    _, written, table, validation = calibrate_file(
+        seed_folder, out, True, patients, force=force, execution=execution, progress=progress, validation_folder=validation_folder
+    )
+    return written, table, validation
 
 
 def calibration_folder(out: Path | None) -> Path:
@@ -97,10 +103,15 @@ def calibration_folder(out: Path | None) -> Path:
 
 
 def write_calibration_folder(
-    table: pd.DataFrame, destination: Path, force: bool, identifiability: tuple[list[dict], list[dict]] | None = None
+    table: pd.DataFrame,
+    validation: pd.DataFrame,
+    destination: Path,
+    force: bool,
+    identifiability: tuple[list[dict], list[dict]] | None = None,
 ) -> Path:
     with atomic_folder(destination, force) as staging:
         write_csv(table, staging / "calibration.csv", CALIBRATION_FLOAT_FORMAT)
+        write_csv(validation, staging / "validation.csv", CALIBRATION_FLOAT_FORMAT)
         if identifiability is not None:
             matrix_rows, parameter_rows = identifiability
             write_csv(pd.DataFrame(matrix_rows), staging / "identifiability.csv", CALIBRATION_FLOAT_FORMAT)
@@ -121,23 +132,30 @@ def calibrate_file(
     execution: Execution = SERIAL,
     report=print,
     progress=None,
+    validation_folder: Path | None = None,
     identifiability: bool = False,
-) -> tuple[Path | None, Path, pd.DataFrame]:
-    """`nelm-sim calibrate`: every option and the destination checked before any simulation, then (without
-    ``check_only``) the fit, saved with the package, then the check written to ``out``. Returns (the saved
-    calibration file or None, calibration.csv, its table)."""
+) -> tuple[Path | None, Path, pd.DataFrame, pd.DataFrame]:
+    """`nelm-sim calibrate`: every option, the validation set and the destination checked before any
+    simulation, then (without ``check_only``) the fit, saved with the package, then the check of the
+    calibration targets and, apart, of the validation targets (never fitted), written to ``out``, with
+    the identifiability report when asked. Returns (the saved calibration file or None, calibration.csv,
+    its table, the validation table)."""
     if check_only:
-        calibration.check_options(seed_folder, patients)
+        seeds = calibration.check_options(seed_folder, patients)
     else:
-        calibration.check_options(seed_folder, patients, fit_patients, max_evaluations, latin_hypercube, blocks)
+        seeds = calibration.check_options(seed_folder, patients, fit_patients, max_evaluations, latin_hypercube, blocks)
+    validation_folder = validation_folder if validation_folder is not None else calibration.default_validation_folder(seed_folder)
+    calibration.check_validation_options(validation_folder, seeds, patients)
     destination = calibration_folder(out)
     check_destination(destination, force)
     saved = None if check_only else fit(seed_folder, fit_patients, max_evaluations, latin_hypercube, blocks, execution, report)
     table = calibration.check(seed_folder, patients, execution, progress)
+    # Evaluated after, and apart from, the calibration targets: their results cannot change calibration.csv.
+    validation = calibration.check_validation(validation_folder, seeds, patients, execution, progress)
     sensitivity = None
     if identifiability:
         from ..experiments.identifiability import calibration_identifiability
 
         report("identifiability: perturbing each calibrated parameter by +-5% (log scale)")
         sensitivity = calibration_identifiability(seed_folder, patients, execution)
-    return saved, write_calibration_folder(table, destination, force, sensitivity), table
+    return saved, write_calibration_folder(table, validation, destination, force, sensitivity), table, validation
