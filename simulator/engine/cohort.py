@@ -16,7 +16,7 @@ from scipy import special
 
 from ..core.rng import UNIFORM_MARGIN, RandomStreams
 from ..params.parameter_set import ParameterSet
-from .tumour import median_growth_rate
+from .tumour import GrowthDistribution, median_growth_rate
 
 ATTRIBUTE_COLUMNS = (
     "age",
@@ -137,7 +137,7 @@ def growth_deviates(
     within, stable = p("cohort.progressed_within_months"), p("cohort.stable_for_months")
     if within > 0 or stable > 0:
         log_ratio = math.log(p("tumour.progression_volume_ratio"))
-        growth_spread = p("tumour.growth_sd_log")
+        distribution = GrowthDistribution.from_parameters(p)
         median = np.log([median_growth_rate(p, s, g) for s, g in zip(site, grade)])
         # The growth rate that progresses in exactly one month from the entry load: ln(ratio) under
         # exponential growth; under Gompertz growth it depends on the load (and a load past the
@@ -150,9 +150,9 @@ def growth_deviates(
             per_month = np.full(len(uniforms), log_ratio)
         with np.errstate(invalid="ignore"):
             if within > 0:  # natural time to progression <= within
-                lowest = np.where(np.isnan(per_month), -np.inf, (np.log(per_month / within) - median) / growth_spread)
+                lowest = np.where(np.isnan(per_month), -np.inf, distribution.deviate(np.log(per_month / within) - median))
             if stable > 0:  # ... and > stable
-                highest = np.where(np.isnan(per_month), np.inf, (np.log(per_month / stable) - median) / growth_spread)
+                highest = np.where(np.isnan(per_month), np.inf, distribution.deviate(np.log(per_month / stable) - median))
         if within > 0 and stable > 0 and within <= stable:
             raise ValueError(f"cohort.progressed_within_months ({within:g}) must exceed cohort.stable_for_months ({stable:g})")
     first = special.ndtr((lowest - mean) / spread)

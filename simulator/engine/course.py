@@ -185,13 +185,13 @@ class Course:
         tumour.start_line(self.env.now, growth_multiplier, factor)
         return tumour
 
-    def leave_residual_disease(self) -> float:
+    def leave_residual_disease(self, residual_parameter: str = "tumour.residual_after_complete_resection") -> float:
         """A complete resection, ablation or transplant under the burden model: a new, untreated line, and
-        microscopic disease left that varies between operations (log-normal around its median, one draw
-        per operation); returns the months until it is visible again."""
+        microscopic disease left that varies between operations (log-normal around its median,
+        ``residual_parameter``, one draw per operation); returns the months until it is visible again."""
         tumour = self.start_tumour_line(1.0)
         params = self.params
-        residual = params.value("tumour.residual_after_complete_resection")
+        residual = params.value(residual_parameter)
         tumour.leave_residual(self.env.now, residual * math.exp(params.value("tumour.residual_sd_log") * self.rs.normal("tumour.residual")))
         return tumour.time_to_recurrence(self.env.now)
 

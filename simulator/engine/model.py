@@ -21,7 +21,7 @@ from .clock import PatientClock
 from .cohort import Patient
 from .course import Course
 from .hooks import CarePolicy
-from .tumour import GompertzTumourState, TumourModel, TumourState, median_growth_rate
+from .tumour import GompertzTumourState, GrowthDistribution, TumourModel, TumourState, median_growth_rate
 
 _LIFE_TABLE = None
 SCHEDULERS = ("direct", "simpy")
@@ -78,6 +78,7 @@ class PathwayModel:
         self.tumour_model = self._tumour_model() if p("disease.burden_model") == 1.0 else None
         self.tumour_line_spread = p("tumour.growth_sd_log_within_patient") if self.tumour_model is not None else 0.0
         self.tumour_gompertz = self.tumour_model is not None and p("tumour.gompertz_growth") == 1.0
+        self.growth_distribution = GrowthDistribution.from_parameters(p)
         # A care policy (engine/hooks.py; capacity/hospital.py builds one): patients then share the SimPy
         # environment and wait at its hooks. Without one the patient process never calls a hook.
         self.hospital = hospital
@@ -130,7 +131,9 @@ class PathwayModel:
         if tumour_model is None:
             return None
         p = self.params.value
-        growth = median_growth_rate(p, patient.primary_site, patient.grade) * math.exp(p("tumour.growth_sd_log") * patient.growth_z)
+        growth = median_growth_rate(p, patient.primary_site, patient.grade) * math.exp(
+            self.growth_distribution.log_deviation(patient.growth_z)
+        )
         state = GompertzTumourState if self.tumour_gompertz else TumourState
         return state(tumour_model, math.log(patient.hepatic_load), growth, patient.extrahepatic, patient.primary_site == "pancreas")
 

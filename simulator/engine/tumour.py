@@ -21,9 +21,10 @@ computed in closed form and the engine stays fast:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from scipy.special import expi
+import numpy as np
+from scipy.special import expi, ndtr, ndtri
 
 INF = math.inf
 FULL = -1e-9  # a log burden this close to 0 is the whole liver (floating-point tolerance, not a model value)
@@ -35,6 +36,61 @@ def median_growth_rate(value, primary_site: str, grade: str) -> float:
     if grade != "G1":
         growth *= value(f"tumour.growth_ratio_{grade.lower()}")
     return growth
+
+
+# The mixture's quantile is read off a table of this many points spanning this many spreads beyond
+# either component's centre (numerical resolution, not model values: interpolation error < 1e-6).
+_QUANTILE_POINTS = 4001
+_QUANTILE_SPAN = 9.0
+
+
+@dataclass(frozen=True)
+class GrowthDistribution:
+    """Between-patient spread of the growth rate around its site and grade median, on the log scale.
+
+    A normal (``spread``) or, with ``indolent_share`` > 0, a two-component mixture: an indolent share of
+    patients grows ``indolent_ratio`` times as fast as the rest, each component with the same spread.
+    A patient is represented by one standard-normal deviate ``z`` mapped through the distribution's
+    quantile function, so selection (a correlation on ``z``) and conditions on the course before entry
+    (truncation of ``z``) apply to both shapes alike."""
+
+    spread: float
+    indolent_share: float = 0.0
+    indolent_ratio: float = 1.0
+    _grid: tuple[np.ndarray, np.ndarray] | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.indolent_share <= 0.0:
+            return
+        shift = math.log(self.indolent_ratio)
+        low = min(0.0, shift) - _QUANTILE_SPAN * self.spread
+        high = max(0.0, shift) + _QUANTILE_SPAN * self.spread
+        deviations = np.linspace(low, high, _QUANTILE_POINTS)
+        share = self.indolent_share
+        below = (1.0 - share) * ndtr(deviations / self.spread) + share * ndtr((deviations - shift) / self.spread)
+        above = (1.0 - share) * ndtr(-deviations / self.spread) + share * ndtr((shift - deviations) / self.spread)
+        # The upper tail from its own survival function: 1 - below rounds to 0 there.
+        deviates = np.where(below < 0.5, ndtri(below), -ndtri(above))
+        object.__setattr__(self, "_grid", (deviates, deviations))
+
+    def log_deviation(self, z):
+        """The log growth-rate deviation from the median of a patient with standard-normal deviate ``z``."""
+        if self._grid is None:
+            return self.spread * z
+        deviates, deviations = self._grid
+        return np.interp(z, deviates, deviations)
+
+    def deviate(self, log_deviation):
+        """The inverse of ``log_deviation``: the standard-normal deviate of a log growth-rate deviation."""
+        if self._grid is None:
+            return log_deviation / self.spread
+        deviates, deviations = self._grid
+        return np.interp(log_deviation, deviations, deviates)
+
+    @classmethod
+    def from_parameters(cls, value) -> GrowthDistribution:
+        """``value`` reads a parameter."""
+        return cls(value("tumour.growth_sd_log"), value("tumour.indolent_share"), value("tumour.indolent_growth_ratio"))
 
 
 @dataclass(frozen=True, slots=True)
