@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -152,3 +153,14 @@ def test_growth_without_an_indolent_share_is_the_single_log_normal():
     z = np.array([-2.0, 0.0, 0.7])
     assert list(distribution.log_deviation(z)) == list(0.4147 * z)
     assert list(distribution.deviate(0.4147 * z)) == list(z)
+
+
+def test_a_reading_error_moves_the_progression_read_and_never_below_its_floor():
+    model = dataclasses.replace(MODEL, reading_floor=0.1)
+    state = TumourState(model, math.log(0.05), 0.1, False)
+    state.start_line(0.0, 1.0, 1.0, 0.2)
+    assert state.time_to_progression(0.0) == pytest.approx((math.log(1.728) + 0.2) / 0.1, rel=1e-12)
+    state.start_line(0.0, 1.0, 1.0, -5.0)  # an error past the floor: read at a tenth of the RECIST growth
+    assert state.time_to_progression(0.0) == pytest.approx(0.1 * math.log(1.728) / 0.1, rel=1e-12)
+    state.start_line(0.0, 1.0, 1.0, 0.0)
+    assert state.time_to_progression(0.0) == pytest.approx(math.log(1.728) / 0.1, rel=1e-12)

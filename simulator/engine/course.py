@@ -176,13 +176,17 @@ class Course:
 
     def start_tumour_line(self, growth_multiplier: float) -> TumourState:
         """A new line under the burden model: the treatment's growth ratio times the line's own variation
-        of the growth rate (log-normal, ``tumour.growth_sd_log_within_patient``); one draw per line, so the
-        k-th line of a patient varies alike in every strategy."""
+        of the growth rate (log-normal, ``tumour.growth_sd_log_within_patient``), and the error with which
+        its progression will be read (``tumour.progression_reading_sd_log``); one draw each per line, so
+        the k-th line of a patient varies alike in every strategy."""
         tumour = self.tumour
         assert tumour is not None
-        spread = self.model.tumour_line_spread
+        model = self.model
+        spread = model.tumour_line_spread
         factor = math.exp(spread * self.rs.normal("tumour.line_growth")) if spread > 0 else 1.0
-        tumour.start_line(self.env.now, growth_multiplier, factor)
+        reading = model.tumour_reading_spread
+        error = reading * self.rs.normal("tumour.progression_reading") if reading > 0 else 0.0
+        tumour.start_line(self.env.now, growth_multiplier, factor, error)
         return tumour
 
     def leave_residual_disease(self, residual_parameter: str = "tumour.residual_after_complete_resection") -> float:

@@ -77,6 +77,7 @@ class PathwayModel:
         self._burden_ratios: dict[str, float] = {}
         self.tumour_model = self._tumour_model() if p("disease.burden_model") == 1.0 else None
         self.tumour_line_spread = p("tumour.growth_sd_log_within_patient") if self.tumour_model is not None else 0.0
+        self.tumour_reading_spread = p("tumour.progression_reading_sd_log") if self.tumour_model is not None else 0.0
         self.tumour_gompertz = self.tumour_model is not None and p("tumour.gompertz_growth") == 1.0
         self.growth_distribution = GrowthDistribution.from_parameters(p)
         # A care policy (engine/hooks.py; capacity/hospital.py builds one): patients then share the SimPy
@@ -122,6 +123,7 @@ class PathwayModel:
             extrahepatic_hazard_ratio=p("disease.hr_extrahepatic"),
             pancreas_hazard_ratio=p("tumour.pancreas_death_hazard_ratio"),
             log_progression_ratio=math.log(p("tumour.progression_volume_ratio")),
+            reading_floor=p("tumour.progression_reading_floor"),
             log_detection_burden=math.log(p("tumour.detection_burden")),
         )
 

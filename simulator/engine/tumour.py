@@ -104,6 +104,15 @@ class TumourModel:
     log_progression_ratio: float  # log of the RECIST volume ratio that defines progression
     log_detection_burden: float  # log of the smallest burden imaging detects (recurrence threshold)
     pancreas_hazard_ratio: float = 1.0  # pancreatic primaries die faster at the same burden
+    # The smallest log volume ratio at which a progression is read, as a share of the RECIST ratio's log
+    # (a reading error never declares progression below it).
+    reading_floor: float = 0.0
+
+    def reading_level(self, reading_error: float) -> float:
+        """The log volume ratio at which a line's progression is read, given its reading error."""
+        if reading_error == 0.0:
+            return self.log_progression_ratio
+        return max(self.log_progression_ratio + reading_error, self.reading_floor * self.log_progression_ratio)
 
     def hazard_scale(self, extrahepatic: bool, pancreas: bool) -> float:
         """``c`` such that the hazard is ``c * exp(beta * log b)``."""
@@ -116,7 +125,17 @@ class TumourModel:
 class TumourState:
     """One patient's tumour: log burden at an anchor time, the growth rate in force, the line's nadir."""
 
-    __slots__ = ("model", "scale", "beta", "base_growth", "growth", "anchor_time", "anchor_log_burden", "nadir_log_burden")
+    __slots__ = (
+        "model",
+        "scale",
+        "beta",
+        "base_growth",
+        "growth",
+        "anchor_time",
+        "anchor_log_burden",
+        "nadir_log_burden",
+        "progression_level",
+    )
 
     def __init__(
         self, model: TumourModel, log_burden: float, base_growth: float, extrahepatic: bool, pancreas: bool = False, now: float = 0.0
@@ -129,6 +148,9 @@ class TumourState:
         self.anchor_time = now
         self.anchor_log_burden = min(log_burden, 0.0)
         self.nadir_log_burden = self.anchor_log_burden
+        # The log volume ratio over the nadir at which this line's progression is read (RECIST, plus
+        # the line's measurement error).
+        self.progression_level = model.log_progression_ratio
 
     # ------------------------------------------------------------------ burden over time
 
@@ -141,11 +163,13 @@ class TumourState:
         self.anchor_log_burden = x
         return x
 
-    def start_line(self, now: float, growth_multiplier: float, line_factor: float = 1.0) -> None:
+    def start_line(self, now: float, growth_multiplier: float, line_factor: float = 1.0, reading_error: float = 0.0) -> None:
         """A new line of treatment: its effect on growth holds from now, and its nadir starts at today's burden.
-        ``line_factor`` is the line's own variation of the patient's growth rate (1: none)."""
+        ``line_factor`` is the line's own variation of the patient's growth rate (1: none); ``reading_error``
+        shifts the log volume ratio at which the line's progression is read (measurement error, 0: none)."""
         self.nadir_log_burden = self._reanchor(now)
         self.growth = self.base_growth * growth_multiplier * line_factor
+        self.progression_level = self.model.reading_level(reading_error)
 
     def shrink(self, now: float, fraction_remaining: float) -> None:
         """Remove ``1 - fraction_remaining`` of the burden (resection, ablation, embolisation, radiation): a new nadir."""
@@ -174,7 +198,7 @@ class TumourState:
     def time_to_progression(self, now: float) -> float:
         """Months until RECIST progression from the line's nadir; disease that fills the liver before the
         ratio is reached progresses when it fills it."""
-        level = self.nadir_log_burden + self.model.log_progression_ratio
+        level = self.nadir_log_burden + self.progression_level
         if level > 0.0:
             if self.nadir_log_burden >= FULL:
                 return INF  # a line started with the liver already full sees no further hepatic progression
@@ -264,7 +288,7 @@ class GompertzTumourState(TumourState):
 
     def time_to_progression(self, now: float) -> float:
         """Gompertzian disease never fills the liver: progression is the RECIST ratio or never."""
-        return self.time_to_reach(now, self.nadir_log_burden + self.model.log_progression_ratio)
+        return self.time_to_reach(now, self.nadir_log_burden + self.progression_level)
 
     def cumulative_hazard(self, now: float, step: float) -> float:
         if step <= 0.0:
