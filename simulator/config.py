@@ -105,11 +105,17 @@ class StrategyConfig(Strict):
     telotristat: Flag | None = None
 
 
+MAX_PRIOR_TREATMENTS = 20
+
+
 class CohortConfig(Strict):
     size: Annotated[int, Field(ge=1, le=MAX_PATIENTS, strict=True)]
     # Overrides of the default cohort mix (parameter names under ``cohort.``), see params/library/cohort.yaml.
     mix: dict[str, Annotated[FiniteFloat, Field(ge=0, le=1)]] = {}
     age: Annotated[FiniteFloat, Field(ge=18, le=100)] | None = None
+    # Treatments every patient had before entry (a trial's prior lines): rules' after / not_after see
+    # them and a somatostatin analogue after one is a rechallenge; they are not lines of the model.
+    prior_treatments: Annotated[list[str], Field(max_length=MAX_PRIOR_TREATMENTS)] = []
 
 
 ParameterValue = FiniteFloat | dict[str, Any]

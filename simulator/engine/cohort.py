@@ -50,6 +50,7 @@ class Patient:
     # The burden model's latent traits (engine/tumour.py); not patient-table columns.
     hepatic_load: float = 0.0  # share of the liver replaced by tumour at entry
     growth_z: float = 0.0  # the patient's standard-normal growth deviate (positive: faster than the median)
+    prior_treatments: tuple[str, ...] = ()  # treatments before entry (cohort.prior_treatments); not a column
 
 
 def _categorical(uniforms: np.ndarray, labels: tuple[str, ...], probabilities: list[float]) -> np.ndarray:
@@ -155,7 +156,14 @@ def growth_deviates(
     return mean + spread * to_normal(first + uniforms * (last - first))
 
 
-def build_cohort(params: ParameterSet, streams: RandomStreams, size: int, fixed_age: float | None = None, first: int = 0) -> list[Patient]:
+def build_cohort(
+    params: ParameterSet,
+    streams: RandomStreams,
+    size: int,
+    fixed_age: float | None = None,
+    first: int = 0,
+    prior_treatments: tuple[str, ...] = (),
+) -> list[Patient]:
     """Patients ``first .. first + size - 1``; identical for every strategy of the same replication.
 
     A patient's traits depend only on its index, so a cohort built in pieces is the same cohort."""
@@ -217,6 +225,7 @@ def build_cohort(params: ParameterSet, streams: RandomStreams, size: int, fixed_
             bool(ssr_positive[i]),
             float(hepatic_load[i]),
             float(growth_z[i]),
+            prior_treatments,
         )
         for i in range(size)
     ]

@@ -87,7 +87,7 @@ class Course:
         self.line = 0
         self.progressions = 0
         self.progression_factor = 1.0  # disease.death_hazard_ratio_per_progression ** progressions (capped)
-        self.history: list[str] = []
+        self.history: list[str] = list(patient.prior_treatments)
         self.rule_uses: dict[int, int] = {}
         self.current: str | None = None
         self.last_progressed_on: str | None = None
