@@ -131,6 +131,20 @@ MAX_WILLINGNESS_TO_PAY = 1e9
 MAX_DECISION_POPULATION = 1e10  # more people than live on earth
 
 
+class OwnCost(Strict):
+    """A cost of the scenario's own table with its provenance (like a parameter-file entry)."""
+
+    value: Annotated[FiniteFloat, Field(ge=0)]
+    source: Annotated[str, Field(min_length=1)] | None = None
+    assumption: Annotated[str, Field(min_length=1)] | None = None
+
+    @model_validator(mode="after")
+    def _provenance(self) -> OwnCost:
+        if not (self.source or self.assumption):
+            raise ValueError("a 'source' or an 'assumption' with a reason for the cost")
+        return self
+
+
 SUBGROUPS = ("primary_site", "grade", "resectable")  # patient traits at entry that economic tables split by
 LIBRARY_CURRENCY = "GBP"
 
@@ -145,7 +159,8 @@ class EconomicsConfig(Strict):
     # NHS cost inflation index shipped with the library. Costs in ``costs`` are taken to be in it.
     price_year: Annotated[int, Field(ge=1990, le=2100, strict=True)] | None = None
     # The scenario's own cost table: parameter names (cost.*) and values in ``currency`` at ``price_year``.
-    costs: dict[str, Annotated[FiniteFloat, Field(ge=0)]] = {}
+    # Each a number, or {value, source} / {value, assumption}.
+    costs: dict[str, Annotated[FiniteFloat, Field(ge=0)] | OwnCost] = {}
     # Utilities multiplied by the general population's utility at each age relative to the age of the
     # population they were measured in (NICE DSU TSD 12); false: the library values as they are.
     age_adjusted_utilities: Flag = True
@@ -177,6 +192,15 @@ class EconomicsConfig(Strict):
         if any(b <= a for a, b in zip(value, value[1:])):
             raise ValueError("willingness-to-pay values in increasing order, each once")
         return value
+
+    def cost_values(self) -> dict[str, float]:
+        return {name: float(cost.value if isinstance(cost, OwnCost) else cost) for name, cost in self.costs.items()}
+
+    def cost_provenance(self, name: str, file: str) -> str:
+        cost = self.costs[name]
+        if isinstance(cost, OwnCost):
+            return cost.source or f"assumption: {cost.assumption}"
+        return f"assumption: the cost table of {file} (economics.costs)"
 
     @field_validator("currency")
     @classmethod

@@ -38,6 +38,11 @@ def parameter_rows(path: Path | None = None) -> list[dict[str, str]]:
         row["dsa_range"] = f"[{entry.low:g}, {entry.high:g}]; {entry.range_source}" if entry.low is not None else ""
         # Costs: the source's price year -> the price year the valuation inflates it to (or the scenario's own).
         row["price_year"] = price_year_label(params, row["name"], settings)
+        if settings is not None and row["name"] in settings.cost_table:  # the scenario's own cost table
+            row["value"] = f"{settings.cost_table[row['name']]:g}"
+            row["unit"] = row["unit"].replace("gbp", settings.currency.lower(), 1)
+            row["source"] = scenario.economics.cost_provenance(row["name"], Path(path).name)  # type: ignore[arg-type, union-attr]
+            row["file"] = Path(path).name  # type: ignore[arg-type]
     return rows
 
 

@@ -47,7 +47,7 @@ class EconomicSettings:
             population=config.population,
             wtp_grid_max=config.ceac_wtp_max,
             wtp_grid_points=config.ceac_wtp_points,
-            own_costs=tuple(sorted(config.costs.items())),
+            own_costs=tuple(sorted(config.cost_values().items())),
             age_adjusted_utilities=config.age_adjusted_utilities,
             subgroups=tuple(config.subgroups),
             horizon_months=horizon_months,

@@ -380,8 +380,9 @@ def value_patients(
         kind, minutes, stay = kinds[codes], minutes_of[codes], stay_of[codes]
         fixed = _lookup(inputs.procedure_fixed, kind, "cost.", "procedure")
         bottom_up = np.isin(kind, list(inputs.bottom_up))
-        one_off(rows, fixed + bottom_up * minutes * inputs.theatre_per_minute, "procedures")
-        one_off(rows, bottom_up * stay * inputs.bed_day, "hospital_stay")
+        # np.where, not a product: a unit cost a scenario in another currency leaves out is NaN.
+        one_off(rows, fixed + np.where(bottom_up, minutes * inputs.theatre_per_minute, 0.0), "procedures")
+        one_off(rows, np.where(bottom_up, stay * inputs.bed_day, 0.0), "hospital_stay")
         one_off(rows, pd.Series(kind).map(inputs.procedure_drug).fillna(0.0).to_numpy(dtype=float), "drugs")
         utility_loss(
             rows,
@@ -410,6 +411,8 @@ def value_patients(
     qalys += decrement
     qalys_disc += decrement_disc
 
+    if np.isnan(costs).any():  # a cost left out of another currency's table reached the log
+        raise ValueError("a cost the scenario's cost table leaves out was needed (economics/prices.py costs_used is incomplete)")
     out = keys.copy()
     out["costs"] = costs_disc
     out["qalys"] = qalys_disc
