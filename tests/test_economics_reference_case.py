@@ -310,3 +310,11 @@ def test_scenarios_reports_costs_qalys_and_net_benefit_per_variant_so_an_economi
         assert table.loc[("discount-1.5", strategy), "costs_vs_base"] > 0
         assert table.loc[("discount-1.5", strategy), "qalys_vs_base"] > 0
     assert table.loc[("base", "surgery-first"), "inb_20000"] == 0  # the comparator against itself
+
+
+def test_the_default_horizon_is_lifetime_and_lifetime_can_be_written():
+    data = tiny_scenario()
+    del data["horizon_months"]
+    assert Scenario.model_validate(data).horizon_months == 1200.0
+    assert Scenario.model_validate(tiny_scenario(horizon_months="lifetime")).horizon_months == 1200.0
+    assert Scenario.model_validate(tiny_scenario(horizon_months=240)).horizon_months == 240.0  # calibration scenarios keep theirs
