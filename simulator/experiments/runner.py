@@ -222,7 +222,7 @@ def summarise_strategy(
 
     scenario = prepared.scenario
     size = scenario.cohort.size - first if size is None else size
-    inputs = ValuationInputs.from_parameters(prepared.params)
+    inputs = ValuationInputs.from_parameters(prepared.params, settings)
     strategy = prepared.strategies[strategy_index]
     streams = RandomStreams(scenario.seed, replication, draw)
     tables, sums, count, outcomes = [], dict.fromkeys(VALUE_COLUMNS, 0.0), 0, None
