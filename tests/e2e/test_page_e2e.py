@@ -56,6 +56,8 @@ def server():
         "false",
         "--client.toolbarMode",
         "minimal",
+        "--server.maxUploadSize",
+        "1",
         "--server.fileWatcherType",
         "none",
     ]
