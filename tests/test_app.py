@@ -158,7 +158,7 @@ def test_page_shows_the_numbers_of_the_cli_for_the_same_settings(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_setting_run_again_comes_from_the_cache(monkeypatch):
+def test_a_setting_run_again_comes_from_the_cache_and_a_pinned_result_stays_beside_the_new_one(monkeypatch):
     calls = []
     original = compute.simulate
 
@@ -171,18 +171,33 @@ def test_a_setting_run_again_comes_from_the_cache(monkeypatch):
     _set_small_run(page)
     page.button(key="run").click().run()
     first = page.table[0].value
+    page.button(key="pin").click().run()
+    assert any("This result is pinned" in c.value for c in page.caption)
     slider = page.slider(key="baseline:parameter.hepatectomy.perioperative_mortality")
     default = slider.value
     slider.set_value(10.0).run()
     assert page.get("warning"), "a changed setting is flagged until Run is pressed again"
     page.button(key="run").click().run()
-    changed = page.table[0].value
+    assert not page.exception and not page.error
+    # Before and after, side by side: the pinned table, then the current one (then the current results below).
+    assert "Before and after" in [s.value for s in page.subheader]
+    changed_fields = next(c.value for c in page.caption if c.value.startswith("What changed"))
+    assert "parameters.hepatectomy.perioperative_mortality: (not set) -> 0.1" in changed_fields
+    pd.testing.assert_frame_equal(page.table[0].value, first)
+    changed = page.table[1].value
+    pd.testing.assert_frame_equal(page.table[2].value, changed)
+    captions = [c for image in page.image for c in image.captions]
+    assert any(c.startswith("Before (pinned)") for c in captions) and any(c.startswith("After (current)") for c in captions)
+
     page.slider(key="baseline:parameter.hepatectomy.perioperative_mortality").set_value(default).run()
     page.button(key="run").click().run()
     assert len(calls) == 2  # the first setting again: from the cache, not simulated a third time
     pd.testing.assert_frame_equal(page.table[0].value, first)
+    assert "Before and after" not in [s.value for s in page.subheader]  # the pinned result is the one shown
     # 10% perioperative mortality instead of 1.3% shortens survival after surgery first.
     assert changed.iloc[0, 1] != first.iloc[0, 1]
+    page.button(key="unpin").click().run()
+    assert not any("This result is pinned" in c.value for c in page.caption)
 
 
 def test_bad_settings_show_one_line_in_the_pages_terms_and_no_run():
@@ -379,31 +394,6 @@ def test_the_capacity_scenario_shows_the_planners_view_with_the_clis_numbers(tmp
 
     cli = resource_table(pd.read_csv(tmp_path / "cli" / "resources.csv"))
     pd.testing.assert_frame_equal(summary.reset_index(drop=True), cli.astype(str).reset_index(drop=True), check_dtype=False)
-
-
-@pytest.mark.slow
-def test_a_pinned_result_stays_beside_the_new_one():
-    page = _page()
-    _set_small_run(page)
-    page.button(key="run").click().run()
-    before = page.table[0].value
-    page.button(key="pin").click().run()
-    assert not page.exception
-    assert any("This result is pinned" in c.value for c in page.caption)
-    page.slider(key="baseline:parameter.hepatectomy.perioperative_mortality").set_value(10.0).run()
-    page.button(key="run").click().run()
-    assert not page.exception and not page.error
-    assert "Before and after" in [s.value for s in page.subheader]
-    changed = next(c.value for c in page.caption if c.value.startswith("What changed"))
-    assert "parameters.hepatectomy.perioperative_mortality: (model default) -> 0.1" in changed
-    # Side by side: the pinned table, then the current one (then the current results below).
-    pd.testing.assert_frame_equal(page.table[0].value, before)
-    assert not page.table[1].value.equals(before)
-    pd.testing.assert_frame_equal(page.table[1].value, page.table[2].value)
-    captions = [c for image in page.image for c in image.captions]
-    assert any(c.startswith("Before (pinned)") for c in captions) and any(c.startswith("After (current)") for c in captions)
-    page.button(key="unpin").click().run()
-    assert "Before and after" not in [s.value for s in page.subheader]
 
 
 @pytest.mark.slow

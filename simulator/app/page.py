@@ -254,20 +254,24 @@ def _run_words(result: compute.PageResult) -> str:
 
 
 def _flat(data: object, prefix: str = "") -> dict[str, object]:
-    """A scenario mapping as dotted field paths (cohort.mix.functional: 0.8)."""
+    """A scenario mapping as dotted field paths (cohort.mix.functional: 0.8); a list of named entries
+    (strategies) as its names."""
     if isinstance(data, dict):
         out: dict[str, object] = {}
         for key, value in data.items():
             out.update(_flat(value, f"{prefix}{key}."))
         return out
+    if isinstance(data, list) and all(isinstance(item, (str, dict)) for item in data):
+        data = ", ".join(item if isinstance(item, str) else str(item.get("name", item)) for item in data)
     return {prefix.rstrip("."): data}
 
 
 def _changes(before: str, after: str) -> list[str]:
     """The scenario fields that differ between two runs' scenarios (as `scenario.yaml` holds them)."""
     old, new = _flat(yaml.safe_load(before)), _flat(yaml.safe_load(after))
+    unset = "(not set)"
     return [
-        f"{name}: {old.get(name, '(model default)')} -> {new.get(name, '(model default)')}"
+        f"{name}: {old.get(name, unset)} -> {new.get(name, unset)}"
         for name in sorted(set(old) | set(new))
         if old.get(name) != new.get(name)
     ]
