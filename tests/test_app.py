@@ -341,6 +341,7 @@ def test_an_uploaded_file_sets_the_pages_defaults():
     # 30% is above the slider's own maximum (20%): the file's value widens the range, it is not clipped.
     data["parameters"] = {"hepatectomy.perioperative_mortality": 0.3}
     data["cohort"]["mix"] = {"functional": 0.8}
+    data["seed"] = 2**40  # above the seed input's own maximum, within the CLI's
     page = _upload(_page(), "uploaded.yaml", yaml.safe_dump(data).encode("utf-8"))
     assert not page.error
     assert any(s.value.startswith("uploaded.yaml: valid") for s in page.success)
@@ -349,6 +350,7 @@ def test_an_uploaded_file_sets_the_pages_defaults():
     mortality = page.slider(key=f"{key}:parameter.hepatectomy.perioperative_mortality")
     assert mortality.value == 30.0 and mortality.max == 30.0
     assert page.slider(key=f"{key}:mix.functional").value == 80.0
+    assert page.number_input(key=f"{key}:seed").value == 2**40
     assert not page.button(key="run").disabled
 
 

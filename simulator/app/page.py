@@ -27,7 +27,6 @@ from .settings import (
     RUN_DESIGN_RANGES,
     SEED_FIGURE_PATIENTS,
     SEED_FOLDER,
-    SEED_RANGE,
     PageSettings,
     RunDesign,
     base_scenario,
@@ -40,6 +39,7 @@ from .settings import (
     register_upload,
     scenario_label,
     scenario_yaml,
+    seed_range,
     strategy_choices,
 )
 
@@ -165,11 +165,8 @@ def _sidebar() -> PageSettings | None:
                 label, min_value=low, max_value=high, value=getattr(RUN_DESIGN_DEFAULT, name), step=step, key=_key(scenario, name)
             )
         )
-    seed = int(
-        design_box.number_input(
-            "Seed", min_value=SEED_RANGE[0], max_value=SEED_RANGE[1], value=base.seed, step=1, key=_key(scenario, "seed")
-        )
-    )
+    low, high = seed_range(scenario)
+    seed = int(design_box.number_input("Seed", min_value=low, max_value=high, value=base.seed, step=1, key=_key(scenario, "seed")))
     if sidebar.button("Reset to the model's values", key="reset"):
         for name in [k for k in st.session_state if str(k).startswith(f"{scenario}:")]:
             del st.session_state[name]

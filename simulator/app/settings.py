@@ -411,6 +411,11 @@ def control_range(name: str, control: Control) -> tuple[float, float]:
     return min(control.minimum, default), max(control.maximum, default)
 
 
+def seed_range(name: str) -> tuple[int, int]:
+    """The seed input's range, widened to an uploaded file's own seed (the CLI takes any up to MAX_SEED)."""
+    return SEED_RANGE[0], max(SEED_RANGE[1], base_scenario(name).seed)
+
+
 def default_settings(name: str = BUNDLED_SCENARIOS[0]) -> PageSettings:
     return PageSettings(
         scenario=name,
@@ -449,10 +454,9 @@ def check_settings(settings: PageSettings) -> None:
             raise UserInputError(
                 f"{name.replace('_', ' ')}: expected a whole number from {low} to {high}, got {_one_line(repr(value))[:60]}"
             )
-    if isinstance(settings.seed, bool) or not isinstance(settings.seed, int) or not SEED_RANGE[0] <= settings.seed <= SEED_RANGE[1]:
-        raise UserInputError(
-            f"seed: expected a whole number from {SEED_RANGE[0]} to {SEED_RANGE[1]}, got {_one_line(repr(settings.seed))[:60]}"
-        )
+    low, high = seed_range(settings.scenario)
+    if isinstance(settings.seed, bool) or not isinstance(settings.seed, int) or not low <= settings.seed <= high:
+        raise UserInputError(f"seed: expected a whole number from {low} to {high}, got {_one_line(repr(settings.seed))[:60]}")
 
 
 def _percent(value: float) -> str:
