@@ -228,7 +228,7 @@ def page_result(simulation: Simulation) -> PageResult:
         strategies=names,
         comparator=comparison.comparator,
         replications=comparison.replications,
-        patients=scenario.cohort.size if not open_population else round(len(comparison.patients) / (len(names) * comparison.replications)),
+        patients=scenario.cohort.size if not open_population else len(comparison.patients) // (len(names) * comparison.replications),
         open_population=open_population,
         psa_draws=len(psa.outcomes["draw"].unique()) if psa is not None else 0,
         psa_patients=psa.patients if psa is not None else 0,

@@ -38,6 +38,7 @@ from ..errors import ParameterError, ScenarioError, UserInputError
 from ..experiments.runner import PreparedScenario, prepare
 from ..io import MAX_FILE_BYTES
 from ..pathways.strategies import bundled_strategies
+from ..reporting import numbers
 from . import capacity
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -307,8 +308,13 @@ def register_upload(file_name: str, data: bytes) -> str:
     """Validate an uploaded scenario file exactly as `nelm-sim validate` does and keep it; the key the page
     chooses it by. A bad file raises UserInputError with the CLI's one line, naming the uploaded file."""
     label = upload_label(file_name)
+    key = UPLOAD_PREFIX + hashlib.sha256(data).hexdigest()[:16]
+    with _UPLOADS_LOCK:
+        if key in _UPLOADS and _UPLOADS[key][0] == label:  # validated before (every widget change re-runs the page)
+            _UPLOADS.move_to_end(key)
+            return key
     if len(data) > MAX_UPLOAD_BYTES:
-        raise UserInputError(f"{label}: expected a file of at most {MAX_UPLOAD_BYTES:,} bytes, got {len(data):,}")
+        raise UserInputError(f"{label}: expected a file of at most {numbers.count(MAX_UPLOAD_BYTES)} bytes, got {numbers.count(len(data))}")
     with tempfile.TemporaryDirectory(prefix="nelm-sim-upload-") as temporary:
         path = Path(temporary) / "scenario.yaml"
         path.write_bytes(data)
@@ -321,7 +327,6 @@ def register_upload(file_name: str, data: bytes) -> str:
             raise UserInputError(ScenarioError(label, exc.field, exc.expected, exc.got).one_line()) from None
         except UserInputError as exc:
             raise UserInputError(_one_line(str(exc).replace(str(path), label))) from None
-    key = UPLOAD_PREFIX + hashlib.sha256(data).hexdigest()[:16]
     with _UPLOADS_LOCK:
         _UPLOADS[key] = (label, scenario)
         _UPLOADS.move_to_end(key)
@@ -480,18 +485,18 @@ def check_page_limits(settings: PageSettings) -> None:
     design = settings.design
     if has_arrivals(settings.scenario):
         patients = open_population_patients(settings.scenario)
-        comparison_words = f"up to {patients:,} arriving patients"
-        psa_patients, psa_words = patients, f"up to {patients:,} arriving patients"
+        comparison_words = f"up to {numbers.count(patients)} arriving patients"
+        psa_patients, psa_words = patients, f"up to {numbers.count(patients)} arriving patients"
     else:
-        patients, comparison_words = design.patients, f"{design.patients:,} patients"
-        psa_patients, psa_words = design.psa_patients, f"{design.psa_patients:,} patients"
+        patients, comparison_words = design.patients, f"{numbers.count(design.patients)} patients"
+        psa_patients, psa_words = design.psa_patients, f"{numbers.count(design.psa_patients)} patients"
     comparison = patients * design.replications * strategies
     psa = design.psa_draws * psa_patients * strategies if strategies > 1 else 0
     if comparison + psa > PAGE_MAX_LIFETIMES:
         raise UserInputError(
-            f"Run size: at most {PAGE_MAX_LIFETIMES:,} simulated lifetimes in one run of the page, got {comparison + psa:,} "
-            f"(comparison: {comparison_words} x {design.replications} replications x {strategies} strategies = {comparison:,}; "
-            f"cost-effectiveness: {design.psa_draws} PSA draws x {psa_words} x {strategies} strategies = {psa:,}); "
+            f"Run size: at most {numbers.count(PAGE_MAX_LIFETIMES)} simulated lifetimes in one run of the page, got {numbers.count(comparison + psa)} "
+            f"(comparison: {comparison_words} x {design.replications} replications x {strategies} strategies = {numbers.count(comparison)}; "
+            f"cost-effectiveness: {design.psa_draws} PSA draws x {psa_words} x {strategies} strategies = {numbers.count(psa)}); "
             "lower them under Run size and seed, or run larger analyses with nelm-sim compare and nelm-sim psa"
         )
 
