@@ -8,28 +8,61 @@ import sys
 import time
 from pathlib import Path
 
+import pandas as pd
+
 from ..config import apply_overrides, load_scenario
+from ..economics.cea import icer_table
+from ..economics.settings import EconomicSettings
+from ..economics.valuation import economics_table
 from ..experiments.compare import DEFAULT_MAX_REPLICATIONS, Comparison, check_precision_options, resolve_comparator, run_comparison
 from ..experiments.execution import SERIAL, Execution
-from ..experiments.runner import prepare
+from ..experiments.runner import PreparedScenario, prepare
 from ..io import atomic_folder, check_destination, file_sha256, write_json
 from ..outcomes.cohort import cohort_characteristics
 from ..outcomes.comparison import DEFAULT_PRECISION_METRICS
 from ..reporting.comparison_figures import write_figures
-from ..reporting.html_report import build_report
+from ..reporting.economics_report import EconomicsView, cheers_section, economics_section, folder_files
+from ..reporting.html_report import build_report, patients_text
 from .output import manifest, output_folder, package_versions, resolved_yaml, write_capacity_outputs, write_csv
+from .params import sensitivity_rows
 
 
 def report_context(comparison: Comparison, max_replications: int | None) -> dict:
     """What report.html says of the run's provenance."""
+    return prepared_context(comparison.prepared, max_replications)
+
+
+def prepared_context(prepared: PreparedScenario, max_replications: int | None = None, sensitivity: bool = False) -> dict:
+    """What a report.html says of a run's provenance; ``sensitivity``: the parameter table with each
+    parameter's PSA distribution and DSA range (the economics reports)."""
     return {
-        "provenance": comparison.prepared.params.provenance_rows(),
+        "provenance": sensitivity_rows(prepared.params) if sensitivity else prepared.params.provenance_rows(),
         "versions": package_versions(),
         "python": sys.version.split()[0],
         "platform": platform.platform(),
-        "scenario_sha256": file_sha256(comparison.prepared.path),
+        "scenario_sha256": file_sha256(prepared.path),
         "max_replications": max_replications,
     }
+
+
+def comparison_economics(comparison: Comparison) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """economics.csv and icer.csv of a comparison (None for one valued by no replication)."""
+    if comparison.values is None:
+        return None
+    settings = EconomicSettings.from_scenario(comparison.prepared.scenario)
+    names = comparison.strategies
+    table = economics_table(comparison.values, names)
+    return table, icer_table(names, table["costs"], table["qalys"], settings.willingness_to_pay, settings.comparator)
+
+
+def economics_view(comparison: Comparison, tables: tuple[pd.DataFrame, pd.DataFrame]) -> EconomicsView:
+    return EconomicsView.of(
+        comparison.prepared,
+        *tables,
+        f"Means per patient over {comparison.replications} replication(s), each of {patients_text(comparison.prepared.scenario)}, "
+        "with t-based 95% confidence intervals across replications (the Monte Carlo error, not parameter uncertainty: "
+        "nelm-sim psa gives that).",
+    )
 
 
 def write_comparison_folder(
@@ -54,14 +87,25 @@ def write_comparison_folder(
         write_csv(comparison.symptom_curve, staging / "symptom_control.csv")
         figures = write_figures(comparison, staging / "figures")
         cohort = cohort_characteristics(comparison.patients)
+        economics = comparison_economics(comparison)
+        if economics is not None:
+            write_csv(economics[0], staging / "economics.csv")
+            write_csv(economics[1], staging / "icer.csv")
         planner_figures, capacity_section = [], ""
         if comparison.capacity is not None:
             planner_figures, capacity_section = write_capacity_outputs(
                 comparison.capacity, comparison.strategies, comparison.patients, staging
             )
-        (staging / "report.html").write_text(
-            build_report(comparison, figures, cohort, context, capacity_section=capacity_section), encoding="utf-8"
+        report = build_report(
+            comparison,
+            figures,
+            cohort,
+            context,
+            capacity_section=capacity_section,
+            economics_section=economics_section(economics_view(comparison, economics)) if economics is not None else "",
+            cheers=(lambda page: cheers_section(page, folder_files(staging))) if economics is not None else None,
         )
+        (staging / "report.html").write_text(report, encoding="utf-8")
         (staging / "scenario.resolved.yaml").write_text(resolved, encoding="utf-8")
         write_json(
             staging / "manifest.json",

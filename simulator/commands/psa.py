@@ -28,6 +28,9 @@ from ..experiments.psa import (
 from ..experiments.runner import PreparedScenario, prepare
 from ..io import OutputExistsError, atomic_folder, check_destination, checkpoint_folder, file_sha256, sigterm_as_interrupt, write_json
 from ..reporting import economics_plots as plots
+from ..reporting.economics_report import EconomicsView, economics_report, psa_figure_captions
+from ..reporting.exports import psa_exports
+from .compare import prepared_context
 from .output import economics_manifest, output_folder, package_versions, resolved_yaml, write_csv
 
 # A PSA checkpoint may only be resumed by the same run. Besides the scenario, its settings and the
@@ -99,6 +102,23 @@ def write_psa_folder(
         )
         plots.convergence_figure(result.outcomes, names, currency, figures / "convergence.png", f"{title}: convergence of the mean")
         (staging / "scenario.resolved.yaml").write_text(resolved_yaml(scenario), encoding="utf-8")
+        for name, table in psa_exports(result, summary.comparator).items():
+            write_csv(table, staging / name)
+        basis = (
+            f"Probabilistic results: means of {len(costs)} PSA draws of the parameters, each simulating {result.patients} patients per strategy, "
+            "with the 2.5-97.5% interval of the draws."
+        )
+        view = EconomicsView.of(
+            prepared,
+            summary.summary,
+            summary.icer,
+            basis,
+            psa=summary,
+            figures=[(section, figures / f"{name}.png", caption) for section, name, caption in psa_figure_captions(title)],
+        )
+        population = f"{result.patients} per strategy in each of {len(costs)} draws"
+        report = economics_report(prepared, "psa", view, prepared_context(prepared, sensitivity=True), staging, population)
+        (staging / "report.html").write_text(report, encoding="utf-8")
         write_json(
             staging / "manifest.json",
             economics_manifest(

@@ -18,9 +18,13 @@ from ..errors import ModelLimitError, ScenarioError
 from ..experiments.execution import SERIAL, Execution
 from ..experiments.runner import PreparedScenario, RunResult, prepare, run_prepared, run_prepared_summary
 from ..io import atomic_folder, check_destination, write_json
+from ..outcomes.cohort import cohort_characteristics
 from ..outcomes.summary import summary_table
 from ..outcomes.survival import survival_table
+from ..reporting.economics_report import EconomicsView, economics_report
+from ..reporting.html_report import patients_text
 from ..reporting.plots import overall_survival_figure
+from .compare import prepared_context
 from .output import manifest, output_folder, resolved_yaml, write_capacity_outputs, write_csv
 
 # Summary mode writes the Kaplan-Meier curves on this grid rather than at every event time (a curve of
@@ -78,6 +82,26 @@ def economics_tables(prepared: PreparedScenario, result: RunResult) -> tuple[pd.
     return table, icer_table(names, table["costs"], table["qalys"], settings.willingness_to_pay, settings.comparator)
 
 
+def run_report(outcome: ScenarioResult, tables: tuple[pd.DataFrame, pd.DataFrame], staging: Path) -> str:
+    """report.html of a run: its survival figure and economics (pooled replications' means, their CIs)."""
+    scenario = outcome.prepared.scenario
+    basis = (
+        f"Means per patient over {scenario.replications} replication(s), each of {patients_text(scenario)}, "
+        "with t-based 95% confidence intervals across replications (the Monte Carlo error, not parameter uncertainty: "
+        "nelm-sim psa gives that)."
+    )
+    return economics_report(
+        outcome.prepared,
+        "run",
+        EconomicsView.of(outcome.prepared, *tables, basis),
+        prepared_context(outcome.prepared, sensitivity=True),
+        staging,
+        patients_text(scenario) + f"; {scenario.replications} replication(s)",
+        [("survival", staging / "figures" / "overall_survival.png", f"{scenario.name}: overall survival by strategy")],
+        None if outcome.summary_mode else cohort_characteristics(outcome.result.patients),
+    )
+
+
 def write_run_folder(
     outcome: ScenarioResult, destination: Path, force: bool, command_line: list[str], wall_seconds: float, execution: Execution = SERIAL
 ) -> Path:
@@ -98,6 +122,7 @@ def write_run_folder(
         )
         if outcome.result.capacity is not None:
             write_capacity_outputs(outcome.result.capacity, names, None, staging)
+        (staging / "report.html").write_text(run_report(outcome, tables, staging), encoding="utf-8")
         (staging / "scenario.resolved.yaml").write_text(resolved_yaml(scenario), encoding="utf-8")
         write_json(
             staging / "manifest.json",

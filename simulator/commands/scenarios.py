@@ -13,9 +13,10 @@ from ..experiments.variants import DEFAULT_METRIC, Progress, ScenarioAnalysis, c
 from ..io import atomic_folder, check_destination, write_json
 from ..outcomes.cohort import cohort_characteristics
 from ..reporting.comparison_figures import write_figures
+from ..reporting.economics_report import cheers_section, economics_section, folder_files
 from ..reporting.html_report import build_report, scenario_analysis_section
 from ..reporting.variant_figures import write_variant_figures
-from .compare import report_context
+from .compare import comparison_economics, economics_view, report_context
 from .output import manifest, output_folder, resolved_yaml, write_capacity_outputs, write_csv
 
 
@@ -40,8 +41,19 @@ def write_scenarios_folder(
         capacity_section = ""
         if base.capacity is not None:  # the base's capacity tables and planner section, as `compare` writes them
             _, capacity_section = write_capacity_outputs(base.capacity, base.strategies, base.patients, staging)
+        economics = comparison_economics(base)  # the base scenario's, as `compare` writes them
+        if economics is not None:
+            write_csv(economics[0], staging / "economics.csv")
+            write_csv(economics[1], staging / "icer.csv")
         report = build_report(
-            base, base_figures, cohort_characteristics(base.patients), context, scenario_section=section, capacity_section=capacity_section
+            base,
+            base_figures,
+            cohort_characteristics(base.patients),
+            context,
+            scenario_section=section,
+            capacity_section=capacity_section,
+            economics_section=economics_section(economics_view(base, economics)) if economics is not None else "",
+            cheers=(lambda page: cheers_section(page, folder_files(staging))) if economics is not None else None,
         )
         (staging / "report.html").write_text(report, encoding="utf-8")
         (staging / "scenario.resolved.yaml").write_text(resolved, encoding="utf-8")

@@ -15,6 +15,8 @@ import pandas as pd
 
 from ..capacity.run import CapacityTables
 from ..config import MAX_REPLICATIONS
+from ..economics.settings import EconomicSettings
+from ..economics.valuation import value_patients
 from ..errors import ScenarioError, UserInputError
 from ..outcomes.comparison import DEFAULT_PRECISION_METRICS, precision_status, summarise_replications
 from ..outcomes.metrics import METRICS, replication_metrics
@@ -45,6 +47,8 @@ class Comparison:
     precision_met: bool | None = None
     precision_trace: list[dict] = field(default_factory=list)
     capacity: CapacityTables | None = None  # resources, waits and queues when the scenario has capacity
+    # Costs, QALYs and life-years of every patient (economics.valuation.value_patients), all replications.
+    values: pd.DataFrame | None = None
 
     @property
     def strategies(self) -> list[str]:
@@ -72,8 +76,8 @@ def check_precision_options(precision: float | None, max_replications: int | Non
 
 def compare_replication(prepared: PreparedScenario, replication: int, comparator: str) -> tuple:
     """What the comparison keeps of one replication: metrics, patients, state occupancy, symptom
-    curve, the event log of replication 0 only (for the swimmer plots), and the hospital's tables of a
-    scenario with a capacity section (else None)."""
+    curve, the event log of replication 0 only (for the swimmer plots), the hospital's tables of a
+    scenario with a capacity section (else None), and each patient's costs and QALYs."""
     scenario = prepared.scenario
     names = [s.name for s in prepared.strategies]
     tables = None
@@ -92,6 +96,7 @@ def compare_replication(prepared: PreparedScenario, replication: int, comparator
         symptom_control_curve(events, patients, names, scenario.horizon_months),
         events if replication == 0 else None,
         tables,
+        value_patients(events, patients, prepared.params, EconomicSettings.from_scenario(scenario)),
     )
 
 
@@ -116,7 +121,7 @@ def run_comparison(
     scenario = prepared.scenario
     names = [s.name for s in prepared.strategies]
     planned = scenario.replications if precision is None else (max_replications or DEFAULT_MAX_REPLICATIONS)
-    metric_frames, patient_frames, occupancy, symptoms = [], [], [], []
+    metric_frames, patient_frames, occupancy, symptoms, values = [], [], [], [], []
     first_events = pd.DataFrame()
     trace: list[dict] = []
     met: bool | None = None
@@ -135,8 +140,9 @@ def run_comparison(
             def ticker(index: int, result: object, start: int = replication) -> None:
                 progress(min(start + index + 1, planned), planned, f"replication {start + index + 1}")
 
-        for metrics, patients, occupied, symptom, events, tables in execution.map(_replication_task, tasks, ticker):
+        for metrics, patients, occupied, symptom, events, tables, valued in execution.map(_replication_task, tasks, ticker):
             metric_frames.append(metrics)
+            values.append(valued)
             if capacity is not None:
                 capacity.extend(tables)
             patient_frames.append(patients)
@@ -168,4 +174,5 @@ def run_comparison(
         precision_met=met if precision is not None else None,
         precision_trace=trace,
         capacity=capacity,
+        values=pd.concat(values, ignore_index=True),
     )

@@ -80,7 +80,7 @@ def build_report(
             ("Scenario file", str(prepared.path)),
             ("Strategies", ", ".join(names)),
             ("Comparator", comparison.comparator),
-            ("Patients", _patients_text(scenario)),
+            ("Patients", patients_text(scenario)),
             ("Replications", _replication_text(comparison)),
             ("Horizon", f"{scenario.horizon_months:g} months"),
             ("Seed", str(scenario.seed)),
@@ -113,7 +113,7 @@ def reproducibility_facts(seed: int, context: dict) -> list[tuple[str, str]]:
     ]
 
 
-def _patients_text(scenario) -> str:
+def patients_text(scenario) -> str:
     arrivals = scenario.capacity.arrivals if scenario.capacity is not None else None
     if arrivals is not None:
         return (
