@@ -74,6 +74,14 @@ def _add_output_options(
     _add_wait_option(parser)
 
 
+def _add_xlsx_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--xlsx",
+        action="store_true",
+        help='also write results.xlsx: the parameters with their sources and the folder\'s result tables (README "Exports")',
+    )
+
+
 def _add_wait_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--wait", action="store_true", help="if another command is writing the same output folder, wait for it instead of stopping"
@@ -150,6 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="summary mode for very large cohorts: keep per-patient summaries only, never the event log (no events.parquet or patients.csv; memory stays bounded)",
     )
     _add_execution_options(run)
+    _add_xlsx_option(run)
 
     compare = commands.add_parser(
         "compare",
@@ -174,6 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_output_options(compare, "-compare", replications="override the number of replications (ignored with --precision)")
     _add_execution_options(compare)
+    _add_xlsx_option(compare)
 
     scenarios = commands.add_parser(
         "scenarios",
@@ -207,6 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
         seed_note=" (the same for every variant)",
         patients="override the base cohort size (variants that set their own keep it)",
     )
+    _add_xlsx_option(scenarios)
     scenarios.add_argument("--quiet", action="store_true", help="no progress bar")
 
     psa = commands.add_parser(
@@ -241,6 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="also keep every draw's event log (events/events-<draw>.parquet); by default a PSA runs in summary mode and keeps none",
     )
     _add_execution_options(psa)
+    _add_xlsx_option(psa)
 
     dsa = commands.add_parser(
         "dsa",
@@ -256,6 +268,7 @@ def build_parser() -> argparse.ArgumentParser:
     dsa.add_argument("--wtp", type=_non_negative_float, metavar="X", help="willingness to pay per QALY (default: the scenario's first)")
     _add_output_options(dsa, "-dsa", patients="override the cohort size")
     _add_execution_options(dsa)
+    _add_xlsx_option(dsa)
 
     capacity = commands.add_parser(
         "capacity",
@@ -419,6 +432,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             execution=_execution(args),
             summary=args.summary,
             progress=bar,
+            xlsx=args.xlsx,
         )
     print(f"wrote {destination}")
     summary = destination / "summary.csv"
@@ -429,6 +443,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
         print(RUN_NOTE)
         print(run_summary_text(pd.read_csv(summary)))
+    icer = destination / "icer.csv"
+    if icer.exists():
+        import pandas as pd
+
+        from .reporting.tables import ECONOMICS_NOTE, icer_text
+
+        print(ECONOMICS_NOTE)
+        print(icer_text(pd.read_csv(icer)))
     return 0
 
 
@@ -450,6 +472,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
             command_line=["nelm-sim", *sys.argv[1:]],
             progress=bar,
             execution=_execution(args),
+            xlsx=args.xlsx,
         )
     print(f"wrote {destination} ({comparison.replications} replication(s); open {destination / 'report.html'})")
     if comparison.precision is not None and not comparison.precision_met:
@@ -487,6 +510,7 @@ def _cmd_scenarios(args: argparse.Namespace) -> int:
             force=args.force,
             command_line=["nelm-sim", *sys.argv[1:]],
             progress=bar,
+            xlsx=args.xlsx,
         )
     print(f"wrote {destination} ({len(analysis.runs)} runs; open {destination / 'report.html'})")
     table = analysis.table()
@@ -572,7 +596,7 @@ def _psa_resume_command(args: argparse.Namespace) -> str:
             words += [f"--{option}", str(getattr(args, option))]
     if args.executor != "local":
         words += ["--executor", args.executor]
-    words += ["--keep-events"] * args.keep_events + ["--force"] * args.force + ["--resume"]
+    words += ["--keep-events"] * args.keep_events + ["--xlsx"] * args.xlsx + ["--force"] * args.force + ["--resume"]
     return shlex.join(words)
 
 
@@ -599,6 +623,7 @@ def _cmd_psa(args: argparse.Namespace) -> int:
                 execution=_execution(args),
                 keep_events=args.keep_events,
                 progress=bar,
+                xlsx=args.xlsx,
             )
     except RunInterrupted as stop:
         print(
@@ -631,6 +656,7 @@ def _cmd_dsa(args: argparse.Namespace) -> int:
             command_line=["nelm-sim", *sys.argv[1:]],
             execution=_execution(args),
             progress=bar,
+            xlsx=args.xlsx,
         )
     print(
         f"wrote {destination}: INMB of {result.target} vs {result.comparator} at {numbers.money(result.wtp)} per QALY"

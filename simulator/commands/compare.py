@@ -22,6 +22,7 @@ from ..outcomes.cohort import cohort_characteristics
 from ..outcomes.comparison import DEFAULT_PRECISION_METRICS
 from ..reporting.comparison_figures import write_figures
 from ..reporting.economics_report import EconomicsView, cheers_section, economics_section, folder_files
+from ..reporting.exports import parameter_sheet, write_workbook
 from ..reporting.html_report import build_report, patients_text
 from .output import manifest, output_folder, package_versions, resolved_yaml, write_capacity_outputs, write_csv
 from .params import sensitivity_rows
@@ -43,6 +44,11 @@ def prepared_context(prepared: PreparedScenario, max_replications: int | None = 
         "scenario_sha256": file_sha256(prepared.path),
         "max_replications": max_replications,
     }
+
+
+def write_results_workbook(staging: Path, prepared: PreparedScenario) -> None:
+    """results.xlsx (--xlsx): the parameters with their sources and the folder's result tables."""
+    write_workbook(staging, parameter_sheet(sensitivity_rows(prepared.params), prepared.params))
 
 
 def comparison_economics(comparison: Comparison) -> tuple[pd.DataFrame, pd.DataFrame] | None:
@@ -73,6 +79,7 @@ def write_comparison_folder(
     wall_seconds: float,
     resolved: str,
     max_replications: int | None = None,
+    xlsx: bool = False,
 ) -> Path:
     """comparison.csv, replications.csv, patients.csv, the time courses, figures, report.html,
     scenario.resolved.yaml (``resolved``) and manifest.json, written atomically."""
@@ -106,6 +113,8 @@ def write_comparison_folder(
             cheers=(lambda page: cheers_section(page, folder_files(staging))) if economics is not None else None,
         )
         (staging / "report.html").write_text(report, encoding="utf-8")
+        if xlsx:
+            write_results_workbook(staging, comparison.prepared)
         (staging / "scenario.resolved.yaml").write_text(resolved, encoding="utf-8")
         write_json(
             staging / "manifest.json",
@@ -144,6 +153,7 @@ def compare_file(
     command_line: list[str] | None = None,
     progress=None,
     execution: Execution = SERIAL,
+    xlsx: bool = False,
 ) -> tuple[Path, Comparison]:
     """Compare every strategy of a scenario file and write its comparison folder (default
     outputs/<name>-compare, beside and never inside the folder of `run`). Returns (folder, Comparison)."""
@@ -159,6 +169,13 @@ def compare_file(
     check_destination(destination, force)
     comparison = run_comparison(prepared, comparator, precision, max_replications, progress=progress, execution=execution)
     folder = write_comparison_folder(
-        comparison, destination, force, command_line or [], time.perf_counter() - started, resolved_yaml(scenario), max_replications
+        comparison,
+        destination,
+        force,
+        command_line or [],
+        time.perf_counter() - started,
+        resolved_yaml(scenario),
+        max_replications,
+        xlsx,
     )
     return folder, comparison

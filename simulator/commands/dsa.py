@@ -18,7 +18,7 @@ from ..reporting import economics_plots as plots
 from ..reporting import numbers
 from ..reporting.economics_report import EconomicsView, economics_report
 from ..reporting.html_report import patients_text
-from .compare import prepared_context
+from .compare import prepared_context, write_results_workbook
 from .output import economics_manifest, output_folder, resolved_yaml, write_csv
 
 
@@ -30,6 +30,7 @@ def write_dsa_folder(
     force: bool,
     command_line: list[str],
     started: float,
+    xlsx: bool = False,
 ) -> Path:
     scenario = prepared.scenario
     names = [s.name for s in prepared.strategies]
@@ -76,6 +77,8 @@ def write_dsa_folder(
             patients_text(scenario) + f"; {scenario.replications} replication(s)",
         )
         (staging / "report.html").write_text(report, encoding="utf-8")
+        if xlsx:
+            write_results_workbook(staging, prepared)
         write_json(
             staging / "manifest.json",
             economics_manifest(
@@ -107,6 +110,7 @@ def run_dsa_file(
     command_line: list[str] | None = None,
     execution: Execution | None = None,
     progress=None,
+    xlsx: bool = False,
 ) -> tuple[Path, DSAResult]:
     started = time.perf_counter()
     path = Path(path)
@@ -118,4 +122,4 @@ def run_dsa_file(
     destination = output_folder(out, scenario, path, "-dsa")
     check_destination(destination, force)
     result = run_dsa(prepared, settings, wtp, strategy, execution, progress)
-    return write_dsa_folder(prepared, result, settings, destination, force, command_line or [], started), result
+    return write_dsa_folder(prepared, result, settings, destination, force, command_line or [], started, xlsx), result

@@ -24,7 +24,7 @@ from ..outcomes.survival import survival_table
 from ..reporting.economics_report import EconomicsView, economics_report
 from ..reporting.html_report import patients_text
 from ..reporting.plots import overall_survival_figure
-from .compare import prepared_context
+from .compare import prepared_context, write_results_workbook
 from .output import manifest, output_folder, resolved_yaml, write_capacity_outputs, write_csv
 
 # Summary mode writes the Kaplan-Meier curves on this grid rather than at every event time (a curve of
@@ -103,7 +103,13 @@ def run_report(outcome: ScenarioResult, tables: tuple[pd.DataFrame, pd.DataFrame
 
 
 def write_run_folder(
-    outcome: ScenarioResult, destination: Path, force: bool, command_line: list[str], wall_seconds: float, execution: Execution = SERIAL
+    outcome: ScenarioResult,
+    destination: Path,
+    force: bool,
+    command_line: list[str],
+    wall_seconds: float,
+    execution: Execution = SERIAL,
+    xlsx: bool = False,
 ) -> Path:
     scenario = outcome.prepared.scenario
     names = [s.name for s in outcome.prepared.strategies]
@@ -123,6 +129,8 @@ def write_run_folder(
         if outcome.result.capacity is not None:
             write_capacity_outputs(outcome.result.capacity, names, None, staging)
         (staging / "report.html").write_text(run_report(outcome, tables, staging), encoding="utf-8")
+        if xlsx:
+            write_results_workbook(staging, outcome.prepared)
         (staging / "scenario.resolved.yaml").write_text(resolved_yaml(scenario), encoding="utf-8")
         write_json(
             staging / "manifest.json",
@@ -155,6 +163,7 @@ def run_file(
     execution: Execution = SERIAL,
     summary: bool = False,
     progress=None,
+    xlsx: bool = False,
 ) -> Path:
     """Validate, run and write; nothing is created on disk until the scenario has been validated."""
     started = time.perf_counter()
@@ -163,4 +172,4 @@ def run_file(
     destination = output_folder(out, scenario, path)
     check_destination(destination, force)
     outcome = run_scenario(scenario, path, execution, summary, progress)
-    return write_run_folder(outcome, destination, force, command_line or [], time.perf_counter() - started, execution)
+    return write_run_folder(outcome, destination, force, command_line or [], time.perf_counter() - started, execution, xlsx)

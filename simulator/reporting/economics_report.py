@@ -24,7 +24,7 @@ from markupsafe import Markup
 from ..io import read_yaml
 from . import numbers
 from .html_report import reproducibility_facts, table_html
-from .tables import cost_effectiveness_table
+from .tables import SUBGROUP_COLUMNS, cost_effectiveness_table, subgroup_rows, whole_cohort
 from .templating import EmbeddedFigure, render
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -51,10 +51,6 @@ SEVERITY_COLUMNS = {
     "qaly_shortfall_proportional": ("proportional QALY shortfall", "percent"),
     "severity_weight": ("severity weight", "ratio"),
 }
-# Columns that name a subgroup of patients at entry (config.SUBGROUPS, or a subgroup/level pair). A row
-# whose subgroup cells are all empty (or "all") is the whole cohort.
-SUBGROUP_COLUMNS = ("subgroup", "level", "primary_site", "grade", "resectable")
-WHOLE_COHORT = ("", "all", "overall", "nan")
 INTERVAL_SUFFIXES = ("_lower_95", "_upper_95")
 UNDISCOUNTED = "_undiscounted"
 # The base-case table: mean per patient with its interval, discounted, then undiscounted.
@@ -104,23 +100,6 @@ FIGURE_SECTIONS = {
 
 
 # ------------------------------------------------------------------------------ the tables
-
-
-def whole_cohort(frame: pd.DataFrame) -> pd.DataFrame:
-    """The rows of the whole cohort (no subgroup named), in their order."""
-    keys = [c for c in SUBGROUP_COLUMNS if c in frame.columns]
-    if not keys:
-        return frame
-    named = frame[keys].astype(str).apply(lambda column: ~column.str.strip().str.lower().isin(WHOLE_COHORT))
-    return frame[~named.any(axis=1)]
-
-
-def subgroup_rows(frame: pd.DataFrame) -> pd.DataFrame:
-    """The rows of named subgroups (empty when the table has none)."""
-    keys = [c for c in SUBGROUP_COLUMNS if c in frame.columns]
-    if not keys:
-        return frame.iloc[0:0]
-    return frame.drop(whole_cohort(frame).index)
 
 
 def _in_order(frame: pd.DataFrame, strategies: Sequence[str]) -> pd.DataFrame:
