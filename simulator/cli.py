@@ -78,7 +78,7 @@ def _add_xlsx_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--xlsx",
         action="store_true",
-        help='also write results.xlsx: the parameters with their sources and the folder\'s result tables (README "Exports")',
+        help='also write results.xlsx: the parameters with their sources and the folder\'s result tables (README "Health economics")',
     )
 
 

@@ -175,7 +175,11 @@ def test_the_comparators_own_rows_say_reference_in_the_report(compared):
     _, [(folder, _), _] = compared
     report = (folder / "report.html").read_text(encoding="utf-8")
     assert "1.00 [1.00, 1.00]" not in report
-    assert report.count("<td>reference</td>") == 3  # headline HR, all-results HR and life-years gained
+    # headline HR, all-results HR and life-years gained; and in the health-economics section the INMB of
+    # the economic comparator against itself at each willingness to pay
+    from simulator.config import EconomicsConfig
+
+    assert report.count("<td>reference</td>") == 3 + len(EconomicsConfig().willingness_to_pay)
 
 
 def test_same_seed_same_comparison(compared):

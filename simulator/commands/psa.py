@@ -28,7 +28,7 @@ from ..experiments.psa import (
 from ..experiments.runner import PreparedScenario, prepare
 from ..io import OutputExistsError, atomic_folder, check_destination, checkpoint_folder, file_sha256, sigterm_as_interrupt, write_json
 from ..reporting import economics_plots as plots
-from ..reporting.economics_report import EconomicsView, economics_report, psa_figure_captions
+from ..reporting.economics_report import EconomicsView, economics_report, psa_figure_captions, with_draw_means
 from ..reporting.exports import psa_exports
 from .compare import prepared_context, write_results_workbook
 from .output import economics_manifest, output_folder, package_versions, resolved_yaml, write_csv
@@ -111,7 +111,7 @@ def write_psa_folder(
         )
         view = EconomicsView.of(
             prepared,
-            summary.summary,
+            with_draw_means(summary.summary, result.outcomes),
             summary.icer,
             basis,
             psa=summary,

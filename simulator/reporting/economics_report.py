@@ -124,6 +124,18 @@ def base_case_table(results: pd.DataFrame, strategies: Sequence[str], currency: 
     return pd.DataFrame(rows)
 
 
+def with_draw_means(summary: pd.DataFrame, outcomes: pd.DataFrame) -> pd.DataFrame:
+    """psa_summary.csv's rows with the mean over draws of every other value column of psa.csv (cost
+    categories, QALY shortfall, ... when the PSA records them), for the report's optional tables."""
+    cohort = whole_cohort(outcomes)
+    extra = [
+        c for c in cohort.columns if c not in summary.columns and c not in ("draw", "strategy") and pd.api.types.is_numeric_dtype(cohort[c])
+    ]
+    if not extra:
+        return summary
+    return summary.merge(cohort.groupby("strategy", sort=False)[extra].mean(), left_on="strategy", right_index=True, how="left")
+
+
 def _status(row: dict) -> str:
     status = str(row["status"]).replace("_", " ")
     return status if row["status"] == "frontier" else f"{status} by {row['dominated_by']}"
@@ -318,13 +330,17 @@ def economics_section(view: EconomicsView) -> Markup:
 
 
 @cache
+def _cheers() -> dict:
+    return read_yaml(CHEERS_FILE, "CHEERS checklist")
+
+
 def cheers_items() -> tuple[dict, ...]:
     """The 28 CHEERS 2022 items as cheers2022.yaml gives them."""
-    return tuple(read_yaml(CHEERS_FILE, "CHEERS checklist")["items"])
+    return tuple(_cheers()["items"])
 
 
 def cheers_source() -> str:
-    return str(read_yaml(CHEERS_FILE, "CHEERS checklist")["source"])
+    return str(_cheers()["source"])
 
 
 def report_sections(page: str) -> dict[str, str]:

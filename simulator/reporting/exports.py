@@ -1,4 +1,4 @@
-"""Exports for analysts who work elsewhere (README "Health economics", "Exports").
+"""Exports for analysts who work elsewhere (README "Health economics", its "Exports" paragraph).
 
 * ``psa_exports``: the PSA as the matrices R's BCEA (``bcea(eff, cost)``: simulations x interventions)
   and dampack (``make_psa_obj(cost, effectiveness, parameters, strategies)``: one row per simulation,
