@@ -13,7 +13,7 @@ import pandas as pd
 from ..config import apply_overrides, load_scenario
 from ..economics.cea import icer_table
 from ..economics.settings import EconomicSettings
-from ..economics.valuation import economics_table
+from ..economics.valuation import economics_table_from_means
 from ..experiments.compare import DEFAULT_MAX_REPLICATIONS, Comparison, check_precision_options, resolve_comparator, run_comparison
 from ..experiments.execution import SERIAL, Execution
 from ..experiments.runner import PreparedScenario, prepare
@@ -52,12 +52,13 @@ def write_results_workbook(staging: Path, prepared: PreparedScenario) -> None:
 
 
 def comparison_economics(comparison: Comparison) -> tuple[pd.DataFrame, pd.DataFrame] | None:
-    """economics.csv and icer.csv of a comparison (None for one valued by no replication)."""
-    if comparison.values is None:
+    """economics.csv and icer.csv of a comparison run with ``value=True`` (else None), as `run` computes
+    them: the mean of the replications' means per patient, with their t-based 95% CI."""
+    if comparison.economics is None:
         return None
     settings = EconomicSettings.from_scenario(comparison.prepared.scenario)
     names = comparison.strategies
-    table = economics_table(comparison.values, names)
+    table = economics_table_from_means(comparison.economics, comparison.patients.groupby("strategy").size(), names)
     return table, icer_table(names, table["costs"], table["qalys"], settings.willingness_to_pay, settings.comparator)
 
 
@@ -167,7 +168,7 @@ def compare_file(
         max_replications = DEFAULT_MAX_REPLICATIONS
     destination = output_folder(out, scenario, path, "-compare")
     check_destination(destination, force)
-    comparison = run_comparison(prepared, comparator, precision, max_replications, progress=progress, execution=execution)
+    comparison = run_comparison(prepared, comparator, precision, max_replications, progress=progress, execution=execution, value=True)
     folder = write_comparison_folder(
         comparison,
         destination,

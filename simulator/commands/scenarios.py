@@ -48,10 +48,7 @@ def write_scenarios_folder(
         capacity_section = ""
         if base.capacity is not None:  # the base's capacity tables and planner section, as `compare` writes them
             _, capacity_section = write_capacity_outputs(base.capacity, base.strategies, base.patients, staging)
-        economics = comparison_economics(base)  # the base scenario's, as `compare` writes them
-        if economics is not None:
-            write_csv(economics[0], staging / "economics.csv")
-            write_csv(economics[1], staging / "icer.csv")
+        economics = comparison_economics(base)  # the base scenario's, as `compare` computes them (the report's section)
         report = build_report(
             base,
             base_figures,

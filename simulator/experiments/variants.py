@@ -516,7 +516,7 @@ def describe_changes(base: PreparedScenario, other: PreparedScenario) -> list[st
 
 
 def _run_one(run: ScenarioRun, comparator: str, keep_whole: bool, progress: Progress | None = None) -> RunResult:
-    comparison = run_comparison(run.prepared, comparator, progress=progress)
+    comparison = run_comparison(run.prepared, comparator, progress=progress, value=True)
     curves = survival_table(comparison.patients, comparison.strategies)
     arms = comparison.patients.groupby(["replication", "strategy"], observed=True).size()
     return RunResult(

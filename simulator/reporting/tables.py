@@ -156,9 +156,9 @@ def run_summary_text(summary: pd.DataFrame) -> str:
     return str(shown.rename(columns=RUN_HEADINGS).to_string(index=False))
 
 
-# Columns of economics.csv and icer.csv that name a subgroup of patients at entry (config.SUBGROUPS, or a
-# subgroup/level pair). A row whose subgroup cells are all empty (or "all") is the whole cohort.
-SUBGROUP_COLUMNS = ("subgroup", "level", "primary_site", "grade", "resectable")
+# Columns of economics.csv and icer.csv that name a subgroup of patients at entry (a subgroup and its
+# value, or one column per trait). A row whose subgroup cells are all empty or "all" is the whole cohort.
+SUBGROUP_COLUMNS = ("subgroup", "subgroup_value", "level", "primary_site", "grade", "resectable")
 WHOLE_COHORT = ("", "all", "overall", "nan")
 
 
