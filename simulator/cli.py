@@ -428,11 +428,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
             patients=args.patients,
             replications=args.replications,
             force=args.force,
+            xlsx=args.xlsx,
             command_line=["nelm-sim", *sys.argv[1:]],
             execution=_execution(args),
             summary=args.summary,
             progress=bar,
-            xlsx=args.xlsx,
         )
     print(f"wrote {destination}")
     summary = destination / "summary.csv"

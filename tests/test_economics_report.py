@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from simulator.cli import main
-from simulator.commands.params import sensitivity_rows
+from simulator.commands.params import parameter_rows
 from simulator.config import EconomicsConfig
 from simulator.economics.cea import icer_table
 from simulator.economics.settings import EconomicSettings
@@ -313,7 +313,7 @@ def test_workbook_parameters_are_the_library_with_sources(run_outcome, scenario_
     folder, _ = run_outcome
     sheet = pd.read_excel(folder / WORKBOOK, sheet_name=PARAMETERS_SHEET).set_index("name")
     params = build_parameter_set()
-    rows = {row["name"]: row for row in sensitivity_rows(params)}
+    rows = {row["name"]: row for row in parameter_rows(scenario_file)}
     assert set(sheet.index) == set(rows)
     for name, row in rows.items():
         value = params.entries[name].value

@@ -25,7 +25,7 @@ from ..reporting.economics_report import EconomicsView, cheers_section, economic
 from ..reporting.exports import parameter_sheet, write_workbook
 from ..reporting.html_report import build_report, patients_text
 from .output import manifest, output_folder, package_versions, resolved_yaml, write_capacity_outputs, write_csv
-from .params import sensitivity_rows
+from .params import parameter_rows
 
 
 def report_context(comparison: Comparison, max_replications: int | None) -> dict:
@@ -37,7 +37,7 @@ def prepared_context(prepared: PreparedScenario, max_replications: int | None = 
     """What a report.html says of a run's provenance; ``sensitivity``: the parameter table with each
     parameter's PSA distribution and DSA range (the economics reports)."""
     return {
-        "provenance": sensitivity_rows(prepared.params) if sensitivity else prepared.params.provenance_rows(),
+        "provenance": parameter_rows(prepared.path) if sensitivity else prepared.params.provenance_rows(),
         "versions": package_versions(),
         "python": sys.version.split()[0],
         "platform": platform.platform(),
@@ -48,7 +48,7 @@ def prepared_context(prepared: PreparedScenario, max_replications: int | None = 
 
 def write_results_workbook(staging: Path, prepared: PreparedScenario) -> None:
     """results.xlsx (--xlsx): the parameters with their sources and the folder's result tables."""
-    write_workbook(staging, parameter_sheet(sensitivity_rows(prepared.params), prepared.params))
+    write_workbook(staging, parameter_sheet(parameter_rows(prepared.path), prepared.params))
 
 
 def comparison_economics(comparison: Comparison) -> tuple[pd.DataFrame, pd.DataFrame] | None:

@@ -23,13 +23,8 @@ WRAP = {"value": 24, "source": 48, "file": 22, "psa": 30, "dsa_range": 30}
 def parameter_rows(path: Path | None = None) -> list[dict[str, str]]:
     """The provenance table of the parameter library, with the scenario at ``path`` applied."""
     params = prepare(load_scenario(path), path).params if path is not None else build_parameter_set()
-    return sensitivity_rows(params)
-
-
-def sensitivity_rows(params) -> list[dict[str, str]]:
-    """``params.provenance_rows()`` with the sensitivity-analysis columns: the PSA distribution and
-    the DSA range, each with its provenance (also report.html's parameter table)."""
     rows = params.provenance_rows()
+    # Sensitivity-analysis columns: the PSA distribution and the DSA range, each with its provenance.
     for row in rows:
         entry = params.entries[row["name"]]
         row["psa"] = f"{entry.psa.describe()}; {entry.psa.provenance}" if entry.psa else ""

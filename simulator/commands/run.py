@@ -82,26 +82,6 @@ def economics_tables(prepared: PreparedScenario, result: RunResult) -> tuple[pd.
     return table, icer_table(names, table["costs"], table["qalys"], settings.willingness_to_pay, settings.comparator)
 
 
-def run_report(outcome: ScenarioResult, tables: tuple[pd.DataFrame, pd.DataFrame], staging: Path) -> str:
-    """report.html of a run: its survival figure and economics (pooled replications' means, their CIs)."""
-    scenario = outcome.prepared.scenario
-    basis = (
-        f"Means per patient over {scenario.replications} replication(s), each of {patients_text(scenario)}, "
-        "with t-based 95% confidence intervals across replications (the Monte Carlo error, not parameter uncertainty: "
-        "nelm-sim psa gives that)."
-    )
-    return economics_report(
-        outcome.prepared,
-        "run",
-        EconomicsView.of(outcome.prepared, *tables, basis),
-        prepared_context(outcome.prepared, sensitivity=True),
-        staging,
-        patients_text(scenario) + f"; {scenario.replications} replication(s)",
-        [("survival", staging / "figures" / "overall_survival.png", f"{scenario.name}: overall survival by strategy")],
-        None if outcome.summary_mode else cohort_characteristics(outcome.result.patients),
-    )
-
-
 def write_run_folder(
     outcome: ScenarioResult,
     destination: Path,
@@ -152,6 +132,26 @@ def write_run_folder(
     return destination
 
 
+def run_report(outcome: ScenarioResult, tables: tuple[pd.DataFrame, pd.DataFrame], staging: Path) -> str:
+    """report.html of a run: its survival figure and economics (pooled replications' means, their CIs)."""
+    scenario = outcome.prepared.scenario
+    basis = (
+        f"Means per patient over {scenario.replications} replication(s), each of {patients_text(scenario)}, "
+        "with t-based 95% confidence intervals across replications (the Monte Carlo error, not parameter uncertainty: "
+        "nelm-sim psa gives that)."
+    )
+    return economics_report(
+        outcome.prepared,
+        "run",
+        EconomicsView.of(outcome.prepared, *tables, basis),
+        prepared_context(outcome.prepared, sensitivity=True),
+        staging,
+        patients_text(scenario) + f"; {scenario.replications} replication(s)",
+        [("survival", staging / "figures" / "overall_survival.png", f"{scenario.name}: overall survival by strategy")],
+        None if outcome.summary_mode else cohort_characteristics(outcome.result.patients),
+    )
+
+
 def run_file(
     path: Path | str,
     out: Path | None = None,
@@ -159,11 +159,11 @@ def run_file(
     patients: int | None = None,
     replications: int | None = None,
     force: bool = False,
+    xlsx: bool = False,
     command_line: list[str] | None = None,
     execution: Execution = SERIAL,
     summary: bool = False,
     progress=None,
-    xlsx: bool = False,
 ) -> Path:
     """Validate, run and write; nothing is created on disk until the scenario has been validated."""
     started = time.perf_counter()

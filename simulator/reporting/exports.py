@@ -68,7 +68,7 @@ def psa_exports(result: PSAResult, comparator: str | None = None) -> dict[str, p
 
 
 def parameter_sheet(rows: list[dict[str, str]], params: ParameterSet) -> pd.DataFrame:
-    """The inputs: ``rows`` (commands.params.sensitivity_rows) with the value as a number where the
+    """The inputs: ``rows`` (commands.params.parameter_rows, what `nelm-sim params` prints) with the value as a number where the
     parameter has one (``value`` keeps the text, a distribution for a parameter drawn per patient)."""
     frame = pd.DataFrame(rows)
     numbers = [params.entries[name].value for name in frame["name"]]
