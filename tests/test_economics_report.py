@@ -263,7 +263,14 @@ def test_categories_shortfall_and_subgroups_are_shown_once_the_tables_have_them(
             "severity_weight": [1.2, 1.2, 1.0, 1.0],
         }
     )
-    html = economics_section(_view(results))
+    view = _view(results)
+    settings = view.settings
+    g1 = results[results["subgroup_value"] == "G1"]
+    subgroup_icer = icer_table(["a", "b"], g1["costs"], g1["qalys"], settings.willingness_to_pay, "b")
+    view.icer = pd.concat(
+        [view.icer.assign(subgroup="all", subgroup_value="all"), subgroup_icer.assign(subgroup="grade", subgroup_value="G1")]
+    )
+    html = economics_section(view)
     categories = _section(html, "he-costs-by-category")
     assert "drugs, GBP" in categories and "procedures, GBP" in categories
     assert "20,000 (66.7%)" in categories and "7,500 (75.0%)" in categories  # a's drugs, b's procedures: share of the total
@@ -271,6 +278,7 @@ def test_categories_shortfall_and_subgroups_are_shown_once_the_tables_have_them(
     assert "12.50" in severity and "86.0%" in severity and "1.20" in severity
     subgroups = _section(html, "he-subgroups")
     assert "<td>grade</td>" in subgroups and "<td>G1</td>" in subgroups and "25,000" in subgroups
+    assert "<td>16,000</td>" in subgroups  # a's ICER in G1: (25,000 - 9,000) / (3.5 - 2.5)
     # The whole cohort's rows alone make the base case and the incremental analysis.
     assert "25,000" not in _section(html, "he-base-case")
     assert "ICER GBP 20,000 per QALY against b" in html  # (30,000 - 10,000) / (3 - 2)

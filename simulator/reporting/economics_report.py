@@ -239,15 +239,27 @@ def severity_table(results: pd.DataFrame, strategies: Sequence[str]) -> pd.DataF
     return numbers.format_columns(shown, {c: SEVERITY_COLUMNS[c][1] for c in columns}, {c: SEVERITY_COLUMNS[c][0] for c in columns})
 
 
-def subgroup_table(results: pd.DataFrame, strategies: Sequence[str], currency: str) -> pd.DataFrame | None:
+def subgroup_table(results: pd.DataFrame, icer: pd.DataFrame, strategies: Sequence[str], currency: str) -> pd.DataFrame | None:
+    """Subgroup rows of economics.csv, with each strategy's place in its subgroup's incremental analysis
+    when icer.csv has the same subgroup rows."""
     rows = subgroup_rows(results)
     if rows.empty:
         return None
     keys = [c for c in SUBGROUP_COLUMNS if c in rows.columns]
     shown = rows[[*keys, "strategy", *[c for c, _, _ in BASE_CASE if c in rows.columns], *[c for c in ("patients",) if c in rows.columns]]]
+    shown = _in_order(shown, strategies).sort_values(keys, kind="stable")
     kinds = {c: k for c, k, _ in BASE_CASE} | {"patients": "count"}
-    names = {c: (f"{w}, {currency}" if k == "money" else w) for c, k, w in BASE_CASE}
-    return numbers.format_columns(shown.sort_values(keys, kind="stable"), kinds, names)
+    names = {c: (f"{w}, {currency}" if k == "money" else w) for c, k, w in BASE_CASE} | {"subgroup_value": "value"}
+    table = numbers.format_columns(shown, kinds, names)
+    incremental = subgroup_rows(icer)
+    if not incremental.empty and set(keys) <= set(incremental.columns):
+        found = {tuple(str(row[k]) for k in [*keys, "strategy"]): row for row in incremental.to_dict("records")}
+        places = [found.get(tuple(str(v) for v in row)) for row in shown[[*keys, "strategy"]].itertuples(index=False)]
+        table["status"] = [_status(p) if p else "" for p in places]
+        table[f"ICER, {currency} per QALY"] = [
+            numbers.money(p["icer"]) if p and p["status"] == "frontier" and not pd.isna(p["icer"]) else "" for p in places
+        ]
+    return table
 
 
 def evpi_table(psa: PSASummary, settings: EconomicSettings) -> pd.DataFrame:
@@ -306,7 +318,7 @@ def economics_section(view: EconomicsView) -> Markup:
     optional = {
         "costs_by_category": costs_by_category_table(view.results, view.strategies, currency),
         "severity": severity_table(view.results, view.strategies),
-        "subgroups": subgroup_table(view.results, view.strategies, currency),
+        "subgroups": subgroup_table(view.results, view.icer, view.strategies, currency),
     }
     psa = view.psa
     return render(

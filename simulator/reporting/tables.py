@@ -162,20 +162,22 @@ SUBGROUP_COLUMNS = ("subgroup", "subgroup_value", "level", "primary_site", "grad
 WHOLE_COHORT = ("", "all", "overall", "nan")
 
 
-def whole_cohort(frame: pd.DataFrame) -> pd.DataFrame:
-    """The rows of the whole cohort (no subgroup named), in their order."""
+def _names_a_subgroup(frame: pd.DataFrame) -> pd.Series:
     keys = [c for c in SUBGROUP_COLUMNS if c in frame.columns]
     if not keys:
-        return frame
+        return pd.Series(False, index=frame.index)
     named = frame[keys].astype(str).apply(lambda column: ~column.str.strip().str.lower().isin(WHOLE_COHORT))
-    return frame[~named.any(axis=1)]
+    return named.any(axis=1)
+
+
+def whole_cohort(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows of the whole cohort (no subgroup named), in their order."""
+    return frame[~_names_a_subgroup(frame).to_numpy()]
 
 
 def subgroup_rows(frame: pd.DataFrame) -> pd.DataFrame:
     """The rows of named subgroups (none when the table has no subgroup columns)."""
-    if not any(c in frame.columns for c in SUBGROUP_COLUMNS):
-        return frame.iloc[0:0]
-    return frame.drop(whole_cohort(frame).index)
+    return frame[_names_a_subgroup(frame).to_numpy()]
 
 
 ECONOMICS_NOTE = (
