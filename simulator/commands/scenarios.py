@@ -41,6 +41,7 @@ def write_scenarios_folder(
         write_csv(analysis.table(), staging / "scenarios.csv")
         write_csv(analysis.variants_table(), staging / "variants.csv")
         write_csv(analysis.contrasts_table(), staging / "comparison.csv")
+        write_csv(analysis.economics_table(), staging / "economics.csv")
         write_csv(analysis.survival(), staging / "survival.csv")
         scenario_figures = write_variant_figures(analysis, figures_folder)
         base_figures = write_figures(base, figures_folder)
