@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..config import apply_overrides, load_scenario
-from ..economics.cea import icer_table
+from ..economics.cea import icer_tables
 from ..economics.settings import EconomicSettings
 from ..economics.valuation import economics_table_from_means
 from ..experiments.compare import DEFAULT_MAX_REPLICATIONS, Comparison, check_precision_options, resolve_comparator, run_comparison
@@ -59,7 +59,7 @@ def comparison_economics(comparison: Comparison) -> tuple[pd.DataFrame, pd.DataF
     settings = EconomicSettings.from_scenario(comparison.prepared.scenario)
     names = comparison.strategies
     table = economics_table_from_means(comparison.economics, comparison.patients.groupby("strategy").size(), names)
-    return table, icer_table(names, table["costs"], table["qalys"], settings.willingness_to_pay, settings.comparator)
+    return table, icer_tables(table, names, settings.willingness_to_pay, settings.comparator)
 
 
 def economics_view(comparison: Comparison, tables: tuple[pd.DataFrame, pd.DataFrame]) -> EconomicsView:

@@ -121,7 +121,8 @@ def write_run_folder(
         )
         if outcome.result.capacity is not None:
             write_capacity_outputs(outcome.result.capacity, names, None, staging)
-        (staging / "report.html").write_text(run_report(outcome, tables, staging), encoding="utf-8")
+        if tables is not None:
+            (staging / "report.html").write_text(run_report(outcome, tables, staging), encoding="utf-8")
         if xlsx:
             write_results_workbook(staging, outcome.prepared)
         (staging / "scenario.resolved.yaml").write_text(resolved_yaml(scenario), encoding="utf-8")
