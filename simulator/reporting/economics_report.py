@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 from markupsafe import Markup
 
+from ..config import LIFETIME_HORIZON_MONTHS
 from ..io import read_yaml
 from . import numbers
 from .html_report import reproducibility_facts, table_html
@@ -290,16 +291,18 @@ def perspective_words(settings: EconomicSettings) -> str:
     return PERSPECTIVES.get(settings.perspective, settings.perspective)
 
 
+def horizon_words(months: float) -> str:
+    words = f"{numbers.count(months)} months ({numbers.years(months / 12)} years)"
+    return words + "; lifetime: each patient is followed to age 100 at most" if months == LIFETIME_HORIZON_MONTHS else words
+
+
 def settings_facts(view: EconomicsView) -> list[tuple[str, str]]:
     settings = view.settings
     return [
-        (
-            "Perspective",
-            {"nhs_pss": "NHS and personal social services (NICE reference case)"}.get(settings.perspective, settings.perspective),
-        ),
+        ("Perspective", perspective_words(settings)),
         ("Currency", settings.currency),
         ("Price year", str(settings.price_year) if settings.price_year is not None else "not set: each cost as its source states it"),
-        ("Time horizon", f"{view.horizon_months:g} months ({numbers.years(view.horizon_months / 12)} years)"),
+        ("Time horizon", horizon_words(view.horizon_months)),
         ("Discount rate, costs", numbers.percent(settings.discount_rate_costs)),
         ("Discount rate, health effects", numbers.percent(settings.discount_rate_effects)),
         ("Willingness to pay", ", ".join(f"{settings.currency} {numbers.money(w)} per QALY" for w in settings.willingness_to_pay)),
@@ -326,6 +329,7 @@ def economics_section(view: EconomicsView) -> Markup:
         view=view,
         settings=settings_facts(view),
         perspective=perspective_words(settings),
+        horizon=horizon_words(view.horizon_months),
         frontier=frontier_words(view.icer, currency),
         nmb_words=nmb_words,
         base_case=table_html(base_case_table(view.results, view.strategies, currency, "95% CI" if psa is None else "95% interval")),
