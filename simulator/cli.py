@@ -74,6 +74,14 @@ def _add_output_options(
     _add_wait_option(parser)
 
 
+def _add_xlsx_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--xlsx",
+        action="store_true",
+        help='also write results.xlsx: the parameters with their sources and the folder\'s result tables (README "Health economics")',
+    )
+
+
 def _add_wait_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--wait", action="store_true", help="if another command is writing the same output folder, wait for it instead of stopping"
@@ -157,6 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="add rows per value of TRAIT (primary_site, grade or resectable at entry) to economics.csv and icer.csv; repeatable (also economics.subgroups)",
     )
     _add_execution_options(run)
+    _add_xlsx_option(run)
 
     compare = commands.add_parser(
         "compare",
@@ -181,6 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_output_options(compare, "-compare", replications="override the number of replications (ignored with --precision)")
     _add_execution_options(compare)
+    _add_xlsx_option(compare)
 
     scenarios = commands.add_parser(
         "scenarios",
@@ -214,6 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
         seed_note=" (the same for every variant)",
         patients="override the base cohort size (variants that set their own keep it)",
     )
+    _add_xlsx_option(scenarios)
     scenarios.add_argument("--quiet", action="store_true", help="no progress bar")
 
     psa = commands.add_parser(
@@ -248,6 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="also keep every draw's event log (events/events-<draw>.parquet); by default a PSA runs in summary mode and keeps none",
     )
     _add_execution_options(psa)
+    _add_xlsx_option(psa)
 
     dsa = commands.add_parser(
         "dsa",
@@ -263,6 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
     dsa.add_argument("--wtp", type=_non_negative_float, metavar="X", help="willingness to pay per QALY (default: the scenario's first)")
     _add_output_options(dsa, "-dsa", patients="override the cohort size")
     _add_execution_options(dsa)
+    _add_xlsx_option(dsa)
 
     capacity = commands.add_parser(
         "capacity",
@@ -422,6 +435,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             patients=args.patients,
             replications=args.replications,
             force=args.force,
+            xlsx=args.xlsx,
             command_line=["nelm-sim", *sys.argv[1:]],
             execution=_execution(args),
             summary=args.summary,
@@ -437,6 +451,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
         print(RUN_NOTE)
         print(run_summary_text(pd.read_csv(summary)))
+    icer = destination / "icer.csv"
+    if icer.exists():
+        import pandas as pd
+
+        from .reporting.tables import ECONOMICS_NOTE, icer_text
+
+        print(ECONOMICS_NOTE)
+        print(icer_text(pd.read_csv(icer)))
     return 0
 
 
@@ -458,6 +480,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
             command_line=["nelm-sim", *sys.argv[1:]],
             progress=bar,
             execution=_execution(args),
+            xlsx=args.xlsx,
         )
     print(f"wrote {destination} ({comparison.replications} replication(s); open {destination / 'report.html'})")
     if comparison.precision is not None and not comparison.precision_met:
@@ -495,6 +518,7 @@ def _cmd_scenarios(args: argparse.Namespace) -> int:
             force=args.force,
             command_line=["nelm-sim", *sys.argv[1:]],
             progress=bar,
+            xlsx=args.xlsx,
         )
     print(f"wrote {destination} ({len(analysis.runs)} runs; open {destination / 'report.html'})")
     table = analysis.table()
@@ -580,7 +604,7 @@ def _psa_resume_command(args: argparse.Namespace) -> str:
             words += [f"--{option}", str(getattr(args, option))]
     if args.executor != "local":
         words += ["--executor", args.executor]
-    words += ["--keep-events"] * args.keep_events + ["--force"] * args.force + ["--resume"]
+    words += ["--keep-events"] * args.keep_events + ["--xlsx"] * args.xlsx + ["--force"] * args.force + ["--resume"]
     return shlex.join(words)
 
 
@@ -607,6 +631,7 @@ def _cmd_psa(args: argparse.Namespace) -> int:
                 execution=_execution(args),
                 keep_events=args.keep_events,
                 progress=bar,
+                xlsx=args.xlsx,
             )
     except RunInterrupted as stop:
         print(
@@ -639,6 +664,7 @@ def _cmd_dsa(args: argparse.Namespace) -> int:
             command_line=["nelm-sim", *sys.argv[1:]],
             execution=_execution(args),
             progress=bar,
+            xlsx=args.xlsx,
         )
     print(
         f"wrote {destination}: INMB of {result.target} vs {result.comparator} at {numbers.money(result.wtp)} per QALY"

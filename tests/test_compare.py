@@ -18,6 +18,7 @@ from simulator.config import Scenario
 from simulator.experiments.compare import PRECISION_MIN_REPLICATIONS, run_replication
 from simulator.experiments.runner import prepare, run_prepared
 from simulator.outcomes.comparison import DEFAULT_PRECISION_METRICS, precision_status, summarise_replications
+from simulator.reporting import numbers
 
 from .conftest import tiny_scenario
 
@@ -175,7 +176,11 @@ def test_the_comparators_own_rows_say_reference_in_the_report(compared):
     _, [(folder, _), _] = compared
     report = (folder / "report.html").read_text(encoding="utf-8")
     assert "1.00 [1.00, 1.00]" not in report
-    assert report.count("<td>reference</td>") == 3  # headline HR, all-results HR and life-years gained
+    # headline HR, all-results HR and life-years gained; and in the health-economics section the INMB of
+    # the economic comparator against itself at each willingness to pay
+    from simulator.config import EconomicsConfig
+
+    assert report.count("<td>reference</td>") == 3 + len(EconomicsConfig().willingness_to_pay)
 
 
 def test_same_seed_same_comparison(compared):
@@ -236,3 +241,19 @@ def test_precision_stops_at_the_first_count_that_meets_it(write_scenario, tmp_pa
     assert [t["replications"] for t in manifest["precision_trace"]] == list(range(PRECISION_MIN_REPLICATIONS, stopped + 1))
     comparison = pd.read_csv(tmp_path / "p" / "comparison.csv")
     assert (comparison.loc[comparison["metric"] == "rmst_os_months", "replications"] == stopped).all()
+
+
+def test_the_report_has_the_health_economics_section_and_cheers(compared):
+    """Issue 18 item 5: compare values costs and QALYs (economics.csv, icer.csv) and its report.html
+    shows them along the efficiency frontier, with the 28 CHEERS 2022 items."""
+    _, [(folder, _), _] = compared
+    report = (folder / "report.html").read_text(encoding="utf-8")
+    icer = pd.read_csv(folder / "icer.csv")
+    economics = pd.read_csv(folder / "economics.csv")
+    assert sorted(economics["strategy"]) == sorted(icer["strategy"])
+    section = report[report.index('<h3 id="he-incremental"') : report.index('<h3 id="he-nmb"')]
+    for row in icer.itertuples():
+        assert f"<td>{row.strategy}</td>" in section
+        if not pd.isna(row.icer):
+            assert f"<td>{numbers.money(row.icer)}</td>" in section
+    assert [int(n) for n in re.findall(r'<tr id="cheers-(\d+)">', report)] == list(range(1, 29))

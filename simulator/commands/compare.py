@@ -8,28 +8,68 @@ import sys
 import time
 from pathlib import Path
 
+import pandas as pd
+
 from ..config import apply_overrides, load_scenario
+from ..economics.cea import icer_tables
+from ..economics.settings import EconomicSettings
+from ..economics.valuation import economics_table_from_means
 from ..experiments.compare import DEFAULT_MAX_REPLICATIONS, Comparison, check_precision_options, resolve_comparator, run_comparison
 from ..experiments.execution import SERIAL, Execution
-from ..experiments.runner import prepare
+from ..experiments.runner import PreparedScenario, prepare
 from ..io import atomic_folder, check_destination, file_sha256, write_json
 from ..outcomes.cohort import cohort_characteristics
 from ..outcomes.comparison import DEFAULT_PRECISION_METRICS
 from ..reporting.comparison_figures import write_figures
-from ..reporting.html_report import build_report
+from ..reporting.economics_report import EconomicsView, cheers_section, economics_section, folder_files
+from ..reporting.exports import parameter_sheet, write_workbook
+from ..reporting.html_report import build_report, patients_text
 from .output import manifest, output_folder, package_versions, resolved_yaml, write_capacity_outputs, write_csv
+from .params import parameter_rows
 
 
 def report_context(comparison: Comparison, max_replications: int | None) -> dict:
     """What report.html says of the run's provenance."""
+    return prepared_context(comparison.prepared, max_replications)
+
+
+def prepared_context(prepared: PreparedScenario, max_replications: int | None = None, sensitivity: bool = False) -> dict:
+    """What a report.html says of a run's provenance; ``sensitivity``: the parameter table with each
+    parameter's PSA distribution and DSA range (the economics reports)."""
     return {
-        "provenance": comparison.prepared.params.provenance_rows(),
+        "provenance": parameter_rows(prepared.path) if sensitivity else prepared.params.provenance_rows(),
         "versions": package_versions(),
         "python": sys.version.split()[0],
         "platform": platform.platform(),
-        "scenario_sha256": file_sha256(comparison.prepared.path),
+        "scenario_sha256": file_sha256(prepared.path),
         "max_replications": max_replications,
     }
+
+
+def write_results_workbook(staging: Path, prepared: PreparedScenario) -> None:
+    """results.xlsx (--xlsx): the parameters with their sources and the folder's result tables."""
+    write_workbook(staging, parameter_sheet(parameter_rows(prepared.path), prepared.params))
+
+
+def comparison_economics(comparison: Comparison) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """economics.csv and icer.csv of a comparison run with ``value=True`` (else None), as `run` computes
+    them: the mean of the replications' means per patient, with their t-based 95% CI."""
+    if comparison.economics is None:
+        return None
+    settings = EconomicSettings.from_scenario(comparison.prepared.scenario)
+    names = comparison.strategies
+    table = economics_table_from_means(comparison.economics, comparison.patients.groupby("strategy").size(), names)
+    return table, icer_tables(table, names, settings.willingness_to_pay, settings.comparator)
+
+
+def economics_view(comparison: Comparison, tables: tuple[pd.DataFrame, pd.DataFrame]) -> EconomicsView:
+    return EconomicsView.of(
+        comparison.prepared,
+        *tables,
+        f"Means per patient over {comparison.replications} replication(s), each of {patients_text(comparison.prepared.scenario)}, "
+        "with t-based 95% confidence intervals across replications (the Monte Carlo error, not parameter uncertainty: "
+        "nelm-sim psa gives that).",
+    )
 
 
 def write_comparison_folder(
@@ -40,6 +80,7 @@ def write_comparison_folder(
     wall_seconds: float,
     resolved: str,
     max_replications: int | None = None,
+    xlsx: bool = False,
 ) -> Path:
     """comparison.csv, replications.csv, patients.csv, the time courses, figures, report.html,
     scenario.resolved.yaml (``resolved``) and manifest.json, written atomically."""
@@ -54,14 +95,27 @@ def write_comparison_folder(
         write_csv(comparison.symptom_curve, staging / "symptom_control.csv")
         figures = write_figures(comparison, staging / "figures")
         cohort = cohort_characteristics(comparison.patients)
+        economics = comparison_economics(comparison)
+        if economics is not None:
+            write_csv(economics[0], staging / "economics.csv")
+            write_csv(economics[1], staging / "icer.csv")
         planner_figures, capacity_section = [], ""
         if comparison.capacity is not None:
             planner_figures, capacity_section = write_capacity_outputs(
                 comparison.capacity, comparison.strategies, comparison.patients, staging
             )
-        (staging / "report.html").write_text(
-            build_report(comparison, figures, cohort, context, capacity_section=capacity_section), encoding="utf-8"
+        report = build_report(
+            comparison,
+            figures,
+            cohort,
+            context,
+            capacity_section=capacity_section,
+            economics_section=economics_section(economics_view(comparison, economics)) if economics is not None else "",
+            cheers=(lambda page: cheers_section(page, folder_files(staging))) if economics is not None else None,
         )
+        (staging / "report.html").write_text(report, encoding="utf-8")
+        if xlsx:
+            write_results_workbook(staging, comparison.prepared)
         (staging / "scenario.resolved.yaml").write_text(resolved, encoding="utf-8")
         write_json(
             staging / "manifest.json",
@@ -100,6 +154,7 @@ def compare_file(
     command_line: list[str] | None = None,
     progress=None,
     execution: Execution = SERIAL,
+    xlsx: bool = False,
 ) -> tuple[Path, Comparison]:
     """Compare every strategy of a scenario file and write its comparison folder (default
     outputs/<name>-compare, beside and never inside the folder of `run`). Returns (folder, Comparison)."""
@@ -113,8 +168,15 @@ def compare_file(
         max_replications = DEFAULT_MAX_REPLICATIONS
     destination = output_folder(out, scenario, path, "-compare")
     check_destination(destination, force)
-    comparison = run_comparison(prepared, comparator, precision, max_replications, progress=progress, execution=execution)
+    comparison = run_comparison(prepared, comparator, precision, max_replications, progress=progress, execution=execution, value=True)
     folder = write_comparison_folder(
-        comparison, destination, force, command_line or [], time.perf_counter() - started, resolved_yaml(scenario), max_replications
+        comparison,
+        destination,
+        force,
+        command_line or [],
+        time.perf_counter() - started,
+        resolved_yaml(scenario),
+        max_replications,
+        xlsx,
     )
     return folder, comparison

@@ -15,6 +15,10 @@ from ..experiments.execution import Execution
 from ..experiments.runner import PreparedScenario, prepare
 from ..io import atomic_folder, check_destination, write_json
 from ..reporting import economics_plots as plots
+from ..reporting import numbers
+from ..reporting.economics_report import EconomicsView, economics_report
+from ..reporting.html_report import patients_text
+from .compare import prepared_context, write_results_workbook
 from .output import economics_manifest, output_folder, resolved_yaml, write_csv
 
 
@@ -26,6 +30,7 @@ def write_dsa_folder(
     force: bool,
     command_line: list[str],
     started: float,
+    xlsx: bool = False,
 ) -> Path:
     scenario = prepared.scenario
     names = [s.name for s in prepared.strategies]
@@ -35,7 +40,8 @@ def write_dsa_folder(
         write_csv(result.results, staging / "dsa.csv")
         write_csv(result.tornado, staging / "tornado.csv")
         write_csv(base, staging / "economics.csv")
-        write_csv(cea.icer_table(names, base["costs"], base["qalys"], settings.willingness_to_pay, result.comparator), staging / "icer.csv")
+        icer = cea.icer_table(names, base["costs"], base["qalys"], settings.willingness_to_pay, result.comparator)
+        write_csv(icer, staging / "icer.csv")
         plots.tornado_figure(
             result.tornado,
             result.base_inmb,
@@ -47,6 +53,32 @@ def write_dsa_folder(
             f"{scenario.name}: one-way sensitivity of the INMB of {result.target}",
         )
         (staging / "scenario.resolved.yaml").write_text(resolved_yaml(scenario), encoding="utf-8")
+        basis = (
+            f"Base case: means per patient over {scenario.replications} replication(s) of {patients_text(scenario)}, with t-based "
+            f"95% confidence intervals across replications; the one-way analysis varies each parameter to its bounds (the INMB of "
+            f"{result.target} against {result.comparator} at {settings.currency} {numbers.money(result.wtp)} per QALY)."
+        )
+        view = EconomicsView.of(
+            prepared,
+            base,
+            icer,
+            basis,
+            figures=[
+                ("he-dsa", staging / "figures" / "tornado.png", f"{scenario.name}: one-way sensitivity of the INMB of {result.target}")
+            ],
+            tornado=result.tornado,
+        )
+        report = economics_report(
+            prepared,
+            "dsa",
+            view,
+            prepared_context(prepared, sensitivity=True),
+            staging,
+            patients_text(scenario) + f"; {scenario.replications} replication(s)",
+        )
+        (staging / "report.html").write_text(report, encoding="utf-8")
+        if xlsx:
+            write_results_workbook(staging, prepared)
         write_json(
             staging / "manifest.json",
             economics_manifest(
@@ -78,6 +110,7 @@ def run_dsa_file(
     command_line: list[str] | None = None,
     execution: Execution | None = None,
     progress=None,
+    xlsx: bool = False,
 ) -> tuple[Path, DSAResult]:
     started = time.perf_counter()
     path = Path(path)
@@ -89,4 +122,4 @@ def run_dsa_file(
     destination = output_folder(out, scenario, path, "-dsa")
     check_destination(destination, force)
     result = run_dsa(prepared, settings, wtp, strategy, execution, progress)
-    return write_dsa_folder(prepared, result, settings, destination, force, command_line or [], started), result
+    return write_dsa_folder(prepared, result, settings, destination, force, command_line or [], started, xlsx), result

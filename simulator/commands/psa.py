@@ -28,6 +28,9 @@ from ..experiments.psa import (
 from ..experiments.runner import PreparedScenario, prepare
 from ..io import OutputExistsError, atomic_folder, check_destination, checkpoint_folder, file_sha256, sigterm_as_interrupt, write_json
 from ..reporting import economics_plots as plots
+from ..reporting.economics_report import EconomicsView, economics_report, psa_figure_captions, with_draw_means
+from ..reporting.exports import psa_exports
+from .compare import prepared_context, write_results_workbook
 from .output import economics_manifest, output_folder, package_versions, resolved_yaml, write_csv
 
 # A PSA checkpoint may only be resumed by the same run. Besides the scenario, its settings and the
@@ -47,6 +50,7 @@ def write_psa_folder(
     started: float,
     workers: int,
     event_files: list[Path] = (),
+    xlsx: bool = False,
 ) -> Path:
     scenario = prepared.scenario
     summary = summarise_psa(result, settings, prepared.params)
@@ -99,6 +103,25 @@ def write_psa_folder(
         )
         plots.convergence_figure(result.outcomes, names, currency, figures / "convergence.png", f"{title}: convergence of the mean")
         (staging / "scenario.resolved.yaml").write_text(resolved_yaml(scenario), encoding="utf-8")
+        for name, table in psa_exports(result, summary.comparator).items():
+            write_csv(table, staging / name)
+        basis = (
+            f"Probabilistic results: means of {len(costs)} PSA draws of the parameters, each simulating {result.patients} patients per strategy, "
+            "with the 2.5-97.5% interval of the draws."
+        )
+        view = EconomicsView.of(
+            prepared,
+            with_draw_means(summary.summary, result.outcomes),
+            summary.icer,
+            basis,
+            psa=summary,
+            figures=[(section, figures / f"{name}.png", caption) for section, name, caption in psa_figure_captions(title)],
+        )
+        population = f"{result.patients} per strategy in each of {len(costs)} draws"
+        report = economics_report(prepared, "psa", view, prepared_context(prepared, sensitivity=True), staging, population)
+        (staging / "report.html").write_text(report, encoding="utf-8")
+        if xlsx:
+            write_results_workbook(staging, prepared)
         write_json(
             staging / "manifest.json",
             economics_manifest(
@@ -180,6 +203,7 @@ def run_psa_file(
     execution: Execution | None = None,
     keep_events: bool = False,
     progress=None,
+    xlsx: bool = False,
 ) -> Path:
     """Run a PSA and write its folder. Completed draws are checkpointed beside the destination
     (``checkpoint_folder``) until the folder is written; ``resume`` continues from them. Ctrl-C or
@@ -214,7 +238,9 @@ def run_psa_file(
         )
         kept = [checkpoint.events_file(d) for d in range(FIRST_DRAW, FIRST_DRAW + draws)] if keep_events else []
         try:
-            folder = write_psa_folder(prepared, result, settings, destination, force, command_line or [], started, execution.workers, kept)
+            folder = write_psa_folder(
+                prepared, result, settings, destination, force, command_line or [], started, execution.workers, kept, xlsx
+            )
         except KeyboardInterrupt:
             raise RunInterrupted(draws, draws) from None  # every draw is saved: a resume only writes the folder
     checkpoint.discard()

@@ -18,9 +18,13 @@ from ..errors import ModelLimitError, ScenarioError
 from ..experiments.execution import SERIAL, Execution
 from ..experiments.runner import PreparedScenario, RunResult, prepare, run_prepared, run_prepared_summary
 from ..io import atomic_folder, check_destination, write_json
+from ..outcomes.cohort import cohort_characteristics
 from ..outcomes.summary import summary_table
 from ..outcomes.survival import survival_table
+from ..reporting.economics_report import EconomicsView, economics_report
+from ..reporting.html_report import patients_text
 from ..reporting.plots import overall_survival_figure
+from .compare import prepared_context, write_results_workbook
 from .output import manifest, output_folder, resolved_yaml, write_capacity_outputs, write_csv
 
 # Summary mode writes the Kaplan-Meier curves on this grid rather than at every event time (a curve of
@@ -89,7 +93,13 @@ PATIENT_VALUE_COLUMNS = ("costs", "costs_undiscounted", "qalys", "qalys_undiscou
 
 
 def write_run_folder(
-    outcome: ScenarioResult, destination: Path, force: bool, command_line: list[str], wall_seconds: float, execution: Execution = SERIAL
+    outcome: ScenarioResult,
+    destination: Path,
+    force: bool,
+    command_line: list[str],
+    wall_seconds: float,
+    execution: Execution = SERIAL,
+    xlsx: bool = False,
 ) -> Path:
     scenario = outcome.prepared.scenario
     names = [s.name for s in outcome.prepared.strategies]
@@ -111,6 +121,10 @@ def write_run_folder(
         )
         if outcome.result.capacity is not None:
             write_capacity_outputs(outcome.result.capacity, names, None, staging)
+        if tables is not None:
+            (staging / "report.html").write_text(run_report(outcome, tables, staging), encoding="utf-8")
+        if xlsx:
+            write_results_workbook(staging, outcome.prepared)
         (staging / "scenario.resolved.yaml").write_text(resolved_yaml(scenario), encoding="utf-8")
         write_json(
             staging / "manifest.json",
@@ -132,6 +146,26 @@ def write_run_folder(
     return destination
 
 
+def run_report(outcome: ScenarioResult, tables: tuple[pd.DataFrame, pd.DataFrame], staging: Path) -> str:
+    """report.html of a run: its survival figure and economics (pooled replications' means, their CIs)."""
+    scenario = outcome.prepared.scenario
+    basis = (
+        f"Means per patient over {scenario.replications} replication(s), each of {patients_text(scenario)}, "
+        "with t-based 95% confidence intervals across replications (the Monte Carlo error, not parameter uncertainty: "
+        "nelm-sim psa gives that)."
+    )
+    return economics_report(
+        outcome.prepared,
+        "run",
+        EconomicsView.of(outcome.prepared, *tables, basis),
+        prepared_context(outcome.prepared, sensitivity=True),
+        staging,
+        patients_text(scenario) + f"; {scenario.replications} replication(s)",
+        [("survival", staging / "figures" / "overall_survival.png", f"{scenario.name}: overall survival by strategy")],
+        None if outcome.summary_mode else cohort_characteristics(outcome.result.patients),
+    )
+
+
 def run_file(
     path: Path | str,
     out: Path | None = None,
@@ -139,6 +173,7 @@ def run_file(
     patients: int | None = None,
     replications: int | None = None,
     force: bool = False,
+    xlsx: bool = False,
     command_line: list[str] | None = None,
     execution: Execution = SERIAL,
     summary: bool = False,
@@ -156,4 +191,4 @@ def run_file(
     destination = output_folder(out, scenario, path)
     check_destination(destination, force)
     outcome = run_scenario(scenario, path, execution, summary, progress)
-    return write_run_folder(outcome, destination, force, command_line or [], time.perf_counter() - started, execution)
+    return write_run_folder(outcome, destination, force, command_line or [], time.perf_counter() - started, execution, xlsx)

@@ -13,14 +13,22 @@ from ..experiments.variants import DEFAULT_METRIC, Progress, ScenarioAnalysis, c
 from ..io import atomic_folder, check_destination, write_json
 from ..outcomes.cohort import cohort_characteristics
 from ..reporting.comparison_figures import write_figures
+from ..reporting.economics_report import cheers_section, economics_section, folder_files
 from ..reporting.html_report import build_report, scenario_analysis_section
 from ..reporting.variant_figures import write_variant_figures
-from .compare import report_context
+from .compare import comparison_economics, economics_view, report_context, write_results_workbook
 from .output import manifest, output_folder, resolved_yaml, write_capacity_outputs, write_csv
 
 
 def write_scenarios_folder(
-    analysis: ScenarioAnalysis, destination: Path, force: bool, resolved: str, started: float, command_line: list[str], **extra
+    analysis: ScenarioAnalysis,
+    destination: Path,
+    force: bool,
+    resolved: str,
+    started: float,
+    command_line: list[str],
+    xlsx: bool = False,
+    **extra,
 ) -> Path:
     """scenarios.csv, variants.csv, comparison.csv, survival.csv, figures/, report.html (the base comparison with a
     scenario-analysis section), scenario.resolved.yaml and manifest.json (with ``extra``), written atomically."""
@@ -41,10 +49,20 @@ def write_scenarios_folder(
         capacity_section = ""
         if base.capacity is not None:  # the base's capacity tables and planner section, as `compare` writes them
             _, capacity_section = write_capacity_outputs(base.capacity, base.strategies, base.patients, staging)
+        economics = comparison_economics(base)  # the base scenario's, as `compare` computes them (the report's section)
         report = build_report(
-            base, base_figures, cohort_characteristics(base.patients), context, scenario_section=section, capacity_section=capacity_section
+            base,
+            base_figures,
+            cohort_characteristics(base.patients),
+            context,
+            scenario_section=section,
+            capacity_section=capacity_section,
+            economics_section=economics_section(economics_view(base, economics)) if economics is not None else "",
+            cheers=(lambda page: cheers_section(page, folder_files(staging))) if economics is not None else None,
         )
         (staging / "report.html").write_text(report, encoding="utf-8")
+        if xlsx:
+            write_results_workbook(staging, base.prepared)
         (staging / "scenario.resolved.yaml").write_text(resolved, encoding="utf-8")
         write_json(
             staging / "manifest.json",
@@ -72,6 +90,7 @@ def scenarios_file(
     force: bool = False,
     command_line: list[str] | None = None,
     progress: Progress | None = None,
+    xlsx: bool = False,
 ) -> tuple[Path, ScenarioAnalysis]:
     """Validate every variant and sweep point, run them, and write outputs/<name>-scenarios/ atomically.
     Nothing is written until the whole file, its variants and sweep have been checked."""
@@ -92,6 +111,7 @@ def scenarios_file(
         resolved_yaml(scenario),
         started,
         command_line or [],
+        xlsx,
         command="scenarios",
         replications=scenario.replications,
         patients_per_strategy=scenario.cohort.size,

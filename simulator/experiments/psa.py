@@ -27,7 +27,8 @@ import pandas as pd
 from ..economics import cea
 from ..economics.sampling import draw_parameters
 from ..economics.settings import EconomicSettings
-from ..economics.valuation import VALUE_COLUMNS, value_patients
+from ..economics.severity import shortfall
+from ..economics.valuation import GENERAL_POPULATION, VALUE_COLUMNS, value_patients
 from ..errors import UserInputError
 from ..io import write_file_atomic
 from ..params.parameter_set import ParameterSet
@@ -264,6 +265,12 @@ def summarise_psa(result: PSAResult, settings: EconomicSettings, params: Paramet
             row[f"{column}_lower_95"], row[f"{column}_upper_95"] = values.quantile(list(INTERVAL_QUANTILES)).to_numpy()
         for k, value in enumerate(settings.willingness_to_pay):
             row[f"probability_cost_effective_{value:g}"] = at_wtp[k, index]
+        if GENERAL_POPULATION in result.outcomes.columns:  # severity, from the means as economics.csv takes it
+            general = float(draws_matrix(result.outcomes, names, GENERAL_POPULATION)[name].mean())
+            row[GENERAL_POPULATION] = general
+            row["qaly_shortfall_absolute"], row["qaly_shortfall_proportional"], row["severity_weight"] = shortfall(
+                general, float(row["qalys"])
+            )
         rows.append(row)
     ceac_rows = [
         {

@@ -3,7 +3,6 @@ capacity curve of `nelm-sim capacity` (README "Capacity planning")."""
 
 from __future__ import annotations
 
-import html
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -12,8 +11,9 @@ import pandas as pd
 from matplotlib.ticker import MaxNLocator
 
 from . import numbers
-from .html_report import figure_html, table_html
+from .html_report import table_html
 from .style import plt, save, strategy_colours
+from .templating import embedded, render
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..experiments.capacity_search import CapacityAnswer
@@ -142,23 +142,8 @@ def capacity_figures(capacity, strategies: list[str], folder: Path) -> list[tupl
 
 
 def planner_section(capacity, patients: pd.DataFrame, strategies: list[str], figures: list[tuple[Path, str]]) -> str:
-    """The "Capacity and waiting" section of report.html."""
-    parts = [
-        "<h2>Capacity and waiting (for planners)</h2>",
-        '<p class="note">Shared hospital resources with queues (README "Capacity planning"). Priority: a treatment under way '
-        "(later sessions, cycles, repeat injections) before new decisions and treatments; first come, first served within a "
-        "priority. While a patient waits for an MDT slot or a first treatment the disease clock runs: progression, loss of "
-        "resectability and death can come first. Statistics cover the window after the warm-up; means over replications. "
-        "Utilisation is the share of the scheduled hours' capacity in use (at most 1); work started in a session that runs "
-        "on after it closes is counted apart as overrun hours a year.</p>",
-    ]
+    """The "Capacity and waiting" section of report.html (templates/capacity.html.j2)."""
     resources = capacity.frame("resources")
-    parts.append(table_html(resource_summary(resources), SUMMARY_KINDS, SUMMARY_HEADINGS))
-    unused = sorted(set(resources["resource"]) - set(used_resources(resources)))
-    if unused:
-        parts.append(
-            f'<p class="note">Not used by any strategy in this run, so left out of the figures: {html.escape(", ".join(unused))}.</p>'
-        )
     rows = []
     for strategy in strategies:
         group = patients[patients["strategy"] == strategy]
@@ -169,21 +154,19 @@ def planner_section(capacity, patients: pd.DataFrame, strategies: list[str], fig
                 row[f"{words} (n)"] = int(group[flag].sum())
                 row[f"{words} (%)"] = float(group[flag].mean()) if len(group) else float("nan")
         rows.append(row)
-    parts.append("<h3>Patients whose course changed because of waiting</h3>")
-    parts.append(
-        '<p class="note">All replications. "Treatment changed": the patient progressed while queued and was no longer eligible '
-        "for the chosen treatment (for example, disease no longer resectable), so the MDT chose again.</p>"
-    )
     flags = pd.DataFrame(rows)
     kinds = {
         column: ("count" if column.endswith("(n)") or column == "patients" else "percent")
         for column in flags.columns
         if column != "strategy"
     }
-    parts.append(table_html(flags, kinds))
-    for path, caption in figures:
-        parts.append(figure_html(path, caption))
-    return "\n".join(parts)
+    return render(
+        "capacity.html.j2",
+        resources=table_html(resource_summary(resources), SUMMARY_KINDS, SUMMARY_HEADINGS),
+        unused=sorted(set(resources["resource"]) - set(used_resources(resources))),
+        flags=table_html(flags, kinds),
+        planner_figures=embedded(figures),
+    )
 
 
 def curve_figure(answer: CapacityAnswer, path: Path, title: str) -> Path:

@@ -156,6 +156,56 @@ def run_summary_text(summary: pd.DataFrame) -> str:
     return str(shown.rename(columns=RUN_HEADINGS).to_string(index=False))
 
 
+# Columns of economics.csv and icer.csv that name a subgroup of patients at entry (a subgroup and its
+# value, or one column per trait). A row whose subgroup cells are all empty or "all" is the whole cohort.
+SUBGROUP_COLUMNS = ("subgroup", "subgroup_value", "level", "primary_site", "grade", "resectable")
+WHOLE_COHORT = ("", "all", "overall", "nan")
+
+
+def _names_a_subgroup(frame: pd.DataFrame) -> pd.Series:
+    keys = [c for c in SUBGROUP_COLUMNS if c in frame.columns]
+    if not keys:
+        return pd.Series(False, index=frame.index)
+    named = frame[keys].astype(str).apply(lambda column: ~column.str.strip().str.lower().isin(WHOLE_COHORT))
+    return named.any(axis=1)
+
+
+def whole_cohort(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows of the whole cohort (no subgroup named), in their order."""
+    return frame[~_names_a_subgroup(frame).to_numpy()]
+
+
+def subgroup_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows of named subgroups (none when the table has no subgroup columns)."""
+    return frame[_names_a_subgroup(frame).to_numpy()]
+
+
+ECONOMICS_NOTE = (
+    "Discounted costs and QALYs per patient (economics.csv, icer.csv); strategies by cost, ICERs along the efficiency frontier:"
+)
+
+
+def icer_text(icer: pd.DataFrame) -> str:
+    """``run``'s economics: icer.csv's strategies by cost, their place on the frontier and their ICER
+    against the previous frontier strategy, and the incremental NMB against the comparator at each
+    willingness to pay."""
+    rows = []
+    for row in whole_cohort(icer).to_dict("records"):
+        status = str(row["status"]).replace("_", " ")
+        line = {
+            "strategy": row["strategy"],
+            "costs": numbers.money(row["costs"]),
+            "QALYs": numbers.qalys(row["qalys"]),
+            "status": status if row["status"] == "frontier" else f"{status} by {row['dominated_by']}",
+            "ICER": "" if pd.isna(row["icer"]) else f"{numbers.money(row['icer'])} vs {row['reference']}",
+        }
+        for column in (c for c in icer.columns if c.startswith("inmb_")):
+            heading = _wtp_heading(column, "inmb_", f"INMB vs {row['comparator']} at")
+            line[heading] = REFERENCE if row["strategy"] == row["comparator"] else numbers.money(row[column])
+        rows.append(line)
+    return str(pd.DataFrame(rows).to_string(index=False))
+
+
 def _wtp_heading(column: str, prefix: str, words: str) -> str:
     return f"{words} {numbers.money(float(column.removeprefix(prefix)))}"
 
