@@ -326,13 +326,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     calibrate.add_argument("--check", action="store_true", help="only simulate and compare; do not refit")
     calibrate.add_argument(
-        "--seed-dir", type=Path, default=Path("scenarios/seed"), metavar="DIR", help="folder of seed scenarios (default scenarios/seed)"
+        "--seed-dir",
+        type=Path,
+        metavar="DIR",
+        help="folder of seed scenarios (default: those shipped with nelm-sim, the same files as scenarios/seed of a checkout)",
     )
     calibrate.add_argument(
         "--validation-dir",
         type=Path,
         metavar="DIR",
-        help="folder of validation scenarios (default: validation/ beside --seed-dir, i.e. scenarios/validation)",
+        help="folder of validation scenarios (default: validation/ beside --seed-dir; with the shipped seeds, the shipped validation set)",
     )
     calibrate.add_argument(
         "--patients", type=_positive_int, metavar="N", help="patients per arm when checking (default: each seed scenario's own, 5,000)"
@@ -373,13 +376,16 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run the seed scenarios and write the review's figures with the published points overlaid, calibration.csv and report.md.",
     )
     reproduce.add_argument(
-        "--seed-dir", type=Path, default=Path("scenarios/seed"), metavar="DIR", help="folder of seed scenarios (default scenarios/seed)"
+        "--seed-dir",
+        type=Path,
+        metavar="DIR",
+        help="folder of seed scenarios (default: those shipped with nelm-sim, the same files as scenarios/seed of a checkout)",
     )
     reproduce.add_argument(
         "--validation-dir",
         type=Path,
         metavar="DIR",
-        help="folder of validation scenarios (default: validation/ beside --seed-dir, i.e. scenarios/validation)",
+        help="folder of validation scenarios (default: validation/ beside --seed-dir; with the shipped seeds, the shipped validation set)",
     )
     reproduce.add_argument("--patients", type=_positive_int, metavar="N", help="patients per arm (default: each seed scenario's own)")
     reproduce.add_argument("--out", type=Path, metavar="DIR", help="output folder (default outputs/seed-figures)")

@@ -81,7 +81,7 @@ def save_calibration(overrides: dict[str, Any], report: pd.DataFrame, blocks: li
 
 
 def check(
-    seed_folder: Path,
+    seed_folder: Path | None,
     out: Path | None,
     patients: int | None,
     execution: Execution,
@@ -120,7 +120,7 @@ def write_calibration_folder(
 
 
 def calibrate_file(
-    seed_folder: Path,
+    seed_folder: Path | None = None,
     out: Path | None = None,
     check_only: bool = False,
     patients: int | None = None,
@@ -139,7 +139,8 @@ def calibrate_file(
     simulation, then (without ``check_only``) the fit, saved with the package, then the check of the
     calibration targets and, apart, of the validation targets (never fitted), written to ``out``, with
     the identifiability report when asked. Returns (the saved calibration file or None, calibration.csv,
-    its table, the validation table)."""
+    its table, the validation table). ``seed_folder`` None: the seed scenarios shipped with the package."""
+    seed_folder = seed_folder if seed_folder is not None else calibration.default_seed_folder()
     if check_only:
         seeds = calibration.check_options(seed_folder, patients)
     else:
