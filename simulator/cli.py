@@ -429,12 +429,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
     print(f"wrote {destination}")
     summary = destination / "summary.csv"
     if summary.exists():
-        import pandas as pd
-
+        from .commands.output import read_csv
         from .reporting.tables import RUN_NOTE, run_summary_text
 
         print(RUN_NOTE)
-        print(run_summary_text(pd.read_csv(summary)))
+        print(run_summary_text(read_csv(summary)))
     return 0
 
 
@@ -585,8 +584,7 @@ def _psa_resume_command(args: argparse.Namespace) -> str:
 def _cmd_psa(args: argparse.Namespace) -> int:
     import time
 
-    import pandas as pd
-
+    from .commands.output import read_csv
     from .commands.psa import run_psa_file
     from .experiments.psa import RunInterrupted
 
@@ -615,7 +613,7 @@ def _cmd_psa(args: argparse.Namespace) -> int:
     from .reporting.tables import psa_summary_text
 
     print(f"wrote {destination} in {numbers.seconds(time.perf_counter() - started)} s")
-    print(psa_summary_text(pd.read_csv(destination / "psa_summary.csv")))
+    print(psa_summary_text(read_csv(destination / "psa_summary.csv")))
     return 0
 
 

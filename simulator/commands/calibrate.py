@@ -15,7 +15,7 @@ from ..experiments import calibrate as calibration
 from ..experiments.execution import SERIAL, Execution
 from ..io import atomic_folder, check_destination, read_yaml, write_file_atomic
 from ..params.parameter_set import calibrated_file, load_library
-from .output import CALIBRATION_FLOAT_FORMAT, OUTPUT_ROOT, write_csv
+from .output import CALIBRATION_FLOAT_FORMAT, OUTPUT_ROOT, read_csv, write_csv
 
 # The command line's defaults of the fit (docs/calibration.md): enough patients per arm that the
 # targets' noise stays below their tolerances, and a search that converges in every block.
@@ -73,7 +73,7 @@ def save_calibration(overrides: dict[str, Any], report: pd.DataFrame, blocks: li
     write_file_atomic(path, header + body)  # the old file or the whole new one, never half of it
     report_path = path.with_name("calibration_report.csv")
     if report_path.exists() and not report.empty:
-        earlier = pd.read_csv(report_path)
+        earlier = read_csv(report_path)
         report = pd.concat([earlier[~earlier["block"].isin(report["block"].unique())], report], ignore_index=True)
     write_csv(report, report_path, CALIBRATION_FLOAT_FORMAT)
     load_library.cache_clear()
