@@ -3,16 +3,18 @@
 #   make test   create .venv, install, run the whole test suite
 #   make app    the interactive what-if page on http://127.0.0.1:8501 (Streamlit, loopback only)
 #   make e2e    the page driven in headless Chromium (installs Debian's chromium when missing)
+#   make docs   the documentation site (mkdocs, strict) into site/
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 E2E_STAMP := $(VENV)/.installed-e2e
+DOCS_STAMP := $(VENV)/.installed-docs
 APP := simulator/app/streamlit_app.py
 APP_PORT ?= 8501
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test test-fast lint bench venv clean app e2e regression-update
+.PHONY: run test test-fast lint bench venv clean app e2e docs regression-update
 
 venv: $(STAMP)
 
@@ -53,10 +55,11 @@ regression-update: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py --write benchmarks/results.md $(BENCH_ARGS)
 
-# Served on loopback only; no usage statistics are sent.
+# Served on loopback only; no usage statistics are sent. Uploads: at most 1 MB (the page refuses a scenario
+# file over the command line's limit of 1,000,000 bytes in one line of its own).
 app: $(STAMP)
 	$(BIN)/python -m streamlit run $(APP) --server.address 127.0.0.1 --server.port $(APP_PORT) \
-		--server.headless true --browser.gatherUsageStats false --client.toolbarMode minimal
+		--server.headless true --browser.gatherUsageStats false --client.toolbarMode minimal --server.maxUploadSize 1
 
 # Playwright drives the system's Chromium (no browser download); tests/e2e/ starts its own server.
 $(E2E_STAMP): pyproject.toml $(STAMP)
@@ -67,5 +70,14 @@ e2e: $(E2E_STAMP)
 	command -v chromium || (apt-get update && apt-get install -y chromium)
 	CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest -q -s tests/e2e
 
+# The documentation site (mkdocs.yml: README and docs/) into site/, in strict mode: a broken link, a missing
+# anchor or a page left out of the navigation fails the build.
+$(DOCS_STAMP): pyproject.toml $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,docs]'
+	touch $(DOCS_STAMP)
+
+docs: $(DOCS_STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir site
+
 clean:
-	rm -rf $(VENV) outputs build *.egg-info .pytest_cache .hypothesis
+	rm -rf $(VENV) outputs build site *.egg-info .pytest_cache .hypothesis

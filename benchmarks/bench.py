@@ -34,11 +34,10 @@ import simpy
 from simulator.config import load_scenario
 from simulator.core.rng import RandomStreams
 from simulator.economics.settings import EconomicSettings
-from simulator.engine.cohort import build_cohort
 from simulator.engine.model import PathwayModel
 from simulator.experiments.execution import Execution
 from simulator.experiments.psa import run_psa
-from simulator.experiments.runner import patient_table, prepare
+from simulator.experiments.runner import patient_table, prepare, scenario_cohort
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = ROOT / "scenarios" / "baseline.yaml"
@@ -108,7 +107,7 @@ def baseline_throughput(patients: int, repeats: int, burden_model: bool = False)
     for _ in range(repeats):
         for scheduler in ("direct", "simpy"):
             streams = RandomStreams(scenario.seed, 0)
-            cohort = build_cohort(prepared.params, streams, scenario.cohort.size, scenario.cohort.age)
+            cohort = scenario_cohort(prepared, streams, scenario.cohort.size)
             run_seconds = outputs_seconds = 0.0
             events = 0
             for strategy in prepared.strategies:

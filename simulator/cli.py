@@ -149,6 +149,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="summary mode for very large cohorts: keep per-patient summaries only, never the event log (no events.parquet or patients.csv; memory stays bounded)",
     )
+    run.add_argument(
+        "--by",
+        action="append",
+        choices=("primary_site", "grade", "resectable"),
+        metavar="TRAIT",
+        help="add rows per value of TRAIT (primary_site, grade or resectable at entry) to economics.csv and icer.csv; repeatable (also economics.subgroups)",
+    )
     _add_execution_options(run)
 
     compare = commands.add_parser(
@@ -425,6 +432,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             execution=_execution(args),
             summary=args.summary,
             progress=bar,
+            by=args.by,
         )
     print(f"wrote {destination}")
     summary = destination / "summary.csv"

@@ -22,6 +22,11 @@ from .io import read_yaml
 MAX_PATIENTS = 10_000_000
 MAX_REPLICATIONS = 1_000
 MAX_HORIZON_MONTHS = 1_200.0  # 100 years: the life table ends at age 100 anyway
+# The default horizon, ``lifetime``: long enough for every patient to reach age 100 (the life
+# table's end; the youngest entry age allowed is 18, so 984 months would do). The valuation stops
+# each patient at age 100 (economics/population.py), so this is a lifetime horizon to age 100.
+LIFETIME = "lifetime"
+LIFETIME_HORIZON_MONTHS = MAX_HORIZON_MONTHS
 # cohort.size x replications x strategies: a run keeps every event in memory (about 12 KB per
 # simulated lifetime), so 500,000 lifetimes need about 6 GB. Checked by ``check_total_work`` for
 # every run that keeps its event log (all but summary mode).
@@ -105,11 +110,17 @@ class StrategyConfig(Strict):
     telotristat: Flag | None = None
 
 
+MAX_PRIOR_TREATMENTS = 20
+
+
 class CohortConfig(Strict):
     size: Annotated[int, Field(ge=1, le=MAX_PATIENTS, strict=True)]
     # Overrides of the default cohort mix (parameter names under ``cohort.``), see params/library/cohort.yaml.
     mix: dict[str, Annotated[FiniteFloat, Field(ge=0, le=1)]] = {}
     age: Annotated[FiniteFloat, Field(ge=18, le=100)] | None = None
+    # Treatments every patient had before entry (a trial's prior lines): rules' after / not_after see
+    # them and a somatostatin analogue after one is a rechallenge; they are not lines of the model.
+    prior_treatments: Annotated[list[str], Field(max_length=MAX_PRIOR_TREATMENTS)] = []
 
 
 ParameterValue = FiniteFloat | dict[str, Any]
@@ -126,13 +137,41 @@ MAX_WILLINGNESS_TO_PAY = 1e9
 MAX_DECISION_POPULATION = 1e10  # more people than live on earth
 
 
+class OwnCost(Strict):
+    """A cost of the scenario's own table with its provenance (like a parameter-file entry)."""
+
+    value: Annotated[FiniteFloat, Field(ge=0)]
+    source: Annotated[str, Field(min_length=1)] | None = None
+    assumption: Annotated[str, Field(min_length=1)] | None = None
+
+    @model_validator(mode="after")
+    def _provenance(self) -> OwnCost:
+        if not (self.source or self.assumption):
+            raise ValueError("a 'source' or an 'assumption' with a reason for the cost")
+        return self
+
+
+SUBGROUPS = ("primary_site", "grade", "resectable")  # patient traits at entry that economic tables split by
+LIBRARY_CURRENCY = "GBP"
+
+
 class EconomicsConfig(Strict):
     """Costs and QALYs (README "Health economics"). Every field is optional."""
 
-    currency: Literal["GBP"] = "GBP"
-    # A label written to the outputs. No inflation is applied: each cost entry of the parameter
-    # library states its own source and year.
-    price_year: Annotated[int, Field(ge=1990, le=2100)] | None = None
+    # ISO 4217 code. Another currency than the library's needs every cost the scenario uses in
+    # ``costs`` (checked before any simulation: economics/prices.py).
+    currency: str = LIBRARY_CURRENCY
+    # The price year every cost is inflated to (2024 = 2024/25 prices); default: the latest year of the
+    # NHS cost inflation index shipped with the library. Costs in ``costs`` are taken to be in it.
+    price_year: Annotated[int, Field(ge=1990, le=2100, strict=True)] | None = None
+    # The scenario's own cost table: parameter names (cost.*) and values in ``currency`` at ``price_year``.
+    # Each a number, or {value, source} / {value, assumption}.
+    costs: dict[str, Annotated[FiniteFloat, Field(ge=0)] | OwnCost] = {}
+    # Utilities multiplied by the general population's utility at each age relative to the age of the
+    # population they were measured in (NICE DSU TSD 12); false: the library values as they are.
+    age_adjusted_utilities: Flag = True
+    # Patient traits at entry by which economics.csv and icer.csv add rows (also `run --by`).
+    subgroups: list[Literal["primary_site", "grade", "resectable"]] = []
     perspective: Literal["nhs_pss"] = "nhs_pss"
     discount_rate_costs: Annotated[FiniteFloat, Field(ge=0, lt=1)] = NICE_DISCOUNT_RATE
     discount_rate_effects: Annotated[FiniteFloat, Field(ge=0, lt=1)] = NICE_DISCOUNT_RATE
@@ -159,6 +198,37 @@ class EconomicsConfig(Strict):
         if any(b <= a for a, b in zip(value, value[1:])):
             raise ValueError("willingness-to-pay values in increasing order, each once")
         return value
+
+    def cost_values(self) -> dict[str, float]:
+        return {name: float(cost.value if isinstance(cost, OwnCost) else cost) for name, cost in self.costs.items()}
+
+    def cost_provenance(self, name: str, file: str) -> str:
+        cost = self.costs[name]
+        if isinstance(cost, OwnCost):
+            return cost.source or f"assumption: {cost.assumption}"
+        return f"assumption: the cost table of {file} (economics.costs)"
+
+    @field_validator("currency")
+    @classmethod
+    def _currency_code(cls, value: str) -> str:
+        if len(value) != 3 or not value.isascii() or not value.isalpha() or not value.isupper():
+            raise ValueError("a three-letter ISO 4217 currency code in capitals, e.g. GBP or EUR")
+        return value
+
+    @field_validator("subgroups")
+    @classmethod
+    def _subgroups_once(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("each subgroup once")
+        return value
+
+    @model_validator(mode="after")
+    def _currency_needs_price_year(self) -> EconomicsConfig:
+        if self.currency != LIBRARY_CURRENCY and self.price_year is None:
+            raise ScenarioFieldError(
+                "economics.price_year", f"the price year of the scenario's costs (required with a currency other than {LIBRARY_CURRENCY})"
+            )
+        return self
 
 
 # Scenario analyses (README "Scenario analyses"): named variants of the base scenario and a sweep of
@@ -248,7 +318,13 @@ class VariantConfig(Strict):
     horizon_months: Annotated[FiniteFloat, Field(gt=0, le=MAX_HORIZON_MONTHS)] | None = None
     strategies: Annotated[list[StrategyConfig], Field(min_length=1, max_length=50)] | None = None
     parameters: dict[str, ParameterValue] = {}
-    economics: dict[str, Any] = {}  # checked field by field once merged into the base's economics
+    economics: dict[str, Any] = {}
+
+    @field_validator("horizon_months", mode="before")
+    @classmethod
+    def _lifetime(cls, value: Any) -> Any:
+        return LIFETIME_HORIZON_MONTHS if value == LIFETIME else value  # checked field by field once merged into the base's economics
+
     capacity: dict[str, Any] = {}  # merged into the base's capacity (resources by name), checked once merged
 
     @field_validator("strategies", mode="before")
@@ -311,7 +387,8 @@ class Scenario(Strict):
     seed: Annotated[int, Field(ge=0, le=MAX_SEED, strict=True)]
     replications: Annotated[int, Field(ge=1, le=MAX_REPLICATIONS, strict=True)] = 1
     cohort: CohortConfig
-    horizon_months: Annotated[FiniteFloat, Field(gt=0, le=MAX_HORIZON_MONTHS)]
+    # Months simulated; ``lifetime`` (the default): to age 100 (LIFETIME_HORIZON_MONTHS).
+    horizon_months: Annotated[FiniteFloat, Field(gt=0, le=MAX_HORIZON_MONTHS)] = LIFETIME_HORIZON_MONTHS
     strategies: Annotated[list[StrategyConfig], Field(min_length=1, max_length=50)]
     parameters: dict[str, ParameterValue] = {}
     economics: EconomicsConfig = EconomicsConfig()
@@ -325,6 +402,11 @@ class Scenario(Strict):
     @classmethod
     def _names_to_configs(cls, value: Any) -> Any:
         return _strategy_names_to_configs(value)
+
+    @field_validator("horizon_months", mode="before")
+    @classmethod
+    def _lifetime(cls, value: Any) -> Any:
+        return LIFETIME_HORIZON_MONTHS if value == LIFETIME else value
 
     @field_validator("capacity", mode="before")
     @classmethod

@@ -1,6 +1,8 @@
-"""The what-if page (issue 10), driven headlessly with Streamlit's AppTest: a control changed on the
-page gives the numbers the CLI gives for the same settings; bad settings end as one line; the seed
-figures are those of `nelm-sim reproduce`; defaults come from the parameter library; runs are cached."""
+"""The what-if page (issues 10 and 20), driven headlessly with Streamlit's AppTest: a control changed on
+the page gives the numbers the CLI gives for the same settings; bad settings end as one line in the page's
+terms; an uploaded file is validated as `nelm-sim validate` does; the capacity scenario shows the
+planner's view with the CLI's numbers; a pinned result stays beside the new one; the seed figures are
+those of `nelm-sim reproduce`; defaults come from the parameter library; runs are cached."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import yaml
 from streamlit.testing.v1 import AppTest
 
 from simulator.app import capacity, compute
+from simulator.app import page as page_module
 from simulator.app import settings as page_settings
 from simulator.app.settings import CONTROLS, PageSettings, RunDesign, build_prepared, default_settings
 from simulator.cli import main
@@ -156,7 +159,7 @@ def test_page_shows_the_numbers_of_the_cli_for_the_same_settings(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_setting_run_again_comes_from_the_cache(monkeypatch):
+def test_a_setting_run_again_comes_from_the_cache_and_a_pinned_result_stays_beside_the_new_one(monkeypatch):
     calls = []
     original = compute.simulate
 
@@ -169,21 +172,36 @@ def test_a_setting_run_again_comes_from_the_cache(monkeypatch):
     _set_small_run(page)
     page.button(key="run").click().run()
     first = page.table[0].value
+    page.button(key="pin").click().run()
+    assert any("This result is pinned" in c.value for c in page.caption)
     slider = page.slider(key="baseline:parameter.hepatectomy.perioperative_mortality")
     default = slider.value
     slider.set_value(10.0).run()
     assert page.get("warning"), "a changed setting is flagged until Run is pressed again"
     page.button(key="run").click().run()
-    changed = page.table[0].value
+    assert not page.exception and not page.error
+    # Before and after, side by side: the pinned table, then the current one (then the current results below).
+    assert "Before and after" in [s.value for s in page.subheader]
+    changed_fields = next(c.value for c in page.caption if c.value.startswith("What changed"))
+    assert "parameters.hepatectomy.perioperative_mortality: (not set) -> 0.1" in changed_fields
+    pd.testing.assert_frame_equal(page.table[0].value, first)
+    changed = page.table[1].value
+    pd.testing.assert_frame_equal(page.table[2].value, changed)
+    captions = [c for image in page.image for c in image.captions]
+    assert any(c.startswith("Before (pinned)") for c in captions) and any(c.startswith("After (current)") for c in captions)
+
     page.slider(key="baseline:parameter.hepatectomy.perioperative_mortality").set_value(default).run()
     page.button(key="run").click().run()
     assert len(calls) == 2  # the first setting again: from the cache, not simulated a third time
     pd.testing.assert_frame_equal(page.table[0].value, first)
+    assert "Before and after" not in [s.value for s in page.subheader]  # the pinned result is the one shown
     # 10% perioperative mortality instead of 1.3% shortens survival after surgery first.
     assert changed.iloc[0, 1] != first.iloc[0, 1]
+    page.button(key="unpin").click().run()
+    assert not any("This result is pinned" in c.value for c in page.caption)
 
 
-def test_bad_settings_show_one_line_and_no_run():
+def test_bad_settings_show_one_line_in_the_pages_terms_and_no_run():
     page = _page()
     page.slider(key="baseline:mix.primary_pancreas").set_value(80.0)
     page.slider(key="baseline:mix.primary_small_bowel").set_value(50.0)
@@ -192,14 +210,52 @@ def test_bad_settings_show_one_line_and_no_run():
     assert len(page.error) == 1
     message = page.error[0].value
     assert "\n" not in message and "Traceback" not in message
-    assert "cohort.mix" in message and "at most 1" in message
+    # Percentages as the sliders show them, and the sliders' labels (issue 19 item 13), not "shares sum to 1.300 > 1".
+    assert message.startswith("Pancreatic primary + Small-bowel primary: at most 100% of patients together, got 80% + 50% = 130%")
+    assert "cohort.mix" not in message and "1.3" not in message
     assert page.button(key="run").disabled
 
     page.slider(key="baseline:mix.primary_small_bowel").set_value(10.0).run()
     assert not page.error and not page.button(key="run").disabled
 
-    page.multiselect(key="baseline:strategies").set_value(["guideline"]).run()
-    assert len(page.error) == 1 and "at least 2 strategies" in page.error[0].value
+    page.multiselect(key="baseline:strategies").set_value([]).run()
+    assert len(page.error) == 1 and "choose at least 1" in page.error[0].value
+
+    # More than a page run may simulate (issue 19 item 13: 500 draws x 2,000 patients x 6 strategies ran for an hour).
+    page.multiselect(key="baseline:strategies").set_value(page_settings.default_strategies("baseline")).run()
+    page.number_input(key="baseline:psa_draws").set_value(500)
+    page.number_input(key="baseline:psa_patients").set_value(2_000).run()
+    assert len(page.error) == 1 and page.button(key="run").disabled
+    message = page.error[0].value
+    assert message.startswith(f"Run size: at most {page_settings.PAGE_MAX_LIFETIMES:,} simulated lifetimes in one run of the page")
+    assert "500 PSA draws x 2,000 patients x 6 strategies = 6,000,000" in message
+    assert "--summary" not in message and "cohort.size" not in message
+
+
+@pytest.mark.parametrize("group", page_settings.SHARE_GROUPS)
+def test_the_pages_share_limit_is_the_models(group):
+    """The page refuses a pair of shares above 100% in its own words exactly where the model (prepare, as
+    the CLI runs it) refuses them: both accept 100% together and both refuse 101%."""
+    good = default_settings("baseline")
+    first, second = group
+    for total, refused in ((100.0, False), (101.0, True)):
+        values = {**dict(good.values), first: 60.0, second: total - 60.0}
+        settings = PageSettings("baseline", good.strategies, tuple(values.items()), good.seed)
+        data = page_settings.scenario_data(PageSettings("baseline", good.strategies, good.values, good.seed))
+        mix = data["cohort"].setdefault("mix", {})
+        for key in group:
+            mix[page_settings.CONTROLS_BY_KEY[key].name] = values[key] / 100
+        try:
+            page_settings.prepare(page_settings.Scenario.model_validate(data), "by-hand.yaml")
+            model_refused = False
+        except UserInputError:
+            model_refused = True
+        assert model_refused == refused, (group, total)
+        if refused:
+            with pytest.raises(UserInputError, match=r"at most 100% of patients together, got 60% \+ 41% = 101%"):
+                build_prepared(settings)
+        else:
+            build_prepared(settings)
 
 
 def test_settings_outside_the_controls_are_refused():
@@ -221,29 +277,126 @@ def test_settings_outside_the_controls_are_refused():
         )
 
 
-def test_the_scenario_is_chosen_from_a_fixed_list_only():
+def test_the_scenario_is_a_bundled_file_by_name_or_an_uploaded_file():
     page = _page()
     assert list(page.selectbox(key="scenario").options) == list(page_settings.BUNDLED_SCENARIOS)
+    assert "capacity-constrained" in page.selectbox(key="scenario").options  # the planners' scenario (issue 20 item 7)
     assert not page.get("text_input") and not page.get("text_area") and not page.get("file_uploader")
     page.selectbox(key="scenario").set_value("evidence-variants").run()
     assert not page.exception
     assert page.multiselect(key="evidence-variants:strategies").value == ["surgery-first", "systemic-first", "iat-first"]
+    page.radio(key="source").set_value(page_module.UPLOAD_SOURCE).run()
+    assert not page.exception and not page.get("selectbox")
+    assert any("Upload a scenario file" in info.value for info in page.info)
 
 
-def test_theatre_capacity_hooks_follow_the_capacity_section():
-    assert capacity.capacity_supported()
-    page = _page()  # the bundled page scenarios configure no theatre: no control
+def _upload(page: AppTest, name: str, content: bytes) -> AppTest:
+    page.radio(key="source").set_value(page_module.UPLOAD_SOURCE).run()
+    page.file_uploader(key="upload").set_value((name, content, "application/x-yaml")).run()
+    assert not page.exception
+    return page
+
+
+def _cli_validate_error(tmp_path, content: bytes) -> str:
+    path = tmp_path / "same.yaml"
+    path.write_bytes(content)
+    err = io.StringIO()
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+        assert main(["validate", str(path)]) == 2
+    return err.getvalue().strip().removeprefix("nelm-sim: error: ").removeprefix(str(path))
+
+
+BAD_FILES = (
+    b"name: x\nseed: 1\n",  # a required field missing
+    b"name: t\nseed: 1\ncohort: {size: 30}\nhorizon_months: 60\nstrategies: [surgery-first]\nparameters: {hepatectomy.mortality: 0.1}\n",
+    b"name: [\n",  # not YAML
+    b"!!python/object/apply:os.system ['true']\n",  # a tag: refused, never constructed
+    b"\xff\xfe\x00",  # not UTF-8
+)
+
+
+def test_a_bad_uploaded_file_shows_the_clis_one_line_naming_the_file(tmp_path):
+    page = _page()
+    for content in BAD_FILES:
+        _upload(page, "../my scenario.yaml", content)
+        assert len(page.error) == 1 and not page.exception
+        message = page.error[0].value
+        assert "\n" not in message and "Traceback" not in message
+        assert message.startswith("my_scenario.yaml: ")  # the uploaded file's own name, no folder, printable
+        # The same message as `nelm-sim validate` of the same bytes, the file's name apart.
+        assert message.removeprefix("my_scenario.yaml") == _cli_validate_error(tmp_path, content), content
+        assert not page.get("multiselect")  # nothing to run
+
+
+def test_an_uploaded_file_over_the_size_limit_is_refused_in_one_line():
+    page = _upload(_page(), "big.yaml", b"#" * (page_settings.MAX_UPLOAD_BYTES + 1))
+    assert [e.value for e in page.error] == [
+        f"big.yaml: expected a file of at most {page_settings.MAX_UPLOAD_BYTES:,} bytes, got {page_settings.MAX_UPLOAD_BYTES + 1:,}"
+    ]
+
+
+def test_an_uploaded_file_sets_the_pages_defaults():
+    data = yaml.safe_load((ROOT / "scenarios" / "baseline.yaml").read_text(encoding="utf-8"))
+    data["name"] = "uploaded"
+    data["strategies"] = ["systemic-first", "surgery-first"]
+    # 30% is above the slider's own maximum (20%): the file's value widens the range, it is not clipped.
+    data["parameters"] = {"hepatectomy.perioperative_mortality": 0.3}
+    data["cohort"]["mix"] = {"functional": 0.8}
+    data["seed"] = 2**40  # above the seed input's own maximum, within the CLI's
+    page = _upload(_page(), "uploaded.yaml", yaml.safe_dump(data).encode("utf-8"))
+    assert not page.error
+    assert any(s.value.startswith("uploaded.yaml: valid") for s in page.success)
+    key = page_settings.register_upload("uploaded.yaml", yaml.safe_dump(data).encode("utf-8"))
+    assert page.multiselect(key=f"{key}:strategies").value == ["systemic-first", "surgery-first"]
+    mortality = page.slider(key=f"{key}:parameter.hepatectomy.perioperative_mortality")
+    assert mortality.value == 30.0 and mortality.max == 30.0
+    assert page.slider(key=f"{key}:mix.functional").value == 80.0
+    assert page.number_input(key=f"{key}:seed").value == 2**40
+    assert not page.button(key="run").disabled
+
+
+def test_theatre_capacity_control_follows_the_capacity_section():
+    page = _page()  # baseline configures no theatre: no control
     assert not [s for s in page.slider if capacity.THEATRE_CAPACITY_LABEL in s.label]
-    assert capacity.resource_waits(object()) is None
-    from simulator.config import load_scenario
-
-    from .conftest import ROOT
-
+    page.selectbox(key="scenario").set_value("capacity-constrained").run()
+    assert not page.exception and not page.error
+    theatre = page.slider(key="capacity-constrained:theatre_capacity")
+    assert theatre.value == 1.0  # scenarios/capacity-constrained.yaml
+    assert any("Open population" in caption.value for caption in page.caption)  # the patients input is not used there
     constrained = load_scenario(ROOT / "scenarios" / "capacity-constrained.yaml")
     assert capacity.theatre_capacity_default(constrained) == 1.0
     data = constrained.model_dump()
     capacity.apply_theatre_capacity(data, 3.0)
     assert data["capacity"]["resources"]["theatre"]["capacity"] == 3
+
+
+@pytest.mark.slow
+def test_the_capacity_scenario_shows_the_planners_view_with_the_clis_numbers(tmp_path):
+    page = _page()
+    page.selectbox(key="scenario").set_value("capacity-constrained").run()
+    page.number_input(key="capacity-constrained:replications").set_value(2).run()
+    page.button(key="run").click().run()
+    assert not page.exception and not page.error
+    assert "Capacity and waiting (for planners)" in [s.value for s in page.subheader]
+    assert "Cost-effectiveness" in [s.value for s in page.subheader]  # one strategy: said so, no PSA
+    summary = next(t.value for t in page.table if "utilisation of open time" in t.value.columns)
+    years = next(t.value for t in page.table if "year of the window" in t.value.columns)
+    # One theatre session a week cannot keep up: the queue keeps growing and the page says so.
+    assert any("theatre queue of surgery-first is still growing" in w.value for w in page.warning)
+    shares = [float(v.rstrip("%")) for v in list(summary["utilisation of open time"]) + list(years["utilisation of open time"])]
+    assert all(0 <= v <= 100 for v in shares)
+    assert sorted(set(years["year of the window"])) == ["1", "2", "3", "4", "5"]  # arrivals.years: 5
+    captions = [c for image in page.image for c in image.captions]
+    assert any(c.startswith("Mean number of patients queued") for c in captions)
+
+    # The same scenario from the command line: the page's table is report.html's, from resources.csv.
+    scenario = tmp_path / "scenario.yaml"
+    scenario.write_text(page.session_state[page_module.SHOWN_RUN][0], encoding="utf-8")
+    _cli(["compare", str(scenario), "--out", str(tmp_path / "cli"), "--quiet"])
+    from simulator.reporting.capacity_report import resource_table
+
+    cli = resource_table(read_csv(tmp_path / "cli" / "resources.csv"))
+    pd.testing.assert_frame_equal(summary.reset_index(drop=True), cli.astype(str).reset_index(drop=True), check_dtype=False)
 
 
 @pytest.mark.slow

@@ -80,3 +80,22 @@ def test_a_header_that_would_read_back_as_another_column_is_refused():
     with pytest.raises(AssertionError, match="repeat|reads back"):
         csv_text(pd.DataFrame({"costs": [1.0], "costs_gbp": [2.0]}))
     assert internal_column("costs_gbp") == "costs"
+
+
+def test_money_is_in_the_scenarios_currency_and_reads_back_whatever_it_is():
+    assert csv_header("costs", "EUR") == "costs_eur"
+    assert csv_header("icer", "EUR") == "icer_eur_per_qaly"
+    assert csv_header("cost_drugs_lower_95", "USD") == "cost_drugs_lower_95_usd"
+    assert csv_header("costs_eur", "EUR") == "costs_eur"  # already says it
+    for header, column in (("costs_eur", "costs"), ("icer_usd_per_qaly", "icer"), ("inb_30000_gbp", "inb_30000"), ("n_tae", "n_tae")):
+        assert internal_column(header) == column
+
+
+def test_new_economics_columns_have_their_units():
+    """The reference case's columns (costs by category, QALY shortfall, severity) and the scenario analysis's
+    net benefit."""
+    assert csv_header("cost_drugs") == "cost_drugs_gbp"
+    assert csv_header("qaly_shortfall_absolute") == "qaly_shortfall_absolute_qalys"
+    assert csv_header("qaly_shortfall_proportional") == "qaly_shortfall_proportional_share"
+    assert csv_header("inb_20000_lower_95") == "inb_20000_lower_95_gbp"
+    assert csv_header("qalys_vs_base") == "qalys_vs_base"

@@ -41,10 +41,10 @@ def test_every_cost_and_utility_has_provenance_shown_by_params(capsys):
             assert len(row["psa"].split("; ", 1)[1]) > 10, name
     assert "NICE TA449" in rows["cost.everolimus_per_28_days"]["source"]
     assert "NICE TA539" in rows["cost.prrt_drug_per_administration"]["source"]
-    assert "13696998.2012.670175" in rows["utility.progression_free"]["source"]
-    assert rows["utility.progressed"]["value"] == "0.61"
+    assert "12955-017-0711-z" in rows["utility.progression_free"]["source"]  # Meng 2017, EQ-5D mapped (CLARINET)
+    assert rows["utility.progressed"]["value"] == "0.726"
     assert rows["cost.octreotide_lar_per_28_days"]["source"].startswith("assumption:")
-    assert rows["utility.progressed"]["dsa_range"].startswith("[0.5, 0.726]")
+    assert rows["utility.progressed"]["dsa_range"].startswith("[0.61, 0.776]")
 
 
 def test_economic_entries_are_valuation_only_and_only_economic_entries_are():
@@ -154,7 +154,13 @@ def draws(params: ParameterSet, n: int, seed: int = 99) -> dict[str, np.ndarray]
 
 def test_gamma_and_beta_draws_have_the_stated_mean_and_standard_error():
     params = small_set(
-        cost={"value": 1000.0, "unit": "gbp", "source": "t", "psa": {"distribution": "gamma", "se": 250.0, "source": "t"}},
+        cost={
+            "value": 1000.0,
+            "unit": "gbp",
+            "price_year": 2024,
+            "source": "t",
+            "psa": {"distribution": "gamma", "se": 250.0, "source": "t"},
+        },
         utility={"value": 0.7, "unit": "utility", "source": "t", "psa": {"distribution": "beta", "se": 0.05, "source": "t"}},
         ratio={"value": 2.0, "unit": "hazard_ratio", "source": "t", "psa": {"distribution": "lognormal", "se": 0.2, "source": "t"}},
     )
@@ -225,7 +231,8 @@ BAD_SECTIONS = {
     "negative willingness to pay": ({"willingness_to_pay": [-1]}, "economics.willingness_to_pay", ">= 0"),
     "unsorted willingness to pay": ({"willingness_to_pay": [30000, 20000]}, "economics.willingness_to_pay", "increasing"),
     "discount rate of 150%": ({"discount_rate_costs": 1.5}, "economics.discount_rate_costs", "< 1"),
-    "other currency": ({"currency": "USD"}, "economics.currency", "GBP"),
+    "currency not an ISO 4217 code": ({"currency": "usd"}, "economics.currency", "ISO 4217"),
+    "other currency without its price year": ({"currency": "USD"}, "economics.price_year", "currency other than GBP"),
     "unknown key": ({"inflation": 0.02}, "economics.inflation", "unknown key"),
 }
 

@@ -34,7 +34,9 @@ CYCLE = CYCLE_DAYS / DAYS_PER_MONTH
 
 
 def settings(rate: float) -> EconomicSettings:
-    return EconomicSettings.from_config(EconomicsConfig(discount_rate_costs=rate, discount_rate_effects=rate))
+    """The valuation rules on hand-built logs without ages: no age adjustment (tested on its own in
+    tests/test_economics_reference_case.py)."""
+    return EconomicSettings.from_config(EconomicsConfig(discount_rate_costs=rate, discount_rate_effects=rate, age_adjusted_utilities=False))
 
 
 def build_log(patients: list[list[tuple]], functional: list[bool] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -109,7 +111,8 @@ def test_discounted_life_years_of_one_patient_exactly():
     rho = continuous_rate(rate)
     assert out["life_years"].iloc[0] == pytest.approx(-math.expm1(-rho * months / 12) / rho, rel=1e-12)
     assert out["life_years_undiscounted"].iloc[0] == pytest.approx(months / 12, rel=1e-12)
-    assert out["qalys"].iloc[0] == pytest.approx(0.77 * out["life_years"].iloc[0], rel=1e-12)
+    utility = params().value("utility.progression_free")
+    assert out["qalys"].iloc[0] == pytest.approx(utility * out["life_years"].iloc[0], rel=1e-12)
 
 
 def test_zero_rate_discounting_is_plain_arithmetic():

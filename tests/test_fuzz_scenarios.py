@@ -108,7 +108,6 @@ REQUIRED_PATHS = [
     ("name",),
     ("seed",),
     ("cohort",),
-    ("horizon_months",),
     ("strategies",),
     ("cohort", "size"),
     ("strategies", 1, "name"),

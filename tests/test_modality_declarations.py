@@ -58,7 +58,7 @@ class Undeclared(ShamEmbolisation):
 TEST_ENTRIES = {
     "sham.suite_minutes": {"value": 90, "unit": "minutes"},
     "sham.length_of_stay_days": {"value": 2, "unit": "days"},
-    "cost.sham_procedure": {"value": SHAM_COST, "unit": "gbp"},
+    "cost.sham_procedure": {"value": SHAM_COST, "unit": "gbp", "price_year": 2024},
     "utility.recovery_decrement_sham": {"value": 0.05, "unit": "utility"},
     "utility.recovery_days_sham": {"value": 7, "unit": "days"},
 }
@@ -98,7 +98,7 @@ def test_a_treatment_declared_only_here_queues_for_its_resources_and_is_costed_f
     inputs = ValuationInputs.from_parameters(prepared.params)
     assert inputs.procedure_fixed["sham"] == SHAM_COST
     assert inputs.recovery_months["sham"] == pytest.approx(7 / DAYS_PER_MONTH)
-    dearer = with_entries(prepared.params, {"cost.sham_procedure": {"value": SHAM_COST + 1000, "unit": "gbp"}})
+    dearer = with_entries(prepared.params, {"cost.sham_procedure": {"value": SHAM_COST + 1000, "unit": "gbp", "price_year": 2024}})
     base = value_patients(result.events, result.patients, inputs, settings)
     more = value_patients(result.events, result.patients, dearer, settings)
     assert (more["costs_undiscounted"] - base["costs_undiscounted"]).sum() == pytest.approx(1000 * sessions)

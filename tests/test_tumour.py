@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
 import pytest
-from scipy import integrate
+from scipy import integrate, special
 
-from simulator.engine.tumour import GompertzTumourState, TumourModel, TumourState
+from simulator.engine.tumour import GompertzTumourState, GrowthDistribution, TumourModel, TumourState
 
 MODEL = TumourModel(
     log_reference_burden=math.log(0.1),
@@ -120,3 +121,46 @@ def test_gompertz_growth_matches_the_exponential_law_at_the_reference_burden_and
     gompertz.start_line(0.0, 1.0)
     x = gompertz.log_burden(0.0)
     assert gompertz.time_to_progression(0.0) == pytest.approx(math.log(x / (x + math.log(1.728))) / gompertz.growth)
+
+
+def mixture_cdf(distribution: GrowthDistribution, x: np.ndarray) -> np.ndarray:
+    shift = math.log(distribution.indolent_ratio)
+    share, spread = distribution.indolent_share, distribution.spread
+    return (1 - share) * special.ndtr(x / spread) + share * special.ndtr((x - shift) / spread)
+
+
+@pytest.mark.parametrize("spread, share, ratio", [(0.4, 0.3, 0.2), (0.8, 0.6, 0.05), (0.5, 0.05, 0.5)])
+def test_growth_mixture_deviate_is_the_quantile_of_the_mixture(spread, share, ratio):
+    distribution = GrowthDistribution(spread, share, ratio)
+    z = np.linspace(-6.5, 6.5, 201)
+    x = distribution.log_deviation(z)
+    # The share of patients growing more slowly than x is the normal probability of the deviate.
+    np.testing.assert_allclose(mixture_cdf(distribution, x), special.ndtr(z), atol=1e-6)
+    np.testing.assert_allclose(distribution.deviate(x), z, atol=1e-6)
+    assert np.all(np.diff(x) > 0)
+
+
+def test_growth_mixture_puts_the_indolent_share_at_the_indolent_rate():
+    distribution = GrowthDistribution(0.3, 0.4, 0.1)
+    z = special.ndtri(np.linspace(0.0005, 0.9995, 2000))  # an even grid of the population's quantiles
+    x = distribution.log_deviation(z)
+    # Components 7.7 spreads apart barely overlap: about 40% sit near log(0.1), the rest near 0.
+    assert np.mean(x < math.log(0.1) / 2) == pytest.approx(0.4, abs=0.005)
+
+
+def test_growth_without_an_indolent_share_is_the_single_log_normal():
+    distribution = GrowthDistribution(0.4147)
+    z = np.array([-2.0, 0.0, 0.7])
+    assert list(distribution.log_deviation(z)) == list(0.4147 * z)
+    assert list(distribution.deviate(0.4147 * z)) == list(z)
+
+
+def test_a_reading_error_moves_the_progression_read_and_never_below_its_floor():
+    model = dataclasses.replace(MODEL, reading_floor=0.1)
+    state = TumourState(model, math.log(0.05), 0.1, False)
+    state.start_line(0.0, 1.0, 1.0, 0.2)
+    assert state.time_to_progression(0.0) == pytest.approx((math.log(1.728) + 0.2) / 0.1, rel=1e-12)
+    state.start_line(0.0, 1.0, 1.0, -5.0)  # an error past the floor: read at a tenth of the RECIST growth
+    assert state.time_to_progression(0.0) == pytest.approx(0.1 * math.log(1.728) / 0.1, rel=1e-12)
+    state.start_line(0.0, 1.0, 1.0, 0.0)
+    assert state.time_to_progression(0.0) == pytest.approx(math.log(1.728) / 0.1, rel=1e-12)

@@ -43,6 +43,9 @@ from .settings import SETTINGS_LABEL, scenario_yaml
 Progress = Callable[[float, str], None]  # (fraction done, what is running)
 
 PAGE_SCENARIO_FILE = "scenario.yaml"
+# Width of a figure shown in half the page (the before/after view): at the style's DPI about the width of
+# a half-page column in a 1,600-pixel window, so that the browser hardly scales it, nor its at-risk numbers.
+NARROW_FIGURE_INCHES = 5.5
 COMPARE_FOLDER = "compare"
 PSA_FOLDER = "psa"
 # pyplot keeps global state and the page draws from several threads (one per browser session, and
@@ -57,7 +60,7 @@ class Simulation:
 
     prepared: PreparedScenario
     comparison: Comparison
-    psa: PSAResult
+    psa: PSAResult | None  # None with one strategy: no costs to compare
     economics: EconomicSettings
     seconds: float
 
@@ -68,19 +71,20 @@ class PageResult:
     strategies: list[str]
     comparator: str
     replications: int
-    patients: int
+    patients: int  # per strategy and replication (an open population: the mean number who arrived in the window)
+    open_population: bool
     psa_draws: int
     psa_patients: int
     headline: pd.DataFrame  # as `nelm-sim compare` prints it
     key_metrics: pd.DataFrame  # strategy, metric, label, unit, estimate, lower_95, upper_95
     all_metrics: pd.DataFrame  # every metric: rows, strategies as columns, 'estimate [CI]'
-    psa_summary: pd.DataFrame  # the rows of psa_summary.csv
-    icer: pd.DataFrame  # the rows of the PSA's icer.csv
-    cost_effectiveness: pd.DataFrame  # both, formatted for reading
+    psa_summary: pd.DataFrame | None  # the rows of psa_summary.csv (None: one strategy, no PSA)
+    icer: pd.DataFrame | None  # the rows of the PSA's icer.csv
+    cost_effectiveness: pd.DataFrame | None  # both, formatted for reading
     resectable_share: float  # resectable at entry, in the simulated cohort
-    figures: dict[str, bytes]  # PNG by role: km_os, km_pfs, symptoms, hazard_ratios, occupancy, ce_plane, ceac
+    figures: dict[str, bytes]  # PNG by role: km_os, km_os_narrow, km_pfs, symptoms, hazard_ratios, occupancy, ce_plane, ceac
     comparison_csv: bytes  # comparison.csv as `nelm-sim compare` writes it
-    resource_waits: pd.DataFrame | None
+    capacity: capacity.CapacityView | None  # the planner's view, when the scenario has resources
     seconds: float  # simulation and figures
 
 
@@ -109,10 +113,13 @@ def _blame_parameters(run: Callable[[], object]):
 
 def simulate(prepared: PreparedScenario, psa_draws: int, psa_patients: int, progress: Progress | None = None) -> Simulation:
     """Compare the strategies as `nelm-sim compare` does and run the PSA as `nelm-sim psa --draws
-    psa_draws --patients psa_patients` does (one worker: the CLI's results do not depend on it)."""
+    psa_draws --patients psa_patients` does (one worker: the CLI's results do not depend on it). With one
+    strategy there is nothing to compare costs with: no PSA."""
     started = time.perf_counter()
     scenario = prepared.scenario
     names = [s.name for s in prepared.strategies]
+    if len(names) < 2:
+        psa_draws = 0
     # Progress weighted by simulated lifetimes: a compare step is one strategy of one replication,
     # a PSA draw every strategy for psa_patients patients.
     compare_weight = scenario.cohort.size
@@ -131,7 +138,7 @@ def simulate(prepared: PreparedScenario, psa_draws: int, psa_patients: int, prog
     tracker = _PSAProgress(
         lambda k: report(compare_done + k * len(names) * psa_patients, f"Cost-effectiveness: PSA draw {k} of {psa_draws}")
     )
-    psa = _blame_parameters(lambda: run_psa(prepared, psa_draws, psa_patients, 1, economics, tracker))  # type: ignore[arg-type]
+    psa = _blame_parameters(lambda: run_psa(prepared, psa_draws, psa_patients, 1, economics, tracker)) if psa_draws else None  # type: ignore[arg-type]
     report(total, "Drawing the figures")
     return Simulation(prepared, comparison, psa, economics, time.perf_counter() - started)
 
@@ -165,6 +172,10 @@ def page_figures(simulation: Simulation) -> dict[str, bytes]:
             {t: [at_risk_counts(patients.loc[patients["strategy"] == s, duration], [t])[0] for s in names] for t in ticks}, index=names
         )
         figures[role] = _png(km_figure(curves, at_risk, names, f"{scenario.name}: {words} by strategy", ylabel, horizon))
+        if role == "km_os":  # the before/after view shows two side by side: drawn narrow, its text keeps its size
+            figures["km_os_narrow"] = _png(
+                km_figure(curves, at_risk, names, f"{scenario.name}: {words}", ylabel, horizon, width=NARROW_FIGURE_INCHES)
+            )
     figures["symptoms"] = _png(symptom_figure(comparison.symptom_curve, names, horizon))
     hazards = comparison.summary[comparison.summary["metric"] == "hr_os_vs_comparator"]
     if len(names) > 1:  # with one strategy there is nothing to compare it with
@@ -172,6 +183,8 @@ def page_figures(simulation: Simulation) -> dict[str, bytes]:
     figures["occupancy"] = _png(occupancy_figure(comparison.occupancy, names, horizon))
 
     psa, economics = simulation.psa, simulation.economics
+    if psa is None:
+        return figures
     summary = summarise_psa(psa, economics, simulation.prepared.params)
     costs = draws_matrix(psa.outcomes, names, "costs")
     qalys = draws_matrix(psa.outcomes, names, "qalys")
@@ -204,27 +217,33 @@ def page_result(simulation: Simulation) -> PageResult:
     summary = comparison.summary
     key = summary[summary["metric"].isin(HEADLINE_METRICS)][["strategy", "metric", "label", "unit", "estimate", "lower_95", "upper_95"]]
     metrics = [m for m in summary["metric"].unique() if metric_info(m)[2] != "other"]
-    psa_summary = summarise_psa(simulation.psa, simulation.economics, simulation.prepared.params)
+    psa = simulation.psa
+    open_population = scenario.capacity is not None and scenario.capacity.arrivals is not None
+    psa_summary = summarise_psa(psa, simulation.economics, simulation.prepared.params) if psa is not None else None
     with FIGURE_LOCK:
         figures = page_figures(simulation)
+        planner = capacity.capacity_view(comparison)
     return PageResult(
         scenario_yaml=scenario_yaml(scenario),
         strategies=names,
         comparator=comparison.comparator,
         replications=comparison.replications,
-        patients=scenario.cohort.size,
-        psa_draws=len(simulation.psa.outcomes["draw"].unique()),
-        psa_patients=simulation.psa.patients,
+        patients=scenario.cohort.size if not open_population else len(comparison.patients) // (len(names) * comparison.replications),
+        open_population=open_population,
+        psa_draws=len(psa.outcomes["draw"].unique()) if psa is not None else 0,
+        psa_patients=psa.patients if psa is not None else 0,
         headline=headline_table(summary, names, comparison.comparator),
         key_metrics=key.reset_index(drop=True),
         all_metrics=metric_table(summary, names, metrics, comparison.comparator),
-        psa_summary=psa_summary.summary,
-        icer=psa_summary.icer,
-        cost_effectiveness=cost_effectiveness_table(psa_summary.summary, psa_summary.icer, simulation.economics),
+        psa_summary=psa_summary.summary if psa_summary is not None else None,
+        icer=psa_summary.icer if psa_summary is not None else None,
+        cost_effectiveness=cost_effectiveness_table(psa_summary.summary, psa_summary.icer, simulation.economics)
+        if psa_summary is not None
+        else None,
         resectable_share=float(comparison.patients.drop_duplicates(["replication", "patient_id"])["resectable"].astype(bool).mean()),
         figures=figures,
         comparison_csv=csv_text(summary).encode("utf-8"),
-        resource_waits=capacity.resource_waits(comparison),
+        capacity=planner,
         seconds=simulation.seconds + time.perf_counter() - started,
     )
 
@@ -250,16 +269,18 @@ def download_files(simulation: Simulation) -> dict[str, bytes]:
         write_comparison_folder(
             comparison, folder / COMPARE_FOLDER, False, ["nelm-sim", "compare", PAGE_SCENARIO_FILE], simulation.seconds, text
         )
+        psa = simulation.psa
         psa_command = [
             "nelm-sim",
             "psa",
             PAGE_SCENARIO_FILE,
             "--draws",
-            str(len(simulation.psa.outcomes["draw"].unique())),
+            str(len(psa.outcomes["draw"].unique()) if psa is not None else 0),
             "--patients",
-            str(simulation.psa.patients),
+            str(psa.patients if psa is not None else 0),
         ]
-        write_psa_folder(on_file, simulation.psa, simulation.economics, folder / PSA_FOLDER, False, psa_command, started, 1)
+        if psa is not None:  # one strategy: no PSA, no psa/ folder
+            write_psa_folder(on_file, psa, simulation.economics, folder / PSA_FOLDER, False, psa_command, started, 1)
         return {
             "report.html": (folder / COMPARE_FOLDER / "report.html").read_bytes(),
             "comparison.csv": (folder / COMPARE_FOLDER / "comparison.csv").read_bytes(),

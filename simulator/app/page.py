@@ -1,8 +1,9 @@
 """The what-if page (Streamlit): controls in the sidebar, results in two tabs.
 
 Layout only: the settings and their validation are in ``settings``, the computations in ``compute``,
-the capacity hooks in ``capacity``. Every input is a bounded widget (no free text, no file upload,
-no path), so nothing typed on the page can open a file or run code.
+the planner's view in ``capacity``. Every input is a bounded widget or an uploaded scenario file (read
+by the command line's safe loader and validated as `nelm-sim validate` does; no free text, no path), so
+nothing typed on the page can open a file or run code.
 """
 
 from __future__ import annotations
@@ -11,28 +12,34 @@ import contextvars
 import math
 
 import streamlit as st
+import yaml
 
 from ..errors import UserInputError
 from ..reporting import numbers
-from ..reporting.capacity_report import SUMMARY_HEADINGS, SUMMARY_KINDS
 from ..reporting.tables import without_reference_rows
 from . import capacity, compute
 from .settings import (
     BUNDLED_SCENARIOS,
     CONTROLS,
+    MAX_UPLOAD_BYTES,
     MIN_STRATEGIES,
     RUN_DESIGN_DEFAULT,
     RUN_DESIGN_RANGES,
     SEED_FIGURE_PATIENTS,
     SEED_FOLDER,
-    SEED_RANGE,
     PageSettings,
     RunDesign,
+    base_scenario,
     build_prepared,
-    bundled_scenario,
+    control_range,
     default_strategies,
     default_values,
+    has_arrivals,
+    open_population_patients,
+    register_upload,
+    scenario_label,
     scenario_yaml,
+    seed_range,
     strategy_choices,
 )
 
@@ -40,6 +47,9 @@ CACHE_ENTRIES = 32
 DOWNLOAD_CACHE_ENTRIES = 4  # a few MB each (figures embedded)
 SHOWN_RUN = "shown_run"  # session key: the cache key of the run whose results are shown
 SHOWN_SEED = "shown_seed_figures"
+PINNED = "pinned_run"  # session key: (cache key, PageResult) of the result pinned as "before"
+BUNDLED_SOURCE = "A bundled scenario"
+UPLOAD_SOURCE = "Upload a scenario file"
 
 
 # Every cache is keyed by the validated scenario (its YAML text) and the PSA design; ``_progress``
@@ -72,18 +82,44 @@ def _key(scenario: str, name: str) -> str:
     return f"{scenario}:{name}"
 
 
-def _sidebar() -> PageSettings:
+def _chosen_scenario(sidebar) -> str | None:
+    """The scenario's name (bundled) or key (uploaded); None while no valid file is uploaded."""
+    source = sidebar.radio("Scenario from", (BUNDLED_SOURCE, UPLOAD_SOURCE), key="source", horizontal=True)
+    if source == BUNDLED_SOURCE:
+        return sidebar.selectbox(
+            "Scenario",
+            BUNDLED_SCENARIOS,
+            key="scenario",
+            help="A bundled scenario of scenarios/ (its base; variants and sweeps are for `nelm-sim scenarios`).",
+        )
+    upload = sidebar.file_uploader(
+        f"Scenario file (YAML, at most {numbers.count(MAX_UPLOAD_BYTES)} bytes)",
+        type=["yaml", "yml"],
+        key="upload",
+        help="Checked as `nelm-sim validate` checks a file; a bad file gives the same one-line message.",
+    )
+    if upload is None:
+        return None
+    try:
+        key = register_upload(upload.name, upload.getvalue())
+    except UserInputError as exc:
+        sidebar.error(str(exc))
+        return None
+    sidebar.success(f"{scenario_label(key)}: valid (checked as `nelm-sim validate` checks it)")
+    return key
+
+
+def _sidebar() -> PageSettings | None:
     sidebar = st.sidebar
     sidebar.header("Settings")
-    scenario = sidebar.selectbox(
-        "Scenario",
-        BUNDLED_SCENARIOS,
-        key="scenario",
-        help="A bundled scenario of scenarios/ (its base; variants and sweeps are for `nelm-sim scenarios`).",
-    )
-    base = bundled_scenario(scenario)
+    scenario = _chosen_scenario(sidebar)
+    if scenario is None:
+        return None
+    base = base_scenario(scenario)
     if base.description:
         sidebar.caption(base.description)
+    if base.variants or base.sweep:
+        sidebar.caption("The page runs the scenario's base; its variants and sweep are for `nelm-sim scenarios`.")
     strategies = sidebar.multiselect(
         "Strategies to compare",
         strategy_choices(scenario),
@@ -97,10 +133,11 @@ def _sidebar() -> PageSettings:
     for group in groups:
         box = sidebar.expander(group, expanded=group == groups[0])
         for control in (c for c in CONTROLS if c.group == group):
+            low, high = control_range(scenario, control)
             values[control.key] = box.slider(
                 f"{control.label} ({control.unit})",
-                min_value=control.minimum,
-                max_value=control.maximum,
+                min_value=low,
+                max_value=high,
                 value=defaults[control.key],
                 step=control.step,
                 format=_format(control.step),
@@ -110,6 +147,11 @@ def _sidebar() -> PageSettings:
             )
     theatre = _theatre_capacity_control(sidebar, scenario)
     design_box = sidebar.expander("Run size and seed")
+    if has_arrivals(scenario):
+        design_box.caption(
+            f"Open population (capacity.arrivals): the patients are those who arrive, up to about "
+            f"{numbers.count(open_population_patients(scenario))} per replication and strategy; the number of patients below is not used."
+        )
     design = {}
     for name, label in (
         ("patients", "Patients per strategy and replication"),
@@ -123,11 +165,8 @@ def _sidebar() -> PageSettings:
                 label, min_value=low, max_value=high, value=getattr(RUN_DESIGN_DEFAULT, name), step=step, key=_key(scenario, name)
             )
         )
-    seed = int(
-        design_box.number_input(
-            "Seed", min_value=SEED_RANGE[0], max_value=SEED_RANGE[1], value=base.seed, step=1, key=_key(scenario, "seed")
-        )
-    )
+    low, high = seed_range(scenario)
+    seed = int(design_box.number_input("Seed", min_value=low, max_value=high, value=base.seed, step=1, key=_key(scenario, "seed")))
     if sidebar.button("Reset to the model's values", key="reset"):
         for name in [k for k in st.session_state if str(k).startswith(f"{scenario}:")]:
             del st.session_state[name]
@@ -142,17 +181,15 @@ def _format(step: float) -> str:
 
 
 def _theatre_capacity_control(sidebar, scenario: str) -> float | None:
-    """Shown only when the model supports resources (issue 7; see capacity.py)."""
-    if not capacity.capacity_supported():
-        return None
-    default = capacity.theatre_capacity_default(bundled_scenario(scenario))
+    """Shown for a scenario that configures a theatre (capacity.resources.theatre)."""
+    default = capacity.theatre_capacity_default(base_scenario(scenario))
     if default is None:
         return None
     low, high, step = capacity.THEATRE_CAPACITY_RANGE
     return sidebar.slider(
         f"{capacity.THEATRE_CAPACITY_LABEL} ({capacity.THEATRE_CAPACITY_UNIT})",
-        min_value=low,
-        max_value=high,
+        min_value=min(low, default),
+        max_value=max(high, default),
         value=float(default),
         step=step,
         key=_key(scenario, "theatre_capacity"),
@@ -172,7 +209,10 @@ def _progress_bar(text: str):
     return bar, update
 
 
-def _comparison_tab(settings: PageSettings) -> None:
+def _comparison_tab(settings: PageSettings | None) -> None:
+    if settings is None:
+        st.info("Upload a scenario file in the sidebar (YAML, as `nelm-sim validate` reads it), or choose a bundled scenario.")
+        return
     try:
         prepared = build_prepared(settings)
         run_key = (scenario_yaml(prepared.scenario), settings.design.psa_draws, settings.design.psa_patients)
@@ -195,18 +235,77 @@ def _comparison_tab(settings: PageSettings) -> None:
     bar.empty()
     if shown != run_key:
         st.warning("The settings have changed since this run: press Run to update the results.")
+    _before_after(result, shown)
     _results(result, shown)
 
 
+def _run_words(result: compute.PageResult) -> str:
+    psa = (
+        f", and {result.psa_draws} PSA draws x {numbers.count(result.psa_patients)} patients"
+        if result.psa_draws
+        else " (one strategy: no cost-effectiveness)"
+    )
+    strategies = f"{len(result.strategies)} {'strategy' if len(result.strategies) == 1 else 'strategies'}"
+    patients = f"{'about ' if result.open_population else ''}{numbers.count(result.patients)} {'arriving ' if result.open_population else ''}patients"
+    return f"{strategies} x {patients} x {result.replications} replication(s){psa}"
+
+
+def _flat(data: object, prefix: str = "") -> dict[str, object]:
+    """A scenario mapping as dotted field paths (cohort.mix.functional: 0.8); a list of named entries
+    (strategies) as its names."""
+    if isinstance(data, dict):
+        out: dict[str, object] = {}
+        for key, value in data.items():
+            out.update(_flat(value, f"{prefix}{key}."))
+        return out
+    if isinstance(data, list) and all(isinstance(item, (str, dict)) for item in data):
+        data = ", ".join(item if isinstance(item, str) else str(item.get("name", item)) for item in data)
+    return {prefix.rstrip("."): data}
+
+
+def _changes(before: str, after: str) -> list[str]:
+    """The scenario fields that differ between two runs' scenarios (as `scenario.yaml` holds them)."""
+    old, new = _flat(yaml.safe_load(before)), _flat(yaml.safe_load(after))
+    unset = "(not set)"
+    return [
+        f"{name}: {old.get(name, unset)} -> {new.get(name, unset)}"
+        for name in sorted(set(old) | set(new))
+        if old.get(name) != new.get(name)
+    ]
+
+
+def _before_after(result: compute.PageResult, run_key: tuple) -> None:
+    """Pin a result, change the settings, run again: the pinned result and the current one side by side."""
+    pinned = st.session_state.get(PINNED)
+    pin, unpin, _ = st.columns([1, 1, 4])
+    if pin.button("Pin this result", key="pin", help="Keep this result as 'before': change the settings, run, and compare."):
+        st.session_state[PINNED] = pinned = (run_key, result)
+    if pinned is not None and unpin.button("Unpin", key="unpin"):
+        del st.session_state[PINNED]
+        pinned = None
+    if pinned is None:
+        return
+    pinned_key, before = pinned
+    if pinned_key == run_key:
+        st.caption("This result is pinned: change the settings and press Run to see it beside the new one.")
+        return
+    st.subheader("Before and after")
+    changes = _changes(before.scenario_yaml, result.scenario_yaml)
+    st.caption("What changed: " + ("; ".join(changes) if changes else "nothing in the scenario (the same settings)") + ".")
+    left, right = st.columns(2)
+    for column, shown, title in ((left, before, "Before (pinned)"), (right, result, "After (current)")):
+        column.markdown(f"**{title}**: {_run_words(shown)}")
+        column.image(shown.figures["km_os_narrow"], caption=f"{title}: overall survival (Kaplan-Meier, numbers at risk)")
+        column.table(shown.headline)
+
+
 def _results(result: compute.PageResult, run_key: tuple) -> None:
-    st.success(
-        f"{len(result.strategies)} strategies x {numbers.count(result.patients)} patients x {result.replications} replication(s), "
-        f"and {result.psa_draws} PSA draws x {numbers.count(result.psa_patients)} patients: {numbers.seconds(result.seconds)} s "
-        "(a repeated setting comes from the cache at once)."
+    st.success(f"{_run_words(result)}: {numbers.seconds(result.seconds)} s (a repeated setting comes from the cache at once).")
+    psa_command = (
+        f" and `nelm-sim psa scenario.yaml --draws {result.psa_draws} --patients {result.psa_patients}`" if result.psa_draws else ""
     )
     st.caption(
-        f"The same numbers from the command line: download scenario.yaml, then `nelm-sim compare scenario.yaml` and "
-        f"`nelm-sim psa scenario.yaml --draws {result.psa_draws} --patients {result.psa_patients}`. "
+        f"The same numbers from the command line: download scenario.yaml, then `nelm-sim compare scenario.yaml`{psa_command}. "
         f"Resectable at entry in this cohort: {numbers.percent(result.resectable_share)}."
     )
     st.subheader("Survival")
@@ -222,6 +321,7 @@ def _results(result: compute.PageResult, run_key: tuple) -> None:
         st.dataframe(without_reference_rows(result.key_metrics, result.comparator), hide_index=True)
     with st.expander("Every metric"):
         st.table(result.all_metrics)
+    _planner_section(result)
     st.subheader("Symptom control")
     st.image(result.figures["symptoms"], caption="Control of hormonal symptoms among patients with functional tumours")
     with st.expander("Hazard ratios and state occupancy"):
@@ -230,7 +330,15 @@ def _results(result: compute.PageResult, run_key: tuple) -> None:
         else:
             st.caption("One strategy only: no hazard ratios to show.")
         st.image(result.figures["occupancy"])
+    _cost_effectiveness(result)
+    _downloads(result, run_key)
+
+
+def _cost_effectiveness(result: compute.PageResult) -> None:
     st.subheader("Cost-effectiveness")
+    if result.cost_effectiveness is None:
+        st.caption("One strategy only: no costs or QALYs to compare it with (no PSA run). Choose a second strategy to compare.")
+        return
     st.caption(
         f"Probabilistic sensitivity analysis: {numbers.count(result.psa_draws)} parameter draws of "
         f"{numbers.count(result.psa_patients)} patients per strategy."
@@ -242,7 +350,9 @@ def _results(result: compute.PageResult, run_key: tuple) -> None:
     with st.expander("PSA summary and incremental analysis at full precision (the rows of psa_summary.csv and icer.csv)"):
         st.dataframe(result.psa_summary, hide_index=True)
         st.dataframe(result.icer, hide_index=True)
-    _resource_waits_panel(result)
+
+
+def _downloads(result: compute.PageResult, run_key: tuple) -> None:
     st.subheader("Downloads")
     st.caption(
         "The report and the zip hold the CLI's compare/ and psa/ folders of this run; they are built when asked for (a few seconds)."
@@ -261,12 +371,29 @@ def _results(result: compute.PageResult, run_key: tuple) -> None:
         column.download_button(name, data, file_name=name, mime=mime, key=f"download:{name}", on_click="ignore")
 
 
-def _resource_waits_panel(result: compute.PageResult) -> None:
-    """Shown only when the run has resource waits (capacity modelling, issue 7; see capacity.py)."""
-    if result.resource_waits is None:
+def _planner_section(result: compute.PageResult) -> None:
+    """Shown when the run has hospital resources (a scenario with a capacity section)."""
+    view = result.capacity
+    if view is None:
         return
-    st.subheader("Resource waits")
-    st.dataframe(numbers.format_columns(result.resource_waits, SUMMARY_KINDS, SUMMARY_HEADINGS), hide_index=True)
+    st.subheader("Capacity and waiting (for planners)")
+    st.caption(
+        "Shared hospital resources with queues, over the statistics window (after the warm-up), means over replications. "
+        "Utilisation is the share of the open (scheduled) time's capacity in use, at most 100%; work that runs on after a "
+        "session closes is counted apart as overrun hours."
+    )
+    for warning in view.warnings:
+        st.warning(warning)
+    st.table(view.summary)
+    if view.unused:
+        st.caption(f"Not used by any strategy in this run, so left out of the figures: {', '.join(view.unused)}.")
+    if not view.years.empty:
+        st.markdown("**Year by year** (years of the statistics window; waits of the requests made in that year)")
+        st.table(view.years)
+    st.markdown("**Patients whose course changed because of waiting** (all replications)")
+    st.table(view.waiting)
+    for caption, png in view.figures:
+        st.image(png, caption=caption)
 
 
 def _seed_tab() -> None:

@@ -7,12 +7,22 @@ so the page holds no model numbers of its own; the slider ranges are UI choices.
 become a scenario mapping that goes through the same validation as a scenario file (pydantic model,
 then ``prepare``), so a bad combination ends as the same one-line message the CLI prints.
 
-The scenario is chosen by name from a fixed list; no path typed on the page is ever opened.
+The scenario is chosen by name from a fixed list, or uploaded as a file: an upload is validated by
+``nelm-sim validate``'s own function (a temporary copy, then the one-line message names the uploaded
+file) and kept by its content's SHA-256. No path typed on the page is ever opened.
+
+Limits are the command line's (config.py), checked here first in the page's own terms: shares as the
+sliders show them (percentages) and run sizes named after the page's inputs.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
+import re
+import tempfile
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -20,20 +30,39 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from ..config import Scenario, load_scenario, validation_error_to_scenario_error
-from ..errors import ScenarioError, UserInputError
+from ..capacity.arrivals import expected_arrivals
+from ..capacity.run import ARRIVAL_LIMIT_SDS, arrival_months
+from ..commands.validate import validate_file
+from ..config import MAX_SIMULATED_LIFETIMES, Scenario, load_scenario, validation_error_to_scenario_error
+from ..errors import ParameterError, ScenarioError, UserInputError
 from ..experiments.runner import PreparedScenario, prepare
+from ..io import MAX_FILE_BYTES
 from ..pathways.strategies import bundled_strategies
+from ..reporting import numbers
 from . import capacity
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SCENARIO_FOLDER = PROJECT_ROOT / "scenarios"
 SEED_FOLDER = SCENARIO_FOLDER / "seed"
 # The scenarios the page offers: file stems in scenarios/. Only these names are ever looked up.
-BUNDLED_SCENARIOS = ("baseline", "evidence-variants", "population-variants")
+BUNDLED_SCENARIOS = ("baseline", "evidence-variants", "population-variants", "capacity-constrained")
 # What error messages name instead of a file: the settings come from the page, not from a file.
 SETTINGS_LABEL = "page settings"
-MIN_STRATEGIES = 2
+# One strategy is a run, not a comparison, but it is what a planner needs of a capacity scenario (its
+# queues and waits); hazard ratios and incremental costs then have nothing to compare and are left out.
+MIN_STRATEGIES = 1
+# An uploaded scenario file obeys the command line's limit on a scenario file (io.read_yaml).
+MAX_UPLOAD_BYTES = MAX_FILE_BYTES
+UPLOAD_PREFIX = "upload-"
+UPLOAD_NAME_CHARACTERS = 80  # how much of an uploaded file's name messages show
+UPLOADS_KEPT = 16  # uploaded scenarios kept in memory (by content), the oldest forgotten first
+# Cohort shares that the model requires to sum to at most 1 (engine/cohort.mix_probabilities), as the
+# page's controls: checked first in the page's terms (percentages).
+SHARE_GROUPS = (("mix.primary_pancreas", "mix.primary_small_bowel"), ("mix.burden_25to50", "mix.burden_gt50"))
+# A page run (the comparison and its PSA together) simulates at most as many lifetimes as one command-line
+# run that keeps its event log (config.MAX_SIMULATED_LIFETIMES): at the page's measured pace (README
+# "Interactive page": about 1,400 lifetimes a second, figures included) that is a few minutes at most.
+PAGE_MAX_LIFETIMES = MAX_SIMULATED_LIFETIMES
 
 
 @dataclass(frozen=True)
@@ -258,6 +287,62 @@ def _one_line(message: str) -> str:
     return " ".join(str(message).split())
 
 
+# Uploaded scenarios by key ("upload-" + the first 16 hex digits of the file's SHA-256): the same file
+# uploaded again is the same scenario, so its widgets keep their values and its runs their cache.
+_UPLOADS: OrderedDict[str, tuple[str, Scenario]] = OrderedDict()
+_UPLOADS_LOCK = threading.Lock()  # one per server: each browser session runs in its own thread
+
+
+def is_upload(name: str) -> bool:
+    return name.startswith(UPLOAD_PREFIX)
+
+
+def upload_label(file_name: str) -> str:
+    """The uploaded file's own name (no folder), printable and short: what messages name."""
+    base = re.split(r"[\\/]", str(file_name))[-1]
+    shown = "".join(c if c.isprintable() and not c.isspace() else "_" for c in base)[:UPLOAD_NAME_CHARACTERS]
+    return shown or "uploaded file"
+
+
+def register_upload(file_name: str, data: bytes) -> str:
+    """Validate an uploaded scenario file exactly as `nelm-sim validate` does and keep it; the key the page
+    chooses it by. A bad file raises UserInputError with the CLI's one line, naming the uploaded file."""
+    label = upload_label(file_name)
+    key = UPLOAD_PREFIX + hashlib.sha256(data).hexdigest()[:16]
+    with _UPLOADS_LOCK:
+        if key in _UPLOADS and _UPLOADS[key][0] == label:  # validated before (every widget change re-runs the page)
+            _UPLOADS.move_to_end(key)
+            return key
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise UserInputError(f"{label}: expected a file of at most {numbers.count(MAX_UPLOAD_BYTES)} bytes, got {numbers.count(len(data))}")
+    with tempfile.TemporaryDirectory(prefix="nelm-sim-upload-") as temporary:
+        path = Path(temporary) / "scenario.yaml"
+        path.write_bytes(data)
+        try:
+            validate_file(path)
+            scenario = load_scenario(path)
+        except ParameterError as exc:
+            raise UserInputError(ScenarioError(label, exc.inner.field, exc.inner.expected, exc.inner.got).one_line()) from None
+        except ScenarioError as exc:
+            raise UserInputError(ScenarioError(label, exc.field, exc.expected, exc.got).one_line()) from None
+        except UserInputError as exc:
+            raise UserInputError(_one_line(str(exc).replace(str(path), label))) from None
+    with _UPLOADS_LOCK:
+        _UPLOADS[key] = (label, scenario)
+        _UPLOADS.move_to_end(key)
+        while len(_UPLOADS) > UPLOADS_KEPT:
+            _UPLOADS.popitem(last=False)
+    return key
+
+
+def scenario_label(name: str) -> str:
+    """What the page calls a scenario: the bundled name, or the uploaded file's name."""
+    if is_upload(name):
+        base_scenario(name)  # refuses a key that was never uploaded (or was forgotten)
+        return _UPLOADS[name][0]
+    return name
+
+
 def scenario_path(name: str) -> Path:
     if name not in BUNDLED_SCENARIOS:
         raise UserInputError(f"scenario: expected one of {', '.join(BUNDLED_SCENARIOS)}, got {_one_line(repr(name))[:60]}")
@@ -269,26 +354,49 @@ def bundled_scenario(name: str) -> Scenario:
     return load_scenario(scenario_path(name))
 
 
-@lru_cache(maxsize=len(BUNDLED_SCENARIOS))
+def base_scenario(name: str) -> Scenario:
+    """A bundled scenario by name, or an uploaded one by its key."""
+    if is_upload(name):
+        with _UPLOADS_LOCK:
+            kept = _UPLOADS.get(name)
+        if kept is None:
+            raise UserInputError("uploaded scenario: expected a file uploaded on this page (upload it again)")
+        return kept[1]
+    return bundled_scenario(name)
+
+
+@lru_cache(maxsize=len(BUNDLED_SCENARIOS) + UPLOADS_KEPT)
 def _prepared_default(name: str) -> PreparedScenario:
-    return prepare(bundled_scenario(name), scenario_path(name))
+    label = scenario_label(name) if is_upload(name) else scenario_path(name)
+    return prepare(base_scenario(name), label)
+
+
+def has_arrivals(name: str) -> bool:
+    """True when the scenario's cohort is an open population (capacity.arrivals): cohort.size is not used."""
+    capacity_section = base_scenario(name).capacity
+    return capacity_section is not None and capacity_section.arrivals is not None
+
+
+def has_resources(name: str) -> bool:
+    capacity_section = base_scenario(name).capacity
+    return capacity_section is not None and capacity_section.resources is not None and bool(capacity_section.resources.configured())
 
 
 def strategy_choices(name: str) -> list[str]:
     """The scenario's own strategies first (in its order), then the other bundled strategies."""
-    own = [s.name for s in bundled_scenario(name).strategies]
+    own = [s.name for s in base_scenario(name).strategies]
     return own + [s for s in bundled_strategies() if s not in own]
 
 
 def default_strategies(name: str) -> list[str]:
-    return [s.name for s in bundled_scenario(name).strategies]
+    return [s.name for s in base_scenario(name).strategies]
 
 
 def default_value(name: str, control: Control) -> float:
     """The value the model uses for this scenario, in the control's unit: from the parameter library
     (with calibration and the scenario's overrides) or the scenario's economics section."""
     if control.target == "wtp":
-        return float(bundled_scenario(name).economics.willingness_to_pay[0])
+        return float(base_scenario(name).economics.willingness_to_pay[0])
     return _display(_prepared_default(name).params.value(control.parameter) * control.scale)
 
 
@@ -301,21 +409,35 @@ def default_values(name: str) -> dict[str, float]:
     return {c.key: default_value(name, c) for c in CONTROLS}
 
 
+def control_range(name: str, control: Control) -> tuple[float, float]:
+    """The control's range, widened to the scenario's own value when an uploaded file sets one outside it
+    (the file passed the CLI's validation, so its value is one the model accepts)."""
+    default = default_value(name, control)
+    return min(control.minimum, default), max(control.maximum, default)
+
+
+def seed_range(name: str) -> tuple[int, int]:
+    """The seed input's range, widened to an uploaded file's own seed (the CLI takes any up to MAX_SEED)."""
+    return SEED_RANGE[0], max(SEED_RANGE[1], base_scenario(name).seed)
+
+
 def default_settings(name: str = BUNDLED_SCENARIOS[0]) -> PageSettings:
     return PageSettings(
         scenario=name,
         strategies=tuple(default_strategies(name)),
         values=tuple(default_values(name).items()),
-        seed=bundled_scenario(name).seed,
+        seed=base_scenario(name).seed,
     )
 
 
 def check_settings(settings: PageSettings) -> None:
     """Refuse values outside the controls' ranges, whatever sent them (the widgets already bound them)."""
-    scenario_path(settings.scenario)
+    if not is_upload(settings.scenario):
+        scenario_path(settings.scenario)
+    base_scenario(settings.scenario)
     choices = strategy_choices(settings.scenario)
     if len(settings.strategies) < MIN_STRATEGIES:
-        raise UserInputError(f"strategies: expected at least {MIN_STRATEGIES} strategies to compare, got {len(settings.strategies)}")
+        raise UserInputError(f"Strategies to compare: choose at least {MIN_STRATEGIES}, got none")
     for strategy in settings.strategies:
         if strategy not in choices:
             raise UserInputError(f"strategies: expected names from {', '.join(choices)}, got {_one_line(repr(strategy))[:60]}")
@@ -328,26 +450,72 @@ def check_settings(settings: PageSettings) -> None:
         control = CONTROLS_BY_KEY[key]
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             raise UserInputError(f"{control.label}: expected a number, got {_one_line(repr(value))[:60]}")
-        if not control.minimum <= value <= control.maximum:
-            raise UserInputError(f"{control.label}: expected {control.minimum:g} to {control.maximum:g} ({control.unit}), got {value:g}")
+        low, high = control_range(settings.scenario, control)
+        if not low <= value <= high:
+            raise UserInputError(f"{control.label}: expected {low:g} to {high:g} ({control.unit}), got {value:g}")
     for name, (low, high, _) in RUN_DESIGN_RANGES.items():
         value = getattr(settings.design, name)
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             raise UserInputError(
                 f"{name.replace('_', ' ')}: expected a whole number from {low} to {high}, got {_one_line(repr(value))[:60]}"
             )
-    if isinstance(settings.seed, bool) or not isinstance(settings.seed, int) or not SEED_RANGE[0] <= settings.seed <= SEED_RANGE[1]:
+    low, high = seed_range(settings.scenario)
+    if isinstance(settings.seed, bool) or not isinstance(settings.seed, int) or not low <= settings.seed <= high:
+        raise UserInputError(f"seed: expected a whole number from {low} to {high}, got {_one_line(repr(settings.seed))[:60]}")
+
+
+def _percent(value: float) -> str:
+    return f"{value:g}%"
+
+
+def check_page_limits(settings: PageSettings) -> None:
+    """The model's limits that a page user can reach, in the page's terms: cohort shares as the sliders show
+    them (percentages) and the run's size named after the page's own inputs. The same settings run from the
+    command line meet the same limits (config.py, engine/cohort.mix_probabilities)."""
+    values = dict(settings.values)
+    for group in SHARE_GROUPS:
+        shown = [values[key] for key in group]
+        if sum(shown) > 100.0 + 1e-7:
+            labels = " + ".join(CONTROLS_BY_KEY[key].label for key in group)
+            parts = " + ".join(_percent(v) for v in shown)
+            raise UserInputError(
+                f"{labels}: at most 100% of patients together, got {parts} = {_percent(_display(sum(shown)))}; lower one of them"
+            )
+    strategies = len(settings.strategies)
+    design = settings.design
+    if has_arrivals(settings.scenario):
+        patients = open_population_patients(settings.scenario)
+        comparison_words = f"up to {numbers.count(patients)} arriving patients"
+        psa_patients, psa_words = patients, f"up to {numbers.count(patients)} arriving patients"
+    else:
+        patients, comparison_words = design.patients, f"{numbers.count(design.patients)} patients"
+        psa_patients, psa_words = design.psa_patients, f"{numbers.count(design.psa_patients)} patients"
+    comparison = patients * design.replications * strategies
+    psa = design.psa_draws * psa_patients * strategies if strategies > 1 else 0
+    if comparison + psa > PAGE_MAX_LIFETIMES:
         raise UserInputError(
-            f"seed: expected a whole number from {SEED_RANGE[0]} to {SEED_RANGE[1]}, got {_one_line(repr(settings.seed))[:60]}"
+            f"Run size: at most {numbers.count(PAGE_MAX_LIFETIMES)} simulated lifetimes in one run of the page, got {numbers.count(comparison + psa)} "
+            f"(comparison: {comparison_words} x {design.replications} replications x {strategies} strategies = {numbers.count(comparison)}; "
+            f"cost-effectiveness: {design.psa_draws} PSA draws x {psa_words} x {strategies} strategies = {numbers.count(psa)}); "
+            "lower them under Run size and seed, or run larger analyses with nelm-sim compare and nelm-sim psa"
         )
 
 
+def open_population_patients(name: str) -> int:
+    """The most patients an open population may bring, as the command line bounds it (capacity/run.py:
+    the expected arrivals plus ARRIVAL_LIMIT_SDS standard deviations)."""
+    scenario = base_scenario(name)
+    mean = expected_arrivals(_prepared_default(name).params, scenario.capacity.arrivals.catchment_population, arrival_months(scenario))  # type: ignore[union-attr]
+    return math.ceil(mean + ARRIVAL_LIMIT_SDS * math.sqrt(mean))
+
+
 def scenario_data(settings: PageSettings) -> dict:
-    """The scenario mapping the page runs: the bundled scenario's base (its variants and sweep are for
-    `nelm-sim scenarios`, not `compare`) with the chosen strategies, run design and every control that
-    differs from its default written as an override."""
+    """The scenario mapping the page runs: the scenario's base (its variants and sweep are for `nelm-sim
+    scenarios`, not `compare`) with the chosen strategies, run design and every control that differs
+    from its default written as an override."""
     check_settings(settings)
-    base = bundled_scenario(settings.scenario)
+    check_page_limits(settings)
+    base = base_scenario(settings.scenario)
     data = base.model_dump(mode="json", exclude_none=True)
     data.pop("variants", None)
     data.pop("sweep", None)
@@ -385,9 +553,9 @@ def _labelled(error: ScenarioError) -> UserInputError:
 
 
 def build_prepared(settings: PageSettings) -> PreparedScenario:
-    """Validate the page's settings as the CLI validates a scenario file: the scenario model, then
-    ``prepare`` (parameter checks, cohort shares that sum to at most 1, strategies). Raises
-    UserInputError with one line."""
+    """Validate the page's settings as the CLI validates a scenario file: the page's limits in its own
+    terms, then the scenario model, then ``prepare`` (parameter checks, cohort shares that sum to at most
+    1, strategies). Raises UserInputError with one line."""
     data = scenario_data(settings)
     try:
         scenario = Scenario.model_validate(data)
@@ -395,6 +563,8 @@ def build_prepared(settings: PageSettings) -> PreparedScenario:
         raise _labelled(validation_error_to_scenario_error(Path(SETTINGS_LABEL), exc)) from None
     try:
         return prepare(scenario, SETTINGS_LABEL)
+    except ParameterError as exc:
+        raise _labelled(exc.inner) from None
     except ScenarioError as exc:
         raise _labelled(exc) from None
 

@@ -325,9 +325,10 @@ class Hospital:
     def wait_table(self) -> pd.DataFrame:
         return pd.DataFrame.from_records(self.waits, columns=WAIT_COLUMNS)
 
-    def resource_table(self, waits: pd.DataFrame) -> pd.DataFrame:
-        """Per resource over the statistics window: utilisation, queue length, waits, procedures and bed-days a year."""
-        start, end = self.window
+    def resource_table(self, waits: pd.DataFrame, window: tuple[float, float] | None = None) -> pd.DataFrame:
+        """Per resource over the statistics window (or ``window``, a part of it): utilisation, queue length,
+        waits, procedures and bed-days a year."""
+        start, end = window if window is not None else self.window
         years = (end - start) / MONTHS_PER_YEAR
         rows = []
         for name, resource in self.resources.items():

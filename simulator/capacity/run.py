@@ -93,6 +93,7 @@ class CapacityTables:
     waits: list[pd.DataFrame] = field(default_factory=list)
     queues: list[pd.DataFrame] = field(default_factory=list)
     metrics: list[pd.DataFrame] = field(default_factory=list)
+    years: list[pd.DataFrame] = field(default_factory=list)  # the resources table of each year of the window (the page)
 
     def frame(self, name: str) -> pd.DataFrame:
         import pandas as pd
@@ -101,7 +102,7 @@ class CapacityTables:
         return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
     def extend(self, other: CapacityTables) -> None:
-        for name in ("resources", "waits", "queues", "metrics"):
+        for name in ("resources", "waits", "queues", "metrics", "years"):
             getattr(self, name).extend(getattr(other, name))
 
 
@@ -146,9 +147,38 @@ def finish(
         queues = hospital.queue_table()
         out.queues.append(queues.assign(**tag)[["replication", "strategy", *queues.columns]])
         out.metrics.append(capacity_metrics(resources, table, replication, strategy))
+        out.years.append(yearly_resources(hospital, waits, tag))
     hospital.model = None  # break the model <-> hospital cycle: the run is over
     model.close()
     return events, table
+
+
+def yearly_resources(hospital, waits: pd.DataFrame, tag: dict) -> pd.DataFrame:
+    """The resources table (utilisation, waits, queues, procedures) of each year of the statistics window,
+    counted from its start (a last part-year is its own row): how the load changes while the population
+    and its queues grow."""
+    import pandas as pd
+
+    start, end = hospital.window
+    parts = []
+    for year, first in enumerate(np.arange(start, end, MONTHS_PER_YEAR), start=1):
+        last = min(first + MONTHS_PER_YEAR, end)
+        requested = waits[(waits["requested_month"] >= first) & (waits["requested_month"] < last)] if len(waits) else waits
+        table = hospital.resource_table(requested, (float(first), float(last)))
+        parts.append(table.assign(year=year, from_month=float(first), to_month=float(last), **tag))
+    if not parts:
+        return pd.DataFrame()
+    frame = pd.concat(parts, ignore_index=True)
+    return frame[
+        [
+            "replication",
+            "strategy",
+            "year",
+            "from_month",
+            "to_month",
+            *[c for c in frame.columns if c not in (*tag, "year", "from_month", "to_month")],
+        ]
+    ]
 
 
 def capacity_metrics(resources: pd.DataFrame, table: pd.DataFrame, replication: int, strategy: str) -> pd.DataFrame:

@@ -20,7 +20,7 @@ import pandas as pd
 import yaml
 
 from ..capacity.run import growing_queues
-from ..config import Scenario
+from ..config import LIBRARY_CURRENCY, Scenario
 from ..errors import ScenarioError, ScenarioWarning
 from ..io import file_sha256
 from ..reporting.capacity_report import capacity_figures, planner_section
@@ -43,14 +43,17 @@ DEPENDENCIES = ("simpy", "numpy", "pandas", "scipy", "matplotlib", "pyyaml", "py
 # matches appends its unit; a name neither states nor gets a unit only if it is declared unitless below.
 
 # Words that state a unit when they are a whole word of a name (``wait_p90_days``, ``resected_share``,
-# ``procedures_per_year``, ``incremental_qalys``).
-UNIT_WORDS = frozenset({"months", "month", "days", "hours", "years", "year", "week", "gbp", "qalys", "share", "probability"})
+# ``procedures_per_year``, ``incremental_qalys``); the scenario's currency (``gbp``) is one too.
+UNIT_WORDS = frozenset({"months", "month", "days", "hours", "years", "year", "week", "qalys", "share", "probability"})
+MONEY = "{currency}"  # in a rule's unit: the scenario's currency, lower case (gbp, eur, ...)
 # (pattern, unit suffix), first match wins; a pattern matches the whole name. New columns that follow the
-# naming (``costs_<category>``, ``<...>_nmb_<...>``) get their unit without editing a list.
+# naming (``cost_<category>``, ``<...>_nmb_<...>``) get their unit without editing a list.
 UNIT_RULES: tuple[tuple[str, str], ...] = (
-    (r"(wtp|icer)(_.*)?", "gbp_per_qaly"),  # willingness to pay, and the incremental cost per QALY
-    (r"(.*_)?(costs?|nmb|inmb|evpi)(_.*)?", "gbp"),  # costs of any category, net monetary benefit, EVPI
-    (r"range", "gbp"),  # tornado.csv: the width of the incremental net monetary benefit's bar
+    (r"(wtp|icer)(_.*)?", f"{MONEY}_per_qaly"),  # willingness to pay, and the incremental cost per QALY
+    (r"(.*_)?(costs?|nmb|inmb|inb|evpi)(_.*)?", MONEY),  # costs of any category, net (monetary) benefit, EVPI
+    (r"range", MONEY),  # tornado.csv: the width of the incremental net monetary benefit's bar
+    (r"qaly_shortfall_absolute", "qalys"),
+    (r"qaly_shortfall_proportional", "share"),
     (r"median_(os|pfs\d)_(lower|upper)_95", "months"),  # the interval of median_os_months, median_pfs1_months
     (r"time_to_first_control", "months"),
     (r"age", "years"),
@@ -68,7 +71,7 @@ UNITLESS = frozenset(
         "lines", "mean_lines", "progressions", "adverse_events", "waits", "left_queue", "capacity", "sessions",
         "queue", "mean_queue", "max_queue", "in_use", "max_in_use", "count", "alive", "controlled",
         "functional_patients", "at_risk", "patients", "replications", "population", "strategies", "psa_redraws",
-        "progressions_while_waiting", "priority", "evaluations", "rank", "parameters",
+        "progressions_while_waiting", "priority", "evaluations", "rank", "parameters", "subgroup_value",
         # 0/1 flags
         "death", "resected", "recurred", "rfs_event", "functional", "extrahepatic", "synchronous", "resectable",
         "ssr_positive", "progressed_while_waiting", "treatment_changed_by_waiting", "died_while_waiting",
@@ -76,9 +79,11 @@ UNITLESS = frozenset(
         # values whose unit is the row's (metric, unit column) or the parameter's own
         "value", "estimate", "lower", "upper", "lower_95", "upper_95", "base_estimate", "variant_estimate",
         "published", "simulated", "low", "high", "base_value", "start", "calibrated", "lower_bound", "upper_bound",
+        # labels that a table may leave empty (read back as numbers then)
+        "reference", "dominated_by",
         # dimensionless statistics
         "relative_half_width", "objective_start", "objective_end", "column_norm", "weakest_direction_weight",
-        "condition_number",
+        "condition_number", "severity_weight",
     }
 )  # fmt: skip
 # Unitless by pattern: pfs<k>_event flags, n_<procedure> counts, and model parameters named in full
@@ -90,36 +95,39 @@ def _words(name: str) -> list[str]:
     return name.split("_")
 
 
-def states_unit(name: str) -> bool:
-    return any(word in UNIT_WORDS for word in _words(name))
+def states_unit(name: str, currency: str = LIBRARY_CURRENCY) -> bool:
+    return any(word in UNIT_WORDS or word == currency.lower() for word in _words(name))
 
 
 def is_unitless(name: str) -> bool:
     return name in UNITLESS or any(re.fullmatch(pattern, name) for pattern in UNITLESS_PATTERNS)
 
 
-def csv_header(column: str) -> str:
-    """The column's name as written: its unit appended when the name does not say it already."""
-    if states_unit(column) or is_unitless(column):
+def csv_header(column: str, currency: str = LIBRARY_CURRENCY) -> str:
+    """The column's name as written: its unit appended when the name does not say it already; money in
+    ``currency`` (the scenario's, ``economics.currency``)."""
+    if states_unit(column, currency) or is_unitless(column):
         return column
     for pattern, unit in UNIT_RULES:
         if re.fullmatch(pattern, column):
-            return f"{column}_{unit}"
+            return f"{column}_{unit.replace(MONEY, currency.lower())}"
     return column
 
 
 def internal_column(header: str) -> str:
-    """The code's name of a written header (the inverse of ``csv_header``)."""
+    """The code's name of a written header (the inverse of ``csv_header``), whatever its currency."""
+    money = re.fullmatch(r"(.+)_([a-z]{3})(_per_qaly)?", header)
+    currency = money.group(2).upper() if money else LIBRARY_CURRENCY
     for _, unit in UNIT_RULES:
-        stem = header.removesuffix(f"_{unit}")
-        if stem != header and csv_header(stem) == header:
+        stem = header.removesuffix(f"_{unit.replace(MONEY, currency.lower())}")
+        if stem != header and csv_header(stem, currency) == header:
             return stem
     return header
 
 
-def csv_headers(columns) -> list[str]:
+def csv_headers(columns, currency: str = LIBRARY_CURRENCY) -> list[str]:
     names = [str(column) for column in columns]
-    headers = [csv_header(name) for name in names]
+    headers = [csv_header(name, currency) for name in names]
     for column, header in zip(names, headers):
         # A header must lead back to its own column, or a table read back would swap or lose columns.
         if internal_column(header) != column:
@@ -129,16 +137,16 @@ def csv_headers(columns) -> list[str]:
     return headers
 
 
-def csv_text(frame: pd.DataFrame, float_format: str = CSV_FLOAT_FORMAT) -> str:
-    """A table as CSV text, with unit-suffixed headers. A value that is not defined or not reached (a median
-    survival not reached before the horizon, an interval from a single replication) is an empty cell,
-    never inf or NaN."""
+def csv_text(frame: pd.DataFrame, float_format: str = CSV_FLOAT_FORMAT, currency: str = LIBRARY_CURRENCY) -> str:
+    """A table as CSV text, with unit-suffixed headers (money in ``currency``). A value that is not defined
+    or not reached (a median survival not reached before the horizon, an interval from a single
+    replication) is an empty cell, never inf or NaN."""
     frame = frame.replace([np.inf, -np.inf], np.nan)
-    return frame.to_csv(index=False, float_format=float_format, header=csv_headers(list(frame.columns)))
+    return frame.to_csv(index=False, float_format=float_format, header=csv_headers(list(frame.columns), currency))
 
 
-def write_csv(frame: pd.DataFrame, path: Path, float_format: str = CSV_FLOAT_FORMAT) -> None:
-    path.write_text(csv_text(frame, float_format), encoding="utf-8")
+def write_csv(frame: pd.DataFrame, path: Path, float_format: str = CSV_FLOAT_FORMAT, currency: str = LIBRARY_CURRENCY) -> None:
+    path.write_text(csv_text(frame, float_format, currency), encoding="utf-8")
 
 
 def read_csv(path: Path) -> pd.DataFrame:

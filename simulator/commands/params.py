@@ -14,21 +14,35 @@ from ..config import load_scenario
 from ..experiments.prepare import prepare
 from ..params.parameter_set import build_parameter_set
 
-COLUMNS = ("name", "value", "unit", "source", "file", "psa", "dsa_range")
+COLUMNS = ("name", "value", "unit", "price_year", "source", "file", "psa", "dsa_range")
 # The aligned table wraps its long columns at these widths (characters), so that a line fits a terminal
 # of about 160 columns; the CSV keeps every text whole.
-WRAP = {"value": 24, "source": 48, "file": 22, "psa": 30, "dsa_range": 30}
+WRAP = {"value": 24, "price_year": 18, "source": 48, "file": 22, "psa": 30, "dsa_range": 30}
 
 
 def parameter_rows(path: Path | None = None) -> list[dict[str, str]]:
     """The provenance table of the parameter library, with the scenario at ``path`` applied."""
-    params = prepare(load_scenario(path), path).params if path is not None else build_parameter_set()
+    from ..economics.prices import price_year_label
+    from ..economics.settings import EconomicSettings
+
+    if path is not None:
+        scenario = load_scenario(path)
+        params, settings = prepare(scenario, path).params, EconomicSettings.from_scenario(scenario)
+    else:
+        params, settings = build_parameter_set(), None
     rows = params.provenance_rows()
     # Sensitivity-analysis columns: the PSA distribution and the DSA range, each with its provenance.
     for row in rows:
         entry = params.entries[row["name"]]
         row["psa"] = f"{entry.psa.describe()}; {entry.psa.provenance}" if entry.psa else ""
         row["dsa_range"] = f"[{entry.low:g}, {entry.high:g}]; {entry.range_source}" if entry.low is not None else ""
+        # Costs: the source's price year -> the price year the valuation inflates it to (or the scenario's own).
+        row["price_year"] = price_year_label(params, row["name"], settings)
+        if settings is not None and row["name"] in settings.cost_table:  # the scenario's own cost table
+            row["value"] = f"{settings.cost_table[row['name']]:g}"
+            row["unit"] = row["unit"].replace("gbp", settings.currency.lower(), 1)
+            row["source"] = scenario.economics.cost_provenance(row["name"], Path(path).name)  # type: ignore[arg-type, union-attr]
+            row["file"] = Path(path).name  # type: ignore[arg-type]
     return rows
 
 

@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 
 from ..config import Scenario, apply_overrides, load_scenario
-from ..economics.cea import icer_table
+from ..economics.cea import icer_tables
 from ..economics.settings import EconomicSettings
-from ..economics.valuation import economics_table, economics_table_from_means, value_patients
+from ..economics.valuation import KEYS, economics_table, economics_table_from_means, value_patients
 from ..errors import ModelLimitError, ScenarioError
 from ..experiments.execution import SERIAL, Execution
 from ..experiments.runner import PreparedScenario, RunResult, prepare, run_prepared, run_prepared_summary
@@ -51,12 +51,16 @@ def run_scenario(
     try:
         if summary:
             settings = EconomicSettings.from_scenario(scenario)
+            if settings.subgroups:
+                raise ScenarioError(
+                    path, "economics.subgroups", "no subgroups in summary mode (it keeps no patient rows); run without --summary"
+                )
             patients, sums, means, counts = run_prepared_summary(prepared, settings, execution, progress)
             steps = max(1, round(scenario.horizon_months / SUMMARY_GRID_MONTHS))
             grid = np.linspace(0.0, scenario.horizon_months, steps + 1)  # ends exactly at the horizon
             result = RunResult(events=None, patients=patients)
             table = economics_table_from_means(means, counts, names)
-            economics = (table, icer_table(names, table["costs"], table["qalys"], settings.willingness_to_pay, settings.comparator))
+            economics = (table, icer_tables(table, names, settings.willingness_to_pay, settings.comparator))
         else:
             result = run_prepared(prepared, execution, progress)
     except ModelLimitError as exc:  # a safety limit hit while simulating: blame the file's parameters
@@ -70,12 +74,18 @@ def run_scenario(
     )
 
 
-def economics_tables(prepared: PreparedScenario, result: RunResult) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """economics.csv and icer.csv of a run: per-strategy means with replication CIs, and the ICER table."""
+def economics_tables(prepared: PreparedScenario, result: RunResult) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """economics.csv and icer.csv of a run (per-strategy means with replication CIs and the ICER table,
+    each also per subgroup when the scenario asks), and the per-patient values."""
     settings = EconomicSettings.from_scenario(prepared.scenario)
     names = [s.name for s in prepared.strategies]
-    table = economics_table(value_patients(result.events, result.patients, prepared.params, settings), names)
-    return table, icer_table(names, table["costs"], table["qalys"], settings.willingness_to_pay, settings.comparator)
+    values = value_patients(result.events, result.patients, prepared.params, settings)
+    table = economics_table(values, names, result.patients, settings.subgroups)
+    return table, icer_tables(table, names, settings.willingness_to_pay, settings.comparator), values
+
+
+# The per-patient values patients.csv adds to each patient's row (README "What `make run` writes").
+PATIENT_VALUE_COLUMNS = ("costs", "costs_undiscounted", "qalys", "qalys_undiscounted", "life_years", "life_years_undiscounted")
 
 
 def write_run_folder(
@@ -85,14 +95,17 @@ def write_run_folder(
     names = [s.name for s in outcome.prepared.strategies]
     with atomic_folder(destination, force) as staging:
         (staging / "figures").mkdir()
+        tables = outcome.economics  # summary mode computed them as it went
         if not outcome.summary_mode:  # summary mode keeps neither the event log nor full patient rows
+            economics, icer, values = economics_tables(outcome.prepared, outcome.result)
+            tables = (economics, icer)
             outcome.result.events.to_parquet(staging / "events.parquet", index=False)
-            write_csv(outcome.result.patients, staging / "patients.csv")
-        write_csv(outcome.summary, staging / "summary.csv")
-        write_csv(outcome.survival, staging / "survival.csv")
-        tables = outcome.economics or economics_tables(outcome.prepared, outcome.result)
-        for name, table in zip(("economics.csv", "icer.csv"), tables):
-            write_csv(table, staging / name)
+            patients = outcome.result.patients.merge(values[[*KEYS, *PATIENT_VALUE_COLUMNS]], on=KEYS, how="left", validate="one_to_one")
+            write_csv(patients, staging / "patients.csv", currency=scenario.economics.currency)
+        write_csv(outcome.summary, staging / "summary.csv", currency=scenario.economics.currency)
+        write_csv(outcome.survival, staging / "survival.csv", currency=scenario.economics.currency)
+        for name, table in zip(("economics.csv", "icer.csv"), tables or ()):
+            write_csv(table, staging / name, currency=scenario.economics.currency)
         overall_survival_figure(
             outcome.survival, staging / "figures" / "overall_survival.png", f"{scenario.name}: overall survival by strategy"
         )
@@ -130,11 +143,16 @@ def run_file(
     execution: Execution = SERIAL,
     summary: bool = False,
     progress=None,
+    by: list[str] | None = None,
 ) -> Path:
-    """Validate, run and write; nothing is created on disk until the scenario has been validated."""
+    """Validate, run and write; nothing is created on disk until the scenario has been validated.
+    ``by``: subgroups (traits at entry) added to the scenario's economics.subgroups."""
     started = time.perf_counter()
     path = Path(path)
     scenario = apply_overrides(load_scenario(path), path, seed=seed, patients=patients, replications=replications)
+    if by:
+        subgroups = list(dict.fromkeys([*scenario.economics.subgroups, *by]))
+        scenario = scenario.model_copy(update={"economics": scenario.economics.model_copy(update={"subgroups": subgroups})})
     destination = output_folder(out, scenario, path)
     check_destination(destination, force)
     outcome = run_scenario(scenario, path, execution, summary, progress)

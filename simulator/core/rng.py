@@ -28,6 +28,15 @@ OVERFLOW_SIZE = 64  # uniforms per overflow refill
 UNIFORM_MARGIN = 1e-12
 
 
+# Normal deviates of a purpose are buffered under this suffix, apart from the purpose's uniforms.
+NORMAL_SUFFIX = "#normal"
+
+
+def to_normal(uniforms: np.ndarray) -> np.ndarray:
+    """Standard-normal deviates by the inverse CDF of uniforms kept inside (0, 1)."""
+    return ndtri(np.clip(uniforms, UNIFORM_MARGIN, 1.0 - UNIFORM_MARGIN))
+
+
 def stable_key(name: str) -> int:
     """A process-independent 32-bit key for a stream name."""
     return zlib.crc32(name.encode("utf-8"))
@@ -68,6 +77,16 @@ class RandomStreams:
         found = rows.get(purpose)
         if found is None:
             found = rows[purpose] = self.block(purpose, chunk)[:, ::-1].tolist()
+        return found
+
+    def reversed_normal_rows(self, purpose: str, chunk: int) -> list[list[float]]:
+        """``reversed_rows`` of the purpose's standard-normal deviates (the inverse normal CDF of its
+        uniforms), transformed once per block: a scalar ``ndtri`` per draw costs more than the draw."""
+        rows = self.chunk_rows(chunk)
+        key = purpose + NORMAL_SUFFIX
+        found = rows.get(key)
+        if found is None:
+            found = rows[key] = to_normal(self.block(purpose, chunk))[:, ::-1].tolist()
         return found
 
     def chunk_rows(self, chunk: int) -> dict[str, list[list[float]]]:
@@ -138,8 +157,20 @@ class PatientStreams:
 
     def normal(self, purpose: str) -> float:
         """A standard-normal deviate from the purpose's next uniform (inverse CDF, so common random
-        numbers carry over)."""
-        return float(ndtri(min(max(self.uniform(purpose), UNIFORM_MARGIN), 1.0 - UNIFORM_MARGIN)))
+        numbers carry over). A purpose is drawn either as uniforms or as normals, never both."""
+        key = purpose + NORMAL_SUFFIX
+        buffer = self._buffers.get(key)
+        if buffer is None:
+            rows = self._chunk_rows.get(key)
+            if rows is None:
+                rows = self._streams.reversed_normal_rows(purpose, self._chunk)
+            buffer = self._buffers[key] = rows[self._row].copy()
+        if not buffer:
+            refill = self._refills.get(key, 0)
+            self._refills[key] = refill + 1
+            uniforms = self._streams.overflow(purpose, self.patient_id, refill)
+            buffer.extend(to_normal(np.array(uniforms)).tolist())
+        return buffer.pop()
 
     def bernoulli(self, purpose: str, probability: float) -> bool:
         return self.uniform(purpose) < probability

@@ -161,3 +161,16 @@ def evpi(costs, qalys, wtp) -> np.ndarray:
     stacked = np.concatenate([nmb, nmb.max(axis=1, keepdims=True)], axis=1)
     means = stacked.mean(axis=0)  # (strategies + 1, wtp)
     return means[-1] - means[:-1].max(axis=0)
+
+
+def icer_tables(economics: pd.DataFrame, strategies: Sequence[str], wtp: Sequence[float], comparator: str | None = None) -> pd.DataFrame:
+    """``icer_table`` of each (subgroup, subgroup_value) block of economics.csv, the overall block first,
+    with those two columns in front."""
+    parts = []
+    for (subgroup, level), block in economics.groupby(["subgroup", "subgroup_value"], sort=False):
+        block = block.set_index("strategy").loc[list(strategies)]
+        table = icer_table(list(strategies), block["costs"].tolist(), block["qalys"].tolist(), wtp, comparator)
+        table.insert(0, "subgroup_value", level)
+        table.insert(0, "subgroup", subgroup)
+        parts.append(table)
+    return pd.concat(parts, ignore_index=True)

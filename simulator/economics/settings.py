@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..config import EconomicsConfig, Scenario
+from ..config import LIFETIME_HORIZON_MONTHS, EconomicsConfig, Scenario
 from ..params.parameter_set import ParameterSet
 
 
@@ -19,13 +19,23 @@ class EconomicSettings:
     comparator: str | None
     currency: str
     perspective: str
-    price_year: int | None
+    price_year: int  # every cost in this year's prices (the scenario's, else the index's latest year)
     population: float | None
     wtp_grid_max: float
     wtp_grid_points: int
+    own_costs: tuple[tuple[str, float], ...] = ()  # the scenario's cost table (economics.costs)
+    age_adjusted_utilities: bool = True
+    subgroups: tuple[str, ...] = ()
+    horizon_months: float = LIFETIME_HORIZON_MONTHS  # of the general population's QALYs (severity)
+
+    @property
+    def cost_table(self) -> dict[str, float]:
+        return dict(self.own_costs)
 
     @classmethod
-    def from_config(cls, config: EconomicsConfig) -> EconomicSettings:
+    def from_config(cls, config: EconomicsConfig, horizon_months: float = LIFETIME_HORIZON_MONTHS) -> EconomicSettings:
+        from .prices import latest_price_year
+
         return cls(
             discount_rate_costs=config.discount_rate_costs,
             discount_rate_effects=config.discount_rate_effects,
@@ -33,15 +43,25 @@ class EconomicSettings:
             comparator=config.comparator,
             currency=config.currency,
             perspective=config.perspective,
-            price_year=config.price_year,
+            price_year=config.price_year if config.price_year is not None else latest_price_year(),
             population=config.population,
             wtp_grid_max=config.ceac_wtp_max,
             wtp_grid_points=config.ceac_wtp_points,
+            own_costs=tuple(sorted(config.cost_values().items())),
+            age_adjusted_utilities=config.age_adjusted_utilities,
+            subgroups=tuple(config.subgroups),
+            horizon_months=horizon_months,
         )
 
     @classmethod
-    def from_scenario(cls, scenario: Scenario) -> EconomicSettings:
-        return cls.from_config(scenario.economics)
+    def from_scenario(cls, scenario: Scenario, subgroups: list[str] | None = None) -> EconomicSettings:
+        """The scenario's settings; ``subgroups`` (the command line's --by) adds to the scenario's own."""
+        settings = cls.from_config(scenario.economics, scenario.horizon_months)
+        if subgroups:
+            from dataclasses import replace
+
+            settings = replace(settings, subgroups=tuple(dict.fromkeys([*settings.subgroups, *subgroups])))
+        return settings
 
     def wtp_grid(self) -> list[float]:
         """The willingness-to-pay values of the CEAC, CEAF and EVPI curves, with the scenario's own."""

@@ -50,15 +50,30 @@ from ..errors import ScenarioError
 from ..params.parameter_set import ParameterSet
 from ..pathways import MODALITIES, procedure_kinds
 from ..pathways.base import DAYS_PER_MONTH
+from .discounting import (
+    MONTHS_PER_YEAR,
+    cycles_started,
+    discount_factor,
+    discounted_cycles,
+    discounted_years,
+)
+from .discounting import (
+    continuous_rate as continuous_rate,  # re-exported: callers read the discounting helpers from here
+)
+from .population import age_weighted_years, general_population_qalys, months_to_lifetime_age
+from .prices import LIBRARY_CURRENCY, cost_value, is_cost, latest_price_year
 from .settings import EconomicSettings
 
-MONTHS_PER_YEAR = 12.0  # calendar identity
 CYCLE_DAYS = 28.0  # drug packs and injections are priced per 28 days (the unit of cost.*_per_28_days)
-# A cycle count within this fraction of a whole number is that whole number (floating-point slack).
-CYCLE_COUNT_SLACK = 1e-9
 VALUATION_ONLY_PREFIXES = ("cost.", "utility.", "economics.")
 
 KEYS = ["replication", "strategy", "patient_id"]
+# Where costs arise (discounted, per patient): their sum is ``costs``.
+COST_CATEGORIES = ("drugs", "procedures", "hospital_stay", "adverse_events", "follow_up", "end_of_life")
+CATEGORY_COLUMNS = tuple(f"cost_{category}" for category in COST_CATEGORIES)
+# The general population's expected QALYs (discounted as the model's) for a person of the patient's
+# age and sex over the same horizon: the reference of the QALY shortfall (severity).
+GENERAL_POPULATION = "qalys_general_population"
 VALUE_COLUMNS = (
     "costs",
     "qalys",
@@ -66,6 +81,8 @@ VALUE_COLUMNS = (
     "costs_undiscounted",
     "qalys_undiscounted",
     "life_years_undiscounted",
+    *CATEGORY_COLUMNS,
+    GENERAL_POPULATION,
 )
 PROGRESSION_EVENTS = (EventType.PROGRESSION.value, EventType.RECURRENCE.value)
 TELOTRISTAT = "telotristat"
@@ -76,46 +93,6 @@ LIBRARY_FILE = "economics.yaml"
 def is_valuation_only(name: str) -> bool:
     """True for parameters that only the valuation reads (a change needs no new simulation)."""
     return name.startswith(VALUATION_ONLY_PREFIXES)
-
-
-# ------------------------------------------------------------------------------ discounting
-
-
-def continuous_rate(annual_rate: float) -> float:
-    """rho = ln(1 + r): the continuous rate equivalent to an annual discount rate r."""
-    return math.log1p(annual_rate)
-
-
-def discounted_years(start_months, end_months, annual_rate: float) -> np.ndarray:
-    """Discounted length in years of [start, end] months: (e^-rho a - e^-rho b) / rho, a and b in years."""
-    a = np.asarray(start_months, dtype=float) / MONTHS_PER_YEAR
-    b = np.asarray(end_months, dtype=float) / MONTHS_PER_YEAR
-    rho = continuous_rate(annual_rate)
-    if rho == 0.0:
-        return b - a
-    return np.exp(-rho * a) * -np.expm1(-rho * (b - a)) / rho
-
-
-def discount_factor(at_months, annual_rate: float) -> np.ndarray:
-    """e^-rho t for a one-off amount at t months."""
-    return np.exp(-continuous_rate(annual_rate) * np.asarray(at_months, dtype=float) / MONTHS_PER_YEAR)
-
-
-def cycles_started(start_months, end_months, cycle_months: float) -> np.ndarray:
-    """Number of cycles of ``cycle_months`` that begin in [start, end): ceil((end - start) / cycle)."""
-    span = (np.asarray(end_months, dtype=float) - np.asarray(start_months, dtype=float)) / cycle_months
-    return np.maximum(np.ceil(span - CYCLE_COUNT_SLACK), 0.0)
-
-
-def discounted_cycles(start_months, count, cycle_months: float, annual_rate: float) -> np.ndarray:
-    """Sum over k < count of e^-rho (start + k cycle): one payment at the start of each cycle."""
-    start = np.asarray(start_months, dtype=float)
-    count = np.asarray(count, dtype=float)
-    rho = continuous_rate(annual_rate)
-    if rho == 0.0:
-        return count.copy()
-    ratio = math.exp(-rho * cycle_months / MONTHS_PER_YEAR)
-    return np.exp(-rho * start / MONTHS_PER_YEAR) * -np.expm1(count * math.log(ratio)) / (1.0 - ratio)
 
 
 # ------------------------------------------------------------------------------ inputs
@@ -148,6 +125,7 @@ class ValuationInputs:
     utility_progressed: float
     utility_no_evidence_of_disease: float
     symptoms_decrement: float
+    reference_age: float  # mean age of the population the state utilities were measured in
     # Procedures costed bottom up from the recorded theatre minutes and length of stay; the fixed
     # cost of every other procedure is a per-session cost that includes its usual stay.
     bottom_up: frozenset[str] = frozenset()
@@ -157,10 +135,21 @@ class ValuationInputs:
         return np.clip(1.0 - np.asarray(decrement, dtype=float) / self.utility_progression_free, 0.0, 1.0)
 
     @classmethod
-    def from_parameters(cls, params: ParameterSet) -> ValuationInputs:
+    def from_parameters(cls, params: ParameterSet, settings: EconomicSettings | None = None) -> ValuationInputs:
+        """Every number, costs in the settings' currency and price year (economics/prices.py). In a
+        currency other than the library's, a cost the scenario's table leaves out is left out here
+        too (NaN): ``check_scenario_costs`` has made sure that no treatment of the scenario needs it."""
+        price_year = settings.price_year if settings is not None else latest_price_year()
+        own = settings.cost_table if settings is not None else {}
+        foreign = settings is not None and settings.currency != LIBRARY_CURRENCY
+
         def value(name: str | None, what: str) -> float:
             if name is None or name not in params:  # None: a treatment that declares no such cost item
                 raise _missing(name or what, what)
+            if is_cost(params, name):
+                if foreign and name not in own:
+                    return math.nan
+                return cost_value(params, name, price_year, own)
             return params.value(name)
 
         administration = value("cost.ssa_administration_per_injection", "somatostatin-analogue injections")
@@ -168,7 +157,9 @@ class ValuationInputs:
         drugs = {}
         for name, modality in MODALITIES.items():
             if modality.costs.per_cycle is not None:
-                drugs[modality.state] = value(modality.costs.per_cycle, f"drug {name}") + (administration if modality.is_ssa else 0.0)
+                price = value(modality.costs.per_cycle, f"drug {name}") + (administration if modality.is_ssa else 0.0)
+                if not math.isnan(price):
+                    drugs[modality.state] = price
         costs = {kind: MODALITIES[kind].costs for kind in procedure_kinds()}
         ae_types = sorted(n.removeprefix("cost.ae_") for n in params.names() if n.startswith("cost.ae_"))
         return cls(
@@ -193,6 +184,7 @@ class ValuationInputs:
             utility_progressed=value("utility.progressed", "time after progression"),
             utility_no_evidence_of_disease=value("utility.no_evidence_of_disease", "time without evidence of disease"),
             symptoms_decrement=value("utility.uncontrolled_symptoms_decrement", "uncontrolled symptoms"),
+            reference_age=value("utility.reference_age", "the age the utilities were measured at"),
             bottom_up=frozenset(k for k, c in costs.items() if c.bottom_up),
         )
 
@@ -226,8 +218,13 @@ def _procedure_columns(details) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def value_patients(
     events: pd.DataFrame, patients: pd.DataFrame, params: ParameterSet | ValuationInputs, settings: EconomicSettings
 ) -> pd.DataFrame:
-    """One row per (replication, strategy, patient_id): discounted and undiscounted costs, QALYs, life-years."""
-    inputs = params if isinstance(params, ValuationInputs) else ValuationInputs.from_parameters(params)
+    """One row per (replication, strategy, patient_id): discounted and undiscounted costs, QALYs and
+    life-years, discounted costs by category, and the general population's QALYs (severity).
+
+    Each patient is valued up to age 100 (the lifetime horizon; the patients table's ``age``): a row
+    after it is cut to it and its one-off costs and decrements are left out. With
+    ``settings.age_adjusted_utilities`` the state utilities are age-adjusted (economics/population.py)."""
+    inputs = params if isinstance(params, ValuationInputs) else ValuationInputs.from_parameters(params, settings)
     rc, re = settings.discount_rate_costs, settings.discount_rate_effects
 
     ev = events[KEYS + ["time", "event", "to_state", "detail"]]
@@ -247,7 +244,24 @@ def value_patients(
     patient = np.cumsum(start) - 1
     n_patients = int(patient[-1]) + 1 if n else 0
 
-    t = ev["time"].to_numpy(dtype=float)
+    keys = ev.loc[start, KEYS].reset_index(drop=True)
+    has_age = {"age", "sex"} <= set(patients.columns)
+    if settings.age_adjusted_utilities and not has_age:
+        raise ValueError("age-adjusted utilities need the patients' age and sex (the patients table's age and sex)")
+    traits = keys.merge(patients[KEYS + ["functional", *(["age", "sex"] if has_age else [])]], on=KEYS, how="left", validate="one_to_one")
+    if traits["functional"].isna().any():
+        raise ValueError("every patient of the event log needs a row in the patients table")
+
+    t_logged = ev["time"].to_numpy(dtype=float)
+    if has_age:
+        entry_age = traits["age"].to_numpy(dtype=float)
+        sex = traits["sex"].astype(str).to_numpy(dtype=object)
+        lifetime_end = months_to_lifetime_age(entry_age)[patient]
+        beyond = t_logged > lifetime_end  # after age 100: outside the horizon
+        t = np.minimum(t_logged, lifetime_end)
+    else:
+        beyond = np.zeros(n, dtype=bool)
+        t = t_logged
     t_next = np.empty(n)
     t_next[:-1] = t[1:]
     t_next[last] = t[last]
@@ -268,10 +282,6 @@ def value_patients(
     progressions = running - (running[start] - is_progression[start])[patient]
 
     # Hormonal symptoms: functional patients start uncontrolled.
-    keys = ev.loc[start, KEYS].reset_index(drop=True)
-    traits = keys.merge(patients[KEYS + ["functional"]], on=KEYS, how="left", validate="one_to_one")
-    if traits["functional"].isna().any():
-        raise ValueError("every patient of the event log needs a row in the patients table")
     uncontrolled = np.full(n, np.nan)
     uncontrolled[start] = traits["functional"].astype(float).to_numpy()
     uncontrolled[event_is(EventType.SYMPTOMS_CONTROLLED.value)] = 0.0
@@ -300,10 +310,26 @@ def value_patients(
     years = (t_next - t) / MONTHS_PER_YEAR
     years_disc_costs = discounted_years(t, t_next, rc)
 
+    def quality_weighted(rows: np.ndarray, begin: np.ndarray, until: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Undiscounted and discounted years of [begin, until) months of the patients of ``rows``,
+        weighted by the age adjustment of utilities when it applies."""
+        if settings.age_adjusted_utilities:
+            who = patient[rows]
+            return age_weighted_years(entry_age[who], sex[who], begin, until, re, inputs.reference_age)
+        return (until - begin) / MONTHS_PER_YEAR, discounted_years(begin, until, re)
+
+    every_row = np.arange(n)
+    if settings.age_adjusted_utilities:
+        weighted_years, weighted_years_disc = quality_weighted(every_row, t, t_next)
+    else:
+        weighted_years, weighted_years_disc = years, years_disc
+
     life_years = np.bincount(patient, years, n_patients)
     life_years_disc = np.bincount(patient, years_disc, n_patients)
     costs = np.bincount(patient, monthly_cost * years * MONTHS_PER_YEAR, n_patients)
     costs_disc = np.bincount(patient, monthly_cost * years_disc_costs * MONTHS_PER_YEAR, n_patients)
+    category = {name: np.zeros(n_patients) for name in COST_CATEGORIES}
+    category["follow_up"] += costs_disc
 
     # ---- drug cycles: runs of one on_<drug> state, and runs of telotristat use
     cycle_months = CYCLE_DAYS / DAYS_PER_MONTH
@@ -324,19 +350,26 @@ def value_patients(
         price = price_of[label[first]]
         count = cycles_started(t[first], t_next[final], cycle_months)
         costs += np.bincount(patient[first], price * count, n_patients)
-        costs_disc += np.bincount(patient[first], price * discounted_cycles(t[first], count, cycle_months, rc), n_patients)
+        drug_disc = np.bincount(patient[first], price * discounted_cycles(t[first], count, cycle_months, rc), n_patients)
+        costs_disc += drug_disc
+        category["drugs"] += drug_disc
 
-    # ---- one-off costs and QALY losses
-    def one_off(rows: np.ndarray, amount: np.ndarray) -> None:
+    # ---- one-off costs and QALY losses (none after age 100)
+    def one_off(rows: np.ndarray, amount: np.ndarray, where: str) -> None:
         nonlocal costs, costs_disc
+        keep = ~beyond[rows]
+        rows, amount = rows[keep], amount[keep]
         costs += np.bincount(patient[rows], amount, n_patients)
-        costs_disc += np.bincount(patient[rows], amount * discount_factor(t[rows], rc), n_patients)
+        amount_disc = np.bincount(patient[rows], amount * discount_factor(t[rows], rc), n_patients)
+        costs_disc += amount_disc
+        category[where] += amount_disc
 
     # Decrement windows (row that opens them, multiplier, length in months), valued with the states below.
     windows: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
 
     def utility_loss(rows: np.ndarray, decrement: np.ndarray, months: np.ndarray) -> None:
-        windows.append((rows, inputs.multiplier(decrement), months))
+        keep = ~beyond[rows]
+        windows.append((rows[keep], inputs.multiplier(decrement[keep]), months[keep]))
 
     detail = ev["detail"].fillna("")
     rows = np.flatnonzero(event_is(EventType.PROCEDURE.value))
@@ -347,9 +380,10 @@ def value_patients(
         kind, minutes, stay = kinds[codes], minutes_of[codes], stay_of[codes]
         fixed = _lookup(inputs.procedure_fixed, kind, "cost.", "procedure")
         bottom_up = np.isin(kind, list(inputs.bottom_up))
-        amount = fixed + bottom_up * (minutes * inputs.theatre_per_minute + stay * inputs.bed_day)
-        amount = amount + pd.Series(kind).map(inputs.procedure_drug).fillna(0.0).to_numpy(dtype=float)
-        one_off(rows, amount)
+        # np.where, not a product: a unit cost a scenario in another currency leaves out is NaN.
+        one_off(rows, fixed + np.where(bottom_up, minutes * inputs.theatre_per_minute, 0.0), "procedures")
+        one_off(rows, np.where(bottom_up, stay * inputs.bed_day, 0.0), "hospital_stay")
+        one_off(rows, pd.Series(kind).map(inputs.procedure_drug).fillna(0.0).to_numpy(dtype=float), "drugs")
         utility_loss(
             rows,
             _lookup(inputs.recovery_decrement, kind, "utility.recovery_decrement_", "recovery after"),
@@ -360,7 +394,7 @@ def value_patients(
     if len(rows):
         codes, distinct = pd.factorize(detail.iloc[rows])
         kind = np.array([parse_adverse_event_detail(text).type for text in distinct], dtype=object)[codes]
-        one_off(rows, _lookup(inputs.ae_cost, kind, "cost.ae_", "adverse event"))
+        one_off(rows, _lookup(inputs.ae_cost, kind, "cost.ae_", "adverse event"), "adverse_events")
         utility_loss(
             rows,
             _lookup(inputs.ae_decrement, kind, "utility.ae_decrement_", "adverse event"),
@@ -369,14 +403,16 @@ def value_patients(
 
     rows = np.flatnonzero(event_is(EventType.DEATH.value))
     if len(rows):
-        one_off(rows, np.full(len(rows), inputs.end_of_life))
+        one_off(rows, np.full(len(rows), inputs.end_of_life), "end_of_life")
 
-    qalys = np.bincount(patient, state_utility * years, n_patients)
-    qalys_disc = np.bincount(patient, state_utility * years_disc, n_patients)
-    decrement, decrement_disc = _decrement_qalys(patient, t, state_utility, end_of_follow_up, windows, n_patients, re)
+    qalys = np.bincount(patient, state_utility * weighted_years, n_patients)
+    qalys_disc = np.bincount(patient, state_utility * weighted_years_disc, n_patients)
+    decrement, decrement_disc = _decrement_qalys(patient, t, state_utility, end_of_follow_up, windows, n_patients, quality_weighted)
     qalys += decrement
     qalys_disc += decrement_disc
 
+    if np.isnan(costs).any():  # a cost left out of another currency's table reached the log
+        raise ValueError("a cost the scenario's cost table leaves out was needed (economics/prices.py costs_used is incomplete)")
     out = keys.copy()
     out["costs"] = costs_disc
     out["qalys"] = qalys_disc
@@ -384,10 +420,13 @@ def value_patients(
     out["costs_undiscounted"] = costs
     out["qalys_undiscounted"] = qalys
     out["life_years_undiscounted"] = life_years
+    for name in COST_CATEGORIES:
+        out[f"cost_{name}"] = category[name]
+    out[GENERAL_POPULATION] = general_population_qalys(entry_age, sex, settings.horizon_months, re) if has_age else np.nan
     return out
 
 
-def _decrement_qalys(patient, t, state_utility, end_of_follow_up, windows, n_patients: int, rate: float) -> tuple[np.ndarray, np.ndarray]:
+def _decrement_qalys(patient, t, state_utility, end_of_follow_up, windows, n_patients: int, weigh) -> tuple[np.ndarray, np.ndarray]:
     """Undiscounted and discounted QALYs that the decrement windows take from the state utility.
 
     A window's edges cut the pieces between the log's rows; in each piece after an edge, and after
@@ -397,7 +436,8 @@ def _decrement_qalys(patient, t, state_utility, end_of_follow_up, windows, n_pat
     after the last row of its patient at or before it, and only the edges are sorted. Multipliers
     in force are summed as logarithms over each patient's own edges (a grouped running sum), so no
     patient's figures depend on the patients valued with it and chunked and whole-log valuations
-    agree; a multiplier of 0 is counted apart, as its logarithm is -inf.
+    agree; a multiplier of 0 is counted apart, as its logarithm is -inf. ``weigh(rows, begin, until)``
+    gives each piece's undiscounted and discounted (age-weighted) years.
     """
     n = len(t)
     rows = np.concatenate([w[0] for w in windows]) if windows else np.zeros(0, dtype=np.int64)
@@ -454,8 +494,9 @@ def _decrement_qalys(patient, t, state_utility, end_of_follow_up, windows, n_pat
     begin = np.concatenate([edge_time, t[inside]])
     until = np.concatenate([edge_until, row_until])
     change_in_utility = np.concatenate([state_utility[slot] * (edge_multiplier - 1.0), state_utility[inside] * (row_multiplier - 1.0)])
-    qalys = np.bincount(where, change_in_utility * (until - begin) / MONTHS_PER_YEAR, n_patients)
-    qalys_disc = np.bincount(where, change_in_utility * discounted_years(begin, until, rate), n_patients)
+    years, years_disc = weigh(np.concatenate([slot, inside]), begin, until)
+    qalys = np.bincount(where, change_in_utility * years, n_patients)
+    qalys_disc = np.bincount(where, change_in_utility * years_disc, n_patients)
     return qalys, qalys_disc
 
 
@@ -469,27 +510,76 @@ def replication_means(per_patient: pd.DataFrame, strategies: list[str]) -> pd.Da
     return means.sort_values(["replication", "strategy"], ignore_index=True).assign(strategy=lambda f: f["strategy"].astype(str))
 
 
-def economics_table(per_patient: pd.DataFrame, strategies: list[str]) -> pd.DataFrame:
+# Columns of economics.csv with a confidence interval across replications; the cost categories and
+# the general population's QALYs are given as means.
+INTERVAL_COLUMNS = VALUE_COLUMNS[:6]
+OVERALL = "all"  # the subgroup and subgroup_value of the rows of the whole cohort
+
+
+def economics_table(
+    per_patient: pd.DataFrame, strategies: list[str], patients: pd.DataFrame | None = None, subgroups: tuple[str, ...] | list[str] = ()
+) -> pd.DataFrame:
     """Per strategy: patients, and the mean per patient of costs, QALYs and life-years (discounted
-    and undiscounted) with a t-based 95% confidence interval across replications."""
+    and undiscounted) with a t-based 95% confidence interval across replications, costs by category,
+    the QALY shortfall and NICE severity weight; then the same per value of each of ``subgroups``
+    (traits of ``patients`` at entry), whose means are pooled over the subgroup's patients, so that
+    their patient-weighted mean is the overall row's (every replication has as many patients)."""
+    table = economics_table_from_means(replication_means(per_patient, strategies), per_patient.groupby("strategy").size(), strategies)
+    if not subgroups:
+        return table
+    if patients is None:
+        raise ValueError("subgroups need the patients table (the traits at entry)")
+    traits = per_patient.merge(patients[KEYS + list(subgroups)], on=KEYS, how="left", validate="one_to_one")
+    parts = [table]
+    for trait in subgroups:
+        for level in sorted(traits[trait].astype(str).unique()):
+            group = traits[traits[trait].astype(str) == level]
+            means = replication_means(group, strategies)
+            pooled = group.groupby("strategy")[list(VALUE_COLUMNS)].mean()
+            part = economics_table_from_means(means, group.groupby("strategy").size(), strategies, pooled, (trait, level))
+            parts.append(part)
+    return pd.concat(parts, ignore_index=True)
 
-    return economics_table_from_means(replication_means(per_patient, strategies), per_patient.groupby("strategy").size(), strategies)
 
-
-def economics_table_from_means(means: pd.DataFrame, counts: pd.Series, strategies: list[str]) -> pd.DataFrame:
+def economics_table_from_means(
+    means: pd.DataFrame,
+    counts: pd.Series,
+    strategies: list[str],
+    pooled: pd.DataFrame | None = None,
+    subgroup: tuple[str, str] = (OVERALL, OVERALL),
+) -> pd.DataFrame:
     """``economics_table`` from the per-(replication, strategy) means and the patients per strategy
-    (summary-mode runs keep only these, never a row per patient)."""
+    (summary-mode runs keep only these, never a row per patient); ``pooled``: per strategy, means
+    over all the patients, which replace the mean of the replications' means (subgroups)."""
     from ..outcomes.replications import bounded_t_interval
+    from .severity import shortfall
 
     rows = []
     for name in strategies:
         group = means[means["strategy"] == name]
-        row: dict[str, object] = {"strategy": name, "patients": int(counts.get(name, 0)), "replications": len(group)}
+        row: dict[str, object] = {
+            "subgroup": subgroup[0],
+            "subgroup_value": subgroup[1],
+            "strategy": name,
+            "patients": int(counts.get(name, 0)),
+            "replications": len(group),
+        }
         for column in VALUE_COLUMNS:
-            # Costs, QALYs and life-years are never negative: their intervals stay above 0.
-            mean, lower, upper = bounded_t_interval(group[column].tolist(), (0.0, math.inf))
+            values = group[column].tolist()
+            if column in INTERVAL_COLUMNS:
+                # Costs, QALYs and life-years are never negative: their intervals stay above 0.
+                mean, lower, upper = bounded_t_interval(values, (0.0, math.inf))
+            else:
+                mean = float(np.mean(values)) if values else math.nan
+            if pooled is not None:
+                mean = float(pooled.at[name, column]) if name in pooled.index else math.nan
             row[column] = mean
-            row[f"{column}_lower_95"] = lower
-            row[f"{column}_upper_95"] = upper
+            if column in INTERVAL_COLUMNS:
+                row[f"{column}_lower_95"] = lower
+                row[f"{column}_upper_95"] = upper
+        absolute, proportional, weight = shortfall(float(row[GENERAL_POPULATION]), float(row["qalys"]))  # type: ignore[arg-type]
+        row["qaly_shortfall_absolute"] = absolute
+        row["qaly_shortfall_proportional"] = proportional
+        row["severity_weight"] = weight
         rows.append(row)
     return pd.DataFrame(rows)

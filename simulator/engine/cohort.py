@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special
 
-from ..core.rng import UNIFORM_MARGIN, RandomStreams
+from ..core.rng import RandomStreams, to_normal
 from ..params.parameter_set import ParameterSet
-from .tumour import median_growth_rate
+from .tumour import GrowthDistribution, median_growth_rate
 
 ATTRIBUTE_COLUMNS = (
     "age",
@@ -50,11 +50,7 @@ class Patient:
     # The burden model's latent traits (engine/tumour.py); not patient-table columns.
     hepatic_load: float = 0.0  # share of the liver replaced by tumour at entry
     growth_z: float = 0.0  # the patient's standard-normal growth deviate (positive: faster than the median)
-
-
-def standard_normal(uniforms: np.ndarray) -> np.ndarray:
-    """Standard-normal deviates from uniforms by the inverse CDF (kept inside (0, 1) as core/rng.py does)."""
-    return special.ndtri(np.clip(uniforms, UNIFORM_MARGIN, 1 - UNIFORM_MARGIN))
+    prior_treatments: tuple[str, ...] = ()  # treatments before entry (cohort.prior_treatments); not a column
 
 
 def _categorical(uniforms: np.ndarray, labels: tuple[str, ...], probabilities: list[float]) -> np.ndarray:
@@ -99,7 +95,7 @@ def hepatic_load_from_distribution(params: ParameterSet, uniforms: np.ndarray) -
     """Hepatic load (share of the liver) from the log-normal of ``cohort.hepatic_load_median`` and
     ``cohort.hepatic_load_sd_log``, kept between 10x the detection threshold and the top of the largest band."""
     p = params.value
-    z = standard_normal(uniforms)
+    z = to_normal(uniforms)
     load = np.exp(math.log(p("cohort.hepatic_load_median")) + p("cohort.hepatic_load_sd_log") * z)
     return np.clip(load, 10.0 * p("tumour.detection_burden"), BURDEN_BANDS["gt50"][1])
 
@@ -129,7 +125,7 @@ def growth_deviates(
     below = special.ndtr(threshold)
     low = np.where(resectable, below, 0.0)
     high = np.where(resectable, 1.0, below)
-    latent = standard_normal(low + selection * (high - low))
+    latent = to_normal(low + selection * (high - low))
     mean = -correlation * latent
     spread = max(math.sqrt(1.0 - correlation**2), 1e-6)
     lowest = np.full(len(uniforms), -np.inf)  # bounds of the deviate itself
@@ -137,7 +133,7 @@ def growth_deviates(
     within, stable = p("cohort.progressed_within_months"), p("cohort.stable_for_months")
     if within > 0 or stable > 0:
         log_ratio = math.log(p("tumour.progression_volume_ratio"))
-        growth_spread = p("tumour.growth_sd_log")
+        distribution = GrowthDistribution.from_parameters(p)
         median = np.log([median_growth_rate(p, s, g) for s, g in zip(site, grade)])
         # The growth rate that progresses in exactly one month from the entry load: ln(ratio) under
         # exponential growth; under Gompertz growth it depends on the load (and a load past the
@@ -150,17 +146,24 @@ def growth_deviates(
             per_month = np.full(len(uniforms), log_ratio)
         with np.errstate(invalid="ignore"):
             if within > 0:  # natural time to progression <= within
-                lowest = np.where(np.isnan(per_month), -np.inf, (np.log(per_month / within) - median) / growth_spread)
+                lowest = np.where(np.isnan(per_month), -np.inf, distribution.deviate(np.log(per_month / within) - median))
             if stable > 0:  # ... and > stable
-                highest = np.where(np.isnan(per_month), np.inf, (np.log(per_month / stable) - median) / growth_spread)
+                highest = np.where(np.isnan(per_month), np.inf, distribution.deviate(np.log(per_month / stable) - median))
         if within > 0 and stable > 0 and within <= stable:
             raise ValueError(f"cohort.progressed_within_months ({within:g}) must exceed cohort.stable_for_months ({stable:g})")
     first = special.ndtr((lowest - mean) / spread)
     last = special.ndtr((highest - mean) / spread)
-    return mean + spread * standard_normal(first + uniforms * (last - first))
+    return mean + spread * to_normal(first + uniforms * (last - first))
 
 
-def build_cohort(params: ParameterSet, streams: RandomStreams, size: int, fixed_age: float | None = None, first: int = 0) -> list[Patient]:
+def build_cohort(
+    params: ParameterSet,
+    streams: RandomStreams,
+    size: int,
+    fixed_age: float | None = None,
+    first: int = 0,
+    prior_treatments: tuple[str, ...] = (),
+) -> list[Patient]:
     """Patients ``first .. first + size - 1``; identical for every strategy of the same replication.
 
     A patient's traits depend only on its index, so a cohort built in pieces is the same cohort."""
@@ -170,7 +173,7 @@ def build_cohort(params: ParameterSet, streams: RandomStreams, size: int, fixed_
     mixes = mix_probabilities(params)
 
     if fixed_age is None:
-        z = standard_normal(u("age"))
+        z = to_normal(u("age"))
         age = np.clip(p("cohort.age_mean") + p("cohort.age_sd") * z, p("cohort.age_min"), p("cohort.age_max"))
     else:
         age = np.full(size, float(fixed_age))
@@ -222,6 +225,7 @@ def build_cohort(params: ParameterSet, streams: RandomStreams, size: int, fixed_
             bool(ssr_positive[i]),
             float(hepatic_load[i]),
             float(growth_z[i]),
+            prior_treatments,
         )
         for i in range(size)
     ]

@@ -87,7 +87,7 @@ class Course:
         self.line = 0
         self.progressions = 0
         self.progression_factor = 1.0  # disease.death_hazard_ratio_per_progression ** progressions (capped)
-        self.history: list[str] = []
+        self.history: list[str] = list(patient.prior_treatments)
         self.rule_uses: dict[int, int] = {}
         self.current: str | None = None
         self.last_progressed_on: str | None = None
@@ -176,22 +176,26 @@ class Course:
 
     def start_tumour_line(self, growth_multiplier: float) -> TumourState:
         """A new line under the burden model: the treatment's growth ratio times the line's own variation
-        of the growth rate (log-normal, ``tumour.growth_sd_log_within_patient``); one draw per line, so the
-        k-th line of a patient varies alike in every strategy."""
+        of the growth rate (log-normal, ``tumour.growth_sd_log_within_patient``), and the error with which
+        its progression will be read (``tumour.progression_reading_sd_log``); one draw each per line, so
+        the k-th line of a patient varies alike in every strategy."""
         tumour = self.tumour
         assert tumour is not None
-        spread = self.model.tumour_line_spread
+        model = self.model
+        spread = model.tumour_line_spread
         factor = math.exp(spread * self.rs.normal("tumour.line_growth")) if spread > 0 else 1.0
-        tumour.start_line(self.env.now, growth_multiplier, factor)
+        reading = model.tumour_reading_spread
+        error = reading * self.rs.normal("tumour.progression_reading") if reading > 0 else 0.0
+        tumour.start_line(self.env.now, growth_multiplier, factor, error)
         return tumour
 
-    def leave_residual_disease(self) -> float:
+    def leave_residual_disease(self, residual_parameter: str = "tumour.residual_after_complete_resection") -> float:
         """A complete resection, ablation or transplant under the burden model: a new, untreated line, and
-        microscopic disease left that varies between operations (log-normal around its median, one draw
-        per operation); returns the months until it is visible again."""
+        microscopic disease left that varies between operations (log-normal around its median,
+        ``residual_parameter``, one draw per operation); returns the months until it is visible again."""
         tumour = self.start_tumour_line(1.0)
         params = self.params
-        residual = params.value("tumour.residual_after_complete_resection")
+        residual = params.value(residual_parameter)
         tumour.leave_residual(self.env.now, residual * math.exp(params.value("tumour.residual_sd_log") * self.rs.normal("tumour.residual")))
         return tumour.time_to_recurrence(self.env.now)
 

@@ -21,7 +21,7 @@ from .clock import PatientClock
 from .cohort import Patient
 from .course import Course
 from .hooks import CarePolicy
-from .tumour import GompertzTumourState, TumourModel, TumourState, median_growth_rate
+from .tumour import GompertzTumourState, GrowthDistribution, TumourModel, TumourState, median_growth_rate
 
 _LIFE_TABLE = None
 SCHEDULERS = ("direct", "simpy")
@@ -77,7 +77,9 @@ class PathwayModel:
         self._burden_ratios: dict[str, float] = {}
         self.tumour_model = self._tumour_model() if p("disease.burden_model") == 1.0 else None
         self.tumour_line_spread = p("tumour.growth_sd_log_within_patient") if self.tumour_model is not None else 0.0
+        self.tumour_reading_spread = p("tumour.progression_reading_sd_log") if self.tumour_model is not None else 0.0
         self.tumour_gompertz = self.tumour_model is not None and p("tumour.gompertz_growth") == 1.0
+        self.growth_distribution = GrowthDistribution.from_parameters(p)
         # A care policy (engine/hooks.py; capacity/hospital.py builds one): patients then share the SimPy
         # environment and wait at its hooks. Without one the patient process never calls a hook.
         self.hospital = hospital
@@ -121,6 +123,7 @@ class PathwayModel:
             extrahepatic_hazard_ratio=p("disease.hr_extrahepatic"),
             pancreas_hazard_ratio=p("tumour.pancreas_death_hazard_ratio"),
             log_progression_ratio=math.log(p("tumour.progression_volume_ratio")),
+            reading_floor=p("tumour.progression_reading_floor"),
             log_detection_burden=math.log(p("tumour.detection_burden")),
         )
 
@@ -130,7 +133,9 @@ class PathwayModel:
         if tumour_model is None:
             return None
         p = self.params.value
-        growth = median_growth_rate(p, patient.primary_site, patient.grade) * math.exp(p("tumour.growth_sd_log") * patient.growth_z)
+        growth = median_growth_rate(p, patient.primary_site, patient.grade) * math.exp(
+            self.growth_distribution.log_deviation(patient.growth_z)
+        )
         state = GompertzTumourState if self.tumour_gompertz else TumourState
         return state(tumour_model, math.log(patient.hepatic_load), growth, patient.extrahepatic, patient.primary_site == "pancreas")
 

@@ -21,9 +21,10 @@ computed in closed form and the engine stays fast:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from scipy.special import expi
+import numpy as np
+from scipy.special import expi, ndtr, ndtri
 
 INF = math.inf
 FULL = -1e-9  # a log burden this close to 0 is the whole liver (floating-point tolerance, not a model value)
@@ -37,6 +38,61 @@ def median_growth_rate(value, primary_site: str, grade: str) -> float:
     return growth
 
 
+# The mixture's quantile is read off a table of this many points spanning this many spreads beyond
+# either component's centre (numerical resolution, not model values: interpolation error < 1e-6).
+_QUANTILE_POINTS = 4001
+_QUANTILE_SPAN = 9.0
+
+
+@dataclass(frozen=True)
+class GrowthDistribution:
+    """Between-patient spread of the growth rate around its site and grade median, on the log scale.
+
+    A normal (``spread``) or, with ``indolent_share`` > 0, a two-component mixture: an indolent share of
+    patients grows ``indolent_ratio`` times as fast as the rest, each component with the same spread.
+    A patient is represented by one standard-normal deviate ``z`` mapped through the distribution's
+    quantile function, so selection (a correlation on ``z``) and conditions on the course before entry
+    (truncation of ``z``) apply to both shapes alike."""
+
+    spread: float
+    indolent_share: float = 0.0
+    indolent_ratio: float = 1.0
+    _grid: tuple[np.ndarray, np.ndarray] | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.indolent_share <= 0.0:
+            return
+        shift = math.log(self.indolent_ratio)
+        low = min(0.0, shift) - _QUANTILE_SPAN * self.spread
+        high = max(0.0, shift) + _QUANTILE_SPAN * self.spread
+        deviations = np.linspace(low, high, _QUANTILE_POINTS)
+        share = self.indolent_share
+        below = (1.0 - share) * ndtr(deviations / self.spread) + share * ndtr((deviations - shift) / self.spread)
+        above = (1.0 - share) * ndtr(-deviations / self.spread) + share * ndtr((shift - deviations) / self.spread)
+        # The upper tail from its own survival function: 1 - below rounds to 0 there.
+        deviates = np.where(below < 0.5, ndtri(below), -ndtri(above))
+        object.__setattr__(self, "_grid", (deviates, deviations))
+
+    def log_deviation(self, z):
+        """The log growth-rate deviation from the median of a patient with standard-normal deviate ``z``."""
+        if self._grid is None:
+            return self.spread * z
+        deviates, deviations = self._grid
+        return np.interp(z, deviates, deviations)
+
+    def deviate(self, log_deviation):
+        """The inverse of ``log_deviation``: the standard-normal deviate of a log growth-rate deviation."""
+        if self._grid is None:
+            return log_deviation / self.spread
+        deviates, deviations = self._grid
+        return np.interp(log_deviation, deviations, deviates)
+
+    @classmethod
+    def from_parameters(cls, value) -> GrowthDistribution:
+        """``value`` reads a parameter."""
+        return cls(value("tumour.growth_sd_log"), value("tumour.indolent_share"), value("tumour.indolent_growth_ratio"))
+
+
 @dataclass(frozen=True, slots=True)
 class TumourModel:
     """The parameters of the burden model for one run (read once from the parameter set)."""
@@ -48,6 +104,15 @@ class TumourModel:
     log_progression_ratio: float  # log of the RECIST volume ratio that defines progression
     log_detection_burden: float  # log of the smallest burden imaging detects (recurrence threshold)
     pancreas_hazard_ratio: float = 1.0  # pancreatic primaries die faster at the same burden
+    # The smallest log volume ratio at which a progression is read, as a share of the RECIST ratio's log
+    # (a reading error never declares progression below it).
+    reading_floor: float = 0.0
+
+    def reading_level(self, reading_error: float) -> float:
+        """The log volume ratio at which a line's progression is read, given its reading error."""
+        if reading_error == 0.0:
+            return self.log_progression_ratio
+        return max(self.log_progression_ratio + reading_error, self.reading_floor * self.log_progression_ratio)
 
     def hazard_scale(self, extrahepatic: bool, pancreas: bool) -> float:
         """``c`` such that the hazard is ``c * exp(beta * log b)``."""
@@ -60,7 +125,17 @@ class TumourModel:
 class TumourState:
     """One patient's tumour: log burden at an anchor time, the growth rate in force, the line's nadir."""
 
-    __slots__ = ("model", "scale", "beta", "base_growth", "growth", "anchor_time", "anchor_log_burden", "nadir_log_burden")
+    __slots__ = (
+        "model",
+        "scale",
+        "beta",
+        "base_growth",
+        "growth",
+        "anchor_time",
+        "anchor_log_burden",
+        "nadir_log_burden",
+        "progression_level",
+    )
 
     def __init__(
         self, model: TumourModel, log_burden: float, base_growth: float, extrahepatic: bool, pancreas: bool = False, now: float = 0.0
@@ -73,6 +148,9 @@ class TumourState:
         self.anchor_time = now
         self.anchor_log_burden = min(log_burden, 0.0)
         self.nadir_log_burden = self.anchor_log_burden
+        # The log volume ratio over the nadir at which this line's progression is read (RECIST, plus
+        # the line's measurement error).
+        self.progression_level = model.log_progression_ratio
 
     # ------------------------------------------------------------------ burden over time
 
@@ -85,11 +163,13 @@ class TumourState:
         self.anchor_log_burden = x
         return x
 
-    def start_line(self, now: float, growth_multiplier: float, line_factor: float = 1.0) -> None:
+    def start_line(self, now: float, growth_multiplier: float, line_factor: float = 1.0, reading_error: float = 0.0) -> None:
         """A new line of treatment: its effect on growth holds from now, and its nadir starts at today's burden.
-        ``line_factor`` is the line's own variation of the patient's growth rate (1: none)."""
+        ``line_factor`` is the line's own variation of the patient's growth rate (1: none); ``reading_error``
+        shifts the log volume ratio at which the line's progression is read (measurement error, 0: none)."""
         self.nadir_log_burden = self._reanchor(now)
         self.growth = self.base_growth * growth_multiplier * line_factor
+        self.progression_level = self.model.reading_level(reading_error)
 
     def shrink(self, now: float, fraction_remaining: float) -> None:
         """Remove ``1 - fraction_remaining`` of the burden (resection, ablation, embolisation, radiation): a new nadir."""
@@ -118,7 +198,7 @@ class TumourState:
     def time_to_progression(self, now: float) -> float:
         """Months until RECIST progression from the line's nadir; disease that fills the liver before the
         ratio is reached progresses when it fills it."""
-        level = self.nadir_log_burden + self.model.log_progression_ratio
+        level = self.nadir_log_burden + self.progression_level
         if level > 0.0:
             if self.nadir_log_burden >= FULL:
                 return INF  # a line started with the liver already full sees no further hepatic progression
@@ -208,7 +288,7 @@ class GompertzTumourState(TumourState):
 
     def time_to_progression(self, now: float) -> float:
         """Gompertzian disease never fills the liver: progression is the RECIST ratio or never."""
-        return self.time_to_reach(now, self.nadir_log_burden + self.model.log_progression_ratio)
+        return self.time_to_reach(now, self.nadir_log_burden + self.progression_level)
 
     def cumulative_hazard(self, now: float, step: float) -> float:
         if step <= 0.0:

@@ -45,6 +45,8 @@ class Comparison:
     precision_met: bool | None = None
     precision_trace: list[dict] = field(default_factory=list)
     capacity: CapacityTables | None = None  # resources, waits and queues when the scenario has capacity
+    # With run_comparison(value=True): mean costs, QALYs, life-years per (replication, strategy).
+    economics: pd.DataFrame | None = None
 
     @property
     def strategies(self) -> list[str]:
@@ -70,10 +72,11 @@ def check_precision_options(precision: float | None, max_replications: int | Non
         raise UserInputError(f"precision metric {unknown[0]!r}: expected one of {', '.join(METRICS)}")
 
 
-def compare_replication(prepared: PreparedScenario, replication: int, comparator: str) -> tuple:
+def compare_replication(prepared: PreparedScenario, replication: int, comparator: str, value: bool = False) -> tuple:
     """What the comparison keeps of one replication: metrics, patients, state occupancy, symptom
-    curve, the event log of replication 0 only (for the swimmer plots), and the hospital's tables of a
-    scenario with a capacity section (else None)."""
+    curve, the event log of replication 0 only (for the swimmer plots), the hospital's tables of a
+    scenario with a capacity section (else None) and, with ``value``, the mean costs, QALYs and
+    life-years per strategy (economics.valuation.replication_means; else None)."""
     scenario = prepared.scenario
     names = [s.name for s in prepared.strategies]
     tables = None
@@ -85,6 +88,12 @@ def compare_replication(prepared: PreparedScenario, replication: int, comparator
     else:
         events, patients = run_replication(prepared, replication)
         metrics = replication_metrics(patients, events, names, comparator, scenario.horizon_months)
+    values = None
+    if value:
+        from ..economics.settings import EconomicSettings
+        from ..economics.valuation import replication_means, value_patients
+
+        values = replication_means(value_patients(events, patients, prepared.params, EconomicSettings.from_scenario(scenario)), names)
     return (
         metrics,
         patients,
@@ -92,6 +101,7 @@ def compare_replication(prepared: PreparedScenario, replication: int, comparator
         symptom_control_curve(events, patients, names, scenario.horizon_months),
         events if replication == 0 else None,
         tables,
+        values,
     )
 
 
@@ -107,6 +117,7 @@ def run_comparison(
     precision_metrics: tuple[str, ...] = DEFAULT_PRECISION_METRICS,
     progress: Progress | None = None,
     execution: Execution = SERIAL,
+    value: bool = False,
 ) -> Comparison:
     """Run the comparison. Without ``precision`` the scenario's replication count is used; with it,
     replications are added one at a time until every chosen metric's 95% CI half-width is within
@@ -116,7 +127,7 @@ def run_comparison(
     scenario = prepared.scenario
     names = [s.name for s in prepared.strategies]
     planned = scenario.replications if precision is None else (max_replications or DEFAULT_MAX_REPLICATIONS)
-    metric_frames, patient_frames, occupancy, symptoms = [], [], [], []
+    metric_frames, patient_frames, occupancy, symptoms, value_frames = [], [], [], [], []
     first_events = pd.DataFrame()
     trace: list[dict] = []
     met: bool | None = None
@@ -128,15 +139,17 @@ def run_comparison(
     batch = max(1, execution.workers)
     while replication < planned and not met:
         round_ = range(replication, min(replication + batch, planned))
-        tasks = [(prepared, r, comparator) for r in round_]
+        tasks = [(prepared, r, comparator, value) for r in round_]
         ticker = None
         if progress is not None:
 
             def ticker(index: int, result: object, start: int = replication) -> None:
                 progress(min(start + index + 1, planned), planned, f"replication {start + index + 1}")
 
-        for metrics, patients, occupied, symptom, events, tables in execution.map(_replication_task, tasks, ticker):
+        for metrics, patients, occupied, symptom, events, tables, values in execution.map(_replication_task, tasks, ticker):
             metric_frames.append(metrics)
+            if values is not None:
+                value_frames.append(values)
             if capacity is not None:
                 capacity.extend(tables)
             patient_frames.append(patients)
@@ -168,4 +181,5 @@ def run_comparison(
         precision_met=met if precision is not None else None,
         precision_trace=trace,
         capacity=capacity,
+        economics=pd.concat(value_frames, ignore_index=True) if value_frames else None,
     )

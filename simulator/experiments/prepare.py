@@ -53,7 +53,13 @@ def prepare(scenario: Scenario, path: Path | str, summary: bool = False) -> Prep
         from ..capacity.run import check_arrivals
 
         check_arrivals(scenario, params, path)
-    return PreparedScenario(scenario, path, params, resolve_strategies(scenario, path))
+    strategies = resolve_strategies(scenario, path)
+    # Costs in one currency and price year: refused here, before any simulation (economics/prices.py).
+    from ..economics.prices import check_scenario_costs
+    from ..economics.settings import EconomicSettings
+
+    check_scenario_costs(params, strategies, EconomicSettings.from_scenario(scenario), path)
+    return PreparedScenario(scenario, path, params, strategies)
 
 
 def check_first_draw(prepared: PreparedScenario) -> None:

@@ -51,8 +51,10 @@ def patient_table(model: PathwayModel, replication: int) -> pd.DataFrame:
     columns["os_months"] = ends
     columns["death"] = [int(c.death_at is not None) for c in courses]
     columns["death_cause"] = [c.death_cause if c.death_at is not None else "" for c in courses]
-    columns["first_treatment"] = [c.history[0] if c.history else "" for c in courses]
-    columns["treatment_sequence"] = [">".join(c.history) for c in courses]
+    # The model's own lines: treatments before entry (cohort.prior_treatments) are not part of them.
+    sequences = [c.history[len(c.patient.prior_treatments) :] for c in courses]
+    columns["first_treatment"] = [sequence[0] if sequence else "" for sequence in sequences]
+    columns["treatment_sequence"] = [">".join(sequence) for sequence in sequences]
     columns["lines"] = [c.line for c in courses]
     columns["progressions"] = [c.progressions for c in courses]
     columns["resected"] = [int(c.resected_at is not None) for c in courses]
@@ -88,15 +90,21 @@ def patient_table(model: PathwayModel, replication: int) -> pd.DataFrame:
     return table
 
 
+def scenario_cohort(prepared: PreparedScenario, streams: RandomStreams, size: int, first: int = 0) -> list:
+    """Patients ``first .. first + size - 1`` of the scenario's cohort (its mix, fixed age and prior treatments)."""
+    cohort = prepared.scenario.cohort
+    return build_cohort(prepared.params, streams, size, cohort.age, first=first, prior_treatments=tuple(cohort.prior_treatments))
+
+
 def _cohort_for(prepared: PreparedScenario, streams: RandomStreams, replication: int, draw: int) -> tuple[list, tuple | None]:
     """The replication's cohort; with a capacity section also its (arrival times, statistics window)."""
     scenario = prepared.scenario
     if scenario.capacity is None:
-        return build_cohort(prepared.params, streams, scenario.cohort.size, scenario.cohort.age), None
+        return scenario_cohort(prepared, streams, scenario.cohort.size), None
     from ..capacity.run import open_cohort
 
     arrivals, window, size = open_cohort(scenario, prepared.params, replication, draw)
-    return build_cohort(prepared.params, streams, size, scenario.cohort.age), (arrivals, window)
+    return scenario_cohort(prepared, streams, size), (arrivals, window)
 
 
 def _strategy_tables(
@@ -214,7 +222,7 @@ def summarise_strategy(
 
     scenario = prepared.scenario
     size = scenario.cohort.size - first if size is None else size
-    inputs = ValuationInputs.from_parameters(prepared.params)
+    inputs = ValuationInputs.from_parameters(prepared.params, settings)
     strategy = prepared.strategies[strategy_index]
     streams = RandomStreams(scenario.seed, replication, draw)
     tables, sums, count, outcomes = [], dict.fromkeys(VALUE_COLUMNS, 0.0), 0, None
@@ -231,7 +239,7 @@ def summarise_strategy(
         )
     for start in range(first, first + size, SUMMARY_CHUNK):
         chunk_size = min(SUMMARY_CHUNK, first + size - start)
-        cohort = build_cohort(prepared.params, streams, chunk_size, scenario.cohort.age, first=start)
+        cohort = scenario_cohort(prepared, streams, chunk_size, first=start)
         events, table = _strategy_tables(prepared, strategy, cohort, streams, replication)
         values = value_patients(events, table, inputs, settings)
         del events

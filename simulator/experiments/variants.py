@@ -113,6 +113,8 @@ class RunResult:
     # Patients per strategy and replication, on average: the cohort size, or with an open population the
     # patients who arrived in the statistics window (the cohort size is a placeholder there).
     patients: float = math.nan
+    # Mean costs, QALYs and life-years per (replication, strategy), valued with the run's own economics.
+    economics: pd.DataFrame | None = None
 
 
 @dataclass
@@ -212,6 +214,47 @@ class ScenarioAnalysis:
                     }
                 )
         return pd.DataFrame(rows, columns=CONTRAST_COLUMNS)
+
+    def economics_table(self) -> pd.DataFrame:
+        """economics.csv of the scenarios folder: per run and strategy, mean discounted costs and QALYs
+        per patient with their 95% CI over replications, and the incremental net benefit against the
+        run's comparator at each of the run's willingness-to-pay values, paired replication by
+        replication (common random numbers). Each run is valued with its own economic settings, so a
+        variant's ``economics:`` override shows here; ``*_vs_base`` are the paired differences from the
+        base run's same strategy."""
+        import pandas as pd
+
+        from ..economics.settings import EconomicSettings
+
+        base = self.base_result.economics
+        rows = []
+        for result in self.results:
+            values = result.economics
+            if values is None:
+                continue
+            wtp = EconomicSettings.from_scenario(result.run.prepared.scenario).willingness_to_pay
+            comparator = values[values["strategy"] == result.comparator].set_index("replication")
+            for strategy, part in values.groupby("strategy", sort=False):
+                part = part.set_index("replication")
+                row: dict[str, object] = {
+                    "variant": result.run.name,
+                    "strategy": strategy,
+                    "comparator": result.comparator,
+                    "currency": result.run.prepared.scenario.economics.currency,
+                    "replications": len(part),
+                }
+                for column in ("costs", "qalys"):
+                    row[column], row[f"{column}_lower_95"], row[f"{column}_upper_95"] = _interval(part[column])
+                for value in wtp:
+                    inb = (part["qalys"] - comparator["qalys"]) * value - (part["costs"] - comparator["costs"])
+                    label = f"inb_{value:g}"
+                    row[label], row[f"{label}_lower_95"], row[f"{label}_upper_95"] = _interval(inb.dropna())
+                if base is not None and strategy in set(base["strategy"]):
+                    reference = base[base["strategy"] == strategy].set_index("replication")
+                    for column in ("costs", "qalys"):
+                        row[f"{column}_vs_base"] = float((part[column] - reference[column]).dropna().mean())
+                rows.append(row)
+        return pd.DataFrame(rows)
 
     def variants_table(self) -> pd.DataFrame:
         """variants.csv: each run, what it is and what it changes, with its sweep coordinates."""
@@ -532,11 +575,18 @@ def describe_changes(base: PreparedScenario, other: PreparedScenario) -> list[st
 # Running
 
 
+def _interval(values: pd.Series) -> tuple[float, float, float]:
+    """Mean and t-based 95% CI over replications (no interval from one replication)."""
+    from ..outcomes.replications import t_confidence_interval
+
+    return t_confidence_interval(values.astype(float).tolist())
+
+
 def _run_one(run: ScenarioRun, comparator: str, keep_whole: bool, progress: Progress | None = None) -> RunResult:
     from ..outcomes.survival import survival_table
     from .compare import run_comparison
 
-    comparison = run_comparison(run.prepared, comparator, progress=progress)
+    comparison = run_comparison(run.prepared, comparator, progress=progress, value=True)
     curves = survival_table(comparison.patients, comparison.strategies)
     arms = comparison.patients.groupby(["replication", "strategy"], observed=True).size()
     return RunResult(
@@ -548,6 +598,7 @@ def _run_one(run: ScenarioRun, comparator: str, keep_whole: bool, progress: Prog
         comparison if keep_whole else None,
         comparison.per_replication,
         float(arms.mean()) if len(arms) else math.nan,
+        comparison.economics,
     )
 
 

@@ -40,6 +40,7 @@ UNIT_BOUNDS: dict[str, tuple[float | None, float | None]] = {
     "utility_decrement": (0.0, 1.0),
     "patients_per_year": (0.0, None),
 }
+COST_UNIT_PREFIX = "gbp"  # units of money: every such entry states the price year of its value
 PSA_FAMILIES_FOR_VALUES = ("beta", "gamma", "lognormal")
 PSA_FAMILIES_FOR_DISTRIBUTIONS = ("normal", "mvnormal")
 STRICTLY_POSITIVE_UNITS = frozenset({"hazard_ratio", "odds_ratio", "time_ratio"})
@@ -157,6 +158,9 @@ class ParameterEntry(BaseModel):
     low: Annotated[float, Field(allow_inf_nan=False)] | None = None
     high: Annotated[float, Field(allow_inf_nan=False)] | None = None
     range_source: str | None = None
+    # Costs: the price year of ``value`` (the financial year that starts in it, 2017 = 2017/18 prices),
+    # from which the valuation inflates it (simulator/economics/prices.py). Required on every cost.
+    price_year: Annotated[int, Field(ge=1990, le=2100, strict=True)] | None = None
 
     @model_validator(mode="after")
     def _check(self) -> ParameterEntry:
@@ -178,6 +182,10 @@ class ParameterEntry(BaseModel):
             except (TypeError, ValueError, ArithmeticError) as exc:
                 raise ValueError(f"valid {self.distribution} parameters ({exc})") from None
         check_psa(self)
+        if self.unit.startswith(COST_UNIT_PREFIX) and self.price_year is None:
+            raise ValueError("a 'price_year' (the year of the source's prices) on a cost")
+        if self.price_year is not None and not self.unit.startswith(COST_UNIT_PREFIX):
+            raise ValueError("'price_year' only on a cost (a unit starting with gbp)")
         if (self.low is None) != (self.high is None):
             raise ValueError("both 'low' and 'high' (sensitivity-analysis bounds), or neither")
         if self.low is not None:

@@ -48,9 +48,10 @@ class ThermalAblation(Modality):
                 return
         tumour = course.tumour
         if tumour is not None:
-            # Ablation of every visible lesion leaves microscopic disease, as a complete resection does.
+            # Ablation of every visible lesion leaves microscopic disease, as a complete resection does,
+            # and more of it (lesions missed or incompletely ablated: local recurrence).
             now = course.env.now
-            ttp = now - started + course.leave_residual_disease()
+            ttp = now - started + course.leave_residual_disease("tumour.residual_after_ablation")
         else:
             ttp = self.time_to_progression(course, "ablation.time_to_progression")
         if (yield from course.wait(max(started + ttp - course.env.now, 0.0))):

@@ -192,6 +192,10 @@ def resolve_strategies(scenario: Scenario, file: Path | str) -> list[Strategy]:
     """Strategies named or defined in the scenario, checked against the bundled library and modalities."""
     library = bundled_strategies()
     strategies = []
+    known = sorted(MODALITIES)
+    for index, name in enumerate(scenario.cohort.prior_treatments):
+        if name not in MODALITIES:
+            raise ScenarioError(file, f"cohort.prior_treatments[{index}]", f"one of {', '.join(known)}{did_you_mean(name, known)}", name)
     for index, config in enumerate(scenario.strategies):
         if config.rules is None:
             if config.name not in library:

@@ -16,13 +16,16 @@ AT_RISK_FONTSIZE = 9
 HR_TICKS = (0.1, 0.2, 0.3, 0.5, 0.67, 0.8, 0.9, 1.0, 1.1, 1.25, 1.5, 2.0, 3.0, 5.0, 10.0)
 
 
-def km_figure(curves: pd.DataFrame, at_risk: pd.DataFrame, strategies: list[str], title: str, ylabel: str, horizon: float):
+def km_figure(
+    curves: pd.DataFrame, at_risk: pd.DataFrame, strategies: list[str], title: str, ylabel: str, horizon: float, width: float = 9.0
+):
     """KM step curves with 95% bands (``survival_table`` columns) over an at-risk table.
 
-    ``at_risk``: one row per strategy, one column per time shown (the numbers still followed)."""
+    ``at_risk``: one row per strategy, one column per time shown (the numbers still followed). ``width``
+    (inches): narrower for a narrow place on a page, so that its text is not scaled down there."""
     colours = strategy_colours(strategies)
     rows = len(strategies)
-    fig = plt.figure(figsize=(9, 5.3 + 0.28 * rows), dpi=DPI)
+    fig = plt.figure(figsize=(width, 5.3 + 0.28 * rows), dpi=DPI)
     grid = fig.add_gridspec(2, 1, height_ratios=[5.0, 0.6 + 0.28 * rows], hspace=0.32)
     ax = fig.add_subplot(grid[0])
     for strategy in strategies:
