@@ -45,7 +45,10 @@ ALLOWED = {
     ("commands/output.py", 'CSV_FLOAT_FORMAT = "%.10g"'): "CSV files keep full precision",
     ("commands/output.py", 'CALIBRATION_FLOAT_FORMAT = "%.6g"'): "calibration CSV files",
     ("app/settings.py", 'return float(f"{value:.10g}")'): "a slider's value cleaned of float noise, not display",
-    ("commands/output.py", "def csv_text(frame: pd.DataFrame, float_format: str = CSV_FLOAT_FORMAT, currency"): "CSV files keep full precision",
+    (
+        "commands/output.py",
+        "def csv_text(frame: pd.DataFrame, float_format: str = CSV_FLOAT_FORMAT, currency",
+    ): "CSV files keep full precision",
     ("commands/output.py", "return frame.to_csv(index=False, float_format=float_format, header=csv_headers("): "CSV",
     ("commands/output.py", "def write_csv(frame: pd.DataFrame, path: Path, float_format: str = CSV_FLOAT_FORMAT, currency"): "CSV",
     ("reporting/progress.py", 'return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"'): "a clock, m:ss",
