@@ -21,6 +21,8 @@ COMMANDS = (
     ["params"],
     ["params", "scenarios/baseline.yaml"],
     ["validate", "scenarios/capacity-constrained.yaml"],
+    ["validate", "scenarios/evidence-variants.yaml"],
+    ["validate", "scenarios/population-variants.yaml"],
 )
 HEAVY = ("pandas", "scipy.stats", "matplotlib", "lifelines", "simpy", "streamlit")
 PROBE = (

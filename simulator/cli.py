@@ -346,13 +346,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     calibrate.add_argument("--check", action="store_true", help="only simulate and compare; do not refit")
     calibrate.add_argument(
-        "--seed-dir", type=Path, default=Path("scenarios/seed"), metavar="DIR", help="folder of seed scenarios (default scenarios/seed)"
+        "--seed-dir",
+        type=Path,
+        metavar="DIR",
+        help="folder of seed scenarios (default: those shipped with nelm-sim, the same files as scenarios/seed of a checkout)",
     )
     calibrate.add_argument(
         "--validation-dir",
         type=Path,
         metavar="DIR",
-        help="folder of validation scenarios (default: validation/ beside --seed-dir, i.e. scenarios/validation)",
+        help="folder of validation scenarios (default: validation/ beside --seed-dir; with the shipped seeds, the shipped validation set)",
     )
     calibrate.add_argument(
         "--patients", type=_positive_int, metavar="N", help="patients per arm when checking (default: each seed scenario's own, 5,000)"
@@ -393,13 +396,16 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run the seed scenarios and write the review's figures with the published points overlaid, calibration.csv and report.md.",
     )
     reproduce.add_argument(
-        "--seed-dir", type=Path, default=Path("scenarios/seed"), metavar="DIR", help="folder of seed scenarios (default scenarios/seed)"
+        "--seed-dir",
+        type=Path,
+        metavar="DIR",
+        help="folder of seed scenarios (default: those shipped with nelm-sim, the same files as scenarios/seed of a checkout)",
     )
     reproduce.add_argument(
         "--validation-dir",
         type=Path,
         metavar="DIR",
-        help="folder of validation scenarios (default: validation/ beside --seed-dir, i.e. scenarios/validation)",
+        help="folder of validation scenarios (default: validation/ beside --seed-dir; with the shipped seeds, the shipped validation set)",
     )
     reproduce.add_argument("--patients", type=_positive_int, metavar="N", help="patients per arm (default: each seed scenario's own)")
     reproduce.add_argument("--out", type=Path, metavar="DIR", help="output folder (default outputs/seed-figures)")
@@ -445,20 +451,17 @@ def _cmd_run(args: argparse.Namespace) -> int:
     print(f"wrote {destination}")
     summary = destination / "summary.csv"
     if summary.exists():
-        import pandas as pd
-
+        from .commands.output import read_csv
         from .reporting.tables import RUN_NOTE, run_summary_text
 
         print(RUN_NOTE)
-        print(run_summary_text(pd.read_csv(summary)))
+        print(run_summary_text(read_csv(summary)))
     icer = destination / "icer.csv"
     if icer.exists():
-        import pandas as pd
-
         from .reporting.tables import ECONOMICS_NOTE, icer_text
 
         print(ECONOMICS_NOTE)
-        print(icer_text(pd.read_csv(icer)))
+        print(icer_text(read_csv(icer)))
     return 0
 
 
@@ -611,8 +614,7 @@ def _psa_resume_command(args: argparse.Namespace) -> str:
 def _cmd_psa(args: argparse.Namespace) -> int:
     import time
 
-    import pandas as pd
-
+    from .commands.output import read_csv
     from .commands.psa import run_psa_file
     from .experiments.psa import RunInterrupted
 
@@ -642,7 +644,7 @@ def _cmd_psa(args: argparse.Namespace) -> int:
     from .reporting.tables import psa_summary_text
 
     print(f"wrote {destination} in {numbers.seconds(time.perf_counter() - started)} s")
-    print(psa_summary_text(pd.read_csv(destination / "psa_summary.csv")))
+    print(psa_summary_text(read_csv(destination / "psa_summary.csv")))
     return 0
 
 

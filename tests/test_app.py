@@ -21,6 +21,7 @@ from simulator.app import page as page_module
 from simulator.app import settings as page_settings
 from simulator.app.settings import CONTROLS, PageSettings, RunDesign, build_prepared, default_settings
 from simulator.cli import main
+from simulator.commands.output import read_csv
 from simulator.config import load_scenario
 from simulator.errors import UserInputError
 from simulator.params.parameter_set import build_parameter_set
@@ -127,7 +128,7 @@ def test_page_shows_the_numbers_of_the_cli_for_the_same_settings(tmp_path):
 
     scenario = _cli_scenario_file(tmp_path, CHANGED)
     printed = _cli(["compare", scenario, "--out", str(tmp_path / "compare"), "--quiet"])
-    cli = pd.read_csv(tmp_path / "compare" / "comparison.csv")
+    cli = read_csv(tmp_path / "compare" / "comparison.csv")
     # The table the page shows is the table the CLI prints, cell for cell.
     for row in headline.itertuples(index=False):
         line = next(text for text in printed.splitlines() if text.split() and text.split()[0] == row[0])
@@ -143,7 +144,7 @@ def test_page_shows_the_numbers_of_the_cli_for_the_same_settings(tmp_path):
     assert (functional > 0.7).all()
 
     _cli(["psa", scenario, "--draws", str(SMALL["psa_draws"]), "--patients", str(SMALL["psa_patients"]), "--out", str(tmp_path / "psa")])
-    cli_psa = pd.read_csv(tmp_path / "psa" / "psa_summary.csv")
+    cli_psa = read_csv(tmp_path / "psa" / "psa_summary.csv")
     assert list(psa_summary["strategy"]) == list(cli_psa["strategy"]) == STRATEGIES
     for column in ("costs", "qalys", "life_years", "probability_cost_effective_50000"):  # at the page's willingness to pay
         pd.testing.assert_series_equal(psa_summary[column], cli_psa[column], check_names=False, check_dtype=False, rtol=1e-9)
@@ -394,7 +395,7 @@ def test_the_capacity_scenario_shows_the_planners_view_with_the_clis_numbers(tmp
     _cli(["compare", str(scenario), "--out", str(tmp_path / "cli"), "--quiet"])
     from simulator.reporting.capacity_report import resource_table
 
-    cli = resource_table(pd.read_csv(tmp_path / "cli" / "resources.csv"))
+    cli = resource_table(read_csv(tmp_path / "cli" / "resources.csv"))
     pd.testing.assert_frame_equal(summary.reset_index(drop=True), cli.astype(str).reset_index(drop=True), check_dtype=False)
 
 
@@ -441,6 +442,6 @@ def test_seed_figures_are_those_of_reproduce(tmp_path):
     assert any(c.startswith("Fig 1") for c in captions) and any(c.startswith("Fig 3B") for c in captions)
     shown = page.table[0].value.set_index("target")
     _cli(["reproduce", "--patients", "200", "--out", str(tmp_path / "seed")])
-    cli = pd.read_csv(tmp_path / "seed" / "calibration.csv").set_index("target").loc[shown.index]
+    cli = read_csv(tmp_path / "seed" / "calibration.csv").set_index("target").loc[shown.index]
     pd.testing.assert_series_equal(shown["simulated"], cli["simulated"], rtol=1e-5)
     assert list(shown["pass"]) == list(cli["pass"])

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import math
 
-import pandas as pd
 import pytest
 
 from simulator.cli import main
+from simulator.commands.output import read_csv
 from simulator.experiments.calibrate import Target, check, load_seed_scenarios, load_targets
 from simulator.params.parameter_set import load_library
 
@@ -73,7 +73,7 @@ def test_reproduce_writes_the_four_figures(tmp_path, capsys):
     assert main(["reproduce", "--out", str(out), "--patients", "400", "--seed-dir", str(SEED_DIR)]) == 0
     for name in ("fig1.png", "fig2b.png", "fig3a.png", "fig3b.png", "calibration.csv", "report.md"):
         assert (out / name).is_file(), name
-    table = pd.read_csv(out / "calibration.csv")
+    table = read_csv(out / "calibration.csv")
     assert set(table.columns) >= {"target", "population", "published", "simulated", "tolerance", "pass"}
     assert table["simulated"].map(math.isfinite).all()
 
@@ -84,8 +84,8 @@ def test_calibrate_writes_the_identifiability_report(tmp_path, capsys):
     calibrated parameter) and a row per parameter with rank, condition number and near-bound flag."""
     out = tmp_path / "cal"
     main(["calibrate", "--check", "--patients", "60", "--identifiability", "--out", str(out), "--quiet"])
-    matrix = pd.read_csv(out / "identifiability.csv")
-    parameters = pd.read_csv(out / "identifiability_parameters.csv")
+    matrix = read_csv(out / "identifiability.csv")
+    parameters = read_csv(out / "identifiability_parameters.csv")
     data = load_targets()
     calibrated = {p.name if p.field == "value" else f"{p.name}.{p.field}" for b in data.blocks for p in b.parameters}
     assert list(matrix["target"]) == [t.id for t in data.targets]

@@ -16,6 +16,7 @@ from scipy import stats
 from simulator.capacity import resource as resource_module
 from simulator.capacity.arrivals import arrival_times, expected_arrivals
 from simulator.cli import build_parser, main
+from simulator.commands.output import read_csv
 from simulator.config import Scenario, load_scenario
 from simulator.experiments.compare import run_comparison
 from simulator.experiments.runner import prepare, run_prepared
@@ -280,7 +281,7 @@ def test_capacity_command_same_seed_same_answer(write_scenario, tmp_path, capsys
         outputs.append(out)
     printed = capsys.readouterr().out
     assert "smallest theatre capacity" in printed
-    first, second = (pd.read_csv(o / "capacity_curve.csv") for o in outputs)
+    first, second = (read_csv(o / "capacity_curve.csv") for o in outputs)
     pd.testing.assert_frame_equal(first, second)
     assert (outputs[0] / "figures" / "capacity_curve.png").is_file()
     met = first.groupby("capacity")["meets_target"].all()
@@ -296,7 +297,7 @@ def test_run_folder_has_the_capacity_files(write_scenario, tmp_path):
     assert main(["run", str(path), "--out", str(out), "--workers", "1"]) == 0
     for name in ("resources.csv", "waits.csv", "queue_lengths.csv", "figures/queue_lengths.png", "figures/wait_distribution.png"):
         assert (out / name).is_file(), name
-    patients = pd.read_csv(out / "patients.csv")
+    patients = read_csv(out / "patients.csv")
     # Every patient has a first-line PFS, also one who died waiting for a first treatment (PFS from entry).
     assert patients["pfs1_months"].notna().all() and (patients["arrival_month"] >= 6).all()
 
@@ -403,8 +404,8 @@ def test_scenarios_and_capacity_give_the_same_wait_figures_for_the_same_set_up(t
         ]
     ) in (0, 1)
     capsys.readouterr()
-    base = pd.read_csv(tmp_path / "s" / "scenarios.csv")
-    curve = pd.read_csv(tmp_path / "c" / "capacity_curve.csv")
+    base = read_csv(tmp_path / "s" / "scenarios.csv")
+    curve = read_csv(tmp_path / "c" / "capacity_curve.csv")
     for row in curve.itertuples():
         shown = base[(base["variant"] == "base") & (base["strategy"] == row.strategy) & (base["metric"] == "wait_p90_days_theatre")]
         assert len(shown) == 1

@@ -14,6 +14,7 @@ import pytest
 from scipy import stats
 
 from simulator.cli import main
+from simulator.commands.output import read_csv
 from simulator.config import MAX_SCHEDULE_SESSIONS, Scenario, SessionConfig
 from simulator.experiments.capacity_search import (
     SESSION_COLUMNS,
@@ -144,7 +145,7 @@ def test_sessions_search_curve_and_answer(write_scenario, tmp_path, capsys):
     )
     assert status == 0
     printed = capsys.readouterr().out
-    curve = pd.read_csv(out / "capacity_curve.csv")
+    curve = read_csv(out / "capacity_curve.csv")
     assert list(curve.columns) == SESSION_COLUMNS
     tried = list(curve["sessions_per_week"])
     assert tried == list(range(1, len(tried) + 1)) and len(tried) <= 4
@@ -207,7 +208,7 @@ def test_readme_sessions_example_runs(tmp_path, capsys):
     argv[1] = str(ROOT / argv[1])
     assert main([*argv, "--out", str(tmp_path / "readme"), "--quiet"]) == 0
     printed = capsys.readouterr().out
-    curve = pd.read_csv(tmp_path / "readme" / "capacity_curve.csv")
+    curve = read_csv(tmp_path / "readme" / "capacity_curve.csv")
     # README's figures: 162.1 days at one 2-hour session a week, 15.0 at two (the answer for 30 days).
     p90 = curve.set_index("sessions_per_week")["p90_wait_days"]
     assert round(p90.loc[1], 1) == 162.1 and round(p90.loc[2], 1) == 15.0

@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from simulator.cli import main
+from simulator.commands.output import read_csv
 from simulator.config import Scenario
 from simulator.experiments.compare import PRECISION_MIN_REPLICATIONS, run_replication
 from simulator.experiments.runner import prepare, run_prepared
@@ -72,7 +73,7 @@ def test_compare_writes_every_promised_file(compared):
 
 def test_comparison_csv_is_tidy_and_consistent(compared):
     _, [(folder, _), _] = compared
-    table = pd.read_csv(folder / "comparison.csv")
+    table = read_csv(folder / "comparison.csv")
     for column in ("strategy", "metric", "estimate", "lower_95", "upper_95", "replications"):
         assert column in table.columns
     assert not table.duplicated(["strategy", "metric"]).any()
@@ -99,7 +100,7 @@ def test_comparison_csv_is_tidy_and_consistent(compared):
     bounded = table.dropna(subset=["lower_95", "upper_95"])
     assert ((bounded["lower_95"] <= bounded["estimate"] + 1e-12) & (bounded["estimate"] <= bounded["upper_95"] + 1e-12)).all()
     # The estimate is the mean of the per-replication values in replications.csv.
-    per = pd.read_csv(folder / "replications.csv")
+    per = read_csv(folder / "replications.csv")
     rmst = per[per["metric"] == "rmst_os_months"].groupby("strategy")["value"].mean()
     shown = table[table["metric"] == "rmst_os_months"].set_index("strategy")["estimate"]
     pd.testing.assert_series_equal(shown.sort_index(), rmst.sort_index(), check_names=False)
@@ -231,7 +232,7 @@ def test_precision_stops_at_the_first_count_that_meets_it(write_scenario, tmp_pa
     stopped = manifest["replications"]
     assert manifest["precision"] == 0.05 and manifest["precision_met"] is True
     assert stopped > PRECISION_MIN_REPLICATIONS, "the test needs a run that did not stop at once"
-    per = pd.read_csv(tmp_path / "p" / "replications.csv")
+    per = read_csv(tmp_path / "p" / "replications.csv")
     assert per["replication"].nunique() == stopped
     names = ["systemic-first", "best-supportive-care"]
     for count in range(PRECISION_MIN_REPLICATIONS, stopped + 1):
@@ -239,7 +240,7 @@ def test_precision_stops_at_the_first_count_that_meets_it(write_scenario, tmp_pa
         met, _ = precision_status(summary, DEFAULT_PRECISION_METRICS, 0.05, "systemic-first")
         assert met == (count == stopped), count
     assert [t["replications"] for t in manifest["precision_trace"]] == list(range(PRECISION_MIN_REPLICATIONS, stopped + 1))
-    comparison = pd.read_csv(tmp_path / "p" / "comparison.csv")
+    comparison = read_csv(tmp_path / "p" / "comparison.csv")
     assert (comparison.loc[comparison["metric"] == "rmst_os_months", "replications"] == stopped).all()
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from simulator.cli import main
+from simulator.commands.output import read_csv
 from simulator.config import Scenario
 from simulator.economics.sampling import bounded_names, replace_entries
 from simulator.experiments.dsa import run_dsa
@@ -73,9 +73,9 @@ def test_dsa_command_writes_the_tornado(write_scenario, tmp_path):
     assert main(["dsa", str(path), "--out", str(out), "--wtp", "25000"]) == 0
     for name in ("dsa.csv", "tornado.csv", "economics.csv", "icer.csv", "manifest.json", "figures/tornado.png"):
         assert (out / name).is_file(), name
-    tornado = pd.read_csv(out / "tornado.csv")
+    tornado = read_csv(out / "tornado.csv")
     assert len(tornado) == len(bounded_names(prepare(Scenario.model_validate(tiny_scenario()), "s").params))
-    dsa = pd.read_csv(out / "dsa.csv")
+    dsa = read_csv(out / "dsa.csv")
     comparator_rows = dsa[dsa["strategy"] == "systemic-first"]
     assert (comparator_rows["inmb"] == 0).all()
 

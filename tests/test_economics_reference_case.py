@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from simulator.cli import main
+from simulator.commands.output import read_csv
 from simulator.config import EconomicsConfig, Scenario, load_scenario
 from simulator.economics.population import general_population_qalys
 from simulator.economics.settings import EconomicSettings
@@ -205,10 +206,10 @@ def test_costs_by_category_add_up_to_the_costs_of_each_patient(valued_run):
 def test_run_by_writes_subgroup_rows_and_per_patient_values(tmp_path, write_scenario, capsys):
     path = write_scenario(tiny_scenario(cohort={"size": 30}))
     assert main(["run", str(path), "--out", str(tmp_path / "out"), "--by", "grade", "--quiet"]) == 0
-    economics = pd.read_csv(tmp_path / "out" / "economics.csv")
-    icer = pd.read_csv(tmp_path / "out" / "icer.csv")
+    economics = read_csv(tmp_path / "out" / "economics.csv")
+    icer = read_csv(tmp_path / "out" / "icer.csv")
     assert set(economics["subgroup"]) == {"all", "grade"} and set(icer["subgroup"]) == {"all", "grade"}
-    patients = pd.read_csv(tmp_path / "out" / "patients.csv")
+    patients = read_csv(tmp_path / "out" / "patients.csv")
     for column in ("costs", "costs_undiscounted", "qalys", "qalys_undiscounted"):
         assert patients[column].notna().all(), column
     overall = economics[economics["subgroup"] == "all"].set_index("strategy")
@@ -251,7 +252,7 @@ def test_a_scenario_in_euros_with_its_own_cost_table_runs_in_euros(tmp_path):
 @pytest.mark.slow  # a whole run folder with its figures
 def test_the_euro_example_runs_from_the_command_line(tmp_path, capsys):
     assert main(["run", str(EUR_SCENARIO), "--out", str(tmp_path / "eur"), "--patients", "20", "--replications", "1", "--quiet"]) == 0
-    economics = pd.read_csv(tmp_path / "eur" / "economics.csv")
+    economics = read_csv(tmp_path / "eur" / "economics.csv")
     assert (economics["costs"] > 0).all() and economics["cost_drugs"].gt(0).all()
 
 

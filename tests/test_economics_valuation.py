@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from simulator.api import run_scenario
+from simulator.commands.output import read_csv
 from simulator.config import EconomicsConfig, Scenario
 from simulator.core.events import parse_adverse_event_detail, parse_procedure_detail
 from simulator.economics.settings import EconomicSettings
@@ -462,10 +463,10 @@ def test_run_folder_has_economics_and_icer_tables(write_scenario, tmp_path):
     path = write_scenario(tiny_scenario(replications=2, cohort={"size": 40}))
     out = tmp_path / "run"
     assert main(["run", str(path), "--out", str(out)]) == 0
-    economics = pd.read_csv(out / "economics.csv")
+    economics = read_csv(out / "economics.csv")
     assert economics["strategy"].tolist() == ["surgery-first", "systemic-first"]
     assert {"costs", "costs_lower_95", "qalys_upper_95", "life_years_undiscounted"} <= set(economics.columns)
-    icer = pd.read_csv(out / "icer.csv")
+    icer = read_csv(out / "icer.csv")
     assert set(icer["status"]) <= {"frontier", "dominated", "extendedly_dominated"}
     assert {"icer", "inmb_20000", "inmb_30000"} <= set(icer.columns)
     assert (icer.loc[icer["strategy"] == icer["comparator"], "inmb_20000"] == 0).all()

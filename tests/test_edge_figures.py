@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 
 from simulator.app import compute
 from simulator.cli import main
+from simulator.commands.output import read_csv
 from simulator.config import load_scenario
 from simulator.experiments.runner import prepare
 from simulator.outcomes.metrics import natural_bounds
@@ -112,7 +113,7 @@ def test_one_strategy_one_replication(write_scenario, tmp_path, rendered, capsys
     printed = _cli(["compare", str(path), "--out", str(tmp_path / "compare"), "--workers", "1"], capsys)
     _cli(["psa", str(path), "--draws", "3", "--patients", "20", "--out", str(tmp_path / "psa"), "--workers", "1"], capsys)
     assert "surgery-first" in printed and "reference" in printed  # its own hazard ratio is the reference
-    comparison = pd.read_csv(tmp_path / "compare" / "comparison.csv")
+    comparison = read_csv(tmp_path / "compare" / "comparison.csv")
     _check_intervals(comparison)
     files = {Path(name).name for name in rendered.figures}
     assert "hazard_ratios.png" not in files  # nothing to compare with: left out, not drawn empty
@@ -178,8 +179,8 @@ CAPACITY = {
 def test_capacity_scenario_with_an_unused_resource(write_scenario, tmp_path, rendered, capsys):
     path = write_scenario(CAPACITY)
     _cli(["compare", str(path), "--out", str(tmp_path / "compare"), "--workers", "1"], capsys)
-    _check_intervals(pd.read_csv(tmp_path / "compare" / "comparison.csv"))
-    resources = pd.read_csv(tmp_path / "compare" / "resources.csv")
+    _check_intervals(read_csv(tmp_path / "compare" / "comparison.csv"))
+    resources = read_csv(tmp_path / "compare" / "resources.csv")
     summary = resources.groupby("resource")[["max_in_use", "procedures_per_year"]].max()
     assert summary.at["nuclear_medicine", "max_in_use"] == 0  # the scenario does what the test needs
     report = (tmp_path / "compare" / "report.html").read_text(encoding="utf-8")

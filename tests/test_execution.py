@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from simulator.cli import main
+from simulator.commands.output import read_csv
 
 from .conftest import tiny_scenario
 
@@ -66,13 +67,13 @@ def test_summary_mode_gives_the_tables_of_the_full_run_without_the_event_log(wri
     assert main(["run", str(path), "--out", str(tmp_path / "summary"), "--workers", "2", "--summary"]) == 0
     _same_files(tmp_path / "full", tmp_path / "summary", SUMMARY_TABLES)
     # The curves: summary mode gives the full run's Kaplan-Meier step function on a grid.
-    full = pd.read_csv(tmp_path / "full" / "survival.csv")
-    patients = pd.read_csv(tmp_path / "full" / "patients.csv")
+    full = read_csv(tmp_path / "full" / "survival.csv")
+    patients = read_csv(tmp_path / "full" / "patients.csv")
 
     def patients_of(strategy):
         return patients.loc[patients["strategy"] == strategy, "os_months"]
 
-    grid = pd.read_csv(tmp_path / "summary" / "survival.csv")
+    grid = read_csv(tmp_path / "summary" / "survival.csv")
     for strategy, points in grid.groupby("strategy"):
         curve = full[full["strategy"] == strategy]
         rows = curve["time_months"].searchsorted(points["time_months"], side="right") - 1

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from simulator.cli import main
+from simulator.commands.output import read_csv
 from simulator.config import Scenario
 from simulator.experiments.psa import run_psa
 from simulator.experiments.runner import prepare
@@ -55,20 +56,20 @@ def test_psa_writes_every_output(psa_folders):
     folder = psa_folders[1]
     for name in PSA_FILES:
         assert (folder / name).is_file(), name
-    outcomes = pd.read_csv(folder / "psa.csv")
+    outcomes = read_csv(folder / "psa.csv")
     assert list(outcomes.columns[:4]) == ["draw", "strategy", "costs", "qalys"]
     assert len(outcomes) == DRAWS * 2 and sorted(outcomes["draw"].unique()) == list(range(1, DRAWS + 1))
-    parameters = pd.read_csv(folder / "psa_parameters.csv")
+    parameters = read_csv(folder / "psa_parameters.csv")
     assert len(parameters) == DRAWS and "utility.progressed" in parameters.columns
     assert parameters["utility.progressed"].nunique() == DRAWS  # a new value in every draw
-    ceac = pd.read_csv(folder / "ceac.csv")
+    ceac = read_csv(folder / "ceac.csv")
     np.testing.assert_allclose(ceac.groupby("wtp")["probability_cost_effective"].sum(), 1.0, atol=1e-12)
     assert (ceac.groupby("wtp")["optimal"].sum() == 1).all()
-    evpi = pd.read_csv(folder / "evpi.csv")
+    evpi = read_csv(folder / "evpi.csv")
     assert (evpi["evpi_per_patient"] >= 0).all()
     np.testing.assert_allclose(evpi["evpi_population"], evpi["evpi_per_patient"] * evpi["population"])
     assert {20000, 30000} <= set(evpi["wtp"])
-    icer = pd.read_csv(folder / "icer.csv")
+    icer = read_csv(folder / "icer.csv")
     assert set(icer["strategy"]) == {"surgery-first", "systemic-first"} and "inmb_20000" in icer.columns
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["draws"] == DRAWS and manifest["patients_per_draw"] == PATIENTS and manifest["currency"] == "GBP"

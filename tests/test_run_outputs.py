@@ -37,8 +37,11 @@ def test_run_folder_has_every_file(two_runs):
         assert column in patients.columns
     summary = pd.read_csv(first / "summary.csv")
     assert list(summary["strategy"]) == ["surgery-first", "systemic-first"]
-    for column in ("median_os_months", "median_os_lower_95", "median_os_upper_95", "os_1y", "os_3y", "os_5y", "os_10y"):
+    # The headers analysts read carry their units (the code's own names do not: output.csv_header).
+    for column in ("median_os_months", "median_os_lower_95_months", "median_os_upper_95_months", "os_1y_probability", "os_5y_probability"):
         assert column in summary.columns
+    survival = pd.read_csv(first / "survival.csv")
+    assert {"time_months", "survival_probability"} <= set(survival.columns)
     assert not any(p.name.startswith(".") for p in first.parent.iterdir()), "a staging folder was left behind"
 
 

@@ -37,6 +37,10 @@ def loaded(*arguments: str) -> set[str]:
         (["params", "scenarios/baseline.yaml"], ("scipy.stats", "scipy.integrate", "scipy.optimize")),
         # validate draws the first PSA draw (beta and gamma quantiles from scipy.special), but runs nothing.
         (["validate", "scenarios/baseline.yaml"], ("scipy.stats", "simulator.engine.model", "simulator.outcomes.metrics")),
+        # A capacity section (its arrival checks) and variants and a sweep (each expanded and prepared) add
+        # nothing heavy either: validate of every bundled scenario starts as fast as of the baseline.
+        (["validate", "scenarios/capacity-constrained.yaml"], ("scipy.stats", "simulator.engine.model", "simulator.outcomes.metrics")),
+        (["validate", "scenarios/evidence-variants.yaml"], ("scipy.stats", "simulator.engine.model", "simulator.outcomes.metrics")),
         (["schema"], ("numpy", "scipy")),
     ],
     ids=lambda value: " ".join(value) if isinstance(value, list) else "",

@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from simulator.cli import main
+from simulator.commands.output import read_csv
 from simulator.errors import ScenarioError
 from simulator.experiments.calibrate import (
     check,
@@ -93,8 +94,8 @@ def test_calibrate_check_writes_calibration_and_validation_apart(tmp_path, capsy
     out = tmp_path / "cal"
     status = main(["calibrate", "--check", "--patients", "40", "--workers", "1", "--out", str(out), "--quiet"])
     printed = capsys.readouterr().out
-    calibration = pd.read_csv(out / "calibration.csv")
-    validation = pd.read_csv(out / "validation.csv")
+    calibration = read_csv(out / "calibration.csv")
+    validation = read_csv(out / "validation.csv")
     assert status == (0 if calibration["pass"].all() else 1)
     assert list(calibration["target"]) == [t.id for t in load_targets().targets]
     assert list(validation["target"]) == [t.id for t in load_validation_targets().targets]

@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from simulator.cli import main
+from simulator.commands.output import read_csv
 from simulator.config import Scenario, SweepAxis
 from simulator.experiments.compare import run_comparison
 from simulator.experiments.runner import prepare
@@ -225,7 +226,7 @@ def folder(tmp_path_factory):
 
 def test_scenarios_writes_a_tidy_table_figures_and_a_report_section(folder):
     out, stdout, _ = folder
-    table = pd.read_csv(out / "scenarios.csv")
+    table = read_csv(out / "scenarios.csv")
     assert list(table.columns) == SCENARIO_COLUMNS
     assert set(table["variant"]) == {
         "base",
@@ -251,8 +252,8 @@ def test_comparison_csv_pairs_each_variant_with_the_base(folder):
     """comparison.csv: every run but the base against the base, per strategy and metric; its two
     estimates are scenarios.csv's (same replications), and the contrast is their difference."""
     out, _, _ = folder
-    contrasts = pd.read_csv(out / "comparison.csv")
-    table = pd.read_csv(out / "scenarios.csv").set_index(["variant", "strategy", "metric"])
+    contrasts = read_csv(out / "comparison.csv")
+    table = read_csv(out / "scenarios.csv").set_index(["variant", "strategy", "metric"])
     assert list(contrasts.columns) == CONTRAST_COLUMNS
     assert set(contrasts["variant"]) == {
         "all-functional",
@@ -315,7 +316,7 @@ def test_scenarios_metric_takes_wait_metrics_and_refuses_a_resource_the_scenario
     out = tmp_path / "waits"
     assert main(["scenarios", str(scenario), "--metric", "wait_p90_days_theatre", "--quiet", "--out", str(out)]) == 0
     assert "wait_p90_days_theatre" in capsys.readouterr().out
-    variants = pd.read_csv(out / "variants.csv")
+    variants = read_csv(out / "variants.csv")
     # An open population: the patients who arrived in the statistics window, not the placeholder cohort size of 1.
     assert (variants["patients"] > 10).all()
     assert main(["scenarios", str(scenario), "--metric", "wait_p90_days_theatr", "--quiet", "--out", str(tmp_path / "x")]) == 2

@@ -6,15 +6,21 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from ..config import MAX_PATIENTS, MAX_SIMULATED_LIFETIMES, Scenario
 from ..errors import ScenarioError
 from ..params.parameter_set import ParameterSet
 from .arrivals import arrival_times, expected_arrivals
 from .schedule import MONTHS_PER_YEAR
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+# pandas is imported where a table is built, not above: `validate` of a capacity scenario imports this
+# module for its arrival checks and should start as fast as of any other scenario (tests/test_startup.py).
 
 # Arrivals are Poisson: the count can exceed its mean; the limits are checked at the mean plus this many
 # standard deviations, so a run that passes the check cannot exceed them by chance in practice.
@@ -90,6 +96,8 @@ class CapacityTables:
     years: list[pd.DataFrame] = field(default_factory=list)  # the resources table of each year of the window (the page)
 
     def frame(self, name: str) -> pd.DataFrame:
+        import pandas as pd
+
         parts = getattr(self, name)
         return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
@@ -149,6 +157,8 @@ def yearly_resources(hospital, waits: pd.DataFrame, tag: dict) -> pd.DataFrame:
     """The resources table (utilisation, waits, queues, procedures) of each year of the statistics window,
     counted from its start (a last part-year is its own row): how the load changes while the population
     and its queues grow."""
+    import pandas as pd
+
     start, end = hospital.window
     parts = []
     for year, first in enumerate(np.arange(start, end, MONTHS_PER_YEAR), start=1):
@@ -174,6 +184,8 @@ def yearly_resources(hospital, waits: pd.DataFrame, tag: dict) -> pd.DataFrame:
 def capacity_metrics(resources: pd.DataFrame, table: pd.DataFrame, replication: int, strategy: str) -> pd.DataFrame:
     """Per-replication metrics of `compare` (comparison.csv): waiting and its consequences, per resource
     the mean and 90th-percentile wait and the utilisation."""
+    import pandas as pd
+
     values: dict[str, float] = {}
     n = len(table)
     for column in ("progressed_while_waiting", "treatment_changed_by_waiting", "died_while_waiting"):

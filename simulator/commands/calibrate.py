@@ -15,7 +15,7 @@ from ..experiments import calibrate as calibration
 from ..experiments.execution import SERIAL, Execution
 from ..io import atomic_folder, check_destination, read_yaml, write_file_atomic
 from ..params.parameter_set import calibrated_file, load_library
-from .output import CALIBRATION_FLOAT_FORMAT, OUTPUT_ROOT, write_csv
+from .output import CALIBRATION_FLOAT_FORMAT, OUTPUT_ROOT, read_csv, write_csv
 
 # The command line's defaults of the fit (docs/calibration.md): enough patients per arm that the
 # targets' noise stays below their tolerances, and a search that converges in every block.
@@ -73,7 +73,7 @@ def save_calibration(overrides: dict[str, Any], report: pd.DataFrame, blocks: li
     write_file_atomic(path, header + body)  # the old file or the whole new one, never half of it
     report_path = path.with_name("calibration_report.csv")
     if report_path.exists() and not report.empty:
-        earlier = pd.read_csv(report_path)
+        earlier = read_csv(report_path)
         report = pd.concat([earlier[~earlier["block"].isin(report["block"].unique())], report], ignore_index=True)
     write_csv(report, report_path, CALIBRATION_FLOAT_FORMAT)
     load_library.cache_clear()
@@ -81,7 +81,7 @@ def save_calibration(overrides: dict[str, Any], report: pd.DataFrame, blocks: li
 
 
 def check(
-    seed_folder: Path,
+    seed_folder: Path | None,
     out: Path | None,
     patients: int | None,
     execution: Execution,
@@ -120,7 +120,7 @@ def write_calibration_folder(
 
 
 def calibrate_file(
-    seed_folder: Path,
+    seed_folder: Path | None = None,
     out: Path | None = None,
     check_only: bool = False,
     patients: int | None = None,
@@ -139,7 +139,8 @@ def calibrate_file(
     simulation, then (without ``check_only``) the fit, saved with the package, then the check of the
     calibration targets and, apart, of the validation targets (never fitted), written to ``out``, with
     the identifiability report when asked. Returns (the saved calibration file or None, calibration.csv,
-    its table, the validation table)."""
+    its table, the validation table). ``seed_folder`` None: the seed scenarios shipped with the package."""
+    seed_folder = seed_folder if seed_folder is not None else calibration.default_seed_folder()
     if check_only:
         seeds = calibration.check_options(seed_folder, patients)
     else:

@@ -88,9 +88,9 @@ def write_comparison_folder(
     context = report_context(comparison, max_replications)
     with atomic_folder(destination, force) as staging:
         (staging / "figures").mkdir()
-        write_csv(comparison.summary, staging / "comparison.csv")
-        write_csv(comparison.per_replication, staging / "replications.csv")
-        write_csv(comparison.patients, staging / "patients.csv")
+        write_csv(comparison.summary, staging / "comparison.csv", currency=scenario.economics.currency)
+        write_csv(comparison.per_replication, staging / "replications.csv", currency=scenario.economics.currency)
+        write_csv(comparison.patients, staging / "patients.csv", currency=scenario.economics.currency)
         write_csv(comparison.occupancy, staging / "state_occupancy.csv")
         write_csv(comparison.symptom_curve, staging / "symptom_control.csv")
         figures = write_figures(comparison, staging / "figures")

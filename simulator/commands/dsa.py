@@ -37,11 +37,11 @@ def write_dsa_folder(
     base = economics_table(result.base, names)
     with atomic_folder(destination, force) as staging:
         (staging / "figures").mkdir()
-        write_csv(result.results, staging / "dsa.csv")
-        write_csv(result.tornado, staging / "tornado.csv")
-        write_csv(base, staging / "economics.csv")
+        write_csv(result.results, staging / "dsa.csv", currency=settings.currency)
+        write_csv(result.tornado, staging / "tornado.csv", currency=settings.currency)
+        write_csv(base, staging / "economics.csv", currency=settings.currency)
         icer = cea.icer_table(names, base["costs"], base["qalys"], settings.willingness_to_pay, result.comparator)
-        write_csv(icer, staging / "icer.csv")
+        write_csv(icer, staging / "icer.csv", currency=settings.currency)
         plots.tornado_figure(
             result.tornado,
             result.base_inmb,

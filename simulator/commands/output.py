@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import sys
 import warnings
 from importlib import metadata
@@ -19,7 +20,7 @@ import pandas as pd
 import yaml
 
 from ..capacity.run import growing_queues
-from ..config import Scenario
+from ..config import LIBRARY_CURRENCY, Scenario
 from ..errors import ScenarioError, ScenarioWarning
 from ..io import file_sha256
 from ..reporting.capacity_report import capacity_figures, planner_section
@@ -35,14 +36,123 @@ CALIBRATION_FLOAT_FORMAT = "%.6g"
 DEPENDENCIES = ("simpy", "numpy", "pandas", "scipy", "matplotlib", "pyyaml", "pydantic", "lifelines", "pyarrow")
 
 
-def csv_text(frame: pd.DataFrame, float_format: str = CSV_FLOAT_FORMAT) -> str:
-    """A table as CSV text. A value that is not defined or not reached (a median survival not reached
-    before the horizon, an interval from a single replication) is an empty cell, never inf or NaN."""
-    return frame.replace([np.inf, -np.inf], np.nan).to_csv(index=False, float_format=float_format)
+# ---------------------------------------------------------------------------------------------
+# Units in CSV column names (README "What `make run` writes"). The code keeps its own column names; a
+# table gets unit-suffixed headers only when it is written (``csv_header``), and ``read_csv`` gives the
+# code's names back. A name that already says its unit keeps it; otherwise the first rule whose pattern
+# matches appends its unit; a name neither states nor gets a unit only if it is declared unitless below.
+
+# Words that state a unit when they are a whole word of a name (``wait_p90_days``, ``resected_share``,
+# ``procedures_per_year``, ``incremental_qalys``); the scenario's currency (``gbp``) is one too.
+UNIT_WORDS = frozenset({"months", "month", "days", "hours", "years", "year", "week", "qalys", "share", "probability"})
+MONEY = "{currency}"  # in a rule's unit: the scenario's currency, lower case (gbp, eur, ...)
+# (pattern, unit suffix), first match wins; a pattern matches the whole name. New columns that follow the
+# naming (``cost_<category>``, ``<...>_nmb_<...>``) get their unit without editing a list.
+UNIT_RULES: tuple[tuple[str, str], ...] = (
+    (r"(wtp|icer)(_.*)?", f"{MONEY}_per_qaly"),  # willingness to pay, and the incremental cost per QALY
+    (r"(.*_)?(costs?|nmb|inmb|inb|evpi)(_.*)?", MONEY),  # costs of any category, net (monetary) benefit, EVPI
+    (r"range", MONEY),  # tornado.csv: the width of the incremental net monetary benefit's bar
+    (r"qaly_shortfall_absolute", "qalys"),
+    (r"qaly_shortfall_proportional", "share"),
+    (r"median_(os|pfs\d)_(lower|upper)_95", "months"),  # the interval of median_os_months, median_pfs1_months
+    (r"time_to_first_control", "months"),
+    (r"age", "years"),
+    (r"os_\d+y(_.*)?", "probability"),  # a landmark overall survival (os_5y) and its interval
+    (r"survival", "probability"),  # a Kaplan-Meier estimate
+    (r"utilisation", "share"),  # of the resource's open time, at most 1
+)
+# Numeric columns with no unit, by name: counts (patients, events, lines, procedures, queue lengths),
+# identifiers, 0/1 flags, and the values of long tables whose unit is given row by row (their ``unit`` or
+# ``metric`` column, or the parameter's own unit in the library: ``nelm-sim params``).
+UNITLESS = frozenset(
+    {
+        # identifiers and counts
+        "replication", "patient_id", "draw", "draws", "n", "deaths", "functional_n", "treatment_deaths",
+        "lines", "mean_lines", "progressions", "adverse_events", "waits", "left_queue", "capacity", "sessions",
+        "queue", "mean_queue", "max_queue", "in_use", "max_in_use", "count", "alive", "controlled",
+        "functional_patients", "at_risk", "patients", "replications", "population", "strategies", "psa_redraws",
+        "progressions_while_waiting", "priority", "evaluations", "rank", "parameters", "subgroup_value",
+        # 0/1 flags
+        "death", "resected", "recurred", "rfs_event", "functional", "extrahepatic", "synchronous", "resectable",
+        "ssr_positive", "progressed_while_waiting", "treatment_changed_by_waiting", "died_while_waiting",
+        "in_window", "meets_target", "optimal", "pass", "near_bound",
+        # values whose unit is the row's (metric, unit column) or the parameter's own
+        "value", "estimate", "lower", "upper", "lower_95", "upper_95", "base_estimate", "variant_estimate",
+        "published", "simulated", "low", "high", "base_value", "start", "calibrated", "lower_bound", "upper_bound",
+        # labels that a table may leave empty (read back as numbers then)
+        "reference", "dominated_by",
+        # dimensionless statistics
+        "relative_half_width", "objective_start", "objective_end", "column_norm", "weakest_direction_weight",
+        "condition_number", "severity_weight",
+    }
+)  # fmt: skip
+# Unitless by pattern: pfs<k>_event flags, n_<procedure> counts, and model parameters named in full
+# (psa_parameters.csv, identifiability.csv), whose units are the library's.
+UNITLESS_PATTERNS = (r"pfs\d+_event", r"n_[a-z0-9_]+", r"[a-z0-9_]+\.[a-z0-9_.]+")
 
 
-def write_csv(frame: pd.DataFrame, path: Path, float_format: str = CSV_FLOAT_FORMAT) -> None:
-    path.write_text(csv_text(frame, float_format), encoding="utf-8")
+def _words(name: str) -> list[str]:
+    return name.split("_")
+
+
+def states_unit(name: str, currency: str = LIBRARY_CURRENCY) -> bool:
+    return any(word in UNIT_WORDS or word == currency.lower() for word in _words(name))
+
+
+def is_unitless(name: str) -> bool:
+    return name in UNITLESS or any(re.fullmatch(pattern, name) for pattern in UNITLESS_PATTERNS)
+
+
+def csv_header(column: str, currency: str = LIBRARY_CURRENCY) -> str:
+    """The column's name as written: its unit appended when the name does not say it already; money in
+    ``currency`` (the scenario's, ``economics.currency``)."""
+    if states_unit(column, currency) or is_unitless(column):
+        return column
+    for pattern, unit in UNIT_RULES:
+        if re.fullmatch(pattern, column):
+            return f"{column}_{unit.replace(MONEY, currency.lower())}"
+    return column
+
+
+def internal_column(header: str) -> str:
+    """The code's name of a written header (the inverse of ``csv_header``), whatever its currency."""
+    money = re.fullmatch(r"(.+)_([a-z]{3})(_per_qaly)?", header)
+    currency = money.group(2).upper() if money else LIBRARY_CURRENCY
+    for _, unit in UNIT_RULES:
+        stem = header.removesuffix(f"_{unit.replace(MONEY, currency.lower())}")
+        if stem != header and csv_header(stem, currency) == header:
+            return stem
+    return header
+
+
+def csv_headers(columns, currency: str = LIBRARY_CURRENCY) -> list[str]:
+    names = [str(column) for column in columns]
+    headers = [csv_header(name, currency) for name in names]
+    for column, header in zip(names, headers):
+        # A header must lead back to its own column, or a table read back would swap or lose columns.
+        if internal_column(header) != column:
+            raise AssertionError(f"CSV header {header!r} of column {column!r} reads back as {internal_column(header)!r}")
+    if len(set(headers)) != len(headers):
+        raise AssertionError(f"CSV headers repeat: {headers}")
+    return headers
+
+
+def csv_text(frame: pd.DataFrame, float_format: str = CSV_FLOAT_FORMAT, currency: str = LIBRARY_CURRENCY) -> str:
+    """A table as CSV text, with unit-suffixed headers (money in ``currency``). A value that is not defined
+    or not reached (a median survival not reached before the horizon, an interval from a single
+    replication) is an empty cell, never inf or NaN."""
+    frame = frame.replace([np.inf, -np.inf], np.nan)
+    return frame.to_csv(index=False, float_format=float_format, header=csv_headers(list(frame.columns), currency))
+
+
+def write_csv(frame: pd.DataFrame, path: Path, float_format: str = CSV_FLOAT_FORMAT, currency: str = LIBRARY_CURRENCY) -> None:
+    path.write_text(csv_text(frame, float_format, currency), encoding="utf-8")
+
+
+def read_csv(path: Path) -> pd.DataFrame:
+    """A CSV that ``write_csv`` wrote, with the code's column names."""
+    frame = pd.read_csv(path)
+    return frame.rename(columns={header: internal_column(header) for header in frame.columns})
 
 
 def output_folder(out: Path | None, scenario: Scenario, path: Path, suffix: str = "") -> Path:

@@ -59,12 +59,12 @@ def write_psa_folder(
     with atomic_folder(destination, force) as staging:
         figures = staging / "figures"
         figures.mkdir()
-        write_csv(result.outcomes, staging / "psa.csv")
+        write_csv(result.outcomes, staging / "psa.csv", currency=currency)
         write_csv(result.parameters, staging / "psa_parameters.csv")
-        write_csv(summary.summary, staging / "psa_summary.csv")
-        write_csv(summary.icer, staging / "icer.csv")
-        write_csv(summary.ceac, staging / "ceac.csv")
-        write_csv(summary.evpi, staging / "evpi.csv")
+        write_csv(summary.summary, staging / "psa_summary.csv", currency=currency)
+        write_csv(summary.icer, staging / "icer.csv", currency=currency)
+        write_csv(summary.ceac, staging / "ceac.csv", currency=currency)
+        write_csv(summary.evpi, staging / "evpi.csv", currency=currency)
         if event_files:  # --keep-events: every draw's event log, as the checkpoint saved it
             (staging / "events").mkdir()
             for path in event_files:

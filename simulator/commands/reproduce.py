@@ -11,6 +11,7 @@ import pandas as pd
 from ..experiments.calibrate import (
     check_options,
     check_validation_options,
+    default_seed_folder,
     default_validation_folder,
     load_targets,
     load_validation_targets,
@@ -24,7 +25,7 @@ from .output import CALIBRATION_FLOAT_FORMAT, OUTPUT_ROOT, write_csv
 
 
 def reproduce(
-    seed_folder: Path,
+    seed_folder: Path | None,
     destination: Path | None,
     patients: int | None,
     force: bool,
@@ -34,7 +35,9 @@ def reproduce(
 ) -> tuple[Path, pd.DataFrame, pd.DataFrame]:
     """Run the seed and validation scenarios, draw the review's figures and one figure per validation study
     with published points, and check all targets (calibration and, apart, validation); written to
-    ``destination`` (default outputs/seed-figures/). Returns (the folder, calibration table, validation table)."""
+    ``destination`` (default outputs/seed-figures/). Returns (the folder, calibration table, validation table).
+    ``seed_folder`` None: the seed scenarios shipped with the package."""
+    seed_folder = seed_folder if seed_folder is not None else default_seed_folder()
     destination = Path(destination) if destination is not None else OUTPUT_ROOT / "seed-figures"
     data = load_targets()
     seeds = check_options(seed_folder, patients)  # every seed at this cohort size, before anything runs

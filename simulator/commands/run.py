@@ -111,11 +111,11 @@ def write_run_folder(
             tables = (economics, icer)
             outcome.result.events.to_parquet(staging / "events.parquet", index=False)
             patients = outcome.result.patients.merge(values[[*KEYS, *PATIENT_VALUE_COLUMNS]], on=KEYS, how="left", validate="one_to_one")
-            write_csv(patients, staging / "patients.csv")
-        write_csv(outcome.summary, staging / "summary.csv")
-        write_csv(outcome.survival, staging / "survival.csv")
+            write_csv(patients, staging / "patients.csv", currency=scenario.economics.currency)
+        write_csv(outcome.summary, staging / "summary.csv", currency=scenario.economics.currency)
+        write_csv(outcome.survival, staging / "survival.csv", currency=scenario.economics.currency)
         for name, table in zip(("economics.csv", "icer.csv"), tables or ()):
-            write_csv(table, staging / name)
+            write_csv(table, staging / name, currency=scenario.economics.currency)
         overall_survival_figure(
             outcome.survival, staging / "figures" / "overall_survival.png", f"{scenario.name}: overall survival by strategy"
         )

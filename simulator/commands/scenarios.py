@@ -41,7 +41,8 @@ def write_scenarios_folder(
         write_csv(analysis.table(), staging / "scenarios.csv")
         write_csv(analysis.variants_table(), staging / "variants.csv")
         write_csv(analysis.contrasts_table(), staging / "comparison.csv")
-        write_csv(analysis.economics_table(), staging / "economics.csv")
+        # Money in the base's currency; a variant that changes economics.currency says its own in the currency column.
+        write_csv(analysis.economics_table(), staging / "economics.csv", currency=base.prepared.scenario.economics.currency)
         write_csv(analysis.survival(), staging / "survival.csv")
         scenario_figures = write_variant_figures(analysis, figures_folder)
         base_figures = write_figures(base, figures_folder)

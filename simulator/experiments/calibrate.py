@@ -249,6 +249,12 @@ def load_seed_scenarios(folder: Path, what: str = "seed") -> dict[str, SeedScena
     return seeds
 
 
+def default_seed_folder() -> Path:
+    """The seed scenarios shipped inside the package (``simulator/scenarios/seed``; ``scenarios/seed`` of a
+    checkout links to them), so that `calibrate` and `reproduce` run from any folder once installed."""
+    return Path(str(resources.files("simulator").joinpath("scenarios").joinpath("seed")))
+
+
 def default_validation_folder(seed_folder: Path) -> Path:
     """scenarios/validation beside scenarios/seed (or beside whatever --seed-dir names)."""
     return Path(seed_folder).parent / "validation"

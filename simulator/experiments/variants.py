@@ -21,23 +21,27 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 from pydantic import ValidationError
 
 from ..capacity.schedule import DAYS_PER_WEEK, HOURS_PER_DAY
 from ..config import BASE_VARIANT, Scenario, SweepAxis, VariantConfig, validation_error_to_scenario_error
 from ..errors import ModelLimitError, ScenarioError, ScenarioWarning, UserInputError, did_you_mean
-from ..outcomes.metrics import HIGHER_IS_BETTER, LOG_SCALE_METRICS, LOWER_IS_BETTER, METRICS, metric_info
-from ..outcomes.replications import t_confidence_interval
-from ..outcomes.survival import survival_table
 from ..params.parameter_set import ParameterSet, load_library
 from ..params.schema import check_value
-from .compare import Comparison, resolve_comparator, run_comparison
 from .execution import Execution
-from .runner import PreparedScenario, prepare
+from .prepare import PreparedScenario, prepare
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+    from .compare import Comparison
+
+# The metrics, statistics, survival and comparison modules (pandas, scipy.stats, lifelines, SimPy) are
+# imported by the functions that run or summarise: `validate` of a file with variants only expands it,
+# and starts as fast as of any scenario (tests/test_startup.py).
 
 DEFAULT_METRIC = "os_5y"
 HOURS_PER_WEEK = HOURS_PER_DAY * DAYS_PER_WEEK  # a resource without a schedule is open all week
@@ -141,6 +145,8 @@ class ScenarioAnalysis:
 
     def table(self) -> pd.DataFrame:
         """scenarios.csv: variant, strategy, metric, estimate, lower, upper (tidy, long)."""
+        import pandas as pd
+
         frames = []
         for result in self.results:
             part = result.summary.rename(columns={"lower_95": "lower", "upper_95": "upper"})
@@ -154,6 +160,11 @@ class ScenarioAnalysis:
         numbers) and the paired interval is narrower than the two runs' own intervals. A difference
         (variant minus base) with a t-based 95% CI; a ratio (variant over base) for hazard ratios,
         on the log scale."""
+        import pandas as pd
+
+        from ..outcomes.metrics import LOG_SCALE_METRICS, metric_info
+        from ..outcomes.replications import t_confidence_interval
+
         base = self.base_result.per_replication
         rows = []
         if base is None:
@@ -211,6 +222,8 @@ class ScenarioAnalysis:
         replication (common random numbers). Each run is valued with its own economic settings, so a
         variant's ``economics:`` override shows here; ``*_vs_base`` are the paired differences from the
         base run's same strategy."""
+        import pandas as pd
+
         from ..economics.settings import EconomicSettings
 
         base = self.base_result.economics
@@ -245,6 +258,8 @@ class ScenarioAnalysis:
 
     def variants_table(self) -> pd.DataFrame:
         """variants.csv: each run, what it is and what it changes, with its sweep coordinates."""
+        import pandas as pd
+
         rows = []
         axes = self.sweep_axes
         for result in self.results:
@@ -268,12 +283,16 @@ class ScenarioAnalysis:
         return pd.DataFrame(rows)
 
     def survival(self) -> pd.DataFrame:
+        import pandas as pd
+
         return pd.concat([r.survival.assign(variant=r.run.name) for r in self.results], ignore_index=True)[
             ["variant", "strategy", "time_months", "survival", "lower_95", "upper_95", "at_risk"]
         ]
 
     def best_strategy(self, result: RunResult, metric: str | None = None) -> str | None:
         """The strategy with the best estimate of ``metric`` in one run (None when it has no direction)."""
+        from ..outcomes.metrics import HIGHER_IS_BETTER, LOWER_IS_BETTER
+
         metric = metric or self.metric
         if metric not in HIGHER_IS_BETTER | LOWER_IS_BETTER:
             return None
@@ -558,10 +577,15 @@ def describe_changes(base: PreparedScenario, other: PreparedScenario) -> list[st
 
 def _interval(values: pd.Series) -> tuple[float, float, float]:
     """Mean and t-based 95% CI over replications (no interval from one replication)."""
+    from ..outcomes.replications import t_confidence_interval
+
     return t_confidence_interval(values.astype(float).tolist())
 
 
 def _run_one(run: ScenarioRun, comparator: str, keep_whole: bool, progress: Progress | None = None) -> RunResult:
+    from ..outcomes.survival import survival_table
+    from .compare import run_comparison
+
     comparison = run_comparison(run.prepared, comparator, progress=progress, value=True)
     curves = survival_table(comparison.patients, comparison.strategies)
     arms = comparison.patients.groupby(["replication", "strategy"], observed=True).size()
@@ -611,6 +635,8 @@ def run_analysis(
     progress: Progress | None = None,
 ) -> ScenarioAnalysis:
     """Run every run x every strategy over the scenario's replications; ``workers`` processes."""
+    from .compare import resolve_comparator
+
     path = Path(path)
     check_metric(metric)
     runs = runs if runs is not None else expand(scenario, path)
@@ -679,6 +705,8 @@ def check_metric_named_thing(metric: str, runs: list[ScenarioRun]) -> None:
 def check_metric(metric: str) -> None:
     """A declared metric, or one named by a pattern (wait_p90_days_theatre, procedures_tace, ...); whether
     the scenario produces it is checked once its runs are known."""
+    from ..outcomes.metrics import METRICS, metric_info
+
     if metric not in METRICS and metric_info(metric)[2] == "other":
         known = ", ".join(METRICS)
         raise UserInputError(
@@ -688,5 +716,7 @@ def check_metric(metric: str) -> None:
 
 
 def metric_label(metric: str) -> str:
+    from ..outcomes.metrics import metric_info
+
     label, unit, _ = metric_info(metric)
     return f"{label} ({unit})" if unit else label
