@@ -249,8 +249,8 @@ def test_the_report_has_the_health_economics_section_and_cheers(compared):
     shows them along the efficiency frontier, with the 28 CHEERS 2022 items."""
     _, [(folder, _), _] = compared
     report = (folder / "report.html").read_text(encoding="utf-8")
-    icer = pd.read_csv(folder / "icer.csv")
-    economics = pd.read_csv(folder / "economics.csv")
+    icer = read_csv(folder / "icer.csv")
+    economics = read_csv(folder / "economics.csv")
     assert sorted(economics["strategy"]) == sorted(icer["strategy"])
     section = report[report.index('<h3 id="he-incremental"') : report.index('<h3 id="he-nmb"')]
     for row in icer.itertuples():

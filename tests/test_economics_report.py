@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from simulator.cli import main
+from simulator.commands.output import read_csv
 from simulator.commands.params import parameter_rows
 from simulator.config import EconomicsConfig
 from simulator.economics.cea import icer_table
@@ -96,7 +97,7 @@ def _section(report: str, section: str) -> str:
 @pytest.mark.slow
 def test_psa_report_has_the_base_case_icer_table_with_icer_csv_numbers(psa_folder):
     report = _report(psa_folder)
-    icer = pd.read_csv(psa_folder / "icer.csv")
+    icer = read_csv(psa_folder / "icer.csv")
     table = _section(report, "he-incremental")
     for row in icer.itertuples():
         assert f"<td>{row.strategy}</td>" in table
@@ -104,7 +105,7 @@ def test_psa_report_has_the_base_case_icer_table_with_icer_csv_numbers(psa_folde
         if not np.isnan(row.icer):
             assert f"<td>{numbers.money(row.icer)}</td>" in table, f"ICER of {row.strategy}"
     base_case = _section(report, "he-base-case")
-    summary = pd.read_csv(psa_folder / "psa_summary.csv")
+    summary = read_csv(psa_folder / "psa_summary.csv")
     for row in summary.itertuples():
         assert numbers.interval(row.qalys, row.qalys_lower_95, row.qalys_upper_95, "qalys") in base_case
     nmb = _section(report, "he-nmb")
@@ -124,7 +125,7 @@ def test_psa_report_embeds_each_figure(psa_folder, section):
 
 @pytest.mark.slow
 def test_psa_report_evpi_table_matches_evpi_csv(psa_folder):
-    evpi = pd.read_csv(psa_folder / "evpi.csv").set_index("wtp")
+    evpi = read_csv(psa_folder / "evpi.csv").set_index("wtp")
     part = _section(_report(psa_folder), "he-evpi")
     for wtp in (20000, 30000):
         assert f"<td>{numbers.money(evpi.at[wtp, 'evpi_per_patient'])}</td>" in part
@@ -141,7 +142,7 @@ def test_psa_report_stands_alone(psa_folder):
 
 @pytest.mark.slow
 def test_costs_by_category_in_the_psa_report(psa_folder):
-    outcomes = pd.read_csv(psa_folder / "psa.csv")
+    outcomes = read_csv(psa_folder / "psa.csv")
     categories = [c for c in outcomes.columns if c.startswith("cost_")]
     if not categories:
         pytest.skip("psa.csv has no cost-category columns yet (issue 18 item 3); the section is left out until it has")
@@ -154,8 +155,8 @@ def test_costs_by_category_in_the_psa_report(psa_folder):
 
 @pytest.mark.slow
 def test_qaly_shortfall_in_the_psa_report(psa_folder):
-    summary = pd.read_csv(psa_folder / "psa_summary.csv").set_index("strategy")
-    outcomes = pd.read_csv(psa_folder / "psa.csv")
+    summary = read_csv(psa_folder / "psa_summary.csv").set_index("strategy")
+    outcomes = read_csv(psa_folder / "psa.csv")
     if "qaly_shortfall_absolute" in summary.columns:
         means = summary["qaly_shortfall_absolute"]
     elif "qaly_shortfall_absolute" in outcomes.columns:
@@ -289,7 +290,7 @@ def test_categories_shortfall_and_subgroups_are_shown_once_the_tables_have_them(
 
 @pytest.mark.slow
 def test_bcea_dampack_matrices_read_back_to_psa_csv(psa_folder):
-    long = pd.read_csv(psa_folder / "psa.csv")
+    long = read_csv(psa_folder / "psa.csv")
     strategies = pd.read_csv(psa_folder / "psa_strategies.csv")
     manifest = json.loads((psa_folder / "manifest.json").read_text(encoding="utf-8"))
     assert list(strategies["strategy"]) == manifest["strategies"] == STRATEGIES
@@ -302,7 +303,7 @@ def test_bcea_dampack_matrices_read_back_to_psa_csv(psa_folder):
         for strategy in STRATEGIES:
             expected = long[long["strategy"] == strategy].set_index("draw")[column]
             assert wide.set_index("draw")[strategy].equals(expected), f"{file}: {strategy}"
-    parameters = pd.read_csv(psa_folder / "psa_parameters.csv")
+    parameters = read_csv(psa_folder / "psa_parameters.csv")
     assert list(parameters["draw"]) == [1, 2, 3] and parameters.shape[1] > 10
 
 
@@ -340,7 +341,7 @@ def test_workbook_parameters_are_the_library_with_sources(run_outcome, scenario_
 def test_run_report_and_printed_icers(run_outcome):
     folder, printed = run_outcome
     report = _report(folder)
-    icer = pd.read_csv(folder / "icer.csv")
+    icer = read_csv(folder / "icer.csv")
     assert {"he-base-case", "he-incremental", "he-nmb", "cheers", "survival"} <= set(report_sections(report))
     assert len(re.findall(r'<tr id="cheers-\d+">', report)) == CHEERS_ITEMS
     frontier = icer[icer["icer"].notna()]

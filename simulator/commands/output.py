@@ -72,10 +72,12 @@ UNITLESS = frozenset(
         "queue", "mean_queue", "max_queue", "in_use", "max_in_use", "count", "alive", "controlled",
         "functional_patients", "at_risk", "patients", "replications", "population", "strategies", "psa_redraws",
         "progressions_while_waiting", "priority", "evaluations", "rank", "parameters", "subgroup_value",
+        "column",  # a strategy's column in the R matrices (psa_strategies.csv)
         # 0/1 flags
         "death", "resected", "recurred", "rfs_event", "functional", "extrahepatic", "synchronous", "resectable",
         "ssr_positive", "progressed_while_waiting", "treatment_changed_by_waiting", "died_while_waiting",
         "in_window", "meets_target", "optimal", "pass", "near_bound",
+        "comparator",  # psa_strategies.csv: 1 for the comparator's column (elsewhere the comparator's name)
         # values whose unit is the row's (metric, unit column) or the parameter's own
         "value", "estimate", "lower", "upper", "lower_95", "upper_95", "base_estimate", "variant_estimate",
         "published", "simulated", "low", "high", "base_value", "start", "calibrated", "lower_bound", "upper_bound",
@@ -86,6 +88,10 @@ UNITLESS = frozenset(
         "condition_number", "severity_weight",
     }
 )  # fmt: skip
+# Files in the layout R's BCEA and dampack read (reporting/exports.py): a draw column, then one column
+# per strategy, so the unit is the file's, not a column's (costs in the scenario's currency, effects in
+# QALYs; README "Health economics").
+STRATEGY_MATRIX_FILES = frozenset({"psa_costs.csv", "psa_effects.csv"})
 # Unitless by pattern: pfs<k>_event flags, n_<procedure> counts, and model parameters named in full
 # (psa_parameters.csv, identifiability.csv), whose units are the library's.
 UNITLESS_PATTERNS = (r"pfs\d+_event", r"n_[a-z0-9_]+", r"[a-z0-9_]+\.[a-z0-9_.]+")
