@@ -30,11 +30,12 @@ $(STAMP): pyproject.toml | $(BIN)/python
 run: $(STAMP)
 	$(BIN)/nelm-sim run scenarios/baseline.yaml --force
 
-# pytest-xdist: the suite is mostly single-process CPU work, so two test processes (whole files each, so
-# that a module's shared simulations run once) nearly halve its time on a 2-core machine.
+# pytest-xdist: the suite is mostly single-process CPU work, so two test processes nearly halve its time
+# on a 2-core machine. worksteal: each process takes a contiguous half of the tests (a module's shared
+# simulations mostly run once) and an idle one takes over the rest of the other's queue (balanced ends).
 # `make test PYTEST_WORKERS=0` runs it in one process.
 PYTEST_WORKERS ?= 2
-PYTEST_PARALLEL = -n $(PYTEST_WORKERS) --dist loadfile
+PYTEST_PARALLEL = -n $(PYTEST_WORKERS) --dist worksteal
 
 test: lint
 	$(BIN)/python -m pytest -q $(PYTEST_PARALLEL)
