@@ -32,8 +32,15 @@ $(STAMP): pyproject.toml | $(BIN)/python
 run: $(STAMP)
 	$(BIN)/nelm-sim run scenarios/baseline.yaml --force
 
+# pytest-xdist: the suite is mostly single-process CPU work, so two test processes nearly halve its time
+# on a 2-core machine. worksteal: each process takes a contiguous half of the tests (a module's shared
+# simulations mostly run once) and an idle one takes over the rest of the other's queue (balanced ends).
+# `make test PYTEST_WORKERS=0` runs it in one process.
+PYTEST_WORKERS ?= 2
+PYTEST_PARALLEL = -n $(PYTEST_WORKERS) --dist worksteal
+
 test: lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q $(PYTEST_PARALLEL)
 
 # Lint, format and type checks (ruff, mypy on the modules listed in pyproject.toml); part of `make test`.
 lint: $(STAMP)
@@ -43,7 +50,7 @@ lint: $(STAMP)
 
 # The quick tier only (skips tests marked slow); `make test` runs everything.
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -m "not slow" $(PYTEST_PARALLEL)
 
 # Rewrite the stored regression outputs (tests/regression/expected/) after an intended change of
 # behaviour; review and explain their diff in the commit that changes them.

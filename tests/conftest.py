@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import MappingProxyType
 
 import pytest
 import yaml
@@ -41,3 +42,21 @@ def forbid_simulation(monkeypatch) -> None:
         raise AssertionError("the simulation started")
 
     monkeypatch.setattr(model.PathwayModel, "run", refuse)
+
+
+@pytest.fixture(scope="session")
+def regression_run(tmp_path_factory):
+    """``regression_run(name)`` -> (folder, {relative path: CSV text}) of a stored-regression case
+    (tests/regression/cases.py), run at most once per session: the regression test compares its CSVs and
+    other tests that need the same command line read the same folder. Tests must only read it."""
+    root = tmp_path_factory.mktemp("regression")
+    runs: dict[str, tuple[Path, MappingProxyType]] = {}
+
+    def _run(name: str) -> tuple[Path, MappingProxyType]:
+        if name not in runs:
+            from tests.regression.cases import run_case
+
+            runs[name] = (root / name, MappingProxyType(run_case(name, root / name)))
+        return runs[name]
+
+    return _run

@@ -379,13 +379,14 @@ def test_no_patients_in_the_statistics_window_is_refused_by_every_command(write_
         assert not (tmp_path / f"out{index}").exists()
 
 
-def test_scenarios_and_capacity_give_the_same_wait_figures_for_the_same_set_up(tmp_path, capsys):
+def test_scenarios_and_capacity_give_the_same_wait_figures_for_the_same_set_up(tmp_path, capsys, regression_run):
     """They disagreed (p90 162.1 vs 173.7 days) because the search pooled every replication's waits
-    and kept those requested after the window; both now use the per-replication window figures (issue 20, item 8)."""
+    and kept those requested after the window; both now use the per-replication window figures (issue 20, item 8).
+    The scenarios folder is the regression case's (`scenarios capacity.yaml --workers 1`), run once per session."""
     from simulator.cli import main as cli_main
 
     scenario = ROOT / "tests" / "regression" / "scenarios" / "capacity.yaml"
-    assert cli_main(["scenarios", str(scenario), "--quiet", "--workers", "1", "--out", str(tmp_path / "s")]) == 0
+    scenarios_folder, _ = regression_run("scenarios")
     assert cli_main(
         [
             "capacity",
@@ -404,7 +405,7 @@ def test_scenarios_and_capacity_give_the_same_wait_figures_for_the_same_set_up(t
         ]
     ) in (0, 1)
     capsys.readouterr()
-    base = read_csv(tmp_path / "s" / "scenarios.csv")
+    base = read_csv(scenarios_folder / "scenarios.csv")
     curve = read_csv(tmp_path / "c" / "capacity_curve.csv")
     for row in curve.itertuples():
         shown = base[(base["variant"] == "base") & (base["strategy"] == row.strategy) & (base["metric"] == "wait_p90_days_theatre")]

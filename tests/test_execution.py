@@ -162,10 +162,14 @@ def test_dsa_is_identical_with_one_and_two_workers(write_scenario, tmp_path):
     _same_files(tmp_path / "w1", tmp_path / "w2", ("dsa.csv", "tornado.csv"))
 
 
-def test_calibration_check_is_identical_with_one_and_two_workers(tmp_path):
-    for workers in (1, 2):
-        # Exit 1 is allowed: at 150 patients per arm some targets miss; only sameness is tested here.
-        assert main(
-            ["calibrate", "--check", "--patients", "150", "--out", str(tmp_path / f"w{workers}"), "--workers", str(workers), "--quiet"]
-        ) in (0, 1)
-    _same_files(tmp_path / "w1", tmp_path / "w2", ("calibration.csv",))
+def test_calibration_check_is_identical_with_one_and_two_workers(tmp_path, regression_run):
+    """The one-worker run is the stored-regression case `calibrate --check` (60 patients per arm, one
+    worker), run once per session; the same command line with two workers must give the same tables."""
+    from tests.regression.cases import CASES
+
+    one_worker, _ = regression_run("calibrate-check")
+    argv = list(CASES["calibrate-check"])
+    argv[argv.index("--workers") + 1] = "2"
+    # Exit 1 is allowed: at 60 patients per arm some targets miss; only sameness is tested here.
+    assert main([*argv, "--out", str(tmp_path / "w2")]) in (0, 1)
+    _same_files(one_worker, tmp_path / "w2", ("calibration.csv", "validation.csv"))

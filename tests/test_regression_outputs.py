@@ -10,7 +10,7 @@ import difflib
 
 import pytest
 
-from tests.regression.cases import CASES, run_case, stored
+from tests.regression.cases import CASES, stored
 
 
 def _first_differences(name: str, relative: str, expected: str, actual: str, lines: int = 12) -> str:
@@ -21,10 +21,10 @@ def _first_differences(name: str, relative: str, expected: str, actual: str, lin
 
 
 @pytest.mark.parametrize("name", list(CASES))
-def test_command_outputs_match_the_stored_regression_outputs(name, tmp_path):
+def test_command_outputs_match_the_stored_regression_outputs(name, regression_run):
     expected = stored(name)
     assert expected, f"no stored outputs for {name}: run `make regression-update`"
-    actual = run_case(name, tmp_path / name)
+    _, actual = regression_run(name)
     assert sorted(actual) == sorted(expected), f"{name}: CSV files differ: stored {sorted(expected)}, now {sorted(actual)}"
     changed = [relative for relative in expected if actual[relative] != expected[relative]]
     assert not changed, f"{name}: {len(changed)} of {len(expected)} CSV files changed:\n" + "\n".join(

@@ -6,6 +6,7 @@ import json
 
 import pandas as pd
 import pytest
+import yaml
 
 from simulator.cli import build_parser, main
 
@@ -14,10 +15,13 @@ from .conftest import tiny_scenario
 EXPECTED_FILES = ("manifest.json", "events.parquet", "patients.csv", "summary.csv", "survival.csv", "figures/overall_survival.png")
 
 
-@pytest.fixture
-def two_runs(write_scenario, tmp_path):
-    path = write_scenario(tiny_scenario(replications=2, cohort={"size": 80}))
-    first, second = tmp_path / "first", tmp_path / "second"
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory):
+    """Run twice into two folders, once for the module: the tests only read them."""
+    root = tmp_path_factory.mktemp("two_runs")
+    path = root / "scenario.yaml"
+    path.write_text(yaml.safe_dump(tiny_scenario(replications=2, cohort={"size": 80}), sort_keys=False), encoding="utf-8")
+    first, second = root / "first", root / "second"
     assert main(["run", str(path), "--out", str(first)]) == 0
     assert main(["run", str(path), "--out", str(second)]) == 0
     return first, second

@@ -324,12 +324,11 @@ def test_scenarios_metric_takes_wait_metrics_and_refuses_a_resource_the_scenario
     assert len(err) == 1 and "did you mean 'theatre'?" in err[0] and not (tmp_path / "x").exists()
 
 
-def test_the_scenario_report_shows_waits_per_variant_for_capacity_scenarios(tmp_path, capsys):
-    """The report showed waits for the base only (issue 20, item 8)."""
-    scenario = ROOT / "tests" / "regression" / "scenarios" / "capacity.yaml"
-    assert main(["scenarios", str(scenario), "--quiet", "--out", str(tmp_path / "r")]) == 0
-    capsys.readouterr()
-    report = (tmp_path / "r" / "report.html").read_text(encoding="utf-8")
+def test_the_scenario_report_shows_waits_per_variant_for_capacity_scenarios(regression_run):
+    """The report showed waits for the base only (issue 20, item 8). The folder is the regression
+    case's `nelm-sim scenarios tests/regression/scenarios/capacity.yaml`, run once per session."""
+    folder, _ = regression_run("scenarios")
+    report = (folder / "report.html").read_text(encoding="utf-8")
     assert "90th-percentile wait: theatre by variant" in report
     section = report.split("90th-percentile wait: theatre by variant", 1)[1].split("</table>", 1)[0]
     assert "base" in section and "ample-theatre" in section
