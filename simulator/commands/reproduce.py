@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..experiments.calibrate import load_seed_scenarios, load_targets, simulate_all, target_table
+from ..experiments.calibrate import check_arms, check_targets, load_seed_scenarios, load_targets, simulate_all, target_table
 from ..experiments.execution import SERIAL, Execution
 from ..io import atomic_folder
 from ..reporting.seed_figures import SEED_FIGURES, draw_seed_figure
@@ -22,6 +22,10 @@ def reproduce(
     destination = Path(destination) if destination is not None else OUTPUT_ROOT / "seed-figures"
     data = load_targets()
     seeds = load_seed_scenarios(seed_folder)
+    # A target or figure whose scenario or arm is missing from the folder: one line, before anything runs.
+    check_targets(data.targets, seeds)
+    for figure in SEED_FIGURES:
+        check_arms(seeds, figure.scenario, list(figure.arms), f"figure {figure.key}", f"figure {figure.key}")
     results = simulate_all(list(seeds), seeds, {}, patients, execution, progress)
     table = target_table(data.targets, results)
     with atomic_folder(destination, force) as staging:

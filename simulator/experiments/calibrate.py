@@ -261,6 +261,23 @@ def target_table(targets: list[Target], results: dict[str, RunResult]) -> pd.Dat
     return pd.DataFrame(rows)
 
 
+def check_targets(targets: list[Target], seeds: dict[str, SeedScenario]) -> None:
+    """Every target's scenario is in the seed folder and has the target's arms, before anything runs."""
+    for target in targets:
+        check_arms(seeds, target.scenario, [target.arm, target.control], f"target {target.id}", f"targets.{target.id}.scenario")
+
+
+def check_arms(seeds: dict[str, SeedScenario], scenario: str, arms: list[str | None], what: str, field: str) -> None:
+    """``scenario`` is one of ``seeds`` and has a strategy for each of ``arms`` (None: no arm)."""
+    if scenario not in seeds:
+        raise ScenarioError(targets_path(), field, "a scenario in the seed folder", scenario)
+    seed = seeds[scenario]
+    names = [strategy.name for strategy in seed.scenario.strategies]
+    for arm in arms:
+        if arm is not None and arm not in names:
+            raise ScenarioError(seed.path, "strategies", f"a strategy named {arm!r} (arm of {what})", ", ".join(names))
+
+
 def evaluate(
     targets: list[Target],
     seeds: dict[str, SeedScenario],
@@ -269,14 +286,7 @@ def evaluate(
     execution: Execution = SERIAL,
     progress=None,
 ) -> pd.DataFrame:
-    for target in targets:
-        if target.scenario not in seeds:
-            raise ScenarioError(targets_path(), f"targets.{target.id}.scenario", "a scenario in the seed folder", target.scenario)
-        seed = seeds[target.scenario]
-        names = [strategy.name for strategy in seed.scenario.strategies]
-        for arm in (target.arm, target.control):
-            if arm is not None and arm not in names:
-                raise ScenarioError(seed.path, "strategies", f"a strategy named {arm!r} (arm of target {target.id})", ", ".join(names))
+    check_targets(targets, seeds)
     names = list(dict.fromkeys(t.scenario for t in targets))
     return target_table(targets, simulate_all(names, seeds, overrides, patients, execution, progress))
 
