@@ -19,7 +19,10 @@ from __future__ import annotations
 import math
 import random
 import shutil
+import signal
+import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -43,7 +46,8 @@ from simulator.config import (
 )
 from simulator.experiments.runner import prepare
 
-from .conftest import ROOT
+from .conftest import ROOT, tiny_scenario
+from .processes import checkpoint, finish, hidden_leftovers, lock, staging, start
 
 FUZZ_SETTINGS = {
     "derandomize": True,
@@ -51,13 +55,6 @@ FUZZ_SETTINGS = {
     "deadline": None,
     "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
 }
-
-
-def leftovers(folder: Path) -> list[str]:
-    """Hidden staging folders and lock files anywhere below ``folder``."""
-    return sorted(
-        str(p.relative_to(folder)) for p in folder.rglob(".*") if ".partial-" in p.name or ".old-" in p.name or p.name.endswith(".lock")
-    )
 
 
 def one_line(err: str, status: int, expected_status: int = 2) -> str:
@@ -194,7 +191,7 @@ def check_capacity_case(doc: dict, folder: Path, capsys, stats: Counter, summary
     assert "Traceback" not in captured.err + captured.out and "internal error" not in captured.err, captured.err
     assert status == 0, ("validated, then", status, captured.err)
     assert (out / "manifest.json").is_file() and (out / "summary.csv").is_file()
-    assert leftovers(folder) == []
+    assert hidden_leftovers(folder) == []
     stats["ran --summary" if summary_mode else "ran"] += 1
     shutil.rmtree(out)
 
@@ -344,3 +341,185 @@ def test_fuzz_seed_folders(tmp_path, capsys, monkeypatch):
     with capsys.disabled():
         print(summary("seed folders", stats))
     assert stats["cases"] == 8 * len(SEED_KINDS)
+
+
+# --------------------------------------------------------------------------------------------
+# Subprocess scenarios: small, but each command lasts long enough (a few seconds) to be caught in
+# every phase: starting, holding the destination, simulating, writing the staging folder, renaming.
+
+SUBPROCESS_SCENARIO = tiny_scenario(cohort={"size": 150}, replications=2, economics={"ceac_wtp_points": 11})
+VARIANTS_SCENARIO = tiny_scenario(cohort={"size": 100}, variants=[{"name": "older", "cohort": {"age": 75}}])
+CAPACITY_SCENARIO = tiny_scenario(
+    name="small-centre",
+    cohort={"size": 1},
+    horizon_months=60,
+    strategies=["surgery-first"],
+    capacity={
+        "arrivals": {"catchment_population": 1_000_000, "years": 1.5, "warmup_years": 0.5},
+        "resources": {"theatre": {"capacity": 1, "schedule": [{"day": "tue", "start": 8, "hours": 2}]}},
+    },
+)
+
+
+@pytest.fixture(scope="module")
+def subprocess_files(tmp_path_factory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("commands")
+    files = {}
+    for key, data in (("tiny", SUBPROCESS_SCENARIO), ("variants", VARIANTS_SCENARIO), ("capacity", CAPACITY_SCENARIO)):
+        files[key] = folder / f"{key}.yaml"
+        files[key].write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return files
+
+
+def command_arguments(command: str, files: dict[str, Path], out: Path, workers: int) -> list[str]:
+    """A small run of ``command`` writing ``out``."""
+    quick = ["--quiet", "--out", str(out)]
+    if command == "run":
+        return ["run", str(files["tiny"]), "--workers", str(workers), *quick]
+    if command == "compare":
+        return ["compare", str(files["tiny"]), "--workers", str(workers), *quick]
+    if command == "scenarios":
+        return ["scenarios", str(files["variants"]), "--workers", str(workers), *quick]
+    if command == "psa":
+        return ["psa", str(files["tiny"]), "--draws", "8", "--patients", "30", "--workers", str(workers), *quick]
+    if command == "dsa":
+        return ["dsa", str(files["tiny"]), "--patients", "20", "--replications", "1", "--workers", str(workers), *quick]
+    if command == "capacity":
+        return ["capacity", str(files["capacity"]), "--resource", "theatre", "--target-p90-wait", "20", "--max-capacity", "3", *quick]
+    assert command == "calibrate"
+    seeds = str(ROOT / "scenarios" / "seed")
+    return ["calibrate", "--check", "--seed-dir", seeds, "--patients", "20", "--workers", str(workers), *quick]
+
+
+FINISHED = {"calibrate": {0, 1}}  # calibrate exits 1 when a target fails (20 patients per arm: some do)
+
+
+def complete(command: str, out: Path) -> bool:
+    if command == "calibrate":
+        return (out / "calibration.csv").is_file()
+    return (out / "manifest.json").is_file() and (out / ".nelm-sim-output").is_file()
+
+
+# --------------------------------------------------------------------------------------------
+# 3. Signals in every phase
+
+SIGNAL_COMMANDS = ("run", "compare", "scenarios", "psa", "dsa", "capacity", "calibrate")
+
+
+def phase_of(out: Path, process) -> str:
+    if process.poll() is not None:
+        return "after the end"
+    if staging(out):
+        return "writing"
+    if lock(out).exists():
+        return "holding the destination"
+    return "starting"
+
+
+def interrupt_once(command: str, files: dict[str, Path], folder: Path, delay: float, stop: signal.Signals, workers: int) -> dict:
+    """Start ``command``, send ``stop`` after ``delay`` seconds, and check what it did and left."""
+    folder.mkdir()
+    out = folder / "out"
+    process = start(command_arguments(command, files, out, workers), folder)
+    time.sleep(delay)
+    phase = phase_of(out, process)
+    if process.poll() is None:
+        process.send_signal(stop)
+    done = finish(process)
+    context = (command, stop.name, f"{delay:.2f} s", phase, done.returncode, done.stderr)
+    assert "Traceback" not in done.stderr + done.stdout, context
+    assert hidden_leftovers(folder) == [], (context, hidden_leftovers(folder))
+    if command != "psa":
+        assert not checkpoint(out).exists(), context
+    assert not out.exists() or complete(command, out), context  # a folder is whole or absent
+    known = known_signal_bug(done, out, command)
+    if known:
+        return {"outcome": known, "phase": phase}
+    assert "internal error" not in done.stderr, context
+    if done.returncode in FINISHED.get(command, {0}):
+        assert complete(command, out), context
+        return {"outcome": "finished", "phase": phase}
+    assert done.returncode == 130, context
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("nelm-sim: interrupted"), context
+    if out.exists():  # interrupted after the folder was renamed into place: it is whole
+        return {"outcome": "130 after the folder was written", "phase": phase}
+    return {"outcome": "130", "phase": phase}
+
+
+def known_signal_bug(done, out: Path, command: str) -> str | None:
+    """Outcomes of the known, not yet fixed bugs (see test_ctrl_c_during_a_lazy_import_is_an_interruption
+    and the report of issue 19): tallied in the summary line instead of failing the fuzz run. Each still
+    leaves no staging folder, no lock file and no half-written folder (checked before)."""
+    lines = done.stderr.splitlines()
+    if done.returncode == 1 and len(lines) == 1 and "internal error: ImportError" in lines[0]:
+        return "KNOWN BUG: internal error ImportError (signal during a lazy import)"
+    if done.returncode == -signal.SIGINT and len(lines) == 1 and lines[0].startswith("nelm-sim: interrupted"):
+        return "KNOWN BUG: interrupted line, then killed by SIGINT (-2) at exit"
+    if done.returncode < 0 and not lines and complete(command, out):
+        return "KNOWN BUG: finished, then killed by the signal during interpreter exit"
+    if done.returncode < 0 and not lines and not out.exists():
+        return "KNOWN BUG: killed by the signal before nelm-sim handles it (interpreter start)"
+    return None
+
+
+def run_signal_fuzz(tmp_path: Path, files: dict[str, Path], per_command: int) -> Counter:
+    rng = random.Random(1919)
+    stats: Counter = Counter()
+    durations = {}
+    with ThreadPoolExecutor(max_workers=2) as pool:  # two at a time on two cores
+        timed = {}
+        for command in SIGNAL_COMMANDS:
+            timed[command] = pool.submit(time_uninterrupted, command, files, tmp_path / f"{command}-uninterrupted")
+        durations = {command: future.result() for command, future in timed.items()}
+        jobs = []
+        for command in SIGNAL_COMMANDS:
+            for index in range(per_command):
+                delay = rng.uniform(0, 1.1 * durations[command])  # from the start to (just past) the end
+                stop = rng.choice([signal.SIGINT, signal.SIGTERM])
+                folder = tmp_path / f"{command}-{index}"
+                jobs.append(pool.submit(interrupt_once, command, files, folder, delay, stop, rng.choice([1, 2])))
+        for job in jobs:
+            result = job.result()
+            stats["cases"] += 1
+            stats[result["outcome"]] += 1
+            stats[f"sent while {result['phase']}"] += 1
+    return stats
+
+
+def time_uninterrupted(command: str, files: dict[str, Path], folder: Path) -> float:
+    folder.mkdir()
+    out = folder / "out"
+    began = time.monotonic()
+    done = finish(start(command_arguments(command, files, out, 1), folder))
+    assert done.returncode in FINISHED.get(command, {0}), (command, done.stderr)
+    assert complete(command, out) and hidden_leftovers(folder) == [], command
+    return time.monotonic() - began
+
+
+@pytest.mark.slow
+def test_fuzz_signals_in_every_phase(tmp_path, subprocess_files, capsys):
+    stats = run_signal_fuzz(tmp_path, subprocess_files, per_command=5)
+    with capsys.disabled():
+        print(summary("signals", stats))
+    assert stats["130"] >= len(SIGNAL_COMMANDS)
+
+
+@pytest.mark.xfail(strict=True, reason="cli.main reports an ImportError caused by Ctrl-C during a lazy import as an internal error")
+def test_ctrl_c_during_a_lazy_import_is_an_interruption(monkeypatch, tmp_path, capsys):
+    """Seen by the signal fuzzer: a SIGINT or SIGTERM that lands while a command imports a C extension
+    (numpy, pandas, ...) becomes `ImportError: initialization failed`, and the user gets `internal error`
+    and exit status 1 instead of `interrupted` and 130. Reproduced here without timing: the import
+    fails the way the extension's initialisation does when KeyboardInterrupt is raised inside it."""
+    import simulator.commands.run as run_command
+
+    def interrupted_import(*args, **kwargs):
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            raise ImportError("initialization failed")  # noqa: B904 - as the extension module does
+
+    monkeypatch.setattr(run_command, "run_file", interrupted_import)
+    status = main(["run", str(ROOT / "scenarios" / "baseline.yaml"), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert status == 130 and err.startswith("nelm-sim: interrupted"), err
