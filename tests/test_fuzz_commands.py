@@ -17,6 +17,7 @@ file lost. Seeds are fixed: every run of the suite tries the same cases.
 from __future__ import annotations
 
 import math
+import os
 import random
 import shutil
 import signal
@@ -523,3 +524,123 @@ def test_ctrl_c_during_a_lazy_import_is_an_interruption(monkeypatch, tmp_path, c
     status = main(["run", str(ROOT / "scenarios" / "baseline.yaml"), "--out", str(tmp_path / "out")])
     err = capsys.readouterr().err
     assert status == 130 and err.startswith("nelm-sim: interrupted"), err
+
+
+# --------------------------------------------------------------------------------------------
+# 5. Full disk: a file-size limit (RLIMIT_FSIZE). A small filesystem would need root to mount; a write
+# past the limit fails with EFBIG ("File too large") as a full disk fails with ENOSPC, at any file.
+
+DISK_COMMANDS = ("run", "compare", "psa", "scenarios")
+DISK_LIMITS = (2_000, 8_000, 30_000, 100_000, 400_000, 50_000_000)  # bytes per file: a few KB to past every output
+
+
+def file_size_limit(limit: int):
+    def apply() -> None:
+        import resource
+
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return apply
+
+
+def disk_once(command: str, files: dict[str, Path], folder: Path, limit: int) -> str:
+    folder.mkdir()
+    out = folder / "out"
+    done = finish(start(command_arguments(command, files, out, 1), folder, preexec_fn=file_size_limit(limit)))
+    context = (command, limit, done.returncode, done.stderr)
+    assert "Traceback" not in done.stderr + done.stdout and "internal error" not in done.stderr, context
+    assert hidden_leftovers(folder) == [], (context, hidden_leftovers(folder))
+    if done.returncode == 0:
+        assert complete(command, out), context
+        return "exit 0, complete folder"
+    assert done.returncode == 1, context
+    line = one_line(done.stderr, done.returncode, 1)
+    assert "could not write (File too large)" in line and str(folder) in line, context
+    assert not out.exists(), context
+    return "exit 1, one line naming the path"
+
+
+@pytest.mark.slow
+def test_fuzz_full_disk(tmp_path, subprocess_files, capsys):
+    stats: Counter = Counter()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        jobs = {
+            (command, limit): pool.submit(disk_once, command, subprocess_files, tmp_path / f"{command}-{limit}", limit)
+            for command in DISK_COMMANDS
+            for limit in DISK_LIMITS
+        }
+        for job in jobs.values():
+            stats["cases"] += 1
+            stats[job.result()] += 1
+    with capsys.disabled():
+        print(summary("full disk", stats))
+    assert stats["exit 0, complete folder"] >= len(DISK_COMMANDS) and stats["exit 1, one line naming the path"] >= len(DISK_COMMANDS)
+
+
+# --------------------------------------------------------------------------------------------
+# 4. Concurrent writers: several commands to the same --out at once, some with --force or --wait.
+
+WRITER_COMMANDS = ("run", "compare", "psa", "dsa", "scenarios")
+# The CSVs of each command's folder (of the small runs above): a folder holds exactly one command's.
+CSVS_OF = {
+    "run": {"economics.csv", "icer.csv", "patients.csv", "summary.csv", "survival.csv"},
+    "compare": {"comparison.csv", "patients.csv", "replications.csv", "state_occupancy.csv", "symptom_control.csv"},
+    "psa": {"ceac.csv", "evpi.csv", "icer.csv", "psa.csv", "psa_parameters.csv", "psa_summary.csv"},
+    "dsa": {"dsa.csv", "economics.csv", "icer.csv", "tornado.csv"},
+    "scenarios": {"comparison.csv", "scenarios.csv", "survival.csv", "variants.csv"},
+}
+
+
+def writers_once(rng: random.Random, files: dict[str, Path], folder: Path) -> Counter:
+    folder.mkdir()
+    out = folder / "shared"
+    stats: Counter = Counter()
+    user_folder = rng.random() < 0.3
+    if user_folder:  # a user's own folder at --out: never replaced, whatever the flags
+        out.mkdir()
+        (out / "thesis.txt").write_text("precious", encoding="utf-8")
+    writers = []
+    for _ in range(rng.choice([3, 4])):
+        command = rng.choice(WRITER_COMMANDS)
+        extra = ["--force"] * (rng.random() < 0.5) + ["--wait"] * (rng.random() < 0.5)
+        writers.append((command, extra, start([*command_arguments(command, files, out, 1), *extra], folder)))
+        time.sleep(rng.uniform(0, 0.5))
+    results = [(command, extra, finish(process)) for command, extra, process in writers]
+    wrote = []
+    for command, extra, done in results:
+        context = (command, extra, done.returncode, done.stderr)
+        assert "Traceback" not in done.stderr + done.stdout and "internal error" not in done.stderr, context
+        if done.returncode == 0:
+            wrote.append(command)
+            stats["wrote"] += 1
+            continue
+        line = one_line(done.stderr, done.returncode)
+        assert str(out) in line, context
+        if "holds it" in line:
+            assert "--wait" not in extra and "pid " in line, context  # names the holder
+            stats["refused: busy, naming the holder"] += 1
+        else:
+            stats["refused: folder exists or is not ours"] += 1
+    assert hidden_leftovers(folder) == [], hidden_leftovers(folder)
+    if user_folder:
+        assert (out / "thesis.txt").read_text(encoding="utf-8") == "precious" and not wrote
+        stats["user folder kept"] += 1
+    elif wrote:
+        manifest = yaml.safe_load((out / "manifest.json").read_text(encoding="utf-8"))
+        last = manifest["command_line"][1]  # ["nelm-sim", COMMAND, ...]
+        assert last in wrote, (last, wrote)
+        assert {p.name for p in out.glob("*.csv")} == CSVS_OF[last], (last, sorted(os.listdir(out)))  # that command's, whole
+    return stats
+
+
+@pytest.mark.slow
+def test_fuzz_concurrent_writers(tmp_path, subprocess_files, capsys):
+    rng = random.Random(2019)
+    stats: Counter = Counter()
+    for index in range(8):
+        stats.update(writers_once(rng, subprocess_files, tmp_path / f"round-{index}"))
+        stats["cases"] += 1
+    with capsys.disabled():
+        print(summary("concurrent writers", stats))
+    assert stats["wrote"] >= 8 and stats["refused: busy, naming the holder"] >= 1
