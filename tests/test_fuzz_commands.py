@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import os
 import random
+import re
 import shutil
 import signal
 import time
@@ -61,7 +62,7 @@ FUZZ_SETTINGS = {
 def one_line(err: str, status: int, expected_status: int = 2) -> str:
     lines = err.splitlines()
     assert status == expected_status, err
-    assert len(lines) == 1 and lines[0].startswith("nelm-sim: error: "), err
+    assert len(lines) == 1 and re.match(r"nelm-sim( [a-z]+)?: error: ", lines[0]), err  # the parser names the command
     assert "Traceback" not in err and "internal error" not in err, err
     return lines[0]
 
@@ -644,3 +645,183 @@ def test_fuzz_concurrent_writers(tmp_path, subprocess_files, capsys):
     with capsys.disabled():
         print(summary("concurrent writers", stats))
     assert stats["wrote"] >= 8 and stats["refused: busy, naming the holder"] >= 1
+
+
+# --------------------------------------------------------------------------------------------
+# 6. Every numeric command-line option at and beyond its limits. The options and their types come from
+# the parser itself (simulator.cli.build_parser), the limits from simulator/config.py. A value past a
+# limit is refused in one line with exit status 2 before anything is simulated (a guard fails the case if
+# the simulation starts); a value within the limits is accepted by the parser. Limits that do not exist
+# yet are strict xfails: they flip to failures (remove the mark) when the limits land.
+
+import simulator.config as config_module  # noqa: E402 - the limits are read where this category starts
+from simulator.cli import build_parser  # noqa: E402
+from simulator.experiments.compare import PRECISION_MIN_REPLICATIONS  # noqa: E402
+
+MISSING = "limit added by issue 19 item 12"
+# option -> (the name of its limit in simulator/config.py, the limit today if that name does not exist yet)
+OPTION_LIMITS = {
+    "--patients": ("MAX_PATIENTS", None),
+    "--fit-patients": ("MAX_PATIENTS", None),
+    "--replications": ("MAX_REPLICATIONS", None),
+    "--max-replications": ("MAX_REPLICATIONS", None),
+    "--draws": ("MAX_PSA_DRAWS", 100_000),
+    "--seed": ("MAX_SEED", 2**63 - 1),
+    "--min-capacity": ("MAX_RESOURCE_CAPACITY", None),
+    "--max-capacity": ("MAX_RESOURCE_CAPACITY", None),
+    "--wtp": ("MAX_WILLINGNESS_TO_PAY", None),
+    "--workers": ("MAX_WORKERS", 1024),
+    "--target-p90-wait": ("MAX_TARGET_WAIT_DAYS", 36_525.0),  # 100 years
+    "--max-evaluations": ("MAX_EVALUATIONS", 100_000),
+    "--latin-hypercube": ("MAX_LATIN_HYPERCUBE", 100_000),
+    "--precision": (None, 1.0),  # a relative precision: 0 < P < 1
+}
+LOWEST = {"--max-replications": PRECISION_MIN_REPLICATIONS}  # lower limits other than the type's
+BASE_ARGUMENTS = {
+    "run": ["scenarios/baseline.yaml"],
+    "compare": ["scenarios/baseline.yaml"],
+    "scenarios": ["scenarios/population-variants.yaml"],
+    "psa": ["scenarios/baseline.yaml"],
+    "dsa": ["scenarios/baseline.yaml"],
+    "capacity": ["scenarios/capacity-constrained.yaml", "--resource", "theatre", "--target-p90-wait", "30"],
+    "calibrate": ["--check"],
+    "reproduce": [],
+}
+FIT_ONLY = {"--fit-patients", "--max-evaluations", "--latin-hypercube"}  # calibrate without --check
+# Options that today accept a value past their limit and start simulating (found by this test): each
+# beyond-the-limit case of these is a strict xfail until the limit lands.
+MISSING_LIMITS = {
+    ("run", "--workers"),
+    ("compare", "--workers"),
+    ("scenarios", "--workers"),
+    ("psa", "--draws"),
+    ("psa", "--patients"),  # MAX_PATIENTS exists, but psa --patients 10000001 simulates
+    ("psa", "--workers"),
+    ("dsa", "--wtp"),  # MAX_WILLINGNESS_TO_PAY exists, but dsa --wtp 1e300 simulates
+    ("dsa", "--workers"),
+    ("capacity", "--target-p90-wait"),
+    ("calibrate", "--patients"),  # calibrate --check --patients 10**30 simulates
+    ("calibrate", "--fit-patients"),
+    ("calibrate", "--max-evaluations"),
+    ("calibrate", "--latin-hypercube"),
+    ("calibrate", "--workers"),
+    ("reproduce", "--patients"),  # reproduce --patients 10**30 simulates
+    ("reproduce", "--workers"),
+}
+
+
+class SimulationStarted(BaseException):  # noqa: N818 - not an Exception: the CLI's catch-all must not swallow it
+    pass
+
+
+def limit_of(option: str) -> float | None:
+    """The option's upper limit: config.py's constant, or until it exists the limit it is to have."""
+    name, today = OPTION_LIMITS.get(option, (None, None))
+    if name is not None and hasattr(config_module, name):
+        return getattr(config_module, name)
+    return today
+
+
+def numeric_options():
+    """(command, option, is a float, lowest accepted value) of every numeric option of every command."""
+    parser = build_parser()
+    commands = parser._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    for command, subparser in commands.items():
+        for action in subparser._actions:
+            kind = getattr(action.type, "__name__", "")
+            if not action.option_strings or kind not in (
+                "_positive_int",
+                "_non_negative_int",
+                "_non_negative_float",
+                "_relative_precision",
+            ):
+                continue
+            lowest = {"_positive_int": 1, "_non_negative_int": 0, "_non_negative_float": 0.0, "_relative_precision": None}[kind]
+            option = action.option_strings[0]
+            yield command, option, kind in ("_non_negative_float", "_relative_precision"), LOWEST.get(option, lowest)
+
+
+def option_cases():
+    for command, option, is_float, lowest in numeric_options():
+        limit = limit_of(option)
+        huge = "1e300" if is_float else str(10**30)
+        values = {"zero": "0", "one": "1", "negative": "-1", "not a number": "ten", "nan": "nan", "inf": "inf", "huge": huge}
+        if limit is not None and option != "--precision":
+            values["limit"] = f"{limit:g}" if is_float else str(int(limit))
+            values["limit+1"] = f"{limit * 1.001:g}" if is_float else str(int(limit) + 1)
+        for label, text in values.items():
+            value: float | int | None = None if label == "not a number" else float(text)
+            if not is_float and label not in ("not a number", "nan", "inf"):
+                value = int(text)  # exact: 2**63 - 1 is not a float
+            if option == "--precision":
+                accepted = value is not None and 0 < value < 1
+            else:
+                accepted = value is not None and math.isfinite(value) and value >= (lowest or 0) and (limit is None or value <= limit)
+                accepted = accepted and (is_float or label not in ("nan", "inf"))
+                if label == "huge" and limit is None:
+                    accepted = False  # every number has some limit: the huge one is past it
+            marks = []
+            beyond = label in ("limit+1", "huge")
+            if beyond and not accepted and (command, option) in MISSING_LIMITS:
+                marks.append(pytest.mark.xfail(strict=True, reason=MISSING))
+            yield pytest.param(command, option, text, accepted, marks=marks, id=f"{command} {option} {label}")
+
+
+OPTION_CASES = list(option_cases())
+
+
+def option_arguments(command: str, option: str, text: str, tmp_path: Path) -> list[str]:
+    parser = build_parser()
+    accepted = {o for a in parser._subparsers._group_actions[0].choices[command]._actions for o in a.option_strings}  # type: ignore[union-attr]
+    base = [str(ROOT / w) if w.startswith("scenarios/") else w for w in BASE_ARGUMENTS[command]]
+    if command == "calibrate" and option in FIT_ONLY:
+        base = []
+    if option == "--target-p90-wait":
+        base = base[:3]
+    words = [command, *base, f"{option}={text}"]
+    if option == "--max-replications":
+        words.append("--precision=0.05")
+    if option == "--min-capacity":
+        words.append(f"--max-capacity={config_module.MAX_RESOURCE_CAPACITY}")
+    if "--out" in accepted:
+        words += ["--out", str(tmp_path / "out")]
+    if "--seed-dir" in accepted:
+        words += ["--seed-dir", str(ROOT / "scenarios" / "seed")]
+    if "--workers" in accepted and option != "--workers":
+        words += ["--workers", "1"]
+    return words
+
+
+def test_every_numeric_option_is_covered():
+    options = {option for _, option, _, _ in numeric_options()}
+    assert options <= set(OPTION_LIMITS), options - set(OPTION_LIMITS)
+    assert len(OPTION_CASES) >= 200
+
+
+@pytest.mark.parametrize(("command", "option", "text", "accepted"), OPTION_CASES)
+def test_option_at_and_beyond_its_limits(command, option, text, accepted, tmp_path, capsys, monkeypatch):
+    import simulator.engine.model
+    from simulator.experiments.execution import Execution
+
+    def refuse(*args, **kwargs):
+        raise SimulationStarted
+
+    monkeypatch.setattr(simulator.engine.model.PathwayModel, "run", refuse)
+    monkeypatch.setattr(Execution, "map", refuse)
+    monkeypatch.chdir(tmp_path)
+    words = option_arguments(command, option, text, tmp_path)
+    try:
+        status = main(words)
+    except SystemExit as exit_:  # the parser refused it
+        status = exit_.code
+    except SimulationStarted:
+        status = None
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err + captured.out and "internal error" not in captured.err, captured.err
+    if accepted:
+        assert status != 2 or option not in captured.err, captured.err  # not refused for this option
+        return
+    assert status is not None, f"{' '.join(words)}: the simulation started instead of refusing {option}"
+    line = one_line(captured.err, status)
+    assert option in line or option.lstrip("-") in line or "expected" in line, line
+    assert not (tmp_path / "out").exists() and not (tmp_path / "outputs").exists()
