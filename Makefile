@@ -21,8 +21,10 @@ $(BIN)/python:
 
 # Re-install only when pyproject.toml changed (the stamp is older than it).
 $(STAMP): pyproject.toml | $(BIN)/python
+	@echo "Installing nelm-sim and its dependencies into $(VENV) (about a minute on a fresh machine; once only)..."
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --progress-bar off -e '.[dev]'
+	@echo "Installed: $$($(BIN)/nelm-sim --version)"
 	touch $(STAMP)
 
 run: $(STAMP)

@@ -96,8 +96,12 @@ def bare_simpy(events: int) -> float:
     return events / (time.perf_counter() - started)
 
 
-def baseline_throughput(patients: int, repeats: int) -> dict:
+def baseline_throughput(patients: int, repeats: int, burden_model: bool = False) -> dict:
     scenario = load_scenario(BASELINE).with_overrides(patients=patients, replications=1)
+    if burden_model:  # the disease model v2 of issue 16 (engine/tumour.py) on the same cohort and strategies
+        data = scenario.model_dump(mode="json", exclude_none=True)
+        data["parameters"] = {**data.get("parameters", {}), "disease.burden_model": 1}
+        scenario = type(scenario).model_validate(data)
     prepared = prepare(scenario, BASELINE)
     best = {"direct": np.inf, "simpy": np.inf, "outputs": np.inf}
     events = 0
@@ -125,8 +129,8 @@ def baseline_throughput(patients: int, repeats: int) -> dict:
     return {"lifetimes": lifetimes, "events": events, "ceiling": ceiling, "strategies": len(prepared.strategies), **best}
 
 
-def report_baseline(r: dict, patients: int) -> None:
-    say(f"### 1. Baseline cohort ({patients:,} patients x {r['strategies']} strategies, one process)")
+def report_baseline(r: dict, patients: int, title: str = "1. Baseline cohort") -> None:
+    say(f"### {title} ({patients:,} patients x {r['strategies']} strategies, one process)")
     say()
     say("| measure | seconds | lifetimes/s | events/s | events/s over bare SimPy |")
     say("|---|---|---|---|---|")
@@ -390,6 +394,8 @@ def main() -> None:
     say("## Results")
     say()
     report_baseline(baseline_throughput(patients, args.repeats), patients)
+    # Measured in the same run, so that both disease models see the same machine and load (issue 16, criterion 6).
+    report_baseline(baseline_throughput(patients, args.repeats, burden_model=True), patients, "1b. Baseline cohort, burden disease model")
     if args.compare_with is not None:
         rounds = max(args.repeats, 3)
         report_engine_comparison(engine_comparison(args.compare_with.resolve(), patients, rounds), args.compare_with, rounds)

@@ -259,11 +259,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     capacity = commands.add_parser(
         "capacity",
-        help="capacity planning: the smallest capacity of a resource that meets a 90th-percentile wait target",
+        help="capacity planning: the smallest capacity (or sessions a week) of a resource that meets a 90th-percentile wait target",
         description=(
             "Re-run SCENARIO (every strategy, same seed) at capacities of RESOURCE from --min-capacity upward until the "
             "90th-percentile wait of every strategy is at most --target-p90-wait days, and write "
-            "outputs/<name>-capacity-<resource>/: capacity_curve.csv (capacity, p90 wait, 5-year OS) and figures/capacity_curve.png."
+            "outputs/<name>-capacity-<resource>/: capacity_curve.csv (capacity, p90 wait, 5-year OS) and figures/capacity_curve.png. "
+            "With --vary sessions, vary the weekly sessions of a scheduled RESOURCE instead (its units fixed) from --min-sessions "
+            "upward, into outputs/<name>-capacity-<resource>-sessions/."
         ),
     )
     capacity.add_argument(
@@ -285,11 +287,29 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DAYS",
         help="largest acceptable 90th-percentile wait, in days",
     )
-    capacity.add_argument("--min-capacity", type=_positive_int, default=1, metavar="N", help="first capacity tried (default 1)")
     capacity.add_argument(
-        "--max-capacity", type=_positive_int, default=20, metavar="N", help="last capacity tried before giving up (default 20)"
+        "--vary",
+        choices=["capacity", "sessions"],
+        default="capacity",
+        help=(
+            "what the search varies: capacity (parallel units, the default) or sessions (whole weekly sessions of a resource"
+            " with a schedule, units fixed: the schedule's first N sessions, then copies of its first session on the free days,"
+            " Monday to Sunday)"
+        ),
     )
-    _add_output_options(capacity, "-capacity-<resource>", patients=None)
+    # Defaults applied in _cmd_capacity, so that an option of the other kind of search can be refused.
+    capacity.add_argument("--min-capacity", type=_positive_int, metavar="N", help="first capacity tried (default 1)")
+    capacity.add_argument("--max-capacity", type=_positive_int, metavar="N", help="last capacity tried before giving up (default 20)")
+    capacity.add_argument(
+        "--min-sessions", type=_positive_int, metavar="N", help="with --vary sessions: first number of sessions a week tried (default 1)"
+    )
+    capacity.add_argument(
+        "--max-sessions",
+        type=_positive_int,
+        metavar="N",
+        help="with --vary sessions: last number of sessions a week tried (default: the most the schedule allows, one a day)",
+    )
+    _add_output_options(capacity, "-capacity-<resource>, with -sessions for --vary sessions", patients=None)
     capacity.add_argument("--quiet", action="store_true", help="no progress bar")
 
     validate = commands.add_parser(
@@ -302,11 +322,17 @@ def build_parser() -> argparse.ArgumentParser:
     calibrate = commands.add_parser(
         "calibrate",
         help="fit the calibrated parameters to the published figures (or only check them with --check)",
-        description="Simulate the virtual trials and cohorts of scenarios/seed/, compare each target with its published value, and (without --check) refit the calibrated parameters. Writes calibration.csv; exits 1 if any target fails.",
+        description="Simulate the virtual trials and cohorts of scenarios/seed/, compare each target with its published value, and (without --check) refit the calibrated parameters; then evaluate the external validation set (scenarios/validation/, never fitted). Writes calibration.csv and validation.csv; exits 1 if any calibration target fails (validation misses are reported but do not change the exit status).",
     )
     calibrate.add_argument("--check", action="store_true", help="only simulate and compare; do not refit")
     calibrate.add_argument(
         "--seed-dir", type=Path, default=Path("scenarios/seed"), metavar="DIR", help="folder of seed scenarios (default scenarios/seed)"
+    )
+    calibrate.add_argument(
+        "--validation-dir",
+        type=Path,
+        metavar="DIR",
+        help="folder of validation scenarios (default: validation/ beside --seed-dir, i.e. scenarios/validation)",
     )
     calibrate.add_argument(
         "--patients", type=_positive_int, metavar="N", help="patients per arm when checking (default: each seed scenario's own, 5,000)"
@@ -331,6 +357,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="folder for calibration.csv (default outputs/calibration)",
     )
+    calibrate.add_argument(
+        "--identifiability",
+        action="store_true",
+        help="also write identifiability.csv (targets x parameters sensitivity) and identifiability_parameters.csv "
+        "(rank, condition number, parameters near a bound); 2 runs of every seed scenario per calibrated parameter",
+    )
+    calibrate.add_argument("--force", action="store_true", help="replace the output folder if it already exists")
+    _add_wait_option(calibrate)
     _add_execution_options(calibrate)
 
     reproduce = commands.add_parser(
@@ -341,11 +375,24 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce.add_argument(
         "--seed-dir", type=Path, default=Path("scenarios/seed"), metavar="DIR", help="folder of seed scenarios (default scenarios/seed)"
     )
+    reproduce.add_argument(
+        "--validation-dir",
+        type=Path,
+        metavar="DIR",
+        help="folder of validation scenarios (default: validation/ beside --seed-dir, i.e. scenarios/validation)",
+    )
     reproduce.add_argument("--patients", type=_positive_int, metavar="N", help="patients per arm (default: each seed scenario's own)")
     reproduce.add_argument("--out", type=Path, metavar="DIR", help="output folder (default outputs/seed-figures)")
     reproduce.add_argument("--force", action="store_true", help="replace the output folder if it already exists")
     _add_wait_option(reproduce)
     _add_execution_options(reproduce)
+
+    schema = commands.add_parser(
+        "schema",
+        help="print the JSON Schema of scenario files (for editor completion and checking)",
+        description="Print the JSON Schema (draft 2020-12) of scenario files, generated from the validation models.",
+    )
+    schema.add_argument("--out", type=Path, metavar="FILE", help="write it to FILE instead of printing it")
 
     params = commands.add_parser(
         "params",
@@ -378,15 +425,16 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if summary.exists():
         import pandas as pd
 
-        table = pd.read_csv(summary)
-        columns = ["strategy", "n", "median_os_months", "os_5y", "median_pfs1_months", "mean_months_uncontrolled"]
-        print(table[columns].to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+        from .reporting.tables import RUN_NOTE, run_summary_text
+
+        print(RUN_NOTE)
+        print(run_summary_text(pd.read_csv(summary)))
     return 0
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
     from .commands.compare import compare_file
-    from .reporting.tables import headline_table
+    from .reporting.tables import COMPARE_NOTE, headline_table
 
     with _progress_bar(args) as bar:
         destination, comparison = compare_file(
@@ -409,6 +457,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
             f"note: the precision {comparison.precision:g} was not reached within {comparison.replications} replications", file=sys.stderr
         )
     table = headline_table(comparison.summary, comparison.strategies, comparison.comparator)
+    print(COMPARE_NOTE)
     print(table.to_string(index=False))
     return 0
 
@@ -423,7 +472,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 def _cmd_scenarios(args: argparse.Namespace) -> int:
     from .commands.scenarios import scenarios_file
     from .outcomes.metrics import metric_info
-    from .reporting.tables import with_ci
+    from .reporting.tables import variant_text
 
     with _progress_bar(args) as bar:
         destination, analysis = scenarios_file(
@@ -442,62 +491,68 @@ def _cmd_scenarios(args: argparse.Namespace) -> int:
     print(f"wrote {destination} ({len(analysis.runs)} runs; open {destination / 'report.html'})")
     table = analysis.table()
     table = table[table["metric"] == analysis.metric]
-    scale = 100.0 if metric_info(analysis.metric)[1] == "share" else 1.0  # shares shown as percentages
-    wide = table.assign(
-        cell=[with_ci(scale * e, scale * lo, scale * hi) for e, lo, hi in zip(table["estimate"], table["lower"], table["upper"])]
-    )
-    wide = wide.pivot(index="variant", columns="strategy", values="cell").reindex(
-        index=[r.name for r in analysis.runs], columns=analysis.strategies
-    )
-    print(f"{analysis.metric}{' (%)' if scale != 1.0 else ''} [95% CI]:")
-    print(wide.fillna("-").to_string())
+    print(f"{metric_info(analysis.metric)[0]} ({analysis.metric}), mean over replications [95% CI]:")
+    variants = [r.name for r in analysis.runs]
+    print(variant_text(table, analysis.metric, metric_info(analysis.metric)[1], variants, analysis.strategies, analysis.comparator))
     return 0
 
 
 def _cmd_params(args: argparse.Namespace) -> int:
-    import pandas as pd
+    from .commands.params import parameter_rows, rows_csv, rows_text
 
-    from .commands.params import parameter_table
-
-    table = parameter_table(args.scenario)
-    if args.csv:
-        sys.stdout.write(table.to_csv(index=False))
-    else:
-        with pd.option_context("display.max_colwidth", 120, "display.width", 250, "display.max_rows", None):
-            print(table.to_string(index=False))
+    rows = parameter_rows(args.scenario)
+    sys.stdout.write(rows_csv(rows) if args.csv else rows_text(rows))
     return 0
 
 
-def _print_targets(table) -> None:
-    shown = table[["target", "published", "simulated", "lower", "upper", "pass"]]
-    print(shown.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+def _print_targets(table, title: str = "Calibration", note: str = "") -> None:
+    from .reporting.tables import targets_text
+
+    print(f"{title}:")
+    print(targets_text(table))
     failed = int((~table["pass"]).sum())
-    print(f"{len(table) - failed} of {len(table)} targets pass" + (f"; {failed} FAIL" if failed else ""))
+    print(f"{title}: {len(table) - failed} of {len(table)} targets pass" + (f"; {failed} FAIL" if failed else "") + note)
 
 
 def _cmd_calibrate(args: argparse.Namespace) -> int:
-    from .commands import calibrate as calibration
+    from .commands.calibrate import calibrate_file
 
-    execution = _execution(args)
-    if not args.check:
-        progress = (lambda text: None) if args.quiet else print
-        saved = calibration.fit(
-            args.seed_dir, args.fit_patients, args.max_evaluations, args.latin_hypercube, args.block, execution, progress
-        )
-        print(f"saved calibrated parameters to {saved}")
     with _progress_bar(args) as bar:
-        written, table = calibration.check(args.seed_dir, args.out, args.patients, execution, bar)
+        saved, written, table, validation = calibrate_file(
+            args.seed_dir,
+            args.out,
+            args.check,
+            args.patients,
+            args.fit_patients,
+            args.max_evaluations,
+            args.latin_hypercube,
+            args.block,
+            args.force,
+            _execution(args),
+            (lambda text: None) if args.quiet else print,
+            bar,
+            args.validation_dir,
+            args.identifiability,
+        )
+    if saved is not None:
+        print(f"saved calibrated parameters to {saved}")
     _print_targets(table)
-    print(f"wrote {written}")
-    return 0 if table["pass"].all() else 1
+    print()
+    _print_targets(validation, "Validation", " (reported; validation misses do not change the exit status)")
+    print(f"wrote {written} and {written.with_name('validation.csv')}")
+    return 0 if table["pass"].all() else 1  # calibration misses fail the command; validation misses do not
 
 
 def _cmd_reproduce(args: argparse.Namespace) -> int:
     from .commands.reproduce import reproduce
 
     with _progress_bar(args) as bar:
-        destination, table = reproduce(args.seed_dir, args.out, args.patients, args.force, _execution(args), bar)
+        destination, table, validation = reproduce(
+            args.seed_dir, args.out, args.patients, args.force, _execution(args), bar, args.validation_dir
+        )
     _print_targets(table)
+    print()
+    _print_targets(validation, "Validation", " (reported; validation misses do not change the exit status)")
     print(f"wrote {destination}")
     return 0
 
@@ -550,15 +605,18 @@ def _cmd_psa(args: argparse.Namespace) -> int:
             f"nelm-sim: interrupted after {stop.completed} of {stop.total} draws; resume with: {_psa_resume_command(args)}", file=sys.stderr
         )
         return 130
-    print(f"wrote {destination} in {time.perf_counter() - started:.1f} s")
-    summary = pd.read_csv(destination / "psa_summary.csv")
-    columns = ["strategy", "costs", "qalys"] + [c for c in summary.columns if c.startswith("probability_cost_effective")]
-    print(summary[columns].to_string(index=False, float_format=lambda v: f"{v:,.3f}"))
+    from .reporting import numbers
+    from .reporting.tables import psa_summary_text
+
+    print(f"wrote {destination} in {numbers.seconds(time.perf_counter() - started)} s")
+    print(psa_summary_text(pd.read_csv(destination / "psa_summary.csv")))
     return 0
 
 
 def _cmd_dsa(args: argparse.Namespace) -> int:
     from .commands.dsa import run_dsa_file
+    from .reporting import numbers
+    from .reporting.tables import tornado_text
 
     with _progress_bar(args) as bar:
         destination, result = run_dsa_file(
@@ -575,53 +633,87 @@ def _cmd_dsa(args: argparse.Namespace) -> int:
             progress=bar,
         )
     print(
-        f"wrote {destination}: INMB of {result.target} vs {result.comparator} at {result.wtp:,.0f} per QALY = {result.base_inmb:,.0f} per patient"
+        f"wrote {destination}: INMB of {result.target} vs {result.comparator} at {numbers.money(result.wtp)} per QALY"
+        f" = {numbers.money(result.base_inmb)} per patient"
     )
-    print(
-        result.tornado[["parameter", "low", "high", "inmb_low", "inmb_high"]]
-        .head(10)
-        .to_string(index=False, float_format=lambda v: f"{v:,.4g}")
-    )
+    print(tornado_text(result.tornado))
     return 0
 
 
 def _cmd_capacity(args: argparse.Namespace) -> int:
     from .commands.capacity import capacity_file
+    from .experiments.capacity_search import DEFAULT_MAX_CAPACITY
+    from .reporting import numbers
+    from .reporting.tables import capacity_curve_text
 
+    sessions = args.vary == "sessions"
+    other = ("--min-capacity", "--max-capacity") if sessions else ("--min-sessions", "--max-sessions")
+    for option in other:
+        if getattr(args, option[2:].replace("-", "_")) is not None:
+            expected = "--min-sessions/--max-sessions with --vary sessions" if sessions else "--vary sessions"
+            raise UserInputError(f"{option}: not an option of --vary {args.vary}; expected {expected}")
+    if sessions:
+        minimum, maximum = args.min_sessions, args.max_sessions  # None: capacity_file's defaults
+    else:
+        minimum = 1 if args.min_capacity is None else args.min_capacity
+        maximum = DEFAULT_MAX_CAPACITY if args.max_capacity is None else args.max_capacity
     with _progress_bar(args) as bar:
         destination, answer = capacity_file(
             args.scenario,
             args.resource,
             args.target_p90_wait,
-            args.min_capacity,
-            args.max_capacity,
+            minimum,
+            maximum,
             out=args.out,
             seed=args.seed,
             replications=args.replications,
             force=args.force,
             command_line=["nelm-sim", *sys.argv[1:]],
             progress=bar,
+            vary=args.vary,
         )
     curve = answer.curve
-    shown = curve[
-        ["capacity", "strategy", "p90_wait_days", "mean_wait_days", "utilisation_of_open_time", "os_5y", "progressed_while_waiting_share"]
-    ]
-    print(shown.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    print(capacity_curve_text(curve))
+    column = answer.varied_column
+    tried = curve[column]
+    what = f"{args.resource} capacity" if not sessions else f"number of {args.resource} sessions a week"
     if answer.answer is None:
         print(
-            f"no {args.resource} capacity from {args.min_capacity} to {args.max_capacity} meets a 90th-percentile wait of {args.target_p90_wait:g} days"
+            f"no {what} from {int(tried.min())} to {int(tried.max())} meets a 90th-percentile wait of {args.target_p90_wait:g} days"
+            if sessions
+            else f"no {args.resource} capacity from {minimum} to {maximum} meets a 90th-percentile wait of {args.target_p90_wait:g} days"
         )
     else:
-        best = curve[curve["capacity"] == answer.answer]
+        best = curve[curve[column] == answer.answer]
+        schedule = (
+            f"{best['schedule'].iloc[0]}, {numbers.hours(best['open_hours_per_week'].iloc[0])} open hours a week; " if sessions else ""
+        )
         print(
-            f"smallest {args.resource} capacity with a 90th-percentile wait <= {args.target_p90_wait:g} days: {answer.answer}"
-            f" (p90 wait {best['p90_wait_days'].max():.1f} days; 5-year OS {', '.join(f'{s} {100 * v:.1f}%' for s, v in zip(best['strategy'], best['os_5y']))})"
+            f"smallest {what} with a 90th-percentile wait <= {args.target_p90_wait:g} days: {answer.answer}"
+            f" ({schedule}p90 wait {numbers.days(best['p90_wait_days'].max())} days;"
+            f" 5-year OS {', '.join(f'{s} {numbers.percent(v)}' for s, v in zip(best['strategy'], best['os_5y']))})"
         )
     print(f"wrote {destination}")
     return 0
 
 
 COMMANDS.update({"psa": _cmd_psa, "dsa": _cmd_dsa, "capacity": _cmd_capacity})
+
+
+def _cmd_schema(args: argparse.Namespace) -> int:
+    from .commands.schema import schema_text
+
+    if args.out is None:
+        sys.stdout.write(schema_text())
+        return 0
+    from .io import write_file_atomic
+
+    write_file_atomic(args.out, schema_text())
+    print(f"wrote {args.out}")
+    return 0
+
+
+COMMANDS["schema"] = _cmd_schema
 
 
 def _internal_error(exc: Exception, args: argparse.Namespace) -> int:

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import ErrorDetails
 
-from .errors import ScenarioError
+from .errors import ScenarioError, did_you_mean
 from .io import read_yaml
 
 # Limits that keep a hand-edited file from exhausting the machine; README "Errors and limits"
@@ -28,6 +28,15 @@ MAX_HORIZON_MONTHS = 1_200.0  # 100 years: the life table ends at age 100 anyway
 MAX_SIMULATED_LIFETIMES = 500_000
 # Summary mode keeps about 25 bytes per lifetime; this bound is one of time (several hours on a laptop).
 MAX_SUMMARY_LIFETIMES = 100_000_000
+# A PSA keeps only each draw's means, so like summary mode its total work (psa_draws x psa_patients x
+# strategies) is bounded by time: the same several hours on a laptop. Each draw, however, simulates
+# its cohort with its event log in memory before valuing it, so one draw (psa_patients x strategies)
+# obeys MAX_SIMULATED_LIFETIMES, the bound of a run that keeps its event log.
+MAX_PSA_LIFETIMES = MAX_SUMMARY_LIFETIMES
+# 100,000 draws put the Monte Carlo error of a mean far below anything a decision turns on; the
+# checkpoint holds one small file per draw, and a folder of 100,000 files is still quick to list.
+MAX_PSA_DRAWS = 100_000
+MAX_SEED = 2**63 - 1  # numpy's SeedSequence takes any integer; this keeps the seed a signed 64-bit integer in every output
 
 ATTRIBUTE_VALUES: dict[str, tuple[str, ...]] = {
     "sex": ("male", "female"),
@@ -138,7 +147,7 @@ class EconomicsConfig(Strict):
     # PSA run design: draws and patients per strategy in each draw (one replication per draw).
     # A few hundred patients keep 200 draws of six strategies to about a minute on two cores;
     # more patients lower the first-order (patient-level) noise in each draw.
-    psa_draws: Annotated[int, Field(ge=1, le=100_000)] = 1000
+    psa_draws: Annotated[int, Field(ge=1, le=MAX_PSA_DRAWS)] = 1000
     psa_patients: Annotated[int, Field(ge=1, le=MAX_PATIENTS)] = 250
     # Willingness-to-pay grid of the acceptability curves (CEAC, CEAF) and the EVPI curve.
     ceac_wtp_max: Annotated[FiniteFloat, Field(gt=0, le=MAX_WILLINGNESS_TO_PAY)] = 100_000.0
@@ -299,7 +308,7 @@ class SweepConfig(SweepAxis):
 class Scenario(Strict):
     name: Name
     description: str = ""
-    seed: Annotated[int, Field(ge=0, le=2**63 - 1, strict=True)]
+    seed: Annotated[int, Field(ge=0, le=MAX_SEED, strict=True)]
     replications: Annotated[int, Field(ge=1, le=MAX_REPLICATIONS, strict=True)] = 1
     cohort: CohortConfig
     horizon_months: Annotated[FiniteFloat, Field(gt=0, le=MAX_HORIZON_MONTHS)]
@@ -352,7 +361,30 @@ class Scenario(Strict):
             raise ScenarioFieldError("cohort.size", limit, self.cohort.size)
         return self
 
-    def total_work_error(self, limit: int) -> str | None:
+    @model_validator(mode="after")
+    def _psa_work(self) -> Scenario:
+        error = self.psa_work_error()
+        if error is not None:
+            raise ScenarioFieldError("economics.psa_patients", error, self.economics.psa_patients)
+        return self
+
+    def psa_work_error(self) -> str | None:
+        """What is expected of the PSA design when one draw would not fit in memory, or the whole
+        analysis would simulate more than MAX_PSA_LIFETIMES lifetimes."""
+        draws, patients, strategies = self.economics.psa_draws, self.economics.psa_patients, len(self.strategies)
+        if patients * strategies > MAX_SIMULATED_LIFETIMES:
+            return (
+                f"at most {MAX_SIMULATED_LIFETIMES} simulated lifetimes in each PSA draw (psa_patients x strategies ="
+                f" {patients} x {strategies} = {patients * strategies}; a draw keeps its event log in memory)"
+            )
+        if draws * patients * strategies > MAX_PSA_LIFETIMES:
+            return (
+                f"at most {MAX_PSA_LIFETIMES} simulated lifetimes in a PSA (psa_draws x psa_patients x strategies ="
+                f" {draws} x {patients} x {strategies} = {draws * patients * strategies})"
+            )
+        return None
+
+    def total_work_error(self, limit: int, summary_hint: bool = True) -> str | None:
         """What is expected of the cohort size when the run would simulate more than ``limit`` lifetimes."""
         lifetimes = self.cohort.size * self.replications * len(self.strategies)
         if lifetimes <= limit:
@@ -360,7 +392,7 @@ class Scenario(Strict):
         return (
             f"at most {limit} simulated lifetimes in all (cohort.size x replications x strategies ="
             f" {self.cohort.size} x {self.replications} x {len(self.strategies)} = {lifetimes})"
-            + ("; more runs in summary mode (nelm-sim run --summary)" if limit == MAX_SIMULATED_LIFETIMES else "")
+            + ("; more runs in summary mode (nelm-sim run --summary)" if summary_hint and limit == MAX_SIMULATED_LIFETIMES else "")
         )
 
     @model_validator(mode="after")
@@ -387,6 +419,8 @@ class Scenario(Strict):
                 continue
             if key == "patients":
                 data["cohort"]["size"] = value
+            elif key in ("psa_draws", "psa_patients"):
+                data["economics"][key] = value
             else:
                 data[key] = value
         return Scenario.model_validate(data)
@@ -455,6 +489,17 @@ def _expectation(error: ErrorDetails) -> str:
     return _EXPECTATIONS.get(kind, error.get("msg", "a valid value"))
 
 
+def _field_names() -> set[str]:
+    """Every key a scenario file may use somewhere: what a misspelt key is compared with."""
+    names: set[str] = set()
+    pending: list[type[BaseModel]] = [Strict]
+    while pending:
+        model = pending.pop()
+        names.update(model.model_fields)
+        pending.extend(model.__subclasses__())
+    return names
+
+
 def validation_error_to_scenario_error(path: Path, exc: ValidationError) -> ScenarioError:
     errors = exc.errors(include_url=False)
     # Prefer the most specific error (longest path) that is not a union-branch mismatch.
@@ -468,6 +513,8 @@ def validation_error_to_scenario_error(path: Path, exc: ValidationError) -> Scen
         # a mapping key that YAML read as a number, date, null...: show it as a name
         loc = tuple(str(item) for item in loc if item != "[key]")
         expected = "a key in text (quote numbers, dates and null used as names)"
+    if error["type"] == "extra_forbidden" and loc:
+        expected += did_you_mean(loc[-1], _field_names())
     field = format_location(loc)
     got = error.get("input") if error["type"] not in ("missing", "model_type", "dict_type") else None
     if isinstance(got, (dict, list)):
@@ -475,13 +522,31 @@ def validation_error_to_scenario_error(path: Path, exc: ValidationError) -> Scen
     return ScenarioError(path, field, expected, got)
 
 
-def apply_overrides(scenario: Scenario, path: Path, **changes: Any) -> Scenario:
-    """``scenario`` with the command line's --seed, --patients or --replications (None: unchanged), or a
-    one-line ScenarioError naming ``path`` when a value is out of bounds."""
+# The field each override of ``apply_overrides`` sets, and the command-line option that sets it.
+OVERRIDES = {
+    "seed": ("seed", "--seed"),
+    "patients": ("cohort.size", "--patients"),
+    "replications": ("replications", "--replications"),
+    "psa_draws": ("economics.psa_draws", "--draws"),
+    "psa_patients": ("economics.psa_patients", "--patients"),
+}
+
+
+def apply_overrides(scenario: Scenario, path: Path, options: dict[str, str] | None = None, **changes: Any) -> Scenario:
+    """``scenario`` with the command line's --seed, --patients, --replications, --draws... (None:
+    unchanged), validated by the same models as the file: a value out of bounds is a one-line
+    ScenarioError naming ``path``, the field and the option that set it (``options`` renames an
+    override's option, e.g. {"patients": "--fit-patients"})."""
     try:
         return scenario.with_overrides(**changes)
     except ValidationError as exc:
-        raise validation_error_to_scenario_error(path, exc) from None
+        error = validation_error_to_scenario_error(path, exc)
+        for key, value in changes.items():
+            field, option = OVERRIDES[key]
+            option = (options or {}).get(key, option)
+            if value is not None and error.field == field:
+                raise ScenarioError(path, f"{field} (set by {option})", error.expected, error.got) from None
+        raise error from None
 
 
 def load_scenario(path: Path | str) -> Scenario:

@@ -32,6 +32,13 @@ from .errors import ScenarioError, UserInputError
 MAX_FILE_BYTES = 1_000_000
 MAX_YAML_DEPTH = 20
 OUTPUT_MARKER = ".nelm-sim-output"  # in every folder atomic_folder writes: what `--force` may replace
+# The longest name of one path component, in bytes, that Linux and macOS file systems (ext4, XFS,
+# btrfs, APFS, tmpfs) accept (NAME_MAX); asked of the system it needs a folder that may not exist yet.
+NAME_MAX_BYTES = 255
+# An output folder is written as a hidden sibling `.NAME.partial-XXXXXXXX` (tempfile's 8 random
+# characters) and its lock is `.NAME.lock`: the name itself may use what that staging name leaves.
+STAGING_NAME_EXTRA_BYTES = len(".") + len(".partial-") + 8
+MAX_OUTPUT_NAME_BYTES = NAME_MAX_BYTES - STAGING_NAME_EXTRA_BYTES
 
 
 class OutputExistsError(UserInputError):
@@ -212,7 +219,25 @@ def check_destination(destination: Path, force: bool) -> None:
     claim_destination(destination)
 
 
+def _check_names(destination: Path) -> None:
+    """Refuse a path with a component longer than the file system allows, or an output folder name
+    too long for its staging folder beside it, in one line (not an OSError after the work)."""
+    absolute = Path(os.path.abspath(destination))
+    for part in absolute.parts[1:-1]:
+        if len(os.fsencode(part)) > NAME_MAX_BYTES:
+            raise OutputExistsError(
+                f"{destination}: expected folder names of at most {NAME_MAX_BYTES} bytes, got one of {len(os.fsencode(part))}"
+            )
+    size = len(os.fsencode(absolute.name))
+    if size > MAX_OUTPUT_NAME_BYTES:
+        raise OutputExistsError(
+            f"{destination}: expected an output folder name of at most {MAX_OUTPUT_NAME_BYTES} bytes (its hidden staging folder"
+            f" beside it needs {STAGING_NAME_EXTRA_BYTES} more of the {NAME_MAX_BYTES} a name may have), got {size}"
+        )
+
+
 def _check_destination(destination: Path, force: bool) -> None:
+    _check_names(destination)
     if destination.exists() and not force:
         raise OutputExistsError(f"{destination}: expected a folder that does not exist yet (use --force to replace it)")
     if destination.exists() and not destination.is_dir():
@@ -241,8 +266,15 @@ def atomic_folder(destination: Path, force: bool) -> Iterator[Path]:
     destination = Path(os.path.abspath(destination))
     check_destination(destination, force)
     destination.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{destination.name}.partial-", dir=destination.parent))
+    # A SIGINT/SIGTERM between creating the staging folder and entering the block that removes it
+    # would leave it behind: signals wait (blocked, not lost) until the folder is owned by the try.
+    staging: Path | None = None
     try:
+        with _interrupts_deferred():
+            staging = Path(tempfile.mkdtemp(prefix=f".{destination.name}.partial-", dir=destination.parent))
+        # mkdtemp makes the folder private (0700); the output folder gets the permissions any folder the
+        # user makes gets (their umask), e.g. group-readable by default.
+        staging.chmod(0o777 & ~_umask())
         (staging / OUTPUT_MARKER).write_text("written by nelm-sim; `--force` may replace this folder\n", encoding="utf-8")
         yield staging
         # Checked again at the rename: a folder may have appeared there while this command was working.
@@ -268,11 +300,44 @@ def atomic_folder(destination: Path, force: bool) -> Iterator[Path]:
                     "was left untouched (rerun with another --out)"
                 ) from None
     except OSError as exc:
-        shutil.rmtree(staging, ignore_errors=True)
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
         raise _named(exc, destination) from None
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+@contextmanager
+def _interrupts_deferred() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM for the duration of the block (main thread): a signal that arrives
+    meanwhile is recorded and its own handler runs as the block ends. A handler swap rather than a
+    signal mask, because a process-directed signal is delivered through any thread that does not block
+    it (numerical libraries start threads), and Python then runs the handler in the main thread anyway."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pending: list[int] = []
+    held = (signal.SIGINT, signal.SIGTERM)
+    previous = {number: signal.signal(number, lambda signum, frame: pending.append(signum)) for number in held}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        for number in pending:
+            handler = previous[number]
+            if callable(handler):
+                handler(number, None)
+            elif handler == signal.SIG_DFL:
+                os.kill(os.getpid(), number)
+
+
+def _umask() -> int:
+    current = os.umask(0)  # the only way to read it is to set it
+    os.umask(current)
+    return current
 
 
 def write_json(path: Path, data: dict) -> None:

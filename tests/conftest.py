@@ -30,3 +30,14 @@ def write_scenario(tmp_path):
         return path
 
     return _write
+
+
+def forbid_simulation(monkeypatch) -> None:
+    """Make every simulation fail the test (limits and destinations must be refused before it starts):
+    the engine's model run, which every command reaches whatever names its modules imported."""
+    import simulator.engine.model as model
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the simulation started")
+
+    monkeypatch.setattr(model.PathwayModel, "run", refuse)

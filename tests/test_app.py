@@ -21,6 +21,7 @@ from simulator.cli import main
 from simulator.config import load_scenario
 from simulator.errors import UserInputError
 from simulator.params.parameter_set import build_parameter_set
+from simulator.reporting.numbers import percent
 
 from .conftest import ROOT
 
@@ -115,6 +116,11 @@ def test_page_shows_the_numbers_of_the_cli_for_the_same_settings(tmp_path):
     numbers = page.dataframe[0].value
     psa_summary = page.dataframe[1].value
     assert list(headline["strategy"]) == STRATEGIES
+    # The comparator's own hazard ratio is the reference, in every table of the page (issue 20 item 2).
+    assert headline.iloc[0][f"HR vs {STRATEGIES[0]}"] == "reference"
+    every = page.table[1].value.set_index("metric")
+    assert every.loc["Hazard ratio of death vs comparator (Cox)", STRATEGIES[0]] == "reference"
+    assert not ((numbers["strategy"] == STRATEGIES[0]) & (numbers["metric"] == "hr_os_vs_comparator")).any()
 
     scenario = _cli_scenario_file(tmp_path, CHANGED)
     printed = _cli(["compare", scenario, "--out", str(tmp_path / "compare"), "--quiet"])
@@ -141,7 +147,7 @@ def test_page_shows_the_numbers_of_the_cli_for_the_same_settings(tmp_path):
 
     readable = page.table[2].value  # the same PSA, formatted
     assert list(readable["strategy"]) == STRATEGIES and "P(cost-effective) at 50,000" in readable.columns
-    assert list(readable["P(cost-effective) at 50,000"]) == [f"{p:.2f}" for p in cli_psa["probability_cost_effective_50000"]]
+    assert list(readable["P(cost-effective) at 50,000"]) == [percent(p) for p in cli_psa["probability_cost_effective_50000"]]
 
     # Two Kaplan-Meier figures side by side, symptom control, CE plane and CEAC are on the page.
     assert len(page.image) >= 5

@@ -229,3 +229,39 @@ def test_seed_folders_are_validated_like_scenario_files(tmp_path, capsys, change
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and f"{file}:" in err[0] and f" {field}" in err[0], err
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    "change,suggestion",
+    [
+        ({"cohrt": {"size": 3}}, "did you mean 'cohort'?"),
+        ({"horizon_month": 60}, "did you mean 'horizon_months'?"),
+        ({"strategies": ["surgery-frist"]}, "did you mean 'surgery-first'?"),
+        ({"strategies": [{"name": "x", "rules": [{"treatment": "everolimis"}]}]}, "did you mean 'everolimus'?"),
+        ({"parameters": {"hepatectomy.perioperative_mortaliy": 0.02}}, "did you mean 'hepatectomy.perioperative_mortality'?"),
+    ],
+)
+def test_a_misspelt_key_strategy_treatment_or_parameter_gets_a_suggestion(write_scenario, capsys, change, suggestion):
+    path = write_scenario({**tiny_scenario(), **change})
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and suggestion in err[0], err
+
+
+def test_no_suggestion_when_nothing_is_close(write_scenario, capsys):
+    path = write_scenario({**tiny_scenario(), "zzzzzz": 1})
+    assert main(["validate", str(path)]) == 2
+    assert "did you mean" not in capsys.readouterr().err
+
+
+def test_user_errors_survive_the_trip_back_from_a_worker_process():
+    """A ScenarioError raised in a worker is pickled back to the parent: it must rebuild from its own fields."""
+    import pickle
+
+    from simulator.errors import ParameterError, ScenarioError
+
+    error = ScenarioError("s.yaml", "cohort.size", "a whole number", 0.5)
+    again = pickle.loads(pickle.dumps(error))
+    assert (type(again), str(again)) == (ScenarioError, str(error))
+    parameter_error = ParameterError("s.yaml", "tace.procedure_mortality", "a probability", 2)
+    assert str(pickle.loads(pickle.dumps(parameter_error))) == str(parameter_error)

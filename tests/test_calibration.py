@@ -76,3 +76,24 @@ def test_reproduce_writes_the_four_figures(tmp_path, capsys):
     table = pd.read_csv(out / "calibration.csv")
     assert set(table.columns) >= {"target", "population", "published", "simulated", "tolerance", "pass"}
     assert table["simulated"].map(math.isfinite).all()
+
+
+@pytest.mark.slow
+def test_calibrate_writes_the_identifiability_report(tmp_path, capsys):
+    """`calibrate --check --identifiability`: the sensitivity matrix (one row per target, one column per
+    calibrated parameter) and a row per parameter with rank, condition number and near-bound flag."""
+    out = tmp_path / "cal"
+    main(["calibrate", "--check", "--patients", "60", "--identifiability", "--out", str(out), "--quiet"])
+    matrix = pd.read_csv(out / "identifiability.csv")
+    parameters = pd.read_csv(out / "identifiability_parameters.csv")
+    data = load_targets()
+    calibrated = {p.name if p.field == "value" else f"{p.name}.{p.field}" for b in data.blocks for p in b.parameters}
+    assert list(matrix["target"]) == [t.id for t in data.targets]
+    assert set(matrix.columns) - {"target"} == calibrated == set(parameters["parameter"])
+    assert parameters["rank"].nunique() == 1 and 1 <= parameters["rank"].iloc[0] <= len(calibrated)
+    # An infinite condition number (a direction the targets do not see at all) is written empty, as every inf.
+    condition = parameters["condition_number"]
+    assert (condition.isna() | (condition >= 1)).all()
+    # The hazard-ratio model's known boundary values are flagged (issue 16: prrt HR 0.0202 on its bound 0.02).
+    flagged = set(parameters.loc[parameters["near_bound"], "parameter"])
+    assert "prrt.progression_hazard_ratio" in flagged

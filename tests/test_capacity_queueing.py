@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -173,3 +175,45 @@ def test_time_averages_over_many_intervals_equal_the_direct_integral():
         assert used[i] == pytest.approx((step_used * widths).sum() / (b - a), rel=1e-9, abs=1e-12)
         assert queued[i] == pytest.approx((step_queued * widths).sum() / (b - a), rel=1e-9, abs=1e-12)
     assert math.isnan(resource.time_averages(np.array([5.0, 5.0]))[0][0])
+
+
+def test_utilisation_is_the_share_of_open_capacity_in_use_and_overrun_is_apart():
+    """A session of 2 hours a week whose one operation lasts 3 hours: 2 of the 3 busy hours fall in open
+    time (utilisation 1 during the open hours), 1 is overrun (issue 20, item 8: utilisation 2.53 was shown)."""
+    import simpy
+
+    from simulator.capacity.resource import ScheduledResource
+    from simulator.capacity.schedule import WEEK_MONTHS, WeeklySchedule, hours_to_months
+
+    env = simpy.Environment()
+    resource = ScheduledResource(env, "theatre", 1, WeeklySchedule.from_sessions([(1, 8.0, 2.0)]))  # Tuesday 08:00-10:00
+
+    def operation():
+        request = resource.request(priority=1)
+        yield request
+        yield env.timeout(hours_to_months(3.0))
+        resource.release(request)
+
+    env.process(operation())
+    env.run(until=WEEK_MONTHS)
+    busy_open, busy_closed = resource.busy_split(0.0, WEEK_MONTHS)
+    assert busy_open == pytest.approx(hours_to_months(2.0), rel=1e-9)
+    assert busy_closed == pytest.approx(hours_to_months(1.0), rel=1e-9)
+    assert busy_open / resource.open_time(0.0, WEEK_MONTHS) == pytest.approx(1.0, rel=1e-9)
+
+
+def test_a_queue_still_growing_at_the_end_of_the_window_is_reported_and_a_steady_one_is_not():
+    from simulator.capacity.run import growing_queues
+
+    months = np.arange(0, 48)
+    rng = np.random.default_rng(5)
+    steady = 3.0 + rng.normal(0.0, 0.5, len(months))
+    growing = 0.5 * months + rng.normal(0.0, 0.5, len(months))
+    frames = [
+        pd.DataFrame(
+            {"replication": 0, "strategy": "s", "resource": name, "month": months, "in_use": 1.0, "queue": queue, "in_window": True}
+        )
+        for name, queue in (("theatre", growing), ("beds", steady))
+    ]
+    found = growing_queues(pd.concat(frames, ignore_index=True))
+    assert len(found) == 1 and "theatre queue of s is still growing" in found[0]

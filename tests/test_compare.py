@@ -159,12 +159,23 @@ def test_terminal_table_has_one_row_per_strategy(compared):
     _, [(_, out), _] = compared
     lines = out.strip().splitlines()
     assert lines[0].startswith("wrote ")
-    header = lines[1]
+    assert lines[1].startswith("Means over replications")  # not run's pooled estimates (README)
+    header = lines[2]
     for column in ("strategy", "median OS", "5-y OS", "RMST", "HR vs systemic-first", "months uncontrolled"):
         assert column in header
-    rows = lines[2:]
+    rows = lines[3:]
     assert [row.split()[0] for row in rows] == STRATEGIES
-    assert "reference" in rows[1]
+    assert "reference" in rows[1] and "1.00 [1.00, 1.00]" not in out
+    assert re.search(r"\d%", rows[0])  # 5-year OS as a percentage
+
+
+def test_the_comparators_own_rows_say_reference_in_the_report(compared):
+    """Issue 20 item 2: the comparator's hazard ratio (1 by definition) and life-years gained (0) are
+    the reference, in the headline table and in every result table of report.html."""
+    _, [(folder, _), _] = compared
+    report = (folder / "report.html").read_text(encoding="utf-8")
+    assert "1.00 [1.00, 1.00]" not in report
+    assert report.count("<td>reference</td>") == 3  # headline HR, all-results HR and life-years gained
 
 
 def test_same_seed_same_comparison(compared):

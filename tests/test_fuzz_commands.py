@@ -649,32 +649,42 @@ def test_fuzz_concurrent_writers(tmp_path, subprocess_files, capsys):
 
 # --------------------------------------------------------------------------------------------
 # 6. Every numeric command-line option at and beyond its limits. The options and their types come from
-# the parser itself (simulator.cli.build_parser), the limits from simulator/config.py. A value past a
+# the parser itself (simulator.cli.build_parser), the limits from the MAX_* constants the commands check. A value past a
 # limit is refused in one line with exit status 2 before anything is simulated (a guard fails the case if
-# the simulation starts); a value within the limits is accepted by the parser. Limits that do not exist
-# yet are strict xfails: they flip to failures (remove the mark) when the limits land.
+# the simulation starts); a value within the limits is accepted by the parser.
 
 import simulator.config as config_module  # noqa: E402 - the limits are read where this category starts
 from simulator.cli import build_parser  # noqa: E402
-from simulator.experiments.compare import PRECISION_MIN_REPLICATIONS  # noqa: E402
+from simulator.experiments.calibrate import MAX_EVALUATIONS, MAX_LATIN_HYPERCUBE  # noqa: E402
+from simulator.experiments.capacity_search import MAX_CAPACITY_STEPS, MAX_TARGET_WAIT_DAYS, SessionConfig, most_sessions  # noqa: E402
+from simulator.io import read_yaml  # noqa: E402
 
-MISSING = "limit added by issue 19 item 12"
-# option -> (the name of its limit in simulator/config.py, the limit today if that name does not exist yet)
-OPTION_LIMITS = {
-    "--patients": ("MAX_PATIENTS", None),
-    "--fit-patients": ("MAX_PATIENTS", None),
-    "--replications": ("MAX_REPLICATIONS", None),
-    "--max-replications": ("MAX_REPLICATIONS", None),
-    "--draws": ("MAX_PSA_DRAWS", 100_000),
-    "--seed": ("MAX_SEED", 2**63 - 1),
-    "--min-capacity": ("MAX_RESOURCE_CAPACITY", None),
-    "--max-capacity": ("MAX_RESOURCE_CAPACITY", None),
-    "--wtp": ("MAX_WILLINGNESS_TO_PAY", None),
-    "--workers": ("MAX_WORKERS", 1024),
-    "--target-p90-wait": ("MAX_TARGET_WAIT_DAYS", 36_525.0),  # 100 years
-    "--max-evaluations": ("MAX_EVALUATIONS", 100_000),
-    "--latin-hypercube": ("MAX_LATIN_HYPERCUBE", 100_000),
-    "--precision": (None, 1.0),  # a relative precision: 0 < P < 1
+CAPACITY_SCENARIO = ROOT / "scenarios" / "capacity-constrained.yaml"
+# --min-sessions/--max-sessions: the most sessions a week the search can build from the resource's schedule
+THEATRE_SESSIONS = most_sessions(
+    [SessionConfig.model_validate(s) for s in read_yaml(CAPACITY_SCENARIO)["capacity"]["resources"]["theatre"]["schedule"]]
+)
+from simulator.experiments.compare import PRECISION_MIN_REPLICATIONS  # noqa: E402
+from simulator.experiments.execution import MAX_WORKERS  # noqa: E402
+
+# option -> its upper limit, read from the constants the commands check (never a copied number)
+OPTION_LIMITS: dict[str, float | None] = {
+    "--patients": config_module.MAX_PATIENTS,
+    "--fit-patients": config_module.MAX_PATIENTS,
+    "--replications": config_module.MAX_REPLICATIONS,
+    "--max-replications": config_module.MAX_REPLICATIONS,
+    "--draws": config_module.MAX_PSA_DRAWS,
+    "--seed": config_module.MAX_SEED,
+    "--min-capacity": config_module.MAX_RESOURCE_CAPACITY,
+    "--max-capacity": config_module.MAX_RESOURCE_CAPACITY,
+    "--wtp": config_module.MAX_WILLINGNESS_TO_PAY,
+    "--workers": MAX_WORKERS,
+    "--target-p90-wait": MAX_TARGET_WAIT_DAYS,
+    "--max-evaluations": MAX_EVALUATIONS,
+    "--latin-hypercube": MAX_LATIN_HYPERCUBE,
+    "--min-sessions": THEATRE_SESSIONS,
+    "--max-sessions": THEATRE_SESSIONS,
+    "--precision": None,  # a relative precision: 0 < P < 1
 }
 LOWEST = {"--max-replications": PRECISION_MIN_REPLICATIONS}  # lower limits other than the type's
 BASE_ARGUMENTS = {
@@ -688,38 +698,43 @@ BASE_ARGUMENTS = {
     "reproduce": [],
 }
 FIT_ONLY = {"--fit-patients", "--max-evaluations", "--latin-hypercube"}  # calibrate without --check
-# Options that today accept a value past their limit and start simulating (found by this test): each
-# beyond-the-limit case of these is a strict xfail until the limit lands.
-MISSING_LIMITS = {
-    ("run", "--workers"),
-    ("compare", "--workers"),
-    ("scenarios", "--workers"),
-    ("psa", "--draws"),
-    ("psa", "--patients"),  # MAX_PATIENTS exists, but psa --patients 10000001 simulates
-    ("psa", "--workers"),
-    ("dsa", "--wtp"),  # MAX_WILLINGNESS_TO_PAY exists, but dsa --wtp 1e300 simulates
-    ("dsa", "--workers"),
-    ("capacity", "--target-p90-wait"),
-    ("calibrate", "--patients"),  # calibrate --check --patients 10**30 simulates
-    ("calibrate", "--fit-patients"),
-    ("calibrate", "--max-evaluations"),
-    ("calibrate", "--latin-hypercube"),
-    ("calibrate", "--workers"),
-    ("reproduce", "--patients"),  # reproduce --patients 10**30 simulates
-    ("reproduce", "--workers"),
-}
 
 
 class SimulationStarted(BaseException):  # noqa: N818 - not an Exception: the CLI's catch-all must not swallow it
     pass
 
 
-def limit_of(option: str) -> float | None:
-    """The option's upper limit: config.py's constant, or until it exists the limit it is to have."""
-    name, today = OPTION_LIMITS.get(option, (None, None))
-    if name is not None and hasattr(config_module, name):
-        return getattr(config_module, name)
-    return today
+def lifetimes_limit(paths) -> int:
+    """The largest cohort every scenario of ``paths`` may simulate in one run (MAX_SIMULATED_LIFETIMES in all)."""
+    sizes = []
+    for path in paths:
+        doc = read_yaml(path)
+        sizes.append(config_module.MAX_SIMULATED_LIFETIMES // (int(doc.get("replications", 1)) * len(doc["strategies"])))
+    return min(sizes)
+
+
+def psa_patients_limit(path: Path) -> int:
+    """The largest PSA cohort: MAX_SIMULATED_LIFETIMES in a draw, MAX_PSA_LIFETIMES over the file's draws."""
+    doc = read_yaml(path)
+    strategies = len(doc["strategies"])
+    draws = int(config_module.EconomicsConfig.model_validate(doc.get("economics", {})).psa_draws)
+    return min(config_module.MAX_SIMULATED_LIFETIMES // strategies, config_module.MAX_PSA_LIFETIMES // (draws * strategies))
+
+
+SEED_FILES = sorted((ROOT / "scenarios" / "seed").glob("*.yaml"))
+VALIDATION_FILES = sorted((ROOT / "scenarios" / "validation").glob("*.yaml"))
+# Cohort limits that depend on the command: a PSA draw and each seed scenario keep their event log in memory
+COMMAND_LIMITS: dict[tuple[str, str], float] = {
+    ("psa", "--patients"): psa_patients_limit(ROOT / "scenarios" / "baseline.yaml"),
+    ("calibrate", "--patients"): lifetimes_limit(SEED_FILES),
+    ("calibrate", "--fit-patients"): lifetimes_limit(SEED_FILES),
+    ("reproduce", "--patients"): lifetimes_limit(SEED_FILES + VALIDATION_FILES),
+}
+
+
+def limit_of(command: str, option: str) -> float | None:
+    """The option's upper limit for this command (read from the constants the command checks)."""
+    return COMMAND_LIMITS.get((command, option), OPTION_LIMITS[option])
 
 
 def numeric_options():
@@ -743,7 +758,7 @@ def numeric_options():
 
 def option_cases():
     for command, option, is_float, lowest in numeric_options():
-        limit = limit_of(option)
+        limit = limit_of(command, option)
         huge = "1e300" if is_float else str(10**30)
         values = {"zero": "0", "one": "1", "negative": "-1", "not a number": "ten", "nan": "nan", "inf": "inf", "huge": huge}
         if limit is not None and option != "--precision":
@@ -760,11 +775,7 @@ def option_cases():
                 accepted = accepted and (is_float or label not in ("nan", "inf"))
                 if label == "huge" and limit is None:
                     accepted = False  # every number has some limit: the huge one is past it
-            marks = []
-            beyond = label in ("limit+1", "huge")
-            if beyond and not accepted and (command, option) in MISSING_LIMITS:
-                marks.append(pytest.mark.xfail(strict=True, reason=MISSING))
-            yield pytest.param(command, option, text, accepted, marks=marks, id=f"{command} {option} {label}")
+            yield pytest.param(command, option, text, accepted, id=f"{command} {option} {label}")
 
 
 OPTION_CASES = list(option_cases())
@@ -781,8 +792,18 @@ def option_arguments(command: str, option: str, text: str, tmp_path: Path) -> li
     words = [command, *base, f"{option}={text}"]
     if option == "--max-replications":
         words.append("--precision=0.05")
-    if option == "--min-capacity":
-        words.append(f"--max-capacity={config_module.MAX_RESOURCE_CAPACITY}")
+    if option == "--patients" and "--replications" in accepted:
+        words.append("--replications=1")  # the cohort at its limit, within the total-work limit
+    if option in ("--min-sessions", "--max-sessions"):
+        words += ["--vary", "sessions"]
+    if option == "--min-sessions":
+        words.append(f"--max-sessions={THEATRE_SESSIONS}")
+    bound = config_module.MAX_RESOURCE_CAPACITY
+    number = int(text) if text.lstrip("-").isdigit() else None
+    if option == "--min-capacity":  # the other end within MAX_CAPACITY_STEPS capacities, where it can be
+        words.append(f"--max-capacity={bound if number is None else min(max(number, 1) + MAX_CAPACITY_STEPS - 1, bound)}")
+    if option == "--max-capacity" and number is not None and number >= 1:
+        words.append(f"--min-capacity={max(1, min(number, bound) - MAX_CAPACITY_STEPS + 1)}")
     if "--out" in accepted:
         words += ["--out", str(tmp_path / "out")]
     if "--seed-dir" in accepted:

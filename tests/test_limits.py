@@ -20,7 +20,7 @@ from simulator.params.distributions import MAX_CUTS, DistributionError, build_di
 from simulator.params.schema import MAX_COUNT, RATIO_RANGE
 from simulator.pathways.strategies import MAX_LINES_PER_PATIENT
 
-from .conftest import tiny_scenario
+from .conftest import ROOT, forbid_simulation, tiny_scenario
 
 
 @pytest.fixture
@@ -202,3 +202,81 @@ def test_times_from_accepted_distributions_are_never_undefined(family, a, b, c, 
     t = distribution.time_from_uniform(u, hazard_ratio)
     assert t >= 0 and not math.isnan(t)
     assert distribution.time_from_uniform(u / 2, hazard_ratio) >= t * (1 - 1e-9) or u / 2 == 0
+
+
+SEED_DIR = "scenarios/seed"
+CAPACITY = "scenarios/capacity-constrained.yaml"
+
+
+def _option_cases():
+    from simulator.config import MAX_PSA_DRAWS, MAX_PSA_LIFETIMES, MAX_WILLINGNESS_TO_PAY
+    from simulator.experiments.calibrate import MAX_EVALUATIONS, MAX_LATIN_HYPERCUBE
+    from simulator.experiments.capacity_search import MAX_CAPACITY_STEPS
+    from simulator.experiments.execution import MAX_WORKERS
+
+    return {
+        "psa draws": (["psa", "{s}", "--draws", "100000000"], f"<= {MAX_PSA_DRAWS}"),
+        "psa patients per draw": (["psa", "{s}", "--draws", "10", "--patients", "10000000"], f"at most {MAX_SIMULATED_LIFETIMES}"),
+        "psa total work": (["psa", "{s}", "--draws", "100000", "--patients", "2000"], f"at most {MAX_PSA_LIFETIMES}"),
+        "run workers": (["run", "{s}", "--workers", "100000"], f"1 to {MAX_WORKERS}"),
+        "dask workers": (["psa", "{s}", "--workers", str(MAX_WORKERS + 1), "--executor", "dask"], f"1 to {MAX_WORKERS}"),
+        "scenarios workers": (["scenarios", "{s}", "--workers", str(MAX_WORKERS + 1)], f"1 to {MAX_WORKERS}"),
+        "dsa wtp": (["dsa", "{s}", "--wtp", "1e12"], f"{MAX_WILLINGNESS_TO_PAY:g}"),
+        "dsa strategy": (["dsa", "{s}", "--strategy", "nope"], "--strategy one of"),
+        "compare max replications": (["compare", "{s}", "--precision", "0.05", "--max-replications", "100000"], str(MAX_REPLICATIONS)),
+        "capacity target": (["capacity", CAPACITY, "--resource", "theatre", "--target-p90-wait", "1e9"], "days from 0 to"),
+        "capacity steps": (
+            ["capacity", CAPACITY, "--resource", "theatre", "--target-p90-wait", "10", "--max-capacity", "5000"],
+            f"at most {MAX_CAPACITY_STEPS} capacities",
+        ),
+        "capacity sessions": (
+            ["capacity", CAPACITY, "--resource", "theatre", "--target-p90-wait", "10", "--vary", "sessions", "--max-sessions", "51"],
+            "--max-sessions: expected at most 7 sessions a week",
+        ),
+        "calibrate evaluations": (["calibrate", "--max-evaluations", "100000"], f"1 to {MAX_EVALUATIONS}"),
+        "calibrate hypercube": (["calibrate", "--latin-hypercube", "100000"], f"0 to {MAX_LATIN_HYPERCUBE}"),
+        "calibrate fit patients": (["calibrate", "--fit-patients", str(MAX_PATIENTS)], "--fit-patients"),
+        "calibrate check patients": (["calibrate", "--check", "--patients", str(MAX_PATIENTS)], str(MAX_SIMULATED_LIFETIMES)),
+        "reproduce patients": (["reproduce", "--patients", str(MAX_PATIENTS)], str(MAX_SIMULATED_LIFETIMES)),
+    }
+
+
+@pytest.mark.parametrize("case", sorted(_option_cases()))
+def test_every_command_line_option_is_bounded_before_any_work(case, write_scenario, tmp_path, capsys, monkeypatch):
+    """Issue 19 item 12: the options obey the file's bounds and the total-work limits, refused in one
+    line naming the limit before anything runs or is written."""
+    forbid_simulation(monkeypatch)
+    monkeypatch.chdir(ROOT)
+    argv, limit = _option_cases()[case]
+    scenario = write_scenario(tiny_scenario())
+    out = tmp_path / "out"
+    line = one_error_line(capsys, main([a.replace("{s}", str(scenario)) for a in argv] + ["--out", str(out)]))
+    assert limit in line, line
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "economics, limit",
+    [
+        ({"psa_patients": MAX_SIMULATED_LIFETIMES}, f"at most {MAX_SIMULATED_LIFETIMES} simulated lifetimes in each PSA draw"),
+        ({"psa_draws": 100_000, "psa_patients": 1_000}, "simulated lifetimes in a PSA"),
+    ],
+)
+def test_validate_reports_what_psa_would_refuse(economics, limit, write_scenario, capsys):
+    """Issue 19 item 14: `validate` accepted a PSA design that `psa` then ran for days or out of memory."""
+    path = write_scenario(tiny_scenario(economics=economics))
+    line = one_error_line(capsys, main(["validate", str(path)]))
+    assert "economics.psa_patients" in line and limit in line, line
+
+
+@pytest.mark.parametrize("command", [["validate"], ["psa", "--draws", "2", "--patients", "10"]])
+def test_psa_draws_outside_the_support_are_refused_by_validate_and_before_psa_runs(command, write_scenario, tmp_path, capsys, monkeypatch):
+    """Issue 19 item 14: `validate` accepted a value whose PSA draws all fall outside the support; `psa`
+    then failed in the middle of its draws with a line that named no file."""
+    forbid_simulation(monkeypatch)
+    path = write_scenario(tiny_scenario(parameters={"cost.ablation_procedure": 1e-300}))
+    out = tmp_path / "out"
+    argv = [command[0], str(path), *command[1:]] + (["--out", str(out)] if command[0] == "psa" else [])
+    line = one_error_line(capsys, main(argv))
+    assert f"{path}: parameters.cost.ablation_procedure: expected PSA draws inside the parameter's support" in line, line
+    assert not out.exists()

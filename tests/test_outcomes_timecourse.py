@@ -109,6 +109,7 @@ def test_burden_and_symptom_metrics(events, patients):
     symptoms = symptom_metrics(patients)
     assert symptoms["symptom_free_survival_months"] == ((8 - 5) + 10) / 2
     assert symptoms["controlled_by_6m"] == 1.0 and symptoms["mean_months_uncontrolled"] == 5.0
+    assert symptoms["uncontrolled_share_of_life"] == 5.0 / 8.0  # the functional patient: 5 of 8 months followed
 
 
 def test_at_risk_counts_include_those_ending_at_the_time():
@@ -125,8 +126,12 @@ def test_summary_uses_t_intervals_and_log_scale_for_ratios():
         }
     )
     summary = summarise_replications(per, ["a"]).set_index("metric")
-    assert tuple(summary.loc["rmst_os_months", ["estimate", "lower_95", "upper_95"]]) == pytest.approx(t_confidence_interval([10, 12, 14]))
-    assert summary.loc["rmst_os_months", "relative_half_width"] == pytest.approx((summary.loc["rmst_os_months", "upper_95"] - 12) / 12)
+    # A time: the t interval of the mean on the log scale (delta method), so it cannot go below 0.
+    mean, _, upper = t_confidence_interval([10, 12, 14])
+    half = upper - mean
+    expected = (12.0, 12.0 * math.exp(-half / 12.0), 12.0 * math.exp(half / 12.0))
+    assert tuple(summary.loc["rmst_os_months", ["estimate", "lower_95", "upper_95"]]) == pytest.approx(expected)
+    assert summary.loc["rmst_os_months", "relative_half_width"] == pytest.approx(half / 12)  # the precision rule: natural scale
     assert summary.loc["hr_os_vs_comparator", "estimate"] == pytest.approx(1.0)  # geometric mean of 0.5, 1, 2
     lower, upper = summary.loc["hr_os_vs_comparator", ["lower_95", "upper_95"]]
     assert lower * upper == pytest.approx(1.0)  # symmetric on the log scale
@@ -151,7 +156,41 @@ def test_progress_bar_is_silent_off_a_terminal():
     ProgressBar(quiet)(1, 4, "x")
     assert quiet.getvalue() == ""
     shown = io.StringIO()
-    bar = ProgressBar(shown, enabled=True)
+    now = iter([100.0, 130.0, 4000.0])  # start, after 3 of 6 tasks, after 5 of 6
+    bar = ProgressBar(shown, enabled=True, clock=lambda: next(now))
     bar(3, 6, "replication 2")
+    assert shown.getvalue().startswith("\r[" + "#" * 15 + "." * 15 + "] 3/6 [0:30, 0:30 left] replication 2")
+    bar(5, 6, "replication 4")  # 3,900 s for 5 tasks: 780 s for the last one
+    assert "5/6 [1:05:00, 13:00 left] replication 4" in shown.getvalue()
     bar.close()
-    assert shown.getvalue().startswith("\r[" + "#" * 15 + "." * 15 + "] 3/6 replication 2") and shown.getvalue().endswith("\n")
+    assert shown.getvalue().endswith("\n")
+
+
+@pytest.mark.parametrize(
+    "metric,values,bounds",
+    [
+        ("os_5y", [0.02, 0.0, 0.30, 0.01], (0.0, 1.0)),  # a share whose plain t interval goes below 0
+        ("share_ever_controlled", [0.99, 1.0, 0.70, 0.98], (0.0, 1.0)),  # ... or above 1
+        ("median_os_months", [1.0, 30.0, 2.0], (0.0, math.inf)),  # a time
+        ("procedures_tace", [0.0, 0.0, 3.0], (0.0, math.inf)),  # a count (pattern-named metric)
+    ],
+)
+def test_intervals_respect_the_natural_bounds_of_the_quantity(metric, values, bounds):
+    plain_mean, plain_lower, plain_upper = t_confidence_interval(values)
+    assert plain_lower < bounds[0] or plain_upper > bounds[1]  # the case the plain interval gets wrong
+    per = pd.DataFrame({"replication": range(len(values)), "strategy": "a", "metric": metric, "value": values})
+    row = summarise_replications(per, ["a"]).iloc[0]
+    assert row["estimate"] == pytest.approx(plain_mean)
+    assert bounds[0] < row["lower_95"] < row["estimate"] < row["upper_95"] < bounds[1]
+
+
+def test_a_share_on_its_bound_in_every_replication_has_the_degenerate_interval():
+    per = pd.DataFrame({"replication": [0, 1, 2], "strategy": "a", "metric": "resected_share", "value": [0.0, 0.0, 0.0]})
+    row = summarise_replications(per, ["a"]).iloc[0]
+    assert (row["estimate"], row["lower_95"], row["upper_95"]) == (0.0, 0.0, 0.0)
+
+
+def test_differences_keep_the_plain_t_interval():
+    per = pd.DataFrame({"replication": [0, 1, 2], "strategy": "a", "metric": "life_years_gained", "value": [-1.0, 0.5, 2.0]})
+    row = summarise_replications(per, ["a"]).iloc[0]
+    assert tuple(row[["estimate", "lower_95", "upper_95"]]) == pytest.approx(t_confidence_interval([-1.0, 0.5, 2.0]))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 
 import pytest
 
@@ -13,7 +14,7 @@ import simulator.commands.run
 from simulator.cli import main
 from simulator.io import OUTPUT_MARKER
 
-from .conftest import tiny_scenario
+from .conftest import forbid_simulation, tiny_scenario
 
 
 @pytest.fixture
@@ -146,3 +147,113 @@ def test_a_failed_or_interrupted_write_leaves_no_folder_and_keeps_the_old_one(fa
     capsys.readouterr()
     assert not fresh.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "scenario.yaml"], "a staging folder was left behind"
+
+
+def test_output_folders_get_the_users_umask(scenario, tmp_path, capsys):
+    """mkdtemp's private 0700 staging folder used to become the output folder (issue 20, item 11)."""
+    previous = os.umask(0o022)
+    try:
+        assert main(["run", str(scenario), "--quiet", "--workers", "1", "--out", str(tmp_path / "shared")]) == 0
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "shared").stat().st_mode) == 0o755
+
+
+@pytest.fixture
+def nothing_runs(monkeypatch):
+    """Every command's simulation fails the test: destinations must be refused before it starts."""
+    forbid_simulation(monkeypatch)
+
+
+def _bad_destinations(tmp_path):
+    (tmp_path / "a-file").write_text("mine\n", encoding="utf-8")
+    existing = tmp_path / "existing"
+    existing.mkdir()
+    (existing / "calibration.csv").write_text("mine\n", encoding="utf-8")
+    return {
+        "a file": (tmp_path / "a-file", "expected a folder"),
+        "below a file": (tmp_path / "a-file" / "out", "is a file"),
+        "existing without --force": (existing, "--force"),
+        "name too long": (tmp_path / ("x" * 250), "at most"),
+        "folder name too long": (tmp_path / ("y" * 256) / "out", "at most 255 bytes"),
+    }
+
+
+COMMAND_LINES = {
+    "calibrate": ["calibrate", "--check", "--patients", "20"],
+    "calibrate fit": ["calibrate", "--fit-patients", "20", "--max-evaluations", "1", "--latin-hypercube", "0"],
+    "reproduce": ["reproduce", "--patients", "20"],
+    "run": ["run", "{s}"],
+    "compare": ["compare", "{s}"],
+    "psa": ["psa", "{s}", "--draws", "2"],
+    "dsa": ["dsa", "{s}"],
+}
+
+
+@pytest.mark.parametrize("destination", ["a file", "below a file", "existing without --force", "name too long", "folder name too long"])
+@pytest.mark.parametrize("command", sorted(COMMAND_LINES))
+def test_every_command_refuses_a_bad_destination_before_any_work(
+    command, destination, scenario, tmp_path, capsys, monkeypatch, nothing_runs
+):
+    """Issue 19 item 10: calibrate (and every other command) checks --out before simulating: one line, exit 2,
+    the user's file untouched, nothing written."""
+    from .conftest import ROOT
+
+    monkeypatch.chdir(ROOT)
+    out, expected = _bad_destinations(tmp_path)[destination]
+    before = sorted(p.name for p in tmp_path.iterdir())
+    argv = [a.replace("{s}", str(scenario)) for a in COMMAND_LINES[command]] + ["--out", str(out), "--quiet"]
+    line = error_line(capsys, main(argv))
+    assert expected in line, line
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+    assert (tmp_path / "a-file").read_text(encoding="utf-8") == "mine\n"
+    assert (tmp_path / "existing" / "calibration.csv").read_text(encoding="utf-8") == "mine\n"
+
+
+def test_calibrate_writes_through_a_staging_folder_and_replaces_only_with_force(tmp_path, capsys, monkeypatch):
+    from .conftest import ROOT
+
+    monkeypatch.chdir(ROOT)
+    out = tmp_path / "calibration"
+    argv = ["calibrate", "--check", "--patients", "30", "--out", str(out), "--quiet"]
+    assert main(argv) in (0, 1)
+    assert (out / "calibration.csv").is_file() and (out / OUTPUT_MARKER).is_file()
+    first = (out / "calibration.csv").read_text(encoding="utf-8")
+    capsys.readouterr()
+    assert "--force" in error_line(capsys, main(argv))
+    assert main([*argv, "--force"]) in (0, 1)
+    assert (out / "calibration.csv").read_text(encoding="utf-8") == first
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_a_signal_just_after_the_staging_folder_is_made_leaves_nothing(tmp_path, monkeypatch):
+    """SIGTERM arriving the moment the staging folder exists (the race the write-phase signal test hit
+    about one run in four under load): the folder is still removed and the interruption still raised."""
+    import os
+    import signal
+    import tempfile
+
+    from simulator import io
+
+    made = []
+    real_mkdtemp = tempfile.mkdtemp
+
+    def mkdtemp_then_signal(*args, **kwargs):
+        folder = real_mkdtemp(*args, **kwargs)
+        made.append(folder)
+        os.kill(os.getpid(), signal.SIGTERM)  # delivered now unless the caller deferred it
+        return folder
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    monkeypatch.setattr(io.tempfile, "mkdtemp", mkdtemp_then_signal)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            with io.atomic_folder(tmp_path / "out", force=False) as staging:
+                (staging / "a.csv").write_text("x\n")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert made and not any(os.path.exists(folder) for folder in made)
+    assert [p.name for p in tmp_path.iterdir() if p.name != ".out.lock"] == []  # the lock file is kept by design

@@ -28,6 +28,7 @@ ALL_TREATMENTS_RULES = [
     {"treatment": "everolimus", "max_uses": 1},
     {"treatment": "prrt", "max_uses": 1},
     {"treatment": "captem", "max_uses": 1},
+    {"treatment": "temozolomide", "max_uses": 1},
     {"treatment": "placebo", "max_uses": 1},
     {"treatment": "surveillance", "max_uses": 1},
 ]
@@ -265,6 +266,11 @@ def test_parameters_read_by_the_model_all_have_entries_and_none_is_dead(monkeypa
     runs = [run(strategies, size=800, cohort={"age": 50}), run(strategies, size=400)]
     # A capacity run reads the arrivals.* and resource-time entries (README "Capacity planning").
     runs.append(run(strategies, size=50, capacity=EVERY_RESOURCE))
+    # The burden model (engine/tumour.py) reads its own entries, the conditions on disease before entry included.
+    burden = {"disease.burden_model": 1, "cohort.progressed_within_months": 24, "cohort.stable_for_months": 3}
+    runs.append(run(strategies, size=400, parameters=burden))
+    runs.append(run(strategies, size=50, capacity=EVERY_RESOURCE, parameters={"disease.burden_model": 1}))
+    runs.append(run(strategies, size=200, parameters={**burden, "tumour.gompertz_growth": 1, "cohort.hepatic_load_median": 0.05}))
     # Entries read by the economic valuation of the event log (and the EVPI population) count as read.
     from simulator.config import EconomicsConfig
     from simulator.economics.settings import EconomicSettings

@@ -30,3 +30,16 @@ def test_command_outputs_match_the_stored_regression_outputs(name, tmp_path):
     assert not changed, f"{name}: {len(changed)} of {len(expected)} CSV files changed:\n" + "\n".join(
         _first_differences(name, relative, expected[relative], actual[relative]) for relative in changed
     )
+
+
+def test_no_stored_output_holds_an_infinity_or_nan():
+    """Undefined or unreached values are empty cells (issue 19, item 7); the stored outputs cover every command."""
+    from tests.regression.cases import EXPECTED
+
+    offending = [
+        f"{path.relative_to(EXPECTED)}:{number}"
+        for path in sorted(EXPECTED.rglob("*.csv"))
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if any(cell.strip().lower() in ("inf", "-inf", "nan", "infinity") for cell in line.split(","))
+    ]
+    assert offending == []

@@ -152,6 +152,25 @@ def test_sigterm_stops_every_command_cleanly(slow_scenario, tmp_path, command, p
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "interrupted" in lines[0] and "Traceback" not in done.stderr, done.stderr
     assert not out.exists() and _staging(out) == []
+    assert _processes_mentioning(str(out)) == [], "worker processes outlived the command"
+
+
+def _processes_mentioning(text: str, settle_seconds: float = 5.0) -> list[int]:
+    """Live processes whose command line contains ``text`` (forked workers carry their parent's), after
+    giving stopped workers a moment to exit."""
+    deadline = time.monotonic() + settle_seconds
+    while True:
+        found = []
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    if text in (entry / "cmdline").read_bytes().decode("utf-8", "replace"):
+                        found.append(int(entry.name))
+                except OSError:
+                    continue
+        if not found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)
 
 
 def test_stale_staging_folders_of_the_destination_are_removed_and_reported(write_scenario, tmp_path, capsys):

@@ -97,3 +97,36 @@ def test_swimmer_plot_shows_the_sample_patients(comparison):
     assert len(ax.get_yticklabels()) == len(sample) == SWIMMER_PATIENTS
     assert len(ax.patches) == len(lines)  # one bar per line of therapy
     assert ax.get_xlabel().startswith("Months") and "surgery-first" in ax.get_title()
+
+
+def test_a_strategy_keeps_its_colour_in_every_figure_whatever_else_is_shown():
+    """Colours used to follow the position in each figure's list (issue 20, item 3)."""
+    from simulator.reporting.style import strategy_colours, treatment_colours
+
+    bundled = ["surgery-first", "iat-first", "systemic-first", "watch-and-wait", "guideline", "best-supportive-care"]
+    every = [*bundled, "mine", "yours"]
+    full = strategy_colours(every)
+    assert len(set(full.values())) == len(every)  # distinct within one figure
+    assert strategy_colours(every[::-1]) == full  # order does not matter
+    for subset in (bundled[2:], ["best-supportive-care", "mine"], ["yours", "surgery-first"], ["guideline"]):
+        shown = strategy_colours(subset)
+        assert all(shown[name] == full[name] for name in subset if name in bundled)
+    # A strategy of the user's own keeps its colour from figure to figure (unless two such names
+    # share a colour slot in one figure; then the later of the two in name order takes the next one).
+    assert strategy_colours(["mine", "surgery-first"])["mine"] == strategy_colours(["mine", "guideline", "iat-first"])["mine"]
+    treatments = ["tace", "everolimus", "prrt", "best_supportive_care"]
+    assert treatment_colours(treatments)["prrt"] == treatment_colours(["prrt"])["prrt"]
+
+
+def test_one_strategy_compare_prints_nothing_but_its_own_lines(write_scenario, tmp_path, capfd):
+    """With one strategy there is no forest plot to draw: no empty figure, no Matplotlib warning on stderr
+    (issue 19 item 16, issue 20 item 3)."""
+    from simulator.cli import main
+
+    from .conftest import tiny_scenario
+
+    path = write_scenario(tiny_scenario(strategies=["surgery-first"], cohort={"size": 30}, replications=2))
+    assert main(["compare", str(path), "--quiet", "--workers", "1", "--out", str(tmp_path / "one")]) == 0
+    err = capfd.readouterr().err
+    assert [line for line in err.splitlines() if line.strip() and not line.startswith("nelm-sim:")] == [], err
+    assert not (tmp_path / "one" / "figures" / "hazard_ratios.png").exists()

@@ -307,3 +307,28 @@ def test_bundled_scenario_files_run_and_report_their_figures(name, tmp_path):
     section = report[report.index("<h2>Scenario analysis</h2>") : report.index("<h2>Main results of the base scenario</h2>")]
     expected = 3 if "sweep" in (ROOT / "scenarios" / name).read_text(encoding="utf-8") else 2
     assert len(re.findall(r'src="data:image/png;base64,', section)) == expected
+
+
+def test_scenarios_metric_takes_wait_metrics_and_refuses_a_resource_the_scenario_lacks(tmp_path, capsys):
+    """--metric refused the wait metrics a planner compares variants on (issue 20, item 8)."""
+    scenario = ROOT / "tests" / "regression" / "scenarios" / "capacity.yaml"
+    out = tmp_path / "waits"
+    assert main(["scenarios", str(scenario), "--metric", "wait_p90_days_theatre", "--quiet", "--out", str(out)]) == 0
+    assert "wait_p90_days_theatre" in capsys.readouterr().out
+    variants = pd.read_csv(out / "variants.csv")
+    # An open population: the patients who arrived in the statistics window, not the placeholder cohort size of 1.
+    assert (variants["patients"] > 10).all()
+    assert main(["scenarios", str(scenario), "--metric", "wait_p90_days_theatr", "--quiet", "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "did you mean 'theatre'?" in err[0] and not (tmp_path / "x").exists()
+
+
+def test_the_scenario_report_shows_waits_per_variant_for_capacity_scenarios(tmp_path, capsys):
+    """The report showed waits for the base only (issue 20, item 8)."""
+    scenario = ROOT / "tests" / "regression" / "scenarios" / "capacity.yaml"
+    assert main(["scenarios", str(scenario), "--quiet", "--out", str(tmp_path / "r")]) == 0
+    capsys.readouterr()
+    report = (tmp_path / "r" / "report.html").read_text(encoding="utf-8")
+    assert "90th-percentile wait: theatre by variant" in report
+    section = report.split("90th-percentile wait: theatre by variant", 1)[1].split("</table>", 1)[0]
+    assert "base" in section and "ample-theatre" in section

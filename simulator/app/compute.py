@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ..commands.compare import write_comparison_folder
-from ..commands.output import CSV_FLOAT_FORMAT
+from ..commands.output import csv_text
 from ..commands.psa import write_psa_folder
 from ..economics.settings import EconomicSettings
 from ..errors import ModelLimitError, ScenarioError
@@ -36,7 +36,7 @@ from ..reporting.comparison_figures import ENDPOINTS
 from ..reporting.pathway_figures import occupancy_figure, symptom_figure
 from ..reporting.style import save, tick_step
 from ..reporting.survival_figures import forest_figure, km_figure
-from ..reporting.tables import headline_table, metric_table
+from ..reporting.tables import cost_effectiveness_table, headline_table, metric_table
 from . import capacity
 from .settings import SETTINGS_LABEL, scenario_yaml
 
@@ -167,7 +167,8 @@ def page_figures(simulation: Simulation) -> dict[str, bytes]:
         figures[role] = _png(km_figure(curves, at_risk, names, f"{scenario.name}: {words} by strategy", ylabel, horizon))
     figures["symptoms"] = _png(symptom_figure(comparison.symptom_curve, names, horizon))
     hazards = comparison.summary[comparison.summary["metric"] == "hr_os_vs_comparator"]
-    figures["hazard_ratios"] = _png(forest_figure(hazards, comparison.comparator, names, comparison.replications))
+    if len(names) > 1:  # with one strategy there is nothing to compare it with
+        figures["hazard_ratios"] = _png(forest_figure(hazards, comparison.comparator, names, comparison.replications))
     figures["occupancy"] = _png(occupancy_figure(comparison.occupancy, names, horizon))
 
     psa, economics = simulation.psa, simulation.economics
@@ -216,47 +217,16 @@ def page_result(simulation: Simulation) -> PageResult:
         psa_patients=simulation.psa.patients,
         headline=headline_table(summary, names, comparison.comparator),
         key_metrics=key.reset_index(drop=True),
-        all_metrics=metric_table(summary, names, metrics),
+        all_metrics=metric_table(summary, names, metrics, comparison.comparator),
         psa_summary=psa_summary.summary,
         icer=psa_summary.icer,
         cost_effectiveness=cost_effectiveness_table(psa_summary.summary, psa_summary.icer, simulation.economics),
         resectable_share=float(comparison.patients.drop_duplicates(["replication", "patient_id"])["resectable"].astype(bool).mean()),
         figures=figures,
-        comparison_csv=summary.to_csv(index=False, float_format=CSV_FLOAT_FORMAT).encode("utf-8"),
+        comparison_csv=csv_text(summary).encode("utf-8"),
         resource_waits=capacity.resource_waits(comparison),
         seconds=simulation.seconds + time.perf_counter() - started,
     )
-
-
-def _money(value: float) -> str:
-    return "" if pd.isna(value) else f"{value:,.0f}"
-
-
-def cost_effectiveness_table(summary: pd.DataFrame, icer: pd.DataFrame, economics: EconomicSettings) -> pd.DataFrame:
-    """The PSA's psa_summary.csv and icer.csv in one table for reading: per strategy (in the
-    scenario's order) mean costs and QALYs with the 95% interval of the draws, the probability of
-    being cost-effective and the incremental net monetary benefit at each willingness to pay, and the
-    strategy's place in the incremental analysis."""
-    currency = economics.currency
-    incremental = icer.set_index("strategy")
-    rows = []
-    for row in summary.itertuples(index=False):
-        strategy = row.strategy
-        line = {
-            "strategy": strategy,
-            f"costs, {currency} [95% interval]": f"{_money(row.costs)} [{_money(row.costs_lower_95)}, {_money(row.costs_upper_95)}]",
-            "QALYs [95% interval]": f"{row.qalys:.2f} [{row.qalys_lower_95:.2f}, {row.qalys_upper_95:.2f}]",
-        }
-        status = incremental.at[strategy, "status"]
-        line["incremental analysis"] = status.replace("_", " ") + (
-            f" (by {incremental.at[strategy, 'dominated_by']})" if status != "frontier" else ""
-        )
-        line[f"ICER, {currency} per QALY"] = _money(incremental.at[strategy, "icer"])
-        for value in economics.willingness_to_pay:
-            line[f"P(cost-effective) at {value:,.0f}"] = f"{getattr(row, f'probability_cost_effective_{value:g}'):.2f}"
-            line[f"INMB vs {incremental.at[strategy, 'comparator']} at {value:,.0f}"] = _money(incremental.at[strategy, f"inmb_{value:g}"])
-        rows.append(line)
-    return pd.DataFrame(rows)
 
 
 def run_page(prepared: PreparedScenario, psa_draws: int, psa_patients: int, progress: Progress | None = None) -> PageResult:

@@ -13,6 +13,9 @@ import math
 import streamlit as st
 
 from ..errors import UserInputError
+from ..reporting import numbers
+from ..reporting.capacity_report import SUMMARY_HEADINGS, SUMMARY_KINDS
+from ..reporting.tables import without_reference_rows
 from . import capacity, compute
 from .settings import (
     BUNDLED_SCENARIOS,
@@ -197,38 +200,46 @@ def _comparison_tab(settings: PageSettings) -> None:
 
 def _results(result: compute.PageResult, run_key: tuple) -> None:
     st.success(
-        f"{len(result.strategies)} strategies x {result.patients:,} patients x {result.replications} replication(s), "
-        f"and {result.psa_draws} PSA draws x {result.psa_patients:,} patients: {result.seconds:.1f} s "
+        f"{len(result.strategies)} strategies x {numbers.count(result.patients)} patients x {result.replications} replication(s), "
+        f"and {result.psa_draws} PSA draws x {numbers.count(result.psa_patients)} patients: {numbers.seconds(result.seconds)} s "
         "(a repeated setting comes from the cache at once)."
     )
     st.caption(
         f"The same numbers from the command line: download scenario.yaml, then `nelm-sim compare scenario.yaml` and "
         f"`nelm-sim psa scenario.yaml --draws {result.psa_draws} --patients {result.psa_patients}`. "
-        f"Resectable at entry in this cohort: {100 * result.resectable_share:.1f}%."
+        f"Resectable at entry in this cohort: {numbers.percent(result.resectable_share)}."
     )
     st.subheader("Survival")
-    left, right = st.columns(2)
-    left.image(result.figures["km_os"], caption="Overall survival (Kaplan-Meier, 95% bands, numbers at risk)")
-    right.image(result.figures["km_pfs"], caption="Progression-free survival of the first line (Kaplan-Meier)")
+    # One curve at a time, the page's full width: side by side, the numbers at risk were about 5 px tall.
+    overall, progression = st.tabs(["Overall survival", "Progression-free survival, first line"])
+    overall.image(result.figures["km_os"], caption="Overall survival (Kaplan-Meier, 95% bands, numbers at risk)")
+    progression.image(result.figures["km_pfs"], caption="Progression-free survival of the first line (Kaplan-Meier, numbers at risk)")
     st.subheader("Results")
     st.caption("Means over replications with t-based 95% confidence intervals (Monte Carlo error, not parameter uncertainty).")
     st.table(result.headline)
-    with st.expander("Key results as numbers"):
-        st.dataframe(result.key_metrics, hide_index=True)
+    with st.expander("Key results as numbers (full precision, as in comparison.csv)"):
+        st.caption(f"{result.comparator} is the reference of the hazard ratios: its own ratio (1 by definition) is not listed.")
+        st.dataframe(without_reference_rows(result.key_metrics, result.comparator), hide_index=True)
     with st.expander("Every metric"):
         st.table(result.all_metrics)
     st.subheader("Symptom control")
     st.image(result.figures["symptoms"], caption="Control of hormonal symptoms among patients with functional tumours")
     with st.expander("Hazard ratios and state occupancy"):
-        st.image(result.figures["hazard_ratios"])
+        if "hazard_ratios" in result.figures:
+            st.image(result.figures["hazard_ratios"])
+        else:
+            st.caption("One strategy only: no hazard ratios to show.")
         st.image(result.figures["occupancy"])
     st.subheader("Cost-effectiveness")
-    st.caption(f"Probabilistic sensitivity analysis: {result.psa_draws} parameter draws of {result.psa_patients:,} patients per strategy.")
+    st.caption(
+        f"Probabilistic sensitivity analysis: {numbers.count(result.psa_draws)} parameter draws of "
+        f"{numbers.count(result.psa_patients)} patients per strategy."
+    )
     left, right = st.columns(2)
     left.image(result.figures["ce_plane"], caption="Cost-effectiveness plane (one point per PSA draw; dashed: willingness to pay)")
     right.image(result.figures["ceac"], caption="Cost-effectiveness acceptability curves")
     st.table(result.cost_effectiveness)
-    with st.expander("PSA summary and incremental analysis as numbers (psa_summary.csv, icer.csv)"):
+    with st.expander("PSA summary and incremental analysis at full precision (the rows of psa_summary.csv and icer.csv)"):
         st.dataframe(result.psa_summary, hide_index=True)
         st.dataframe(result.icer, hide_index=True)
     _resource_waits_panel(result)
@@ -255,7 +266,7 @@ def _resource_waits_panel(result: compute.PageResult) -> None:
     if result.resource_waits is None:
         return
     st.subheader("Resource waits")
-    st.dataframe(result.resource_waits, hide_index=True)
+    st.dataframe(numbers.format_columns(result.resource_waits, SUMMARY_KINDS, SUMMARY_HEADINGS), hide_index=True)
 
 
 def _seed_tab() -> None:
@@ -284,7 +295,7 @@ def _seed_tab() -> None:
     bar.empty()
     if shown != patients:
         st.warning("The number of patients has changed: press the button to redraw.")
-    st.caption(f"{result.patients:,} patients per arm, {result.seconds:.1f} s.")
+    st.caption(f"{numbers.count(result.patients)} patients per arm, {numbers.seconds(result.seconds)} s.")
     for row in range(0, len(result.figures), 2):
         for column, (_, title, png) in zip(st.columns(2), result.figures[row : row + 2]):
             column.image(png, caption=title)

@@ -107,14 +107,13 @@ class HospitalCourse(Course):
             if request.triggered:
                 return GRANTED
             now = env.now
-            rate = self.disease_death_rate()
-            disease_at = now + self.exposure / rate if rate > 0 else INF
+            disease_at = now + self.disease_death_in(now)
             next_at = min(disease_at, self.background_death_at, horizon, self.symptom_relapse_at, progression_at)
             yield request | env.timeout(next_at - now)
             if request.triggered:
-                self.exposure -= rate * (env.now - now)
+                self.spend_exposure(now, env.now - now)
                 return GRANTED
-            self.exposure -= rate * (next_at - now)
+            self.spend_exposure(now, next_at - now)
             if next_at == disease_at:
                 self.die("disease")
                 return ENDED
@@ -338,12 +337,15 @@ class Hospital:
             open_months = resource.open_time(start, end)
             served = waits[(waits["resource"] == name) & (waits["outcome"] == "served")]["wait_days"].to_numpy(dtype=float)
             busy_server_months = in_use * (end - start)
+            busy_open, busy_closed = resource.busy_split(start, end)
             row = {
                 "resource": name,
                 "capacity": resource.capacity,
                 "open_share": open_months / (end - start),
-                "utilisation": in_use / resource.capacity,
-                "utilisation_of_open_time": busy_server_months / (resource.capacity * open_months) if open_months > 0 else math.nan,
+                # Utilisation is the share of the open time's capacity in use (at most 1); work that runs on
+                # after a session closes is reported apart as overrun, not as utilisation above 1.
+                "utilisation": busy_open / (resource.capacity * open_months) if open_months > 0 else math.nan,
+                "overrun_hours_per_year": months_to_days(busy_closed) * HOURS_PER_DAY / years,
                 "mean_queue": queue,
                 "max_queue": float(queued[inside].max()) if inside.any() else 0.0,
                 "max_in_use": resource.max_in_use,

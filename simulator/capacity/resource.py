@@ -120,3 +120,22 @@ class ScheduledResource(simpy.PriorityResource):
 
     def open_time(self, start: float, end: float) -> float:
         return (end - start) if self.schedule is None else self.schedule.open_time(start, end)
+
+    def busy_integral(self, points: np.ndarray) -> np.ndarray:
+        """Server-months in use from the start of the trace to each of ``points``."""
+        times, used, _ = self.step_arrays()
+        points = np.asarray(points, dtype=float)
+        area = np.concatenate([[0.0], np.cumsum(used[:-1] * np.diff(times))])
+        at = np.searchsorted(times, points, side="right") - 1
+        safe = np.maximum(at, 0)
+        return np.where(at >= 0, area[safe] + used[safe] * (points - times[safe]), 0.0)
+
+    def busy_split(self, start: float, end: float) -> tuple[float, float]:
+        """(server-months in use while open, server-months in use while closed) over [start, end]: work
+        started in a session may run on after it closes (an overrun)."""
+        total = float(np.diff(self.busy_integral(np.array([start, end])))[0])
+        if self.schedule is None:
+            return total, 0.0
+        edges = np.array(self.schedule.open_intervals(start, end), dtype=float).reshape(-1, 2)
+        in_open = float((self.busy_integral(edges[:, 1]) - self.busy_integral(edges[:, 0])).sum()) if len(edges) else 0.0
+        return in_open, max(total - in_open, 0.0)

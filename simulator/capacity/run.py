@@ -155,3 +155,35 @@ def capacity_metrics(resources: pd.DataFrame, table: pd.DataFrame, replication: 
         values[f"wait_p90_days_{row.resource}"] = row.wait_p90_days
         values[f"utilisation_{row.resource}"] = row.utilisation
     return pd.DataFrame([{"replication": replication, "strategy": strategy, "metric": k, "value": v} for k, v in values.items()])
+
+
+# A queue counts as still growing when, over the second half of the statistics window, the monthly mean
+# queue has a clearly positive trend (the 95% confidence interval of the least-squares slope above 0)
+# that adds at least this share of the half's mean queue, and at least one patient: arrivals outpace
+# service, so waits keep lengthening and depend on how long the window is.
+GROWTH_SHARE = 0.5
+GROWTH_MIN_PATIENTS = 1.0
+
+
+def growing_queues(queues: pd.DataFrame) -> list[str]:
+    """One sentence per (strategy, resource) whose queue is still growing at the end of the window."""
+    from scipy import stats
+
+    found = []
+    window = queues[queues["in_window"]]
+    for (strategy, resource), part in window.groupby(["strategy", "resource"], sort=True):
+        by_month = part.groupby("month")["queue"].mean().sort_index()
+        half = by_month.iloc[len(by_month) // 2 :]
+        if len(half) < 4 or half.nunique() < 2:
+            continue
+        fit = stats.linregress(half.index.to_numpy(dtype=float), half.to_numpy(dtype=float))
+        lower = fit.slope - stats.t.ppf(0.975, len(half) - 2) * fit.stderr
+        added = fit.slope * (half.index[-1] - half.index[0])
+        if lower > 0 and added >= max(GROWTH_MIN_PATIENTS, GROWTH_SHARE * float(half.mean())):
+            found.append(
+                f"capacity: the {resource} queue of {strategy} is still growing at the end of the statistics window "
+                f"(about {fit.slope * MONTHS_PER_YEAR:.1f} more patients waiting each year over its second half, mean "
+                f"{float(half.mean()):.1f}): the system is not stable, so its waits depend on the window's length; "
+                "add capacity or sessions"
+            )
+    return found

@@ -85,17 +85,21 @@ class WeeklySchedule:
             return week * WEEK_MONTHS + self.intervals[index + 1][0]
         return (week + 1) * WEEK_MONTHS + self.intervals[0][0]
 
-    def open_time(self, start: float, end: float) -> float:
-        """Months open within [start, end]."""
+    def open_intervals(self, start: float, end: float) -> list[tuple[float, float]]:
+        """The open intervals within [start, end], in order."""
+        found: list[tuple[float, float]] = []
         if end <= start:
-            return 0.0
-        total = 0.0
+            return found
         week = math.floor(start / WEEK_MONTHS)
         while week * WEEK_MONTHS < end:
             base = week * WEEK_MONTHS
             for a, b in self.intervals:
                 lo, hi = max(start, base + a), min(end, base + b)
                 if hi > lo:
-                    total += hi - lo
+                    found.append((lo, hi))
             week += 1
-        return total
+        return found
+
+    def open_time(self, start: float, end: float) -> float:
+        """Months open within [start, end]."""
+        return sum(hi - lo for lo, hi in self.open_intervals(start, end))

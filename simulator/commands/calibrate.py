@@ -1,6 +1,7 @@
 """`nelm-sim calibrate`: fit the calibrated parameters to the published figures and save them with the
 package (``params/calibrated.yaml`` and its fit report), then check every target and write
-calibration.csv (docs/calibration.md)."""
+calibration.csv, and evaluate the external validation set (never fitted) into validation.csv
+(docs/calibration.md, "Validation")."""
 
 from __future__ import annotations
 
@@ -11,10 +12,16 @@ import pandas as pd
 import yaml
 
 from ..experiments import calibrate as calibration
-from ..experiments.execution import Execution
-from ..io import read_yaml
+from ..experiments.execution import SERIAL, Execution
+from ..io import atomic_folder, check_destination, read_yaml, write_file_atomic
 from ..params.parameter_set import calibrated_file, load_library
 from .output import CALIBRATION_FLOAT_FORMAT, OUTPUT_ROOT, write_csv
+
+# The command line's defaults of the fit (docs/calibration.md): enough patients per arm that the
+# targets' noise stays below their tolerances, and a search that converges in every block.
+DEFAULT_FIT_PATIENTS = 2000
+DEFAULT_MAX_EVALUATIONS = 120
+DEFAULT_LATIN_HYPERCUBE = 40
 
 
 def fit(
@@ -63,7 +70,7 @@ def save_calibration(overrides: dict[str, Any], report: pd.DataFrame, blocks: li
     body = yaml.safe_dump(
         {"method": "Nelder-Mead on log parameters, common random numbers, block by block", "parameters": saved}, sort_keys=True
     )
-    path.write_text(header + body, encoding="utf-8")
+    write_file_atomic(path, header + body)  # the old file or the whole new one, never half of it
     report_path = path.with_name("calibration_report.csv")
     if report_path.exists() and not report.empty:
         earlier = pd.read_csv(report_path)
@@ -73,11 +80,82 @@ def save_calibration(overrides: dict[str, Any], report: pd.DataFrame, blocks: li
     return path
 
 
-def check(seed_folder: Path, out: Path | None, patients: int | None, execution: Execution, progress=None) -> tuple[Path, pd.DataFrame]:
-    """Simulate the seed scenarios, compare every target with its published value and write calibration.csv
-    into ``out`` (default outputs/calibration/). Returns (the CSV file, its table)."""
+def check(
+    seed_folder: Path,
+    out: Path | None,
+    patients: int | None,
+    execution: Execution,
+    progress=None,
+    force: bool = False,
+    validation_folder: Path | None = None,
+) -> tuple[Path, pd.DataFrame, pd.DataFrame]:
+    """Simulate the seed and validation scenarios, compare every target with its published value and write
+    calibration.csv and validation.csv into ``out`` (default outputs/calibration/), a folder written
+    atomically and replaced only with ``force``. Returns (calibration.csv, its table, the validation table)."""
+    _, written, table, validation = calibrate_file(
+        seed_folder, out, True, patients, force=force, execution=execution, progress=progress, validation_folder=validation_folder
+    )
+    return written, table, validation
+
+
+def calibration_folder(out: Path | None) -> Path:
+    return Path(out) if out is not None else OUTPUT_ROOT / "calibration"
+
+
+def write_calibration_folder(
+    table: pd.DataFrame,
+    validation: pd.DataFrame,
+    destination: Path,
+    force: bool,
+    identifiability: tuple[list[dict], list[dict]] | None = None,
+) -> Path:
+    with atomic_folder(destination, force) as staging:
+        write_csv(table, staging / "calibration.csv", CALIBRATION_FLOAT_FORMAT)
+        write_csv(validation, staging / "validation.csv", CALIBRATION_FLOAT_FORMAT)
+        if identifiability is not None:
+            matrix_rows, parameter_rows = identifiability
+            write_csv(pd.DataFrame(matrix_rows), staging / "identifiability.csv", CALIBRATION_FLOAT_FORMAT)
+            write_csv(pd.DataFrame(parameter_rows), staging / "identifiability_parameters.csv", CALIBRATION_FLOAT_FORMAT)
+    return destination / "calibration.csv"
+
+
+def calibrate_file(
+    seed_folder: Path,
+    out: Path | None = None,
+    check_only: bool = False,
+    patients: int | None = None,
+    fit_patients: int = DEFAULT_FIT_PATIENTS,
+    max_evaluations: int = DEFAULT_MAX_EVALUATIONS,
+    latin_hypercube: int = DEFAULT_LATIN_HYPERCUBE,
+    blocks: list[str] | None = None,
+    force: bool = False,
+    execution: Execution = SERIAL,
+    report=print,
+    progress=None,
+    validation_folder: Path | None = None,
+    identifiability: bool = False,
+) -> tuple[Path | None, Path, pd.DataFrame, pd.DataFrame]:
+    """`nelm-sim calibrate`: every option, the validation set and the destination checked before any
+    simulation, then (without ``check_only``) the fit, saved with the package, then the check of the
+    calibration targets and, apart, of the validation targets (never fitted), written to ``out``, with
+    the identifiability report when asked. Returns (the saved calibration file or None, calibration.csv,
+    its table, the validation table)."""
+    if check_only:
+        seeds = calibration.check_options(seed_folder, patients)
+    else:
+        seeds = calibration.check_options(seed_folder, patients, fit_patients, max_evaluations, latin_hypercube, blocks)
+    validation_folder = validation_folder if validation_folder is not None else calibration.default_validation_folder(seed_folder)
+    calibration.check_validation_options(validation_folder, seeds, patients)
+    destination = calibration_folder(out)
+    check_destination(destination, force)
+    saved = None if check_only else fit(seed_folder, fit_patients, max_evaluations, latin_hypercube, blocks, execution, report)
     table = calibration.check(seed_folder, patients, execution, progress)
-    folder = Path(out) if out is not None else OUTPUT_ROOT / "calibration"
-    folder.mkdir(parents=True, exist_ok=True)
-    write_csv(table, folder / "calibration.csv", CALIBRATION_FLOAT_FORMAT)
-    return folder / "calibration.csv", table
+    # Evaluated after, and apart from, the calibration targets: their results cannot change calibration.csv.
+    validation = calibration.check_validation(validation_folder, seeds, patients, execution, progress)
+    sensitivity = None
+    if identifiability:
+        from ..experiments.identifiability import calibration_identifiability
+
+        report("identifiability: perturbing each calibrated parameter by +-5% (log scale)")
+        sensitivity = calibration_identifiability(seed_folder, patients, execution)
+    return saved, write_calibration_folder(table, validation, destination, force, sensitivity), table, validation

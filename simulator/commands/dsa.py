@@ -10,7 +10,7 @@ from ..config import apply_overrides, load_scenario
 from ..economics import cea
 from ..economics.settings import EconomicSettings
 from ..economics.valuation import economics_table
-from ..experiments.dsa import DSAResult, run_dsa
+from ..experiments.dsa import DSAResult, check_options, run_dsa
 from ..experiments.execution import Execution
 from ..experiments.runner import PreparedScenario, prepare
 from ..io import atomic_folder, check_destination, write_json
@@ -83,8 +83,10 @@ def run_dsa_file(
     path = Path(path)
     prepared = prepare(apply_overrides(load_scenario(path), path, seed=seed, patients=patients, replications=replications), path)
     scenario = prepared.scenario
+    settings = EconomicSettings.from_scenario(scenario)
+    check_options(prepared, settings, wtp, strategy)
+    execution = execution or Execution()
     destination = output_folder(out, scenario, path, "-dsa")
     check_destination(destination, force)
-    settings = EconomicSettings.from_scenario(scenario)
-    result = run_dsa(prepared, settings, wtp, strategy, execution or Execution(), progress)
+    result = run_dsa(prepared, settings, wtp, strategy, execution, progress)
     return write_dsa_folder(prepared, result, settings, destination, force, command_line or [], started), result

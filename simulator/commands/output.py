@@ -9,15 +9,18 @@ from __future__ import annotations
 import os
 import platform
 import sys
+import warnings
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 import yaml
 
+from ..capacity.run import growing_queues
 from ..config import Scenario
-from ..errors import ScenarioError
+from ..errors import ScenarioError, ScenarioWarning
 from ..io import file_sha256
 from ..reporting.capacity_report import capacity_figures, planner_section
 
@@ -32,8 +35,14 @@ CALIBRATION_FLOAT_FORMAT = "%.6g"
 DEPENDENCIES = ("simpy", "numpy", "pandas", "scipy", "matplotlib", "pyyaml", "pydantic", "lifelines", "pyarrow")
 
 
+def csv_text(frame: pd.DataFrame, float_format: str = CSV_FLOAT_FORMAT) -> str:
+    """A table as CSV text. A value that is not defined or not reached (a median survival not reached
+    before the horizon, an interval from a single replication) is an empty cell, never inf or NaN."""
+    return frame.replace([np.inf, -np.inf], np.nan).to_csv(index=False, float_format=float_format)
+
+
 def write_csv(frame: pd.DataFrame, path: Path, float_format: str = CSV_FLOAT_FORMAT) -> None:
-    frame.to_csv(path, index=False, float_format=float_format)
+    path.write_text(csv_text(frame, float_format), encoding="utf-8")
 
 
 def output_folder(out: Path | None, scenario: Scenario, path: Path, suffix: str = "") -> Path:
@@ -104,6 +113,8 @@ def write_capacity_outputs(capacity, strategies: list[str], patients: pd.DataFra
     write_csv(capacity.frame("resources"), folder / "resources.csv")
     write_csv(capacity.frame("waits"), folder / "waits.csv")
     write_csv(capacity.frame("queues"), folder / "queue_lengths.csv")
+    for sentence in growing_queues(capacity.frame("queues")):
+        warnings.warn(sentence, ScenarioWarning, stacklevel=2)
     figures = capacity_figures(capacity, strategies, folder / "figures")
     section = planner_section(capacity, patients, strategies, figures) if patients is not None else ""
     return figures, section

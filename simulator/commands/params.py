@@ -1,23 +1,58 @@
 """`nelm-sim params`: every model parameter with its value, unit and source, optionally with a
-scenario's overrides, and its sensitivity-analysis settings."""
+scenario's overrides, and its sensitivity-analysis settings.
+
+It loads no pandas (tests/test_startup.py): the table is a list of rows, printed as CSV or as text."""
 
 from __future__ import annotations
 
+import csv
+import io
+import textwrap
 from pathlib import Path
 
-import pandas as pd
-
 from ..config import load_scenario
-from ..experiments.runner import prepare
+from ..experiments.prepare import prepare
 from ..params.parameter_set import build_parameter_set
 
+COLUMNS = ("name", "value", "unit", "source", "file", "psa", "dsa_range")
+# The aligned table wraps its long columns at these widths (characters), so that a line fits a terminal
+# of about 160 columns; the CSV keeps every text whole.
+WRAP = {"value": 24, "source": 48, "file": 22, "psa": 30, "dsa_range": 30}
 
-def parameter_table(path: Path | None = None) -> pd.DataFrame:
+
+def parameter_rows(path: Path | None = None) -> list[dict[str, str]]:
     """The provenance table of the parameter library, with the scenario at ``path`` applied."""
     params = prepare(load_scenario(path), path).params if path is not None else build_parameter_set()
-    table = pd.DataFrame(params.provenance_rows())
+    rows = params.provenance_rows()
     # Sensitivity-analysis columns: the PSA distribution and the DSA range, each with its provenance.
-    entries = [params.entries[name] for name in table["name"]]
-    table["psa"] = [f"{e.psa.describe()}; {e.psa.provenance}" if e.psa else "" for e in entries]
-    table["dsa_range"] = [f"[{e.low:g}, {e.high:g}]; {e.range_source}" if e.low is not None else "" for e in entries]
-    return table
+    for row in rows:
+        entry = params.entries[row["name"]]
+        row["psa"] = f"{entry.psa.describe()}; {entry.psa.provenance}" if entry.psa else ""
+        row["dsa_range"] = f"[{entry.low:g}, {entry.high:g}]; {entry.range_source}" if entry.low is not None else ""
+    return rows
+
+
+def parameter_table(path: Path | None = None):
+    """The same rows as a pandas DataFrame (for Python users)."""
+    import pandas as pd
+
+    return pd.DataFrame(parameter_rows(path), columns=list(COLUMNS))
+
+
+def rows_csv(rows: list[dict[str, str]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(COLUMNS), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows({column: row.get(column, "") for column in COLUMNS} for row in rows)
+    return buffer.getvalue()
+
+
+def rows_text(rows: list[dict[str, str]]) -> str:
+    """An aligned table; long cells wrap within their column onto the lines that follow."""
+    cells = [[textwrap.wrap(str(row.get(c, "")), WRAP[c]) or [""] if c in WRAP else [str(row.get(c, ""))] for c in COLUMNS] for row in rows]
+    widths = [max(len(c), *(len(line) for row in cells for line in row[i])) for i, c in enumerate(COLUMNS)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(COLUMNS, widths)).rstrip()]
+    for row in cells:
+        for k in range(max(len(cell) for cell in row)):
+            lines.append("  ".join((cell[k] if k < len(cell) else "").ljust(w) for cell, w in zip(row, widths)).rstrip())
+    return "\n".join(lines) + "\n"

@@ -14,7 +14,17 @@ import numpy as np
 from ..config import apply_overrides, load_scenario
 from ..economics.settings import EconomicSettings
 from ..experiments.execution import Execution
-from ..experiments.psa import FIRST_DRAW, CheckpointError, PSACheckpoint, PSAResult, RunInterrupted, draws_matrix, run_psa, summarise_psa
+from ..experiments.psa import (
+    FIRST_DRAW,
+    CheckpointError,
+    PSACheckpoint,
+    PSAResult,
+    RunInterrupted,
+    check_first_draw,
+    draws_matrix,
+    run_psa,
+    summarise_psa,
+)
 from ..experiments.runner import PreparedScenario, prepare
 from ..io import OutputExistsError, atomic_folder, check_destination, checkpoint_folder, file_sha256, sigterm_as_interrupt, write_json
 from ..reporting import economics_plots as plots
@@ -178,16 +188,20 @@ def run_psa_file(
     path = Path(path)
     prepared = prepare(apply_overrides(load_scenario(path), path, seed=seed), path)
     scenario = prepared.scenario
+    # --draws and --patients obey the bounds of economics.psa_draws and psa_patients, and the PSA's
+    # total-work limits, checked by the same models; the run keeps the file's scenario (its resolved
+    # YAML and checkpoint fingerprint do not depend on the options).
+    design = apply_overrides(scenario, path, psa_draws=draws, psa_patients=patients).economics
+    draws, patients = design.psa_draws, design.psa_patients
+    check_first_draw(prepared)
+    execution = execution or Execution(workers=workers)
     destination = output_folder(out, scenario, path, "-psa")
     check_destination(destination, force)
     settings = EconomicSettings.from_scenario(scenario)
-    draws = draws if draws is not None else scenario.economics.psa_draws
-    patients = patients if patients is not None else scenario.economics.psa_patients
     fingerprint = psa_fingerprint(prepared, draws, patients, keep_events)
     checkpoint = _open_checkpoint(destination, fingerprint, resume, force)
     with sigterm_as_interrupt():
         checkpoint.start(fingerprint)
-        execution = execution or Execution(workers=workers)
         result = run_psa(
             prepared,
             draws,

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..config import apply_overrides, load_scenario
 from ..experiments.compare import resolve_comparator
+from ..experiments.execution import check_workers
 from ..experiments.variants import DEFAULT_METRIC, Progress, ScenarioAnalysis, check_metric, expand, run_analysis
 from ..io import atomic_folder, check_destination, write_json
 from ..outcomes.cohort import cohort_characteristics
@@ -76,6 +77,7 @@ def scenarios_file(
     started = time.perf_counter()
     path = Path(path)
     check_metric(metric)
+    check_workers(workers)
     scenario = apply_overrides(load_scenario(path), path, seed=seed, patients=patients, replications=replications)
     runs = expand(scenario, path)
     resolve_comparator(runs[0].prepared, comparator)

@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
 
 
 class EventType(str, Enum):
@@ -56,6 +57,8 @@ class EventLog:
         return len(self.records)
 
     def to_frame(self) -> pd.DataFrame:
+        import pandas as pd  # here: `validate` and `params` start without pandas (issue 20 item 4)
+
         frame = pd.DataFrame.from_records(self.records, columns=list(RECORD_FIELDS))
         frame.insert(0, "strategy", self.strategy)
         frame.insert(0, "replication", self.replication)

@@ -479,14 +479,15 @@ def economics_table(per_patient: pd.DataFrame, strategies: list[str]) -> pd.Data
 def economics_table_from_means(means: pd.DataFrame, counts: pd.Series, strategies: list[str]) -> pd.DataFrame:
     """``economics_table`` from the per-(replication, strategy) means and the patients per strategy
     (summary-mode runs keep only these, never a row per patient)."""
-    from ..outcomes.replications import t_confidence_interval
+    from ..outcomes.replications import bounded_t_interval
 
     rows = []
     for name in strategies:
         group = means[means["strategy"] == name]
         row: dict[str, object] = {"strategy": name, "patients": int(counts.get(name, 0)), "replications": len(group)}
         for column in VALUE_COLUMNS:
-            mean, lower, upper = t_confidence_interval(group[column].tolist())
+            # Costs, QALYs and life-years are never negative: their intervals stay above 0.
+            mean, lower, upper = bounded_t_interval(group[column].tolist(), (0.0, math.inf))
             row[column] = mean
             row[f"{column}_lower_95"] = lower
             row[f"{column}_upper_95"] = upper

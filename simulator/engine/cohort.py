@@ -8,6 +8,7 @@ extrahepatic disease.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,6 +16,7 @@ from scipy import special
 
 from ..core.rng import RandomStreams
 from ..params.parameter_set import ParameterSet
+from .tumour import median_growth_rate
 
 ATTRIBUTE_COLUMNS = (
     "age",
@@ -45,6 +47,9 @@ class Patient:
     synchronous: bool
     resectable: bool
     ssr_positive: bool
+    # The burden model's latent traits (engine/tumour.py); not patient-table columns.
+    hepatic_load: float = 0.0  # share of the liver replaced by tumour at entry
+    growth_z: float = 0.0  # the patient's standard-normal growth deviate (positive: faster than the median)
 
 
 def _categorical(uniforms: np.ndarray, labels: tuple[str, ...], probabilities: list[float]) -> np.ndarray:
@@ -68,6 +73,88 @@ def mix_probabilities(params: ParameterSet) -> dict[str, tuple[tuple[str, ...], 
     }
 
 
+# Hepatic load bands of the scenario vocabulary (share of the liver); inside a band the load is
+# log-uniform (assumption: no published distribution of load inside the bands was found).
+BURDEN_BANDS = {"lt25": (None, 0.25), "25to50": (0.25, 0.5), "gt50": (0.5, 0.9)}
+
+
+def hepatic_load_in_band(uniforms: np.ndarray, band: np.ndarray, detection: float) -> np.ndarray:
+    """A continuous hepatic load inside each patient's band; the smallest band starts at 10x the
+    detection threshold (visible, countable lesions) and the largest stops short of the whole liver."""
+    low = np.empty(len(band))
+    high = np.empty(len(band))
+    for name, (lo, hi) in BURDEN_BANDS.items():
+        chosen = band == name
+        low[chosen] = 10.0 * detection if lo is None else lo
+        high[chosen] = hi
+    return np.exp(np.log(low) + uniforms * (np.log(high) - np.log(low)))
+
+
+def hepatic_load_from_distribution(params: ParameterSet, uniforms: np.ndarray) -> np.ndarray:
+    """Hepatic load (share of the liver) from the log-normal of ``cohort.hepatic_load_median`` and
+    ``cohort.hepatic_load_sd_log``, kept between 10x the detection threshold and the top of the largest band."""
+    p = params.value
+    z = special.ndtri(np.clip(uniforms, 1e-12, 1 - 1e-12))
+    load = np.exp(math.log(p("cohort.hepatic_load_median")) + p("cohort.hepatic_load_sd_log") * z)
+    return np.clip(load, 10.0 * p("tumour.detection_burden"), BURDEN_BANDS["gt50"][1])
+
+
+def growth_deviates(
+    params: ParameterSet,
+    uniforms: np.ndarray,
+    selection: np.ndarray,
+    resectable: np.ndarray,
+    site: np.ndarray,
+    grade: np.ndarray,
+    hepatic_load: np.ndarray,
+) -> np.ndarray:
+    """Standard-normal growth deviates of the burden model, given what is known of each patient at entry.
+
+    Selection: in the referral population a share ``tumour.referral_resectable_share`` is resectable,
+    through a latent normal correlated (``tumour.selection_correlation``) with slow growth. A patient's
+    deviate is drawn given its resectability (the latent normal from its truncated distribution, then the
+    deviate given the latent), so a cohort of resected patients grows more slowly than an unresectable
+    one, whatever share of the scenario's cohort is resectable.
+
+    Disease before entry: progression within ``cohort.progressed_within_months`` (fast enough growth) or
+    stable disease for ``cohort.stable_for_months`` (slow enough growth) truncate the deviate."""
+    p = params.value
+    correlation = p("tumour.selection_correlation")
+    threshold = special.ndtri(1.0 - p("tumour.referral_resectable_share"))
+    below = special.ndtr(threshold)
+    low = np.where(resectable, below, 0.0)
+    high = np.where(resectable, 1.0, below)
+    latent = special.ndtri(np.clip(low + selection * (high - low), 1e-12, 1 - 1e-12))
+    mean = -correlation * latent
+    spread = max(math.sqrt(1.0 - correlation**2), 1e-6)
+    lowest = np.full(len(uniforms), -np.inf)  # bounds of the deviate itself
+    highest = np.full(len(uniforms), np.inf)
+    within, stable = p("cohort.progressed_within_months"), p("cohort.stable_for_months")
+    if within > 0 or stable > 0:
+        log_ratio = math.log(p("tumour.progression_volume_ratio"))
+        growth_spread = p("tumour.growth_sd_log")
+        median = np.log([median_growth_rate(p, s, g) for s, g in zip(site, grade)])
+        # The growth rate that progresses in exactly one month from the entry load: ln(ratio) under
+        # exponential growth; under Gompertz growth it depends on the load (and a load past the
+        # ratio's reach never progresses, so no condition can hold for it: left untruncated).
+        if p("tumour.gompertz_growth") == 1.0:
+            x = np.log(hepatic_load)
+            reachable = x + log_ratio < 0
+            per_month = np.where(reachable, np.log(x / np.minimum(x + log_ratio, -1e-12)) * -math.log(p("tumour.reference_burden")), np.nan)
+        else:
+            per_month = np.full(len(uniforms), log_ratio)
+        with np.errstate(invalid="ignore"):
+            if within > 0:  # natural time to progression <= within
+                lowest = np.where(np.isnan(per_month), -np.inf, (np.log(per_month / within) - median) / growth_spread)
+            if stable > 0:  # ... and > stable
+                highest = np.where(np.isnan(per_month), np.inf, (np.log(per_month / stable) - median) / growth_spread)
+        if within > 0 and stable > 0 and within <= stable:
+            raise ValueError(f"cohort.progressed_within_months ({within:g}) must exceed cohort.stable_for_months ({stable:g})")
+    first = special.ndtr((lowest - mean) / spread)
+    last = special.ndtr((highest - mean) / spread)
+    return mean + spread * special.ndtri(np.clip(first + uniforms * (last - first), 1e-12, 1 - 1e-12))
+
+
 def build_cohort(params: ParameterSet, streams: RandomStreams, size: int, fixed_age: float | None = None, first: int = 0) -> list[Patient]:
     """Patients ``first .. first + size - 1``; identical for every strategy of the same replication.
 
@@ -86,6 +173,12 @@ def build_cohort(params: ParameterSet, streams: RandomStreams, size: int, fixed_
     site = _categorical(u("primary_site"), *mixes["primary_site"])
     grade = _categorical(u("grade"), *mixes["grade"])
     burden = _categorical(u("burden"), *mixes["burden"])
+    burden_model = p("disease.burden_model") == 1.0
+    load_from_distribution = burden_model and p("cohort.hepatic_load_median") > 0
+    if load_from_distribution:
+        # A continuous hepatic load replaces the band mix; each patient's band follows from its load.
+        hepatic_load = hepatic_load_from_distribution(params, u("hepatic_load"))
+        burden = np.where(hepatic_load < 0.25, "lt25", np.where(hepatic_load < 0.5, "25to50", "gt50")).astype(object)
     functional = u("functional") < p("cohort.functional")
     # Functioning pancreatic NETs secrete other hormones (insulin, gastrin, VIP...); midgut and other
     # primaries give the carcinoid syndrome.
@@ -97,7 +190,15 @@ def build_cohort(params: ParameterSet, streams: RandomStreams, size: int, fixed_
         [p("cohort.resectable_lt25"), p("cohort.resectable_25to50")],
         p("cohort.resectable_gt50"),
     ) * np.where(extrahepatic, p("cohort.resectable_extrahepatic_factor"), 1.0)
+    # The burden model draws a growth deviate given resectability (selection) and the course before entry.
     resectable = u("resectable") < resectable_probability
+    if burden_model:
+        if not load_from_distribution:
+            hepatic_load = hepatic_load_in_band(u("hepatic_load"), burden, p("tumour.detection_burden"))
+        growth_z = growth_deviates(params, u("growth"), u("selection"), resectable, site, grade, hepatic_load)
+    else:
+        growth_z = np.zeros(size)
+        hepatic_load = np.zeros(size)
     ssr_positive = u("ssr_positive") < np.where(grade == "G3", p("cohort.ssr_positive_g3"), p("cohort.ssr_positive"))
 
     return [
@@ -114,6 +215,8 @@ def build_cohort(params: ParameterSet, streams: RandomStreams, size: int, fixed_
             bool(synchronous[i]),
             bool(resectable[i]),
             bool(ssr_positive[i]),
+            float(hepatic_load[i]),
+            float(growth_z[i]),
         )
         for i in range(size)
     ]

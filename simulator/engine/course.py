@@ -14,12 +14,15 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+from scipy.special import ndtri
+
 from ..core.events import EventType
 from ..core.process import Waiting
 
 if TYPE_CHECKING:  # pragma: no cover
     from .cohort import Patient
     from .model import PathwayModel
+    from .tumour import TumourState
 
 INF = math.inf
 
@@ -68,6 +71,7 @@ class Course:
         "horizon",
         "progression_factor",
         "share_draws",
+        "tumour",
     )
 
     def __init__(self, model: PathwayModel, patient: Patient, env) -> None:
@@ -113,6 +117,8 @@ class Course:
         self.resectable_now = patient.resectable
         self.burden_multiplier = model.burden_hazard_ratio(patient.burden)
         self.share_draws: dict[str, float] | None = None  # treatment -> the patient's uniform for rules with a share
+        # The burden model's tumour (engine/tumour.py); None under the hazard-ratio model.
+        self.tumour = model.tumour_state(patient)
 
     def share_draw(self, treatment: str) -> float:
         """The patient's one uniform for strategy rules with a ``share`` of ``treatment``: drawn at first use and
@@ -156,6 +162,43 @@ class Course:
         """Entry traits x tumour burden x treatment state x progressions so far (``wait`` inlines it)."""
         return self.base_rate * self.burden_multiplier * self.hazard_multiplier * self.progression_factor
 
+    def disease_death_in(self, now: float) -> float:
+        """Months from ``now`` until disease death if nothing changes meanwhile (``wait`` inlines it)."""
+        if self.tumour is not None:
+            return self.tumour.time_to_death(now, self.exposure)
+        rate = self.disease_death_rate()
+        return self.exposure / rate if rate > 0 else INF
+
+    def spend_exposure(self, now: float, step: float) -> None:
+        """Use up the disease hazard accumulated over ``[now, now + step]``."""
+        if self.tumour is not None:
+            self.exposure -= self.tumour.cumulative_hazard(now, step)
+        else:
+            self.exposure -= self.disease_death_rate() * step
+
+    def start_tumour_line(self, growth_multiplier: float) -> TumourState:
+        """A new line under the burden model: the treatment's growth ratio times the line's own variation
+        of the growth rate (log-normal, ``tumour.growth_sd_log_within_patient``); one draw per line, so the
+        k-th line of a patient varies alike in every strategy."""
+        tumour = self.tumour
+        assert tumour is not None
+        spread = self.model.tumour_line_spread
+        factor = math.exp(spread * ndtri(min(max(self.rs.uniform("tumour.line_growth"), 1e-12), 1 - 1e-12))) if spread > 0 else 1.0
+        tumour.start_line(self.env.now, growth_multiplier, factor)
+        return tumour
+
+    def leave_residual_disease(self) -> float:
+        """A complete resection, ablation or transplant under the burden model: the microscopic disease left
+        varies between operations (log-normal around its median, one draw per operation); returns the
+        months until it is visible again."""
+        tumour = self.tumour
+        assert tumour is not None
+        params = self.params
+        spread = params.value("tumour.residual_sd_log")
+        deviate = ndtri(min(max(self.rs.uniform("tumour.residual"), 1e-12), 1 - 1e-12))
+        tumour.leave_residual(self.env.now, params.value("tumour.residual_after_complete_resection") * math.exp(spread * deviate))
+        return tumour.time_to_recurrence(self.env.now)
+
     def die(self, cause: str) -> None:
         if self.symptoms == "uncontrolled" and self.uncontrolled_since is not None:
             self.months_uncontrolled += self.env.now - self.uncontrolled_since
@@ -185,6 +228,8 @@ class Course:
         Returns True when the whole duration passed with the patient alive and under follow-up.
         Symptom relapses that fall inside the wait are recorded on the way.
         """
+        if self.tumour is not None:
+            return (yield from self._wait_with_tumour(duration))
         env = self.env
         horizon = self.horizon
         end = env.now + duration
@@ -199,6 +244,36 @@ class Course:
             if step > 0:
                 yield env.timeout(step)
                 self.exposure -= rate * step
+            if next_at == disease_at:
+                self.die("disease")
+                return False
+            if next_at == self.background_death_at:
+                self.die("other")
+                return False
+            if next_at == horizon and horizon <= end:
+                self.censor()
+                return False
+            if next_at == self.symptom_relapse_at:
+                self.symptoms_relapse()
+                if next_at < end:
+                    continue
+            return True
+
+    def _wait_with_tumour(self, duration: float) -> Waiting:
+        """``wait`` under the burden model: the disease-death hazard follows the growing burden."""
+        env = self.env
+        horizon = self.horizon
+        tumour = self.tumour
+        assert tumour is not None
+        end = env.now + duration
+        while True:
+            now = env.now
+            disease_at = now + tumour.time_to_death(now, self.exposure)
+            next_at = min(end, disease_at, self.background_death_at, horizon, self.symptom_relapse_at)
+            step = next_at - now
+            if step > 0:
+                yield env.timeout(step)
+                self.exposure -= tumour.cumulative_hazard(now, step)
             if next_at == disease_at:
                 self.die("disease")
                 return False
@@ -272,15 +347,17 @@ class Course:
         the same way."""
         self.progressions += 1
         model = self.model
-        self.progression_factor = model.progression_hazard_ratio ** min(self.progressions, model.progression_hazard_cap)
+        if self.tumour is None:
+            # The hazard-ratio model: each progression and a recurrence after resection set the hazard.
+            self.progression_factor = model.progression_hazard_ratio ** min(self.progressions, model.progression_hazard_cap)
+            # Disease that recurs after a resection stays smaller than disease never resected.
+            self.hazard_multiplier = (
+                self.model.params.value("hepatectomy.post_recurrence_death_hazard_ratio") if self.resected_at is not None else 1.0
+            )
         self.last_progressed_on = self.current
         self.close_line(progressed=True)
         if self.resected_at is not None and self.first_recurrence_at is None:
             self.first_recurrence_at = self.env.now
-        # Disease that recurs after a resection stays smaller than disease never resected.
-        self.hazard_multiplier = (
-            self.model.params.value("hepatectomy.post_recurrence_death_hazard_ratio") if self.resected_at is not None else 1.0
-        )
         self.on_ssa = False
         self.record(event, "progressed", (self.current or "") if detail is None else detail)
         if self.symptoms == "controlled" and self.rs.bernoulli(relapse_purpose, self.model.params.value("symptoms.relapse_at_progression")):

@@ -21,6 +21,7 @@ from .clock import PatientClock
 from .cohort import Patient
 from .course import Course
 from .hooks import CarePolicy
+from .tumour import GompertzTumourState, TumourModel, TumourState, median_growth_rate
 
 _LIFE_TABLE = None
 SCHEDULERS = ("direct", "simpy")
@@ -74,6 +75,9 @@ class PathwayModel:
         self._memo: dict[str, object] = {}
         self._progression_ratios: dict[str, float] = {}
         self._burden_ratios: dict[str, float] = {}
+        self.tumour_model = self._tumour_model() if p("disease.burden_model") == 1.0 else None
+        self.tumour_line_spread = p("tumour.growth_sd_log_within_patient") if self.tumour_model is not None else 0.0
+        self.tumour_gompertz = self.tumour_model is not None and p("tumour.gompertz_growth") == 1.0
         # A care policy (engine/hooks.py; capacity/hospital.py builds one): patients then share the SimPy
         # environment and wait at its hooks. Without one the patient process never calls a hook.
         self.hospital = hospital
@@ -107,6 +111,28 @@ class PathwayModel:
         if not patient.resectable:
             rate *= p("disease.hr_unresectable")
         return rate
+
+    def _tumour_model(self) -> TumourModel:
+        p = self.params.value
+        return TumourModel(
+            log_reference_burden=math.log(p("tumour.reference_burden")),
+            reference_hazard=p("tumour.reference_death_hazard"),
+            burden_exponent=p("tumour.burden_hazard_exponent"),
+            extrahepatic_hazard_ratio=p("disease.hr_extrahepatic"),
+            pancreas_hazard_ratio=p("tumour.pancreas_death_hazard_ratio"),
+            log_progression_ratio=math.log(p("tumour.progression_volume_ratio")),
+            log_detection_burden=math.log(p("tumour.detection_burden")),
+        )
+
+    def tumour_state(self, patient: Patient) -> TumourState | None:
+        """The patient's tumour at entry under the burden model; None under the hazard-ratio model."""
+        tumour_model = self.tumour_model
+        if tumour_model is None:
+            return None
+        p = self.params.value
+        growth = median_growth_rate(p, patient.primary_site, patient.grade) * math.exp(p("tumour.growth_sd_log") * patient.growth_z)
+        state = GompertzTumourState if self.tumour_gompertz else TumourState
+        return state(tumour_model, math.log(patient.hepatic_load), growth, patient.extrahepatic, patient.primary_site == "pancreas")
 
     def memo(self, key: str, compute):
         """``compute(params)``, computed once per model: for values derived from several parameters."""

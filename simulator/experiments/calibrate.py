@@ -22,15 +22,20 @@ from lifelines import CoxPHFitter
 from pydantic import BaseModel, ConfigDict
 from scipy import optimize, stats
 
-from ..config import Scenario, load_scenario
+from ..config import MAX_SIMULATED_LIFETIMES, Scenario, apply_overrides, load_scenario
 from ..core.events import adverse_event_detail, parse_procedure_detail
-from ..errors import ScenarioError
+from ..errors import ScenarioError, UserInputError
 from ..io import read_yaml
 from ..outcomes.survival import fit_km
 from ..params.parameter_set import load_library
 from .execution import SERIAL, Execution, progress_counter
 from .runner import RunResult, prepare, run_prepared
 
+# The fit's search per block: Nelder-Mead in the few (1-4) log parameters of a block converges within
+# a few hundred evaluations, and each evaluation simulates every seed scenario of the block; 1,000
+# evaluations (or Latin-hypercube points) of the default 2,000 patients per arm take hours already.
+MAX_EVALUATIONS = 1_000
+MAX_LATIN_HYPERCUBE = 1_000
 MEDIAN_RELATIVE_TOLERANCE = 0.05
 LANDMARK_ABSOLUTE_TOLERANCE = 0.03
 HAZARD_RATIO_TOLERANCE = 0.05
@@ -54,11 +59,14 @@ class Target(_Strict):
     published: float
     ci: tuple[float, float] | None = None
     range: tuple[float, float] | None = None
+    # How ``range`` was derived (validation targets: from the study's own sample size or published CI).
+    tolerance: str | None = None
     source: str
 
     def bounds(self) -> tuple[float, float, str]:
         if self.range is not None:
-            return self.range[0], self.range[1], f"inside published range {self.range[0]:g}-{self.range[1]:g}"
+            rule = self.tolerance or f"inside published range {self.range[0]:g}-{self.range[1]:g}"
+            return self.range[0], self.range[1], rule
         if self.metric == "median":
             delta = MEDIAN_RELATIVE_TOLERANCE * self.published
             return self.published - delta, self.published + delta, "within 5% of published median"
@@ -102,6 +110,36 @@ def load_targets() -> TargetsFile:
         missing = set(block.targets) - known
         if missing:
             raise ScenarioError(targets_path(), f"blocks.{block.name}.targets", "ids of listed targets", sorted(missing))
+    return data
+
+
+def validation_targets_path() -> Path:
+    return Path(str(resources.files("simulator.params").joinpath("validation_targets.yaml")))
+
+
+def load_validation_targets(path: Path | None = None) -> TargetsFile:
+    """The external validation set (issue 16 item 5): the calibration schema, no blocks, and nothing shared
+    with the calibration set: a target id or a scenario (study) of the calibration targets is refused."""
+    path = Path(path) if path is not None else validation_targets_path()
+    data = TargetsFile.model_validate(read_yaml(path, what="validation targets"))
+    if data.blocks:
+        raise ScenarioError(path, "blocks", "no blocks (nothing is fitted to validation targets)", [b.name for b in data.blocks])
+    calibration = load_targets()
+    calibration_ids = {t.id for t in calibration.targets}
+    calibration_studies = {t.scenario for t in calibration.targets}
+    seen: set[str] = set()
+    for target in data.targets:
+        if target.id in calibration_ids:
+            raise ScenarioError(path, f"targets.{target.id}.id", "an id not in the calibration set (calibration_targets.yaml)", target.id)
+        if target.scenario in calibration_studies:
+            raise ScenarioError(
+                path, f"targets.{target.id}.scenario", "a study not used in calibration (calibration_targets.yaml)", target.scenario
+            )
+        if target.id in seen:
+            raise ScenarioError(path, f"targets.{target.id}.id", "an id no other validation target has", target.id)
+        seen.add(target.id)
+        if target.range is None:
+            raise ScenarioError(path, f"targets.{target.id}.range", "a tolerance range [low, high] stated before evaluation")
     return data
 
 
@@ -193,21 +231,92 @@ class SeedScenario:
     path: Path
 
 
-def load_seed_scenarios(folder: Path) -> dict[str, SeedScenario]:
+def load_seed_scenarios(folder: Path, what: str = "seed") -> dict[str, SeedScenario]:
     folder = Path(folder)
     if not folder.is_dir():
-        raise ScenarioError(folder, "", "a folder of seed scenario files (scenarios/seed)")
+        raise ScenarioError(folder, "", f"a folder of {what} scenario files (scenarios/{what})")
     seeds: dict[str, SeedScenario] = {}
     for path in sorted(folder.glob("*.yaml")):
         # Checked like any scenario file, and in full (parameters, strategies) before anything runs.
         scenario = prepare(load_scenario(path), path).scenario
         if scenario.name in seeds:
             raise ScenarioError(
-                path, "name", f"a name no other seed scenario has ({seeds[scenario.name].path.name} is also named)", scenario.name
+                path, "name", f"a name no other {what} scenario has ({seeds[scenario.name].path.name} is also named)", scenario.name
             )
         seeds[scenario.name] = SeedScenario(scenario, path)
     if not seeds:
-        raise ScenarioError(folder, "", "a folder of seed scenario files (*.yaml); found none")
+        raise ScenarioError(folder, "", f"a folder of {what} scenario files (*.yaml); found none")
+    return seeds
+
+
+def default_validation_folder(seed_folder: Path) -> Path:
+    """scenarios/validation beside scenarios/seed (or beside whatever --seed-dir names)."""
+    return Path(seed_folder).parent / "validation"
+
+
+def load_validation_scenarios(folder: Path, seeds: dict[str, SeedScenario]) -> dict[str, SeedScenario]:
+    """The validation scenarios: none may share a name with a seed (calibration) scenario."""
+    scenarios = load_seed_scenarios(folder, "validation")
+    for name, scenario in scenarios.items():
+        if name in seeds:
+            raise ScenarioError(scenario.path, "name", "a name no calibration (seed) scenario has", name)
+    return scenarios
+
+
+def _check_sizes(seeds: dict[str, SeedScenario], size: int | None, option: str) -> None:
+    for seed in seeds.values() if size is not None else ():
+        scenario = apply_overrides(seed.scenario, seed.path, {"patients": option}, patients=size)
+        limit = scenario.total_work_error(MAX_SIMULATED_LIFETIMES, summary_hint=False)  # a calibration keeps event logs
+        if limit is not None:
+            raise ScenarioError(seed.path, f"cohort.size (set by {option})", limit, size)
+        prepare(scenario, seed.path)
+
+
+def _check_arms(targets: list[Target], seeds: dict[str, SeedScenario], path: Path) -> None:
+    for target in targets:
+        if target.scenario not in seeds:
+            raise ScenarioError(path, f"targets.{target.id}.scenario", "a scenario in the scenario folder", target.scenario)
+        seed = seeds[target.scenario]
+        names = [strategy.name for strategy in seed.scenario.strategies]
+        for arm in (target.arm, target.control):
+            if arm is not None and arm not in names:
+                raise ScenarioError(seed.path, "strategies", f"a strategy named {arm!r} (arm of target {target.id})", ", ".join(names))
+
+
+def check_validation_options(validation_folder: Path, seeds: dict[str, SeedScenario], patients: int | None) -> dict[str, SeedScenario]:
+    """Refuse, before any simulation, a validation set that could not be evaluated: the targets file (nothing
+    shared with calibration), the scenarios at the cohort size they will run with, and every target's arms."""
+    data = load_validation_targets()
+    scenarios = load_validation_scenarios(validation_folder, seeds)
+    _check_sizes(scenarios, patients, "--patients")
+    _check_arms(data.targets, scenarios, validation_targets_path())
+    return scenarios
+
+
+def check_options(
+    seed_folder: Path,
+    patients: int | None,
+    fit_patients: int | None = None,
+    max_evaluations: int | None = None,
+    latin_hypercube: int | None = None,
+    blocks: list[str] | None = None,
+) -> dict[str, SeedScenario]:
+    """Refuse, before any simulation, what calibrating or checking would refuse or crash on: the seed
+    scenarios at every cohort size they will run with (each prepared as a run prepares it), the
+    search's sizes and unknown blocks. Returns the seed scenarios."""
+    if max_evaluations is not None and not 1 <= max_evaluations <= MAX_EVALUATIONS:
+        raise UserInputError(f"--max-evaluations: expected a whole number from 1 to {MAX_EVALUATIONS}, got {max_evaluations}")
+    if latin_hypercube is not None and not 0 <= latin_hypercube <= MAX_LATIN_HYPERCUBE:
+        raise UserInputError(f"--latin-hypercube: expected a whole number from 0 to {MAX_LATIN_HYPERCUBE}, got {latin_hypercube}")
+    seeds = load_seed_scenarios(seed_folder)
+    for size, option in ((patients, "--patients"), (fit_patients, "--fit-patients")):
+        _check_sizes(seeds, size, option)
+    _check_arms(load_targets().targets, seeds, targets_path())
+    if blocks:
+        data = load_targets()
+        unknown = set(blocks) - {b.name for b in data.blocks}
+        if unknown:
+            raise ScenarioError(targets_path(), "blocks", f"block names among {[b.name for b in data.blocks]}", sorted(unknown))
     return seeds
 
 
@@ -261,23 +370,6 @@ def target_table(targets: list[Target], results: dict[str, RunResult]) -> pd.Dat
     return pd.DataFrame(rows)
 
 
-def check_targets(targets: list[Target], seeds: dict[str, SeedScenario]) -> None:
-    """Every target's scenario is in the seed folder and has the target's arms, before anything runs."""
-    for target in targets:
-        check_arms(seeds, target.scenario, [target.arm, target.control], f"target {target.id}", f"targets.{target.id}.scenario")
-
-
-def check_arms(seeds: dict[str, SeedScenario], scenario: str, arms: list[str | None], what: str, field: str) -> None:
-    """``scenario`` is one of ``seeds`` and has a strategy for each of ``arms`` (None: no arm)."""
-    if scenario not in seeds:
-        raise ScenarioError(targets_path(), field, "a scenario in the seed folder", scenario)
-    seed = seeds[scenario]
-    names = [strategy.name for strategy in seed.scenario.strategies]
-    for arm in arms:
-        if arm is not None and arm not in names:
-            raise ScenarioError(seed.path, "strategies", f"a strategy named {arm!r} (arm of {what})", ", ".join(names))
-
-
 def evaluate(
     targets: list[Target],
     seeds: dict[str, SeedScenario],
@@ -285,8 +377,9 @@ def evaluate(
     patients: int | None,
     execution: Execution = SERIAL,
     progress=None,
+    path: Path | None = None,
 ) -> pd.DataFrame:
-    check_targets(targets, seeds)
+    _check_arms(targets, seeds, path if path is not None else targets_path())
     names = list(dict.fromkeys(t.scenario for t in targets))
     return target_table(targets, simulate_all(names, seeds, overrides, patients, execution, progress))
 
@@ -296,11 +389,21 @@ def check(seed_folder: Path, patients: int | None = None, execution: Execution =
     return evaluate(data.targets, load_seed_scenarios(seed_folder), {}, patients, execution, progress)
 
 
+def check_validation(
+    validation_folder: Path, seeds: dict[str, SeedScenario], patients: int | None = None, execution: Execution = SERIAL, progress=None
+) -> pd.DataFrame:
+    """validation.csv: the external validation set with the current parameters, apart from calibration
+    (its own targets file and scenario folder); nothing here is ever fitted."""
+    data = load_validation_targets()
+    scenarios = load_validation_scenarios(validation_folder, seeds)
+    return evaluate(data.targets, scenarios, {}, patients, execution, progress, validation_targets_path())
+
+
 # --------------------------------------------------------------------------------------------
 # Fitting
 
 
-def _override(parameter: CalibratedParameter, value: float, current: dict[str, Any]) -> None:
+def override_calibrated(parameter: CalibratedParameter, value: float, current: dict[str, Any]) -> None:
     entry, _ = load_library()[parameter.name]
     if parameter.field == "value":
         current[parameter.name] = value
@@ -310,7 +413,7 @@ def _override(parameter: CalibratedParameter, value: float, current: dict[str, A
         current[parameter.name] = existing
 
 
-def _start_value(parameter: CalibratedParameter) -> float:
+def calibrated_value(parameter: CalibratedParameter) -> float:
     entry, _ = load_library()[parameter.name]
     value = entry.value if parameter.field == "value" else entry.params[parameter.field]
     low, high = parameter.bounds
@@ -349,7 +452,7 @@ def calibrate(
         if only_blocks and block.name not in only_blocks:
             continue
         targets = [by_id[i] for i in block.targets]
-        start = np.log([_start_value(p) for p in block.parameters])
+        start = np.log([calibrated_value(p) for p in block.parameters])
         low = np.log([p.bounds[0] for p in block.parameters])
         high = np.log([p.bounds[1] for p in block.parameters])
 
@@ -357,7 +460,7 @@ def calibrate(
             trial = dict(overrides)
             clipped = np.clip(x, low, high)
             for parameter, value in zip(block.parameters, np.exp(clipped)):
-                _override(parameter, float(value), trial)
+                override_calibrated(parameter, float(value), trial)
             penalty = float(((x - clipped) ** 2).sum()) * 100.0
             return _score(evaluate(targets, seeds, trial, patients, execution)) + penalty
 
@@ -385,13 +488,13 @@ def calibrate(
         )
         best = np.exp(np.clip(solution.x, low, high))
         for parameter, value in zip(block.parameters, best):
-            _override(parameter, float(value), overrides)
+            override_calibrated(parameter, float(value), overrides)
             report.append(
                 {
                     "block": block.name,
                     "parameter": parameter.name,
                     "field": parameter.field,
-                    "start": _start_value(parameter),
+                    "start": calibrated_value(parameter),
                     "calibrated": float(value),
                     "lower_bound": parameter.bounds[0],
                     "upper_bound": parameter.bounds[1],

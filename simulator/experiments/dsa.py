@@ -14,11 +14,12 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
+from ..config import MAX_WILLINGNESS_TO_PAY
 from ..economics.cea import default_comparator
 from ..economics.sampling import bounded_names, with_value
 from ..economics.settings import EconomicSettings
 from ..economics.valuation import is_valuation_only, replication_means, value_patients
-from ..errors import ScenarioError
+from ..errors import ScenarioError, UserInputError
 from .execution import SERIAL, Execution, progress_counter
 from .runner import PreparedScenario, run_prepared
 
@@ -47,6 +48,22 @@ def _bound_task(task: tuple) -> pd.DataFrame:
     return _means(value_patients(run.events, run.patients, prepared.params, settings), [s.name for s in prepared.strategies])
 
 
+def check_options(prepared: PreparedScenario, settings: EconomicSettings, wtp: float | None, target: str | None) -> None:
+    """Refuse, before any simulation, what the analysis would refuse: fewer than two strategies, no
+    parameter with bounds, a willingness to pay out of bounds, an unknown target or the comparator as target."""
+    strategies = [s.name for s in prepared.strategies]
+    if len(strategies) < 2:
+        raise ScenarioError(prepared.path, "strategies", "at least two strategies to compare in a sensitivity analysis")
+    if not bounded_names(prepared.params):
+        raise ScenarioError(prepared.path, "parameters", "at least one parameter with low/high bounds (see `nelm-sim params`)")
+    if wtp is not None and not (np.isfinite(wtp) and 0 <= wtp <= MAX_WILLINGNESS_TO_PAY):
+        raise UserInputError(f"--wtp: expected a willingness to pay from 0 to {MAX_WILLINGNESS_TO_PAY:g} per QALY, got {wtp}")
+    if target is not None and target not in strategies:
+        raise ScenarioError(prepared.path, "strategies", f"--strategy one of {', '.join(strategies)}", target)
+    if target is not None and target == settings.comparator:
+        raise ScenarioError(prepared.path, "economics.comparator", "a target strategy other than the comparator", target)
+
+
 def run_dsa(
     prepared: PreparedScenario,
     settings: EconomicSettings | None = None,
@@ -56,13 +73,10 @@ def run_dsa(
     progress=None,
 ) -> DSAResult:
     settings = settings or EconomicSettings.from_scenario(prepared.scenario)
+    check_options(prepared, settings, wtp, target)
     wtp = settings.willingness_to_pay[0] if wtp is None else float(wtp)
     strategies = [s.name for s in prepared.strategies]
-    if len(strategies) < 2:
-        raise ScenarioError(prepared.path, "strategies", "at least two strategies to compare in a sensitivity analysis")
     names = bounded_names(prepared.params)
-    if not names:
-        raise ScenarioError(prepared.path, "parameters", "at least one parameter with low/high bounds (see `nelm-sim params`)")
 
     base_run = run_prepared(prepared)
     base = value_patients(base_run.events, base_run.patients, prepared.params, settings)
@@ -72,8 +86,6 @@ def run_dsa(
     if target is None:
         others = base_nmb.drop(index=comparator)
         target = str(others.idxmax())
-    elif target not in strategies:
-        raise ScenarioError(prepared.path, "strategies", f"--strategy one of {', '.join(strategies)}", target)
     if target == comparator:
         raise ScenarioError(prepared.path, "economics.comparator", "a target strategy other than the comparator", target)
 

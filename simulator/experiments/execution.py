@@ -32,6 +32,11 @@ WORKER_STOP_SECONDS = 10  # after an interruption, how long to wait for a termin
 # process nothing else ends the workers, which would finish their tasks for nobody.
 PARENT_CHECK_SECONDS = 1.0
 DASK_CONNECT_SECONDS = 30  # how long to wait for a scheduler given by address before giving up
+# Each worker is a whole Python process with numpy, pandas and SimPy loaded (about 150 MB before any
+# work): 256 of them need some 40 GB, the memory of a large server, which has about that many cores.
+# A run never has more tasks than replications x strategies (or PSA chunks), and past the cores more
+# processes only add memory. The same bound holds for a local Dask cluster and for a remote one.
+MAX_WORKERS = 256
 
 
 def default_workers() -> int:
@@ -40,6 +45,12 @@ def default_workers() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover - platforms without sched_getaffinity
         return max(1, os.cpu_count() or 1)
+
+
+def check_workers(workers: int) -> None:
+    """Refuse a number of worker processes outside 1..MAX_WORKERS, before any work."""
+    if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= MAX_WORKERS:
+        raise UserInputError(f"--workers: expected a whole number from 1 to {MAX_WORKERS}, got {workers}")
 
 
 @dataclass(frozen=True)
@@ -53,8 +64,7 @@ class Execution:
             raise UserInputError(f"--executor: expected one of {', '.join(EXECUTORS)}, got {self.executor!r}")
         if self.scheduler is not None and self.executor != "dask":
             raise UserInputError("--scheduler: expected only with --executor dask")
-        if self.workers < 1:
-            raise UserInputError(f"--workers: expected a whole number >= 1, got {self.workers}")
+        check_workers(self.workers)
 
     def map(self, function: Callable[[Any], Any], tasks: Sequence[Any], on_done: Callable[[int, Any], None] | None = None) -> list:
         """``[function(t) for t in tasks]``, computed wherever this execution says; ``on_done(i, result)``
@@ -154,7 +164,7 @@ def _map_dask(function, tasks, on_done, workers: int, scheduler: str | None) -> 
     try:
         if scheduler is None:
             cluster = LocalCluster(
-                n_workers=workers,
+                n_workers=max(1, min(workers, len(tasks))),  # like local processes: no more workers than tasks
                 threads_per_worker=1,
                 processes=True,
                 host="127.0.0.1",

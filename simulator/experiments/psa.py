@@ -32,10 +32,13 @@ from ..errors import UserInputError
 from ..io import write_file_atomic
 from ..params.parameter_set import ParameterSet
 from .execution import Execution
+
+# Re-exported where they were: they live in experiments/prepare.py, which loads no pandas.
+from .prepare import FIRST_DRAW as FIRST_DRAW
+from .prepare import check_first_draw as check_first_draw
 from .runner import PreparedScenario, run_replication
 
 PSA_REPLICATION = 0
-FIRST_DRAW = 1  # draw 0 is the base case
 INTERVAL_QUANTILES = (0.025, 0.975)  # the 95% interval of PSA draws
 TASKS_PER_WORKER = 8  # chunks per worker: small enough to balance, large enough to amortise pickling
 

@@ -8,21 +8,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from ..config import MAX_SIMULATED_LIFETIMES, Scenario
 from ..core.rng import CHUNK, RandomStreams
-from ..engine.cohort import ATTRIBUTE_COLUMNS, build_cohort, mix_probabilities
+from ..engine.cohort import ATTRIBUTE_COLUMNS, build_cohort
 from ..engine.model import PathwayModel
-from ..errors import ScenarioError
 from ..outcomes.summary import add_sums, outcome_sums
-from ..params.parameter_set import ParameterSet, build_parameter_set
 from ..pathways import procedure_kinds
-from ..pathways.strategies import Strategy, resolve_strategies
+from ..pathways.strategies import Strategy
 from .execution import SERIAL, Execution, progress_counter
+
+# Re-exported where they were: they live in experiments/prepare.py, which loads no pandas.
+from .prepare import PreparedScenario as PreparedScenario
+from .prepare import prepare as prepare
 
 Progress = Callable[[int, int, str], None]
 
@@ -30,46 +30,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..capacity.run import CapacityTables
 
 PFS_LINES_REPORTED = 3  # columns pfs1..pfs3; a death during a line ends that line's PFS too
-
-
-@dataclass(frozen=True)
-class PreparedScenario:
-    """Everything a run needs, validated: nothing below this point reads user files."""
-
-    scenario: Scenario
-    path: Path
-    params: ParameterSet
-    strategies: list[Strategy]
-
-
-def prepare(scenario: Scenario, path: Path | str, summary: bool = False) -> PreparedScenario:
-    """Validate everything a run needs. A run that keeps its event log (all but ``summary`` mode)
-    must also fit in memory: at most MAX_SIMULATED_LIFETIMES lifetimes."""
-    path = Path(path)
-    limit = None if summary else scenario.total_work_error(MAX_SIMULATED_LIFETIMES)
-    if limit is not None:
-        raise ScenarioError(path, "cohort.size", limit, scenario.cohort.size)
-    overrides = dict(scenario.parameters)
-    for key, value in scenario.cohort.mix.items():
-        name = f"cohort.{key}"
-        if name in overrides:
-            raise ScenarioError(path, f"cohort.mix.{key}", "a parameter not also set under parameters")
-        overrides[name] = value
-    try:
-        params = build_parameter_set(overrides, path)
-    except ScenarioError as exc:
-        if exc.field.startswith("parameters.cohort.") and exc.field.removeprefix("parameters.cohort.") in scenario.cohort.mix:
-            raise ScenarioError(path, "cohort.mix." + exc.field.removeprefix("parameters.cohort."), exc.expected, exc.got) from None
-        raise
-    try:
-        mix_probabilities(params)
-    except ValueError as exc:
-        raise ScenarioError(path, "cohort.mix", f"shares that sum to at most 1 ({exc})") from None
-    if scenario.capacity is not None:
-        from ..capacity.run import check_arrivals
-
-        check_arrivals(scenario, params, path)
-    return PreparedScenario(scenario, path, params, resolve_strategies(scenario, path))
 
 
 @dataclass

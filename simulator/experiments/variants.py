@@ -29,7 +29,7 @@ from pydantic import ValidationError
 
 from ..capacity.schedule import DAYS_PER_WEEK, HOURS_PER_DAY
 from ..config import BASE_VARIANT, Scenario, SweepAxis, VariantConfig, validation_error_to_scenario_error
-from ..errors import ModelLimitError, ScenarioError, ScenarioWarning, UserInputError
+from ..errors import ModelLimitError, ScenarioError, ScenarioWarning, UserInputError, did_you_mean
 from ..outcomes.metrics import HIGHER_IS_BETTER, LOG_SCALE_METRICS, LOWER_IS_BETTER, METRICS, metric_info
 from ..outcomes.replications import t_confidence_interval
 from ..outcomes.survival import survival_table
@@ -106,6 +106,9 @@ class RunResult:
     replications: int
     comparison: Comparison | None = None  # kept whole for the base only (its figures and report)
     per_replication: pd.DataFrame | None = None  # replication, strategy, metric, value (for paired contrasts)
+    # Patients per strategy and replication, on average: the cohort size, or with an open population the
+    # patients who arrived in the statistics window (the cohort size is a placeholder there).
+    patients: float = math.nan
 
 
 @dataclass
@@ -212,7 +215,7 @@ class ScenarioAnalysis:
                 "changes": "; ".join(self.changes.get(run.name, [])),
                 "strategies": ", ".join(run.strategies),
                 "comparator": result.comparator,
-                "patients": run.prepared.scenario.cohort.size,
+                "patients": result.patients,
                 "replications": result.replications,
                 "horizon_months": run.prepared.scenario.horizon_months,
             }
@@ -515,8 +518,16 @@ def describe_changes(base: PreparedScenario, other: PreparedScenario) -> list[st
 def _run_one(run: ScenarioRun, comparator: str, keep_whole: bool, progress: Progress | None = None) -> RunResult:
     comparison = run_comparison(run.prepared, comparator, progress=progress)
     curves = survival_table(comparison.patients, comparison.strategies)
+    arms = comparison.patients.groupby(["replication", "strategy"], observed=True).size()
     return RunResult(
-        run, comparator, comparison.summary, curves, comparison.replications, comparison if keep_whole else None, comparison.per_replication
+        run,
+        comparator,
+        comparison.summary,
+        curves,
+        comparison.replications,
+        comparison if keep_whole else None,
+        comparison.per_replication,
+        float(arms.mean()) if len(arms) else math.nan,
     )
 
 
@@ -556,6 +567,7 @@ def run_analysis(
     path = Path(path)
     check_metric(metric)
     runs = runs if runs is not None else expand(scenario, path)
+    check_metric_named_thing(metric, runs)
     chosen = resolve_comparator(runs[0].prepared, comparator)
     steps = [run.prepared.scenario.replications * len(run.strategies) for run in runs]
     total = sum(steps)
@@ -591,9 +603,41 @@ def run_analysis(
     return analysis
 
 
+def check_metric_named_thing(metric: str, runs: list[ScenarioRun]) -> None:
+    """A metric named by a pattern must name something these runs have: a configured resource for the
+    wait and utilisation metrics, a procedure or treatment for the others (checked before any run)."""
+    from ..pathways import MODALITIES, procedure_kinds
+
+    resources = {
+        name
+        for run in runs
+        if run.prepared.scenario.capacity is not None
+        for name, config in run.prepared.scenario.capacity.resources.configured().items()
+        if config is not None
+    }
+    families = {
+        "wait_mean_days_": ("a resource configured under capacity.resources", resources),
+        "wait_p90_days_": ("a resource configured under capacity.resources", resources),
+        "utilisation_": ("a resource configured under capacity.resources", resources),
+        "procedures_": ("a procedure", set(procedure_kinds())),
+        "months_on_": ("a treatment", set(MODALITIES)),
+    }
+    for prefix, (what, known) in families.items():
+        if metric.startswith(prefix) and metric.removeprefix(prefix) not in known:
+            named = metric.removeprefix(prefix)
+            choices = ", ".join(sorted(known)) or "none in this scenario"
+            raise UserInputError(f"--metric {metric}: expected {prefix}<{what}> ({choices}), got {named!r}{did_you_mean(named, known)}")
+
+
 def check_metric(metric: str) -> None:
-    if metric not in METRICS:
-        raise UserInputError(f"--metric: expected one of {', '.join(METRICS)}, got {metric!r}")
+    """A declared metric, or one named by a pattern (wait_p90_days_theatre, procedures_tace, ...); whether
+    the scenario produces it is checked once its runs are known."""
+    if metric not in METRICS and metric_info(metric)[2] == "other":
+        known = ", ".join(METRICS)
+        raise UserInputError(
+            f"--metric: expected one of {known}, or a per-resource or per-treatment metric such as wait_p90_days_theatre, "
+            f"got {metric!r}{did_you_mean(metric, METRICS)}"
+        )
 
 
 def metric_label(metric: str) -> str:

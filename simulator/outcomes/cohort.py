@@ -8,7 +8,7 @@ from ..config import ATTRIBUTE_VALUES, BOOLEAN_ATTRIBUTES
 
 
 def cohort_characteristics(patients: pd.DataFrame) -> pd.DataFrame:
-    """Rows (characteristic, level, n, share) over all replications' cohorts.
+    """Rows (characteristic, level, n, share; mean and sd for a continuous one) over all replications' cohorts.
 
     Every strategy sees the same patients (common random numbers), so one strategy's rows are the cohort."""
     first = patients["strategy"].iloc[0]
@@ -18,9 +18,11 @@ def cohort_characteristics(patients: pd.DataFrame) -> pd.DataFrame:
         {"characteristic": "patients (all replications)", "level": "", "n": n, "share": 1.0},
         {
             "characteristic": "age, years",
-            "level": f"mean {cohort['age'].mean():.1f} (SD {cohort['age'].std(ddof=1) if n > 1 else 0.0:.1f})",
+            "level": "mean (SD)",
             "n": n,
             "share": float("nan"),
+            "mean": float(cohort["age"].mean()),
+            "sd": float(cohort["age"].std(ddof=1)) if n > 1 else 0.0,
         },
     ]
     for column, levels in ATTRIBUTE_VALUES.items():

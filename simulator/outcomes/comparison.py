@@ -11,8 +11,8 @@ import math
 import numpy as np
 import pandas as pd
 
-from .metrics import LOG_SCALE_METRICS, metric_info, metric_order
-from .replications import t_confidence_interval
+from .metrics import LOG_SCALE_METRICS, metric_info, metric_order, natural_bounds
+from .replications import bounded_t_interval, t_confidence_interval
 
 COMPARISON_COLUMNS = ["strategy", "metric", "label", "unit", "estimate", "lower_95", "upper_95", "replications", "relative_half_width"]
 DEFAULT_PRECISION_METRICS = ("median_os_months", "rmst_os_months")
@@ -50,7 +50,10 @@ def summarise_replications(per_replication: pd.DataFrame, strategies: list[str])
                 mean, lower, upper = (math.exp(v) if not math.isnan(v) else math.nan for v in (mean, lower, upper))
             else:
                 mean, lower, upper = t_confidence_interval(finite)
-                relative = _relative_half_width(mean, upper)
+                relative = _relative_half_width(mean, upper)  # the precision rule's measure, on the natural scale
+                bounds = natural_bounds(metric)
+                if bounds is not None:
+                    mean, lower, upper = bounded_t_interval(finite, bounds)
             rows.append(
                 {
                     "strategy": strategy,

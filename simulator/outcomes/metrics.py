@@ -56,6 +56,11 @@ def _symptom_free_months(frame: pd.DataFrame) -> pd.Series:
     return frame["os_months"] - frame["months_uncontrolled"].where(_functional(frame), 0.0).fillna(0.0)
 
 
+def _uncontrolled_share(frame: pd.DataFrame) -> pd.Series:
+    followed = frame["os_months"].where(frame["os_months"] > 0)
+    return frame["months_uncontrolled"] / followed
+
+
 def _active_lines(frame: pd.DataFrame) -> pd.Series:
     treatments = frame["treatment_sequence"].fillna("").astype(str).str.split(">")
     return treatments.map(lambda sequence: sum(1 for t in sequence if t and t not in NO_ACTIVE_TREATMENT))
@@ -107,7 +112,21 @@ def _declared() -> list[Metric]:
             "months",
             "symptoms",
             HIGHER,
+            headline=True,
             per_patient=_symptom_free_months,
+        ),
+        # Months with uncontrolled symptoms grow with survival, so a strategy that keeps patients alive
+        # longer can look worse on them; the share of each patient's follow-up compares fairly.
+        Metric(
+            "uncontrolled_share_of_life",
+            "Share of follow-up with uncontrolled symptoms (functional patients)",
+            "share",
+            "symptoms",
+            LOWER,
+            headline=True,
+            per_patient=_uncontrolled_share,
+            among="functional",
+            in_run_summary=True,
         ),
         Metric(
             "mean_lines",
@@ -182,6 +201,15 @@ def metric_info(name: str) -> tuple[str, str, str]:
         if name.startswith(prefix):
             return label.format(name.removeprefix(prefix).replace("_", " ")), unit, group
     return (name, "", "other")
+
+
+# A quantity's natural range by its unit, for confidence intervals that respect it (a share stays in
+# [0, 1], a time or a count at or above 0). Years are differences in RMST (life-years gained): any sign.
+NATURAL_BOUNDS = {"share": (0.0, 1.0), "months": (0.0, math.inf), "days": (0.0, math.inf), "count": (0.0, math.inf)}
+
+
+def natural_bounds(name: str) -> tuple[float, float] | None:
+    return NATURAL_BOUNDS.get(metric_info(name)[1])
 
 
 def metric_order(names: list[str]) -> list[str]:

@@ -18,7 +18,7 @@ from statistics import NormalDist
 from typing import ClassVar
 
 import numpy as np
-from scipy import integrate, special
+from scipy import special
 
 _STANDARD_NORMAL = NormalDist()
 LN2 = math.log(2.0)
@@ -97,10 +97,14 @@ class TimeToEvent:
 
     @property
     def mean(self) -> float:
+        from scipy import integrate  # here: `validate` and `params` start quickly without it
+
         value, _ = integrate.quad(lambda t: float(self.survival(t)), 0.0, np.inf, limit=200)
         return value
 
     def restricted_mean(self, horizon: float) -> float:
+        from scipy import integrate
+
         value, _ = integrate.quad(lambda t: float(self.survival(t)), 0.0, horizon, limit=200)
         return value
 

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from pydantic import ValidationError
 
-from ..errors import ScenarioError
+from ..errors import ScenarioError, did_you_mean
 from ..io import read_yaml
 from .distributions import TimeToEvent
 from .schema import ParameterEntry
@@ -168,7 +168,9 @@ def build_parameter_set(overrides: Mapping[str, Any] | None = None, scenario_fil
     for name, override in (overrides or {}).items():
         field_path = f"parameters.{name}"
         if name not in entries:
-            raise ScenarioError(scenario_file, field_path, "the name of a parameter listed by `nelm-sim params`")
+            raise ScenarioError(
+                scenario_file, field_path, "the name of a parameter listed by `nelm-sim params`" + did_you_mean(name, entries)
+            )
         base = entries[name]
         data = base.model_dump(exclude_none=True)
         data.pop("value", None)

@@ -24,6 +24,11 @@ UNIT_BOUNDS: dict[str, tuple[float | None, float | None]] = {
     "weeks": (0.0, None),
     "count": (0.0, None),
     "per_month": (0.0, None),
+    "volume_ratio": (0.0, None),
+    "exponent": (0.0, None),  # a power (tumour.burden_hazard_exponent)
+    "sd_log": (0.0, None),  # a standard deviation on the log scale
+    "correlation": (-1.0, 1.0),
+    "switch": (0.0, 1.0),  # 0 or 1: a structural choice (transitional, see disease.burden_model)
     "per_100000_per_year": (0.0, None),
     # health economics (simulator/params/library/economics.yaml)
     "gbp": (0.0, None),
@@ -207,6 +212,8 @@ def check_value(unit: str, value: float) -> None:
     # product and power a finite, non-zero float (README "Errors and limits").
     if unit in STRICTLY_POSITIVE_UNITS and not RATIO_RANGE[0] <= value <= RATIO_RANGE[1]:
         raise ValueError(f"a {unit.replace('_', ' ')} from {RATIO_RANGE[0]:g} to {RATIO_RANGE[1]:g}")
+    if unit == "switch" and value not in (0.0, 1.0):
+        raise ValueError("0 or 1 (switch)")
     if unit == "count" and (value != math.floor(value) or value > MAX_COUNT):
         raise ValueError(f"a whole number from 0 to {MAX_COUNT} (count)")
     if low is not None and value < low:

@@ -46,7 +46,14 @@ class ThermalAblation(Modality):
                 return
             if session < sessions and not (yield from course.wait(params.value("ablation.repeat_interval_days") / DAYS_PER_MONTH)):
                 return
-        ttp = self.time_to_progression(course, "ablation.time_to_progression")
+        tumour = course.tumour
+        if tumour is not None:
+            # Ablation of every visible lesion leaves microscopic disease, as a complete resection does.
+            now = course.env.now
+            course.start_tumour_line(1.0)
+            ttp = now - started + course.leave_residual_disease()
+        else:
+            ttp = self.time_to_progression(course, "ablation.time_to_progression")
         if (yield from course.wait(max(started + ttp - course.env.now, 0.0))):
             local = rs.bernoulli("ablation.local_recurrence_share", params.value("ablation.local_recurrence_share"))
             course.progress(EventType.PROGRESSION)

@@ -55,7 +55,9 @@ class IntraArterialTherapy(Modality):
         started = self.begin(course)
         sessions = self.sessions(course)
         stay = params.value(self.stay)
-        ttp = self.time_to_progression(course)
+        tumour = course.tumour
+        # The burden model times progression from the shrinkage of the first session.
+        ttp = self.time_to_progression(course) if tumour is None else 0.0
         for session in range(1, sessions + 1):
             if session > 1 and not (yield from course.before_session(self)):
                 return  # died or censored while queued for the session (capacity/hospital.py)
@@ -67,10 +69,19 @@ class IntraArterialTherapy(Modality):
                 return
             if session == 1:
                 course.try_symptom_control(prefix)
-                if rs.bernoulli(self.response, params.value(self.response)):
+                responded = rs.bernoulli(self.response, params.value(self.response))
+                if responded:
                     course.record(EventType.RESPONSE, detail=self.response_event)
-                    # Shrunken liver disease carries a lower death hazard until it progresses.
-                    course.hazard_multiplier = params.value("iat.responder_death_hazard_ratio")
+                    if tumour is None:
+                        # Shrunken liver disease carries a lower death hazard until it progresses.
+                        course.hazard_multiplier = params.value("iat.responder_death_hazard_ratio")
+                if tumour is not None:
+                    now = course.env.now
+                    course.start_tumour_line(params.value("iat.growth_multiplier"))
+                    tumour.shrink(
+                        now, params.value("tumour.response_burden_remaining" if responded else "iat.nonresponder_burden_remaining")
+                    )
+                    ttp = now - started + tumour.time_to_progression(now)
             if not (yield from course.wait(stay / DAYS_PER_MONTH)):
                 return
             interval = params.value("iat.session_interval_days") / DAYS_PER_MONTH

@@ -15,7 +15,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from ..config import RuleCondition, Scenario, StrategyConfig, read_yaml, validation_error_to_scenario_error
-from ..errors import ModelLimitError, ScenarioError, ScenarioWarning
+from ..errors import ModelLimitError, ScenarioError, ScenarioWarning, did_you_mean
 from . import FALLBACK_TREATMENT, MODALITIES
 from .base import Modality
 from .systemic import SystemicTherapy
@@ -127,11 +127,15 @@ def _check_treatments(config: StrategyConfig, file: Path | str, prefix: str) -> 
     for r_index, rule in enumerate(rules):
         where = f"{prefix}.rules[{r_index}]"
         if rule.treatment not in MODALITIES:
-            raise ScenarioError(file, f"{where}.treatment", f"one of {', '.join(known)}", rule.treatment)
+            raise ScenarioError(
+                file, f"{where}.treatment", f"one of {', '.join(known)}{did_you_mean(rule.treatment, known)}", rule.treatment
+            )
         for when_field in ("after", "not_after", "progressed_on"):
             for t_index, name in enumerate(getattr(rule.when, when_field) or ()):
                 if name not in MODALITIES:
-                    raise ScenarioError(file, f"{where}.when.{when_field}[{t_index}]", f"one of {', '.join(known)}", name)
+                    raise ScenarioError(
+                        file, f"{where}.when.{when_field}[{t_index}]", f"one of {', '.join(known)}{did_you_mean(name, known)}", name
+                    )
         when = rule.when
         if when.min_line and when.max_line and when.min_line > when.max_line:
             raise ScenarioError(file, f"{where}.when.max_line", f"a line >= min_line ({when.min_line})", when.max_line)
@@ -194,7 +198,7 @@ def resolve_strategies(scenario: Scenario, file: Path | str) -> list[Strategy]:
                 raise ScenarioError(
                     file,
                     f"strategies[{index}].name",
-                    f"a bundled strategy ({', '.join(library)}) or a strategy with rules",
+                    f"a bundled strategy ({', '.join(library)}) or a strategy with rules{did_you_mean(config.name, library)}",
                     config.name,
                 )
             base = library[config.name]

@@ -18,6 +18,11 @@ class NoActiveTreatment(Modality):
 
     def deliver(self, course) -> Generator:
         self.begin(course)
+        tumour = course.tumour
+        if tumour is not None:
+            course.start_tumour_line(1.0)
+            yield from self.run_until_progression(course, tumour.time_to_progression(course.env.now))
+            return
         params = course.params
         distribution = params.dist(course.model.natural_history_parameter(course.patient))
         ttp = distribution.time_from_uniform(

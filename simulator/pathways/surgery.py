@@ -52,7 +52,19 @@ class Hepatectomy(Modality):
         )
         if course.resected_at is None:
             course.resected_at = started
-        if complete:
+        tumour = course.tumour
+        if tumour is not None:
+            now = course.env.now
+            course.start_tumour_line(1.0)
+            if complete:
+                recurrence = course.leave_residual_disease()
+                course.record(EventType.RESPONSE, "no_evidence_of_disease", "complete_resection")
+                ttp = now - started + recurrence
+            else:
+                tumour.shrink(now, params.value("hepatectomy.debulking_burden_remaining"))
+                course.record(EventType.RESPONSE, "debulked", "incomplete_resection")
+                ttp = now - started + tumour.time_to_progression(now)
+        elif complete:
             # What recurs after a complete resection is smaller disease, but the original burden
             # still says something about its biology: its hazard ratio is kept to a calibrated power.
             course.burden_multiplier = course.burden_multiplier ** params.value("hepatectomy.residual_burden_effect")
@@ -107,8 +119,16 @@ class LiverTransplant(Modality):
         course.try_symptom_control("transplant")
         if not (yield from course.wait(params.value("transplant.length_of_stay_days") / DAYS_PER_MONTH)):
             return
-        course.burden_multiplier = course.model.burden_hazard_ratio("lt25")
-        course.hazard_multiplier = params.value("transplant.ned_death_hazard_ratio")
-        course.record(EventType.RESPONSE, "no_evidence_of_disease", "transplant")
-        ttp = self.time_to_progression(course, "transplant.time_to_recurrence")
+        tumour = course.tumour
+        if tumour is not None:
+            now = course.env.now
+            course.start_tumour_line(1.0)
+            recurrence = course.leave_residual_disease()
+            course.record(EventType.RESPONSE, "no_evidence_of_disease", "transplant")
+            ttp = now - started + recurrence
+        else:
+            course.burden_multiplier = course.model.burden_hazard_ratio("lt25")
+            course.hazard_multiplier = params.value("transplant.ned_death_hazard_ratio")
+            course.record(EventType.RESPONSE, "no_evidence_of_disease", "transplant")
+            ttp = self.time_to_progression(course, "transplant.time_to_recurrence")
         yield from self.run_until_progression(course, max(started + ttp - course.env.now, 0.0), EventType.RECURRENCE)

@@ -61,6 +61,8 @@ class SystemicTherapy(Modality):
             f"{self.name}.objective_response", course.params.value(f"{self.name}.objective_response")
         ):
             course.record(EventType.RESPONSE, detail=f"{self.name}:objective_response")
+            if course.tumour is not None:  # an objective response is a measured shrinkage of the burden
+                course.tumour.shrink(course.env.now, course.params.value("tumour.response_burden_remaining"))
 
     def time_to_progression(self, course, parameter: str | None = None) -> float:
         """Natural-history progression time (by primary site) under this drug's proportional-hazards effect.
@@ -68,15 +70,27 @@ class SystemicTherapy(Modality):
         All systemic lines share one stream, so a patient's k-th line draws the same uniform
         whichever drug it is: drug and placebo arms differ only by the drug's effect."""
         params = course.params
+        # How the study reading the scans times progression (1 outside virtual trials, see the entry).
+        assessment = params.value("trial.progression_assessment_time_ratio")
+        tumour = course.tumour
+        if tumour is not None:
+            now = course.env.now
+            course.start_tumour_line(self.growth_multiplier(course))
+            return tumour.time_to_progression(now) * assessment
         hazard_ratio = self.progression_hazard_ratio(course)
         if self.has_effect:
             rechallenge = self.is_ssa and any(MODALITIES[t].is_ssa for t in course.history[:-1])
             effect = "ssa.rechallenge_progression_hazard_ratio" if rechallenge else f"{self.name}.progression_hazard_ratio"
             hazard_ratio *= params.value(effect)
         distribution = params.dist(course.model.natural_history_parameter(course.patient))
-        # How the study reading the scans times progression (1 outside virtual trials, see the entry).
-        assessment = params.value("trial.progression_assessment_time_ratio")
         return distribution.time_from_uniform(course.rs.uniform("natural_history.time_to_progression"), hazard_ratio, assessment)
+
+    def growth_multiplier(self, course) -> float:
+        """The burden model's cytostatic effect: the drug's growth ratio (less on an SSA rechallenge)."""
+        if not self.has_effect:
+            return 1.0
+        rechallenge = self.is_ssa and any(MODALITIES[t].is_ssa for t in course.history[:-1])
+        return course.params.value("ssa.rechallenge_growth_multiplier" if rechallenge else f"{self.name}.growth_multiplier")
 
     def deliver(self, course) -> Generator:
         self.start(course)
@@ -134,6 +148,13 @@ def systemic_modalities() -> list[Modality]:
         SystemicTherapy(
             "captem",
             "Capecitabine + temozolomide (CAPTEM)",
+            controls_symptoms=False,
+            adverse_event="grade3_4",
+            reports_response=True,
+        ),
+        SystemicTherapy(
+            "temozolomide",
+            "Temozolomide monotherapy",
             controls_symptoms=False,
             adverse_event="grade3_4",
             reports_response=True,

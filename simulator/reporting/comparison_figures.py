@@ -52,13 +52,14 @@ def write_figures(comparison: Comparison, folder: Path) -> list[tuple[Path, str]
         fig = km_figure(curves, at_risk, names, f"{scenario.name}: {words} by strategy", ylabel, horizon)
         out.append((save(fig, folder / file), f"Kaplan-Meier {words} with 95% confidence bands and numbers at risk ({pooled})."))
     hazards = comparison.summary[comparison.summary["metric"] == "hr_os_vs_comparator"]
-    fig = forest_figure(hazards, comparison.comparator, names, comparison.replications)
-    out.append(
-        (
-            save(fig, folder / "hazard_ratios.png"),
-            f"Hazard ratio of death of each strategy against {comparison.comparator} (Cox model per replication).",
+    if len(names) > 1:  # with one strategy there is nothing to compare it with: no empty forest plot
+        fig = forest_figure(hazards, comparison.comparator, names, comparison.replications)
+        out.append(
+            (
+                save(fig, folder / "hazard_ratios.png"),
+                f"Hazard ratio of death of each strategy against {comparison.comparator} (Cox model per replication).",
+            )
         )
-    )
     fig = symptom_figure(comparison.symptom_curve, names, horizon)
     out.append((save(fig, folder / "symptom_control.png"), f"Symptom control over time among patients with functional tumours ({pooled})."))
     fig = occupancy_figure(comparison.occupancy, names, horizon)

@@ -5,19 +5,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+from . import numbers
+from .style import DPI, plt, strategy_colours
 
 FIGSIZE = (8, 5)
-DPI = 110
 
 
 def _money(value: float, _pos=None) -> str:
-    return f"{value:,.0f}"
+    return numbers.money(value)
 
 
 def _save(fig, path: Path) -> None:
@@ -31,12 +29,13 @@ def ce_plane_figure(
 ) -> None:
     """Incremental QALYs (x) and costs (y) of each strategy against the comparator, one point per draw."""
     fig, ax = plt.subplots(figsize=(10, 5.5), dpi=DPI)
+    colours = strategy_colours(list(inc_qalys.columns))
     for name in inc_qalys.columns:
         if name == comparator:
             continue
         x, y = inc_qalys[name].to_numpy(), inc_costs[name].to_numpy()
-        points = ax.scatter(x, y, s=6, alpha=0.35, label=name)
-        ax.scatter([x.mean()], [y.mean()], s=70, marker="X", color=points.get_facecolor()[0], edgecolor="black", linewidth=0.8, zorder=5)
+        ax.scatter(x, y, s=6, alpha=0.35, label=name, color=colours[name])
+        ax.scatter([x.mean()], [y.mean()], s=70, marker="X", color=colours[name], edgecolor="black", linewidth=0.8, zorder=5)
     ax.scatter([0], [0], s=40, color="black", zorder=6, label=f"{comparator} (origin)")
     xmin, xmax = ax.get_xlim()
     ymin, ymax = ax.get_ylim()
@@ -45,7 +44,7 @@ def ce_plane_figure(
         ax.plot(span, span * value, linestyle="--", linewidth=1, color="grey")
         inside = min(xmax, ymax / value) if value > 0 else xmax
         ax.annotate(
-            f"{currency} {value:,.0f}/QALY",
+            f"{currency} {numbers.money(value)}/QALY",
             (inside, inside * value),
             xytext=(-4, 3),
             textcoords="offset points",
@@ -82,8 +81,9 @@ def ceac_figure(
         label="frontier (CEAF)",
         solid_capstyle="butt",
     )
+    colours = strategy_colours(list(strategies))
     for index, name in enumerate(strategies):
-        ax.plot(grid, acceptability[:, index], linewidth=1.6, label=name)
+        ax.plot(grid, acceptability[:, index], linewidth=1.6, label=name, color=colours[name])
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlim(grid.min(), grid.max())
     ax.xaxis.set_major_formatter(_money)
@@ -102,11 +102,11 @@ def ceaf_figure(
     expected NMB) is cost-effective, coloured by which strategy that is."""
     fig, ax = plt.subplots(figsize=FIGSIZE, dpi=DPI)
     grid = np.asarray(grid)
-    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    colours = strategy_colours(list(strategies))
     for index, name in enumerate(strategies):
         mask = best == index
         if mask.any():
-            ax.scatter(grid[mask], probability[mask], s=14, color=colours[index % len(colours)], label=f"optimal: {name}")
+            ax.scatter(grid[mask], probability[mask], s=14, color=colours[name], label=f"optimal: {name}")
     ax.plot(grid, probability, color="black", linewidth=0.8)
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlim(grid.min(), grid.max())
@@ -127,7 +127,7 @@ def evpi_figure(grid: Sequence[float], per_patient: np.ndarray, population: floa
     ax.xaxis.set_major_formatter(_money)
     ax.yaxis.set_major_formatter(_money)
     second = ax.secondary_yaxis("right", functions=(lambda v: v * population / 1e6, lambda v: v * 1e6 / population))
-    second.set_ylabel(f"Population EVPI ({currency} million, {population:,.0f} patients)")
+    second.set_ylabel(f"Population EVPI ({currency} million, {numbers.count(population)} patients)")
     ax.set_ylim(bottom=0)
     ax.set_title(title)
     ax.grid(alpha=0.3)
@@ -137,11 +137,12 @@ def evpi_figure(grid: Sequence[float], per_patient: np.ndarray, population: floa
 def convergence_figure(outcomes: pd.DataFrame, strategies: Sequence[str], currency: str, path: Path, title: str) -> None:
     """Running mean over draws of discounted costs and QALYs per strategy."""
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 7), dpi=DPI, sharex=True)
+    colours = strategy_colours(list(strategies))
     for name in strategies:
         group = outcomes[outcomes["strategy"] == name].sort_values("draw")
         count = np.arange(1, len(group) + 1)
-        top.plot(count, group["costs"].cumsum().to_numpy() / count, linewidth=1.4, label=name)
-        bottom.plot(count, group["qalys"].cumsum().to_numpy() / count, linewidth=1.4, label=name)
+        top.plot(count, group["costs"].cumsum().to_numpy() / count, linewidth=1.4, label=name, color=colours[name])
+        bottom.plot(count, group["qalys"].cumsum().to_numpy() / count, linewidth=1.4, label=name, color=colours[name])
     top.set_ylabel(f"Mean costs ({currency})")
     top.yaxis.set_major_formatter(_money)
     bottom.set_ylabel("Mean QALYs")
@@ -168,7 +169,7 @@ def tornado_figure(
     labels = [f"{p}  [{lo:g}, {hi:g}]" for p, lo, hi in zip(shown["parameter"], shown["low"], shown["high"])]
     ax.set_yticks(y, labels, fontsize=7)
     ax.xaxis.set_major_formatter(_money)
-    ax.set_xlabel(f"INMB of {target} vs {comparator} at {currency} {wtp:,.0f}/QALY ({currency} per patient)")
+    ax.set_xlabel(f"INMB of {target} vs {comparator} at {currency} {numbers.money(wtp)}/QALY ({currency} per patient)")
     ax.set_title(title)
     ax.grid(axis="x", alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")

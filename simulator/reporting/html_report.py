@@ -12,8 +12,10 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from ..outcomes.metrics import metric_info
+from . import numbers
+from .numbers import REFERENCE
 from .stress_des import stress_des_items
-from .tables import headline_table, metric_table, with_ci
+from .tables import COMPARATOR_METRICS, headline_table, metric_table
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..experiments.compare import Comparison
@@ -28,13 +30,29 @@ th, td { border: 1px solid #ccc; padding: 3px 7px; text-align: left; vertical-al
 th { background: #f0f0f0; } tr:nth-child(even) td { background: #fafafa; }
 figure { margin: 1.2em 0; } figure img { max-width: 100%; border: 1px solid #ddd; }
 figcaption { font-size: 0.9em; color: #444; } pre { background: #f6f6f6; padding: .7em; overflow-x: auto; font-size: .85em; }
-.note { color: #555; font-size: .9em; } dl.facts dt { font-weight: bold; float: left; width: 15em; } dl.facts dd { margin-left: 15.5em; }
+.wide { max-width: 100%; overflow-x: auto; } .note { color: #555; font-size: .9em; } dl.facts dt { font-weight: bold; float: left; width: 15em; } dl.facts dd { margin-left: 15.5em; }
 """
 RESULT_GROUPS = (("survival", "Survival"), ("symptoms", "Symptom control"), ("burden", "Treatment burden"), ("death", "Cause of death"))
 
 
-def _table(frame: pd.DataFrame, float_format: str = "{:.3f}") -> str:
-    return frame.to_html(index=False, escape=True, border=0, na_rep="", float_format=float_format.format)
+def table_html(frame: pd.DataFrame, kinds: dict[str, str] | None = None, names: dict[str, str] | None = None) -> str:
+    """A table of text cells; ``kinds`` (column -> kind of number) formats its numeric columns, ``names``
+    renames them. A table wider than the page scrolls within its own box instead of overflowing it."""
+    shown = numbers.format_columns(frame, kinds or {}, names)
+    return f'<div class="wide">{shown.to_html(index=False, escape=True, border=0, na_rep="")}</div>'
+
+
+def _cohort_rows(cohort: pd.DataFrame) -> pd.DataFrame:
+    """The cohort's characteristics for reading: a continuous one's mean and SD in its level's text."""
+    rows = cohort.copy()
+    if {"mean", "sd"} <= set(rows.columns):
+        continuous = rows["mean"].notna()
+        rows.loc[continuous, "level"] = [
+            f"mean {numbers.number(m, 'age')} (SD {numbers.number(sd, 'age')})"
+            for m, sd in zip(rows.loc[continuous, "mean"], rows.loc[continuous, "sd"])
+        ]
+        rows = rows.drop(columns=["mean", "sd"])
+    return rows
 
 
 def figure_html(path: Path, caption: str) -> str:
@@ -89,7 +107,7 @@ def build_report(
         '<p class="note">Estimates are means over replications with t-based 95% confidence intervals; they describe the '
         "Monte Carlo uncertainty of the model's outputs, not uncertainty in its parameters. Hazard ratios are geometric means. "
         "With one replication no interval can be computed.</p>",
-        _table(headline_table(summary, names, comparison.comparator)),
+        table_html(headline_table(summary, names, comparison.comparator)),
     ]
     for path, caption in figures:
         parts.append(figure_html(path, caption))
@@ -98,11 +116,11 @@ def build_report(
     parts.append("<h2>All results</h2>")
     for group, title in RESULT_GROUPS:
         metrics = [m for m in summary["metric"].unique() if metric_info(m)[2] == group]
-        parts += [f"<h3>{esc(title)}</h3>", _table(metric_table(summary, names, metrics))]
+        parts += [f"<h3>{esc(title)}</h3>", table_html(metric_table(summary, names, metrics, comparison.comparator))]
     parts += [
         "<h2>The cohort</h2>",
         '<p class="note">Simulated baseline characteristics, all replications; every strategy treats these same patients.</p>',
-        _table(cohort, "{:.3f}"),
+        table_html(_cohort_rows(cohort), {"n": "count", "share": "percent"}),
         "<h2>Strategies</h2>",
     ]
     for strategy in prepared.strategies:
@@ -113,15 +131,15 @@ def build_report(
             parts.append("<p>Telotristat is added when carcinoid-syndrome symptoms relapse on a somatostatin analogue.</p>")
     parts.append("<h2>Model description (STRESS-DES)</h2>")
     rows = stress_des_items(comparison, context)
-    parts.append("<table><tr><th>Item</th><th>Topic</th><th>This model and run</th></tr>")
+    parts.append('<div class="wide"><table><tr><th>Item</th><th>Topic</th><th>This model and run</th></tr>')
     for number, topic, text in rows:
         cell = f"<pre>{esc(text)}</pre>" if "\n" in text else esc(text)
         parts.append(f"<tr><td>{esc(number)}</td><td>{esc(topic)}</td><td>{cell}</td></tr>")
-    parts.append("</table>")
+    parts.append("</table></div>")
     parts += [
         "<h2>Parameter provenance</h2>",
         '<p class="note">Every number the model uses, with its source or the stated assumption; overrides name the scenario file.</p>',
-        _table(pd.DataFrame(context["provenance"])),
+        table_html(pd.DataFrame(context["provenance"])),
         "<h2>Reproducibility</h2>",
         _facts(
             [
@@ -140,10 +158,12 @@ def _patients_text(scenario) -> str:
     arrivals = scenario.capacity.arrivals if scenario.capacity is not None else None
     if arrivals is not None:
         return (
-            f"open population: arrivals from a catchment of {arrivals.catchment_population:,} people over {arrivals.years:g} years"
+            f"open population: arrivals from a catchment of {numbers.count(arrivals.catchment_population)} people over {arrivals.years:g} years"
             f" after a warm-up of {arrivals.warmup_years:g} years (warm-up arrivals left out)"
         )
-    return f"{scenario.cohort.size:,} per strategy and replication" + (f", all aged {scenario.cohort.age:g}" if scenario.cohort.age else "")
+    return f"{numbers.count(scenario.cohort.size)} per strategy and replication" + (
+        f", all aged {scenario.cohort.age:g}" if scenario.cohort.age else ""
+    )
 
 
 def _replication_text(comparison: Comparison) -> str:
@@ -159,10 +179,10 @@ def _replication_text(comparison: Comparison) -> str:
 SCENARIO_TABLE_METRICS = ("median_os_months", "mean_months_uncontrolled")  # shown after the chosen metric
 
 
-def _difference(value: float, base: float, scale: float, digits: int) -> str:
+def _difference(value: float, base: float, kind: str) -> str:
     if math.isnan(value) or math.isnan(base):
         return ""
-    return f" ({scale * (value - base):+.{digits}f})"
+    return f" ({numbers.signed(value - base, kind)})"
 
 
 def _variant_metric_table(analysis: ScenarioAnalysis, metric: str) -> pd.DataFrame:
@@ -170,7 +190,7 @@ def _variant_metric_table(analysis: ScenarioAnalysis, metric: str) -> pd.DataFra
     table = analysis.table()
     table = table[table["metric"] == metric]
     unit = metric_info(metric)[1]
-    scale, digits = (100.0, 1) if unit == "share" else (1.0, 2 if unit in ("ratio", "count") else 1)
+    kind = numbers.kind_of_unit(unit)
     base = analysis.runs[0].name
     cells = {(row.variant, row.strategy): (row.estimate, row.lower, row.upper) for row in table.itertuples()}
     rows = []
@@ -182,9 +202,12 @@ def _variant_metric_table(analysis: ScenarioAnalysis, metric: str) -> pd.DataFra
                 row[strategy] = "not in this variant"
                 continue
             estimate, lower, upper = cells[(name, strategy)]
-            text = with_ci(scale * estimate, scale * lower, scale * upper, digits)
+            if strategy == analysis.comparator and metric in COMPARATOR_METRICS:
+                row[strategy] = REFERENCE
+                continue
+            text = numbers.interval(estimate, lower, upper, kind)
             if name != base and (base, strategy) in cells:
-                text += _difference(estimate, cells[(base, strategy)][0], scale, digits)
+                text += _difference(estimate, cells[(base, strategy)][0], kind)
             row[strategy] = text
         best = analysis.best_strategy(result, metric)
         if best is not None:
@@ -235,22 +258,25 @@ def scenario_analysis_section(analysis: ScenarioAnalysis, figures: list[tuple[Pa
                 else ("(the base)" if run.kind == "base" else "nothing: reproduces the base"),
             }
         )
-    parts.append(_table(pd.DataFrame(rows)))
+    parts.append(table_html(pd.DataFrame(rows)))
     parts += [
         f"<h3>{esc(metric_name)} by variant</h3>",
         '<p class="note">Mean over replications with a t-based 95% confidence interval (Monte Carlo error); in brackets after it, '
         f"the difference from the same strategy in the base scenario{' (percentage points)' if metric_info(analysis.metric)[1] == 'share' else ''}. "
         f"Hazard ratios and life-years gained refer to {esc(analysis.comparator)} (or a variant's first strategy when it does without it).</p>",
-        _table(_variant_metric_table(analysis, analysis.metric)),
+        table_html(_variant_metric_table(analysis, analysis.metric)),
     ]
     words = _ranking_words(analysis)
     if words:
         parts.append(f"<p>{esc(words)}</p>")
     for path, caption in figures:
         parts.append(figure_html(path, caption))
-    for metric in SCENARIO_TABLE_METRICS:
-        if metric != analysis.metric:
-            parts += [f"<h3>{esc(metric_info(metric)[0])} by variant</h3>", _table(_variant_metric_table(analysis, metric))]
+    # Capacity scenarios: every resource's 90th-percentile wait per variant, for the planner.
+    present = set(analysis.table()["metric"])
+    waits = sorted(m for m in present if m.startswith("wait_p90_days_"))
+    for metric in (*SCENARIO_TABLE_METRICS, *waits):
+        if metric != analysis.metric and metric in present:
+            parts += [f"<h3>{esc(metric_info(metric)[0])} by variant</h3>", table_html(_variant_metric_table(analysis, metric))]
     parts.append(
         '<p class="note">Every metric of every variant and strategy is in scenarios.csv; the variants and their changes in variants.csv; the paired difference of each variant from the base, with its 95% CI, in comparison.csv.</p>'
     )

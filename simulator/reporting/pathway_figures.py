@@ -20,6 +20,7 @@ OCCUPANCY_COLOURS = {
     "Other": "#e377c2",
     "Dead": "#7f7f7f",
 }
+OCCUPANCY_MIN_WIDTH = 9.0  # inches
 MARKERS = {"progression": ("|", "black"), "recurrence": ("|", "black"), "death": ("X", "#d62728"), "censored": (">", "black")}
 
 
@@ -52,7 +53,9 @@ def occupancy_figure(occupancy: pd.DataFrame, strategies: list[str], horizon: fl
     """Stacked area per strategy: share of the cohort in each state group at each month."""
     columns = min(3, len(strategies))
     rows = math.ceil(len(strategies) / columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(4.3 * columns, 3.3 * rows + 0.9), dpi=DPI, sharex=True, sharey=True, squeeze=False)
+    # At least as wide as the legend's five columns of state names: one strategy alone would clip it.
+    width = max(4.3 * columns, OCCUPANCY_MIN_WIDTH)
+    fig, axes = plt.subplots(rows, columns, figsize=(width, 3.3 * rows + 0.9), dpi=DPI, sharex=True, sharey=True, squeeze=False)
     groups = [g for g in OCCUPANCY_COLOURS if g in set(occupancy["group"])]
     for ax, strategy in zip(axes.flat, strategies):
         part = (

@@ -128,3 +128,55 @@ SEED_FIGURES = (
         36,
     ),
 )
+
+
+# --------------------------------------------------------------------------------------------
+# Validation figures (issue 16 item 5): one per validation study, drawn from its targets in
+# params/validation_targets.yaml (published point and tolerance bar), never from hard-coded values.
+
+_ENDPOINT_LABELS = {"os": "Overall survival", "pfs1": "Progression-free (first line)", "pfs2": "Progression-free (second line)"}
+
+
+def draw_validation_figure(study: str, targets: list, patients: pd.DataFrame, horizon: float, path: Path) -> None:
+    """Simulated Kaplan-Meier curves of every arm a study's targets name, one panel per endpoint, with the
+    published points and their pre-committed tolerance: a landmark as a vertical bar at its month, a median
+    as a horizontal bar at 50%; a hazard ratio (not a point on a curve) is written in the panel."""
+    endpoints = list(dict.fromkeys(t.endpoint for t in targets))
+    fig, axes = plt.subplots(1, len(endpoints), figsize=(6.5 * len(endpoints), 4.8), dpi=110, squeeze=False)
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    arms = list(dict.fromkeys(a for t in targets for a in (t.arm, t.control) if a is not None))
+    for ax, endpoint in zip(axes[0], endpoints):
+        here = [t for t in targets if t.endpoint == endpoint]
+        notes = []
+        for index, arm in enumerate(arms):
+            colour = colours[index % len(colours)]
+            durations, events = _durations(patients, arm, endpoint)
+            if len(durations):
+                curve = fit_km(durations, events, arm).survival_function_
+                ax.step(curve.index, curve.iloc[:, 0], where="post", color=colour, label=f"simulated: {arm} (n={len(durations)})")
+            for target in (t for t in here if t.arm == arm and t.metric != "hazard_ratio"):
+                low, high, _ = target.bounds()
+                if target.metric == "median":
+                    x, y, xerr, yerr = target.published, 0.5, [[target.published - low], [high - target.published]], None
+                    label = f"median {target.published:g} mo"
+                else:
+                    x, y, xerr, yerr = target.months, target.published, None, [[target.published - low], [high - target.published]]
+                    label = f"{target.months:g} mo: {target.published:.0%}"
+                ax.errorbar(x, y, xerr=xerr, yerr=yerr, marker="o", markersize=8, markerfacecolor="white", capsize=4, color=colour)
+                ax.annotate(label, (x, y), textcoords="offset points", xytext=(6, 6), fontsize=8, color=colour)
+        for target in (t for t in here if t.metric == "hazard_ratio"):
+            low, high, _ = target.bounds()
+            notes.append(f"published HR {target.arm} vs {target.control}: {target.published:g} (tolerance {low:g}-{high:g})")
+        if notes:
+            ax.text(0.02, 0.03, "\n".join(notes), transform=ax.transAxes, fontsize=8)
+        ax.errorbar([], [], xerr=[], marker="o", markerfacecolor="white", color="grey", linestyle="none", label="published, tolerance bar")
+        ax.set_xlim(0, horizon)
+        ax.set_ylim(0, 1.02)
+        ax.set_xlabel("Months from entry (first treatment or randomisation)")
+        ax.set_ylabel(f"{_ENDPOINT_LABELS.get(endpoint, endpoint)} (Kaplan-Meier)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, loc="upper right")
+    fig.suptitle(f"Validation: {study} ({targets[0].population})", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

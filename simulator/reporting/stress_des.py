@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from ..engine.cohort import ATTRIBUTE_COLUMNS
 from ..outcomes.comparison import DEFAULT_PRECISION_METRICS
 from ..pathways import MODALITIES
+from . import numbers
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..experiments.compare import Comparison
@@ -45,7 +46,7 @@ def stress_des_items(comparison: Comparison, context: dict) -> list[tuple[str, s
         replications = (
             f"{comparison.replications} replication(s), chosen by the confidence-interval method: replications were added "
             f"one at a time until the 95% CI half-width of {', '.join(comparison.precision_metrics)} was within "
-            f"{comparison.precision:.1%} of the mean for every strategy; the target was {state}."
+            f"{numbers.percent(comparison.precision)} of the mean for every strategy; the target was {state}."
         )
     return [
         (
@@ -204,7 +205,7 @@ def _capacity_items(scenario) -> list[tuple[str, str, str]]:
         )
     else:
         entry = (
-            f"Poisson arrivals from a catchment of {arrivals.catchment_population:,} people (arrivals.* parameters), over "
+            f"Poisson arrivals from a catchment of {numbers.count(arrivals.catchment_population)} people (arrivals.* parameters), over "
             f"{arrivals.warmup_years:g} + {arrivals.years:g} years; each patient leaves at death or {scenario.horizon_months:g} months after arrival."
         )
     return [

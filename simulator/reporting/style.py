@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import matplotlib
@@ -13,14 +14,42 @@ from matplotlib.figure import Figure  # noqa: E402
 DPI = 110
 
 
+def _by_name(names: list[str], fixed: list[str], palette_name: str) -> dict[str, str]:
+    """One colour per name, the same in every figure whichever other names it shares a figure with:
+    the ``fixed`` names (bundled strategies, every treatment) keep their place in the palette; any other
+    name takes the slot its text hashes to (the next free one if two collide within a figure)."""
+    palette = [matplotlib.colors.to_hex(colour) for colour in plt.get_cmap(palette_name).colors]
+    colours: dict[str, str] = {}
+    taken: set[int] = set()
+    for name in names:
+        if name in fixed:
+            slot = fixed.index(name) % len(palette)
+            colours[name] = palette[slot]
+            taken.add(slot)
+    free = [slot for slot in range(len(palette)) if slot not in {fixed.index(n) % len(palette) for n in fixed}] or list(range(len(palette)))
+    for name in sorted(names):  # sorted: the same set of names gets the same colours in any order
+        if name in colours:
+            continue
+        start = int(hashlib.sha256(name.encode("utf-8")).hexdigest(), 16) % len(free)
+        for step in range(len(free)):
+            slot = free[(start + step) % len(free)]
+            if slot not in taken or step == len(free) - 1:
+                break
+        colours[name] = palette[slot]
+        taken.add(slot)
+    return colours
+
+
 def strategy_colours(strategies: list[str]) -> dict[str, str]:
-    palette = plt.get_cmap("tab10").colors
-    return {name: matplotlib.colors.to_hex(palette[i % len(palette)]) for i, name in enumerate(strategies)}
+    from ..pathways.strategies import bundled_strategies
+
+    return _by_name(list(strategies), list(bundled_strategies()), "tab10")
 
 
 def treatment_colours(treatments: list[str]) -> dict[str, str]:
-    palette = plt.get_cmap("tab20").colors
-    return {name: matplotlib.colors.to_hex(palette[i % len(palette)]) for i, name in enumerate(sorted(treatments))}
+    from ..pathways import MODALITIES
+
+    return _by_name(sorted(treatments), list(MODALITIES), "tab20")
 
 
 def tick_step(horizon: float) -> float:

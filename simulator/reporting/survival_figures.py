@@ -8,8 +8,11 @@ import numpy as np
 import pandas as pd
 from matplotlib.ticker import FixedLocator, FormatStrFormatter, NullLocator
 
+from . import numbers
 from .style import DPI, plt, strategy_colours, tick_step
 
+# Points: readable when the page shows the figure 700 px wide (about 10 px; tests/test_edge_figures.py).
+AT_RISK_FONTSIZE = 9
 HR_TICKS = (0.1, 0.2, 0.3, 0.5, 0.67, 0.8, 0.9, 1.0, 1.1, 1.25, 1.5, 2.0, 3.0, 5.0, 10.0)
 
 
@@ -19,8 +22,8 @@ def km_figure(curves: pd.DataFrame, at_risk: pd.DataFrame, strategies: list[str]
     ``at_risk``: one row per strategy, one column per time shown (the numbers still followed)."""
     colours = strategy_colours(strategies)
     rows = len(strategies)
-    fig = plt.figure(figsize=(9, 5.2 + 0.24 * rows), dpi=DPI)
-    grid = fig.add_gridspec(2, 1, height_ratios=[5.0, 0.55 + 0.24 * rows], hspace=0.32)
+    fig = plt.figure(figsize=(9, 5.3 + 0.28 * rows), dpi=DPI)
+    grid = fig.add_gridspec(2, 1, height_ratios=[5.0, 0.6 + 0.28 * rows], hspace=0.32)
     ax = fig.add_subplot(grid[0])
     for strategy in strategies:
         group = curves[curves["strategy"] == strategy]
@@ -44,17 +47,17 @@ def km_figure(curves: pd.DataFrame, at_risk: pd.DataFrame, strategies: list[str]
         counts = at_risk.loc[strategy] if strategy in at_risk.index else pd.Series(dtype=float)
         for t in ticks:
             value = counts.get(t, math.nan)
-            text = "" if pd.isna(value) else f"{int(value):,}"
-            table.text(t, row, text, ha="center", va="center", fontsize=7, color=colours[strategy])
+            text = "" if pd.isna(value) else numbers.count(value)
+            table.text(t, row, text, ha="center", va="center", fontsize=AT_RISK_FONTSIZE, color=colours[strategy])
     table.set_yticks(range(rows))
-    table.set_yticklabels(strategies, fontsize=7)
+    table.set_yticklabels(strategies, fontsize=AT_RISK_FONTSIZE)
     for label, strategy in zip(table.get_yticklabels(), strategies):
         label.set_color(colours[strategy])
     table.tick_params(axis="x", labelbottom=False, length=0)
     table.tick_params(axis="y", length=0, pad=22)  # room for the t = 0 column left of the axis
     for side in ("top", "right", "bottom", "left"):
         table.spines[side].set_visible(False)
-    table.set_title("Number at risk", fontsize=8, loc="left")
+    table.set_title("Number at risk", fontsize=AT_RISK_FONTSIZE, loc="left")
     fig.subplots_adjust(left=0.22, right=0.96, top=0.94, bottom=0.03)
     return fig
 
@@ -71,8 +74,8 @@ def forest_figure(hazards: pd.DataFrame, comparator: str, strategies: list[str],
         if not (pd.isna(row["lower_95"]) or pd.isna(row["upper_95"])):
             ax.plot([row["lower_95"], row["upper_95"]], [y, y], color=colour, linewidth=2)
         ax.plot([row["estimate"]], [y], marker="s", markersize=8, color=colour, linestyle="none", label=strategy)
-        ci = "" if pd.isna(row["lower_95"]) else f" [{row['lower_95']:.2f}, {row['upper_95']:.2f}]"
-        ax.annotate(f"{row['estimate']:.2f}{ci}", xy=(1.01, y), xycoords=("axes fraction", "data"), va="center", fontsize=8)
+        text = numbers.interval(row["estimate"], row["lower_95"], row["upper_95"], "ratio")
+        ax.annotate(text, xy=(1.01, y), xycoords=("axes fraction", "data"), va="center", fontsize=8)
     ax.axvline(1.0, color="grey", linestyle="--", linewidth=1)
     ax.set_xscale("log")
     # Plain-number ticks: readers of forest plots expect 0.8, 1, 1.25 rather than powers of ten.

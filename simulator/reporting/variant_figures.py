@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ..outcomes.metrics import metric_info
+from . import numbers
 from .style import DPI, plt, save, strategy_colours, tick_step
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -111,7 +112,8 @@ def sweep_heatmap_figure(
                 if np.isfinite(value):
                     # white text on the dark half of viridis, black on the light half
                     dark = (value - low) / (high - low) < 0.5 if high > low else True
-                    ax.text(j, i, f"{value:.3g}", ha="center", va="center", fontsize=7, color="white" if dark else "black")
+                    text = numbers.number(value / scale, numbers.kind_of_unit(metric_info(metric)[1]))
+                    ax.text(j, i, text, ha="center", va="center", fontsize=7, color="white" if dark else "black")
         ax.set_xticks(range(len(xs)))
         ax.set_xticklabels([f"{x:g}" for x in xs], fontsize=7, rotation=45)
         ax.set_yticks(range(len(ys)))

@@ -35,6 +35,7 @@ CASES: dict[str, list[str]] = {
     "run-capacity": ["run", str(CAPACITY), "--workers", "1", "--quiet"],
     "scenarios": ["scenarios", str(CAPACITY), "--workers", "1", "--quiet"],
     "capacity": ["capacity", str(CAPACITY), "--resource", "theatre", "--target-p90-wait", "30", "--max-capacity", "3", "--quiet"],
+    "capacity-sessions": ["capacity", str(CAPACITY), "--resource", "theatre", "--target-p90-wait", "5", "--vary", "sessions", "--quiet"],
     "calibrate-check": ["calibrate", "--check", "--seed-dir", str(SEED_DIR), "--patients", "60", "--workers", "1", "--quiet"],
 }
 # calibrate --check exits 1 when targets miss, as they do with 60 patients per arm; its table is still written.

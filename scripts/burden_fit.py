@@ -1,0 +1,209 @@
+"""Fit and check the burden disease model (issue 16) while it is switched off by default.
+
+The calibration targets of `simulator/params/calibration_targets.yaml`, plus what the burden model is
+also fitted to before those targets enter the targets file: the virtual trials' overall-survival
+medians (NETTER-1 from randomisation) and the pancreatic vs small-intestinal hazard ratio on best
+supportive care (Lesén 2019). Used for docs/calibration.md, "The burden model: fit so far".
+
+    .venv/bin/python scripts/burden_fit.py evaluate [--values FILE.json] [--patients N] [--gompertz]
+    .venv/bin/python scripts/burden_fit.py search --values START.json --out BEST.json [--sweeps 2]
+    .venv/bin/python scripts/burden_fit.py identifiability [--values FILE.json]
+
+Without ``--values`` the library's values are used. Prints figures; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from lifelines import CoxPHFitter, KaplanMeierFitter
+
+from simulator.config import Scenario
+from simulator.experiments import calibrate as cal
+from simulator.experiments.execution import Execution
+from simulator.experiments.identifiability import sensitivity
+from simulator.experiments.runner import prepare, run_prepared
+
+ROOT = Path(__file__).resolve().parents[1]
+# Published medians (months): Rinke 2017 (PROMID), Yao 2016 (RADIANT-3), Faivre 2017 (sunitinib), Strosberg 2021 (NETTER-1).
+TRIAL_OS = {
+    ("promid", "octreotide-lar"): 84.7,
+    ("promid", "placebo"): 83.7,
+    ("radiant3", "everolimus"): 44.0,
+    ("radiant3", "placebo"): 37.7,
+    ("sunitinib-pnet", "sunitinib"): 38.6,
+    ("sunitinib-pnet", "placebo"): 29.1,
+}
+NETTER_OS_FROM_RANDOMISATION = {"prrt": 48.0, "high-dose-octreotide": 36.3}
+SITE_HAZARD_RATIO = (1.9, 1.1, 3.3)  # Lesén E et al. J Cancer 2019;10(27):6876-87: HR 1.9 (95% CI 1.1-3.3)
+SITE_LOG_SE = (math.log(3.3) - math.log(1.1)) / (2 * 1.96)  # 0.28: the CI on the log scale (derived)
+SITE_ROW = "hazard ratio pancreas vs small bowel (BSC)"
+MEDIAN_TOLERANCE = 0.05  # the targets file's rule for medians
+CALIBRATED = [
+    "tumour.reference_death_hazard",
+    "tumour.burden_hazard_exponent",
+    "tumour.growth_sd_log",
+    "tumour.growth_rate_small_bowel",
+    "tumour.growth_rate_pancreas",
+    "tumour.selection_correlation",
+    "tumour.residual_after_complete_resection",
+    "prrt.growth_multiplier",
+    "ssa.rechallenge_growth_multiplier",
+    "iat.growth_multiplier",
+    "tumour.growth_sd_log_within_patient",
+    "tumour.residual_sd_log",
+    "tumour.pancreas_death_hazard_ratio",
+]
+BOUNDS = {  # the plausible ranges stated in params/library/tumour.yaml
+    "tumour.reference_death_hazard": (0.0005, 0.05),
+    "tumour.burden_hazard_exponent": (0.3, 2.0),
+    "tumour.growth_sd_log": (0.4, 1.6),
+    "tumour.growth_rate_small_bowel": (0.03, 0.2),
+    "tumour.growth_rate_pancreas": (0.03, 0.3),
+    "tumour.selection_correlation": (0.0, 0.9),
+    "tumour.residual_after_complete_resection": (0.01, 0.9),
+    "prrt.growth_multiplier": (0.05, 0.6),
+    "ssa.rechallenge_growth_multiplier": (0.4, 1.0),
+    "iat.growth_multiplier": (0.1, 1.0),
+    "tumour.growth_sd_log_within_patient": (0.0, 1.0),
+    "tumour.residual_sd_log": (0.0, 2.5),
+    "tumour.pancreas_death_hazard_ratio": (1.0, 3.3),
+}
+
+
+def km_median(durations, events) -> float:
+    return float(KaplanMeierFitter().fit(durations, events).median_survival_time_)
+
+
+def site_hazard_ratio(overrides: dict, patients: int) -> float:
+    mix = {"primary_small_bowel": 0.5, "primary_pancreas": 0.5, "grade_g2": 0.28, "grade_g3": 0.0}
+    mix |= {"resectable_lt25": 0.0, "resectable_25to50": 0.0, "resectable_gt50": 0.0}
+    scenario = Scenario.model_validate(
+        {
+            "name": "site-gradient",
+            "seed": 2019,
+            "replications": 1,
+            "cohort": {"size": 2 * patients, "mix": mix},
+            "horizon_months": 180,
+            "strategies": ["best-supportive-care"],
+            "parameters": overrides,
+        }
+    )
+    frame = run_prepared(prepare(scenario, "site-gradient.yaml")).patients
+    frame = frame[frame["primary_site"].isin(["pancreas", "small_bowel"])]
+    data = pd.DataFrame({"t": frame["os_months"].to_numpy(), "e": frame["death"].to_numpy()})
+    data["pancreas"] = (frame["primary_site"] == "pancreas").astype(int).to_numpy()
+    return float(np.exp(CoxPHFitter().fit(data, "t", "e").params_["pancreas"]))
+
+
+class Fit:
+    def __init__(self, patients: int, fixed: dict, workers: int = 2) -> None:
+        self.patients = patients
+        self.fixed = {"disease.burden_model": 1, **fixed}
+        self.seeds = cal.load_seed_scenarios(ROOT / "scenarios" / "seed")
+        self.targets = cal.load_targets().targets
+        self.scenarios = list(dict.fromkeys(t.scenario for t in self.targets))
+        self.execution = Execution(workers=workers)
+
+    def rows(self, values: dict) -> list[tuple[str, float, float, float, float]]:
+        """(name, published, simulated, lower, upper) for every target of the fit."""
+        overrides = {**self.fixed, **values}
+        results = cal.simulate_all(self.scenarios, self.seeds, overrides, self.patients, self.execution)
+        table = cal.target_table(self.targets, results)
+        rows = [(r.target, r.published, r.simulated, r.lower, r.upper) for r in table.itertuples()]
+        for (scenario, arm), published in TRIAL_OS.items():
+            frame = results[scenario].patients
+            frame = frame[frame["strategy"] == arm]
+            rows.append((f"os {scenario}/{arm}", published, km_median(frame["os_months"], frame["death"]), *_median_band(published)))
+        for arm, published in NETTER_OS_FROM_RANDOMISATION.items():
+            frame = results["netter1"].patients
+            frame = frame[(frame["strategy"] == arm) & frame["pfs2_months"].notna()]
+            simulated = km_median(frame["os_months"] - frame["pfs1_months"], frame["death"])
+            rows.append((f"os from randomisation netter1/{arm}", published, simulated, *_median_band(published)))
+        estimate, lower, upper = SITE_HAZARD_RATIO
+        rows.append((SITE_ROW, estimate, site_hazard_ratio(overrides, self.patients), lower, upper))
+        return rows
+
+    def score(self, values: dict) -> float:
+        total = 0.0
+        for name, published, simulated, lower, upper in self.rows(values):
+            half, middle = (upper - lower) / 2, (upper + lower) / 2
+            if name == SITE_ROW:  # a ratio: its gap on the log scale, in standard errors
+                gap = (math.log(simulated) - math.log(published)) / SITE_LOG_SE
+            else:
+                gap = (simulated - middle) / half if math.isfinite(simulated) and half > 0 else 5.0
+            total += min(gap * gap, 25.0)
+        return total
+
+
+def _median_band(published: float) -> tuple[float, float]:
+    return published * (1 - MEDIAN_TOLERANCE), published * (1 + MEDIAN_TOLERANCE)
+
+
+def library_values() -> dict:
+    from simulator.params.parameter_set import build_parameter_set
+
+    params = build_parameter_set()
+    return {name: params.value(name) for name in CALIBRATED}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("action", choices=["evaluate", "search", "identifiability"])
+    parser.add_argument("--values", type=Path, help="JSON of calibrated values (default: the library's)")
+    parser.add_argument("--out", type=Path, help="search: where to write the best values")
+    parser.add_argument("--patients", type=int, default=1000)
+    parser.add_argument("--sweeps", type=int, default=2)
+    parser.add_argument("--gompertz", action="store_true", help="Gompertzian growth (tumour.gompertz_growth: 1)")
+    args = parser.parse_args()
+    values = json.loads(args.values.read_text()) if args.values else library_values()
+    fit = Fit(args.patients, {"tumour.gompertz_growth": 1} if args.gompertz else {})
+    started = time.perf_counter()
+    if args.action == "evaluate":
+        rows = fit.rows(values)
+        for name, published, simulated, lower, upper in rows:
+            verdict = "pass" if lower <= simulated <= upper else "MISS"
+            print(f"{verdict:4s} {name:48s} published {published:8.3f} simulated {simulated:8.3f} [{lower:.3f}, {upper:.3f}]")
+        passed = sum(lower <= s <= upper for _, _, s, lower, upper in rows)
+        print(f"{passed} of {len(rows)} inside their tolerance; score {fit.score(values):.1f} ({time.perf_counter() - started:.0f} s)")
+    elif args.action == "search":
+        best, current = fit.score(values), dict(values)
+        for sweep in range(args.sweeps):
+            for name in CALIBRATED:
+                low, high = BOUNDS[name]
+                for factor in (0.6, 0.8, 0.9, 1.1, 1.25, 1.6):
+                    value = current[name] * factor
+                    if not low < value < high:
+                        continue
+                    trial = dict(current, **{name: value})
+                    score = fit.score(trial)
+                    if score < best:
+                        best, current = score, trial
+                print(f"sweep {sweep + 1} {name} = {current[name]:.4g}: score {best:.1f}", flush=True)
+        if args.out:
+            args.out.write_text(json.dumps(current, indent=1))
+        print(json.dumps(current, indent=1))
+    else:
+        rows = fit.rows(values)
+        names = [r[0] for r in rows]
+        tolerances = np.array([(r[4] - r[3]) / 2 for r in rows])
+        result = sensitivity(lambda v: np.array([r[2] for r in fit.rows(dict(v))]), values, names, tolerances)
+        print(
+            f"{len(result.targets)} targets x {len(result.parameters)} parameters: rank {result.rank}, condition number {result.condition_number:.3g}"
+        )
+        print("singular values:", ", ".join(f"{s:.3g}" for s in result.singular_values))
+        weakest = {k: round(v, 3) for k, v in result.weakest_direction.items() if abs(v) > 0.1}
+        print("weakest direction:", weakest)
+        norms = np.sqrt((np.nan_to_num(result.matrix) ** 2).sum(axis=0))
+        for name, norm in sorted(zip(result.parameters, norms), key=lambda item: item[1]):
+            print(f"  {name:44s} column norm {norm:8.2f}")
+
+
+if __name__ == "__main__":
+    main()

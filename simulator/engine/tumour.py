@@ -1,0 +1,249 @@
+"""The latent tumour of the burden disease model (issue 16): hepatic burden that grows, treatments that act on it.
+
+Each patient carries a hepatic tumour burden ``b`` (share of the liver replaced by tumour) and a growth
+rate ``g`` per month on the log-volume scale. Between events the burden grows deterministically,
+``log b(t) = log b(t0) + g (t - t0)``, up to the whole liver (``log b = 0``), so every event time is
+computed in closed form and the engine stays fast:
+
+- the disease-death hazard is ``c * b(t) ** beta``: the hazard at the reference burden, scaled by the
+  burden to a power, times extrahepatic disease; small disease (after a resection, or a small
+  recurrence) carries a small hazard and high burden a high one, with no separate post-recurrence,
+  debulking, responder or "unresectable" hazard ratio;
+- radiological progression is an observation of the burden (RECIST 1.1): a volume of
+  ``progression_volume_ratio`` times the nadir of the current line; recurrence after a complete
+  resection is the residual disease growing back to the detection threshold;
+- cytostatic treatments multiply the growth rate while the line lasts; resection, ablation,
+  intra-arterial therapy and PRRT remove or shrink a fraction of the burden.
+
+``TumourState`` is one patient's tumour; ``TumourModel`` holds the parameters shared by a run.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from scipy.special import expi
+
+INF = math.inf
+FULL = -1e-9  # a log burden this close to 0 is the whole liver (floating-point tolerance, not a model value)
+
+
+def median_growth_rate(value, primary_site: str, grade: str) -> float:
+    """The median growth rate (per month, log volume) of a primary site and grade; ``value`` reads a parameter."""
+    growth = value(f"tumour.growth_rate_{primary_site}")
+    if grade != "G1":
+        growth *= value(f"tumour.growth_ratio_{grade.lower()}")
+    return growth
+
+
+@dataclass(frozen=True, slots=True)
+class TumourModel:
+    """The parameters of the burden model for one run (read once from the parameter set)."""
+
+    log_reference_burden: float  # log of the burden at which the hazard is ``reference_hazard``
+    reference_hazard: float  # disease-death hazard per month at the reference burden, no extrahepatic disease
+    burden_exponent: float  # beta: the hazard scales with burden ** beta
+    extrahepatic_hazard_ratio: float
+    log_progression_ratio: float  # log of the RECIST volume ratio that defines progression
+    log_detection_burden: float  # log of the smallest burden imaging detects (recurrence threshold)
+    pancreas_hazard_ratio: float = 1.0  # pancreatic primaries die faster at the same burden
+
+    def hazard_scale(self, extrahepatic: bool, pancreas: bool) -> float:
+        """``c`` such that the hazard is ``c * exp(beta * log b)``."""
+        scale = self.reference_hazard * math.exp(-self.burden_exponent * self.log_reference_burden)
+        if pancreas:
+            scale *= self.pancreas_hazard_ratio
+        return scale * self.extrahepatic_hazard_ratio if extrahepatic else scale
+
+
+class TumourState:
+    """One patient's tumour: log burden at an anchor time, the growth rate in force, the line's nadir."""
+
+    __slots__ = ("model", "scale", "beta", "base_growth", "growth", "anchor_time", "anchor_log_burden", "nadir_log_burden")
+
+    def __init__(
+        self, model: TumourModel, log_burden: float, base_growth: float, extrahepatic: bool, pancreas: bool = False, now: float = 0.0
+    ) -> None:
+        self.model = model
+        self.scale = model.hazard_scale(extrahepatic, pancreas)
+        self.beta = model.burden_exponent
+        self.base_growth = base_growth
+        self.growth = base_growth
+        self.anchor_time = now
+        self.anchor_log_burden = min(log_burden, 0.0)
+        self.nadir_log_burden = self.anchor_log_burden
+
+    # ------------------------------------------------------------------ burden over time
+
+    def log_burden(self, now: float) -> float:
+        return min(self.anchor_log_burden + self.growth * (now - self.anchor_time), 0.0)
+
+    def _reanchor(self, now: float) -> float:
+        x = self.log_burden(now)
+        self.anchor_time = now
+        self.anchor_log_burden = x
+        return x
+
+    def start_line(self, now: float, growth_multiplier: float, line_factor: float = 1.0) -> None:
+        """A new line of treatment: its effect on growth holds from now, and its nadir starts at today's burden.
+        ``line_factor`` is the line's own variation of the patient's growth rate (1: none)."""
+        self.nadir_log_burden = self._reanchor(now)
+        self.growth = self.base_growth * growth_multiplier * line_factor
+
+    def shrink(self, now: float, fraction_remaining: float) -> None:
+        """Remove ``1 - fraction_remaining`` of the burden (resection, ablation, embolisation, radiation): a new nadir."""
+        x = self._reanchor(now) + math.log(fraction_remaining)
+        self.anchor_log_burden = x
+        self.nadir_log_burden = min(self.nadir_log_burden, x)
+
+    def leave_residual(self, now: float, fraction_of_detection: float) -> None:
+        """A complete resection or ablation: what remains is microscopic, ``fraction_of_detection`` of the
+        smallest burden imaging sees, and nothing visible is left to measure from."""
+        self._reanchor(now)
+        self.anchor_log_burden = self.model.log_detection_burden + math.log(fraction_of_detection)
+        self.nadir_log_burden = self.anchor_log_burden
+
+    # ------------------------------------------------------------------ observed events
+
+    def time_to_reach(self, now: float, log_level: float) -> float:
+        """Months from ``now`` until the burden reaches ``log_level`` (inf if it never does)."""
+        x = self.log_burden(now)
+        if x >= log_level:
+            return 0.0
+        if self.growth <= 0.0 or log_level > 0.0:
+            return INF
+        return (log_level - x) / self.growth
+
+    def time_to_progression(self, now: float) -> float:
+        """Months until RECIST progression from the line's nadir; disease that fills the liver before the
+        ratio is reached progresses when it fills it."""
+        level = self.nadir_log_burden + self.model.log_progression_ratio
+        if level > 0.0:
+            if self.nadir_log_burden >= FULL:
+                return INF  # a line started with the liver already full sees no further hepatic progression
+            level = 0.0
+        return self.time_to_reach(now, level)
+
+    def time_to_recurrence(self, now: float) -> float:
+        """Months until residual disease after a complete resection becomes visible."""
+        return self.time_to_reach(now, self.model.log_detection_burden)
+
+    # ------------------------------------------------------------------ disease death
+
+    def hazard(self, now: float) -> float:
+        return self.scale * math.exp(self.beta * self.log_burden(now))
+
+    def _growth_until_full(self, x: float) -> tuple[float, float]:
+        """The hazard's exponential rate while the burden grows, and the months until it fills the liver."""
+        if x >= 0.0 or self.growth == 0.0:
+            return 0.0, INF
+        return self.beta * self.growth, (-x / self.growth if self.growth > 0.0 else INF)
+
+    def cumulative_hazard(self, now: float, step: float) -> float:
+        """The disease-death hazard accumulated over ``[now, now + step]``."""
+        if step <= 0.0:
+            return 0.0
+        x = self.log_burden(now)
+        start = self.scale * math.exp(self.beta * x)
+        rate, full = self._growth_until_full(x)
+        growing = min(step, full)
+        if rate == 0.0:
+            total = start * growing
+        else:
+            total = start * math.expm1(rate * growing) / rate
+        if step > full:
+            total += self.scale * (step - full)  # burden at the whole liver: the hazard stays at its ceiling
+        return total
+
+    def time_to_death(self, now: float, exposure: float) -> float:
+        """Months from ``now`` until the accumulated hazard reaches ``exposure`` (inverse of ``cumulative_hazard``)."""
+        x = self.log_burden(now)
+        start = self.scale * math.exp(self.beta * x)
+        if start <= 0.0:
+            return INF
+        rate, full = self._growth_until_full(x)
+        if rate == 0.0:
+            growing_total = start * full
+            if exposure <= growing_total:
+                return exposure / start
+        else:
+            growing_total = start * math.expm1(rate * full) / rate if full < INF else (INF if rate > 0 else start / -rate)
+            if exposure < growing_total:
+                return math.log1p(exposure * rate / start) / rate
+        if full == INF:
+            return INF  # shrinking or static disease whose total remaining hazard is below the exposure
+        return full + (exposure - growing_total) / self.scale
+
+
+EULER_GAMMA = 0.5772156649015329  # the Euler-Mascheroni constant (Ei(u) = gamma + ln|u| + u + ... near 0)
+
+
+class GompertzTumourState(TumourState):
+    """The same tumour with Gompertzian growth: the log burden decays towards the whole liver,
+    ``log b(t) = log b(t0) * exp(-a (t - t0))``, so relative growth slows as the liver fills (growth at
+    10% burden is the same as the exponential law's). Event times stay closed-form except death,
+    which inverts the exponential integral ``Ei`` by a safeguarded Newton iteration."""
+
+    __slots__ = ()
+
+    def __init__(
+        self, model: TumourModel, log_burden: float, base_growth: float, extrahepatic: bool, pancreas: bool = False, now: float = 0.0
+    ) -> None:
+        # The rate constant that gives the exponential law's growth at the reference burden.
+        super().__init__(model, log_burden, base_growth / -model.log_reference_burden, extrahepatic, pancreas, now)
+        self.anchor_log_burden = min(self.anchor_log_burden, FULL)
+        self.nadir_log_burden = self.anchor_log_burden
+
+    def log_burden(self, now: float) -> float:
+        return self.anchor_log_burden * math.exp(-self.growth * (now - self.anchor_time))
+
+    def time_to_reach(self, now: float, log_level: float) -> float:
+        x = self.log_burden(now)
+        if x >= log_level:
+            return 0.0
+        if self.growth <= 0.0 or log_level >= FULL:
+            return INF
+        return math.log(x / log_level) / self.growth
+
+    def time_to_progression(self, now: float) -> float:
+        """Gompertzian disease never fills the liver: progression is the RECIST ratio or never."""
+        return self.time_to_reach(now, self.nadir_log_burden + self.model.log_progression_ratio)
+
+    def cumulative_hazard(self, now: float, step: float) -> float:
+        if step <= 0.0:
+            return 0.0
+        x = self.log_burden(now)
+        rate = self.growth
+        if rate == 0.0 or self.beta == 0.0 or x >= FULL:
+            return self.scale * math.exp(self.beta * x) * step
+        u0 = self.beta * x
+        u1 = u0 * math.exp(-rate * step)
+        return self.scale / rate * (float(expi(u0)) - float(expi(u1)))
+
+    def time_to_death(self, now: float, exposure: float) -> float:
+        x = self.log_burden(now)
+        rate = self.growth
+        if rate == 0.0 or self.beta == 0.0 or x >= FULL:  # no growth left to speak of: a constant hazard
+            return exposure / (self.scale * math.exp(self.beta * x))
+        u0 = self.beta * x
+        target = float(expi(u0)) - rate * exposure / self.scale
+        # Solve Ei(-exp(v)) = target for v = log(-u1) < v0; Ei(-exp(v)) rises with v, with slope exp(-exp(v)).
+        v0 = math.log(-u0)
+        high = v0
+        low = min(v0, target - EULER_GAMMA) - 1.0
+        while float(expi(-math.exp(low))) > target:
+            low -= 10.0
+        v = min(max(target - EULER_GAMMA, low), high)  # the small-|u| approximation as a start
+        for _ in range(100):
+            gap = float(expi(-math.exp(v))) - target
+            if gap > 0.0:
+                high = v
+            else:
+                low = v
+            if abs(gap) <= 1e-13 * (1.0 + abs(target)) or high - low <= 1e-15 * (1.0 + abs(v)):
+                break
+            step = gap / math.exp(-math.exp(v))
+            candidate = v - step
+            v = candidate if low < candidate < high else 0.5 * (low + high)
+        return (v0 - v) / rate

@@ -1,0 +1,143 @@
+"""The burden disease model (issue 16) as a whole: what its structure must show, whatever the fitted values.
+
+Each comparison runs the same patients under both settings (common random numbers), so differences
+are paired; tolerances are standard errors of the paired differences or of the Cox estimate.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from lifelines import CoxPHFitter
+
+from simulator.config import Scenario
+from simulator.experiments.runner import prepare, run_prepared
+
+BURDEN = {"disease.burden_model": 1}
+NO_SURGERY = {"resectable_lt25": 0.0, "resectable_25to50": 0.0, "resectable_gt50": 0.0}
+
+
+def run(strategies, mix, parameters, size=3000, horizon=240.0, seed=16):
+    scenario = Scenario.model_validate(
+        {
+            "name": "burden-test",
+            "seed": seed,
+            "replications": 1,
+            "cohort": {"size": size, "mix": mix},
+            "horizon_months": horizon,
+            "strategies": strategies,
+            "parameters": {**BURDEN, **parameters},
+        }
+    )
+    return run_prepared(prepare(scenario, "burden-test.yaml")).patients
+
+
+def restricted_mean_difference(first: pd.DataFrame, second: pd.DataFrame) -> tuple[float, float]:
+    """Mean paired difference of (horizon-restricted) survival time and its standard error."""
+    a = first.sort_values("patient_id")["os_months"].to_numpy()
+    b = second.sort_values("patient_id")["os_months"].to_numpy()
+    difference = a - b
+    return float(difference.mean()), float(difference.std(ddof=1) / math.sqrt(len(difference)))
+
+
+def test_small_intestinal_primaries_outlive_pancreatic_ones_on_best_supportive_care():
+    """Acceptance 4: the pancreatic vs small-intestinal hazard ratio of death lies inside the population
+    range, Lesén E et al. J Cancer 2019;10(27):6876-87: HR 1.9 (95% CI 1.1-3.3)."""
+    mix = {"primary_small_bowel": 0.5, "primary_pancreas": 0.5, "grade_g2": 0.28, "grade_g3": 0.0, **NO_SURGERY}
+    patients = run(["best-supportive-care"], mix, {}, size=4000)
+    patients = patients[patients["primary_site"].isin(["pancreas", "small_bowel"])]
+    data = pd.DataFrame(
+        {
+            "t": patients["os_months"].to_numpy(),
+            "e": patients["death"].to_numpy(),
+            "pancreas": (patients["primary_site"] == "pancreas").astype(int).to_numpy(),
+        }
+    )
+    fit = CoxPHFitter().fit(data, "t", "e")
+    hazard_ratio = float(np.exp(fit.params_["pancreas"]))
+    assert 1.1 <= hazard_ratio <= 3.3, f"pancreas vs small bowel HR {hazard_ratio:.2f}, published 1.9 (1.1-3.3)"
+
+
+def test_a_drug_prolongs_survival_only_through_the_burden_it_prevents():
+    """Acceptance 5: with every drug's effect on growth set to none, overall survival of the trial arms falls."""
+    mix = {"primary_small_bowel": 0.0, "primary_pancreas": 1.0, "grade_g3": 0.0, **NO_SURGERY}
+    arm = [{"name": "everolimus", "rules": [{"treatment": "everolimus", "when": {"line": 1}}, {"treatment": "best_supportive_care"}]}]
+    with_effect = run(arm, mix, {})
+    without = run(arm, mix, {"everolimus.growth_multiplier": 1.0})
+    gain, standard_error = restricted_mean_difference(with_effect, without)
+    assert gain > 3 * standard_error, f"everolimus gains {gain:.2f} months (SE {standard_error:.2f})"
+    # ... and nothing else changes survival: no count of progressions enters the hazard.
+    placebo = [{"name": "placebo", "rules": [{"treatment": "placebo", "when": {"line": 1}}, {"treatment": "best_supportive_care"}]}]
+    same, _ = restricted_mean_difference(run(placebo, mix, {}), without)
+    assert same == 0.0
+
+
+def test_progressions_alone_do_not_shorten_survival():
+    """The hazard depends on the burden, not on how many progressions were recorded: splitting best
+    supportive care into many lines (each a 'progression') leaves survival unchanged."""
+    mix = {"primary_small_bowel": 1.0, "primary_pancreas": 0.0, **NO_SURGERY}
+    one_line = run([{"name": "bsc", "rules": [{"treatment": "best_supportive_care"}]}], mix, {"tumour.growth_sd_log_within_patient": 0.0})
+    surveillance = run(
+        [{"name": "watch", "rules": [{"treatment": "surveillance", "max_uses": 3}, {"treatment": "best_supportive_care"}]}],
+        mix,
+        {"tumour.growth_sd_log_within_patient": 0.0},
+    )
+    difference, _ = restricted_mean_difference(one_line, surveillance)
+    assert difference == 0.0
+    assert (surveillance["progressions"] >= one_line["progressions"]).all()
+
+
+def cohort_growth(correlation: float, size: int = 20_000):
+    from simulator.core.rng import RandomStreams
+    from simulator.engine.cohort import build_cohort
+    from simulator.params.parameter_set import build_parameter_set
+
+    mix = {"cohort.resectable_lt25": 0.5, "cohort.resectable_25to50": 0.5, "cohort.resectable_gt50": 0.5}
+    params = build_parameter_set({**BURDEN, **mix, "tumour.selection_correlation": correlation})
+    cohort = build_cohort(params, RandomStreams(16, 0), size)
+    z = np.array([p.growth_z for p in cohort])
+    resectable = np.array([p.resectable for p in cohort])
+    return z[resectable], z[~resectable]
+
+
+def test_resectable_patients_are_selected_for_slow_growth():
+    """Selection is separate from treatment effect: with the selection correlation on, resectable patients
+    grow more slowly than unresectable ones at entry; without it, they do not."""
+    for correlation, selected in ((0.5, True), (0.0, False)):
+        resectable, unresectable = cohort_growth(correlation)
+        difference = unresectable.mean() - resectable.mean()
+        standard_error = math.sqrt(resectable.var() / len(resectable) + unresectable.var() / len(unresectable))
+        if selected:
+            assert difference > 3 * standard_error, (correlation, difference, standard_error)
+        else:
+            assert abs(difference) < 3 * standard_error, (correlation, difference, standard_error)
+
+
+def test_selection_makes_resectable_patients_live_longer_without_any_operation():
+    mix = {"resectable_lt25": 0.5, "resectable_25to50": 0.5, "resectable_gt50": 0.5, "extrahepatic": 0.0}
+    gaps = []
+    for correlation in (0.0, 0.8):
+        patients = run(["best-supportive-care"], mix, {"tumour.selection_correlation": correlation}, size=4000)
+        gaps.append(patients[patients["resectable"]]["os_months"].mean() - patients[~patients["resectable"]]["os_months"].mean())
+    assert gaps[1] > gaps[0]
+
+
+def test_hepatic_load_from_a_distribution_sets_each_patients_band():
+    """Scenario vocabulary (issue 16 item 6): a continuous hepatic load instead of the band mix."""
+    from simulator.core.rng import RandomStreams
+    from simulator.engine.cohort import build_cohort
+    from simulator.params.parameter_set import build_parameter_set
+
+    params = build_parameter_set({**BURDEN, "cohort.hepatic_load_median": 0.05, "cohort.hepatic_load_sd_log": 1.0})
+    cohort = build_cohort(params, RandomStreams(16, 0), 20_000)
+    load = np.array([p.hepatic_load for p in cohort])
+    band = np.array([p.burden for p in cohort])
+    assert ((band == "lt25") == (load < 0.25)).all() and ((band == "gt50") == (load >= 0.5)).all()
+    # The median of a log-normal survives the truncation at 1% and 90% (both far in its tails here).
+    share_below = float(np.mean(load <= 0.05))
+    assert abs(share_below - 0.5) < 4 * math.sqrt(0.25 / len(load))
+    # PROMID's split (64 of 85 at or below 10%, Rinke 2017) is what a median of 5% and spread 1 give.
+    expected = 0.5 * (1 + math.erf(math.log(0.10 / 0.05) / math.sqrt(2)))
+    assert abs(float(np.mean(load <= 0.10)) - expected) < 4 * math.sqrt(expected * (1 - expected) / len(load))
