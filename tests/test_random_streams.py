@@ -100,3 +100,14 @@ def test_common_random_numbers_until_strategies_differ():
         .astype(str)
         .equals(after[after["strategy"] == "prrt-after-T"][columns].reset_index(drop=True).astype(str))
     ), "the strategies should differ after T"
+
+
+def test_a_normal_draw_is_the_inverse_cdf_of_the_same_purposes_uniform():
+    from scipy.special import ndtri
+
+    from simulator.core.rng import RandomStreams
+
+    uniforms = RandomStreams(7, 0).for_patient(3)
+    normals = RandomStreams(7, 0).for_patient(3)
+    for _ in range(12):  # past the block into the overflow generator
+        assert normals.normal("tumour.line_growth") == float(ndtri(uniforms.uniform("tumour.line_growth")))

@@ -18,10 +18,14 @@ from __future__ import annotations
 import zlib
 
 import numpy as np
+from scipy.special import ndtri
 
 CHUNK = 256  # patients per block: large enough to amortise generator set-up, small enough to stay in cache
 SLOTS = 8  # uniforms per patient and purpose held in a block; the few who need more use the overflow
 OVERFLOW_SIZE = 64  # uniforms per overflow refill
+# Uniforms are drawn on [0, 1); a normal deviate is taken from them kept this far inside (0, 1), so
+# that a draw of exactly 0 gives a finite deviate (about -7 standard deviations), not -inf.
+UNIFORM_MARGIN = 1e-12
 
 
 def stable_key(name: str) -> int:
@@ -131,6 +135,11 @@ class PatientStreams:
             self._refills[purpose] = refill + 1
             buffer.extend(self._streams.overflow(purpose, self.patient_id, refill))
         return buffer.pop()
+
+    def normal(self, purpose: str) -> float:
+        """A standard-normal deviate from the purpose's next uniform (inverse CDF, so common random
+        numbers carry over)."""
+        return float(ndtri(min(max(self.uniform(purpose), UNIFORM_MARGIN), 1.0 - UNIFORM_MARGIN)))
 
     def bernoulli(self, purpose: str, probability: float) -> bool:
         return self.uniform(purpose) < probability

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special
 
-from ..core.rng import RandomStreams
+from ..core.rng import UNIFORM_MARGIN, RandomStreams
 from ..params.parameter_set import ParameterSet
 from .tumour import median_growth_rate
 
@@ -50,6 +50,11 @@ class Patient:
     # The burden model's latent traits (engine/tumour.py); not patient-table columns.
     hepatic_load: float = 0.0  # share of the liver replaced by tumour at entry
     growth_z: float = 0.0  # the patient's standard-normal growth deviate (positive: faster than the median)
+
+
+def standard_normal(uniforms: np.ndarray) -> np.ndarray:
+    """Standard-normal deviates from uniforms by the inverse CDF (kept inside (0, 1) as core/rng.py does)."""
+    return special.ndtri(np.clip(uniforms, UNIFORM_MARGIN, 1 - UNIFORM_MARGIN))
 
 
 def _categorical(uniforms: np.ndarray, labels: tuple[str, ...], probabilities: list[float]) -> np.ndarray:
@@ -94,7 +99,7 @@ def hepatic_load_from_distribution(params: ParameterSet, uniforms: np.ndarray) -
     """Hepatic load (share of the liver) from the log-normal of ``cohort.hepatic_load_median`` and
     ``cohort.hepatic_load_sd_log``, kept between 10x the detection threshold and the top of the largest band."""
     p = params.value
-    z = special.ndtri(np.clip(uniforms, 1e-12, 1 - 1e-12))
+    z = standard_normal(uniforms)
     load = np.exp(math.log(p("cohort.hepatic_load_median")) + p("cohort.hepatic_load_sd_log") * z)
     return np.clip(load, 10.0 * p("tumour.detection_burden"), BURDEN_BANDS["gt50"][1])
 
@@ -124,7 +129,7 @@ def growth_deviates(
     below = special.ndtr(threshold)
     low = np.where(resectable, below, 0.0)
     high = np.where(resectable, 1.0, below)
-    latent = special.ndtri(np.clip(low + selection * (high - low), 1e-12, 1 - 1e-12))
+    latent = standard_normal(low + selection * (high - low))
     mean = -correlation * latent
     spread = max(math.sqrt(1.0 - correlation**2), 1e-6)
     lowest = np.full(len(uniforms), -np.inf)  # bounds of the deviate itself
@@ -152,7 +157,7 @@ def growth_deviates(
             raise ValueError(f"cohort.progressed_within_months ({within:g}) must exceed cohort.stable_for_months ({stable:g})")
     first = special.ndtr((lowest - mean) / spread)
     last = special.ndtr((highest - mean) / spread)
-    return mean + spread * special.ndtri(np.clip(first + uniforms * (last - first), 1e-12, 1 - 1e-12))
+    return mean + spread * standard_normal(first + uniforms * (last - first))
 
 
 def build_cohort(params: ParameterSet, streams: RandomStreams, size: int, fixed_age: float | None = None, first: int = 0) -> list[Patient]:
@@ -165,7 +170,7 @@ def build_cohort(params: ParameterSet, streams: RandomStreams, size: int, fixed_
     mixes = mix_probabilities(params)
 
     if fixed_age is None:
-        z = special.ndtri(np.clip(u("age"), 1e-12, 1 - 1e-12))
+        z = standard_normal(u("age"))
         age = np.clip(p("cohort.age_mean") + p("cohort.age_sd") * z, p("cohort.age_min"), p("cohort.age_max"))
     else:
         age = np.full(size, float(fixed_age))

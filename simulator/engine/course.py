@@ -14,8 +14,6 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from scipy.special import ndtri
-
 from ..core.events import EventType
 from ..core.process import Waiting
 
@@ -183,20 +181,18 @@ class Course:
         tumour = self.tumour
         assert tumour is not None
         spread = self.model.tumour_line_spread
-        factor = math.exp(spread * ndtri(min(max(self.rs.uniform("tumour.line_growth"), 1e-12), 1 - 1e-12))) if spread > 0 else 1.0
+        factor = math.exp(spread * self.rs.normal("tumour.line_growth")) if spread > 0 else 1.0
         tumour.start_line(self.env.now, growth_multiplier, factor)
         return tumour
 
     def leave_residual_disease(self) -> float:
-        """A complete resection, ablation or transplant under the burden model: the microscopic disease left
-        varies between operations (log-normal around its median, one draw per operation); returns the
-        months until it is visible again."""
-        tumour = self.tumour
-        assert tumour is not None
+        """A complete resection, ablation or transplant under the burden model: a new, untreated line, and
+        microscopic disease left that varies between operations (log-normal around its median, one draw
+        per operation); returns the months until it is visible again."""
+        tumour = self.start_tumour_line(1.0)
         params = self.params
-        spread = params.value("tumour.residual_sd_log")
-        deviate = ndtri(min(max(self.rs.uniform("tumour.residual"), 1e-12), 1 - 1e-12))
-        tumour.leave_residual(self.env.now, params.value("tumour.residual_after_complete_resection") * math.exp(spread * deviate))
+        residual = params.value("tumour.residual_after_complete_resection")
+        tumour.leave_residual(self.env.now, residual * math.exp(params.value("tumour.residual_sd_log") * self.rs.normal("tumour.residual")))
         return tumour.time_to_recurrence(self.env.now)
 
     def die(self, cause: str) -> None:
@@ -226,54 +222,26 @@ class Course:
         """Let ``duration`` months pass unless death or the horizon comes first.
 
         Returns True when the whole duration passed with the patient alive and under follow-up.
-        Symptom relapses that fall inside the wait are recorded on the way.
+        Symptom relapses that fall inside the wait are recorded on the way. Under the burden model the
+        disease hazard follows the growing tumour (``engine/tumour.py``); otherwise it is constant
+        between events (``disease_death_rate``, inlined here: this is the engine's hot path).
         """
-        if self.tumour is not None:
-            return (yield from self._wait_with_tumour(duration))
-        env = self.env
-        horizon = self.horizon
-        end = env.now + duration
-        while True:
-            now = env.now
-            rate = (
-                self.base_rate * self.burden_multiplier * self.hazard_multiplier * self.progression_factor
-            )  # disease_death_rate(), inlined
-            disease_at = now + self.exposure / rate if rate > 0 else INF
-            next_at = min(end, disease_at, self.background_death_at, horizon, self.symptom_relapse_at)
-            step = next_at - now
-            if step > 0:
-                yield env.timeout(step)
-                self.exposure -= rate * step
-            if next_at == disease_at:
-                self.die("disease")
-                return False
-            if next_at == self.background_death_at:
-                self.die("other")
-                return False
-            if next_at == horizon and horizon <= end:
-                self.censor()
-                return False
-            if next_at == self.symptom_relapse_at:
-                self.symptoms_relapse()
-                if next_at < end:
-                    continue
-            return True
-
-    def _wait_with_tumour(self, duration: float) -> Waiting:
-        """``wait`` under the burden model: the disease-death hazard follows the growing burden."""
         env = self.env
         horizon = self.horizon
         tumour = self.tumour
-        assert tumour is not None
         end = env.now + duration
         while True:
             now = env.now
-            disease_at = now + tumour.time_to_death(now, self.exposure)
+            if tumour is None:
+                rate = self.base_rate * self.burden_multiplier * self.hazard_multiplier * self.progression_factor
+                disease_at = now + self.exposure / rate if rate > 0 else INF
+            else:
+                disease_at = now + tumour.time_to_death(now, self.exposure)
             next_at = min(end, disease_at, self.background_death_at, horizon, self.symptom_relapse_at)
             step = next_at - now
             if step > 0:
                 yield env.timeout(step)
-                self.exposure -= tumour.cumulative_hazard(now, step)
+                self.exposure -= rate * step if tumour is None else tumour.cumulative_hazard(now, step)
             if next_at == disease_at:
                 self.die("disease")
                 return False

@@ -50,7 +50,6 @@ class ThermalAblation(Modality):
         if tumour is not None:
             # Ablation of every visible lesion leaves microscopic disease, as a complete resection does.
             now = course.env.now
-            course.start_tumour_line(1.0)
             ttp = now - started + course.leave_residual_disease()
         else:
             ttp = self.time_to_progression(course, "ablation.time_to_progression")

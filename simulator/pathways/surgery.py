@@ -55,13 +55,12 @@ class Hepatectomy(Modality):
         tumour = course.tumour
         if tumour is not None:
             now = course.env.now
-            course.start_tumour_line(1.0)
             if complete:
                 recurrence = course.leave_residual_disease()
                 course.record(EventType.RESPONSE, "no_evidence_of_disease", "complete_resection")
                 ttp = now - started + recurrence
             else:
-                tumour.shrink(now, params.value("hepatectomy.debulking_burden_remaining"))
+                course.start_tumour_line(1.0).shrink(now, params.value("hepatectomy.debulking_burden_remaining"))
                 course.record(EventType.RESPONSE, "debulked", "incomplete_resection")
                 ttp = now - started + tumour.time_to_progression(now)
         elif complete:
@@ -122,7 +121,6 @@ class LiverTransplant(Modality):
         tumour = course.tumour
         if tumour is not None:
             now = course.env.now
-            course.start_tumour_line(1.0)
             recurrence = course.leave_residual_disease()
             course.record(EventType.RESPONSE, "no_evidence_of_disease", "transplant")
             ttp = now - started + recurrence

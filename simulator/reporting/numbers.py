@@ -67,6 +67,9 @@ def _fixed(digits: int, separators: bool = False) -> Callable[[Any], str]:
     return show
 
 
+_whole = _fixed(0, separators=True)
+
+
 def percent(value: Any, digits: int = 1) -> str:
     """A share (0.378) as a percentage: 37.8%."""
     number = _real(value)
@@ -75,12 +78,7 @@ def percent(value: Any, digits: int = 1) -> str:
 
 def count(value: Any) -> str:
     """A count as a whole number with thousands separators (1,500)."""
-    number = _real(value)
-    if number is None:
-        return MISSING
-    if math.isinf(number):
-        return "inf" if number > 0 else "-inf"
-    return f"{int(round(number)):,}"
+    return _whole(value)
 
 
 def value(number: Any, digits: int = 4) -> str:
