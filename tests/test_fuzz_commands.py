@@ -351,7 +351,7 @@ def test_fuzz_seed_folders(tmp_path, capsys, monkeypatch):
 
 SUBPROCESS_SCENARIO = tiny_scenario(cohort={"size": 150}, replications=2, economics={"ceac_wtp_points": 11})
 VARIANTS_SCENARIO = tiny_scenario(cohort={"size": 100}, variants=[{"name": "older", "cohort": {"age": 75}}])
-CAPACITY_SCENARIO = tiny_scenario(
+SMALL_CENTRE_SCENARIO = tiny_scenario(
     name="small-centre",
     cohort={"size": 1},
     horizon_months=60,
@@ -367,7 +367,7 @@ CAPACITY_SCENARIO = tiny_scenario(
 def subprocess_files(tmp_path_factory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("commands")
     files = {}
-    for key, data in (("tiny", SUBPROCESS_SCENARIO), ("variants", VARIANTS_SCENARIO), ("capacity", CAPACITY_SCENARIO)):
+    for key, data in (("tiny", SUBPROCESS_SCENARIO), ("variants", VARIANTS_SCENARIO), ("capacity", SMALL_CENTRE_SCENARIO)):
         files[key] = folder / f"{key}.yaml"
         files[key].write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     return files
@@ -659,10 +659,10 @@ from simulator.experiments.calibrate import MAX_EVALUATIONS, MAX_LATIN_HYPERCUBE
 from simulator.experiments.capacity_search import MAX_CAPACITY_STEPS, MAX_TARGET_WAIT_DAYS, SessionConfig, most_sessions  # noqa: E402
 from simulator.io import read_yaml  # noqa: E402
 
-CAPACITY_SCENARIO = ROOT / "scenarios" / "capacity-constrained.yaml"
+CAPACITY_FILE = ROOT / "scenarios" / "capacity-constrained.yaml"
 # --min-sessions/--max-sessions: the most sessions a week the search can build from the resource's schedule
 THEATRE_SESSIONS = most_sessions(
-    [SessionConfig.model_validate(s) for s in read_yaml(CAPACITY_SCENARIO)["capacity"]["resources"]["theatre"]["schedule"]]
+    [SessionConfig.model_validate(s) for s in read_yaml(CAPACITY_FILE)["capacity"]["resources"]["theatre"]["schedule"]]
 )
 from simulator.experiments.compare import PRECISION_MIN_REPLICATIONS  # noqa: E402
 from simulator.experiments.execution import MAX_WORKERS  # noqa: E402
