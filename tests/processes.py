@@ -1,5 +1,5 @@
 """Helpers of the tests that run nelm-sim in real processes (signals, concurrent writers, file-size limits):
-start a command, wait for it, and find what it may have left beside its output folder."""
+start a command, wait for it, hold it still, and find what it may have left beside its output folder."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from .conftest import ROOT
@@ -77,3 +78,51 @@ def hidden_leftovers(folder: Path) -> list[str]:
     return sorted(
         str(p.relative_to(folder)) for p in folder.rglob(".*") if ".partial-" in p.name or ".old-" in p.name or p.name.endswith(".lock")
     )
+
+
+def file_size_limit(limit: int) -> Callable[[], None]:
+    """A child's setup: files of at most ``limit`` bytes (RLIMIT_FSIZE), which fail as a full disk does."""
+
+    def apply() -> None:
+        import resource
+
+        default_interrupt_handling()
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return apply
+
+
+@contextmanager
+def holder_stopped(process: subprocess.Popen, lock_path: Path) -> Iterator[None]:
+    """Within the block, ``process`` holds its destination (it has made ``lock_path``) and is stopped
+    (SIGSTOP), however short its work: a second command meets the holder every time."""
+    wait_for(lock_path.exists, process, "the command to hold its destination")
+    process.send_signal(signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        process.send_signal(signal.SIGCONT)
+
+
+def waiting_for_a_lock(pid: int) -> bool:
+    """Whether process ``pid`` is blocked on a file lock (a `->` line of /proc/locks)."""
+    lines = Path("/proc/locks").read_text(encoding="utf-8").splitlines()
+    return any(len(words) > 5 and words[1] == "->" and words[5] == str(pid) for words in map(str.split, lines))
+
+
+def processes_mentioning(text: str, settle_seconds: float = 5.0) -> list[int]:
+    """Live processes whose command line contains ``text`` (forked workers carry their parent's), after
+    giving stopped workers a moment to exit."""
+    deadline = time.monotonic() + settle_seconds
+    while True:
+        found = []
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    if text in (entry / "cmdline").read_bytes().decode("utf-8", "replace"):
+                        found.append(int(entry.name))
+                except OSError:
+                    continue
+        if not found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)

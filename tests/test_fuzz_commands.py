@@ -16,12 +16,14 @@ file lost. Seeds are fixed: every run of the suite tries the same cases.
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 import random
 import re
 import shutil
 import signal
+import sys
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -49,7 +51,7 @@ from simulator.config import (
 from simulator.experiments.runner import prepare
 
 from .conftest import ROOT, tiny_scenario
-from .processes import checkpoint, finish, hidden_leftovers, lock, staging, start
+from .processes import checkpoint, file_size_limit, finish, hidden_leftovers, lock, staging, start
 
 FUZZ_SETTINGS = {
     "derandomize": True,
@@ -434,9 +436,8 @@ def interrupt_once(command: str, files: dict[str, Path], folder: Path, delay: fl
     if command != "psa":
         assert not checkpoint(out).exists(), context
     assert not out.exists() or complete(command, out), context  # a folder is whole or absent
-    known = known_signal_bug(done, out, command)
-    if known:
-        return {"outcome": known, "phase": phase}
+    if killed_while_starting(done, out, folder):
+        return {"outcome": "killed by SIGTERM while the interpreter started", "phase": phase}
     assert "internal error" not in done.stderr, context
     if done.returncode in FINISHED.get(command, {0}):
         assert complete(command, out), context
@@ -449,20 +450,10 @@ def interrupt_once(command: str, files: dict[str, Path], folder: Path, delay: fl
     return {"outcome": "130", "phase": phase}
 
 
-def known_signal_bug(done, out: Path, command: str) -> str | None:
-    """Outcomes of the known, not yet fixed bugs (see test_ctrl_c_during_a_lazy_import_is_an_interruption
-    and the report of issue 19): tallied in the summary line instead of failing the fuzz run. Each still
-    leaves no staging folder, no lock file and no half-written folder (checked before)."""
-    lines = done.stderr.splitlines()
-    if done.returncode == 1 and len(lines) == 1 and "internal error: ImportError" in lines[0]:
-        return "KNOWN BUG: internal error ImportError (signal during a lazy import)"
-    if done.returncode == -signal.SIGINT and len(lines) == 1 and lines[0].startswith("nelm-sim: interrupted"):
-        return "KNOWN BUG: interrupted line, then killed by SIGINT (-2) at exit"
-    if done.returncode < 0 and not lines and complete(command, out):
-        return "KNOWN BUG: finished, then killed by the signal during interpreter exit"
-    if done.returncode < 0 and not lines and not out.exists():
-        return "KNOWN BUG: killed by the signal before nelm-sim handles it (interpreter start)"
-    return None
+def killed_while_starting(done, out: Path, folder: Path) -> bool:
+    """A SIGTERM that arrives while the interpreter starts, before nelm-sim's first line runs, ends the
+    process as it ends any program (-15, nothing printed); nothing has been written yet, which is checked."""
+    return done.returncode == -signal.SIGTERM and not done.stderr and not out.exists() and hidden_leftovers(folder) == []
 
 
 def run_signal_fuzz(tmp_path: Path, files: dict[str, Path], per_command: int) -> Counter:
@@ -507,24 +498,52 @@ def test_fuzz_signals_in_every_phase(tmp_path, subprocess_files, capsys):
     assert stats["130"] >= len(SIGNAL_COMMANDS)
 
 
-@pytest.mark.xfail(strict=True, reason="cli.main reports an ImportError caused by Ctrl-C during a lazy import as an internal error")
-def test_ctrl_c_during_a_lazy_import_is_an_interruption(monkeypatch, tmp_path, capsys):
-    """Seen by the signal fuzzer: a SIGINT or SIGTERM that lands while a command imports a C extension
-    (numpy, pandas, ...) becomes `ImportError: initialization failed`, and the user gets `internal error`
-    and exit status 1 instead of `interrupted` and 130. Reproduced here without timing: the import
-    fails the way the extension's initialisation does when KeyboardInterrupt is raised inside it."""
+EXTENSION_STAND_IN = """
+import os
+import signal
+
+try:
+    os.kill(os.getpid(), {signum})
+    for _ in range(100_000):  # bytecode, where Python runs a signal handler
+        pass
+except KeyboardInterrupt:
+    raise ImportError("initialization failed") from None  # as a C extension reports an interrupted initialisation
+INITIALISED = True
+"""
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_during_a_lazy_import_waits_for_the_import_and_then_interrupts(stop, monkeypatch, tmp_path, capsys):
+    """Seen by the signal fuzzer: a SIGINT or SIGTERM that landed while a command imported a C extension
+    (numpy, pandas, ...) became `ImportError: initialization failed`, and the user got `internal error`
+    and exit status 1 instead of `interrupted` and 130. The signal now waits for the import to end. Without
+    timing: the command imports a module that signals its own process while it initialises, and fails as
+    an extension does if the signal interrupts it; the command then waits, and the interruption ends it."""
+    import importlib
+    import sys
+
     import simulator.commands.run as run_command
 
-    def interrupted_import(*args, **kwargs):
-        try:
-            raise KeyboardInterrupt
-        except KeyboardInterrupt:
-            raise ImportError("initialization failed")  # noqa: B904 - as the extension module does
+    name = f"extension_stand_in_{stop.name.lower()}"
+    (tmp_path / f"{name}.py").write_text(EXTENSION_STAND_IN.format(signum=int(stop)), encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    imported = []
 
-    monkeypatch.setattr(run_command, "run_file", interrupted_import)
-    status = main(["run", str(ROOT / "scenarios" / "baseline.yaml"), "--out", str(tmp_path / "out")])
+    def import_then_work(*args, **kwargs):
+        imported.append(importlib.import_module(name))
+        time.sleep(60)  # only the interruption ends this early
+
+    monkeypatch.setattr(run_command, "run_file", import_then_work)
+    began = time.monotonic()
+    try:
+        status = main(["run", str(ROOT / "scenarios" / "baseline.yaml"), "--out", str(tmp_path / "out")])
+    finally:
+        sys.modules.pop(name, None)
     err = capsys.readouterr().err
-    assert status == 130 and err.startswith("nelm-sim: interrupted"), err
+    assert status == 130 and err.startswith("nelm-sim: interrupted") and len(err.splitlines()) == 1, err
+    assert imported and imported[0].INITIALISED  # the import finished whole
+    assert time.monotonic() - began < 30, "the interruption waited for the command instead of the import"
+    assert not (tmp_path / "out").exists()
 
 
 # --------------------------------------------------------------------------------------------
@@ -533,16 +552,6 @@ def test_ctrl_c_during_a_lazy_import_is_an_interruption(monkeypatch, tmp_path, c
 
 DISK_COMMANDS = ("run", "compare", "psa", "scenarios")
 DISK_LIMITS = (2_000, 8_000, 30_000, 100_000, 400_000, 50_000_000)  # bytes per file: a few KB to past every output
-
-
-def file_size_limit(limit: int):
-    def apply() -> None:
-        import resource
-
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
-
-    return apply
 
 
 def disk_once(command: str, files: dict[str, Path], folder: Path, limit: int) -> str:
@@ -819,8 +828,36 @@ def test_every_numeric_option_is_covered():
     assert len(OPTION_CASES) >= 200
 
 
+_PARSED: dict[tuple, object] = {}
+
+
+@pytest.fixture
+def yaml_parsed_once(monkeypatch):
+    """Each file parsed once for the whole category, then handed out as a copy: a command re-reads the
+    bundled strategy library at every scenario it prepares, and calibrate reads each seed scenario more
+    than once; the parse is not what these cases try, and it was most of their time. A file is known by
+    its path, size and modification time, so a changed one is parsed again."""
+    import simulator.io as io_module
+
+    real = io_module.read_yaml
+
+    def read_once(path, what="scenario"):
+        try:
+            stat = Path(path).stat()
+        except OSError:
+            return real(path, what)
+        key = (os.path.abspath(path), what, stat.st_size, stat.st_mtime_ns)
+        if key not in _PARSED:
+            _PARSED[key] = real(path, what)  # an error is raised each time, never kept
+        return copy.deepcopy(_PARSED[key])
+
+    for module in list(sys.modules.values()):  # every module that imported it by name; later imports find io's
+        if getattr(module, "__name__", "").startswith("simulator") and getattr(module, "read_yaml", None) is real:
+            monkeypatch.setattr(module, "read_yaml", read_once)
+
+
 @pytest.mark.parametrize(("command", "option", "text", "accepted"), OPTION_CASES)
-def test_option_at_and_beyond_its_limits(command, option, text, accepted, tmp_path, capsys, monkeypatch):
+def test_option_at_and_beyond_its_limits(command, option, text, accepted, tmp_path, capsys, monkeypatch, yaml_parsed_once):
     import simulator.engine.model
     from simulator.experiments.execution import Execution
 

@@ -257,3 +257,63 @@ def test_a_signal_just_after_the_staging_folder_is_made_leaves_nothing(tmp_path,
         signal.signal(signal.SIGTERM, previous)
     assert made and not any(os.path.exists(folder) for folder in made)
     assert [p.name for p in tmp_path.iterdir() if p.name != ".out.lock"] == []  # the lock file is kept by design
+
+
+def test_a_signal_between_the_two_renames_of_a_forced_replacement_leaves_the_new_folder_whole(tmp_path, monkeypatch):
+    """--force replaces an old folder in two renames (the old one aside, the new one in its place). A
+    SIGTERM between them used to leave no folder at the destination and the old output hidden in
+    `.out.old-*`, removed later as stale: both renames now finish before the interruption is raised."""
+    import signal
+    from pathlib import Path
+
+    from simulator import io
+
+    out = tmp_path / "out"
+    with io.atomic_folder(out, force=False) as staging:
+        (staging / "result.csv").write_text("old\n", encoding="utf-8")
+    real_replace = os.replace
+    retired = []
+
+    def replace_then_signal(source, target):
+        real_replace(source, target)
+        if Path(target).name == "old":  # the old folder has just been moved aside
+            retired.append(target)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setattr(io.os, "replace", replace_then_signal)
+    try:
+        with pytest.raises(KeyboardInterrupt), io.sigterm_as_interrupt():
+            with io.atomic_folder(out, force=True) as staging:
+                (staging / "result.csv").write_text("new\n", encoding="utf-8")
+    finally:
+        io.release_destinations()
+    assert retired, "the replacement never moved the old folder aside: the test shows nothing"
+    assert (out / "result.csv").read_text(encoding="utf-8") == "new\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no .out.old-*, .out.partial-* or lock
+
+
+def test_a_failed_second_rename_of_a_forced_replacement_puts_the_old_folder_back(tmp_path, monkeypatch):
+    import errno
+    from pathlib import Path
+
+    from simulator import io
+
+    out = tmp_path / "out"
+    with io.atomic_folder(out, force=False) as staging:
+        (staging / "result.csv").write_text("old\n", encoding="utf-8")
+    real_replace = os.replace
+
+    def second_rename_fails(source, target):
+        if Path(source).name.startswith(".out.partial-"):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real_replace(source, target)
+
+    monkeypatch.setattr(io.os, "replace", second_rename_fails)
+    try:
+        with pytest.raises(OSError, match="No space left"):
+            with io.atomic_folder(out, force=True) as staging:
+                (staging / "result.csv").write_text("new\n", encoding="utf-8")
+    finally:
+        io.release_destinations()
+    assert (out / "result.csv").read_text(encoding="utf-8") == "old\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
