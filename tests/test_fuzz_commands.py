@@ -364,14 +364,14 @@ def run_seed_fuzz(tmp_path: Path, capsys, monkeypatch, per_kind: int) -> Counter
     return stats
 
 
-def test_fuzz_seed_folders_quick(tmp_path, capsys, monkeypatch):
+def test_fuzz_seed_folders_quick(tmp_path, capsys, monkeypatch, yaml_parsed_once):
     stats = run_seed_fuzz(tmp_path, capsys, monkeypatch, per_kind=1)
     with capsys.disabled():
         print(summary("seed folders (quick)", stats))
 
 
 @pytest.mark.slow
-def test_fuzz_seed_folders(tmp_path, capsys, monkeypatch):
+def test_fuzz_seed_folders(tmp_path, capsys, monkeypatch, yaml_parsed_once):
     stats = run_seed_fuzz(tmp_path, capsys, monkeypatch, per_kind=8)
     with capsys.disabled():
         print(summary("seed folders", stats))
