@@ -408,20 +408,20 @@ def _inside_import(frame: FrameType | None) -> bool:
 class _InterruptAfterImport:
     """A signal that arrived while the main thread was importing, sent to it again once the import is over.
 
-    KeyboardInterrupt raised inside an import leaves a half-initialised module behind: a C extension
-    reports it as ImportError, and CPython remembers the interrupt as unhandled and ends the process
-    by SIGINT (-2) whatever status the command returns. So the signal waits, polled from a thread
-    (the main thread may be blocked in a wait that only a signal to it ends)."""
+    KeyboardInterrupt raised inside an import leaves a half-initialised module behind, and a C
+    extension reports it as `ImportError: initialization failed` instead of an interruption. So the
+    signal waits, polled from a thread (the main thread may be blocked in a wait that only a signal
+    sent to it ends)."""
 
     def __init__(self) -> None:
         self._guard = threading.Lock()
-        self._armed = False
+        self._armed: int | None = None  # the signal waiting for the import to end
 
     def schedule(self, signum: int) -> None:
         with self._guard:
-            if self._armed:
+            if self._armed is not None:
                 return
-            self._armed = True
+            self._armed = signum
         main = threading.main_thread()
         threading.Thread(target=self._resend_when_imported, args=(main.ident, signum), daemon=True).start()
 
@@ -429,16 +429,18 @@ class _InterruptAfterImport:
         while True:
             time.sleep(IMPORT_POLL_SECONDS)
             with self._guard:
-                if not self._armed:
+                if self._armed is None:
                     return
                 if not _inside_import(sys._current_frames().get(main_ident)):
-                    self._armed = False
+                    self._armed = None
                     signal.pthread_kill(main_ident, signum)
                     return
 
-    def cancel(self) -> None:
+    def cancel(self) -> int | None:
+        """Stop waiting; the signal that was still waiting, if any."""
         with self._guard:
-            self._armed = False
+            waiting, self._armed = self._armed, None
+        return waiting
 
 
 @contextmanager
@@ -465,6 +467,8 @@ def sigterm_as_interrupt() -> Iterator[None]:
     try:
         yield
     finally:
-        later.cancel()
+        waiting = later.cancel()
         for number, handler in previous.items():
             signal.signal(number, handler)
+        if waiting is not None and callable(previous.get(waiting)):  # the block ended before the import did: not lost
+            previous[waiting](waiting, None)
