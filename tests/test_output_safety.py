@@ -341,3 +341,29 @@ def test_a_capacity_run_whose_tables_hold_text_columns_prints_only_its_own_lines
     status = main(["run", str(path), "--out", str(tmp_path / "out"), "--workers", "1", "--quiet"])
     err = capsys.readouterr().err
     assert status == 0 and err == "", err
+
+
+def test_a_signal_waiting_for_an_import_when_the_block_ends_reaches_the_handler_outside_it(tmp_path, monkeypatch):
+    """psa holds signals in a block inside main's: one that arrived during an import and was still
+    waiting for it to end when the inner block ended must reach main's handler, not be dropped."""
+    import importlib
+    import signal
+    import sys
+
+    from simulator import io
+
+    (tmp_path / "signals_itself.py").write_text(
+        "import os, signal\nos.kill(os.getpid(), signal.SIGTERM)\nfor _ in range(1000):\n    pass\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    received = []
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: received.append(signum))
+    monkeypatch.setattr(io, "IMPORT_POLL_SECONDS", 60.0)  # the block ends long before the poll would resend it
+    try:
+        with io.sigterm_as_interrupt():
+            importlib.import_module("signals_itself")
+            assert received == []  # held while importing, and the import finished
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        sys.modules.pop("signals_itself", None)
+    assert received == [signal.SIGTERM]
