@@ -392,14 +392,17 @@ def write_file_atomic(path: Path, text: str) -> None:
 
 # How often a signal that arrived during an import looks again whether the import has ended.
 IMPORT_POLL_SECONDS = 0.005
-_IMPORT_MACHINERY = ("importlib._bootstrap", "_frozen_importlib")
+# Code a KeyboardInterrupt must not land in: the import machinery (a module being imported, C extensions
+# too, whose initialisation calls back into Python through it), and the start of a worker process, whose
+# fork runs Python callbacks (os.register_at_fork) that ignore exceptions: the interruption was printed
+# as "Exception ignored" and lost, and the command went on to the end.
+_NOT_TO_INTERRUPT = ("importlib._bootstrap", "_frozen_importlib", "multiprocessing.popen_")
 
 
 def _inside_import(frame: FrameType | None) -> bool:
-    """Whether ``frame`` runs below the import machinery: a module being imported, C extensions too
-    (their initialisation calls back into Python through it)."""
+    """Whether ``frame`` runs below an import or a process start (_NOT_TO_INTERRUPT)."""
     while frame is not None:
-        if str(frame.f_globals.get("__name__", "")).startswith(_IMPORT_MACHINERY):
+        if str(frame.f_globals.get("__name__", "")).startswith(_NOT_TO_INTERRUPT):
             return True
         frame = frame.f_back
     return False

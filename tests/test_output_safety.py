@@ -367,3 +367,32 @@ def test_a_signal_waiting_for_an_import_when_the_block_ends_reaches_the_handler_
         signal.signal(signal.SIGTERM, previous)
         sys.modules.pop("signals_itself", None)
     assert received == [signal.SIGTERM]
+
+
+def test_a_signal_while_a_worker_process_starts_interrupts_once_it_has_started():
+    """Seen by the signal fuzz (compare, SIGINT while it started its workers): the signal was handled in
+    a callback that os.fork runs in the parent (logging's lock release), where exceptions are ignored; it
+    printed "Exception ignored ... KeyboardInterrupt" and the command ran on to exit 0."""
+    import multiprocessing
+    import signal
+    import time
+
+    from simulator import io
+
+    armed = [True]
+
+    def signal_after_fork() -> None:
+        if armed:  # once: the callback stays registered for the rest of the session
+            armed.clear()
+            os.kill(os.getpid(), signal.SIGINT)
+            for _ in range(10_000):  # bytecode, where Python runs a signal handler
+                pass
+
+    os.register_at_fork(after_in_parent=signal_after_fork)
+    worker = multiprocessing.get_context("fork").Process(target=int)
+    began = time.monotonic()
+    with pytest.raises(KeyboardInterrupt), io.sigterm_as_interrupt():
+        worker.start()
+        time.sleep(20)  # only the interruption ends this early
+    worker.join()
+    assert not armed and time.monotonic() - began < 10
