@@ -96,7 +96,7 @@ def file_size_limit(limit: int) -> Callable[[], None]:
 def holder_stopped(process: subprocess.Popen, lock_path: Path) -> Iterator[None]:
     """Within the block, ``process`` holds its destination (it has made ``lock_path``) and is stopped
     (SIGSTOP), however short its work: a second command meets the holder every time."""
-    wait_for(lock_path.exists, process, "the command to hold its destination")
+    wait_for(lambda: lock_path.exists() and holding_a_lock(process.pid), process, "the command to hold its destination")
     process.send_signal(signal.SIGSTOP)
     try:
         yield
@@ -104,10 +104,18 @@ def holder_stopped(process: subprocess.Popen, lock_path: Path) -> Iterator[None]
         process.send_signal(signal.SIGCONT)
 
 
+def _file_locks() -> list[list[str]]:
+    return [line.split() for line in Path("/proc/locks").read_text(encoding="utf-8").splitlines()]
+
+
+def holding_a_lock(pid: int) -> bool:
+    """Whether process ``pid`` holds a file lock (its lock file exists before the lock is taken)."""
+    return any(len(words) > 4 and words[1] != "->" and words[4] == str(pid) for words in _file_locks())
+
+
 def waiting_for_a_lock(pid: int) -> bool:
     """Whether process ``pid`` is blocked on a file lock (a `->` line of /proc/locks)."""
-    lines = Path("/proc/locks").read_text(encoding="utf-8").splitlines()
-    return any(len(words) > 5 and words[1] == "->" and words[5] == str(pid) for words in map(str.split, lines))
+    return any(len(words) > 5 and words[1] == "->" and words[5] == str(pid) for words in _file_locks())
 
 
 def processes_mentioning(text: str, settle_seconds: float = 5.0) -> list[int]:
