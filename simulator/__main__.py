@@ -1,3 +1,28 @@
-from .cli import main
+"""The `nelm-sim` program: its console script and `python -m simulator`."""
 
-raise SystemExit(main())
+import os
+import signal
+
+INTERRUPTED_EXIT_STATUS = 130  # 128 + SIGINT, as shells report a program stopped by Ctrl-C
+
+
+def _stopped_while_starting(signum, frame) -> None:  # noqa: ARG001 - the signal handler signature
+    # Nothing has been read or written yet: stop at once, with the line the program gives.
+    os.write(2, b"nelm-sim: interrupted; no output folder was written\n")
+    os._exit(INTERRUPTED_EXIT_STATUS)
+
+
+def program() -> None:
+    """Import the command line and run it; a SIGINT or SIGTERM while the imports run ends the program
+    with one line (Python would print a KeyboardInterrupt traceback, or die by SIGTERM)."""
+    held = [number for number in (signal.SIGINT, signal.SIGTERM) if signal.getsignal(number) != signal.SIG_IGN]
+    previous = {number: signal.signal(number, _stopped_while_starting) for number in held}
+    from .cli import script
+
+    for number, handler in previous.items():
+        signal.signal(number, handler)
+    script()
+
+
+if __name__ == "__main__":
+    program()

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import warnings
 from pathlib import Path
+from typing import NoReturn
 
 from . import __version__
 from .errors import ScenarioWarning, UserInputError
@@ -800,5 +802,18 @@ def main(argv: list[str] | None = None) -> int:
         release_destinations()
 
 
+def script() -> NoReturn:
+    """The program once imported (simulator/__main__.py): the command, then an exit that no signal turns
+    into death by that signal. Once main() has returned, the folder is whole or
+    absent and its lock released; SIGINT or SIGTERM during the interpreter's exit (atexit handlers,
+    worker threads joined, modules torn down) would only replace the command's exit status."""
+    try:
+        status = main()
+    finally:  # also after --help, --version or a usage error, which end in SystemExit
+        for number in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(number, signal.SIG_IGN)
+    sys.exit(status)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())
+    script()

@@ -19,9 +19,11 @@ import signal
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import yaml
@@ -285,10 +287,7 @@ def atomic_folder(destination: Path, force: bool) -> Iterator[Path]:
             )
         _check_destination(destination, force)
         if destination.exists():
-            retired = Path(tempfile.mkdtemp(prefix=f".{destination.name}.old-", dir=destination.parent))
-            os.replace(destination, retired / "old")
-            os.replace(staging, destination)
-            shutil.rmtree(retired, ignore_errors=True)
+            _replace_folder(destination, staging)
         else:
             try:
                 os.rename(staging, destination)  # never replaces a folder that appeared since the check
@@ -307,6 +306,25 @@ def atomic_folder(destination: Path, force: bool) -> Iterator[Path]:
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+def _replace_folder(destination: Path, staging: Path) -> None:
+    """Put ``staging`` in the place of the folder at ``destination`` (--force). Two renames, the old
+    folder first moved into a hidden one beside it: a signal between them would leave the destination
+    missing and the old output hidden (and later removed as stale), so signals wait until both are done."""
+    retired: Path | None = None
+    try:
+        with _interrupts_deferred():
+            retired = Path(tempfile.mkdtemp(prefix=f".{destination.name}.old-", dir=destination.parent))
+            os.replace(destination, retired / "old")
+            try:
+                os.replace(staging, destination)
+            except OSError:
+                os.replace(retired / "old", destination)  # the previous output back where it was
+                raise
+    finally:
+        if retired is not None:
+            shutil.rmtree(retired, ignore_errors=True)
 
 
 @contextmanager
@@ -372,20 +390,88 @@ def write_file_atomic(path: Path, text: str) -> None:
         raise
 
 
+# How often a signal that arrived during an import looks again whether the import has ended.
+IMPORT_POLL_SECONDS = 0.005
+# Code a KeyboardInterrupt must not land in: the import machinery (a module being imported, C extensions
+# too, whose initialisation calls back into Python through it), and the start of a worker process, whose
+# fork runs Python callbacks (os.register_at_fork) that ignore exceptions: the interruption was printed
+# as "Exception ignored" and lost, and the command went on to the end.
+_NOT_TO_INTERRUPT = ("importlib._bootstrap", "_frozen_importlib", "multiprocessing.popen_")
+
+
+def _inside_import(frame: FrameType | None) -> bool:
+    """Whether ``frame`` runs below an import or a process start (_NOT_TO_INTERRUPT)."""
+    while frame is not None:
+        if str(frame.f_globals.get("__name__", "")).startswith(_NOT_TO_INTERRUPT):
+            return True
+        frame = frame.f_back
+    return False
+
+
+class _InterruptAfterImport:
+    """A signal that arrived while the main thread was importing, sent to it again once the import is over.
+
+    KeyboardInterrupt raised inside an import leaves a half-initialised module behind, and a C
+    extension reports it as `ImportError: initialization failed` instead of an interruption. So the
+    signal waits, polled from a thread (the main thread may be blocked in a wait that only a signal
+    sent to it ends)."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._armed: int | None = None  # the signal waiting for the import to end
+
+    def schedule(self, signum: int) -> None:
+        with self._guard:
+            if self._armed is not None:
+                return
+            self._armed = signum
+        main = threading.main_thread()
+        threading.Thread(target=self._resend_when_imported, args=(main.ident, signum), daemon=True).start()
+
+    def _resend_when_imported(self, main_ident: int, signum: int) -> None:
+        while True:
+            time.sleep(IMPORT_POLL_SECONDS)
+            with self._guard:
+                if self._armed is None:
+                    return
+                if not _inside_import(sys._current_frames().get(main_ident)):
+                    self._armed = None
+                    signal.pthread_kill(main_ident, signum)
+                    return
+
+    def cancel(self) -> int | None:
+        """Stop waiting; the signal that was still waiting, if any."""
+        with self._guard:
+            waiting, self._armed = self._armed, None
+        return waiting
+
+
 @contextmanager
 def sigterm_as_interrupt() -> Iterator[None]:
     """Within the block, SIGTERM raises KeyboardInterrupt as Ctrl-C does, so that `kill` stops a run as
-    cleanly (workers shut down, staging folder removed, checkpoint kept). Only the main thread can
-    install a signal handler; elsewhere the block runs unchanged."""
+    cleanly (workers shut down, staging folder removed, checkpoint kept); neither signal interrupts an
+    import: it takes effect as the import ends. Only the main thread can install a signal handler;
+    elsewhere the block runs unchanged."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    later = _InterruptAfterImport()
 
-    def _interrupt(signum, frame):  # noqa: ARG001 - the signal handler signature
+    def _interrupt(signum: int, frame: FrameType | None) -> None:
+        if _inside_import(frame):
+            later.schedule(signum)
+            return
+        later.cancel()
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, _interrupt)
+    # A signal the process was started with ignored (a background job's SIGINT) stays ignored.
+    held = [number for number in (signal.SIGINT, signal.SIGTERM) if signal.getsignal(number) != signal.SIG_IGN]
+    previous = {number: signal.signal(number, _interrupt) for number in held}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        waiting = later.cancel()
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        if waiting is not None and callable(previous.get(waiting)):  # the block ended before the import did: not lost
+            previous[waiting](waiting, None)

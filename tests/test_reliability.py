@@ -3,11 +3,9 @@ real signals, real concurrent writers."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -15,54 +13,30 @@ import yaml
 
 from simulator.cli import main
 
-from .conftest import ROOT, tiny_scenario
+from .conftest import tiny_scenario
+from .processes import (
+    START_TIMEOUT_SECONDS,
+    default_interrupt_handling,
+    environment,
+    file_size_limit,
+    finish,
+    holder_stopped,
+    lock,
+    processes_mentioning,
+    staging,
+    start,
+    wait_for,
+    waiting_for_a_lock,
+)
 
-START_TIMEOUT_SECONDS = 60  # import and start of a subprocess, generous for a loaded CI machine
-POLL_SECONDS = 0.002
 # Big enough that the write phase (figures, report) lasts long enough to be caught while it runs.
 SLOW = tiny_scenario(cohort={"size": 300}, replications=2, strategies=["surgery-first", "systemic-first", "best-supportive-care"])
 
 
-LONG_RUN_PATIENTS = "15000"  # a first command still running while a second starts (several seconds)
-
-
-def _default_interrupt_handling() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
-def _start(args: list[str], cwd: Path) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    return subprocess.Popen(
-        [sys.executable, "-m", "simulator", *args],
-        cwd=cwd,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        preexec_fn=_default_interrupt_handling,
-    )
-
-
-def _wait_for(condition, process: subprocess.Popen, what: str) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_SECONDS
-    while not condition():
-        assert process.poll() is None, f"the command ended before {what}: {process.stderr.read()}"
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(POLL_SECONDS)
-
-
-def _finish(process: subprocess.Popen) -> subprocess.CompletedProcess:
-    try:
-        stdout, stderr = process.communicate(timeout=START_TIMEOUT_SECONDS * 3)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
-
-
-def _staging(out: Path) -> list[Path]:
-    return sorted(out.parent.glob(f".{out.name}.partial-*")) + sorted(out.parent.glob(f".{out.name}.old-*"))
+@pytest.fixture
+def small_scenario(write_scenario) -> Path:
+    """For tests whose command is held still while it holds its destination: its work need not last."""
+    return write_scenario(tiny_scenario(cohort={"size": 20}), "small.yaml")
 
 
 @pytest.fixture
@@ -75,57 +49,44 @@ def slow_scenario(tmp_path) -> Path:
 @pytest.mark.slow
 def test_a_folder_that_appears_at_out_while_writing_is_never_deleted(slow_scenario, tmp_path):
     out = tmp_path / "mine"
-    process = _start(["compare", str(slow_scenario), "--workers", "1", "--quiet", "--out", str(out)], tmp_path)
-    _wait_for(lambda: bool(_staging(out)), process, "the write phase")
+    process = start(["compare", str(slow_scenario), "--workers", "1", "--quiet", "--out", str(out)], tmp_path)
+    wait_for(lambda: bool(staging(out)), process, "the write phase")
     out.mkdir()
     (out / "thesis.txt").write_text("precious", encoding="utf-8")
-    done = _finish(process)
+    done = finish(process)
     assert (out / "thesis.txt").read_text(encoding="utf-8") == "precious"
     assert done.returncode == 2, done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and str(out) in lines[0] and "Traceback" not in done.stderr, done.stderr
-    assert _staging(out) == []
+    assert staging(out) == []
 
 
 @pytest.mark.slow
-def test_a_second_command_writing_to_the_same_out_is_refused_naming_the_holder(slow_scenario, tmp_path):
+def test_a_second_command_writing_to_the_same_out_is_refused_naming_the_holder(small_scenario, tmp_path):
     out = tmp_path / "same"
-    first = _start(
-        ["run", str(slow_scenario), "--workers", "1", "--quiet", "--seed", "1", "--patients", LONG_RUN_PATIENTS, "--out", str(out)],
-        tmp_path,
-    )
-    lock = out.parent / f".{out.name}.lock"
-    _wait_for(lock.exists, first, "the first command to hold the destination")
-    second = subprocess.run(
-        [sys.executable, "-m", "simulator", "run", str(slow_scenario), "--quiet", "--seed", "2", "--out", str(out)],
-        cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        capture_output=True,
-        text=True,
-        timeout=START_TIMEOUT_SECONDS,
-    )
-    assert first.poll() is None, "the first command ended before the second tried: the test shows nothing"
+    first = start(["run", str(small_scenario), "--workers", "1", "--quiet", "--seed", "1", "--out", str(out)], tmp_path)
+    with holder_stopped(first, lock(out)):  # it holds the destination for as long as the second needs
+        second = finish(start(["run", str(small_scenario), "--quiet", "--seed", "2", "--out", str(out)], tmp_path))
     assert second.returncode == 2, second.stderr
     lines = second.stderr.strip().splitlines()
     assert len(lines) == 1 and str(out) in lines[0] and f"pid {first.pid}" in lines[0] and "--wait" in lines[0], lines
-    done = _finish(first)
+    done = finish(first)
     assert done.returncode == 0, done.stderr
-    assert (out / "summary.csv").exists() and _staging(out) == []
+    manifest = yaml.safe_load((out / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["seed"] == 1 and staging(out) == []
 
 
 @pytest.mark.slow
-def test_wait_queues_behind_the_holder_and_then_writes(slow_scenario, tmp_path):
+def test_wait_queues_behind_the_holder_and_then_writes(small_scenario, tmp_path):
     out = tmp_path / "queued"
-    first = _start(
-        ["run", str(slow_scenario), "--workers", "1", "--quiet", "--seed", "1", "--patients", LONG_RUN_PATIENTS, "--out", str(out)],
-        tmp_path,
-    )
-    _wait_for((out.parent / f".{out.name}.lock").exists, first, "the first command to hold the destination")
-    second = _start(
-        ["run", str(slow_scenario), "--workers", "1", "--quiet", "--seed", "2", "--force", "--wait", "--out", str(out)], tmp_path
-    )
-    assert _finish(first).returncode == 0
-    waited = _finish(second)
+    first = start(["run", str(small_scenario), "--workers", "1", "--quiet", "--seed", "1", "--out", str(out)], tmp_path)
+    with holder_stopped(first, lock(out)):
+        second = start(
+            ["run", str(small_scenario), "--workers", "1", "--quiet", "--seed", "2", "--force", "--wait", "--out", str(out)], tmp_path
+        )
+        wait_for(lambda: waiting_for_a_lock(second.pid), second, "the second command to queue for the destination")
+    assert finish(first).returncode == 0
+    waited = finish(second)
     assert waited.returncode == 0, waited.stderr
     manifest = yaml.safe_load((out / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["seed"] == 2  # the second run's folder, written after the first finished
@@ -139,38 +100,85 @@ def test_sigterm_stops_every_command_cleanly(slow_scenario, tmp_path, command, p
     args = [command, str(slow_scenario), "--quiet", "--out", str(out)]
     if command != "scenarios":
         args += ["--workers", "2"]
-    process = _start(args, tmp_path)
+    process = start(args, tmp_path)
     if phase == "writing":
-        _wait_for(lambda: bool(_staging(out)), process, "the write phase")
+        wait_for(lambda: bool(staging(out)), process, "the write phase")
     else:
-        _wait_for((out.parent / f".{out.name}.lock").exists, process, "the command to start")
+        wait_for(lock(out).exists, process, "the command to start")
     process.send_signal(signal.SIGTERM)
-    done = _finish(process)
+    done = finish(process)
     if done.returncode == 0:
         pytest.skip("the command finished before the signal arrived")
     assert done.returncode == 130, done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "interrupted" in lines[0] and "Traceback" not in done.stderr, done.stderr
-    assert not out.exists() and _staging(out) == []
-    assert _processes_mentioning(str(out)) == [], "worker processes outlived the command"
+    assert not out.exists() and staging(out) == []
+    assert processes_mentioning(str(out)) == [], "worker processes outlived the command"
 
 
-def _processes_mentioning(text: str, settle_seconds: float = 5.0) -> list[int]:
-    """Live processes whose command line contains ``text`` (forked workers carry their parent's), after
-    giving stopped workers a moment to exit."""
-    deadline = time.monotonic() + settle_seconds
-    while True:
-        found = []
-        for entry in Path("/proc").iterdir():
-            if entry.name.isdigit():
-                try:
-                    if text in (entry / "cmdline").read_bytes().decode("utf-8", "replace"):
-                        found.append(int(entry.name))
-                except OSError:
-                    continue
-        if not found or time.monotonic() > deadline:
-            return found
-        time.sleep(0.05)
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_during_the_interpreters_exit_keeps_the_commands_exit_status(stop, tmp_path):
+    """A finished command died by a SIGINT or SIGTERM that arrived while the interpreter exited (status
+    -2 or -15 instead of its own, or a traceback from an exit handler): the program ignores both once the
+    command has returned. The signal is sent by the first exit handler to run (the last registered)."""
+    program = "\n".join(
+        [
+            "import atexit, os, sys",
+            "from simulator.cli import script",
+            f"atexit.register(os.kill, os.getpid(), {int(stop)})",
+            "sys.argv = ['nelm-sim']",  # no command: the help, and exit status 2
+            "script()",
+        ]
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", program],
+        cwd=tmp_path,
+        env=environment(),
+        capture_output=True,
+        text=True,
+        timeout=START_TIMEOUT_SECONDS,
+        preexec_fn=default_interrupt_handling,
+    )
+    assert done.returncode == 2 and done.stderr == "", (done.returncode, done.stderr)
+    assert "usage: nelm-sim" in done.stdout
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_while_the_program_imports_its_command_line_is_one_line_and_130(stop, tmp_path):
+    """Before the command line is imported, Python's own handling applied: a KeyboardInterrupt traceback
+    for SIGINT, death by SIGTERM. The signal is sent as the program imports PyYAML."""
+    program = "\n".join(
+        [
+            "import builtins, os, sys",
+            "real_import = builtins.__import__",
+            "def importing(name, *args, **kwargs):",
+            "    if name == 'yaml' and 'yaml' not in sys.modules:",
+            f"        os.kill(os.getpid(), {int(stop)})",
+            "    return real_import(name, *args, **kwargs)",
+            "builtins.__import__ = importing",
+            "sys.argv = ['nelm-sim', '--version']",
+            "from simulator.__main__ import program",
+            "program()",
+        ]
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", program],
+        cwd=tmp_path,
+        env=environment(),
+        capture_output=True,
+        text=True,
+        timeout=START_TIMEOUT_SECONDS,
+        preexec_fn=default_interrupt_handling,
+    )
+    assert done.returncode == 130 and done.stderr == "nelm-sim: interrupted; no output folder was written\n", (done.returncode, done.stderr)
+    assert done.stdout == ""  # stopped before --version was read
+
+
+def test_the_console_script_is_that_program():
+    from importlib.metadata import entry_points
+
+    (program,) = entry_points(group="console_scripts", name="nelm-sim")
+    assert program.value == "simulator.__main__:program"
 
 
 def test_stale_staging_folders_of_the_destination_are_removed_and_reported(write_scenario, tmp_path, capsys):
@@ -190,16 +198,6 @@ def test_stale_staging_folders_of_the_destination_are_removed_and_reported(write
     assert not any(p.exists() for p in stale) and (theirs / "notes.txt").exists()
 
 
-def _file_size_limit(limit: int):
-    def apply() -> None:
-        import resource
-
-        _default_interrupt_handling()
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
-
-    return apply
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("command", ["run", "psa"])
 def test_a_file_size_limit_is_one_line_naming_the_path_and_nothing_half_written(slow_scenario, tmp_path, command):
@@ -208,20 +206,11 @@ def test_a_file_size_limit_is_one_line_naming_the_path_and_nothing_half_written(
     args = [command, str(slow_scenario), "--workers", "1", "--quiet", "--out", str(out)]
     if command == "psa":
         args += ["--draws", "3", "--patients", "40"]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run(
-        [sys.executable, "-m", "simulator", *args],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=START_TIMEOUT_SECONDS * 3,
-        preexec_fn=_file_size_limit(4096),
-    )
+    done = finish(start(args, tmp_path, preexec_fn=file_size_limit(4096)))
     assert done.returncode == 1, done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "could not write (File too large)" in lines[0] and str(tmp_path) in lines[0], lines
     assert "internal error" not in lines[0] and "Traceback" not in done.stderr
     if command == "psa":
         assert "--resume" in lines[0]
-    assert not out.exists() and _staging(out) == []
+    assert not out.exists() and staging(out) == []
