@@ -319,11 +319,6 @@ def test_a_failed_second_rename_of_a_forced_replacement_puts_the_old_folder_back
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="commands/output.py csv_text: DataFrame.replace([inf, -inf], nan) on an object column raises pandas' downcasting "
-    "FutureWarning (stderr of a successful run, issue 19 item 16); found by the capacity fuzz, output.py is not this branch's",
-)
 def test_a_capacity_run_whose_tables_hold_text_columns_prints_only_its_own_lines(write_scenario, tmp_path, capsys):
     path = write_scenario(
         tiny_scenario(

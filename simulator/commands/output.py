@@ -6,6 +6,7 @@ The folder itself is written atomically by ``io.atomic_folder``.
 
 from __future__ import annotations
 
+import math
 import os
 import platform
 import re
@@ -147,7 +148,13 @@ def csv_text(frame: pd.DataFrame, float_format: str = CSV_FLOAT_FORMAT, currency
     """A table as CSV text, with unit-suffixed headers (money in ``currency``). A value that is not defined
     or not reached (a median survival not reached before the horizon, an interval from a single
     replication) is an empty cell, never inf or NaN."""
-    frame = frame.replace([np.inf, -np.inf], np.nan)
+    frame = frame.copy()
+    for column in frame.columns:
+        values = frame[column]
+        if pd.api.types.is_float_dtype(values):
+            frame[column] = values.replace([np.inf, -np.inf], np.nan)
+        elif values.dtype == object:  # text beside numbers: only the infinite numbers go (no dtype change)
+            frame[column] = values.map(lambda v: np.nan if isinstance(v, float) and math.isinf(v) else v)
     return frame.to_csv(index=False, float_format=float_format, header=csv_headers(list(frame.columns), currency))
 
 

@@ -11,6 +11,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+# Legends without a location go top right rather than "best": "best" searches every figure for its
+# emptiest corner and warns ("can be slow") when that search is slow, which depends on the machine's
+# load, so the same run printed a warning on a busy machine only.
+matplotlib.rcParams["legend.loc"] = "upper right"
+
 DPI = 110
 
 
