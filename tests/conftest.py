@@ -60,3 +60,14 @@ def regression_run(tmp_path_factory):
         return runs[name]
 
     return _run
+
+
+@pytest.fixture
+def interrupt_as_a_user_has():
+    """A suite started in the background (`make test &`, some CI runners) inherits SIGINT ignored, and an
+    in-process test that sends itself SIGINT then sees nothing: give it Python's default for the test."""
+    import signal
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)

@@ -545,7 +545,9 @@ INITIALISED = True
 
 
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-def test_a_signal_during_a_lazy_import_waits_for_the_import_and_then_interrupts(stop, monkeypatch, tmp_path, capsys):
+def test_a_signal_during_a_lazy_import_waits_for_the_import_and_then_interrupts(
+    stop, monkeypatch, tmp_path, capsys, interrupt_as_a_user_has
+):
     """Seen by the signal fuzzer: a SIGINT or SIGTERM that landed while a command imported a C extension
     (numpy, pandas, ...) became `ImportError: initialization failed`, and the user got `internal error`
     and exit status 1 instead of `interrupted` and 130. The signal now waits for the import to end. Without
@@ -633,10 +635,28 @@ WRITER_COMMANDS = ("run", "compare", "psa", "dsa", "scenarios")
 # The CSVs of each command's folder (of the small runs above): a folder holds exactly one command's.
 CSVS_OF = {
     "run": {"economics.csv", "icer.csv", "patients.csv", "summary.csv", "survival.csv"},
-    "compare": {"comparison.csv", "patients.csv", "replications.csv", "state_occupancy.csv", "symptom_control.csv"},
-    "psa": {"ceac.csv", "evpi.csv", "icer.csv", "psa.csv", "psa_parameters.csv", "psa_summary.csv"},
+    "compare": {
+        "comparison.csv",
+        "economics.csv",
+        "icer.csv",
+        "patients.csv",
+        "replications.csv",
+        "state_occupancy.csv",
+        "symptom_control.csv",
+    },
+    "psa": {
+        "ceac.csv",
+        "evpi.csv",
+        "icer.csv",
+        "psa.csv",
+        "psa_costs.csv",
+        "psa_effects.csv",
+        "psa_parameters.csv",
+        "psa_strategies.csv",
+        "psa_summary.csv",
+    },
     "dsa": {"dsa.csv", "economics.csv", "icer.csv", "tornado.csv"},
-    "scenarios": {"comparison.csv", "scenarios.csv", "survival.csv", "variants.csv"},
+    "scenarios": {"comparison.csv", "economics.csv", "scenarios.csv", "survival.csv", "variants.csv"},
 }
 
 

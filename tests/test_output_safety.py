@@ -364,7 +364,7 @@ def test_a_signal_waiting_for_an_import_when_the_block_ends_reaches_the_handler_
     assert received == [signal.SIGTERM]
 
 
-def test_a_signal_while_a_worker_process_starts_interrupts_once_it_has_started():
+def test_a_signal_while_a_worker_process_starts_interrupts_once_it_has_started(interrupt_as_a_user_has):
     """Seen by the signal fuzz (compare, SIGINT while it started its workers): the signal was handled in
     a callback that os.fork runs in the parent (logging's lock release), where exceptions are ignored; it
     printed "Exception ignored ... KeyboardInterrupt" and the command ran on to exit 0."""
