@@ -134,3 +134,16 @@ def processes_mentioning(text: str, settle_seconds: float = 5.0) -> list[int]:
         if not found or time.monotonic() > deadline:
             return found
         time.sleep(0.05)
+
+
+def run_program(lines: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    """``python -c`` of ``lines`` with the project importable and SIGINT as a user has it."""
+    return subprocess.run(
+        [sys.executable, "-c", "\n".join(lines)],
+        cwd=cwd,
+        env=environment(),
+        capture_output=True,
+        text=True,
+        timeout=START_TIMEOUT_SECONDS,
+        preexec_fn=default_interrupt_handling,
+    )

@@ -4,8 +4,6 @@ real signals, real concurrent writers."""
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,14 +13,12 @@ from simulator.cli import main
 
 from .conftest import tiny_scenario
 from .processes import (
-    START_TIMEOUT_SECONDS,
-    default_interrupt_handling,
-    environment,
     file_size_limit,
     finish,
     holder_stopped,
     lock,
     processes_mentioning,
+    run_program,
     staging,
     start,
     wait_for,
@@ -121,23 +117,15 @@ def test_a_signal_during_the_interpreters_exit_keeps_the_commands_exit_status(st
     """A finished command died by a SIGINT or SIGTERM that arrived while the interpreter exited (status
     -2 or -15 instead of its own, or a traceback from an exit handler): the program ignores both once the
     command has returned. The signal is sent by the first exit handler to run (the last registered)."""
-    program = "\n".join(
+    done = run_program(
         [
             "import atexit, os, sys",
             "from simulator.cli import script",
             f"atexit.register(os.kill, os.getpid(), {int(stop)})",
             "sys.argv = ['nelm-sim']",  # no command: the help, and exit status 2
             "script()",
-        ]
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", program],
-        cwd=tmp_path,
-        env=environment(),
-        capture_output=True,
-        text=True,
-        timeout=START_TIMEOUT_SECONDS,
-        preexec_fn=default_interrupt_handling,
+        ],
+        tmp_path,
     )
     assert done.returncode == 2 and done.stderr == "", (done.returncode, done.stderr)
     assert "usage: nelm-sim" in done.stdout
@@ -147,7 +135,7 @@ def test_a_signal_during_the_interpreters_exit_keeps_the_commands_exit_status(st
 def test_a_signal_while_the_program_imports_its_command_line_is_one_line_and_130(stop, tmp_path):
     """Before the command line is imported, Python's own handling applied: a KeyboardInterrupt traceback
     for SIGINT, death by SIGTERM. The signal is sent as the program imports PyYAML."""
-    program = "\n".join(
+    done = run_program(
         [
             "import builtins, os, sys",
             "real_import = builtins.__import__",
@@ -159,16 +147,8 @@ def test_a_signal_while_the_program_imports_its_command_line_is_one_line_and_130
             "sys.argv = ['nelm-sim', '--version']",
             "from simulator.__main__ import program",
             "program()",
-        ]
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", program],
-        cwd=tmp_path,
-        env=environment(),
-        capture_output=True,
-        text=True,
-        timeout=START_TIMEOUT_SECONDS,
-        preexec_fn=default_interrupt_handling,
+        ],
+        tmp_path,
     )
     assert done.returncode == 130 and done.stderr == "nelm-sim: interrupted; no output folder was written\n", (done.returncode, done.stderr)
     assert done.stdout == ""  # stopped before --version was read

@@ -72,6 +72,16 @@ def economics_view(comparison: Comparison, tables: tuple[pd.DataFrame, pd.DataFr
     )
 
 
+def economics_report_parts(comparison: Comparison, economics: tuple[pd.DataFrame, pd.DataFrame] | None, staging: Path) -> dict:
+    """build_report's economics section and CHEERS checklist of a comparison's folder (none without economics)."""
+    if economics is None:
+        return {"economics_section": "", "cheers": None}
+    return {
+        "economics_section": economics_section(economics_view(comparison, economics)),
+        "cheers": lambda page: cheers_section(page, folder_files(staging)),
+    }
+
+
 def write_comparison_folder(
     comparison: Comparison,
     destination: Path,
@@ -110,8 +120,7 @@ def write_comparison_folder(
             cohort,
             context,
             capacity_section=capacity_section,
-            economics_section=economics_section(economics_view(comparison, economics)) if economics is not None else "",
-            cheers=(lambda page: cheers_section(page, folder_files(staging))) if economics is not None else None,
+            **economics_report_parts(comparison, economics, staging),
         )
         (staging / "report.html").write_text(report, encoding="utf-8")
         if xlsx:

@@ -13,10 +13,9 @@ from ..experiments.variants import DEFAULT_METRIC, Progress, ScenarioAnalysis, c
 from ..io import atomic_folder, check_destination, write_json
 from ..outcomes.cohort import cohort_characteristics
 from ..reporting.comparison_figures import write_figures
-from ..reporting.economics_report import cheers_section, economics_section, folder_files
 from ..reporting.html_report import build_report, scenario_analysis_section
 from ..reporting.variant_figures import write_variant_figures
-from .compare import comparison_economics, economics_view, report_context, write_results_workbook
+from .compare import comparison_economics, economics_report_parts, report_context, write_results_workbook
 from .output import manifest, output_folder, resolved_yaml, write_capacity_outputs, write_csv
 
 
@@ -58,8 +57,7 @@ def write_scenarios_folder(
             context,
             scenario_section=section,
             capacity_section=capacity_section,
-            economics_section=economics_section(economics_view(base, economics)) if economics is not None else "",
-            cheers=(lambda page: cheers_section(page, folder_files(staging))) if economics is not None else None,
+            **economics_report_parts(base, economics, staging),
         )
         (staging / "report.html").write_text(report, encoding="utf-8")
         if xlsx:
