@@ -349,3 +349,35 @@ def test_run_report_and_printed_icers(run_outcome):
         assert f"{numbers.money(row.icer)} vs {row.reference}" in printed, "run prints each frontier ICER"
     for row in icer.itertuples():
         assert row.strategy in printed.split("ICERs along the efficiency frontier")[1]
+
+
+@pytest.mark.slow
+def test_psa_of_the_baseline_scenario_reports_every_section(tmp_path):
+    """Acceptance criterion 3 as written: `nelm-sim psa scenarios/baseline.yaml` (a few draws of a few
+    patients) writes a report with the base-case ICER table, the CE plane, CEAC, EVPI, costs by
+    category, QALY shortfall and the 28 CHEERS 2022 items."""
+    from .conftest import ROOT
+
+    out = tmp_path / "psa"
+    _cli(
+        [
+            "psa",
+            str(ROOT / "scenarios" / "baseline.yaml"),
+            "--draws",
+            "3",
+            "--patients",
+            "12",
+            "--workers",
+            "1",
+            "--quiet",
+            "--out",
+            str(out),
+        ]
+    )
+    report = (out / "report.html").read_text(encoding="utf-8")
+    for section in ("he-incremental", "he-ce-plane", "he-ceac", "he-evpi", "he-costs-by-category", "he-severity"):
+        assert f'id="{section}"' in report, section
+    icer = read_csv(out / "icer.csv")
+    incremental = report[report.index('id="he-incremental"') : report.index('id="he-nmb"')]
+    assert all(f"<td>{name}</td>" in incremental for name in icer["strategy"])
+    assert [int(n) for n in re.findall(r'<tr id="cheers-(\d+)">', report)] == list(range(1, 29))
