@@ -2,8 +2,9 @@
 targets, seed and validation scenarios, strategies) ship as package data and are found through
 importlib.resources, never through the current folder.
 
-The package is built as a wheel's contents are (setuptools' build_py, from pyproject.toml's package data,
-into a folder of its own), then run from a folder outside the checkout with only that copy importable.
+The package is built as a wheel (pip wheel, offline: no build isolation) from a copy of the sources, the
+wheel is installed with pip into a folder of its own, and the commands run from a folder outside the
+checkout with only that installation of the package importable.
 """
 
 from __future__ import annotations
@@ -22,8 +23,6 @@ from simulator.reporting.seed_figures import SEED_FIGURES
 
 from .conftest import ROOT
 
-BUILD = "from setuptools import setup; setup()"
-
 
 def data_files(package: Path) -> set[str]:
     """Every file of the package that is not Python source or bytecode, relative to the package."""
@@ -36,19 +35,25 @@ def data_files(package: Path) -> set[str]:
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> Path:
-    """The package as a wheel holds it: pyproject.toml's packages and package data, built from a copy of
-    the sources (so the checkout gets no build/ or egg-info) into a folder of its own."""
+    """The package as `pip install` of its wheel leaves it: the wheel is built from a copy of the sources
+    (so the checkout gets no build/ or egg-info) and installed into a folder of its own."""
     source = tmp_path_factory.mktemp("source")
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(ROOT / name, source / name)
     shutil.copytree(ROOT / "simulator", source / "simulator", ignore=shutil.ignore_patterns("__pycache__"))
-    library = tmp_path_factory.mktemp("installed")
+    wheels = tmp_path_factory.mktemp("wheels")
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--no-input"]
     done = subprocess.run(
-        [sys.executable, "-c", BUILD, "-q", "build_py", "--build-lib", str(library)],
-        cwd=source,
+        [*pip, "wheel", "--no-deps", "--no-build-isolation", "--wheel-dir", str(wheels), str(source)],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    [wheel] = wheels.glob("nelm_sim-*.whl")
+    library = tmp_path_factory.mktemp("installed")
+    done = subprocess.run(
+        [*pip, "install", "--no-deps", "--no-index", "--target", str(library), str(wheel)], capture_output=True, text=True, timeout=300
     )
     assert done.returncode == 0, done.stderr
     return library
@@ -83,9 +88,9 @@ def test_outside_the_checkout_the_built_copy_is_the_one_imported(built, tmp_path
 
 @pytest.mark.slow
 def test_calibrate_check_runs_from_any_folder(built, tmp_path):
-    done = _outside(built, tmp_path, "calibrate", "--check", "--patients", "20", "--workers", "1", "--quiet", "--out", "checked")
+    done = _outside(built, tmp_path, "calibrate", "--check", "--patients", "200", "--workers", "1", "--quiet", "--out", "checked")
     table = pd.read_csv(tmp_path / "checked" / "calibration.csv")
-    # With 20 patients per arm some targets miss, which makes the exit status 1; it ran all the same.
+    # With 200 patients per arm some targets miss, which makes the exit status 1; it ran all the same.
     assert done.returncode == (0 if table["pass"].all() else 1), done.stderr
     assert set(table["target"]) == {t.id for t in load_targets().targets}
     validation = pd.read_csv(tmp_path / "checked" / "validation.csv")
@@ -94,7 +99,7 @@ def test_calibrate_check_runs_from_any_folder(built, tmp_path):
 
 @pytest.mark.slow
 def test_reproduce_runs_from_any_folder(built, tmp_path):
-    done = _outside(built, tmp_path, "reproduce", "--patients", "20", "--workers", "1", "--quiet", "--out", "figures")
+    done = _outside(built, tmp_path, "reproduce", "--patients", "200", "--workers", "1", "--quiet", "--out", "figures")
     assert done.returncode == 0, done.stderr
     drawn = {path.name for path in (tmp_path / "figures").glob("*.png")}
     studies = {t.scenario for t in load_validation_targets().targets}
