@@ -73,21 +73,28 @@ def km_median(durations, events) -> float:
     return float(fit_km(durations, events, "arm").median_survival_time_)
 
 
-def site_hazard_ratio(overrides: dict, patients: int) -> float:
-    mix = {"primary_small_bowel": 0.5, "primary_pancreas": 0.5, "grade_g2": 0.28, "grade_g3": 0.0}
-    mix |= {"resectable_lt25": 0.0, "resectable_25to50": 0.0, "resectable_gt50": 0.0}
+NO_ONE_RESECTABLE = {"resectable_lt25": 0.0, "resectable_25to50": 0.0, "resectable_gt50": 0.0}
+
+
+def simulate(name: str, seed: int, size: int, mix: dict, horizon: float, strategies: list, overrides: dict) -> pd.DataFrame:
+    """The patient table of a population the fit builds itself (one replication)."""
     scenario = Scenario.model_validate(
         {
-            "name": "site-gradient",
-            "seed": 2019,
+            "name": name,
+            "seed": seed,
             "replications": 1,
-            "cohort": {"size": 2 * patients, "mix": mix},
-            "horizon_months": 180,
-            "strategies": ["best-supportive-care"],
+            "cohort": {"size": size, "mix": mix},
+            "horizon_months": horizon,
+            "strategies": strategies,
             "parameters": overrides,
         }
     )
-    frame = run_prepared(prepare(scenario, "site-gradient.yaml")).patients
+    return run_prepared(prepare(scenario, f"{name}.yaml")).patients
+
+
+def site_hazard_ratio(overrides: dict, patients: int) -> float:
+    mix = {"primary_small_bowel": 0.5, "primary_pancreas": 0.5, "grade_g2": 0.28, "grade_g3": 0.0, **NO_ONE_RESECTABLE}
+    frame = simulate("site-gradient", 2019, 2 * patients, mix, 180, ["best-supportive-care"], overrides)
     frame = frame[frame["primary_site"].isin(["pancreas", "small_bowel"])]
     data = pd.DataFrame({"t": frame["os_months"].to_numpy(), "e": frame["death"].to_numpy()})
     data["pancreas"] = (frame["primary_site"] == "pancreas").astype(int).to_numpy()
@@ -102,7 +109,7 @@ MATCHED_IAT_ARM = ("fig2b-iat-median-os", "mayo2011-matched-iat-arm")
 
 def matched_iat_arm(seed: cal.SeedScenario) -> cal.SeedScenario:
     scenario = seed.scenario
-    mix = {**scenario.cohort.mix, "resectable_lt25": 0.0, "resectable_25to50": 0.0, "resectable_gt50": 0.0}
+    mix = {**scenario.cohort.mix, **NO_ONE_RESECTABLE}
     cohort = scenario.cohort.model_copy(update={"mix": mix})
     strategies = [s for s in scenario.strategies if s.name == "iat-first"]
     arm = scenario.model_copy(update={"name": MATCHED_IAT_ARM[1], "cohort": cohort, "strategies": strategies})
@@ -118,20 +125,9 @@ ABLATION_ROW = "ablation median DFS (Akyildiz 2010; the hazard-ratio model's inp
 
 
 def ablation_dfs(overrides: dict, patients: int) -> float:
-    mix = {"extrahepatic": 0.0, "burden_25to50": 0.0, "burden_gt50": 0.0}
-    mix |= {"resectable_lt25": 0.0, "resectable_25to50": 0.0, "resectable_gt50": 0.0}
-    scenario = Scenario.model_validate(
-        {
-            "name": "ablation-dfs",
-            "seed": 2010,
-            "replications": 1,
-            "cohort": {"size": patients, "mix": mix},
-            "horizon_months": 120,
-            "strategies": [{"name": "ablation-first", "rules": [{"treatment": "ablation", "max_uses": 1}]}],
-            "parameters": overrides,
-        }
-    )
-    frame = run_prepared(prepare(scenario, "ablation-dfs.yaml")).patients
+    mix = {"extrahepatic": 0.0, "burden_25to50": 0.0, "burden_gt50": 0.0, **NO_ONE_RESECTABLE}
+    strategies = [{"name": "ablation-first", "rules": [{"treatment": "ablation", "max_uses": 1}]}]
+    frame = simulate("ablation-dfs", 2010, patients, mix, 120, strategies, overrides)
     return km_median(frame["pfs1_months"], frame["pfs1_event"])
 
 

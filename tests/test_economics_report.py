@@ -36,18 +36,18 @@ from simulator.reporting.economics_report import (
 )
 from simulator.reporting.exports import PARAMETERS_SHEET, WORKBOOK, WORKBOOK_TABLES
 
-ROOT = Path(__file__).resolve().parents[1]
+from .conftest import ROOT, tiny_scenario
+
 TEMPLATES = ROOT / "simulator" / "reporting" / "templates"
 STRATEGIES = ["surgery-first", "systemic-first", "best-supportive-care"]
-SCENARIO = {
-    "name": "he-report",
-    "description": "Three strategies on a tiny cohort for the health-economics report's tests.",
-    "seed": 5,
-    "replications": 2,
-    "cohort": {"size": 15},
-    "horizon_months": 120,
-    "strategies": STRATEGIES,
-}
+SCENARIO = tiny_scenario(
+    name="he-report",
+    description="Three strategies on a tiny cohort for the health-economics report's tests.",
+    seed=5,
+    replications=2,
+    cohort={"size": 15},
+    strategies=STRATEGIES,
+)
 
 
 def _cli(arguments: list[str]) -> str:
@@ -356,8 +356,6 @@ def test_psa_of_the_baseline_scenario_reports_every_section(tmp_path):
     """Acceptance criterion 3 as written: `nelm-sim psa scenarios/baseline.yaml` (a few draws of a few
     patients) writes a report with the base-case ICER table, the CE plane, CEAC, EVPI, costs by
     category, QALY shortfall and the 28 CHEERS 2022 items."""
-    from .conftest import ROOT
-
     out = tmp_path / "psa"
     _cli(
         [

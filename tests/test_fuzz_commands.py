@@ -108,14 +108,7 @@ def summary(name: str, stats: Counter) -> str:
 # --------------------------------------------------------------------------------------------
 # 1. Capacity arrivals and resources at the edges
 
-CAPACITY_BASE = {
-    "name": "edges",
-    "seed": 5,
-    "replications": 1,
-    "cohort": {"size": 1},
-    "horizon_months": 24,
-    "strategies": ["surgery-first"],
-}
+CAPACITY_BASE = tiny_scenario(name="edges", seed=5, cohort={"size": 1}, horizon_months=24, strategies=["surgery-first"])
 RUN_BUDGET = 150  # expected arrivals of a file that is run: fast, but enough to fill queues
 _PARAMS = None
 

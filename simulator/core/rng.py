@@ -144,15 +144,8 @@ class PatientStreams:
 
     def uniform(self, purpose: str) -> float:
         buffer = self._buffers.get(purpose)
-        if buffer is None:
-            rows = self._chunk_rows.get(purpose)
-            if rows is None:
-                rows = self._streams.reversed_rows(purpose, self._chunk)
-            buffer = self._buffers[purpose] = rows[self._row].copy()
-        if not buffer:
-            refill = self._refills.get(purpose, 0)
-            self._refills[purpose] = refill + 1
-            buffer.extend(self._streams.overflow(purpose, self.patient_id, refill))
+        if not buffer:  # the hot path is one lookup and a pop; filling is _fill's
+            buffer = self._fill(purpose, purpose, buffer, self._streams.reversed_rows)
         return buffer.pop()
 
     def normal(self, purpose: str) -> float:
@@ -160,17 +153,24 @@ class PatientStreams:
         numbers carry over). A purpose is drawn either as uniforms or as normals, never both."""
         key = purpose + NORMAL_SUFFIX
         buffer = self._buffers.get(key)
+        if not buffer:
+            buffer = self._fill(key, purpose, buffer, self._streams.reversed_normal_rows, normal=True)
+        return buffer.pop()
+
+    def _fill(self, key: str, purpose: str, buffer: list[float] | None, rows_of, normal: bool = False) -> list[float]:
+        """The buffer ``key`` with draws in it: the patient's row of its chunk's block the first time, then
+        the purpose's overflow (as normal deviates for a normal purpose)."""
         if buffer is None:
             rows = self._chunk_rows.get(key)
             if rows is None:
-                rows = self._streams.reversed_normal_rows(purpose, self._chunk)
+                rows = rows_of(purpose, self._chunk)
             buffer = self._buffers[key] = rows[self._row].copy()
         if not buffer:
             refill = self._refills.get(key, 0)
             self._refills[key] = refill + 1
             uniforms = self._streams.overflow(purpose, self.patient_id, refill)
-            buffer.extend(to_normal(np.array(uniforms)).tolist())
-        return buffer.pop()
+            buffer.extend(to_normal(np.array(uniforms)).tolist() if normal else uniforms)
+        return buffer
 
     def bernoulli(self, purpose: str, probability: float) -> bool:
         return self.uniform(purpose) < probability
