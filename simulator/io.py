@@ -23,7 +23,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from types import FrameType
+from types import CodeType, FrameType
 from typing import Any
 
 import yaml
@@ -153,12 +153,23 @@ def claim_destination(destination: Path) -> None:
         return
     destination.parent.mkdir(parents=True, exist_ok=True)
     path = lock_file(destination)
-    while True:
+    while not _try_claim(destination, path):
+        if WAIT_FOR_DESTINATION["wait"]:
+            _wait_for_holder(path)
+    _remove_stale_staging(destination)
+
+
+def _try_claim(destination: Path, path: Path) -> bool:
+    """Take the lock on ``path`` and register it in _HELD, or leave nothing behind: signals wait until
+    the lock file this call may create is registered (release_destinations removes it) or closed."""
+    with _interrupts_deferred():
         handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX if WAIT_FOR_DESTINATION["wait"] else fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(handle)
+            if WAIT_FOR_DESTINATION["wait"]:
+                return False
             raise DestinationBusyError(
                 f"{destination}: expected a destination no other command is writing; {_holder(path)} holds it "
                 "(wait for it to finish, or add --wait to queue behind it)"
@@ -166,29 +177,44 @@ def claim_destination(destination: Path) -> None:
         # The holder removes the lock file before it lets go: a lock taken on a file that is no longer
         # at the path is no lock at all, so take it again on the file that is there now.
         try:
-            if os.path.samestat(os.fstat(handle), os.stat(path)):
-                break
+            current = os.path.samestat(os.fstat(handle), os.stat(path))
         except FileNotFoundError:
-            pass
+            current = False
+        if not current:
+            os.close(handle)
+            return False
+        since = dt.datetime.now().astimezone().isoformat(timespec="seconds")
+        info = {"pid": os.getpid(), "since": since, "command": " ".join(["nelm-sim", *sys.argv[1:]])}
+        os.ftruncate(handle, 0)
+        os.write(handle, (json.dumps(info) + "\n").encode("utf-8"))
+        _HELD[destination] = handle
+        return True
+
+
+def _wait_for_holder(path: Path) -> None:
+    """Block until the command holding ``path`` lets go (--wait), interruptible: the lock file is the
+    holder's, opened without creating it, so that an interruption here leaves nothing behind."""
+    try:
+        handle = os.open(path, os.O_RDWR)
+    except FileNotFoundError:
+        return  # let go already
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+    finally:
         os.close(handle)
-    since = dt.datetime.now().astimezone().isoformat(timespec="seconds")
-    info = {"pid": os.getpid(), "since": since, "command": " ".join(["nelm-sim", *sys.argv[1:]])}
-    os.ftruncate(handle, 0)
-    os.write(handle, (json.dumps(info) + "\n").encode("utf-8"))
-    _HELD[destination] = handle
-    _remove_stale_staging(destination)
 
 
 def release_destinations() -> None:
     """Let go of every destination this process holds (the end of a command): the lock file is removed
     while still locked, so no other command can hold a lock on a file that is no longer there."""
-    for destination, handle in list(_HELD.items()):
-        path = lock_file(destination)
-        with suppress(OSError):
-            if os.path.samestat(os.fstat(handle), os.stat(path)):
-                os.unlink(path)
-        os.close(handle)
-        del _HELD[destination]
+    with _interrupts_deferred():
+        for destination, handle in list(_HELD.items()):
+            path = lock_file(destination)
+            with suppress(OSError):
+                if os.path.samestat(os.fstat(handle), os.stat(path)):
+                    os.unlink(path)
+            os.close(handle)
+            del _HELD[destination]
 
 
 atexit.register(release_destinations)
@@ -390,26 +416,36 @@ def write_file_atomic(path: Path, text: str) -> None:
         raise
 
 
-# How often a signal that arrived during an import looks again whether the import has ended.
+# How often a signal that arrived during an import or a finaliser looks again whether that has ended.
 IMPORT_POLL_SECONDS = 0.005
 # Code a KeyboardInterrupt must not land in: the import machinery (a module being imported, C extensions
 # too, whose initialisation calls back into Python through it), and the start of a worker process, whose
 # fork runs Python callbacks (os.register_at_fork) that ignore exceptions: the interruption was printed
 # as "Exception ignored" and lost, and the command went on to the end.
 _NOT_TO_INTERRUPT = ("importlib._bootstrap", "_frozen_importlib", "multiprocessing.popen_")
+# Finalisers run wherever the garbage collector happens to start them, and Python also prints an
+# exception raised inside one as "Exception ignored" and goes on: `__del__` methods, weakref.finalize,
+# and the weakref callback by which Matplotlib forgets the listeners of a closed figure (seen losing a
+# SIGINT while `scenarios` wrote its figures).
+_FINALISERS = ("finalize.__call__", "CallbackRegistry._remove_proxy")
 
 
-def _inside_import(frame: FrameType | None) -> bool:
-    """Whether ``frame`` runs below an import or a process start (_NOT_TO_INTERRUPT)."""
+def _in_finaliser(code: CodeType) -> bool:
+    return code.co_name == "__del__" or code.co_qualname in _FINALISERS
+
+
+def _must_not_interrupt(frame: FrameType | None) -> bool:
+    """Whether ``frame`` runs below an import, a process start (_NOT_TO_INTERRUPT) or a finaliser."""
     while frame is not None:
-        if str(frame.f_globals.get("__name__", "")).startswith(_NOT_TO_INTERRUPT):
+        if str(frame.f_globals.get("__name__", "")).startswith(_NOT_TO_INTERRUPT) or _in_finaliser(frame.f_code):
             return True
         frame = frame.f_back
     return False
 
 
-class _InterruptAfterImport:
-    """A signal that arrived while the main thread was importing, sent to it again once the import is over.
+class _InterruptLater:
+    """A signal that arrived while the main thread was importing or finalising (_must_not_interrupt), sent
+    to it again once that is over.
 
     KeyboardInterrupt raised inside an import leaves a half-initialised module behind, and a C
     extension reports it as `ImportError: initialization failed` instead of an interruption. So the
@@ -426,15 +462,15 @@ class _InterruptAfterImport:
                 return
             self._armed = signum
         main = threading.main_thread()
-        threading.Thread(target=self._resend_when_imported, args=(main.ident, signum), daemon=True).start()
+        threading.Thread(target=self._resend_when_safe, args=(main.ident, signum), daemon=True).start()
 
-    def _resend_when_imported(self, main_ident: int, signum: int) -> None:
+    def _resend_when_safe(self, main_ident: int, signum: int) -> None:
         while True:
             time.sleep(IMPORT_POLL_SECONDS)
             with self._guard:
                 if self._armed is None:
                     return
-                if not _inside_import(sys._current_frames().get(main_ident)):
+                if not _must_not_interrupt(sys._current_frames().get(main_ident)):
                     self._armed = None
                     signal.pthread_kill(main_ident, signum)
                     return
@@ -450,15 +486,15 @@ class _InterruptAfterImport:
 def sigterm_as_interrupt() -> Iterator[None]:
     """Within the block, SIGTERM raises KeyboardInterrupt as Ctrl-C does, so that `kill` stops a run as
     cleanly (workers shut down, staging folder removed, checkpoint kept); neither signal interrupts an
-    import: it takes effect as the import ends. Only the main thread can install a signal handler;
+    import or a finaliser: it takes effect as that ends. Only the main thread can install a signal handler;
     elsewhere the block runs unchanged."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    later = _InterruptAfterImport()
+    later = _InterruptLater()
 
     def _interrupt(signum: int, frame: FrameType | None) -> None:
-        if _inside_import(frame):
+        if _must_not_interrupt(frame):
             later.schedule(signum)
             return
         later.cancel()

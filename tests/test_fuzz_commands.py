@@ -516,12 +516,6 @@ def time_uninterrupted(command: str, files: dict[str, Path], folder: Path) -> fl
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=False,
-    reason="open issue 19 bugs the signal fuzz finds now and then on a loaded machine (seen 2026-12-05 in 2 of 4 runs): "
-    "a SIGINT while `scenarios` writes is raised inside a Matplotlib weakref callback, printed as 'Exception ignored' "
-    "and lost (exit 0); a SIGINT while `run` starts leaves its .out.lock file behind",
-)
 def test_fuzz_signals_in_every_phase(tmp_path, subprocess_files, capsys):
     stats = run_signal_fuzz(tmp_path, subprocess_files, per_command=4)
     with capsys.disabled():

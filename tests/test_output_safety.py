@@ -391,3 +391,77 @@ def test_a_signal_while_a_worker_process_starts_interrupts_once_it_has_started(i
         time.sleep(20)  # only the interruption ends this early
     worker.join()
     assert not armed and time.monotonic() - began < 10
+
+
+def test_a_signal_while_a_destination_is_claimed_leaves_no_lock_file(tmp_path, monkeypatch, interrupt_as_a_user_has):
+    """Seen by the signal fuzz (run, SIGINT as it started): the lock file was created and locked, the
+    interruption came before the process had recorded it, and nothing removed it at exit."""
+    import fcntl
+    import signal
+
+    from simulator import io
+
+    real_flock = fcntl.flock
+
+    def flock_then_signal(handle, operation):
+        real_flock(handle, operation)
+        os.kill(os.getpid(), signal.SIGINT)
+        for _ in range(10_000):  # bytecode, where Python runs a signal handler
+            pass
+
+    monkeypatch.setattr(io.fcntl, "flock", flock_then_signal)
+    out = tmp_path / "out"
+    try:
+        with pytest.raises(KeyboardInterrupt), io.sigterm_as_interrupt():
+            io.claim_destination(out)
+    finally:
+        io.release_destinations()
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("finaliser", ["weakref.finalize", "matplotlib"])
+def test_a_signal_inside_a_finaliser_interrupts_once_the_finaliser_has_run(finaliser, interrupt_as_a_user_has):
+    """Seen by the signal fuzz (scenarios, SIGINT while it wrote figures): the signal was handled inside
+    the weakref callback by which Matplotlib forgets a closed figure's listeners, where Python prints
+    an exception as "Exception ignored" and drops it; the command ran on to exit 0."""
+    import gc
+    import signal
+    import sys
+    import time
+    import weakref
+
+    from simulator import io
+
+    class Listener:
+        def changed(self, *args):
+            pass
+
+    def signal_in(qualname):
+        def trace(frame, event, arg):
+            if event == "call" and frame.f_code.co_qualname == qualname:
+                sys.settrace(None)
+                os.kill(os.getpid(), signal.SIGINT)
+            return None
+
+        return trace
+
+    listener = Listener()
+    if finaliser == "weakref.finalize":
+        weakref.finalize(listener, int)
+        tracer = signal_in("finalize.__call__")
+    else:
+        from matplotlib import cbook
+
+        registry = cbook.CallbackRegistry()
+        registry.connect("changed", listener.changed)
+        tracer = signal_in("CallbackRegistry._remove_proxy")
+    began = time.monotonic()
+    with pytest.raises(KeyboardInterrupt), io.sigterm_as_interrupt():
+        sys.settrace(tracer)
+        try:
+            del listener
+            gc.collect()
+        finally:
+            sys.settrace(None)
+        time.sleep(20)  # only the interruption ends this early
+    assert time.monotonic() - began < 10
