@@ -15,8 +15,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from mkdocs.structure.files import File
-
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # mkdocs run from a checkout whose package is not installed
     sys.path.insert(0, str(ROOT))
@@ -136,6 +134,9 @@ def parameters_reference() -> str:
 
 
 def on_files(files, config):  # noqa: ARG001 - mkdocs' hook signature
+    # Imported here so that tests can render the pages without the docs extra (mkdocs) installed.
+    from mkdocs.structure.files import File
+
     files.append(File.generated(config, SCENARIO_PAGE, content=scenario_reference()))
     files.append(File.generated(config, PARAMETERS_PAGE, content=parameters_reference()))
     return files
