@@ -1,4 +1,6 @@
-"""Every YAML example in README.md and docs/ validates (issue 19, item 15).
+"""Every YAML example in README.md and docs/ (docs/**/*.md, the tutorials included) validates and every
+`nelm-sim` command line of their shell blocks runs (issue 19 item 15, issue 20 item 10); the reference
+pages the docs site generates at build time cover every scenario field and every parameter.
 
 A block with a top-level ``name`` is a whole scenario file; any other block is a fragment (a
 ``capacity:``, ``economics:`` or ``variants:`` section) and is checked inside a small scenario."""
@@ -25,6 +27,19 @@ def yaml_examples():
 
 
 EXAMPLES = list(yaml_examples())
+# A YAML block whose first line is "# NAME.yaml: ..." is a file the text asks the reader to save (e.g.
+# docs/tutorials/educator.md's classroom.yaml); the commands of that document then name it.
+SAVED_AS = re.compile(r"\A# ([\w.-]+\.yaml)\b")
+
+
+def saved_files(document) -> dict[str, str]:
+    found = {}
+    for match in BLOCK.finditer(document.read_text(encoding="utf-8")):
+        if name := SAVED_AS.match(match.group(1)):
+            found[name.group(1)] = match.group(1)
+    return found
+
+
 BUNDLED = ["surgery-first", "iat-first", "systemic-first", "watch-and-wait", "guideline", "best-supportive-care"]
 
 
@@ -61,10 +76,22 @@ NOT_RUN = {
     ("calibrate",): "refits and rewrites the package's own calibrated parameters (minutes; tested in test_calibration.py)",
     ("--scheduler",): "needs a running Dask cluster at the documented address",
 }
+# Shell lines that are not `nelm-sim` commands, and why they are not run here: each is long-running or
+# needs what a test cannot give. A line that matches none of them fails test_every_shell_line_is_run_or_listed,
+# so that a new kind of example (a `.venv/bin/python scripts/...` line, say) is not skipped silently.
+OTHER_LINES = {
+    "make run": "the full baseline (1500 patients x 4 replications x 6 strategies; minutes)",
+    "make test": "the whole suite (about 8 minutes), of which this test is part",
+    "make app": "starts the Streamlit server and waits for Ctrl-C (tests/test_app*.py drive the page headless)",
+    "make e2e": "installs and drives Chromium (minutes)",
+    "make docs": "installs the docs extra and builds the site; run as its own make target",
+    "python -m simulator ...": "a synopsis: the same entry point as nelm-sim (tests/test_cli.py)",
+}
 EXIT_STATUS = {"calibrate": {0, 1}}  # README: "exits 1 if any target fails" (20 patients per arm: some do)
 
 
-def shell_commands():
+def shell_lines():
+    """(document, line) for every line of every shell block, a synopsis continued on the next line joined."""
     for document in DOCUMENTS:
         for match in SH_BLOCK.finditer(document.read_text(encoding="utf-8")):
             lines: list[str] = []
@@ -74,12 +101,28 @@ def shell_commands():
                 else:
                     lines.append(line)
             for line in lines:
-                command = re.split(r"\s+#", line, maxsplit=1)[0].strip()
-                if command.startswith("nelm-sim "):
-                    yield pytest.param(command, id=f"{document.relative_to(ROOT)}: {command}")
+                yield document, re.split(r"\s+#", line, maxsplit=1)[0].strip()
 
 
-SHELL_COMMANDS = list(shell_commands())
+SHELL_COMMANDS = [
+    pytest.param(document, command, id=f"{document.relative_to(ROOT)}: {command}")
+    for document, command in shell_lines()
+    if command.startswith("nelm-sim ")
+]
+
+
+def test_every_shell_line_is_run_or_listed():
+    unlisted = [
+        f"{document.relative_to(ROOT)}: {line}"
+        for document, line in shell_lines()
+        if line and not line.startswith("nelm-sim ") and not line.startswith(tuple(OTHER_LINES))
+    ]
+    assert unlisted == []
+
+
+def test_the_tutorials_have_runnable_examples():
+    tutorials = {param.values[0].name for param in SHELL_COMMANDS if "tutorials" in param.values[0].parts}
+    assert tutorials == {"analyst.md", "planner.md", "educator.md"}
 
 
 def quick_arguments(command: str, tmp_path) -> list[str]:
@@ -117,8 +160,8 @@ def test_the_documents_have_command_examples():
     assert len(SHELL_COMMANDS) >= 20
 
 
-@pytest.mark.parametrize("command", SHELL_COMMANDS)
-def test_command_example_parses(command, tmp_path, capsys):
+@pytest.mark.parametrize(("document", "command"), SHELL_COMMANDS)
+def test_command_example_parses(document, command, tmp_path, capsys):
     """Quick: every documented command line is one the parser accepts (options spelt as they are)."""
     from simulator.cli import build_parser
 
@@ -127,15 +170,53 @@ def test_command_example_parses(command, tmp_path, capsys):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("command", SHELL_COMMANDS)
-def test_command_example_runs(command, tmp_path, capsys, monkeypatch):
+@pytest.mark.parametrize(("document", "command"), SHELL_COMMANDS)
+def test_command_example_runs(document, command, tmp_path, capsys, monkeypatch):
     for words, reason in NOT_RUN.items():
         if all(word in command.split() for word in words) and "--check" not in command.split():
             pytest.skip(reason)
     monkeypatch.chdir(tmp_path)
+    for name, text in saved_files(document).items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
     arguments = quick_arguments(command, tmp_path)
     status = main(arguments)
     err = capsys.readouterr().err
     assert "Traceback" not in err and "internal error" not in err, err
     assert status in EXIT_STATUS.get(arguments[0], {0}), (arguments, err)
     assert not (tmp_path / "outputs").exists()  # everything went to the --out given
+
+
+# --------------------------------------------------------------------------------------------
+# The reference pages of the docs site (docs/hooks/reference.py), rendered as the build renders them.
+
+
+def _reference_hook():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("docs_reference_hook", ROOT / "docs" / "hooks" / "reference.py")
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
+def test_scenario_reference_lists_every_section_and_field():
+    from simulator.commands.schema import scenario_schema
+
+    schema, page = scenario_schema(), _reference_hook().scenario_reference()
+    holders = {"Scenario": schema, **schema["$defs"]}
+    for section, holder in holders.items():
+        body = page.split(f"\n## {section}\n", 1)[1].split("\n## ", 1)[0]
+        for field, spec in holder.get("properties", {}).items():
+            row = next(line for line in body.splitlines() if line.startswith(f"| `{field}` |"))
+            if field in holder.get("required", []):
+                assert "*required*" in row
+            if isinstance(spec.get("maximum"), (int, float)):
+                assert f"≤ {spec['maximum']}" in row
+
+
+def test_parameter_table_lists_every_parameter_with_its_source():
+    from simulator.commands.params import parameter_rows
+
+    page = _reference_hook().parameters_reference()
+    for row in parameter_rows():
+        assert f"| `{row['name']}` | {row['value']} | {row['unit']} |" in page
