@@ -25,7 +25,9 @@ def default_interrupt_handling() -> None:
 
 
 def environment() -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    # PYTHONFAULTHANDLER: a command that hangs prints the stack of each of its threads on SIGABRT (finish).
+    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    return {**os.environ, "PYTHONPATH": path, "PYTHONFAULTHANDLER": "1"}
 
 
 def start(args: list[str], cwd: Path, preexec_fn: Callable[[], None] = default_interrupt_handling) -> subprocess.Popen:
@@ -53,6 +55,13 @@ def finish(process: subprocess.Popen, timeout: float = START_TIMEOUT_SECONDS * 3
     """Wait for ``process`` (killed if it takes longer than ``timeout``) and return what it printed."""
     try:
         stdout, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGABRT)
+        try:
+            stderr = process.communicate(timeout=START_TIMEOUT_SECONDS)[1]
+        except subprocess.TimeoutExpired:
+            stderr = "(no stacks: it did not answer SIGABRT)"
+        raise AssertionError(f"{' '.join(map(str, process.args))} did not finish in {timeout} s; its threads:\n{stderr}") from None
     finally:
         if process.poll() is None:
             process.kill()

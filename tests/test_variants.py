@@ -22,7 +22,7 @@ from simulator.experiments.variants import CONTRAST_COLUMNS, SCENARIO_COLUMNS, e
 from .conftest import ROOT, tiny_scenario
 
 ESTIMATES = ["strategy", "metric", "estimate", "lower_95", "upper_95", "replications"]
-BUNDLED = ("population-variants.yaml", "evidence-variants.yaml")
+BUNDLED = ("population-variants.yaml", "evidence-variants.yaml", "structural-variants.yaml")
 
 
 def _run(argv: list[str]) -> tuple[int, str, str]:
@@ -246,6 +246,25 @@ def test_scenarios_writes_a_tidy_table_figures_and_a_report_section(folder):
         and "share with functional (hormone-secreting) tumours (cohort.functional): 100% instead of 47%" in section
     )
     assert "all-functional" in stdout and "os_5y" in stdout
+
+
+def test_icer_csv_holds_each_runs_incremental_analysis_on_its_own_means(folder):
+    """icer.csv (issue 17 item 6: a structure's effect on the ICERs): per run, the incremental analysis
+    of economics.csv's mean costs and QALYs; each frontier strategy's ICER is its cost difference over
+    its QALY difference from the previous frontier strategy of the same run."""
+    out, _, _ = folder
+    icers = read_csv(out / "icer.csv")
+    economics = read_csv(out / "economics.csv").set_index(["variant", "strategy"])
+    assert set(icers["variant"]) == set(economics.index.get_level_values("variant"))
+    for variant, block in icers.groupby("variant"):
+        assert sorted(block["strategy"]) == sorted(economics.loc[variant].index)
+        frontier = block[block["status"] == "frontier"].sort_values("qalys")
+        assert len(frontier) >= 1
+        for previous, current in zip(frontier.itertuples(), frontier.iloc[1:].itertuples()):
+            expected = (current.costs - previous.costs) / (current.qalys - previous.qalys)
+            assert current.icer == pytest.approx(expected, rel=1e-9)
+        means = economics.loc[variant]
+        assert block.set_index("strategy")["costs"].to_dict() == pytest.approx(means["costs"].to_dict(), rel=1e-9)
 
 
 def test_comparison_csv_pairs_each_variant_with_the_base(folder):

@@ -29,7 +29,7 @@ def write_scenarios_folder(
     xlsx: bool = False,
     **extra,
 ) -> Path:
-    """scenarios.csv, variants.csv, comparison.csv, survival.csv, figures/, report.html (the base comparison with a
+    """scenarios.csv, variants.csv, comparison.csv, economics.csv, icer.csv, survival.csv, figures/, report.html (the base comparison with a
     scenario-analysis section), scenario.resolved.yaml and manifest.json (with ``extra``), written atomically."""
     base = analysis.base_result.comparison
     assert base is not None, "the base run keeps its whole comparison"
@@ -42,6 +42,7 @@ def write_scenarios_folder(
         write_csv(analysis.contrasts_table(), staging / "comparison.csv")
         # Money in the base's currency; a variant that changes economics.currency says its own in the currency column.
         write_csv(analysis.economics_table(), staging / "economics.csv", currency=base.prepared.scenario.economics.currency)
+        write_csv(analysis.icer_table(), staging / "icer.csv", currency=base.prepared.scenario.economics.currency)
         write_csv(analysis.survival(), staging / "survival.csv")
         scenario_figures = write_variant_figures(analysis, figures_folder)
         base_figures = write_figures(base, figures_folder)

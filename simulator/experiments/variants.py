@@ -256,6 +256,27 @@ class ScenarioAnalysis:
                 rows.append(row)
         return pd.DataFrame(rows)
 
+    def icer_table(self) -> pd.DataFrame:
+        """icer.csv of the scenarios folder: each run's incremental analysis (dominance, extended dominance,
+        ICERs) on its mean costs and QALYs, as `run` writes it, with the run's name in front, so that a
+        structural or evidence variant shows how it moves each ICER."""
+        import pandas as pd
+
+        from ..economics.cea import icer_table
+        from ..economics.settings import EconomicSettings
+
+        parts = []
+        for result in self.results:
+            values = result.economics
+            if values is None:
+                continue
+            means = values.groupby("strategy", sort=False)[["costs", "qalys"]].mean()
+            wtp = EconomicSettings.from_scenario(result.run.prepared.scenario).willingness_to_pay
+            table = icer_table(list(means.index), means["costs"].tolist(), means["qalys"].tolist(), wtp, result.comparator)
+            table.insert(0, "variant", result.run.name)
+            parts.append(table)
+        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
     def variants_table(self) -> pd.DataFrame:
         """variants.csv: each run, what it is and what it changes, with its sweep coordinates."""
         import pandas as pd
