@@ -208,6 +208,27 @@ def test_crossover_rule_placebo_to_active_drug():
     assert len(crossed) > 100 and crossed.str.startswith("placebo>everolimus").all()
 
 
+def test_guideline_sequences_by_primary_site_and_gives_prrt_once():
+    """Issue 16 item 8: after the somatostatin analogue, small-intestinal primaries go to PRRT before
+    the targeted drugs (NETTER-1's population), pancreatic ones to sunitinib and everolimus first;
+    no patient has PRRT twice."""
+    mix = {"resectable_lt25": 0.0, "resectable_25to50": 0.0, "resectable_gt50": 0.0, "extrahepatic": 1.0, "grade_g3": 0.0}
+    result = run(["guideline"], size=600, horizon=600, cohort={"mix": {**mix, "primary_small_bowel": 0.5, "primary_pancreas": 0.5}})
+    patients = result.patients
+    lines = patients["treatment_sequence"].str.split(">")
+    assert (lines.apply(lambda sequence: sequence.count("prrt")) <= 1).all()
+
+    def before(sequence, first, second):
+        return first in sequence and (second not in sequence or sequence.index(first) < sequence.index(second))
+
+    small_bowel = lines[(patients["primary_site"] == "small_bowel") & patients["ssr_positive"]]
+    reached = small_bowel[small_bowel.apply(lambda sequence: "prrt" in sequence or "everolimus" in sequence)]
+    assert len(reached) > 100 and reached.apply(before, args=("prrt", "everolimus")).all()
+    pancreas = lines[patients["primary_site"] == "pancreas"]
+    reached = pancreas[pancreas.apply(lambda sequence: "prrt" in sequence or "everolimus" in sequence)]
+    assert len(reached) > 50 and reached.apply(before, args=("everolimus", "prrt")).all()
+
+
 def test_rule_share_applies_to_that_share_of_patients_the_same_ones_in_every_strategy():
     """A rule with `share` (e.g. a trial's reported crossover share) applies to about that share of
     the patients who reach it; each patient's draw is per treatment, so arms select the same patients."""
