@@ -57,8 +57,6 @@ BOUNDS = {  # the plausible ranges stated in params/library/tumour.yaml
     "tumour.selection_correlation": (0.0, 0.9),
     "tumour.residual_after_complete_resection": (0.01, 0.9),
     "prrt.growth_multiplier": (0.05, 0.6),
-    "ssa.rechallenge_growth_multiplier": (0.4, 1.0),
-    "iat.growth_multiplier": (0.1, 1.0),
     "tumour.growth_sd_log_within_patient": (0.0, 1.0),
     "tumour.residual_sd_log": (0.0, 2.5),
     "tumour.pancreas_death_hazard_ratio": (1.0, 3.3),

@@ -22,7 +22,7 @@ MODEL = TumourModel(
 
 
 def numeric_cumulative_hazard(state: TumourState, now: float, step: float) -> float:
-    value, _ = integrate.quad(state.hazard, now, now + step, limit=200, points=[now + state._growth_until_full(state.log_burden(now))[1]])
+    value, _ = integrate.quad(state.hazard, now, now + step, limit=200, points=[now + state.months_until_full(now)])
     return value
 
 

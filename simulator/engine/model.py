@@ -75,6 +75,7 @@ class PathwayModel:
         self._memo: dict[str, object] = {}
         self._progression_ratios: dict[str, float] = {}
         self._burden_ratios: dict[str, float] = {}
+        self._median_growth: dict[tuple[str, str], float] = {}
         self.tumour_model = self._tumour_model() if p("disease.burden_model") == 1.0 else None
         self.tumour_line_spread = p("tumour.growth_sd_log_within_patient") if self.tumour_model is not None else 0.0
         self.tumour_reading_spread = p("tumour.progression_reading_sd_log") if self.tumour_model is not None else 0.0
@@ -132,10 +133,11 @@ class PathwayModel:
         tumour_model = self.tumour_model
         if tumour_model is None:
             return None
-        p = self.params.value
-        growth = median_growth_rate(p, patient.primary_site, patient.grade) * math.exp(
-            self.growth_distribution.log_deviation(patient.growth_z)
-        )
+        key = (patient.primary_site, patient.grade)
+        median = self._median_growth.get(key)
+        if median is None:  # read once per site and grade, not once per patient and strategy
+            median = self._median_growth[key] = median_growth_rate(self.params.value, *key)
+        growth = median * math.exp(self.growth_distribution.log_deviation(patient.growth_z))
         state = GompertzTumourState if self.tumour_gompertz else TumourState
         return state(tumour_model, math.log(patient.hepatic_load), growth, patient.extrahepatic, patient.primary_site == "pancreas")
 

@@ -214,35 +214,45 @@ class TumourState:
     def hazard(self, now: float) -> float:
         return self.scale * math.exp(self.beta * self.log_burden(now))
 
-    def _growth_until_full(self, x: float) -> tuple[float, float]:
-        """The hazard's exponential rate while the burden grows, and the months until it fills the liver."""
-        if x >= 0.0 or self.growth == 0.0:
-            return 0.0, INF
-        return self.beta * self.growth, (-x / self.growth if self.growth > 0.0 else INF)
+    def months_until_full(self, now: float) -> float:
+        """Months until the burden fills the liver (inf if it never does, or already has)."""
+        x = self.log_burden(now)
+        return -x / self.growth if x < 0.0 and self.growth > 0.0 else INF
 
+    # cumulative_hazard and time_to_death run at every wait of every patient (the engine's hot path under
+    # the burden model): log_burden and months_until_full are inlined in both.
     def cumulative_hazard(self, now: float, step: float) -> float:
         """The disease-death hazard accumulated over ``[now, now + step]``."""
         if step <= 0.0:
             return 0.0
-        x = self.log_burden(now)
+        growth = self.growth
+        x = self.anchor_log_burden + growth * (now - self.anchor_time)
+        if x >= 0.0:
+            return self.scale * step  # the whole liver: the hazard is at its ceiling
         start = self.scale * math.exp(self.beta * x)
-        rate, full = self._growth_until_full(x)
-        growing = min(step, full)
-        if rate == 0.0:
-            total = start * growing
-        else:
-            total = start * math.expm1(rate * growing) / rate
+        if growth == 0.0:
+            return start * step
+        rate = self.beta * growth
+        full = -x / growth if growth > 0.0 else INF
+        growing = step if step < full else full
+        total = start * growing if rate == 0.0 else start * math.expm1(rate * growing) / rate
         if step > full:
             total += self.scale * (step - full)  # burden at the whole liver: the hazard stays at its ceiling
         return total
 
     def time_to_death(self, now: float, exposure: float) -> float:
         """Months from ``now`` until the accumulated hazard reaches ``exposure`` (inverse of ``cumulative_hazard``)."""
-        x = self.log_burden(now)
+        growth = self.growth
+        x = self.anchor_log_burden + growth * (now - self.anchor_time)
+        if x >= 0.0:
+            return exposure / self.scale if self.scale > 0.0 else INF
         start = self.scale * math.exp(self.beta * x)
         if start <= 0.0:
             return INF
-        rate, full = self._growth_until_full(x)
+        if growth == 0.0:
+            return exposure / start
+        rate = self.beta * growth
+        full = -x / growth if growth > 0.0 else INF
         if rate == 0.0:
             growing_total = start * full
             if exposure <= growing_total:
