@@ -493,19 +493,34 @@ def sigterm_as_interrupt() -> Iterator[None]:
         return
     later = _InterruptLater()
 
+    last = [signal.SIGINT]
+
     def _interrupt(signum: int, frame: FrameType | None) -> None:
         if _must_not_interrupt(frame):
             later.schedule(signum)
             return
         later.cancel()
+        last[0] = signum
         raise KeyboardInterrupt
+
+    # Any weakref callback or finaliser (not only those _FINALISERS names) swallows an exception raised
+    # inside it and reports it here: the interruption is then sent again, to land once it has returned.
+    previous_hook = sys.unraisablehook
+
+    def _unraisable(unraisable: Any) -> None:
+        if unraisable.exc_type is not None and issubclass(unraisable.exc_type, KeyboardInterrupt):
+            later.schedule(last[0])
+            return
+        previous_hook(unraisable)
 
     # A signal the process was started with ignored (a background job's SIGINT) stays ignored.
     held = [number for number in (signal.SIGINT, signal.SIGTERM) if signal.getsignal(number) != signal.SIG_IGN]
     previous = {number: signal.signal(number, _interrupt) for number in held}
+    sys.unraisablehook = _unraisable
     try:
         yield
     finally:
+        sys.unraisablehook = previous_hook
         waiting = later.cancel()
         for number, handler in previous.items():
             signal.signal(number, handler)

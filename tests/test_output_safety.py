@@ -419,7 +419,7 @@ def test_a_signal_while_a_destination_is_claimed_leaves_no_lock_file(tmp_path, m
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("finaliser", ["weakref.finalize", "matplotlib"])
+@pytest.mark.parametrize("finaliser", ["weakref.finalize", "matplotlib", "any weakref callback"])
 def test_a_signal_inside_a_finaliser_interrupts_once_the_finaliser_has_run(finaliser, interrupt_as_a_user_has):
     """Seen by the signal fuzz (scenarios, SIGINT while it wrote figures): the signal was handled inside
     the weakref callback by which Matplotlib forgets a closed figure's listeners, where Python prints
@@ -446,7 +446,16 @@ def test_a_signal_inside_a_finaliser_interrupts_once_the_finaliser_has_run(final
         return trace
 
     listener = Listener()
-    if finaliser == "weakref.finalize":
+    if finaliser == "any weakref callback":  # seen too: WeakKeyDictionary's and a Matplotlib transform's
+
+        def forget(reference):
+            os.kill(os.getpid(), signal.SIGINT)
+            for _ in range(10_000):  # bytecode, where Python runs a signal handler
+                pass
+
+        kept = weakref.ref(listener, forget)  # noqa: F841 - the callback runs while the reference lives
+        tracer = None
+    elif finaliser == "weakref.finalize":
         weakref.finalize(listener, int)
         tracer = signal_in("finalize.__call__")
     else:
@@ -459,7 +468,7 @@ def test_a_signal_inside_a_finaliser_interrupts_once_the_finaliser_has_run(final
     with pytest.raises(KeyboardInterrupt), io.sigterm_as_interrupt():
         sys.settrace(tracer)
         try:
-            del listener
+            del listener  # the finaliser runs here, and the signal arrives inside it
             gc.collect()
         finally:
             sys.settrace(None)
