@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import filecmp
 import json
+import signal
+import threading
 
 import pandas as pd
 import pytest
@@ -173,3 +175,25 @@ def test_calibration_check_is_identical_with_one_and_two_workers(tmp_path, regre
     # Exit 1 is allowed: at 60 patients per arm some targets miss; only sameness is tested here.
     assert main([*argv, "--out", str(tmp_path / "w2")]) in (0, 1)
     _same_files(one_worker, tmp_path / "w2", ("calibration.csv", "validation.csv"))
+
+
+def _wait_for_work_forever() -> None:
+    threading.Event().wait()
+
+
+def test_stopping_a_pool_ends_a_worker_it_had_started_but_not_recorded():
+    """Seen by the signal fuzz (psa, SIGINT as its workers started): the interruption landed after a
+    worker process had started and before the pool recorded it; nothing ended that worker, and Python's
+    exit waited for it forever after the command had printed its line."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from simulator.experiments.execution import stop_pool
+
+    older = frozenset(child.pid for child in multiprocessing.active_children())
+    pool = ProcessPoolExecutor(max_workers=1)
+    pool.submit(int).result()
+    unrecorded = multiprocessing.get_context("fork").Process(target=_wait_for_work_forever)
+    unrecorded.start()
+    stop_pool(pool, older)
+    assert not unrecorded.is_alive() and unrecorded.exitcode == -signal.SIGTERM

@@ -15,6 +15,7 @@ and whichever executor ran them.
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
 import signal
 import threading
@@ -121,10 +122,17 @@ def _exit_when_orphaned(parent: int) -> None:
     os._exit(1)  # the main process is gone: nobody is left to take this worker's results
 
 
-def stop_pool(pool: ProcessPoolExecutor) -> None:
-    """Cancel what has not started and end the workers now rather than after their current tasks."""
+def stop_pool(pool: ProcessPoolExecutor, older: frozenset[int] = frozenset()) -> None:
+    """Cancel what has not started and end the workers now rather than after their current tasks.
+
+    Every child process started since the pool was made (``older``: the pids that were alive before)
+    is ended, not only those the pool has recorded: an interruption that lands while the pool starts a
+    worker leaves it started but unrecorded, waiting for work forever, and Python's exit then waits
+    for it (seen by the signal fuzz as a command that printed its line and never ended)."""
     pool.shutdown(wait=False, cancel_futures=True)
-    processes = list((getattr(pool, "_processes", None) or {}).values())  # no public API before Python 3.14
+    recorded = list((getattr(pool, "_processes", None) or {}).values())  # no public API before Python 3.14
+    unrecorded = [child for child in multiprocessing.active_children() if child.pid not in older and child not in recorded]
+    processes = recorded + unrecorded
     for process in processes:
         if process.is_alive():
             process.terminate()
@@ -134,6 +142,7 @@ def stop_pool(pool: ProcessPoolExecutor) -> None:
 
 def _map_processes(function, tasks, on_done, workers: int) -> list:
     results: list = [None] * len(tasks)
+    older = frozenset(child.pid for child in multiprocessing.active_children())
     pool = ProcessPoolExecutor(max_workers=workers, initializer=init_worker)
     try:
         futures = {pool.submit(function, task): index for index, task in enumerate(tasks)}
@@ -146,7 +155,7 @@ def _map_processes(function, tasks, on_done, workers: int) -> list:
                 if on_done is not None:
                     on_done(index, results[index])
     except BaseException:
-        stop_pool(pool)
+        stop_pool(pool, older)
         raise
     pool.shutdown()
     return results
