@@ -61,6 +61,12 @@ class Target(_Strict):
     range: tuple[float, float] | None = None
     # How ``range`` was derived (validation targets: from the study's own sample size or published CI).
     tolerance: str | None = None
+    # The study's sample size (patients in the arm), or a standard error, for targets whose uncertainty
+    # no ``ci`` or ``range`` states; the Bayesian calibration derives each target's SE from them
+    # (experiments/posterior.py). ``uncertainty_source``: where n or se comes from, or "assumption: why".
+    n: int | None = None
+    se: float | None = None
+    uncertainty_source: str | None = None
     source: str
 
     def bounds(self) -> tuple[float, float, str]:
