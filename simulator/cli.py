@@ -396,17 +396,12 @@ def build_parser() -> argparse.ArgumentParser:
         "instead of fitting; writes params/posterior.csv and diagnostics into --out (default outputs/posterior)",
     )
     posterior.add_argument(
-        "--posterior-patients", type=_positive_int, default=1000, metavar="N", help="patients per arm per simulator run (default 1000)"
+        "--posterior-patients", type=_positive_int, metavar="N", help="patients per arm per simulator run (default 1000)"
     )
-    posterior.add_argument("--design-points", type=_positive_int, default=220, metavar="N", help="simulator runs per wave (default 220)")
-    posterior.add_argument("--waves", type=_positive_int, default=3, metavar="N", help="history-matching waves (default 3)")
-    posterior.add_argument(
-        "--posterior-samples", type=_positive_int, default=1000, metavar="N", help="posterior draws written (default 1000)"
-    )
-    posterior.add_argument(
-        "--prior-draws", type=_positive_int, default=20000, metavar="N", help="IMIS's initial draws from the prior (default 20000)"
-    )
-    posterior.add_argument("--posterior-seed", type=_non_negative_int, default=20170117, metavar="N", help="seed of design and sampling")
+    posterior.add_argument("--design-points", type=_positive_int, metavar="N", help="simulator runs per wave (default 220)")
+    posterior.add_argument("--waves", type=_positive_int, metavar="N", help="history-matching waves (default 3)")
+    posterior.add_argument("--posterior-samples", type=_positive_int, metavar="N", help="posterior draws written (default 1000)")
+    posterior.add_argument("--prior-draws", type=_positive_int, metavar="N", help="IMIS's initial draws from the prior (default 20000)")
     posterior.add_argument(
         "--library-dir",
         type=Path,
@@ -577,38 +572,45 @@ def _print_targets(table, title: str = "Calibration", note: str = "") -> None:
 
 
 def _cmd_calibrate_posterior(args: argparse.Namespace) -> int:
-    from .commands.posterior import posterior_file
+    from .commands import posterior
+    from .reporting import numbers
 
     for flag, given in (("--check", args.check), ("--block", args.block), ("--identifiability", args.identifiability)):
         if given:
             raise UserInputError(f"{flag}: expected without --posterior (the posterior covers every block and only writes its sample)")
-    destination, diagnostics = posterior_file(
+    destination, diagnostics = posterior.posterior_file(
         args.seed_dir,
         args.out,
-        args.posterior_patients,
-        args.design_points,
-        args.waves,
-        args.posterior_samples,
-        args.prior_draws,
-        args.posterior_seed,
+        args.posterior_patients or posterior.DEFAULT_PATIENTS,
+        args.design_points or posterior.DEFAULT_DESIGN_POINTS,
+        args.waves or posterior.DEFAULT_WAVES,
+        args.posterior_samples or posterior.DEFAULT_SAMPLES,
+        args.prior_draws or posterior.DEFAULT_PRIOR_DRAWS,
+        posterior.DEFAULT_SEED,
         args.force,
         _execution(args),
         (lambda text: None) if args.quiet else print,
         args.library_dir,
     )
     print(
-        f"posterior: effective sample size {diagnostics['effective_sample_size']:.0f}; "
+        f"posterior: effective sample size {numbers.count(diagnostics['effective_sample_size'])}; "
         f"{diagnostics['targets_inside_95_predictive']} of {diagnostics['targets']} published targets inside the 95% posterior-predictive interval "
-        f"({diagnostics['posterior_predictive_coverage']:.0%}); {diagnostics['simulator_runs']} simulator runs at "
-        f"{diagnostics['patients_per_arm_per_evaluation']} patients per arm; wall time {diagnostics['wall_seconds']:.0f} s"
+        f"({numbers.percent(diagnostics['posterior_predictive_coverage'])}); {diagnostics['simulator_runs']} simulator runs at "
+        f"{diagnostics['patients_per_arm_per_evaluation']} patients per arm; wall time {numbers.value(diagnostics['wall_seconds'])} s"
     )
     print(f"wrote {destination} and the sample to the parameter library")
     return 0
 
 
+POSTERIOR_ONLY = ("posterior_patients", "design_points", "waves", "posterior_samples", "prior_draws", "library_dir")
+
+
 def _cmd_calibrate(args: argparse.Namespace) -> int:
     if args.posterior:
         return _cmd_calibrate_posterior(args)
+    for name in POSTERIOR_ONLY:
+        if getattr(args, name) is not None:
+            raise UserInputError(f"--{name.replace('_', '-')}: expected only with --posterior")
     from .commands.calibrate import calibrate_file
 
     with _progress_bar(args) as bar:

@@ -74,13 +74,20 @@ def test_every_calibration_target_states_its_uncertainty():
             assert target.uncertainty_source, target.id
 
 
+def test_posterior_options_without_posterior_are_one_line(tmp_path, capsys):
+    assert main(["calibrate", "--check", "--design-points", "10", "--out", str(tmp_path / "out")]) == 2
+    error = capsys.readouterr().err
+    assert "--design-points: expected only with --posterior" in error and error.count("\n") == 1
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        (["--posterior-samples", "10"], "--posterior-samples: expected at least 1000"),
+        (["--posterior-samples", "10"], "--posterior-samples: expected a whole number from 1000 to"),
         (["--design-points", "2"], "--design-points: expected a whole number from 4"),
-        (["--prior-draws", "5"], "--prior-draws: expected a whole number of at least 100"),
+        (["--prior-draws", "5"], "--prior-draws: expected a whole number from 100 to"),
         (["--check"], "--check: expected without --posterior"),
+        (["--waves", "21"], "--waves: expected a whole number from 1 to 20"),
     ],
 )
 def test_bad_posterior_options_are_one_line(tmp_path, capsys, options, message):

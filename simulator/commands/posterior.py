@@ -24,7 +24,7 @@ from ..experiments import history_matching
 from ..experiments import posterior as bayes
 from ..experiments.execution import SERIAL, Execution
 from ..io import atomic_folder, check_destination, write_file_atomic, write_json
-from .output import CALIBRATION_FLOAT_FORMAT, OUTPUT_ROOT, write_csv
+from .output import CALIBRATION_FLOAT_FORMAT, OUTPUT_ROOT, csv_text, write_csv
 
 # Defaults sized for 2 hours on 2 cores (docs/calibration.md): 1,000 patients per arm per evaluation
 # (Monte Carlo SE of a landmark about 1.5 points, below every target's published SE), 10 design points
@@ -39,6 +39,11 @@ DEFAULT_SEED = 20170117  # fixed so that a rerun draws the same design and the s
 ESS_PER_SAMPLE = 2
 MIN_POSTERIOR_SAMPLES = 1000  # the PSA takes one posterior draw per PSA draw (issue 17)
 MAX_DESIGN_POINTS = 5000  # a GP's fit costs the cube of its design; 5,000 points is hours per output
+MIN_DESIGN_POINTS = 4  # fewer points than that cannot fit a GP's length scales at all
+MAX_WAVES = 20  # each wave refits every emulator on all runs so far; Andrianakis et al. 2015 needed 10
+MAX_POSTERIOR_SAMPLES = 1_000_000  # the sample is held in memory and written as one CSV
+MIN_PRIOR_DRAWS = 100  # IMIS's components take a tenth of them each, and need more points than dimensions
+MAX_PRIOR_DRAWS = 1_000_000  # each IMIS step keeps a density per draw; a million is some 100 MB per array
 
 
 def library_folder() -> Path:
@@ -46,13 +51,16 @@ def library_folder() -> Path:
 
 
 def check_options(patients: int, design_points: int, waves: int, samples: int, prior_draws: int) -> None:
-    if isinstance(patients, bool) or not isinstance(patients, int) or patients < 1:
-        raise UserInputError(f"--fit-patients: expected a whole number of at least 1, got {patients}")
-    if not 4 <= design_points <= MAX_DESIGN_POINTS:
-        raise UserInputError(f"--design-points: expected a whole number from 4 to {MAX_DESIGN_POINTS}, got {design_points}")
-    if samples < MIN_POSTERIOR_SAMPLES:
-        raise UserInputError(f"--posterior-samples: expected at least {MIN_POSTERIOR_SAMPLES} (one per PSA draw), got {samples}")
-    history_matching.Settings(design_points, waves, samples, prior_draws, DEFAULT_SEED, samples * ESS_PER_SAMPLE).check()
+    for option, value, low, high in (
+        ("--posterior-patients", patients, 1, None),
+        ("--design-points", design_points, MIN_DESIGN_POINTS, MAX_DESIGN_POINTS),
+        ("--waves", waves, 1, MAX_WAVES),
+        ("--posterior-samples", samples, MIN_POSTERIOR_SAMPLES, MAX_POSTERIOR_SAMPLES),
+        ("--prior-draws", prior_draws, MIN_PRIOR_DRAWS, MAX_PRIOR_DRAWS),
+    ):
+        if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
+            expected = f"from {low} to {high}" if high is not None else f"of at least {low}"
+            raise UserInputError(f"{option}: expected a whole number {expected}, got {value}")
 
 
 def posterior_file(
@@ -74,7 +82,7 @@ def posterior_file(
     Returns (the diagnostics folder, the diagnostics)."""
     check_options(patients, design_points, waves, samples, prior_draws)
     seed_folder = seed_folder if seed_folder is not None else calibration.default_seed_folder()
-    seeds = calibration.check_options(seed_folder, None, patients)
+    seeds = calibration.check_options(seed_folder, None, patients, fit_option="--posterior-patients")
     destination = Path(out) if out is not None else OUTPUT_ROOT / "posterior"
     check_destination(destination, force)
     library = Path(library) if library is not None else library_folder()
@@ -120,11 +128,11 @@ def posterior_file(
         design[target.id] = bayes.from_scale(target, result.outputs[:, column])
     diagnostics = {
         "method": "history matching with Gaussian-process emulators (Andrianakis et al. 2015), then IMIS on the emulated likelihood (Raftery & Bao 2010)",
-        "effective_sample_size": round(result.ess, 1),
-        "posterior_predictive_coverage": round(float(predictive["inside"].mean()), 4),
+        "effective_sample_size": result.ess,
+        "posterior_predictive_coverage": float(predictive["inside"].mean()),
         "targets_inside_95_predictive": int(predictive["inside"].sum()),
         "targets": len(prob.targets),
-        "non_implausible_share_by_wave": [round(share, 6) for share in result.non_implausible_share],
+        "non_implausible_share_by_wave": list(result.non_implausible_share),
         "simulator_runs": int(len(result.design)),
         "patients_per_arm_per_evaluation": patients,
         "design_points_per_wave": design_points,
@@ -134,7 +142,7 @@ def posterior_file(
         "seed": seed,
         "workers": execution.workers,
         "executor": execution.executor,
-        "wall_seconds": round(wall, 1),
+        "wall_seconds": wall,
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
     from ..reporting.posterior_figures import pair_plot
@@ -181,7 +189,7 @@ def save_posterior(library: Path, names: list[str], values: np.ndarray, prob: ba
             )
         },
     }
-    write_file_atomic(library / "posterior.csv", sample.to_csv(index=False, float_format="%.6g"))
+    write_file_atomic(library / "posterior.csv", csv_text(sample, CALIBRATION_FLOAT_FORMAT))
     path = library / "posterior.yaml"
     write_file_atomic(
         path, "# Written by `nelm-sim calibrate --posterior` (docs/calibration.md).\n" + yaml.safe_dump(header, sort_keys=False)
