@@ -388,6 +388,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="also write identifiability.csv (targets x parameters sensitivity) and identifiability_parameters.csv "
         "(rank, condition number, parameters near a bound); 2 runs of every seed scenario per calibrated parameter",
     )
+    posterior = calibrate.add_argument_group("Bayesian calibration (--posterior; docs/calibration.md)")
+    posterior.add_argument(
+        "--posterior",
+        action="store_true",
+        help="estimate the joint posterior of the calibrated parameters (history matching with Gaussian-process emulators, then IMIS) "
+        "instead of fitting; writes params/posterior.csv and diagnostics into --out (default outputs/posterior)",
+    )
+    posterior.add_argument(
+        "--posterior-patients", type=_positive_int, metavar="N", help="patients per arm per simulator run (default 1000)"
+    )
+    posterior.add_argument("--design-points", type=_positive_int, metavar="N", help="simulator runs per wave (default 220)")
+    posterior.add_argument("--waves", type=_positive_int, metavar="N", help="history-matching waves (default 3)")
+    posterior.add_argument("--posterior-samples", type=_positive_int, metavar="N", help="posterior draws written (default 1000)")
+    posterior.add_argument("--prior-draws", type=_positive_int, metavar="N", help="IMIS's initial draws from the prior (default 20000)")
+    posterior.add_argument(
+        "--library-dir",
+        type=Path,
+        metavar="DIR",
+        help="where posterior.csv and posterior.yaml go (default: the package's parameter library)",
+    )
     calibrate.add_argument("--force", action="store_true", help="replace the output folder if it already exists")
     _add_wait_option(calibrate)
     _add_execution_options(calibrate)
@@ -551,7 +571,46 @@ def _print_targets(table, title: str = "Calibration", note: str = "") -> None:
     print(f"{title}: {len(table) - failed} of {len(table)} targets pass" + (f"; {failed} FAIL" if failed else "") + note)
 
 
+def _cmd_calibrate_posterior(args: argparse.Namespace) -> int:
+    from .commands import posterior
+    from .reporting import numbers
+
+    for flag, given in (("--check", args.check), ("--block", args.block), ("--identifiability", args.identifiability)):
+        if given:
+            raise UserInputError(f"{flag}: expected without --posterior (the posterior covers every block and only writes its sample)")
+    destination, diagnostics = posterior.posterior_file(
+        args.seed_dir,
+        args.out,
+        args.posterior_patients or posterior.DEFAULT_PATIENTS,
+        args.design_points or posterior.DEFAULT_DESIGN_POINTS,
+        args.waves or posterior.DEFAULT_WAVES,
+        args.posterior_samples or posterior.DEFAULT_SAMPLES,
+        args.prior_draws or posterior.DEFAULT_PRIOR_DRAWS,
+        posterior.DEFAULT_SEED,
+        args.force,
+        _execution(args),
+        (lambda text: None) if args.quiet else print,
+        args.library_dir,
+    )
+    print(
+        f"posterior: effective sample size {numbers.count(diagnostics['effective_sample_size'])}; "
+        f"{diagnostics['targets_inside_95_predictive']} of {diagnostics['targets']} published targets inside the 95% posterior-predictive interval "
+        f"({numbers.percent(diagnostics['posterior_predictive_coverage'])}); {diagnostics['simulator_runs']} simulator runs at "
+        f"{diagnostics['patients_per_arm_per_evaluation']} patients per arm; wall time {numbers.value(diagnostics['wall_seconds'])} s"
+    )
+    print(f"wrote {destination} and the sample to the parameter library")
+    return 0
+
+
+POSTERIOR_ONLY = ("posterior_patients", "design_points", "waves", "posterior_samples", "prior_draws", "library_dir")
+
+
 def _cmd_calibrate(args: argparse.Namespace) -> int:
+    if args.posterior:
+        return _cmd_calibrate_posterior(args)
+    for name in POSTERIOR_ONLY:
+        if getattr(args, name) is not None:
+            raise UserInputError(f"--{name.replace('_', '-')}: expected only with --posterior")
     from .commands.calibrate import calibrate_file
 
     with _progress_bar(args) as bar:

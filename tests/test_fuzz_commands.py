@@ -724,6 +724,7 @@ CAPACITY_FILE = ROOT / "scenarios" / "capacity-constrained.yaml"
 THEATRE_SESSIONS = most_sessions(
     [SessionConfig.model_validate(s) for s in read_yaml(CAPACITY_FILE)["capacity"]["resources"]["theatre"]["schedule"]]
 )
+from simulator.commands import posterior as posterior_command  # noqa: E402
 from simulator.experiments.compare import PRECISION_MIN_REPLICATIONS  # noqa: E402
 from simulator.experiments.execution import MAX_WORKERS  # noqa: E402
 
@@ -745,8 +746,18 @@ OPTION_LIMITS: dict[str, float | None] = {
     "--min-sessions": THEATRE_SESSIONS,
     "--max-sessions": THEATRE_SESSIONS,
     "--precision": None,  # a relative precision: 0 < P < 1
+    "--posterior-patients": config_module.MAX_PATIENTS,
+    "--design-points": posterior_command.MAX_DESIGN_POINTS,
+    "--waves": posterior_command.MAX_WAVES,
+    "--posterior-samples": posterior_command.MAX_POSTERIOR_SAMPLES,
+    "--prior-draws": posterior_command.MAX_PRIOR_DRAWS,
 }
-LOWEST = {"--max-replications": PRECISION_MIN_REPLICATIONS}  # lower limits other than the type's
+LOWEST = {
+    "--max-replications": PRECISION_MIN_REPLICATIONS,
+    "--design-points": posterior_command.MIN_DESIGN_POINTS,
+    "--posterior-samples": posterior_command.MIN_POSTERIOR_SAMPLES,
+    "--prior-draws": posterior_command.MIN_PRIOR_DRAWS,
+}  # lower limits other than the type's
 BASE_ARGUMENTS = {
     "run": ["scenarios/baseline.yaml"],
     "compare": ["scenarios/baseline.yaml"],
@@ -758,6 +769,7 @@ BASE_ARGUMENTS = {
     "reproduce": [],
 }
 FIT_ONLY = {"--fit-patients", "--max-evaluations", "--latin-hypercube"}  # calibrate without --check
+POSTERIOR_ONLY = {"--posterior-patients", "--design-points", "--waves", "--posterior-samples", "--prior-draws"}  # calibrate --posterior
 
 
 class SimulationStarted(BaseException):  # noqa: N818 - not an Exception: the CLI's catch-all must not swallow it
@@ -788,6 +800,7 @@ COMMAND_LIMITS: dict[tuple[str, str], float] = {
     ("psa", "--patients"): psa_patients_limit(ROOT / "scenarios" / "baseline.yaml"),
     ("calibrate", "--patients"): lifetimes_limit(SEED_FILES),
     ("calibrate", "--fit-patients"): lifetimes_limit(SEED_FILES),
+    ("calibrate", "--posterior-patients"): lifetimes_limit(SEED_FILES),
     ("reproduce", "--patients"): lifetimes_limit(SEED_FILES + VALIDATION_FILES),
 }
 
@@ -847,6 +860,8 @@ def option_arguments(command: str, option: str, text: str, tmp_path: Path) -> li
     base = [str(ROOT / w) if w.startswith("scenarios/") else w for w in BASE_ARGUMENTS[command]]
     if command == "calibrate" and option in FIT_ONLY:
         base = []
+    if command == "calibrate" and option in POSTERIOR_ONLY:
+        base = ["--posterior", "--library-dir", str(tmp_path)]
     if option == "--target-p90-wait":
         base = base[:3]
     words = [command, *base, f"{option}={text}"]

@@ -61,6 +61,12 @@ class Target(_Strict):
     range: tuple[float, float] | None = None
     # How ``range`` was derived (validation targets: from the study's own sample size or published CI).
     tolerance: str | None = None
+    # The study's sample size (patients in the arm), or a standard error, for targets whose uncertainty
+    # no ``ci`` or ``range`` states; the Bayesian calibration derives each target's SE from them
+    # (experiments/posterior.py). ``uncertainty_source``: where n or se comes from, or "assumption: why".
+    n: int | None = None
+    se: float | None = None
+    uncertainty_source: str | None = None
     source: str
 
     def bounds(self) -> tuple[float, float, str]:
@@ -306,16 +312,18 @@ def check_options(
     max_evaluations: int | None = None,
     latin_hypercube: int | None = None,
     blocks: list[str] | None = None,
+    fit_option: str = "--fit-patients",
 ) -> dict[str, SeedScenario]:
     """Refuse, before any simulation, what calibrating or checking would refuse or crash on: the seed
     scenarios at every cohort size they will run with (each prepared as a run prepares it), the
-    search's sizes and unknown blocks. Returns the seed scenarios."""
+    search's sizes and unknown blocks. Returns the seed scenarios. ``fit_option``: the option that set
+    ``fit_patients``, named in the error."""
     if max_evaluations is not None and not 1 <= max_evaluations <= MAX_EVALUATIONS:
         raise UserInputError(f"--max-evaluations: expected a whole number from 1 to {MAX_EVALUATIONS}, got {max_evaluations}")
     if latin_hypercube is not None and not 0 <= latin_hypercube <= MAX_LATIN_HYPERCUBE:
         raise UserInputError(f"--latin-hypercube: expected a whole number from 0 to {MAX_LATIN_HYPERCUBE}, got {latin_hypercube}")
     seeds = load_seed_scenarios(seed_folder)
-    for size, option in ((patients, "--patients"), (fit_patients, "--fit-patients")):
+    for size, option in ((patients, "--patients"), (fit_patients, fit_option)):
         _check_sizes(seeds, size, option)
     _check_arms(load_targets().targets, seeds, targets_path())
     if blocks:
