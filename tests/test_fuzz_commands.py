@@ -649,7 +649,7 @@ CSVS_OF = {
         "psa_summary.csv",
     },
     "dsa": {"dsa.csv", "economics.csv", "icer.csv", "tornado.csv"},
-    "scenarios": {"comparison.csv", "economics.csv", "scenarios.csv", "survival.csv", "variants.csv"},
+    "scenarios": {"comparison.csv", "economics.csv", "icer.csv", "scenarios.csv", "survival.csv", "variants.csv"},
 }
 
 
