@@ -275,6 +275,12 @@ def build_parser() -> argparse.ArgumentParser:
     dsa.add_argument("scenario", type=Path, metavar="SCENARIO", help="scenario YAML file")
     dsa.add_argument("--strategy", metavar="NAME", help="strategy whose INMB is shown (default: the best other than the comparator)")
     dsa.add_argument("--wtp", type=_non_negative_float, metavar="X", help="willingness to pay per QALY (default: the scenario's first)")
+    dsa.add_argument(
+        "--parameters",
+        choices=("all", "clinical", "economic"),
+        default="all",
+        help="which parameters to vary: all (default), clinical (each a new simulation) or economic (re-values the base run; fast)",
+    )
     _add_output_options(dsa, "-dsa", patients="override the cohort size")
     _add_execution_options(dsa)
     _add_xlsx_option(dsa)
@@ -728,6 +734,7 @@ def _cmd_dsa(args: argparse.Namespace) -> int:
             execution=_execution(args),
             progress=bar,
             xlsx=args.xlsx,
+            scope=args.parameters,
         )
     print(
         f"wrote {destination}: INMB of {result.target} vs {result.comparator} at {numbers.money(result.wtp)} per QALY"

@@ -10,7 +10,7 @@ import pytest
 from simulator.cli import main
 from simulator.commands.output import read_csv
 from simulator.config import Scenario
-from simulator.economics.sampling import bounded_names, replace_entries
+from simulator.economics.sampling import dsa_bounds, load_posterior, replace_entries
 from simulator.experiments.dsa import run_dsa
 from simulator.experiments.runner import prepare
 
@@ -23,14 +23,15 @@ def prepared():
 
 
 def only_bounds(prepared, bounds: dict[str, tuple[float, float]]):
-    """The prepared scenario with low/high on the named parameters only."""
+    """The prepared scenario with low/high on the named parameters only, and no other parameter varied."""
     updates = {}
     for name, entry in prepared.params.entries.items():
         if name in bounds:
             low, high = bounds[name]
             updates[name] = entry.model_copy(update={"low": low, "high": high, "range_source": "assumption: test"})
-        elif entry.low is not None:
-            updates[name] = entry.model_copy(update={"low": None, "high": None, "range_source": None})
+        elif entry.low is not None or entry.psa is not None or not entry.psa_fixed:
+            # Neither bounds nor a PSA distribution (nor a posterior): not varied.
+            updates[name] = entry.model_copy(update={"low": None, "high": None, "range_source": None, "psa": None, "psa_fixed": "test"})
     return dataclasses.replace(prepared, params=replace_entries(prepared.params, updates))
 
 
@@ -60,7 +61,7 @@ def test_clinical_parameter_re_simulates(prepared):
 
 def test_tornado_is_sorted_by_range_and_covers_every_bounded_parameter(prepared):
     result = run_dsa(prepared, wtp=30000)
-    assert sorted(result.tornado["parameter"]) == bounded_names(prepared.params)
+    assert sorted(result.tornado["parameter"]) == [b.label for b in dsa_bounds(prepared.params, load_posterior())]
     ranges = result.tornado["range"].to_numpy()
     assert (np.diff(ranges) <= 0).all()
     assert result.comparator != result.target
@@ -74,7 +75,19 @@ def test_dsa_command_writes_the_tornado(write_scenario, tmp_path):
     for name in ("dsa.csv", "tornado.csv", "economics.csv", "icer.csv", "manifest.json", "figures/tornado.png"):
         assert (out / name).is_file(), name
     tornado = read_csv(out / "tornado.csv")
-    assert len(tornado) == len(bounded_names(prepare(Scenario.model_validate(tiny_scenario()), "s").params))
+    assert len(tornado) == len(dsa_bounds(prepare(Scenario.model_validate(tiny_scenario()), "s").params, load_posterior()))
+    # Clinical and economic parameters in one tornado (issue 17 item 3), each with where its range comes from.
+    assert set(tornado["kind"]) == {"clinical", "economic"}
+    clinical = tornado.set_index("parameter")
+    for name in ("lanreotide.progression_hazard_ratio", "disease.hr_grade_g3", "ablation.time_to_progression.median"):
+        assert (
+            clinical.at[name, "kind"] == "clinical"
+            and clinical.at[name, "low"] < clinical.at[name, "base_value"] < clinical.at[name, "high"]
+        )
+    # A drug effect's range is its published 95% CI: CLARINET's HR 0.47 (0.30-0.73).
+    assert clinical.at["lanreotide.progression_hazard_ratio", "low"] == pytest.approx(0.30, rel=0.02)
+    assert clinical.at["lanreotide.progression_hazard_ratio", "high"] == pytest.approx(0.73, rel=0.02)
+    assert clinical["bounds_from"].str.len().min() > 10
     dsa = read_csv(out / "dsa.csv")
     comparator_rows = dsa[dsa["strategy"] == "systemic-first"]
     assert (comparator_rows["inmb"] == 0).all()

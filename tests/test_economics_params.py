@@ -13,7 +13,7 @@ import yaml
 from pydantic import ValidationError
 
 from simulator.cli import main
-from simulator.economics.sampling import draw_parameters, sampled_names, with_value
+from simulator.economics.sampling import draw_parameters, drawn_columns, load_posterior, with_value
 from simulator.economics.valuation import VALUATION_ONLY_PREFIXES
 from simulator.params.parameter_set import ParameterSet, build_parameter_set, library_folder, load_library
 from simulator.params.schema import ParameterEntry
@@ -37,8 +37,9 @@ def test_every_cost_and_utility_has_provenance_shown_by_params(capsys):
         row = rows[name]
         assert row["file"] == ECONOMICS_FILE and row["unit"] and row["value"], name
         assert len(row["source"]) > 20, name  # a citation or "assumption: <reason>"
-        if row["psa"]:  # "<distribution>; <source or assumption: reason>"
-            assert len(row["psa"].split("; ", 1)[1]) > 10, name
+        # "<distribution>; <source or assumption: reason>" or "fixed: <reason>"
+        reason = row["psa"].removeprefix("fixed: ") if row["psa"].startswith("fixed: ") else row["psa"].split("; ", 1)[1]
+        assert len(reason) > 10, name
     assert "NICE TA449" in rows["cost.everolimus_per_28_days"]["source"]
     assert "NICE TA539" in rows["cost.prrt_drug_per_administration"]["source"]
     assert "12955-017-0711-z" in rows["utility.progression_free"]["source"]  # Meng 2017, EQ-5D mapped (CLARINET)
@@ -208,7 +209,7 @@ def test_draws_are_keyed_by_seed_draw_and_name_only():
     _, other_seed = draw_parameters(library, 8, 4)
     assert first == again
     assert first.pop("psa_redraws") == 0 and other_draw.pop("psa_redraws") == 0
-    assert set(first) == set(sampled_names(library))
+    assert set(first) == set(drawn_columns(library, load_posterior()))
     for name in first:
         assert first[name] != other_draw[name] and first[name] != other_seed[name], name
     # A parameter's draw does not depend on which other parameters are drawn.

@@ -411,7 +411,21 @@ def command_arguments(command: str, files: dict[str, Path], out: Path, workers: 
     if command == "psa":
         return ["psa", str(files["tiny"]), "--draws", "8", "--patients", "30", "--workers", str(workers), *quick]
     if command == "dsa":
-        return ["dsa", str(files["tiny"]), "--patients", "20", "--replications", "1", "--workers", str(workers), *quick]
+        # Economic parameters only: re-valuing one base run keeps the command short; what is fuzzed here is
+        # its handling of signals and output folders, not the clinical re-simulations (tests/test_dsa.py).
+        return [
+            "dsa",
+            str(files["tiny"]),
+            "--patients",
+            "20",
+            "--replications",
+            "1",
+            "--parameters",
+            "economic",
+            "--workers",
+            str(workers),
+            *quick,
+        ]
     if command == "capacity":
         return ["capacity", str(files["capacity"]), "--resource", "theatre", "--target-p90-wait", "20", "--max-capacity", "3", *quick]
     assert command == "calibrate"

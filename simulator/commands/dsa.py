@@ -111,15 +111,16 @@ def run_dsa_file(
     execution: Execution | None = None,
     progress=None,
     xlsx: bool = False,
+    scope: str = "all",
 ) -> tuple[Path, DSAResult]:
     started = time.perf_counter()
     path = Path(path)
     prepared = prepare(apply_overrides(load_scenario(path), path, seed=seed, patients=patients, replications=replications), path)
     scenario = prepared.scenario
     settings = EconomicSettings.from_scenario(scenario)
-    check_options(prepared, settings, wtp, strategy)
+    check_options(prepared, settings, wtp, strategy, scope)
     execution = execution or Execution()
     destination = output_folder(out, scenario, path, "-dsa")
     check_destination(destination, force)
-    result = run_dsa(prepared, settings, wtp, strategy, execution, progress)
+    result = run_dsa(prepared, settings, wtp, strategy, execution, progress, scope)
     return write_dsa_folder(prepared, result, settings, destination, force, command_line or [], started, xlsx), result

@@ -23,6 +23,7 @@ WRAP = {"value": 24, "price_year": 18, "source": 48, "file": 22, "psa": 30, "dsa
 def parameter_rows(path: Path | None = None) -> list[dict[str, str]]:
     """The provenance table of the parameter library, with the scenario at ``path`` applied."""
     from ..economics.prices import price_year_label
+    from ..economics.sampling import load_posterior, psa_status
     from ..economics.settings import EconomicSettings
 
     if path is not None:
@@ -31,10 +32,11 @@ def parameter_rows(path: Path | None = None) -> list[dict[str, str]]:
     else:
         params, settings = build_parameter_set(), None
     rows = params.provenance_rows()
+    posterior = load_posterior()
     # Sensitivity-analysis columns: the PSA distribution and the DSA range, each with its provenance.
     for row in rows:
         entry = params.entries[row["name"]]
-        row["psa"] = f"{entry.psa.describe()}; {entry.psa.provenance}" if entry.psa else ""
+        row["psa"] = psa_status(params, row["name"], posterior)
         row["dsa_range"] = f"[{entry.low:g}, {entry.high:g}]; {entry.range_source}" if entry.low is not None else ""
         # Costs: the source's price year -> the price year the valuation inflates it to (or the scenario's own).
         row["price_year"] = price_year_label(params, row["name"], settings)

@@ -7,12 +7,15 @@ import hashlib
 import json
 import shutil
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
 
 from ..config import apply_overrides, load_scenario
+from ..economics.sampling import posterior_folder
 from ..economics.settings import EconomicSettings
+from ..errors import ScenarioWarning
 from ..experiments.execution import Execution
 from ..experiments.psa import (
     FIRST_DRAW,
@@ -24,6 +27,7 @@ from ..experiments.psa import (
     draws_matrix,
     run_psa,
     summarise_psa,
+    unresolved_warnings,
 )
 from ..experiments.runner import PreparedScenario, prepare
 from ..io import OutputExistsError, atomic_folder, check_destination, checkpoint_folder, file_sha256, sigterm_as_interrupt, write_json
@@ -54,6 +58,8 @@ def write_psa_folder(
 ) -> Path:
     scenario = prepared.scenario
     summary = summarise_psa(result, settings, prepared.params)
+    for sentence in unresolved_warnings(summary.decision, settings.currency):
+        warnings.warn(sentence, ScenarioWarning, stacklevel=2)
     names = result.strategies
     currency = settings.currency
     with atomic_folder(destination, force) as staging:
@@ -65,6 +71,7 @@ def write_psa_folder(
         write_csv(summary.icer, staging / "icer.csv", currency=currency)
         write_csv(summary.ceac, staging / "ceac.csv", currency=currency)
         write_csv(summary.evpi, staging / "evpi.csv", currency=currency)
+        write_csv(summary.decision, staging / "psa_decision.csv", currency=currency)
         if event_files:  # --keep-events: every draw's event log, as the checkpoint saved it
             (staging / "events").mkdir()
             for path in event_files:
@@ -150,6 +157,8 @@ def psa_fingerprint(prepared: PreparedScenario, draws: int, patients: int, keep_
         "scenario_sha256": file_sha256(prepared.path),
         "resolved_scenario_sha256": hashlib.sha256(resolved_yaml(prepared.scenario).encode("utf-8")).hexdigest(),
         "parameters_sha256": hashlib.sha256(json.dumps(entries, sort_keys=True).encode("utf-8")).hexdigest(),
+        # The calibrated parameters' draws come from the library's posterior sample: a new sample is a new run.
+        "posterior_sha256": file_sha256(posterior_folder() / "posterior.csv") if (posterior_folder() / "posterior.csv").exists() else None,
         "seed": prepared.scenario.seed,
         "draws": draws,
         "patients": patients,

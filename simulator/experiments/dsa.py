@@ -1,6 +1,6 @@
-"""One-way deterministic sensitivity analysis: each parameter with ``low``/``high`` bounds is set to
-each bound in turn, everything else at its base value, with the scenario's seed (common random
-numbers). Parameters that only the valuation reads (``cost.*``, ``utility.*``, ``economics.*``)
+"""One-way deterministic sensitivity analysis: each parameter with bounds (``low``/``high``, or the
+95% interval of its PSA distribution or posterior: economics.sampling.dsa_bounds) is set to each
+bound in turn, everything else at its base value, with the scenario's seed (common random numbers). Parameters that only the valuation reads (``cost.*``, ``utility.*``, ``economics.*``)
 re-value the base-case event log; any other parameter re-runs the simulation.
 
 The outcome is the incremental net monetary benefit (INMB) of a target strategy against the
@@ -16,7 +16,7 @@ import pandas as pd
 
 from ..config import MAX_WILLINGNESS_TO_PAY
 from ..economics.cea import default_comparator
-from ..economics.sampling import bounded_names, with_value
+from ..economics.sampling import Bound, dsa_bounds, load_posterior, with_bound
 from ..economics.settings import EconomicSettings
 from ..economics.valuation import is_valuation_only, replication_means, value_patients
 from ..errors import ScenarioError, UserInputError
@@ -48,14 +48,23 @@ def _bound_task(task: tuple) -> pd.DataFrame:
     return _means(value_patients(run.events, run.patients, prepared.params, settings), [s.name for s in prepared.strategies])
 
 
-def check_options(prepared: PreparedScenario, settings: EconomicSettings, wtp: float | None, target: str | None) -> None:
+DSA_SCOPES = ("all", "clinical", "economic")
+
+
+def check_options(
+    prepared: PreparedScenario, settings: EconomicSettings, wtp: float | None, target: str | None, scope: str = "all"
+) -> None:
     """Refuse, before any simulation, what the analysis would refuse: fewer than two strategies, no
     parameter with bounds, a willingness to pay out of bounds, an unknown target or the comparator as target."""
     strategies = [s.name for s in prepared.strategies]
     if len(strategies) < 2:
         raise ScenarioError(prepared.path, "strategies", "at least two strategies to compare in a sensitivity analysis")
-    if not bounded_names(prepared.params):
-        raise ScenarioError(prepared.path, "parameters", "at least one parameter with low/high bounds (see `nelm-sim params`)")
+    if scope not in DSA_SCOPES:
+        raise UserInputError(f"--parameters: expected one of {', '.join(DSA_SCOPES)}, got {scope}")
+    if not dsa_bounds(prepared.params, load_posterior(), scope):
+        raise ScenarioError(
+            prepared.path, "parameters", "at least one parameter with low/high bounds or a PSA distribution (see `nelm-sim params`)"
+        )
     if wtp is not None and not (np.isfinite(wtp) and 0 <= wtp <= MAX_WILLINGNESS_TO_PAY):
         raise UserInputError(f"--wtp: expected a willingness to pay from 0 to {MAX_WILLINGNESS_TO_PAY:g} per QALY, got {wtp}")
     if target is not None and target not in strategies:
@@ -71,12 +80,13 @@ def run_dsa(
     target: str | None = None,
     execution: Execution = SERIAL,
     progress=None,
+    scope: str = "all",
 ) -> DSAResult:
     settings = settings or EconomicSettings.from_scenario(prepared.scenario)
-    check_options(prepared, settings, wtp, target)
+    check_options(prepared, settings, wtp, target, scope)
     wtp = settings.willingness_to_pay[0] if wtp is None else float(wtp)
     strategies = [s.name for s in prepared.strategies]
-    names = bounded_names(prepared.params)
+    bounds: list[Bound] = dsa_bounds(prepared.params, load_posterior(), scope)
 
     base_run = run_prepared(prepared)
     base = value_patients(base_run.events, base_run.patients, prepared.params, settings)
@@ -96,19 +106,19 @@ def run_dsa(
     # Every bound that changes the simulation is a task for the workers; a bound that changes only
     # the valuation re-values the base run here.
     reruns = [
-        (replace(prepared, params=with_value(prepared.params, name, value)), settings)
-        for name in names
-        if not is_valuation_only(name)
-        for value in (prepared.params.entries[name].low, prepared.params.entries[name].high)
+        (replace(prepared, params=with_bound(prepared.params, bound, value)), settings)
+        for bound in bounds
+        if not is_valuation_only(bound.name)
+        for value in (bound.low, bound.high)
     ]
     rerun_means = iter(execution.map(_bound_task, reruns, progress_counter(progress, len(reruns), "parameter bounds")))
     rows, tornado = [], []
-    for name in names:
-        entry = prepared.params.entries[name]
+    for item in bounds:
+        name = item.label
         found = {}
-        for bound, value in (("low", entry.low), ("high", entry.high)):
-            params = with_value(prepared.params, name, value)  # type: ignore[arg-type]
-            if is_valuation_only(name):
+        for bound, value in (("low", item.low), ("high", item.high)):
+            if is_valuation_only(item.name):
+                params = with_bound(prepared.params, item, value)
                 means = _means(value_patients(base_run.events, base_run.patients, params, settings), strategies)
             else:
                 means = next(rerun_means)
@@ -132,10 +142,12 @@ def run_dsa(
                 "parameter": name,
                 "low": found["low"][0],
                 "high": found["high"][0],
-                "base_value": entry.value,
+                "base_value": item.base,
                 "inmb_low": found["low"][1],
                 "inmb_high": found["high"][1],
                 "range": abs(found["high"][1] - found["low"][1]),
+                "kind": "economic" if is_valuation_only(item.name) else "clinical",
+                "bounds_from": item.source,
             }
         )
     table = pd.DataFrame(tornado)

@@ -241,6 +241,7 @@ class PSASummary:
     acceptability: np.ndarray
     best: np.ndarray
     population: float
+    decision: pd.DataFrame  # per willingness to pay: the best strategy, the runner-up and whether draws resolve them
 
 
 def summarise_psa(result: PSAResult, settings: EconomicSettings, params: ParameterSet) -> PSASummary:
@@ -263,6 +264,12 @@ def summarise_psa(result: PSAResult, settings: EconomicSettings, params: Paramet
             values = draws_matrix(result.outcomes, names, column)[name]
             row[column] = values.mean()
             row[f"{column}_lower_95"], row[f"{column}_upper_95"] = values.quantile(list(INTERVAL_QUANTILES)).to_numpy()
+            row[f"{column}_se"] = standard_error(values.to_numpy())
+        for value in settings.willingness_to_pay:
+            # Incremental net benefit against the comparator, paired draw by draw (common random numbers).
+            incremental = (qalys[name] - qalys[comparator]) * value - (costs[name] - costs[comparator])
+            row[f"inmb_{value:g}"] = incremental.mean()
+            row[f"inmb_se_{value:g}"] = standard_error(incremental.to_numpy())
         for k, value in enumerate(settings.willingness_to_pay):
             row[f"probability_cost_effective_{value:g}"] = at_wtp[k, index]
         if GENERAL_POPULATION in result.outcomes.columns:  # severity, from the means as economics.csv takes it
@@ -283,6 +290,7 @@ def summarise_psa(result: PSAResult, settings: EconomicSettings, params: Paramet
         for w, value in enumerate(grid)
         for s, name in enumerate(names)
     ]
+    decision = decision_table(costs, qalys, settings.willingness_to_pay, result.patients)
     evpi_table = pd.DataFrame({"wtp": grid, "evpi_per_patient": evpi, "population": population, "evpi_population": evpi * population})
     return PSASummary(
         pd.DataFrame(rows),
@@ -294,4 +302,62 @@ def summarise_psa(result: PSAResult, settings: EconomicSettings, params: Paramet
         acceptability,
         best,
         population,
+        decision,
     )
+
+
+def standard_error(values: np.ndarray) -> float:
+    """Monte Carlo standard error of a mean over draws (0 with a single draw: nothing to estimate it from)."""
+    return float(np.std(values, ddof=1) / np.sqrt(len(values))) if len(values) > 1 else float("nan")
+
+
+RESOLVED_Z = 1.959963984540054  # the decision is resolved when the best leads the runner-up by 1.96 SEs
+
+
+def decision_table(costs: pd.DataFrame, qalys: pd.DataFrame, wtp: tuple[float, ...] | list[float], patients: int) -> pd.DataFrame:
+    """Per willingness to pay: the strategy with the highest mean net benefit, the runner-up, their
+    paired difference and its Monte Carlo SE, whether the draws resolve the choice (difference > 1.96
+    SE) and, if not, about how many draws would (the SE falls with the square root of the draws;
+    more patients per draw also lower it, by shrinking each draw's first-order noise)."""
+    rows = []
+    draws = len(costs)
+    for value in wtp:
+        nmb = qalys * value - costs
+        order = nmb.mean().sort_values(ascending=False)
+        if len(order) < 2:
+            continue
+        best, runner_up = str(order.index[0]), str(order.index[1])
+        difference = nmb[best] - nmb[runner_up]
+        se = standard_error(difference.to_numpy())
+        lead = float(difference.mean())
+        resolved = bool(np.isfinite(se) and lead > RESOLVED_Z * se)
+        needed = float(np.ceil(draws * (RESOLVED_Z * se / lead) ** 2)) if lead > 0 and np.isfinite(se) else float("inf")
+        rows.append(
+            {
+                "wtp": value,
+                "best": best,
+                "runner_up": runner_up,
+                "nmb_difference": lead,
+                "nmb_difference_se": se,
+                "resolved": resolved,
+                "draws": draws,
+                "patients_per_draw": patients,
+                "draws_needed": max(needed, float(draws)) if not resolved else float(draws),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def unresolved_warnings(decision: pd.DataFrame, currency: str) -> list[str]:
+    """One sentence per willingness to pay at which the draws leave the best strategy undecided."""
+    sentences = []
+    for row in decision.itertuples():
+        if row.resolved:
+            continue
+        needed = "more draws than can be estimated" if not np.isfinite(row.draws_needed) else f"about {int(row.draws_needed):,} draws"
+        sentences.append(
+            f"at {currency} {row.wtp:,.0f} per QALY the PSA does not resolve {row.best} from {row.runner_up}: their mean net benefit"
+            f" differs by {row.nmb_difference:,.0f} +/- {RESOLVED_Z * row.nmb_difference_se:,.0f} (1.96 Monte Carlo SE) with"
+            f" {row.draws} draws of {row.patients_per_draw} patients; {needed} (or more patients per draw) would resolve it"
+        )
+    return sentences

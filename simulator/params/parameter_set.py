@@ -160,6 +160,9 @@ class ParameterSet:
         return rows
 
 
+UNCERTAINTY_FIELDS = ("psa", "psa_fixed")  # a scenario may set either on any parameter, with or without a new value
+
+
 def build_parameter_set(overrides: Mapping[str, Any] | None = None, scenario_file: Path | str = "scenario") -> ParameterSet:
     """The library with ``overrides`` applied; unknown names and bad values raise ScenarioError."""
     library = load_library()
@@ -176,10 +179,21 @@ def build_parameter_set(overrides: Mapping[str, Any] | None = None, scenario_fil
         data.pop("value", None)
         data.pop("distribution", None)
         data.pop("params", None)
+        uncertainty_only = False
         if isinstance(override, dict):
-            unknown = set(override) - {"distribution", "params", "value"}
+            unknown = set(override) - {"distribution", "params", "value", *UNCERTAINTY_FIELDS}
             if unknown:
-                raise ScenarioError(scenario_file, f"{field_path}.{sorted(unknown)[0]}", "only value, or distribution with params")
+                raise ScenarioError(
+                    scenario_file, f"{field_path}.{sorted(unknown)[0]}", "only value, or distribution with params, and psa or psa_fixed"
+                )
+            if "psa" in override and "psa_fixed" in override:
+                raise ScenarioError(scenario_file, f"{field_path}.psa_fixed", "psa or psa_fixed (a reason for not drawing it), not both")
+            uncertainty_only = not (set(override) - set(UNCERTAINTY_FIELDS))
+            if uncertainty_only:
+                data = base.model_dump(exclude_none=True)
+            elif "psa" in override or "psa_fixed" in override:
+                data.pop("psa", None)
+                data.pop("psa_fixed", None)
             if isinstance(override.get("value"), bool) or not isinstance(override.get("value", 0), (int, float)):
                 raise ScenarioError(scenario_file, f"{field_path}.value", "a number", override["value"])
             # The model reads each parameter as what the library declares it to be: a single value or a
@@ -194,6 +208,10 @@ def build_parameter_set(overrides: Mapping[str, Any] | None = None, scenario_fil
                     f"{field_path}.value",
                     f"a distribution with params (this parameter is a {base.distribution} distribution)",
                 )
+            if "psa" in override:
+                data.pop("psa_fixed", None)
+            if "psa_fixed" in override:
+                data.pop("psa", None)
             data.update(override)
         elif isinstance(override, (int, float)) and not isinstance(override, bool):
             if base.value is None:
@@ -206,14 +224,16 @@ def build_parameter_set(overrides: Mapping[str, Any] | None = None, scenario_fil
             data["value"] = float(override)
         else:
             raise ScenarioError(scenario_file, field_path, "a number, or a distribution with params", override)
-        data.pop("source", None)
-        data["assumption"] = f"override in {Path(str(scenario_file)).name} (library: {base.provenance})"
+        if not uncertainty_only:  # a new value: its provenance is the scenario's; a new PSA spec carries its own
+            data.pop("source", None)
+            data["assumption"] = f"override in {Path(str(scenario_file)).name} (library: {base.provenance})"
         try:
             entries[name] = ParameterEntry.model_validate(data)
         except ValidationError as exc:
             problem = _first_problem(exc)
             raise ScenarioError(scenario_file, field_path, problem.rpartition(": ")[2], override) from None
-        origins[name] = Path(str(scenario_file)).name
+        if not uncertainty_only:
+            origins[name] = Path(str(scenario_file)).name
     _check_consistency(entries, overrides or {}, scenario_file)
     return ParameterSet(entries, origins)
 

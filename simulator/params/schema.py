@@ -41,7 +41,7 @@ UNIT_BOUNDS: dict[str, tuple[float | None, float | None]] = {
     "patients_per_year": (0.0, None),
 }
 COST_UNIT_PREFIX = "gbp"  # units of money: every such entry states the price year of its value
-PSA_FAMILIES_FOR_VALUES = ("beta", "gamma", "lognormal")
+PSA_FAMILIES_FOR_VALUES = ("beta", "gamma", "lognormal", "dirichlet")
 PSA_FAMILIES_FOR_DISTRIBUTIONS = ("normal", "mvnormal")
 STRICTLY_POSITIVE_UNITS = frozenset({"hazard_ratio", "odds_ratio", "time_ratio"})
 RATIO_RANGE = (1e-3, 1e3)  # hazard, odds and time ratios
@@ -57,12 +57,19 @@ class PSASpec(BaseModel):
     survival curves): ``normal`` on one of the distribution's ``parameters`` or ``mvnormal`` on
     several, on the ``scale`` (``log`` or ``natural``) on which they were fitted, centred on the
     entry's ``params`` with standard error ``se`` (normal) or ``covariance`` (mvnormal).
+
+    Shares of one population that sum to at most 1 (primary sites, grades, burden bands): ``dirichlet``
+    with the same ``group`` on every member and the ``count`` of patients the shares were observed in
+    (or an assumed count, with its reason); the members and the rest (1 minus their sum) are drawn
+    jointly from Dirichlet(count x share), so every draw's shares still sum to at most 1.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    distribution: Literal["beta", "gamma", "lognormal", "normal", "mvnormal"]
+    distribution: Literal["beta", "gamma", "lognormal", "dirichlet", "normal", "mvnormal"]
     se: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
+    group: str | None = None
+    count: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
     parameters: list[str] | None = None
     scale: Literal["natural", "log"] = "natural"
     covariance: list[list[Annotated[float, Field(allow_inf_nan=False)]]] | None = None
@@ -78,6 +85,8 @@ class PSASpec(BaseModel):
             return f"mvnormal({self.scale} {', '.join(self.parameters or [])})"
         if self.distribution == "normal":
             return f"normal({self.scale} {(self.parameters or [''])[0]}, se={self.se:g})"
+        if self.distribution == "dirichlet":
+            return f"dirichlet({self.group}, count={self.count:g})"
         return f"{self.distribution}(se={self.se:g})"
 
 
@@ -94,8 +103,14 @@ def check_psa(entry: ParameterEntry) -> None:
             raise ValueError(
                 f"psa.distribution one of {', '.join(PSA_FAMILIES_FOR_VALUES)} for a value (normal and mvnormal are for fitted survival distributions)"
             )
-        if spec.se is None or spec.parameters is not None or spec.covariance is not None:
-            raise ValueError("psa: 'se' only (no 'parameters' or 'covariance') for a value")
+        if spec.distribution == "dirichlet":
+            if spec.group is None or spec.count is None or spec.se is not None or spec.parameters or spec.covariance:
+                raise ValueError("psa: 'group' and 'count' only (no 'se', 'parameters' or 'covariance') for a dirichlet distribution")
+            if entry.unit not in ("proportion", "probability"):
+                raise ValueError(f"psa.distribution dirichlet only for shares (proportion, probability), not {entry.unit}")
+            return
+        if spec.se is None or spec.parameters is not None or spec.covariance is not None or spec.group or spec.count:
+            raise ValueError("psa: 'se' only (no 'parameters', 'covariance', 'group' or 'count') for a value")
         # A value on the boundary (0 for gamma and lognormal, 0 or 1 for beta, e.g. a scenario's
         # override) is a degenerate distribution: every draw keeps the value.
         mean = entry.value
@@ -124,6 +139,8 @@ def check_psa(entry: ParameterEntry) -> None:
             raise ValueError(f"psa.scale natural (params.{name} is not > 0, so it has no log)")
     if len(set(names)) != len(names):
         raise ValueError("psa.parameters: each parameter once")
+    if spec.group is not None or spec.count is not None:
+        raise ValueError("psa: no 'group' or 'count' (those are for dirichlet shares) on a distribution entry")
     if spec.distribution == "normal":
         if len(names) != 1 or spec.se is None or spec.covariance is not None:
             raise ValueError("psa: one name in 'parameters' and an 'se' for a normal distribution")
@@ -154,6 +171,9 @@ class ParameterEntry(BaseModel):
     description: str = ""
     # Uncertainty for probabilistic sensitivity analysis (nelm-sim psa), see PSASpec.
     psa: PSASpec | None = None
+    # Why a parameter is not drawn in the PSA (a setting of the scenario, a definition, a structural
+    # choice...): every parameter has a ``psa`` or a reason (simulator/economics/sampling.py psa_status).
+    psa_fixed: str | None = None
     # Bounds for one-way deterministic sensitivity analysis (nelm-sim dsa), with their provenance.
     low: Annotated[float, Field(allow_inf_nan=False)] | None = None
     high: Annotated[float, Field(allow_inf_nan=False)] | None = None
@@ -182,6 +202,8 @@ class ParameterEntry(BaseModel):
             except (TypeError, ValueError, ArithmeticError) as exc:
                 raise ValueError(f"valid {self.distribution} parameters ({exc})") from None
         check_psa(self)
+        if self.psa is not None and self.psa_fixed:
+            raise ValueError("'psa' or 'psa_fixed' (a reason for not drawing it), not both")
         if self.unit.startswith(COST_UNIT_PREFIX) and self.price_year is None:
             raise ValueError("a 'price_year' (the year of the source's prices) on a cost")
         if self.price_year is not None and not self.unit.startswith(COST_UNIT_PREFIX):

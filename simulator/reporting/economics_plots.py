@@ -154,11 +154,15 @@ def convergence_figure(outcomes: pd.DataFrame, strategies: Sequence[str], curren
     _save(fig, path)
 
 
+TORNADO_BARS = 30  # a readable figure; a tornado's tail of near-zero swings carries no information
+
+
 def tornado_figure(
     tornado: pd.DataFrame, base: float, target: str, comparator: str, wtp: float, currency: str, path: Path, title: str
 ) -> None:
-    """One bar per parameter from the INMB at its low bound to the INMB at its high bound."""
-    shown = tornado.iloc[::-1]
+    """One bar per parameter from the INMB at its low bound to the INMB at its high bound: the
+    ``TORNADO_BARS`` widest swings (tornado.csv holds every parameter), clinical and economic together."""
+    shown = tornado.head(TORNADO_BARS).iloc[::-1]
     height = max(3.0, 0.35 * len(shown) + 1.5)
     fig, ax = plt.subplots(figsize=(9, height), dpi=DPI)
     y = np.arange(len(shown))
@@ -166,7 +170,7 @@ def tornado_figure(
     ax.barh(y, low - base, left=base, color="#4c72b0", label="low bound")
     ax.barh(y, high - base, left=base, color="#dd8452", label="high bound")
     ax.axvline(base, color="black", linewidth=1)
-    labels = [f"{p}  [{lo:g}, {hi:g}]" for p, lo, hi in zip(shown["parameter"], shown["low"], shown["high"])]
+    labels = [f"{p}  [{lo:.3g}, {hi:.3g}]" for p, lo, hi in zip(shown["parameter"], shown["low"], shown["high"])]
     ax.set_yticks(y, labels, fontsize=7)
     ax.xaxis.set_major_formatter(_money)
     ax.set_xlabel(f"INMB of {target} vs {comparator} at {currency} {numbers.money(wtp)}/QALY ({currency} per patient)")
