@@ -14,9 +14,10 @@ import pytest
 
 from simulator.cli import main
 from simulator.commands.output import read_csv
+from simulator.commands.psa import unresolved_warnings
 from simulator.economics import sampling
 from simulator.economics.sampling import POSTERIOR_ROW, draw_parameters, drawn_columns, dsa_bounds, load_posterior, psa_status
-from simulator.experiments.psa import decision_table, standard_error, unresolved_warnings
+from simulator.experiments.psa import decision_table, standard_error
 from simulator.params.parameter_set import build_parameter_set
 from simulator.params.schema import ParameterEntry
 

@@ -11,6 +11,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from ..config import apply_overrides, load_scenario
 from ..economics.sampling import posterior_folder
@@ -19,6 +20,7 @@ from ..errors import ScenarioWarning
 from ..experiments.execution import Execution
 from ..experiments.psa import (
     FIRST_DRAW,
+    RESOLVED_Z,
     CheckpointError,
     PSACheckpoint,
     PSAResult,
@@ -27,11 +29,11 @@ from ..experiments.psa import (
     draws_matrix,
     run_psa,
     summarise_psa,
-    unresolved_warnings,
 )
 from ..experiments.runner import PreparedScenario, prepare
 from ..io import OutputExistsError, atomic_folder, check_destination, checkpoint_folder, file_sha256, sigterm_as_interrupt, write_json
 from ..reporting import economics_plots as plots
+from ..reporting import numbers
 from ..reporting.economics_report import EconomicsView, economics_report, psa_figure_captions, with_draw_means
 from ..reporting.exports import psa_exports
 from .compare import prepared_context, write_results_workbook
@@ -42,6 +44,24 @@ from .output import economics_manifest, output_folder, package_versions, resolve
 # simulate differently, and the merged outputs would then match no uninterrupted run.
 CHECKPOINT_PACKAGES = ("nelm-sim", "numpy", "scipy", "pandas")
 CHECKPOINT_FORMAT = 1  # raise when the checkpoint's layout changes, so an old one is refused, not misread
+
+
+def unresolved_warnings(decision: pd.DataFrame, currency: str) -> list[str]:
+    """One sentence per willingness to pay at which the draws leave the best strategy undecided."""
+    sentences = []
+    for row in decision.itertuples():
+        if row.resolved:
+            continue
+        needed = (
+            "more draws than can be estimated" if not np.isfinite(row.draws_needed) else f"about {numbers.count(row.draws_needed)} draws"
+        )
+        sentences.append(
+            f"at {currency} {numbers.money(row.wtp)} per QALY the PSA does not resolve {row.best} from {row.runner_up}: their mean net"
+            f" benefit differs by {numbers.money(row.nmb_difference)} +/- {numbers.money(RESOLVED_Z * row.nmb_difference_se)}"
+            f" (1.96 Monte Carlo SE) with {numbers.count(row.draws)} draws of {numbers.count(row.patients_per_draw)} patients;"
+            f" {needed} (or more patients per draw) would resolve it"
+        )
+    return sentences
 
 
 def write_psa_folder(

@@ -346,18 +346,3 @@ def decision_table(costs: pd.DataFrame, qalys: pd.DataFrame, wtp: tuple[float, .
             }
         )
     return pd.DataFrame(rows)
-
-
-def unresolved_warnings(decision: pd.DataFrame, currency: str) -> list[str]:
-    """One sentence per willingness to pay at which the draws leave the best strategy undecided."""
-    sentences = []
-    for row in decision.itertuples():
-        if row.resolved:
-            continue
-        needed = "more draws than can be estimated" if not np.isfinite(row.draws_needed) else f"about {int(row.draws_needed):,} draws"
-        sentences.append(
-            f"at {currency} {row.wtp:,.0f} per QALY the PSA does not resolve {row.best} from {row.runner_up}: their mean net benefit"
-            f" differs by {row.nmb_difference:,.0f} +/- {RESOLVED_Z * row.nmb_difference_se:,.0f} (1.96 Monte Carlo SE) with"
-            f" {row.draws} draws of {row.patients_per_draw} patients; {needed} (or more patients per draw) would resolve it"
-        )
-    return sentences

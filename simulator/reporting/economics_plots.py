@@ -170,7 +170,9 @@ def tornado_figure(
     ax.barh(y, low - base, left=base, color="#4c72b0", label="low bound")
     ax.barh(y, high - base, left=base, color="#dd8452", label="high bound")
     ax.axvline(base, color="black", linewidth=1)
-    labels = [f"{p}  [{lo:.3g}, {hi:.3g}]" for p, lo, hi in zip(shown["parameter"], shown["low"], shown["high"])]
+    labels = [
+        f"{p}  [{numbers.value(lo, 3)}, {numbers.value(hi, 3)}]" for p, lo, hi in zip(shown["parameter"], shown["low"], shown["high"])
+    ]
     ax.set_yticks(y, labels, fontsize=7)
     ax.xaxis.set_major_formatter(_money)
     ax.set_xlabel(f"INMB of {target} vs {comparator} at {currency} {numbers.money(wtp)}/QALY ({currency} per patient)")
