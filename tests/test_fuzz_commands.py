@@ -654,8 +654,10 @@ CSVS_OF = {
     "psa": {
         "ceac.csv",
         "evpi.csv",
+        "evppi.csv",
         "icer.csv",
         "psa.csv",
+        "psa_decision.csv",
         "psa_costs.csv",
         "psa_effects.csv",
         "psa_parameters.csv",

@@ -25,6 +25,8 @@ PSA_FILES = (
     "icer.csv",
     "ceac.csv",
     "evpi.csv",
+    "evppi.csv",
+    "psa_decision.csv",
     "manifest.json",
     "scenario.resolved.yaml",
     "figures/ce_plane.png",

@@ -51,7 +51,7 @@ MONEY = "{currency}"  # in a rule's unit: the scenario's currency, lower case (g
 # naming (``cost_<category>``, ``<...>_nmb_<...>``) get their unit without editing a list.
 UNIT_RULES: tuple[tuple[str, str], ...] = (
     (r"(wtp|icer)(_.*)?", f"{MONEY}_per_qaly"),  # willingness to pay, and the incremental cost per QALY
-    (r"(.*_)?(costs?|nmb|inmb|inb|evpi)(_.*)?", MONEY),  # costs of any category, net (monetary) benefit, EVPI
+    (r"(.*_)?(costs?|nmb|inmb|inb|evpi|evppi)(_.*)?", MONEY),  # costs of any category, net (monetary) benefit, EVPI, EVPPI
     (r"range", MONEY),  # tornado.csv: the width of the incremental net monetary benefit's bar
     (r"qaly_shortfall_absolute", "qalys"),
     (r"qaly_shortfall_proportional", "share"),
@@ -74,10 +74,11 @@ UNITLESS = frozenset(
         "functional_patients", "at_risk", "patients", "replications", "population", "strategies", "psa_redraws",
         "progressions_while_waiting", "priority", "evaluations", "rank", "parameters", "subgroup_value",
         "column",  # a strategy's column in the R matrices (psa_strategies.csv)
+        "patients_per_draw", "draws_needed",  # psa_decision.csv
         # 0/1 flags
         "death", "resected", "recurred", "rfs_event", "functional", "extrahepatic", "synchronous", "resectable",
         "ssr_positive", "progressed_while_waiting", "treatment_changed_by_waiting", "died_while_waiting",
-        "in_window", "meets_target", "optimal", "pass", "near_bound",
+        "in_window", "meets_target", "optimal", "pass", "near_bound", "resolved",
         "comparator",  # psa_strategies.csv: 1 for the comparator's column (elsewhere the comparator's name)
         # values whose unit is the row's (metric, unit column) or the parameter's own
         "value", "estimate", "lower", "upper", "lower_95", "upper_95", "base_estimate", "variant_estimate",

@@ -92,6 +92,7 @@ def write_psa_folder(
         write_csv(summary.ceac, staging / "ceac.csv", currency=currency)
         write_csv(summary.evpi, staging / "evpi.csv", currency=currency)
         write_csv(summary.decision, staging / "psa_decision.csv", currency=currency)
+        write_csv(summary.evppi, staging / "evppi.csv", currency=currency)
         if event_files:  # --keep-events: every draw's event log, as the checkpoint saved it
             (staging / "events").mkdir()
             for path in event_files:
@@ -128,6 +129,8 @@ def write_psa_folder(
             figures / "evpi.png",
             f"{title}: expected value of perfect information",
         )
+        if len(summary.evppi):
+            plots.evppi_figure(summary.evppi, currency, figures / "evppi.png", f"{title}: partial EVPI")
         plots.convergence_figure(result.outcomes, names, currency, figures / "convergence.png", f"{title}: convergence of the mean")
         (staging / "scenario.resolved.yaml").write_text(resolved_yaml(scenario), encoding="utf-8")
         for name, table in psa_exports(result, summary.comparator).items():

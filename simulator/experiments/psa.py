@@ -25,7 +25,8 @@ import numpy as np
 import pandas as pd
 
 from ..economics import cea
-from ..economics.sampling import draw_parameters
+from ..economics.evppi import evppi_table
+from ..economics.sampling import POSTERIOR_ROW, draw_parameters
 from ..economics.settings import EconomicSettings
 from ..economics.severity import shortfall
 from ..economics.valuation import GENERAL_POPULATION, VALUE_COLUMNS, value_patients
@@ -40,6 +41,7 @@ from .prepare import check_first_draw as check_first_draw
 from .runner import PreparedScenario, run_replication
 
 PSA_REPLICATION = 0
+NOT_PARAMETERS = ("psa_redraws", POSTERIOR_ROW)  # psa_parameters.csv columns that record how a draw was made
 INTERVAL_QUANTILES = (0.025, 0.975)  # the 95% interval of PSA draws
 TASKS_PER_WORKER = 8  # chunks per worker: small enough to balance, large enough to amortise pickling
 
@@ -242,6 +244,7 @@ class PSASummary:
     best: np.ndarray
     population: float
     decision: pd.DataFrame  # per willingness to pay: the best strategy, the runner-up and whether draws resolve them
+    evppi: pd.DataFrame  # per willingness to pay, parameter and group (economics/evppi.py)
 
 
 def summarise_psa(result: PSAResult, settings: EconomicSettings, params: ParameterSet) -> PSASummary:
@@ -291,6 +294,9 @@ def summarise_psa(result: PSAResult, settings: EconomicSettings, params: Paramet
         for s, name in enumerate(names)
     ]
     decision = decision_table(costs, qalys, settings.willingness_to_pay, result.patients)
+    drawn = result.parameters.set_index("draw").reindex(costs.index)
+    drawn = drawn[[c for c in drawn.columns if c not in NOT_PARAMETERS]]
+    evppi = evppi_table(costs.to_numpy(), qalys.to_numpy(), drawn, settings.willingness_to_pay, population)
     evpi_table = pd.DataFrame({"wtp": grid, "evpi_per_patient": evpi, "population": population, "evpi_population": evpi * population})
     return PSASummary(
         pd.DataFrame(rows),
@@ -303,6 +309,7 @@ def summarise_psa(result: PSAResult, settings: EconomicSettings, params: Paramet
         best,
         population,
         decision,
+        evppi,
     )
 
 

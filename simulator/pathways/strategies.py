@@ -17,12 +17,11 @@ from pydantic import ValidationError
 from ..config import RuleCondition, Scenario, StrategyConfig, read_yaml, validation_error_to_scenario_error
 from ..errors import ModelLimitError, ScenarioError, ScenarioWarning, did_you_mean
 from . import FALLBACK_TREATMENT, MODALITIES
-from .base import Modality
+from .base import MAX_LINES, Modality
 from .systemic import SystemicTherapy
 
-MAX_LINES = 50  # a safety net against a rule set that keeps choosing treatments that end at once
-# Beyond MAX_LINES every line is best supportive care (natural-history progression). Parameters that
-# make progression (near) instantaneous would loop without end: the run stops with a one-line error.
+# Beyond MAX_LINES (pathways/base.py) every line is best supportive care without further progression.
+# A treatment whose every line ends at once would still loop without end: the run stops with a one-line error.
 MAX_LINES_PER_PATIENT = 2_000
 
 

@@ -3,9 +3,10 @@ Both follow the natural history, i.e. the progression time seen in the trials' p
 
 from __future__ import annotations
 
+import math
 from collections.abc import Generator
 
-from .base import Modality
+from .base import MAX_LINES, Modality
 
 
 class NoActiveTreatment(Modality):
@@ -18,6 +19,9 @@ class NoActiveTreatment(Modality):
 
     def deliver(self, course) -> Generator:
         self.begin(course)
+        if course.line > MAX_LINES:  # past the safety net: followed until death or the horizon, no more progressions
+            yield from self.run_until_progression(course, math.inf)
+            return
         tumour = course.tumour
         if tumour is not None:
             course.start_tumour_line(1.0)

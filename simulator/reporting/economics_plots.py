@@ -134,6 +134,32 @@ def evpi_figure(grid: Sequence[float], per_patient: np.ndarray, population: floa
     _save(fig, path)
 
 
+EVPPI_PARAMETERS = 15  # the parameters with the largest EVPPI shown beside the groups
+
+
+def evppi_figure(table: pd.DataFrame, currency: str, path: Path, title: str) -> None:
+    """EVPPI per patient at the first willingness to pay: every group (left) and the parameters with the
+    largest values (right), with 1.96 x their SE and the EVPI as a line for scale."""
+    first = table[(table["wtp"] == table["wtp"].iloc[0]) & table["evppi_per_patient"].notna()]
+    groups = first[first["kind"] == "group"].sort_values("evppi_per_patient")
+    parameters = first[first["kind"] == "parameter"].nlargest(EVPPI_PARAMETERS, "evppi_per_patient").iloc[::-1]
+    evpi = float(first["evpi_per_patient"].iloc[0])
+    fig, axes = plt.subplots(1, 2, figsize=(12, max(3.5, 0.3 * len(parameters) + 1.5)), dpi=DPI)
+    for ax, shown, heading in ((axes[0], groups, "Parameter groups"), (axes[1], parameters, f"Top {len(parameters)} parameters")):
+        y = np.arange(len(shown))
+        ax.barh(y, shown["evppi_per_patient"], xerr=1.959964 * shown["evppi_se"], color="#4c72b0", ecolor="#555555", capsize=2)
+        ax.axvline(evpi, color="#c44e52", linestyle="--", linewidth=1, label=f"EVPI {numbers.money(evpi)}")
+        ax.set_yticks(y, list(shown["name"]), fontsize=7)
+        ax.set_xlabel(f"EVPPI per patient ({currency}) at {currency} {numbers.money(first['wtp'].iloc[0])}/QALY")
+        ax.xaxis.set_major_formatter(_money)
+        ax.set_xlim(left=0)
+        ax.set_title(heading, fontsize=9)
+        ax.grid(axis="x", alpha=0.3)
+        ax.legend(fontsize=7, loc="lower right")
+    fig.suptitle(title)
+    _save(fig, path)
+
+
 def convergence_figure(outcomes: pd.DataFrame, strategies: Sequence[str], currency: str, path: Path, title: str) -> None:
     """Running mean over draws of discounted costs and QALYs per strategy."""
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 7), dpi=DPI, sharex=True)
