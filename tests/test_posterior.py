@@ -119,3 +119,21 @@ def test_calibrate_posterior_writes_sample_and_diagnostics(tmp_path, capsys):
         assert sample[column].between(low * (1 - 1e-5), high * (1 + 1e-5)).all(), column
     assert "effective_sample_size" in (tmp_path / "posterior.yaml").read_text()
     assert "effective sample size" in capsys.readouterr().out
+
+
+def test_imis_components_do_not_keep_old_point_arrays_alive(monkeypatch):
+    """Each mixture component is centred on a copy of its point: a view of a row kept the whole array of
+    that iteration alive (scipy keeps the mean), and a default-size run grew to 24 GB and was killed."""
+    centres = []
+    real = history_matching.stats.multivariate_normal
+
+    def recording(mean, *args, **kwargs):
+        centres.append(mean)
+        return real(mean, *args, **kwargs)
+
+    monkeypatch.setattr(history_matching.stats, "multivariate_normal", recording)
+    lower, upper = np.zeros(3), np.ones(3)
+    narrow = lambda x: -0.5 * (((x - 0.5) / 0.02) ** 2).sum(axis=1)  # noqa: E731 - a posterior IMIS needs many components for
+    history_matching.imis(narrow, lower, upper, prior_draws=500, target_ess=10_000, rng=np.random.default_rng(1))
+    assert len(centres) > 5
+    assert all(centre.base is None for centre in centres)  # each owns its three numbers, not a view of a points array

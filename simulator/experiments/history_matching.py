@@ -144,7 +144,9 @@ def imis(
         ess = float(1.0 / (weights**2).sum())
         if ess >= target_ess or len(components) == IMIS_MAX_ITERATIONS:
             break
-        centre = points[np.argmax(weights)]
+        # A copy: a row of ``points`` is a view that would keep the whole array alive in the component
+        # (scipy keeps its mean), one array per iteration; 400 iterations of a 20,000-draw run held 24 GB.
+        centre = points[np.argmax(weights)].copy()
         # The component's covariance: of the per_component points nearest the heaviest one (Mahalanobis
         # distance under the prior's covariance), weighted half by importance and half uniformly.
         distance = (((points - centre) ** 2) / np.diag(prior_scale)).sum(axis=1)
