@@ -841,9 +841,13 @@ def main(argv: list[str] | None = None) -> int:
             warnings.simplefilter("always", ScenarioWarning)
             WAIT_FOR_DESTINATION["wait"] = bool(getattr(args, "wait", False))
             status = COMMANDS[args.command](args)
+        shown: set[str] = set()
         for warning in caught:
             if issubclass(warning.category, ScenarioWarning):
-                print(f"nelm-sim: warning: {' '.join(str(warning.message).split())}", file=sys.stderr)
+                line = f"nelm-sim: warning: {' '.join(str(warning.message).split())}"
+                if line not in shown:  # the same warning from several tasks (replications, draws): once
+                    shown.add(line)
+                    print(line, file=sys.stderr)
             else:
                 warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
         return status

@@ -267,3 +267,14 @@ def test_psa_writes_its_monte_carlo_error_and_warns_when_undecided(write_scenari
     err = capsys.readouterr().err
     unresolved = int((~decision["resolved"].astype(bool)).sum())
     assert err.count("does not resolve") == unresolved
+
+
+def test_a_scenario_value_the_library_distribution_cannot_fit_is_fixed_with_the_reason():
+    """A share near 1 set by a scenario: the library's beta SE (0.018) is too wide for it, so the
+    parameter is held fixed in the PSA and says why; a value it fits keeps the library's spread."""
+    params = build_parameter_set({"cohort.functional": 0.99999, "cohort.primary_pancreas": 0.2}, "s.yaml")
+    assert params.entries["cohort.functional"].psa is None
+    assert psa_status(params, "cohort.functional").startswith("fixed: the library's PSA distribution, beta(se=0.01819)")
+    assert "s.yaml" in psa_status(params, "cohort.functional")
+    assert params.entries["cohort.primary_pancreas"].psa == build_parameter_set().entries["cohort.primary_pancreas"].psa
+    assert "cohort.functional" not in draw_parameters(params, 1, 0)[1]

@@ -14,11 +14,12 @@ from hypothesis import strategies as st
 
 import simulator.commands.run
 from simulator.cli import main
+from simulator.commands.output import read_csv
 from simulator.config import MAX_HORIZON_MONTHS, MAX_PATIENTS, MAX_REPLICATIONS, MAX_SIMULATED_LIFETIMES
 from simulator.io import MAX_FILE_BYTES, MAX_YAML_DEPTH
 from simulator.params.distributions import MAX_CUTS, DistributionError, build_distribution
 from simulator.params.schema import MAX_COUNT, RATIO_RANGE
-from simulator.pathways.strategies import MAX_LINES_PER_PATIENT
+from simulator.pathways.base import MAX_LINES
 
 from .conftest import ROOT, forbid_simulation, tiny_scenario
 
@@ -152,12 +153,14 @@ def test_parameters_that_only_fail_together_or_by_type(parameters, field, expect
     assert field in line and expected in line, line
 
 
-def test_near_zero_progression_times_stop_the_run_with_one_line(write_scenario, tmp_path, capsys):
-    """Valid-looking parameters that make every line end at once would loop without end: the run
-    stops at MAX_LINES_PER_PATIENT lines per patient, names the file, and writes nothing."""
+def test_near_zero_progression_times_end_at_the_line_limit_with_one_warning(write_scenario, tmp_path, capsys):
+    """Valid-looking parameters that make every line end at once would loop without end: past
+    MAX_LINES the patient stays on best supportive care without further progression, the run ends,
+    and one warning line names the file and the limit (once, however many tasks hit it)."""
     path = write_scenario(
         tiny_scenario(
             cohort={"size": 2},
+            replications=2,
             horizon_months=600,
             strategies=["best-supportive-care"],
             parameters={
@@ -167,11 +170,16 @@ def test_near_zero_progression_times_stop_the_run_with_one_line(write_scenario, 
         )
     )
     out = tmp_path / "out"
-    line = one_error_line(capsys, main(["run", str(path), "--out", str(out)]))
-    assert str(path) in line and "parameters: expected parameters" in line and f"at most {MAX_LINES_PER_PATIENT} treatment lines" in line, (
-        line
-    )
-    assert not out.exists()
+    for workers in ("1", "2"):
+        assert main(["run", str(path), "--out", str(out), "--force", "--quiet", "--workers", workers]) == 0
+        lines = capsys.readouterr().err.splitlines()
+        assert (
+            len(lines) == 1
+            and lines[0].startswith(f"nelm-sim: warning: {path}: parameters: ")
+            and f"limit of {MAX_LINES} treatment lines" in lines[0]
+        ), lines
+        patients = read_csv(out / "patients.csv")
+        assert patients["lines"].max() == MAX_LINES + 1 and (patients["os_months"] > 0).all()
 
 
 @settings(max_examples=300, derandomize=True, database=None, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -186,6 +186,8 @@ def build_parameter_set(overrides: Mapping[str, Any] | None = None, scenario_fil
                 raise ScenarioError(
                     scenario_file, f"{field_path}.{sorted(unknown)[0]}", "only value, or distribution with params, and psa or psa_fixed"
                 )
+            if not override:
+                raise ScenarioError(scenario_file, field_path, "a value, a distribution with params, or psa or psa_fixed", override)
             if "psa" in override and "psa_fixed" in override:
                 raise ScenarioError(scenario_file, f"{field_path}.psa_fixed", "psa or psa_fixed (a reason for not drawing it), not both")
             uncertainty_only = not (set(override) - set(UNCERTAINTY_FIELDS))
@@ -228,7 +230,20 @@ def build_parameter_set(overrides: Mapping[str, Any] | None = None, scenario_fil
             data.pop("source", None)
             data["assumption"] = f"override in {Path(str(scenario_file)).name} (library: {base.provenance})"
         try:
-            entries[name] = ParameterEntry.model_validate(data)
+            try:
+                entries[name] = ParameterEntry.model_validate(data)
+            except ValidationError:
+                # A new value that the library's PSA distribution cannot be centred on (a beta whose SE
+                # is too wide for a share near 0 or 1): kept fixed, with the reason, unless the scenario
+                # gives its own distribution.
+                if "psa" not in data or (isinstance(override, dict) and "psa" in override):
+                    raise
+                spec = base.psa.describe() if base.psa is not None else "its distribution"
+                data = {key: item for key, item in data.items() if key != "psa"}
+                data["psa_fixed"] = (
+                    f"the library's PSA distribution, {spec}, does not fit the value set in {Path(str(scenario_file)).name}; give the override a psa to draw it"
+                )
+                entries[name] = ParameterEntry.model_validate(data)
         except ValidationError as exc:
             problem = _first_problem(exc)
             raise ScenarioError(scenario_file, field_path, problem.rpartition(": ")[2], override) from None

@@ -213,8 +213,8 @@ class ParameterEntry(BaseModel):
         if self.low is not None:
             if self.value is None:
                 raise ValueError("'low'/'high' only on a value entry (not on a distribution)")
-            if not self.range_source:
-                raise ValueError("a 'range_source' (source or 'assumption: ...') for 'low' and 'high'")
+            if not self.range_source or self.range_source.strip().rstrip(":").lower() in ("assumption", "assumed"):
+                raise ValueError("a 'range_source' (source or 'assumption: ...' with a reason) for 'low' and 'high'")
             for bound in (self.low, self.high):
                 check_value(self.unit, bound)  # type: ignore[arg-type]
             if self.low > self.high:  # type: ignore[operator]

@@ -15,14 +15,13 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from ..config import RuleCondition, Scenario, StrategyConfig, read_yaml, validation_error_to_scenario_error
-from ..errors import ModelLimitError, ScenarioError, ScenarioWarning, did_you_mean
+from ..errors import ScenarioError, ScenarioWarning, did_you_mean
 from . import FALLBACK_TREATMENT, MODALITIES
 from .base import MAX_LINES, Modality
 from .systemic import SystemicTherapy
 
-# Beyond MAX_LINES (pathways/base.py) every line is best supportive care without further progression.
-# A treatment whose every line ends at once would still loop without end: the run stops with a one-line error.
-MAX_LINES_PER_PATIENT = 2_000
+# Beyond MAX_LINES (pathways/base.py) every line is best supportive care without further progression,
+# so no patient lives more than MAX_LINES + 1 lines (experiments/runner.py warns when one reaches it).
 
 
 @dataclass(frozen=True)
@@ -47,11 +46,6 @@ class Strategy:
 
     def choose(self, course):
         """(modality, rule index) for the patient's next line; rule index -1 is the fallback."""
-        if course.line >= MAX_LINES_PER_PATIENT:
-            raise ModelLimitError(
-                f"parameters that give times to progression long enough for at most {MAX_LINES_PER_PATIENT} treatment lines"
-                f" per patient (strategy {self.name}, patient {course.patient.patient_id} reached that at month {course.env.now:.4g})"
-            )
         if course.line < MAX_LINES:
             for index, max_uses, share, conditions, modality in self.plan:
                 if max_uses is not None and course.rule_uses.get(index, 0) >= max_uses:
