@@ -197,15 +197,6 @@ def test_invalid_variants_and_sweeps_end_with_one_line(tmp_path, write_scenario,
     assert not out.exists()
 
 
-def test_a_model_limit_in_a_variant_names_the_variant(tmp_path, write_scenario):
-    instant = {"natural_history.time_to_progression": {"distribution": "exponential", "params": {"median": 1e-6}}}
-    path = write_scenario(tiny_scenario(cohort={"size": 5}, variants=[{"name": "ok"}, {"name": "instant", "parameters": instant}]))
-    for workers in ("1", "2"):
-        status, _, err = _run(["scenarios", str(path), "--out", str(tmp_path / "out"), "--quiet", "--force", "--workers", workers])
-        assert status == 0 and err.count("\n") == 1, err
-        assert err.startswith(f"nelm-sim: warning: {path}: variants[1].parameters: some patients reached the model's limit"), err
-
-
 # -- the command and its folder -----------------------------------------------------------------
 
 

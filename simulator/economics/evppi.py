@@ -13,8 +13,9 @@ QALYs are regressed once and combined at every willingness to pay.
   number of knots chosen by generalised cross-validation: a GAM with one smooth term, as Strong et
   al. use for one or a few parameters.
 - A group: a linear mean plus a Gaussian process with one length scale per parameter and a noise
-  term (scikit-learn), the method Strong et al. propose for many parameters; the GP is fitted on at
-  most ``GP_MAX_DRAWS`` draws and predicted at every draw.
+  term (scikit-learn), the method Strong et al. propose for many parameters; its hyperparameters
+  are estimated on ``GP_HYPERPARAMETER_DRAWS`` draws, then it is conditioned on every draw (at most
+  ``GP_MAX_DRAWS``) with them held fixed and predicted at every draw.
 
 Standard error: for one parameter, the bootstrap of the whole estimate (draws resampled, spline
 refitted); for a group, the bootstrap of the fitted values only (refitting a GP 200 times is too
@@ -35,8 +36,12 @@ from scipy.interpolate import BSpline
 # Interior knots tried for a one-parameter spline; GCV picks among them (0 = a cubic polynomial).
 SPLINE_KNOTS = (0, 2, 4, 8)
 SPLINE_DEGREE = 3
-GP_MAX_DRAWS = 300  # a GP fit costs the cube of its draws; 300 keeps a group's fit to about a second per output
-GP_SEED = 20140301  # which draws a GP is fitted on, when there are more than GP_MAX_DRAWS
+# A GP's hyperparameters (length scales, signal and noise variance) are estimated on a random subset of
+# the draws, then the GP is conditioned on every draw with them held fixed: the estimation is the costly
+# part (about 100 likelihood evaluations, each the cube of the draws), conditioning is one factorisation.
+GP_HYPERPARAMETER_DRAWS = 150  # assumption: enough for the length scales of 10-30 parameters, 0.3 s per output
+GP_MAX_DRAWS = 2000  # conditioning on more would need a 2000 x 2000 matrix per output (32 MB): a subset beyond
+GP_SEED = 20140301  # which draws the subsets hold
 BOOTSTRAP_REPLICATES = 100  # enough for an SE good to about 7% (1 / sqrt(2 x 100))
 BOOTSTRAP_SEED = 20140302
 MIN_DRAWS = 30  # fewer draws cannot support a regression with several degrees of freedom per strategy
@@ -156,6 +161,7 @@ def fit_group(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     scaled = (x - x.mean(axis=0)) / np.where(x.std(axis=0) > 0, x.std(axis=0), 1.0)
     rng = np.random.default_rng(GP_SEED)
     rows = np.sort(rng.choice(len(x), GP_MAX_DRAWS, replace=False)) if len(x) > GP_MAX_DRAWS else np.arange(len(x))
+    subset = np.sort(rng.choice(rows, GP_HYPERPARAMETER_DRAWS, replace=False)) if len(rows) > GP_HYPERPARAMETER_DRAWS else rows
     # A linear mean function fitted on every draw, as Strong et al. give their GP: without it a GP fitted
     # on a subset reverts to the mean in the tails of the draws, which is where the EVPPI is decided.
     design = np.column_stack([np.ones(len(x)), scaled])
@@ -169,10 +175,13 @@ def fit_group(x: np.ndarray, y: np.ndarray) -> np.ndarray:
             fitted[:, column] = linear[:, column] + centre
             continue
         kernel = ConstantKernel(1.0, (1e-3, 1e3)) * RBF(np.ones(x.shape[1]), (1e-2, 1e3)) + WhiteKernel(0.5, (1e-6, 1e1))
+        standardised = (target - centre) / spread
         model = GaussianProcessRegressor(kernel, normalize_y=False, random_state=0)
         with warnings.catch_warnings():  # a length scale at its bound means "no effect", which is an answer
             warnings.simplefilter("ignore", ConvergenceWarning)
-            model.fit(scaled[rows], (target[rows] - centre) / spread)
+            model.fit(scaled[subset], standardised[subset])
+        if len(rows) > len(subset):
+            model = GaussianProcessRegressor(model.kernel_, optimizer=None, normalize_y=False).fit(scaled[rows], standardised[rows])
         fitted[:, column] = linear[:, column] + centre + spread * model.predict(scaled)
     return fitted
 

@@ -25,7 +25,7 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import ScenarioWarning, UserInputError
+from ..errors import UserInputError
 
 EXECUTORS = ("local", "dask")
 WORKER_STOP_SECONDS = 10  # after an interruption, how long to wait for a terminated worker to exit
@@ -84,29 +84,6 @@ class Execution:
 
 
 SERIAL = Execution()
-
-
-@dataclass(frozen=True)
-class CarryWarnings:
-    """``function`` for a worker process: its result with the ScenarioWarnings it raised, which the
-    main process raises again (a warning raised in a worker would otherwise never reach the user)."""
-
-    function: Callable[[Any], Any]
-
-    def __call__(self, task: Any) -> tuple[Any, list[str]]:
-        import warnings
-
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", ScenarioWarning)
-            result = self.function(task)
-        return result, [str(w.message) for w in caught if issubclass(w.category, ScenarioWarning)]
-
-
-def raise_carried(messages: list[str]) -> None:
-    import warnings
-
-    for message in messages:
-        warnings.warn(ScenarioWarning(message), stacklevel=2)
 
 
 def progress_counter(
@@ -168,14 +145,13 @@ def _map_processes(function, tasks, on_done, workers: int) -> list:
     older = frozenset(child.pid for child in multiprocessing.active_children())
     pool = ProcessPoolExecutor(max_workers=workers, initializer=init_worker)
     try:
-        futures = {pool.submit(CarryWarnings(function), task): index for index, task in enumerate(tasks)}
+        futures = {pool.submit(function, task): index for index, task in enumerate(tasks)}
         pending = set(futures)
         while pending:
             finished, pending = wait(pending, return_when=FIRST_COMPLETED)
             for future in sorted(finished, key=futures.__getitem__):
                 index = futures[future]
-                results[index], carried = future.result()
-                raise_carried(carried)
+                results[index] = future.result()
                 if on_done is not None:
                     on_done(index, results[index])
     except BaseException:
@@ -213,14 +189,12 @@ def _map_dask(function, tasks, on_done, workers: int, scheduler: str | None) -> 
                     f"--scheduler: expected the address of a running Dask scheduler, could not connect to {scheduler} ({exc})"
                 ) from None
         with client:
-            futures = client.map(CarryWarnings(function), tasks, pure=False)
+            futures = client.map(function, tasks, pure=False)
             index_of = {future.key: index for index, future in enumerate(futures)}
             for future in as_completed(futures):
-                result, carried = future.result()
-                raise_carried(carried)
                 if on_done is not None:
-                    on_done(index_of[future.key], result)
-            return [result for result, _ in client.gather(futures)]
+                    on_done(index_of[future.key], future.result())
+            return client.gather(futures)
     finally:
         if cluster is not None:
             cluster.close()

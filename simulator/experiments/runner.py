@@ -6,7 +6,6 @@ the same patients and, for each purpose, the same draws.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -16,10 +15,8 @@ import pandas as pd
 from ..core.rng import CHUNK, RandomStreams
 from ..engine.cohort import ATTRIBUTE_COLUMNS, build_cohort
 from ..engine.model import PathwayModel
-from ..errors import ScenarioWarning
 from ..outcomes.summary import add_sums, outcome_sums
 from ..pathways import procedure_kinds
-from ..pathways.base import MAX_LINES
 from ..pathways.strategies import Strategy
 from .execution import SERIAL, Execution, progress_counter
 
@@ -133,18 +130,8 @@ def _strategy_tables(
         care = Hospital(scenario.capacity, arrivals, window)  # type: ignore[arg-type]  # a capacity run has a capacity section
         model = PathwayModel(prepared.params, strategy, cohort, scenario.horizon_months, streams, replication, hospital=care).run()
         tables = finish(model, model.log.to_frame(), patient_table(model, replication), replication, capacity_out)
-    at_limit = any(course.line > MAX_LINES for course in model.courses)
     model.close()
-    if at_limit:
-        warnings.warn(ScenarioWarning(line_limit_warning(prepared.path)), stacklevel=2)
     return tables
-
-
-def line_limit_warning(path) -> str:
-    return (
-        f"{path}: parameters: some patients reached the model's limit of {MAX_LINES} treatment lines and were then"
-        " followed on best supportive care without further progression; times to progression this short are rarely plausible"
-    )
 
 
 def run_strategy(prepared: PreparedScenario, replication: int, strategy_index: int, draw: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:

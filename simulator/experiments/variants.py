@@ -607,18 +607,7 @@ def _run_one(run: ScenarioRun, comparator: str, keep_whole: bool, progress: Prog
     from ..outcomes.survival import survival_table
     from .compare import run_comparison
 
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", ScenarioWarning)
-        comparison = run_comparison(run.prepared, comparator, progress=progress, value=True)
-    for warning in caught:  # a warning of the run names the variant or sweep point it came from
-        if not issubclass(warning.category, ScenarioWarning):
-            warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
-            continue
-        text = str(warning.message)
-        if run.field:
-            path, where = _limit_where(run.prepared.path, run)
-            text = text.replace(f"{path}: parameters", f"{path}: {where}", 1)
-        warnings.warn(ScenarioWarning(text), stacklevel=2)
+    comparison = run_comparison(run.prepared, comparator, progress=progress, value=True)
     curves = survival_table(comparison.patients, comparison.strategies)
     arms = comparison.patients.groupby(["replication", "strategy"], observed=True).size()
     return RunResult(

@@ -21,7 +21,7 @@ from .base import MAX_LINES, Modality
 from .systemic import SystemicTherapy
 
 # Beyond MAX_LINES (pathways/base.py) every line is best supportive care without further progression,
-# so no patient lives more than MAX_LINES + 1 lines (experiments/runner.py warns when one reaches it).
+# so no patient lives more than MAX_LINES + 1 lines, however short the times to progression.
 
 
 @dataclass(frozen=True)
