@@ -401,9 +401,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="estimate the joint posterior of the calibrated parameters (history matching with Gaussian-process emulators, then IMIS) "
         "instead of fitting; writes params/posterior.csv and diagnostics into --out (default outputs/posterior)",
     )
-    posterior.add_argument(
-        "--posterior-patients", type=_positive_int, metavar="N", help="patients per arm per simulator run (default 500)"
-    )
+    posterior.add_argument("--posterior-patients", type=_positive_int, metavar="N", help="patients per arm per simulator run (default 500)")
     posterior.add_argument("--design-points", type=_positive_int, metavar="N", help="simulator runs per wave (default 220)")
     posterior.add_argument("--waves", type=_positive_int, metavar="N", help="history-matching waves (default 3)")
     posterior.add_argument("--posterior-samples", type=_positive_int, metavar="N", help="posterior draws written (default 1000)")
