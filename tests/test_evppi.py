@@ -107,3 +107,22 @@ def test_baseline_psa_writes_evppi_with_every_group_between_zero_and_the_evpi(tm
     parameters = table[table["kind"] == "parameter"]
     assert (parameters["evppi_per_patient"] >= 0).all()
     assert (table["evppi_population"].dropna() >= 0).all()
+
+
+def test_a_group_of_many_parameters_does_not_fit_the_draws_noise():
+    """Net benefit that is pure first-order noise, shared by the strategies through the comparator (as
+    common random numbers make it), and 25 parameters it ignores: the group's EVPPI is near 0, far below
+    the EVPI. A GP that reproduces each draw (in many dimensions a short length scale acts as white noise)
+    gave EVPPI = EVPI here."""
+    rng = np.random.default_rng(11)
+    draws, strategies = 300, 4
+    shared = rng.normal(size=(draws, 1))
+    qalys = 0.1 * (shared + rng.normal(size=(draws, strategies)))
+    costs = 1000.0 * (shared + rng.normal(size=(draws, strategies)))
+    parameters = pd.DataFrame({f"cost.p{k}": rng.normal(size=draws) for k in range(25)})
+    table = evppi_table(costs, qalys, parameters, [20_000.0], 1.0).set_index("name")
+    group, evpi = table.loc["costs"], table.at["costs", "evpi_per_patient"]
+    # What is left is the linear mean's sampling error: fitted to noise with p + 1 coefficients on n draws
+    # its values spread about sqrt((p + 1) / n) as much as the noise, and so does the EVPPI it gives.
+    allowed = 1.5 * math.sqrt((parameters.shape[1] + 1) / draws) * evpi
+    assert group["evppi_per_patient"] < allowed, (group["evppi_per_patient"], allowed, evpi)
