@@ -75,6 +75,7 @@ UNITLESS = frozenset(
         "progressions_while_waiting", "priority", "evaluations", "rank", "parameters", "subgroup_value",
         "column",  # a strategy's column in the R matrices (psa_strategies.csv)
         "patients_per_draw", "draws_needed",  # psa_decision.csv
+        "posterior_row",  # psa_parameters.csv: the row of params/posterior.csv a draw took
         # 0/1 flags
         "death", "resected", "recurred", "rfs_event", "functional", "extrahepatic", "synchronous", "resectable",
         "ssr_positive", "progressed_while_waiting", "treatment_changed_by_waiting", "died_while_waiting",
