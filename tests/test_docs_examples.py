@@ -69,6 +69,9 @@ OPTIONAL = re.compile(r"\s\[[^\[\]]*\]")  # a synopsis's optional part: [--out D
 SCENARIO_FOR = {
     "capacity": "scenarios/capacity-constrained.yaml",
     "scenarios": "scenarios/population-variants.yaml",
+    # two strategies rather than the baseline's six: dsa re-simulates every strategy at both bounds of
+    # each of its 193 parameters, and the example is tested for running, not for its figures
+    "dsa": "scenarios/eur-prrt.yaml",
 }
 PLACEHOLDERS = {"NAME": "theatre", "DAYS": "30", "N": "2", "X": "30000", "DIR": "out"}
 QUICK = {"--patients": "20", "--replications": "1", "--draws": "3", "--workers": "1", "--max-replications": "3"}

@@ -69,7 +69,7 @@ def test_tornado_is_sorted_by_range_and_covers_every_bounded_parameter(prepared)
 
 
 def test_dsa_command_writes_the_tornado(write_scenario, tmp_path):
-    path = write_scenario(tiny_scenario(cohort={"size": 40}, economics={"comparator": "systemic-first"}))
+    path = write_scenario(tiny_scenario(cohort={"size": 10}, economics={"comparator": "systemic-first"}))
     out = tmp_path / "dsa"
     assert main(["dsa", str(path), "--out", str(out), "--wtp", "25000"]) == 0
     for name in ("dsa.csv", "tornado.csv", "economics.csv", "icer.csv", "manifest.json", "figures/tornado.png"):

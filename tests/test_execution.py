@@ -158,7 +158,8 @@ def test_unreachable_dask_scheduler_is_one_line_and_writes_nothing(write_scenari
 
 
 def test_dsa_is_identical_with_one_and_two_workers(write_scenario, tmp_path):
-    path = _scenario(write_scenario, cohort={"size": 40}, replications=1)
+    # small: the DSA re-simulates both strategies at both bounds of every clinical parameter
+    path = _scenario(write_scenario, cohort={"size": 10}, replications=1, strategies=["surgery-first", "iat-first"])
     for workers in (1, 2):
         assert main(["dsa", str(path), "--out", str(tmp_path / f"w{workers}"), "--workers", str(workers), "--quiet"]) == 0
     _same_files(tmp_path / "w1", tmp_path / "w2", ("dsa.csv", "tornado.csv"))

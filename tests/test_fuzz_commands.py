@@ -250,11 +250,14 @@ def test_fuzz_capacity_edges_quick(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_fuzz_capacity_edges(tmp_path, capsys):
-    stats = run_capacity_fuzz(tmp_path, capsys, examples=150)
+    # 100 cases keep the whole suite within its 10 minutes on two cores; each outcome must still be
+    # reached at least a tenth of the time (the cases are split between refusals and both run modes).
+    examples = 100
+    stats = run_capacity_fuzz(tmp_path, capsys, examples=examples)
     with capsys.disabled():
         print(summary("capacity", stats))
     refused = sum(v for k, v in stats.items() if k.startswith("refused"))
-    assert refused >= 30 and stats["ran"] >= 15 and stats["ran --summary"] >= 15
+    assert refused >= examples // 5 and stats["ran"] >= examples // 10 and stats["ran --summary"] >= examples // 10
 
 
 # --------------------------------------------------------------------------------------------
@@ -531,7 +534,7 @@ def time_uninterrupted(command: str, files: dict[str, Path], folder: Path) -> fl
 
 @pytest.mark.slow
 def test_fuzz_signals_in_every_phase(tmp_path, subprocess_files, capsys):
-    stats = run_signal_fuzz(tmp_path, subprocess_files, per_command=4)
+    stats = run_signal_fuzz(tmp_path, subprocess_files, per_command=3)
     with capsys.disabled():
         print(summary("signals", stats))
     assert stats["130"] >= len(SIGNAL_COMMANDS)
@@ -715,12 +718,13 @@ def writers_once(rng: random.Random, files: dict[str, Path], folder: Path) -> Co
 def test_fuzz_concurrent_writers(tmp_path, subprocess_files, capsys):
     rng = random.Random(2019)
     stats: Counter = Counter()
-    for index in range(8):
+    rounds = 6
+    for index in range(rounds):
         stats.update(writers_once(rng, subprocess_files, tmp_path / f"round-{index}"))
         stats["cases"] += 1
     with capsys.disabled():
         print(summary("concurrent writers", stats))
-    assert stats["wrote"] >= 8 and stats["refused: busy, naming the holder"] >= 1
+    assert stats["wrote"] >= rounds and stats["refused: busy, naming the holder"] >= 1
 
 
 # --------------------------------------------------------------------------------------------

@@ -81,10 +81,18 @@ def count(value: Any) -> str:
     return _whole(value)
 
 
+THOUSAND = 1000.0
+
+
 def value(number: Any, digits: int = 4) -> str:
-    """A parameter value or a published target, as written: up to ``digits`` significant digits."""
+    """A parameter value or a published target, as written: up to ``digits`` significant digits; from
+    1,000 up a whole number with thousands separators, as money is shown (never 1.788e+04 beside 8,938)."""
     real = _real(number)
-    return MISSING if real is None else format(real, f".{digits}g")
+    if real is None:
+        return MISSING
+    if abs(real) >= THOUSAND:
+        return format(real, ",.0f")
+    return format(real, f".{digits}g")
 
 
 money = _fixed(0, separators=True)
