@@ -11,9 +11,11 @@ import warnings
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 import pytest
 from matplotlib.figure import Figure
+from matplotlib.text import Text
 
 from simulator.app import compute
 from simulator.cli import main
@@ -29,6 +31,7 @@ from .conftest import tiny_scenario
 WHOLE = re.compile(r"^-?\d{1,3}(,\d{3})*$")
 PAGE_FIGURE_WIDTH_PX = 700  # what the page gives a figure in a wide layout with the sidebar open (at least)
 READABLE_PX = 9.0  # the smallest text height a reader can take in on screen
+OVERLAP_PX = 1.0  # texts whose boxes share more than this (both ways) are written over each other
 
 
 class Rendered:
@@ -57,12 +60,25 @@ class Rendered:
                 for tick in axis.get_major_ticks() + axis.get_minor_ticks():
                     if not low - 1e-9 * abs(high - low) <= tick.get_loc() <= high + 1e-9 * abs(high - low):
                         hidden.update((id(tick.label1), id(tick.label2)))
-        for text in fig.findobj(lambda artist: hasattr(artist, "get_text") and hasattr(artist, "get_window_extent")):
-            if id(text) in hidden or not text.get_visible() or not text.get_text().strip():
+        shown = []
+        seen = set()  # findobj reaches a legend's texts by more than one path
+        for text in fig.findobj(Text):
+            if id(text) in hidden or id(text) in seen or not text.get_visible() or not text.get_text().strip():
                 continue
+            seen.add(id(text))
             extent = text.get_window_extent(renderer)
             if extent.x0 < box.x0 - 1 or extent.x1 > box.x1 + 1 or extent.y0 < box.y0 - 1 or extent.y1 > box.y1 + 1:
                 self.problems.append(f"{name}: {text.get_text()!r} falls off the figure")
+            shown.append((text.get_text(), extent))
+        # No two texts written over each other (tick labels, numbers at risk): seen on a lifetime horizon,
+        # where yearly ticks over 1,200 months ran together into an unreadable band.
+        for index, (words, extent) in enumerate(shown):
+            for other, other_extent in shown[index + 1 :]:
+                overlap_x = min(extent.x1, other_extent.x1) - max(extent.x0, other_extent.x0)
+                overlap_y = min(extent.y1, other_extent.y1) - max(extent.y0, other_extent.y0)
+                if overlap_x > OVERLAP_PX and overlap_y > OVERLAP_PX:
+                    self.problems.append(f"{name}: {words!r} and {other!r} are written over each other")
+                    return
 
 
 @pytest.fixture
@@ -149,6 +165,37 @@ def test_at_risk_numbers_are_readable_at_the_page_size(rendered):
     assert len(shown) == 3 * len(strategies) and all(WHOLE.match(text) for text in shown), shown
 
 
+@pytest.mark.slow
+def test_a_lifetime_horizon_draws_readable_time_axes(write_scenario, tmp_path, rendered, capsys):
+    """The baseline's horizon, lifetime (1,200 months): yearly ticks and numbers at risk across it ran
+    together into an unreadable band on every figure over time and on the page (README's screenshot).
+    The axes now stop once fewer than 1% of patients are still followed, with ticks that fit."""
+    strategies = ["surgery-first", "iat-first", "systemic-first", "watch-and-wait", "guideline", "best-supportive-care"]
+    path = _scenario(write_scenario, horizon_months="lifetime", strategies=strategies, cohort={"size": 150})
+    _cli(["compare", str(path), "--out", str(tmp_path / "compare"), "--workers", "1"], capsys)
+    prepared = prepare(load_scenario(path), path)
+    compute.page_result(compute.simulate(prepared, 3, 20))
+    assert not rendered.problems, "\n".join(rendered.problems)
+    assert {"km_overall_survival.png", "state_occupancy.png", "symptom_control.png"} <= {Path(n).name for n in rendered.figures}
+
+
+def test_time_axes_stop_where_few_remain_at_risk():
+    from simulator.reporting.style import SHOWN_AT_RISK_SHARE, shown_months, time_ticks
+
+    times = np.arange(0.0, 1201.0, 1.0)
+    falling = pd.DataFrame({"strategy": "a", "time_months": times, "at_risk": np.maximum(1000 - 4 * times, 0)})
+    # Fewer than 1% of 1,000 patients from month 248: past 20 years, so ticks every 5 years and the
+    # axis runs to the next one.
+    assert 1000 - 4 * 248 < SHOWN_AT_RISK_SHARE * 1000 <= 1000 - 4 * 247
+    assert shown_months(falling, 1200, ["strategy"]) == 300.0
+    assert list(time_ticks(300.0)) == [0.0, 60.0, 120.0, 180.0, 240.0, 300.0]
+    # Many still followed at the horizon: the whole horizon, whatever the other strategy does.
+    flat = pd.DataFrame({"strategy": "b", "time_months": times[:61], "at_risk": np.full(61, 500.0)})
+    assert shown_months(pd.concat([falling[falling["time_months"] <= 60], flat]), 60, ["strategy"]) == 60.0
+    assert shown_months(pd.concat([falling, flat.assign(time_months=flat["time_months"] * 5)]), 1200, ["strategy"]) == 1200.0
+    assert len(time_ticks(1200.0)) <= 11 and len(time_ticks(120.0)) == 11
+
+
 CAPACITY = {
     "name": "edge-capacity",
     "seed": 3,
@@ -201,10 +248,13 @@ def test_the_checks_find_what_they_look_for():
     fig, (empty, full) = plt.subplots(1, 2, figsize=(4, 3))
     full.plot([0, 1], [0, 1])
     fig.text(1.3, 0.5, "off the edge")
+    fig.text(0.1, 0.1, "written")
+    fig.text(0.11, 0.1, "over")
     fig.canvas.draw()
     found.check(fig, "planted.png")
     plt.close(fig)
     assert any("an empty panel" in p for p in found.problems) and any("off the edge" in p for p in found.problems)
+    assert any("'written' and 'over' are written over each other" in p for p in found.problems), found.problems
     assert style.DPI > 0
 
 

@@ -18,7 +18,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from ..commands.compare import write_comparison_folder
@@ -30,11 +29,10 @@ from ..experiments.compare import Comparison, run_comparison
 from ..experiments.psa import PSAResult, draws_matrix, run_psa, summarise_psa
 from ..experiments.runner import PreparedScenario, prepare
 from ..outcomes.metrics import HEADLINE_METRICS, metric_info
-from ..outcomes.survival import at_risk_counts, survival_table
 from ..reporting import economics_plots
-from ..reporting.comparison_figures import ENDPOINTS
+from ..reporting.comparison_figures import kaplan_meier_panels
 from ..reporting.pathway_figures import occupancy_figure, symptom_figure
-from ..reporting.style import save, tick_step
+from ..reporting.style import save
 from ..reporting.survival_figures import forest_figure, km_figure
 from ..reporting.tables import cost_effectiveness_table, headline_table, metric_table
 from . import capacity
@@ -161,26 +159,21 @@ def page_figures(simulation: Simulation) -> dict[str, bytes]:
     and PSA extras that only the downloads need."""
     comparison = simulation.comparison
     scenario = comparison.prepared.scenario
-    horizon = scenario.horizon_months
     names = comparison.strategies
-    patients = comparison.patients
     figures: dict[str, bytes] = {}
-    ticks = list(np.arange(0.0, horizon + 1e-9, tick_step(horizon)))
-    for (duration, event, words, ylabel, _), role in zip(ENDPOINTS, ("km_os", "km_pfs")):
-        curves = survival_table(patients, names, duration, event)
-        at_risk = pd.DataFrame(
-            {t: [at_risk_counts(patients.loc[patients["strategy"] == s, duration], [t])[0] for s in names] for t in ticks}, index=names
-        )
-        figures[role] = _png(km_figure(curves, at_risk, names, f"{scenario.name}: {words} by strategy", ylabel, horizon))
+    shown, panels = kaplan_meier_panels(comparison)
+    for panel, role in zip(panels, ("km_os", "km_pfs")):
+        title = f"{scenario.name}: {panel.words}"
+        figures[role] = _png(km_figure(panel.curves, panel.at_risk, names, f"{title} by strategy", panel.ylabel, shown))
         if role == "km_os":  # the before/after view shows two side by side: drawn narrow, its text keeps its size
             figures["km_os_narrow"] = _png(
-                km_figure(curves, at_risk, names, f"{scenario.name}: {words}", ylabel, horizon, width=NARROW_FIGURE_INCHES)
+                km_figure(panel.curves, panel.at_risk, names, title, panel.ylabel, shown, width=NARROW_FIGURE_INCHES)
             )
-    figures["symptoms"] = _png(symptom_figure(comparison.symptom_curve, names, horizon))
+    figures["symptoms"] = _png(symptom_figure(comparison.symptom_curve, names, shown))
     hazards = comparison.summary[comparison.summary["metric"] == "hr_os_vs_comparator"]
     if len(names) > 1:  # with one strategy there is nothing to compare it with
         figures["hazard_ratios"] = _png(forest_figure(hazards, comparison.comparator, names, comparison.replications))
-    figures["occupancy"] = _png(occupancy_figure(comparison.occupancy, names, horizon))
+    figures["occupancy"] = _png(occupancy_figure(comparison.occupancy, names, shown))
 
     psa, economics = simulation.psa, simulation.economics
     if psa is None:

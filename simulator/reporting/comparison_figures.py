@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
 import pandas as pd
 
 from ..outcomes.survival import at_risk_counts, survival_table
 from ..outcomes.timecourse import swimmer_data
 from .pathway_figures import occupancy_figure, swimmer_figure, symptom_figure
-from .style import save, tick_step
+from .style import save, shown_months, time_ticks
 from .survival_figures import forest_figure, km_figure
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -35,22 +35,44 @@ def _file_name(strategy: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", strategy)
 
 
-def write_figures(comparison: Comparison, folder: Path) -> list[tuple[Path, str]]:
-    """Every figure as PNG in ``folder``; returns (path, caption) in report order."""
-    scenario = comparison.prepared.scenario
-    horizon = scenario.horizon_months
-    names = comparison.strategies
-    patients = comparison.patients
-    pooled = f"all {comparison.replications} replication(s) pooled"
-    out: list[tuple[Path, str]] = []
-    ticks = list(np.arange(0.0, horizon + 1e-9, tick_step(horizon)))
-    for duration, event, words, ylabel, file in ENDPOINTS:
-        curves = survival_table(patients, names, duration, event)
+@dataclass(frozen=True)
+class KaplanMeierPanel:
+    duration: str
+    words: str
+    ylabel: str
+    file: str
+    curves: pd.DataFrame
+    at_risk: pd.DataFrame  # one row per strategy, one column per tick
+
+
+def kaplan_meier_panels(comparison: Comparison) -> tuple[float, list[KaplanMeierPanel]]:
+    """The months every figure over time shows (shown_months of overall survival), and each endpoint's
+    curves with its numbers at risk at that axis' ticks."""
+    names, patients = comparison.strategies, comparison.patients
+    curves = {duration: survival_table(patients, names, duration, event) for duration, event, *_ in ENDPOINTS}
+    shown = shown_months(curves[ENDPOINTS[0][0]], comparison.prepared.scenario.horizon_months, ["strategy"])
+    ticks = list(time_ticks(shown))
+    panels = []
+    for duration, _, words, ylabel, file in ENDPOINTS:
         at_risk = pd.DataFrame(
             {t: [at_risk_counts(patients.loc[patients["strategy"] == s, duration], [t])[0] for s in names] for t in ticks}, index=names
         )
-        fig = km_figure(curves, at_risk, names, f"{scenario.name}: {words} by strategy", ylabel, horizon)
-        out.append((save(fig, folder / file), f"Kaplan-Meier {words} with 95% confidence bands and numbers at risk ({pooled})."))
+        panels.append(KaplanMeierPanel(duration, words, ylabel, file, curves[duration], at_risk))
+    return shown, panels
+
+
+def write_figures(comparison: Comparison, folder: Path) -> list[tuple[Path, str]]:
+    """Every figure as PNG in ``folder``; returns (path, caption) in report order."""
+    scenario = comparison.prepared.scenario
+    names = comparison.strategies
+    pooled = f"all {comparison.replications} replication(s) pooled"
+    out: list[tuple[Path, str]] = []
+    shown, panels = kaplan_meier_panels(comparison)
+    for panel in panels:
+        fig = km_figure(panel.curves, panel.at_risk, names, f"{scenario.name}: {panel.words} by strategy", panel.ylabel, shown)
+        out.append(
+            (save(fig, folder / panel.file), f"Kaplan-Meier {panel.words} with 95% confidence bands and numbers at risk ({pooled}).")
+        )
     hazards = comparison.summary[comparison.summary["metric"] == "hr_os_vs_comparator"]
     if len(names) > 1:  # with one strategy there is nothing to compare it with: no empty forest plot
         fig = forest_figure(hazards, comparison.comparator, names, comparison.replications)
@@ -60,9 +82,9 @@ def write_figures(comparison: Comparison, folder: Path) -> list[tuple[Path, str]
                 f"Hazard ratio of death of each strategy against {comparison.comparator} (Cox model per replication).",
             )
         )
-    fig = symptom_figure(comparison.symptom_curve, names, horizon)
+    fig = symptom_figure(comparison.symptom_curve, names, shown)
     out.append((save(fig, folder / "symptom_control.png"), f"Symptom control over time among patients with functional tumours ({pooled})."))
-    fig = occupancy_figure(comparison.occupancy, names, horizon)
+    fig = occupancy_figure(comparison.occupancy, names, shown)
     out.append(
         (
             save(fig, folder / "state_occupancy.png"),
@@ -74,7 +96,7 @@ def write_figures(comparison: Comparison, folder: Path) -> list[tuple[Path, str]
     treatments = sorted(events.loc[events["event"].astype(str) == "treatment_start", "detail"].astype(str).unique())
     for strategy in names:
         lines, markers = swimmer_data(events, strategy, 0, sample)
-        fig = swimmer_figure(lines, markers, strategy, horizon, treatments)
+        fig = swimmer_figure(lines, markers, strategy, shown, treatments)
         out.append(
             (
                 save(fig, folder / f"swimmer_{_file_name(strategy)}.png"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -16,6 +17,9 @@ FIGSIZE = (8, 5)
 
 def _money(value: float, _pos=None) -> str:
     return numbers.money(value)
+
+
+WTP_LINE_STYLES = ("--", ":", "-.", (0, (6, 2, 1, 2, 1, 2)))
 
 
 def _save(fig, path: Path) -> None:
@@ -40,19 +44,10 @@ def ce_plane_figure(
     xmin, xmax = ax.get_xlim()
     ymin, ymax = ax.get_ylim()
     span = np.linspace(xmin, xmax, 2)
-    for value in wtp:
-        ax.plot(span, span * value, linestyle="--", linewidth=1, color="grey")
-        inside = min(xmax, ymax / value) if value > 0 else xmax
-        ax.annotate(
-            f"{currency} {numbers.money(value)}/QALY",
-            (inside, inside * value),
-            xytext=(-4, 3),
-            textcoords="offset points",
-            fontsize=7,
-            color="grey",
-            ha="right",
-            va="bottom",
-        )
+    # Named in the legend, not beside the lines: thresholds whose lines leave the plot close together
+    # (near the origin, or steep lines on a narrow plane) had their labels written over each other.
+    for value, style in zip(wtp, itertools.cycle(WTP_LINE_STYLES)):
+        ax.plot(span, span * value, linestyle=style, linewidth=1, color="grey", label=f"{currency} {numbers.money(value)}/QALY")
     ax.axhline(0, color="black", linewidth=0.6)
     ax.axvline(0, color="black", linewidth=0.6)
     ax.set_xlim(xmin, xmax)
@@ -62,7 +57,7 @@ def ce_plane_figure(
     ax.set_ylabel(f"Incremental costs vs {comparator} ({currency}, discounted)")
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    ax.legend(title="Strategy (X = mean)", fontsize=8, markerscale=2, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.legend(title="Strategy (X = mean); willingness to pay", fontsize=8, markerscale=2, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     _save(fig, path)
 
 

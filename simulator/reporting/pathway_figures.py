@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pandas as pd
 
-from .style import DPI, plt, strategy_colours, tick_step, treatment_colours
+from .style import DPI, plt, strategy_colours, time_ticks, treatment_colours
 
 OCCUPANCY_COLOURS = {
     "No evidence of disease": "#2ca02c",
@@ -39,7 +38,7 @@ def symptom_figure(curve: pd.DataFrame, strategies: list[str], horizon: float):
             ax.plot(group["month"], group[column], label=strategy, color=colours[strategy], linewidth=1.6)
         ax.set_xlim(0, horizon)
         ax.set_ylim(0, 1.02)
-        ax.set_xticks(np.arange(0.0, horizon + 1e-9, tick_step(horizon)))
+        ax.set_xticks(time_ticks(horizon))
         ax.set_xlabel("Months from the first treatment decision")
         ax.set_ylabel(ylabel, fontsize=9)
         ax.grid(alpha=0.3)
@@ -68,7 +67,7 @@ def occupancy_figure(occupancy: pd.DataFrame, strategies: list[str], horizon: fl
         ax.set_title(strategy, fontsize=10)
         ax.set_xlim(0, horizon)
         ax.set_ylim(0, 1)
-        ax.set_xticks(np.arange(0.0, horizon + 1e-9, 2 * tick_step(horizon)))
+        ax.set_xticks(time_ticks(horizon)[::2])
     for ax in axes.flat[len(strategies) :]:
         ax.set_visible(False)
     for ax in axes[-1]:
@@ -121,7 +120,7 @@ def swimmer_figure(lines: pd.DataFrame, markers: pd.DataFrame, strategy: str, ho
     ax.set_yticklabels([str(pid) for pid in order], fontsize=6)
     ax.set_ylim(len(order) - 0.5, -0.5)
     ax.set_xlim(0, horizon)
-    ax.set_xticks(np.arange(0.0, horizon + 1e-9, tick_step(horizon)))
+    ax.set_xticks(time_ticks(horizon))
     ax.set_xlabel("Months from the first treatment decision")
     ax.set_ylabel("Patient (replication 1)")
     ax.set_title(f"{strategy}: treatment sequences of {len(order)} sample patients")

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pandas as pd
 from matplotlib.ticker import FixedLocator, FormatStrFormatter, NullLocator
 
 from . import numbers
-from .style import DPI, plt, strategy_colours, tick_step
+from .style import DPI, plt, strategy_colours, time_ticks
 
 # Points: readable when the page shows the figure 700 px wide (about 10 px; tests/test_edge_figures.py).
 AT_RISK_FONTSIZE = 9
+AT_RISK_LABEL_PAD = 22  # points between the strategy names and the axis
+FIGURE_EDGE_POINTS = 4  # points kept free at the figure's left edge
+MIN_LEFT_MARGIN = 0.22  # share of the figure's width
+MAX_HR_TICKS = 8
 HR_TICKS = (0.1, 0.2, 0.3, 0.5, 0.67, 0.8, 0.9, 1.0, 1.1, 1.25, 1.5, 2.0, 3.0, 5.0, 10.0)
 
 
@@ -33,7 +36,7 @@ def km_figure(
         colour = colours[strategy]
         ax.step(group["time_months"], group["survival"], where="post", label=strategy, color=colour, linewidth=1.6)
         ax.fill_between(group["time_months"], group["lower_95"], group["upper_95"], step="post", alpha=0.12, color=colour, linewidth=0)
-    ticks = np.arange(0.0, horizon + 1e-9, tick_step(horizon))
+    ticks = time_ticks(horizon)
     ax.set_xlim(0, horizon)
     ax.set_ylim(0, 1.02)
     ax.set_xticks(ticks)
@@ -57,12 +60,29 @@ def km_figure(
     for label, strategy in zip(table.get_yticklabels(), strategies):
         label.set_color(colours[strategy])
     table.tick_params(axis="x", labelbottom=False, length=0)
-    table.tick_params(axis="y", length=0, pad=22)  # room for the t = 0 column left of the axis
+    table.tick_params(axis="y", length=0, pad=AT_RISK_LABEL_PAD)  # room for the t = 0 column left of the axis
     for side in ("top", "right", "bottom", "left"):
         table.spines[side].set_visible(False)
     table.set_title("Number at risk", fontsize=AT_RISK_FONTSIZE, loc="left")
-    fig.subplots_adjust(left=0.22, right=0.96, top=0.94, bottom=0.03)
+    # As wide a left margin as the longest strategy name needs: at the page's narrow width, six bundled
+    # strategies' names fell off the figure's left edge.
+    renderer = fig.canvas.get_renderer()
+    widest = max(label.get_window_extent(renderer).width for label in table.get_yticklabels())
+    needed = (widest + (AT_RISK_LABEL_PAD + FIGURE_EDGE_POINTS) * fig.dpi / 72) / (fig.get_figwidth() * fig.dpi)
+    fig.subplots_adjust(left=max(MIN_LEFT_MARGIN, needed), right=0.96, top=0.94, bottom=0.03)
     return fig
+
+
+def spaced_ratio_ticks(low: float, high: float) -> list[float]:
+    """HR_TICKS inside [low, high], 1 first and then those nearest 1, each at least 1/MAX_HR_TICKS of the
+    axis' log width from the others: all of 0.5 ... 2 on a wide axis ran together (0.67 over 0.8)."""
+    inside = sorted((t for t in HR_TICKS if low <= t <= high), key=lambda t: abs(math.log(t)))
+    gap = math.log(high / low) / MAX_HR_TICKS
+    kept: list[float] = []
+    for tick in inside:
+        if all(abs(math.log(tick / other)) >= gap for other in kept):
+            kept.append(tick)
+    return sorted(kept) or [1.0]
 
 
 def forest_figure(hazards: pd.DataFrame, comparator: str, strategies: list[str], replications: int):
@@ -83,7 +103,7 @@ def forest_figure(hazards: pd.DataFrame, comparator: str, strategies: list[str],
     ax.set_xscale("log")
     # Plain-number ticks: readers of forest plots expect 0.8, 1, 1.25 rather than powers of ten.
     low, high = ax.get_xlim()
-    ticks = [t for t in HR_TICKS if low <= t <= high] or [1.0]
+    ticks = spaced_ratio_ticks(low, high)
     ax.xaxis.set_major_locator(FixedLocator(ticks))
     ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))
     ax.xaxis.set_minor_locator(NullLocator())

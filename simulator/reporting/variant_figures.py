@@ -14,7 +14,7 @@ import pandas as pd
 
 from ..outcomes.metrics import metric_info
 from . import numbers
-from .style import DPI, plt, save, strategy_colours, tick_step
+from .style import DPI, plt, save, shown_months, strategy_colours, time_ticks
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..experiments.variants import ScenarioAnalysis
@@ -169,7 +169,7 @@ def km_small_multiples(curves: pd.DataFrame, variants: list[str], strategies: li
     columns = min(KM_COLUMNS, len(variants))
     rows = math.ceil(len(variants) / columns)
     fig, axes = plt.subplots(rows, columns, figsize=(4.4 * columns, 3.4 * rows + 0.9), dpi=DPI, sharey=True, squeeze=False)
-    horizon = max(horizons.values())
+    horizon = shown_months(curves[curves["variant"].isin(variants)], max(horizons.values()), ["variant", "strategy"])
     for ax, variant in zip(axes.flat, variants):
         if base is not None and variant != base:
             for strategy in strategies:
@@ -191,7 +191,7 @@ def km_small_multiples(curves: pd.DataFrame, variants: list[str], strategies: li
         ax.set_title(variant.replace(", ", "\n"), fontsize=8 if ", " in variant else 9)  # a grid point: one parameter a line
         ax.set_xlim(0, horizon)
         ax.set_ylim(0, 1.02)
-        ax.set_xticks(np.arange(0.0, horizon + 1e-9, tick_step(horizon)))
+        ax.set_xticks(time_ticks(horizon))
         ax.tick_params(labelsize=7)
         ax.grid(alpha=0.3)
     for ax in list(axes.flat)[len(variants) :]:
