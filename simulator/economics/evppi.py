@@ -33,6 +33,8 @@ import numpy as np
 import pandas as pd
 from scipy.interpolate import BSpline
 
+from .cea import evpi
+
 # Interior knots tried for a one-parameter spline; GCV picks among them (0 = a cubic polynomial).
 SPLINE_KNOTS = (0, 2, 4, 8)
 SPLINE_DEGREE = 3
@@ -225,11 +227,6 @@ def bootstrap_se(fitted: np.ndarray, rng: np.random.Generator) -> float:
     return float(np.std(estimates, ddof=1))
 
 
-def evpi_of(costs: np.ndarray, qalys: np.ndarray, wtp: float) -> float:
-    nmb = wtp * qalys - costs
-    return float(nmb.max(axis=1).mean() - nmb.mean(axis=0).max())
-
-
 def evppi_table(
     costs: np.ndarray,
     qalys: np.ndarray,
@@ -268,8 +265,8 @@ def evppi_table(
     rng = np.random.default_rng(BOOTSTRAP_SEED)
     refitted = {index: refit_se(fit[5], outputs, wtp, half, rng) for index, fit in enumerate(fits) if fit[5] is not None}
     rows = []
+    evpis = evpi(costs, qalys, list(wtp))  # as evpi.csv has them (never negative by rounding)
     for w, value in enumerate(wtp):
-        evpi = evpi_of(costs, qalys, value)
         for index, (kind, name, group, count, fitted, _) in enumerate(fits):
             values = _value(fitted[:, :half], fitted[:, half:], value)
             estimate = evppi_of(values)
@@ -284,7 +281,7 @@ def evppi_table(
                     "evppi_per_patient": estimate,
                     "evppi_se": se,
                     "evppi_population": estimate * population,
-                    "evpi_per_patient": evpi,
+                    "evpi_per_patient": float(evpis[w]),
                     "note": "",
                 }
             )
@@ -299,7 +296,7 @@ def evppi_table(
                     "evppi_per_patient": float("nan"),
                     "evppi_se": float("nan"),
                     "evppi_population": float("nan"),
-                    "evpi_per_patient": evpi,
+                    "evpi_per_patient": float(evpis[w]),
                     "note": f"not estimated: {len(costs)} draws for {count} parameters (at least"
                     f" {DRAWS_PER_GROUP_PARAMETER * (count + 1)} needed)",
                 }
