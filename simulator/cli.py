@@ -16,7 +16,7 @@ from typing import NoReturn
 
 from . import __version__
 from .errors import ScenarioWarning, UserInputError
-from .io import WAIT_FOR_DESTINATION, WRITE_FAILURES, release_destinations, sigterm_as_interrupt
+from .io import WAIT_FOR_DESTINATION, WRITE_FAILURES, WRITTEN, release_destinations, sigterm_as_interrupt
 
 
 def _non_negative_int(text: str) -> int:
@@ -826,7 +826,9 @@ def _internal_error(exc: Exception, args: argparse.Namespace) -> int:
     return 1
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, exits_after: bool = False) -> int:
+    """Run one command; its exit status. ``exits_after``: the program ends when this returns (script)."""
+    WRITTEN.clear()
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
@@ -835,7 +837,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         # ScenarioWarnings (e.g. a rule that never fires): one line each, shown once the command has
         # succeeded, so that bad input still ends with exactly one line on stderr.
-        with warnings.catch_warnings(record=True) as caught, sigterm_as_interrupt():
+        with warnings.catch_warnings(record=True) as caught, sigterm_as_interrupt(ignore_after=exits_after):
             warnings.simplefilter("always", ScenarioWarning)
             WAIT_FOR_DESTINATION["wait"] = bool(getattr(args, "wait", False))
             status = COMMANDS[args.command](args)
@@ -853,7 +855,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"nelm-sim: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return exc.exit_status
     except KeyboardInterrupt:
-        print("nelm-sim: interrupted; no output folder was written", file=sys.stderr)
+        if WRITTEN:  # the folder was already in place, whole, when the interruption came
+            print(f"nelm-sim: interrupted after {WRITTEN[-1]} was written (it is complete)", file=sys.stderr)
+        else:
+            print("nelm-sim: interrupted; no output folder was written", file=sys.stderr)
         return 130
     except OSError as exc:
         if exc.errno not in WRITE_FAILURES:
@@ -876,7 +881,7 @@ def script() -> NoReturn:
     absent and its lock released; SIGINT or SIGTERM during the interpreter's exit (atexit handlers,
     worker threads joined, modules torn down) would only replace the command's exit status."""
     try:
-        status = main()
+        status = main(exits_after=True)
     finally:  # also after --help, --version or a usage error, which end in SystemExit
         for number in (signal.SIGINT, signal.SIGTERM):
             signal.signal(number, signal.SIG_IGN)

@@ -288,6 +288,10 @@ def _check_destination(destination: Path, force: bool) -> None:
         raise OutputExistsError(f"{destination}: expected a place where a folder can be written; {ancestor} is not writable")
 
 
+# The output folders this command has put in place, whole: an interruption after that says so.
+WRITTEN: list[Path] = []
+
+
 @contextmanager
 def atomic_folder(destination: Path, force: bool) -> Iterator[Path]:
     """Yield a temporary folder; on success it replaces ``destination`` in one rename."""
@@ -324,6 +328,7 @@ def atomic_folder(destination: Path, force: bool) -> Iterator[Path]:
                     f"{destination}: expected a folder that does not exist yet; one appeared while nelm-sim was writing and "
                     "was left untouched (rerun with another --out)"
                 ) from None
+        WRITTEN.append(destination)
     except OSError as exc:
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
@@ -483,11 +488,13 @@ class _InterruptLater:
 
 
 @contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
+def sigterm_as_interrupt(ignore_after: bool = False) -> Iterator[None]:
     """Within the block, SIGTERM raises KeyboardInterrupt as Ctrl-C does, so that `kill` stops a run as
     cleanly (workers shut down, staging folder removed, checkpoint kept); neither signal interrupts an
     import or a finaliser: it takes effect as that ends. Only the main thread can install a signal handler;
-    elsewhere the block runs unchanged."""
+    elsewhere the block runs unchanged. ``ignore_after``: the block is the program's last work, and both
+    signals are ignored once it ends instead of getting their previous handlers back (SIGTERM's default
+    would kill a program that has already written its folder, by the signal, -15)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -523,6 +530,6 @@ def sigterm_as_interrupt() -> Iterator[None]:
         sys.unraisablehook = previous_hook
         waiting = later.cancel()
         for number, handler in previous.items():
-            signal.signal(number, handler)
-        if waiting is not None and callable(previous.get(waiting)):  # the block ended before the import did: not lost
+            signal.signal(number, signal.SIG_IGN if ignore_after else handler)
+        if waiting is not None and not ignore_after and callable(previous.get(waiting)):  # the block ended before the import did: not lost
             previous[waiting](waiting, None)

@@ -88,7 +88,7 @@ OTHER_LINES = {
     "make app": "starts the Streamlit server and waits for Ctrl-C (tests/test_app*.py drive the page headless)",
     "make e2e": "installs and drives Chromium (minutes)",
     "make docs": "installs the docs extra and builds the site; run as its own make target",
-    "python -m simulator ...": "a synopsis: the same entry point as nelm-sim (tests/test_cli.py)",
+    "python -m simulator ...": "a synopsis: the same entry point as nelm-sim (the subprocess tests run it so: tests/processes.py)",
 }
 EXIT_STATUS = {"calibrate": {0, 1}}  # README: "exits 1 if any target fails" (20 patients per arm: some do)
 

@@ -15,6 +15,7 @@ from .conftest import tiny_scenario
 from .processes import (
     file_size_limit,
     finish,
+    hidden_leftovers,
     holder_stopped,
     lock,
     processes_mentioning,
@@ -129,6 +130,50 @@ def test_a_signal_during_the_interpreters_exit_keeps_the_commands_exit_status(st
     )
     assert done.returncode == 2 and done.stderr == "", (done.returncode, done.stderr)
     assert "usage: nelm-sim" in done.stdout
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_just_after_the_command_has_written_its_folder_changes_nothing(stop, small_scenario, tmp_path):
+    """Found by the signal fuzz under load (compare, SIGTERM 13 s in): the folder was written and the
+    table printed, and the program died by the signal (-15) in the moment between the end of the
+    command's signal handling, which gave SIGTERM back its default, and the program ignoring both signals
+    for its exit; a SIGINT there said "no output folder was written" beside a whole folder, with 130.
+    The signal is sent as the command's signal handling ends."""
+    out = tmp_path / "out"
+    done = run_program(
+        [
+            "import contextlib, os, sys",
+            "import simulator.cli as cli",
+            "handling = cli.sigterm_as_interrupt",
+            "@contextlib.contextmanager",
+            "def then_signalled(*args, **kwargs):",
+            "    with handling(*args, **kwargs):",
+            "        yield",
+            f"    os.kill(os.getpid(), {int(stop)})",
+            "cli.sigterm_as_interrupt = then_signalled",
+            f"sys.argv = ['nelm-sim', 'run', {str(small_scenario)!r}, '--out', {str(out)!r}, '--quiet']",
+            "from simulator.__main__ import program",
+            "program()",
+        ],
+        tmp_path,
+    )
+    assert done.returncode == 0 and done.stderr == "", (done.returncode, done.stderr)
+    assert (out / "manifest.json").is_file() and hidden_leftovers(tmp_path) == []
+
+
+def test_an_interruption_after_the_folder_is_in_place_says_so(small_scenario, tmp_path, capsys, monkeypatch):
+    """Interrupted after its folder was renamed into place (while printing its table, say), a command
+    still ends with 130, and its line says that the folder is there and complete, not that none was written."""
+    import simulator.reporting.tables as tables
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(tables, "run_summary_text", interrupted)
+    out = tmp_path / "out"
+    assert main(["run", str(small_scenario), "--out", str(out), "--quiet"]) == 130
+    assert capsys.readouterr().err == f"nelm-sim: interrupted after {out} was written (it is complete)\n"
+    assert (out / "manifest.json").is_file()
 
 
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
