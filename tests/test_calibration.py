@@ -83,7 +83,8 @@ def test_calibrate_writes_the_identifiability_report(tmp_path, capsys):
     """`calibrate --check --identifiability`: the sensitivity matrix (one row per target, one column per
     calibrated parameter) and a row per parameter with rank, condition number and near-bound flag."""
     out = tmp_path / "cal"
-    main(["calibrate", "--check", "--patients", "60", "--identifiability", "--out", str(out), "--quiet"])
+    # 20 patients per arm, as README's example of the same command: the report's shape is tested, not its values
+    main(["calibrate", "--check", "--patients", "20", "--identifiability", "--out", str(out), "--quiet"])
     matrix = read_csv(out / "identifiability.csv")
     parameters = read_csv(out / "identifiability_parameters.csv")
     data = load_targets()
