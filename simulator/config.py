@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema, field_validator, model_validator
 from pydantic_core import ErrorDetails
 
 from .errors import ScenarioError, did_you_mean
@@ -59,6 +59,18 @@ class Strict(BaseModel):
 
 # Strict: true/false is not taken for 1/0, nor 2.0 or "2" for a whole number.
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False, strict=True)]
+# Months, or the word ``lifetime`` (a validator turns it into LIFETIME_HORIZON_MONTHS): the JSON Schema
+# says both, so that an editor does not flag the word that validate accepts.
+HorizonMonths = Annotated[
+    FiniteFloat,
+    Field(gt=0, le=MAX_HORIZON_MONTHS),
+    WithJsonSchema(
+        {
+            "anyOf": [{"type": "number", "exclusiveMinimum": 0, "maximum": MAX_HORIZON_MONTHS}, {"const": LIFETIME}],
+            "description": f"months simulated, or '{LIFETIME}': to age 100 ({MAX_HORIZON_MONTHS:g} months)",
+        }
+    ),
+]
 Flag = Annotated[bool, Field(strict=True)]
 Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
 
@@ -315,7 +327,7 @@ class VariantConfig(Strict):
     name: Name
     description: str = ""
     cohort: VariantCohort | None = None
-    horizon_months: Annotated[FiniteFloat, Field(gt=0, le=MAX_HORIZON_MONTHS)] | None = None
+    horizon_months: HorizonMonths | None = None
     strategies: Annotated[list[StrategyConfig], Field(min_length=1, max_length=50)] | None = None
     parameters: dict[str, ParameterValue] = {}
     economics: dict[str, Any] = {}
@@ -388,7 +400,7 @@ class Scenario(Strict):
     replications: Annotated[int, Field(ge=1, le=MAX_REPLICATIONS, strict=True)] = 1
     cohort: CohortConfig
     # Months simulated; ``lifetime`` (the default): to age 100 (LIFETIME_HORIZON_MONTHS).
-    horizon_months: Annotated[FiniteFloat, Field(gt=0, le=MAX_HORIZON_MONTHS)] = LIFETIME_HORIZON_MONTHS
+    horizon_months: HorizonMonths = LIFETIME_HORIZON_MONTHS
     strategies: Annotated[list[StrategyConfig], Field(min_length=1, max_length=50)]
     parameters: dict[str, ParameterValue] = {}
     economics: EconomicsConfig = EconomicsConfig()

@@ -46,9 +46,20 @@ def test_every_bundled_scenario_file_validates_against_the_schema(validator, pat
     assert errors == [], errors[0].message
 
 
+@pytest.mark.parametrize("horizon", ["lifetime", 60, 1200])
+def test_the_schema_accepts_every_horizon_validate_accepts(validator, write_scenario, capsys, horizon):
+    data = {**tiny_scenario(), "horizon_months": horizon}
+    assert main(["validate", str(write_scenario(data))]) == 0
+    assert list(validator.iter_errors(data)) == [], horizon
+    variant = {**tiny_scenario(), "variants": [{"name": "v", "horizon_months": horizon}]}
+    assert list(validator.iter_errors(variant)) == [], horizon
+
+
 @pytest.mark.parametrize(
     "change",
     [
+        {"horizon_months": "forever"},
+        {"horizon_months": 1201},
         {"cohrt": {"size": 3}},  # a misspelt key
         {"replications": "two"},
         {"cohort": {"size": 0}},
