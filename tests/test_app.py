@@ -7,6 +7,7 @@ those of `nelm-sim reproduce`; defaults come from the parameter library; runs ar
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import io
 import zipfile
@@ -288,6 +289,17 @@ def test_the_scenario_is_a_bundled_file_by_name_or_an_uploaded_file():
     page.radio(key="source").set_value(page_module.UPLOAD_SOURCE).run()
     assert not page.exception and not page.get("selectbox")
     assert any("Upload a scenario file" in info.value for info in page.info)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(p.stem for p in (ROOT / "scenarios").glob("*.yaml")))
+def test_every_bundled_scenario_file_is_offered_and_runs_on_the_page(name):
+    """Issue 20 item 7: every bundled scenario (a new file in scenarios/ included), not a hand-kept list
+    that had left out structural-variants, eur-prrt and vignette-utilities."""
+    assert name in page_settings.BUNDLED_SCENARIOS
+    small = dataclasses.replace(default_settings(name), design=RunDesign(patients=50, replications=1, psa_draws=5, psa_patients=20))
+    result = compute.run_page(build_prepared(small), small.design.psa_draws, small.design.psa_patients)
+    assert "km_os" in result.figures and len(result.headline) == len(small.strategies)
 
 
 def _upload(page: AppTest, name: str, content: bytes) -> AppTest:

@@ -44,8 +44,9 @@ from . import capacity
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SCENARIO_FOLDER = PROJECT_ROOT / "scenarios"
 SEED_FOLDER = SCENARIO_FOLDER / "seed"
-# The scenarios the page offers: file stems in scenarios/. Only these names are ever looked up.
-BUNDLED_SCENARIOS = ("baseline", "evidence-variants", "population-variants", "capacity-constrained")
+# The scenarios the page offers: every file in scenarios/ (the baseline first), by stem. Only these
+# names are ever looked up.
+BUNDLED_SCENARIOS = ("baseline", *sorted(p.stem for p in SCENARIO_FOLDER.glob("*.yaml") if p.stem != "baseline"))
 # What error messages name instead of a file: the settings come from the page, not from a file.
 SETTINGS_LABEL = "page settings"
 # One strategy is a run, not a comparison, but it is what a planner needs of a capacity scenario (its
