@@ -24,7 +24,8 @@ Where each item of issue 19 is checked (this file's categories, and the regressi
    test_reliability.py::test_a_signal_during_the_interpreters_exit_keeps_the_commands_exit_status,
    ::test_a_signal_while_the_program_imports_its_command_line_is_one_line_and_130,
    ::test_a_signal_just_after_the_command_has_written_its_folder_changes_nothing,
-   ::test_an_interruption_after_the_folder_is_in_place_says_so;
+   ::test_an_interruption_after_the_folder_is_in_place_says_so,
+   ::test_an_interrupted_command_ends_although_a_thread_would_keep_python_waiting;
    test_output_safety.py::test_a_signal_just_after_the_staging_folder_is_made_leaves_nothing,
    ::test_a_signal_between_the_two_renames_of_a_forced_replacement_leaves_the_new_folder_whole
 4. stale staging folders: test_reliability.py::test_stale_staging_folders_of_the_destination_are_removed_and_reported
