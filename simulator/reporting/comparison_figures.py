@@ -37,7 +37,6 @@ def _file_name(strategy: str) -> str:
 
 @dataclass(frozen=True)
 class KaplanMeierPanel:
-    duration: str
     words: str
     ylabel: str
     file: str
@@ -52,12 +51,12 @@ def kaplan_meier_panels(comparison: Comparison) -> tuple[float, list[KaplanMeier
     curves = {duration: survival_table(patients, names, duration, event) for duration, event, *_ in ENDPOINTS}
     shown = shown_months(curves[ENDPOINTS[0][0]], comparison.prepared.scenario.horizon_months, ["strategy"])
     ticks = list(time_ticks(shown))
+    by_strategy = {s: patients[patients["strategy"] == s] for s in names}
     panels = []
     for duration, _, words, ylabel, file in ENDPOINTS:
-        at_risk = pd.DataFrame(
-            {t: [at_risk_counts(patients.loc[patients["strategy"] == s, duration], [t])[0] for s in names] for t in ticks}, index=names
-        )
-        panels.append(KaplanMeierPanel(duration, words, ylabel, file, curves[duration], at_risk))
+        counts = [at_risk_counts(by_strategy[s][duration], ticks) for s in names]  # all ticks in one pass per strategy
+        at_risk = pd.DataFrame(counts, index=names, columns=ticks)
+        panels.append(KaplanMeierPanel(words, ylabel, file, curves[duration], at_risk))
     return shown, panels
 
 

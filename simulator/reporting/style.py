@@ -87,8 +87,6 @@ def shown_months(curves: pd.DataFrame, horizon: float, by: list[str]) -> float:
     until = 0.0
     for _, group in curves.groupby(by, sort=False):
         at_risk = group["at_risk"].to_numpy(dtype=float)
-        if not len(at_risk):
-            continue
         few = np.flatnonzero(at_risk < SHOWN_AT_RISK_SHARE * at_risk.max())
         if not len(few):
             return float(horizon)
