@@ -157,3 +157,18 @@ def test_less_disease_left_by_ablation_means_later_recurrence():
     # Same patients, same growth: a residual ten times smaller recurs later (a death may intervene in between).
     assert np.all(later >= -1e-9)
     assert later.mean() > 0
+
+
+def test_deaths_the_burden_does_not_explain_come_at_their_constant_rate():
+    """``tumour.burden_free_death_hazard`` is a constant disease hazard beside the burden's: with the
+    burden's own hazard at 0, disease deaths are a Poisson count with mean hazard x person-months at
+    risk (the martingale property of a constant hazard), and at 0 it takes no patient's life."""
+    mix = {"primary_small_bowel": 1.0, "primary_pancreas": 0.0, **NO_SURGERY}
+    hazard = 0.002
+    no_burden_deaths = {"tumour.reference_death_hazard": 0.0}
+    patients = run(["best-supportive-care"], mix, {**no_burden_deaths, "tumour.burden_free_death_hazard": hazard}, size=2000, horizon=120.0)
+    deaths = int((patients["death_cause"] == "disease").sum())
+    expected = hazard * float(patients["os_months"].sum())
+    assert abs(deaths - expected) <= 3.0 * math.sqrt(expected), f"{deaths} disease deaths, expected {expected:.1f}"
+    without = run(["best-supportive-care"], mix, {**no_burden_deaths, "tumour.burden_free_death_hazard": 0.0}, size=2000, horizon=120.0)
+    assert int((without["death_cause"] == "disease").sum()) == 0

@@ -118,7 +118,7 @@ class HospitalCourse(Course):
                 self.die("disease")
                 return ENDED
             if next_at == self.background_death_at:
-                self.die("other")
+                self.die(self.background_cause)
                 return ENDED
             if next_at == horizon:
                 self.censor()

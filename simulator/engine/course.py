@@ -45,6 +45,7 @@ class Course:
         "base_rate",
         "exposure",
         "background_death_at",
+        "background_cause",
         "symptoms",
         "symptom_relapse_at",
         "uncontrolled_since",
@@ -95,6 +96,15 @@ class Course:
         self.base_rate = model.disease_death_rate(patient)
         self.exposure = -math.log(self.rs.uniform("death.disease_exposure"))
         self.background_death_at = model.background_death_time(patient, self.rs.uniform("death.background"))
+        self.background_cause = "other"
+        # Under the burden model, disease deaths that no tumour burden explains (tumour.burden_free_death_hazard):
+        # a constant hazard, so its clock is drawn once at entry beside other-cause death.
+        burden_free = model.burden_free_death_rate
+        if burden_free > 0.0:
+            at = -math.log(self.rs.uniform("death.burden_free")) / burden_free
+            if at < self.background_death_at:
+                self.background_death_at = at
+                self.background_cause = "disease"
         self.symptoms = "uncontrolled" if patient.functional else "none"
         self.symptom_relapse_at = INF
         self.uncontrolled_since: float | None = 0.0 if patient.functional else None
@@ -250,7 +260,7 @@ class Course:
                 self.die("disease")
                 return False
             if next_at == self.background_death_at:
-                self.die("other")
+                self.die(self.background_cause)
                 return False
             if next_at == horizon and horizon <= end:
                 self.censor()

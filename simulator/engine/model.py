@@ -80,6 +80,7 @@ class PathwayModel:
         self.tumour_line_spread = p("tumour.growth_sd_log_within_patient") if self.tumour_model is not None else 0.0
         self.tumour_reading_spread = p("tumour.progression_reading_sd_log") if self.tumour_model is not None else 0.0
         self.tumour_gompertz = self.tumour_model is not None and p("tumour.gompertz_growth") == 1.0
+        self.burden_free_death_rate = p("tumour.burden_free_death_hazard") if self.tumour_model is not None else 0.0
         self.growth_distribution = GrowthDistribution.from_parameters(p)
         # A care policy (engine/hooks.py; capacity/hospital.py builds one): patients then share the SimPy
         # environment and wait at its hooks. Without one the patient process never calls a hook.
