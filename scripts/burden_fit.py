@@ -64,6 +64,7 @@ BOUNDS = {  # the plausible ranges stated in params/library/tumour.yaml
     "tumour.indolent_growth_ratio": (0.02, 0.5),
     "tumour.residual_after_ablation": (0.01, 0.99),
     "tumour.burden_free_death_hazard": (0.0, 0.004),
+    "tumour.new_lesion_growth": (0.1, 0.55),
 }
 CALIBRATED = list(BOUNDS)
 

@@ -172,3 +172,28 @@ def test_deaths_the_burden_does_not_explain_come_at_their_constant_rate():
     assert abs(deaths - expected) <= 3.0 * math.sqrt(expected), f"{deaths} disease deaths, expected {expected:.1f}"
     without = run(["best-supportive-care"], mix, {**no_burden_deaths, "tumour.burden_free_death_hazard": 0.0}, size=2000, horizon=120.0)
     assert int((without["death_cause"] == "disease").sum()) == 0
+
+
+def test_progression_before_entry_counts_new_lesions_as_well_as_volume():
+    """``cohort.progressed_within_months`` holds for the natural course whichever way it progresses: with
+    new lesions (``tumour.new_lesion_growth``), patients whose volume would not have grown by the RECIST
+    ratio in time enter too, and every patient's natural time to progression is within the window."""
+    from simulator.core.rng import RandomStreams
+    from simulator.engine.cohort import build_cohort
+    from simulator.engine.tumour import GrowthDistribution, median_growth_rate
+    from simulator.params.parameter_set import build_parameter_set
+
+    window, lesion_growth = 12.0, 0.2
+    for lesions in (0.0, lesion_growth):
+        params = build_parameter_set({**BURDEN, "cohort.progressed_within_months": window, "tumour.new_lesion_growth": lesions})
+        cohort = build_cohort(params, RandomStreams(16, 0), 5000)
+        distribution = GrowthDistribution.from_parameters(params.value)
+        growth = np.array([median_growth_rate(params.value, p.primary_site, p.grade) for p in cohort])
+        growth *= np.exp(distribution.log_deviation(np.array([p.growth_z for p in cohort])))
+        by_volume = math.log(params.value("tumour.progression_volume_ratio")) / growth
+        natural = np.minimum(by_volume, lesion_growth / growth) if lesions else by_volume
+        assert natural.max() <= window * (1 + 1e-6)
+        if lesions:
+            assert (by_volume > window).mean() > 0.05  # slower growers who progressed by a new lesion
+        else:
+            assert (by_volume > window).sum() == 0

@@ -164,3 +164,25 @@ def test_a_reading_error_moves_the_progression_read_and_never_below_its_floor():
     assert state.time_to_progression(0.0) == pytest.approx(0.1 * math.log(1.728) / 0.1, rel=1e-12)
     state.start_line(0.0, 1.0, 1.0, 0.0)
     assert state.time_to_progression(0.0) == pytest.approx(math.log(1.728) / 0.1, rel=1e-12)
+
+
+@pytest.mark.parametrize("state_type", [TumourState, GompertzTumourState])
+def test_a_new_lesion_makes_a_line_progress_before_its_volume_does(state_type):
+    """A line progresses at the RECIST volume ratio or at its first new lesion, which shows after the growth
+    ``new_lesion_growth`` at the line's rate at the reference burden: a drug's growth ratio delays both alike."""
+    lesions = dataclasses.replace(MODEL, new_lesion_growth=0.2)
+    reference = math.log(0.1)
+    for multiplier in (1.0, 0.42):
+        by_volume = state_type(MODEL, reference, 0.08, False)
+        by_volume.start_line(0.0, multiplier)
+        with_lesions = state_type(lesions, reference, 0.08, False)
+        with_lesions.start_line(0.0, multiplier)
+        assert with_lesions.time_to_progression(0.0) == pytest.approx(0.2 / (0.08 * multiplier), rel=1e-9)
+        assert by_volume.time_to_progression(0.0) > with_lesions.time_to_progression(0.0)
+        assert with_lesions.time_to_progression(1.0) == pytest.approx(0.2 / (0.08 * multiplier) - 1.0, rel=1e-9)
+    never_first = dataclasses.replace(MODEL, new_lesion_growth=math.log(1.728) * 1.5)
+    late = TumourState(never_first, reference, 0.08, False)
+    late.start_line(0.0, 1.0)
+    plain = TumourState(MODEL, reference, 0.08, False)
+    plain.start_line(0.0, 1.0)
+    assert late.time_to_progression(0.0) == plain.time_to_progression(0.0)

@@ -118,7 +118,8 @@ def growth_deviates(
     one, whatever share of the scenario's cohort is resectable.
 
     Disease before entry: progression within ``cohort.progressed_within_months`` (fast enough growth) or
-    stable disease for ``cohort.stable_for_months`` (slow enough growth) truncate the deviate."""
+    stable disease for ``cohort.stable_for_months`` (slow enough growth) truncate the deviate; progression
+    is the burden's RECIST growth or a new lesion (``tumour.new_lesion_growth``), whichever comes first."""
     p = params.value
     correlation = p("tumour.selection_correlation")
     threshold = special.ndtri(1.0 - p("tumour.referral_resectable_share"))
@@ -144,6 +145,9 @@ def growth_deviates(
             per_month = np.where(reachable, np.log(x / np.minimum(x + log_ratio, -1e-12)) * -math.log(p("tumour.reference_burden")), np.nan)
         else:
             per_month = np.full(len(uniforms), log_ratio)
+        lesion_growth = p("tumour.new_lesion_growth")
+        if lesion_growth > 0:  # or a new lesion, after this much growth whatever the load (fmin: a NaN load still has it)
+            per_month = np.fmin(per_month, lesion_growth)
         with np.errstate(invalid="ignore"):
             if within > 0:  # natural time to progression <= within
                 lowest = np.where(np.isnan(per_month), -np.inf, distribution.deviate(np.log(per_month / within) - median))

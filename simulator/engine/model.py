@@ -127,6 +127,7 @@ class PathwayModel:
             log_progression_ratio=math.log(p("tumour.progression_volume_ratio")),
             reading_floor=p("tumour.progression_reading_floor"),
             log_detection_burden=math.log(p("tumour.detection_burden")),
+            new_lesion_growth=p("tumour.new_lesion_growth"),
         )
 
     def tumour_state(self, patient: Patient) -> TumourState | None:

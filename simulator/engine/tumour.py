@@ -107,6 +107,9 @@ class TumourModel:
     # The smallest log volume ratio at which a progression is read, as a share of the RECIST ratio's log
     # (a reading error never declares progression below it).
     reading_floor: float = 0.0
+    # A line's first new lesion (RECIST progression whatever the volume) is visible after the burden has grown
+    # by this much on the log-volume scale (0: progression by volume alone).
+    new_lesion_growth: float = 0.0
 
     def reading_level(self, reading_error: float) -> float:
         """The log volume ratio at which a line's progression is read, given its reading error."""
@@ -135,6 +138,8 @@ class TumourState:
         "anchor_log_burden",
         "nadir_log_burden",
         "progression_level",
+        "growth_unit",
+        "lesion_progression_at",
     )
 
     def __init__(
@@ -151,6 +156,8 @@ class TumourState:
         # The log volume ratio over the nadir at which this line's progression is read (RECIST, plus
         # the line's measurement error).
         self.progression_level = model.log_progression_ratio
+        self.growth_unit = 1.0  # growth per month on the log-volume scale at the reference burden, per unit of ``growth``
+        self.lesion_progression_at = INF  # when a new lesion makes this line progress, whatever the volume
 
     # ------------------------------------------------------------------ burden over time
 
@@ -166,10 +173,15 @@ class TumourState:
     def start_line(self, now: float, growth_multiplier: float, line_factor: float = 1.0, reading_error: float = 0.0) -> None:
         """A new line of treatment: its effect on growth holds from now, and its nadir starts at today's burden.
         ``line_factor`` is the line's own variation of the patient's growth rate (1: none); ``reading_error``
-        shifts the log volume ratio at which the line's progression is read (measurement error, 0: none)."""
+        shifts the log volume ratio at which the line's progression is read (measurement error, 0: none).
+        The line's first new lesion shows after the growth ``new_lesion_growth`` at the line's rate, so a
+        drug that slows growth delays it by the same ratio."""
         self.nadir_log_burden = self._reanchor(now)
         self.growth = self.base_growth * growth_multiplier * line_factor
         self.progression_level = self.model.reading_level(reading_error)
+        rate = self.growth * self.growth_unit
+        lesion = self.model.new_lesion_growth
+        self.lesion_progression_at = now + lesion / rate if lesion > 0.0 and rate > 0.0 else INF
 
     def shrink(self, now: float, fraction_remaining: float) -> None:
         """Remove ``1 - fraction_remaining`` of the burden (resection, ablation, embolisation, radiation): a new nadir."""
@@ -196,14 +208,15 @@ class TumourState:
         return (log_level - x) / self.growth
 
     def time_to_progression(self, now: float) -> float:
-        """Months until RECIST progression from the line's nadir; disease that fills the liver before the
-        ratio is reached progresses when it fills it."""
+        """Months until RECIST progression: the burden's growth from the line's nadir (disease that fills the
+        liver before the ratio is reached progresses when it fills it) or a new lesion, whichever is first."""
+        lesion = max(self.lesion_progression_at - now, 0.0)
         level = self.nadir_log_burden + self.progression_level
         if level > 0.0:
             if self.nadir_log_burden >= FULL:
-                return INF  # a line started with the liver already full sees no further hepatic progression
+                return lesion  # a line started with the liver already full sees no further hepatic progression
             level = 0.0
-        return self.time_to_reach(now, level)
+        return min(self.time_to_reach(now, level), lesion)
 
     def time_to_recurrence(self, now: float) -> float:
         """Months until residual disease after a complete resection becomes visible."""
@@ -282,6 +295,7 @@ class GompertzTumourState(TumourState):
     ) -> None:
         # The rate constant that gives the exponential law's growth at the reference burden.
         super().__init__(model, log_burden, base_growth / -model.log_reference_burden, extrahepatic, pancreas, now)
+        self.growth_unit = -model.log_reference_burden
         self.anchor_log_burden = min(self.anchor_log_burden, FULL)
         self.nadir_log_burden = self.anchor_log_burden
 
@@ -297,8 +311,9 @@ class GompertzTumourState(TumourState):
         return math.log(x / log_level) / self.growth
 
     def time_to_progression(self, now: float) -> float:
-        """Gompertzian disease never fills the liver: progression is the RECIST ratio or never."""
-        return self.time_to_reach(now, self.nadir_log_burden + self.progression_level)
+        """Gompertzian disease never fills the liver: progression is the RECIST ratio, a new lesion, or never."""
+        lesion = max(self.lesion_progression_at - now, 0.0)
+        return min(self.time_to_reach(now, self.nadir_log_burden + self.progression_level), lesion)
 
     def cumulative_hazard(self, now: float, step: float) -> float:
         if step <= 0.0:
