@@ -131,8 +131,29 @@ def ablation_dfs(overrides: dict, patients: int) -> float:
     return km_median(frame["pfs1_months"], frame["pfs1_event"])
 
 
+# The Mayo cohorts were treated before their papers (Ann Surg Oncol 2010 and 2011), before the targeted
+# drugs' pivotal trials (everolimus and sunitinib in pancreatic NET: Yao 2011, Raymond 2011, both
+# N Engl J Med, February 2011) and PRRT's (NETTER-1: Strosberg 2017). Their virtual cohorts get the
+# treatments of their era: the bundled strategies without sunitinib, everolimus and PRRT (CAPTEM stands
+# for the cytotoxic chemotherapy of the time, as in the bundled strategies).
+ERA_COHORTS = ("mayo2010-hepatectomy", "mayo2011-iat", "mayo2011-matched-high-burden", MATCHED_IAT_ARM[1])
+LATER_DRUGS = {"sunitinib", "everolimus", "prrt"}
+
+
+def in_their_era(seed: cal.SeedScenario) -> cal.SeedScenario:
+    from simulator.pathways.strategies import bundled_strategies
+
+    bundled = bundled_strategies()
+    strategies = []
+    for strategy in seed.scenario.strategies:
+        source = bundled.get(strategy.name, strategy)
+        rules = [r for r in source.rules if r.treatment not in LATER_DRUGS]
+        strategies.append(source.model_copy(update={"rules": rules}))
+    return cal.SeedScenario(seed.scenario.model_copy(update={"strategies": strategies}), seed.path)
+
+
 class Fit:
-    def __init__(self, patients: int, fixed: dict, workers: int = 2, arm_populations: bool = True) -> None:
+    def __init__(self, patients: int, fixed: dict, workers: int = 2, arm_populations: bool = True, era: bool = False) -> None:
         self.patients = patients
         self.fixed = {"disease.burden_model": 1, **fixed}
         self.seeds = cal.load_seed_scenarios(ROOT / "scenarios" / "seed")
@@ -141,6 +162,10 @@ class Fit:
             target_id, name = MATCHED_IAT_ARM
             self.seeds[name] = matched_iat_arm(self.seeds["mayo2011-matched-high-burden"])
             self.targets = [t.model_copy(update={"scenario": name}) if t.id == target_id else t for t in self.targets]
+        if era:
+            for name in ERA_COHORTS:
+                if name in self.seeds:
+                    self.seeds[name] = in_their_era(self.seeds[name])
         self.scenarios = list(dict.fromkeys(t.scenario for t in self.targets))
         self.execution = Execution(workers=workers)
 
@@ -228,9 +253,10 @@ def main() -> None:
     parser.add_argument("--evaluations", type=int, default=400, help="minimize: most objective evaluations (Nelder-Mead)")
     parser.add_argument("--step", type=float, default=0.4, help="minimize: initial simplex step on the logit scale of each range")
     parser.add_argument("--gompertz", action="store_true", help="Gompertzian growth (tumour.gompertz_growth: 1)")
+    parser.add_argument("--era", action="store_true", help="the Mayo cohorts without the drugs that came after them (ERA_COHORTS)")
     args = parser.parse_args()
     values = json.loads(args.values.read_text()) if args.values else library_values()
-    fit = Fit(args.patients, {"tumour.gompertz_growth": 1} if args.gompertz else {})
+    fit = Fit(args.patients, {"tumour.gompertz_growth": 1} if args.gompertz else {}, era=args.era)
     started = time.perf_counter()
     if args.action == "evaluate":
         rows = fit.rows(values)

@@ -186,3 +186,32 @@ def test_a_new_lesion_makes_a_line_progress_before_its_volume_does(state_type):
     plain = TumourState(MODEL, reference, 0.08, False)
     plain.start_line(0.0, 1.0)
     assert late.time_to_progression(0.0) == plain.time_to_progression(0.0)
+
+
+@pytest.mark.parametrize("state_type", [TumourState, GompertzTumourState])
+def test_extrahepatic_disease_as_its_own_burden(state_type):
+    """With its own compartment, extrahepatic disease carries the extrahepatic hazard ratio at entry, adds its
+    hazard to the liver's, stays when the liver is treated and shrinks under a systemic response; the
+    cumulative hazard is the integral of the total and time to death inverts it."""
+    compartment = dataclasses.replace(MODEL, extrahepatic_compartment=True)
+    load, growth = math.log(0.05), 0.06
+    ratio = state_type(MODEL, load, growth, True)
+    both = state_type(compartment, load, growth, True)
+    assert both.hazard(0.0) == pytest.approx(ratio.hazard(0.0), rel=1e-12)
+    for step in (0.5, 12.0, 80.0):
+        assert both.cumulative_hazard(0.0, step) == pytest.approx(numeric_cumulative_hazard(both, 0.0, step), rel=1e-6)
+    for exposure in (0.05, 0.7, 3.0):
+        t = both.time_to_death(0.0, exposure)
+        assert both.cumulative_hazard(0.0, t) == pytest.approx(exposure, rel=1e-8)
+    liver_only = state_type(compartment, load, growth, False)
+    both.shrink(0.0, 0.01)
+    liver_only.shrink(0.0, 0.01)
+    # The liver treated: its hazard falls a hundredfold to the power beta, the extrahepatic hazard stays.
+    extra = MODEL.hazard_scale(False, False) * (MODEL.extrahepatic_hazard_ratio - 1.0) * math.exp(MODEL.burden_exponent * load)
+    assert both.hazard(0.0) == pytest.approx(liver_only.hazard(0.0) + extra, rel=1e-12)
+    for exposure in (0.05, 0.7):
+        t = both.time_to_death(0.0, exposure)
+        assert both.cumulative_hazard(0.0, t) == pytest.approx(exposure, rel=1e-8)
+    before = both.hazard(0.0)
+    both.shrink(0.0, 0.5, systemic=True)
+    assert both.hazard(0.0) == pytest.approx(before * 0.5**MODEL.burden_exponent, rel=1e-12)

@@ -128,6 +128,7 @@ class PathwayModel:
             reading_floor=p("tumour.progression_reading_floor"),
             log_detection_burden=math.log(p("tumour.detection_burden")),
             new_lesion_growth=p("tumour.new_lesion_growth"),
+            extrahepatic_compartment=p("tumour.extrahepatic_compartment") == 1.0,
         )
 
     def tumour_state(self, patient: Patient) -> TumourState | None:

@@ -110,6 +110,9 @@ class TumourModel:
     # A line's first new lesion (RECIST progression whatever the volume) is visible after the burden has grown
     # by this much on the log-volume scale (0: progression by volume alone).
     new_lesion_growth: float = 0.0
+    # Extrahepatic disease as its own burden, which liver-directed treatment leaves (True), or as a hazard
+    # ratio on the hepatic burden's hazard (False).
+    extrahepatic_compartment: bool = False
 
     def reading_level(self, reading_error: float) -> float:
         """The log volume ratio at which a line's progression is read, given its reading error."""
@@ -118,11 +121,19 @@ class TumourModel:
         return max(self.log_progression_ratio + reading_error, self.reading_floor * self.log_progression_ratio)
 
     def hazard_scale(self, extrahepatic: bool, pancreas: bool) -> float:
-        """``c`` such that the hazard is ``c * exp(beta * log b)``."""
+        """``c`` such that the hepatic burden's hazard is ``c * exp(beta * log b)``."""
         scale = self.reference_hazard * math.exp(-self.burden_exponent * self.log_reference_burden)
         if pancreas:
             scale *= self.pancreas_hazard_ratio
-        return scale * self.extrahepatic_hazard_ratio if extrahepatic else scale
+        return scale * self.extrahepatic_hazard_ratio if extrahepatic and not self.extrahepatic_compartment else scale
+
+    def extrahepatic_scale(self, extrahepatic: bool, pancreas: bool) -> float:
+        """``c`` of the extrahepatic burden's hazard: with its own compartment, extrahepatic disease starts at
+        the hepatic load and carries (hazard ratio - 1) times its hazard, so that at entry the two together
+        have the extrahepatic hazard ratio's hazard; 0 without extrahepatic disease or compartment."""
+        if not (extrahepatic and self.extrahepatic_compartment):
+            return 0.0
+        return self.hazard_scale(False, pancreas) * (self.extrahepatic_hazard_ratio - 1.0)
 
 
 class TumourState:
@@ -140,6 +151,8 @@ class TumourState:
         "progression_level",
         "growth_unit",
         "lesion_progression_at",
+        "extra_scale",
+        "extra_anchor_log_burden",
     )
 
     def __init__(
@@ -158,13 +171,23 @@ class TumourState:
         self.progression_level = model.log_progression_ratio
         self.growth_unit = 1.0  # growth per month on the log-volume scale at the reference burden, per unit of ``growth``
         self.lesion_progression_at = INF  # when a new lesion makes this line progress, whatever the volume
+        # Extrahepatic disease with its own burden (TumourModel.extrahepatic_compartment): it grows with the
+        # hepatic burden, shrinks only under systemic treatment, and its hazard adds to the hepatic one.
+        self.extra_scale = model.extrahepatic_scale(extrahepatic, pancreas)
+        self.extra_anchor_log_burden = self.anchor_log_burden
 
     # ------------------------------------------------------------------ burden over time
 
+    def _grown(self, x: float, months: float) -> float:
+        """A log burden ``x`` after ``months`` of growth at the current rate (exponential, up to the whole liver)."""
+        return min(x + self.growth * months, 0.0)
+
     def log_burden(self, now: float) -> float:
-        return min(self.anchor_log_burden + self.growth * (now - self.anchor_time), 0.0)
+        return self._grown(self.anchor_log_burden, now - self.anchor_time)
 
     def _reanchor(self, now: float) -> float:
+        if self.extra_scale:
+            self.extra_anchor_log_burden = self._grown(self.extra_anchor_log_burden, now - self.anchor_time)
         x = self.log_burden(now)
         self.anchor_time = now
         self.anchor_log_burden = x
@@ -183,11 +206,14 @@ class TumourState:
         lesion = self.model.new_lesion_growth
         self.lesion_progression_at = now + lesion / rate if lesion > 0.0 and rate > 0.0 else INF
 
-    def shrink(self, now: float, fraction_remaining: float) -> None:
-        """Remove ``1 - fraction_remaining`` of the burden (resection, ablation, embolisation, radiation): a new nadir."""
+    def shrink(self, now: float, fraction_remaining: float, systemic: bool = False) -> None:
+        """Remove ``1 - fraction_remaining`` of the hepatic burden (resection, embolisation): a new nadir; a
+        ``systemic`` treatment's response shrinks extrahepatic disease alike."""
         x = self._reanchor(now) + math.log(fraction_remaining)
         self.anchor_log_burden = x
         self.nadir_log_burden = min(self.nadir_log_burden, x)
+        if systemic:
+            self.extra_anchor_log_burden += math.log(fraction_remaining)
 
     def leave_residual(self, now: float, fraction_of_detection: float) -> None:
         """A complete resection or ablation: what remains is microscopic, ``fraction_of_detection`` of the
@@ -225,24 +251,59 @@ class TumourState:
     # ------------------------------------------------------------------ disease death
 
     def hazard(self, now: float) -> float:
-        return self.scale * math.exp(self.beta * self.log_burden(now))
+        total = self.scale * math.exp(self.beta * self.log_burden(now))
+        if self.extra_scale:
+            total += self.extra_scale * math.exp(self.beta * self._grown(self.extra_anchor_log_burden, now - self.anchor_time))
+        return total
 
     def months_until_full(self, now: float) -> float:
         """Months until the burden fills the liver (inf if it never does, or already has)."""
         x = self.log_burden(now)
         return -x / self.growth if x < 0.0 and self.growth > 0.0 else INF
 
-    # cumulative_hazard and time_to_death run at every wait of every patient (the engine's hot path under
-    # the burden model): log_burden and months_until_full are inlined in both.
     def cumulative_hazard(self, now: float, step: float) -> float:
         """The disease-death hazard accumulated over ``[now, now + step]``."""
         if step <= 0.0:
             return 0.0
-        growth = self.growth
-        x = self.anchor_log_burden + growth * (now - self.anchor_time)
+        elapsed = now - self.anchor_time
+        total = self._integral(self._grown(self.anchor_log_burden, elapsed), self.scale, step)
+        if self.extra_scale:
+            total += self._integral(self._grown(self.extra_anchor_log_burden, elapsed), self.extra_scale, step)
+        return total
+
+    def time_to_death(self, now: float, exposure: float) -> float:
+        """Months from ``now`` until the accumulated hazard reaches ``exposure`` (inverse of ``cumulative_hazard``)."""
+        elapsed = now - self.anchor_time
+        x = self._grown(self.anchor_log_burden, elapsed)
+        if not self.extra_scale:
+            return self._inverse(x, self.scale, exposure)
+        extra = self._grown(self.extra_anchor_log_burden, elapsed)
+        # Each burden alone would take at least as long: the sum reaches the exposure no later than either.
+        high = min(self._inverse(x, self.scale, exposure), self._inverse(extra, self.extra_scale, exposure))
+        if high == INF:
+            return INF
+        low = 0.0
+        t = high
+        for _ in range(100):  # Newton from above on a convex, rising cumulative hazard, kept inside the bracket
+            gap = self._integral(x, self.scale, t) + self._integral(extra, self.extra_scale, t) - exposure
+            if gap > 0.0:
+                high = t
+            else:
+                low = t
+            if abs(gap) <= 1e-12 * (1.0 + exposure) or high - low <= 1e-12 * (1.0 + high):
+                break
+            slope = self.scale * math.exp(self.beta * self._grown(x, t)) + self.extra_scale * math.exp(self.beta * self._grown(extra, t))
+            candidate = t - gap / slope if slope > 0.0 else 0.5 * (low + high)
+            t = candidate if low < candidate < high else 0.5 * (low + high)
+        return t
+
+    # _integral and _inverse run at every wait of every patient (the engine's hot path under the burden model).
+    def _integral(self, x: float, scale: float, step: float) -> float:
+        """The hazard ``scale * b ** beta`` of a burden at log ``x`` now, accumulated over the next ``step`` months."""
         if x >= 0.0:
-            return self.scale * step  # the whole liver: the hazard is at its ceiling
-        start = self.scale * math.exp(self.beta * x)
+            return scale * step  # the whole liver: the hazard is at its ceiling
+        growth = self.growth
+        start = scale * math.exp(self.beta * x)
         if growth == 0.0:
             return start * step
         rate = self.beta * growth
@@ -250,16 +311,15 @@ class TumourState:
         growing = step if step < full else full
         total = start * growing if rate == 0.0 else start * math.expm1(rate * growing) / rate
         if step > full:
-            total += self.scale * (step - full)  # burden at the whole liver: the hazard stays at its ceiling
+            total += scale * (step - full)  # burden at the whole liver: the hazard stays at its ceiling
         return total
 
-    def time_to_death(self, now: float, exposure: float) -> float:
-        """Months from ``now`` until the accumulated hazard reaches ``exposure`` (inverse of ``cumulative_hazard``)."""
-        growth = self.growth
-        x = self.anchor_log_burden + growth * (now - self.anchor_time)
+    def _inverse(self, x: float, scale: float, exposure: float) -> float:
+        """Months until the hazard of a burden at log ``x`` now has accumulated ``exposure`` (inverse of ``_integral``)."""
         if x >= 0.0:
-            return exposure / self.scale if self.scale > 0.0 else INF
-        start = self.scale * math.exp(self.beta * x)
+            return exposure / scale if scale > 0.0 else INF
+        growth = self.growth
+        start = scale * math.exp(self.beta * x)
         if start <= 0.0:
             return INF
         if growth == 0.0:
@@ -276,7 +336,7 @@ class TumourState:
                 return math.log1p(exposure * rate / start) / rate
         if full == INF:
             return INF  # shrinking or static disease whose total remaining hazard is below the exposure
-        return full + (exposure - growing_total) / self.scale
+        return full + (exposure - growing_total) / scale
 
 
 EULER_GAMMA = 0.5772156649015329  # the Euler-Mascheroni constant (Ei(u) = gamma + ln|u| + u + ... near 0)
@@ -298,9 +358,10 @@ class GompertzTumourState(TumourState):
         self.growth_unit = -model.log_reference_burden
         self.anchor_log_burden = min(self.anchor_log_burden, FULL)
         self.nadir_log_burden = self.anchor_log_burden
+        self.extra_anchor_log_burden = self.anchor_log_burden
 
-    def log_burden(self, now: float) -> float:
-        return self.anchor_log_burden * math.exp(-self.growth * (now - self.anchor_time))
+    def _grown(self, x: float, months: float) -> float:
+        return x * math.exp(-self.growth * months)
 
     def time_to_reach(self, now: float, log_level: float) -> float:
         x = self.log_burden(now)
@@ -315,24 +376,22 @@ class GompertzTumourState(TumourState):
         lesion = max(self.lesion_progression_at - now, 0.0)
         return min(self.time_to_reach(now, self.nadir_log_burden + self.progression_level), lesion)
 
-    def cumulative_hazard(self, now: float, step: float) -> float:
-        if step <= 0.0:
-            return 0.0
-        x = self.log_burden(now)
+    def _integral(self, x: float, scale: float, step: float) -> float:
         rate = self.growth
         if rate == 0.0 or self.beta == 0.0 or x >= FULL:
-            return self.scale * math.exp(self.beta * x) * step
+            return scale * math.exp(self.beta * x) * step
         u0 = self.beta * x
         u1 = u0 * math.exp(-rate * step)
-        return self.scale / rate * (float(expi(u0)) - float(expi(u1)))
+        return scale / rate * (float(expi(u0)) - float(expi(u1)))
 
-    def time_to_death(self, now: float, exposure: float) -> float:
-        x = self.log_burden(now)
+    def _inverse(self, x: float, scale: float, exposure: float) -> float:
         rate = self.growth
+        if scale <= 0.0:
+            return INF
         if rate == 0.0 or self.beta == 0.0 or x >= FULL:  # no growth left to speak of: a constant hazard
-            return exposure / (self.scale * math.exp(self.beta * x))
+            return exposure / (scale * math.exp(self.beta * x))
         u0 = self.beta * x
-        target = float(expi(u0)) - rate * exposure / self.scale
+        target = float(expi(u0)) - rate * exposure / scale
         # Solve Ei(-exp(v)) = target for v = log(-u1) < v0; Ei(-exp(v)) rises with v, with slope exp(-exp(v)).
         v0 = math.log(-u0)
         high = v0

@@ -62,7 +62,7 @@ class SystemicTherapy(Modality):
         ):
             course.record(EventType.RESPONSE, detail=f"{self.name}:objective_response")
             if course.tumour is not None:  # an objective response is a measured shrinkage of the burden
-                course.tumour.shrink(course.env.now, course.params.value("tumour.response_burden_remaining"))
+                course.tumour.shrink(course.env.now, course.params.value("tumour.response_burden_remaining"), systemic=True)
 
     def time_to_progression(self, course, parameter: str | None = None) -> float:
         """Natural-history progression time (by primary site) under this drug's proportional-hazards effect.
