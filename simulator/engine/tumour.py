@@ -31,8 +31,17 @@ FULL = -1e-9  # a log burden this close to 0 is the whole liver (floating-point 
 
 
 def median_growth_rate(value, primary_site: str, grade: str) -> float:
-    """The median growth rate (per month, log volume) of a primary site and grade; ``value`` reads a parameter."""
-    growth = value(f"tumour.growth_rate_{primary_site}")
+    """The median growth rate (per month, log volume) of a primary site and grade; ``value`` reads a parameter.
+
+    Other and unknown primaries have no placebo arm to fit: their median is the geometric mean of the
+    small-bowel and pancreatic medians times ``tumour.growth_ratio_other``, so it follows those two
+    wherever the fit puts them."""
+    if primary_site == "other":
+        growth = math.sqrt(value("tumour.growth_rate_small_bowel") * value("tumour.growth_rate_pancreas")) * value(
+            "tumour.growth_ratio_other"
+        )
+    else:
+        growth = value(f"tumour.growth_rate_{primary_site}")
     if grade != "G1":
         growth *= value(f"tumour.growth_ratio_{grade.lower()}")
     return growth
