@@ -256,7 +256,10 @@ def main() -> None:
     parser.add_argument("--era", action="store_true", help="the Mayo cohorts without the drugs that came after them (ERA_COHORTS)")
     args = parser.parse_args()
     values = json.loads(args.values.read_text()) if args.values else library_values()
-    fit = Fit(args.patients, {"tumour.gompertz_growth": 1} if args.gompertz else {}, era=args.era)
+    # Entries of a values file that are not calibrated (a structural switch) are held fixed, never perturbed.
+    fixed = {name: value for name, value in values.items() if name not in BOUNDS}
+    values = {name: value for name, value in values.items() if name in BOUNDS}
+    fit = Fit(args.patients, {**fixed, **({"tumour.gompertz_growth": 1} if args.gompertz else {})}, era=args.era)
     started = time.perf_counter()
     if args.action == "evaluate":
         rows = fit.rows(values)
