@@ -32,6 +32,7 @@ from simulator.experiments.execution import Execution
 from simulator.experiments.identifiability import sensitivity
 from simulator.experiments.runner import prepare, run_prepared
 from simulator.outcomes.survival import fit_km
+from simulator.pathways.strategies import bundled_strategies
 
 ROOT = Path(__file__).resolve().parents[1]
 # Published medians (months): Rinke 2017 (PROMID), Yao 2016 (RADIANT-3), Faivre 2017 (sunitinib), Strosberg 2021 (NETTER-1).
@@ -141,8 +142,6 @@ LATER_DRUGS = {"sunitinib", "everolimus", "prrt"}
 
 
 def in_their_era(seed: cal.SeedScenario) -> cal.SeedScenario:
-    from simulator.pathways.strategies import bundled_strategies
-
     bundled = bundled_strategies()
     strategies = []
     for strategy in seed.scenario.strategies:

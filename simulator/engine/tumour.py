@@ -158,7 +158,6 @@ class TumourState:
         "anchor_log_burden",
         "nadir_log_burden",
         "progression_level",
-        "growth_unit",
         "lesion_progression_at",
         "extra_scale",
         "extra_anchor_log_burden",
@@ -178,7 +177,6 @@ class TumourState:
         # The log volume ratio over the nadir at which this line's progression is read (RECIST, plus
         # the line's measurement error).
         self.progression_level = model.log_progression_ratio
-        self.growth_unit = 1.0  # growth per month on the log-volume scale at the reference burden, per unit of ``growth``
         self.lesion_progression_at = INF  # when a new lesion makes this line progress, whatever the volume
         # Extrahepatic disease with its own burden (TumourModel.extrahepatic_compartment): it grows with the
         # hepatic burden, shrinks only under systemic treatment, and its hazard adds to the hepatic one.
@@ -211,7 +209,7 @@ class TumourState:
         self.nadir_log_burden = self._reanchor(now)
         self.growth = self.base_growth * growth_multiplier * line_factor
         self.progression_level = self.model.reading_level(reading_error)
-        rate = self.growth * self.growth_unit
+        rate = self._rate_at_reference()
         lesion = self.model.new_lesion_growth
         self.lesion_progression_at = now + lesion / rate if lesion > 0.0 and rate > 0.0 else INF
 
@@ -242,16 +240,23 @@ class TumourState:
             return INF
         return (log_level - x) / self.growth
 
+    def _rate_at_reference(self) -> float:
+        """The line's growth per month on the log-volume scale at the reference burden."""
+        return self.growth
+
     def time_to_progression(self, now: float) -> float:
-        """Months until RECIST progression: the burden's growth from the line's nadir (disease that fills the
-        liver before the ratio is reached progresses when it fills it) or a new lesion, whichever is first."""
-        lesion = max(self.lesion_progression_at - now, 0.0)
+        """Months until RECIST progression: the burden's growth from the line's nadir or a new lesion,
+        whichever is first."""
+        return min(self._time_to_volume_progression(now), max(self.lesion_progression_at - now, 0.0))
+
+    def _time_to_volume_progression(self, now: float) -> float:
+        """Disease that fills the liver before the RECIST ratio is reached progresses when it fills it."""
         level = self.nadir_log_burden + self.progression_level
         if level > 0.0:
             if self.nadir_log_burden >= FULL:
-                return lesion  # a line started with the liver already full sees no further hepatic progression
+                return INF  # a line started with the liver already full sees no further hepatic progression
             level = 0.0
-        return min(self.time_to_reach(now, level), lesion)
+        return self.time_to_reach(now, level)
 
     def time_to_recurrence(self, now: float) -> float:
         """Months until residual disease after a complete resection becomes visible."""
@@ -364,7 +369,6 @@ class GompertzTumourState(TumourState):
     ) -> None:
         # The rate constant that gives the exponential law's growth at the reference burden.
         super().__init__(model, log_burden, base_growth / -model.log_reference_burden, extrahepatic, pancreas, now)
-        self.growth_unit = -model.log_reference_burden
         self.anchor_log_burden = min(self.anchor_log_burden, FULL)
         self.nadir_log_burden = self.anchor_log_burden
         self.extra_anchor_log_burden = self.anchor_log_burden
@@ -380,10 +384,12 @@ class GompertzTumourState(TumourState):
             return INF
         return math.log(x / log_level) / self.growth
 
-    def time_to_progression(self, now: float) -> float:
-        """Gompertzian disease never fills the liver: progression is the RECIST ratio, a new lesion, or never."""
-        lesion = max(self.lesion_progression_at - now, 0.0)
-        return min(self.time_to_reach(now, self.nadir_log_burden + self.progression_level), lesion)
+    def _rate_at_reference(self) -> float:
+        return self.growth * -self.model.log_reference_burden
+
+    def _time_to_volume_progression(self, now: float) -> float:
+        """Gompertzian disease never fills the liver: the RECIST ratio or never."""
+        return self.time_to_reach(now, self.nadir_log_burden + self.progression_level)
 
     def _integral(self, x: float, scale: float, step: float) -> float:
         rate = self.growth
