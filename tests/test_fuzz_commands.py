@@ -575,13 +575,14 @@ def test_a_signal_during_a_lazy_import_waits_for_the_import_and_then_interrupts(
     (tmp_path / f"{name}.py").write_text(EXTENSION_STAND_IN.format(signum=int(stop)), encoding="utf-8")
     monkeypatch.syspath_prepend(str(tmp_path))
     imported = []
+    slept_through = []
 
     def import_then_work(*args, **kwargs):
         imported.append(importlib.import_module(name))
         time.sleep(60)  # only the interruption ends this early
+        slept_through.append(True)  # the signal waited for the command instead of the import
 
     monkeypatch.setattr(run_command, "run_file", import_then_work)
-    began = time.monotonic()
     try:
         status = main(["run", str(ROOT / "scenarios" / "baseline.yaml"), "--out", str(tmp_path / "out")])
     finally:
@@ -589,7 +590,7 @@ def test_a_signal_during_a_lazy_import_waits_for_the_import_and_then_interrupts(
     err = capsys.readouterr().err
     assert status == 130 and err.startswith("nelm-sim: interrupted") and len(err.splitlines()) == 1, err
     assert imported and imported[0].INITIALISED  # the import finished whole
-    assert time.monotonic() - began < 30, "the interruption waited for the command instead of the import"
+    assert not slept_through
     assert not (tmp_path / "out").exists()
 
 
