@@ -256,12 +256,16 @@ class Hospital:
         return True
 
     def injections(self, course: HospitalCourse, line: int, name: str) -> Generator:
-        """Repeat somatostatin-analogue injections while the line lasts. They take a day-unit chair; a late
-        injection does not change the drug's effect (not modelled)."""
+        """Repeat somatostatin-analogue injections while the line lasts, and after it while the analogue
+        continues for a hormonal syndrome (ssa.continued_in_functional_disease), until a new analogue line
+        brings injections of its own. They take a day-unit chair; a late injection does not change the
+        drug's effect (not modelled)."""
         resource = self.resources[name]
         while True:
             yield self.env.timeout(self.injection_interval)
-            if course.ended or course.line != line or not course.on_ssa:
+            if course.ended or not course.on_ssa:
+                return
+            if course.line != line and (course.ssa_continued is None or MODALITIES[course.current].is_ssa):
                 return
             requested = self.env.now
             request = resource.request(priority=CONTINUING)

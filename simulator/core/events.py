@@ -186,3 +186,17 @@ def waiting_detail(resource: str) -> str:
 def waiting_resource(detail: str) -> str | None:
     """The resource of a waiting-progression detail; None for any other detail."""
     return detail[len(WAITING_PREFIX) :] if detail.startswith(WAITING_PREFIX) else None
+
+
+# A somatostatin analogue kept through later lines for a hormonal syndrome (engine/course.py progress):
+# a treatment start within the state, as telotristat's, whose detail names the analogue.
+CONTINUED_SUFFIX = ":continued"
+
+
+def continued_detail(treatment: str) -> str:
+    return treatment + CONTINUED_SUFFIX
+
+
+def continued_treatment(detail: str) -> str | None:
+    """The analogue of a continuation detail; None for any other detail."""
+    return detail[: -len(CONTINUED_SUFFIX)] if detail.endswith(CONTINUED_SUFFIX) else None

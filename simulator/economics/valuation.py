@@ -45,7 +45,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..core.events import EventType, parse_adverse_event_detail, parse_procedure_detail
+from ..core.events import EventType, continued_detail, parse_adverse_event_detail, parse_procedure_detail
 from ..errors import ScenarioError
 from ..params.parameter_set import ParameterSet
 from ..pathways import MODALITIES, procedure_kinds
@@ -86,6 +86,7 @@ VALUE_COLUMNS = (
 )
 PROGRESSION_EVENTS = (EventType.PROGRESSION.value, EventType.RECURRENCE.value)
 TELOTRISTAT = "telotristat"
+ANALOGUES = tuple(name for name, modality in MODALITIES.items() if modality.is_ssa)
 NO_EVIDENCE_OF_DISEASE = "no_evidence_of_disease"
 LIBRARY_FILE = "economics.yaml"
 
@@ -296,6 +297,17 @@ def value_patients(
     telotristat[starts[ev["detail"].to_numpy()[starts] == TELOTRISTAT]] = 1.0
     telotristat = pd.Series(telotristat).ffill().to_numpy()
 
+    # An analogue continued for a hormonal syndrome: from its continuation to the end of follow-up, except
+    # while a line of an analogue runs (priced as that line's state). Labels index ANALOGUES (-1: none).
+    continued = np.full(n, np.nan)
+    continued[start] = -1.0
+    start_details = ev["detail"].to_numpy()[starts]
+    for code, name in enumerate(ANALOGUES):
+        continued[starts[start_details == continued_detail(name)]] = code
+    continued = pd.Series(continued).ffill().to_numpy()
+    in_analogue_line = _rows_with(state_codes, state_names, tuple(MODALITIES[name].state for name in ANALOGUES))
+    continued_label = np.where(in_analogue_line, -1, continued).astype(np.int64)
+
     # ---- flows over [t, t_next)
     ned = _rows_with(state_codes, state_names, (NO_EVIDENCE_OF_DISEASE,))
     progressed = (progressions > 0) & ~ned
@@ -338,7 +350,12 @@ def value_patients(
     on_drug = ~np.isnan(state_price)
     drug_label = np.where(on_drug[state_codes], state_codes, -1) if n else np.zeros(0, dtype=np.int64)
     telo_label = np.where(telotristat == 1.0, 0, -1)
-    for label, price_of in ((drug_label, state_price), (telo_label, np.array([inputs.telotristat_per_cycle]))):
+    analogue_price = np.array([inputs.drug_per_cycle.get(MODALITIES[name].state, np.nan) for name in ANALOGUES], dtype=float)
+    for label, price_of in (
+        (drug_label, state_price),
+        (telo_label, np.array([inputs.telotristat_per_cycle])),
+        (continued_label, analogue_price),
+    ):
         run_start = start.copy()
         run_start[1:] |= label[1:] != label[:-1]
         first = np.flatnonzero(run_start)

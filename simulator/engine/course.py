@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from ..core.events import EventType
+from ..core.events import EventType, continued_detail
 from ..core.process import Waiting
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -61,6 +61,7 @@ class Course:
         "first_recurrence_at",
         "resected_at",
         "on_ssa",
+        "ssa_continued",
         "telotristat_used",
         "adverse_events",
         "resectable_now",
@@ -120,6 +121,7 @@ class Course:
         self.first_recurrence_at: float | None = None
         self.resected_at: float | None = None
         self.on_ssa = False
+        self.ssa_continued: str | None = None  # the analogue kept through later lines for a hormonal syndrome
         self.telotristat_used = False
         self.adverse_events = 0
         self.resectable_now = patient.resectable
@@ -340,7 +342,11 @@ class Course:
         self.close_line(progressed=True)
         if self.resected_at is not None and self.first_recurrence_at is None:
             self.first_recurrence_at = self.env.now
-        self.on_ssa = False
         self.record(event, "progressed", (self.current or "") if detail is None else detail)
+        if self.on_ssa and self.ssa_continued is None and model.ssa_continuation and self.patient.functional:
+            # The analogue stays for the syndrome through every later line, with no further effect on growth.
+            self.ssa_continued = self.current
+            self.record(EventType.TREATMENT_START, detail=continued_detail(self.current or ""))
+        self.on_ssa = self.ssa_continued is not None
         if self.symptoms == "controlled" and self.rs.bernoulli(relapse_purpose, self.model.params.value("symptoms.relapse_at_progression")):
             self.symptoms_relapse()

@@ -70,6 +70,7 @@ class PathwayModel:
         p = params.value
         self.progression_hazard_ratio = p("disease.death_hazard_ratio_per_progression")
         self.progression_hazard_cap = int(p("disease.max_progressions_in_hazard"))
+        self.ssa_continuation = bool(p("ssa.continued_in_functional_disease"))
         self._background = _cumulative_background_hazard()
         self._base_rates: dict[tuple, float] = {}
         self._memo: dict[str, object] = {}

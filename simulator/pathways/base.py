@@ -84,7 +84,7 @@ class Modality:
     def begin(self, course) -> float:
         """The start every treatment shares: a new line in the modality's state. Returns the start time."""
         course.open_line(self.name)
-        course.on_ssa = self.is_ssa
+        course.on_ssa = self.is_ssa or course.ssa_continued is not None
         course.record(EventType.TREATMENT_START, self.state, self.name)
         return course.env.now
 

@@ -8,7 +8,7 @@ state; telotristat is an add-on that starts within a state.
 
 from __future__ import annotations
 
-from ..core.events import EventType, waiting_resource
+from ..core.events import EventType, continued_treatment, waiting_resource
 from . import MODALITIES
 
 TERMINAL_STATES = frozenset({"dead", "censored"})
@@ -34,7 +34,7 @@ def transition_allowed(event: str, from_state: str, to_state: str, detail: str =
     if event in WITHIN_STATE_EVENTS:
         return to_state == from_state
     if event == EventType.TREATMENT_START.value:
-        if detail == "telotristat":
+        if detail == "telotristat" or continued_treatment(detail) is not None:
             return to_state == from_state
         return from_state in ("untreated", "progressed") and to_state in TREATMENT_STATES
     if event == EventType.RESPONSE.value:
