@@ -32,6 +32,7 @@ from simulator.experiments.execution import Execution
 from simulator.experiments.identifiability import sensitivity
 from simulator.experiments.runner import prepare, run_prepared
 from simulator.outcomes.survival import fit_km
+from simulator.params.parameter_set import load_library
 from simulator.pathways.strategies import bundled_strategies
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,24 +50,9 @@ SITE_HAZARD_RATIO = (1.9, 1.1, 3.3)  # Lesén E et al. J Cancer 2019;10(27):6876
 SITE_LOG_SE = (math.log(3.3) - math.log(1.1)) / (2 * 1.96)  # 0.28: the CI on the log scale (derived)
 SITE_ROW = "hazard ratio pancreas vs small bowel (BSC)"
 MEDIAN_TOLERANCE = 0.05  # the targets file's rule for medians
-BOUNDS = {  # the plausible ranges stated in params/library/tumour.yaml
-    "tumour.reference_death_hazard": (0.0005, 0.05),
-    "tumour.burden_hazard_exponent": (0.3, 2.0),
-    "tumour.growth_sd_log": (0.4, 1.6),
-    "tumour.growth_rate_small_bowel": (0.03, 0.2),
-    "tumour.growth_rate_pancreas": (0.03, 0.3),
-    "tumour.selection_correlation": (0.0, 0.9),
-    "tumour.residual_after_complete_resection": (0.01, 0.9),
-    "prrt.growth_multiplier": (0.05, 0.6),
-    "tumour.growth_sd_log_within_patient": (0.0, 1.0),
-    "tumour.residual_sd_log": (0.0, 2.5),
-    "tumour.pancreas_death_hazard_ratio": (1.0, 3.3),
-    "tumour.indolent_share": (0.0, 0.7),
-    "tumour.indolent_growth_ratio": (0.02, 0.5),
-    "tumour.residual_after_ablation": (0.01, 0.99),
-    "tumour.burden_free_death_hazard": (0.0, 0.004),
-    "tumour.new_lesion_growth": (0.1, 0.55),
-}
+# The fit moves every library entry that has a calibration_range, within that range (its source is
+# beside it in params/library/), so that the bounds are written once.
+BOUNDS = {name: entry.calibration_range for name, (entry, _) in load_library().items() if entry.calibration_range is not None}
 CALIBRATED = list(BOUNDS)
 
 

@@ -14,7 +14,9 @@ import pytest
 from lifelines import CoxPHFitter
 
 from simulator.config import Scenario
+from simulator.experiments.identifiability import near_bound
 from simulator.experiments.runner import prepare, run_prepared
+from simulator.params.parameter_set import load_library
 
 BURDEN = {"disease.burden_model": 1}
 NO_SURGERY = {"resectable_lt25": 0.0, "resectable_25to50": 0.0, "resectable_gt50": 0.0}
@@ -43,14 +45,46 @@ def restricted_mean_difference(first: pd.DataFrame, second: pd.DataFrame) -> tup
     return float(difference.mean()), float(difference.std(ddof=1) / math.sqrt(len(difference)))
 
 
+def fitted_within_ranges() -> dict[str, tuple[float, float, float]]:
+    """The parameters the burden model's fit moves (library entries with a calibration_range): name ->
+    (library value, lower bound, upper bound)."""
+    return {
+        name: (float(entry.value), *entry.calibration_range)
+        for name, (entry, _) in load_library().items()
+        if entry.calibration_range is not None
+    }
+
+
+def test_every_parameter_the_burden_fit_moves_has_a_sourced_range_that_holds_its_value():
+    """Acceptance 3, first half: the ranges the fit searches are written once, in the library, each with
+    its source (the schema refuses a range without one), and the library's fitted value lies inside."""
+    ranges = fitted_within_ranges()
+    assert len(ranges) >= 16
+    outside = {name: found for name, found in ranges.items() if not found[1] <= found[0] <= found[2]}
+    assert outside == {}
+
+
 @pytest.mark.xfail(
     strict=True,
-    reason="issue 16 criterion 4 not met: at the fourth fit's library point the HR is 1.05 (published 1.9, 1.1-3.3); "
-    "the pNET trials' overall survival keeps tumour.pancreas_death_hazard_ratio near 1 (docs/calibration.md, fourth step)",
+    reason="issue 16 criterion 3 not met: tumour.growth_rate_pancreas, growth_sd_log, selection_correlation and "
+    "indolent_share end within 5% of a bound (docs/calibration.md, fifth step)",
+)
+def test_no_parameter_of_the_burden_fit_ends_within_5_percent_of_a_bound():
+    near = {name: found for name, found in fitted_within_ranges().items() if near_bound(*found)}
+    assert near == {}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 16 criterion 4 not met: at the fifth fit's library point the HR is 1.10 (95% CI 1.04-1.18; 1.07 and 1.03 "
+    "at seeds 17 and 18) against 1.9 (1.1-3.3); the pNET trials' overall survival keeps "
+    "tumour.pancreas_death_hazard_ratio near 1 (docs/calibration.md, fifth step)",
 )
 def test_small_intestinal_primaries_outlive_pancreatic_ones_on_best_supportive_care():
     """Acceptance 4: the pancreatic vs small-intestinal hazard ratio of death lies inside the population
-    range, Lesén E et al. J Cancer 2019;10(27):6876-87: HR 1.9 (95% CI 1.1-3.3)."""
+    range, Lesén E et al. J Cancer 2019;10(27):6876-87: HR 1.9 (95% CI 1.1-3.3). The model's estimate
+    is a sample of 4,000 patients: its own 95% confidence interval must lie inside the range, so that a
+    model HR at the edge does not pass or fail by the draw of the seed."""
     mix = {"primary_small_bowel": 0.5, "primary_pancreas": 0.5, "grade_g2": 0.28, "grade_g3": 0.0, **NO_SURGERY}
     patients = run(["best-supportive-care"], mix, {}, size=4000)
     patients = patients[patients["primary_site"].isin(["pancreas", "small_bowel"])]
@@ -63,7 +97,10 @@ def test_small_intestinal_primaries_outlive_pancreatic_ones_on_best_supportive_c
     )
     fit = CoxPHFitter().fit(data, "t", "e")
     hazard_ratio = float(np.exp(fit.params_["pancreas"]))
-    assert 1.1 <= hazard_ratio <= 3.3, f"pancreas vs small bowel HR {hazard_ratio:.2f}, published 1.9 (1.1-3.3)"
+    lower, upper = np.exp(fit.confidence_intervals_.loc["pancreas"].to_numpy())
+    assert 1.1 <= lower and upper <= 3.3, (
+        f"pancreas vs small bowel HR {hazard_ratio:.2f} ({lower:.2f}-{upper:.2f}), published 1.9 (1.1-3.3)"
+    )
 
 
 def test_a_drug_prolongs_survival_only_through_the_burden_it_prevents():

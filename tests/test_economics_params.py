@@ -84,6 +84,13 @@ BAD = {
     "low above high": (entry(low=0.6, high=0.4, range_source="x"), "'low' <= 'high'"),
     "bounds without provenance": (entry(low=0.1, high=0.9), "range_source"),
     "bound outside the unit": (entry(low=0.1, high=1.5, range_source="x"), "<= 1"),
+    "calibration range without provenance": (entry(calibration_range=[0.1, 0.9]), "'calibration_range_source'"),
+    "calibration range with a bare assumption": (
+        entry(calibration_range=[0.1, 0.9], calibration_range_source="assumption"),
+        "with a reason",
+    ),
+    "calibration range reversed": (entry(calibration_range=[0.9, 0.1], calibration_range_source="x"), "lower < upper"),
+    "calibration range outside the unit": (entry(calibration_range=[0.1, 1.5], calibration_range_source="x"), "<= 1"),
     "bounds on a distribution": (
         {"distribution": "exponential", "params": {"median": 6}, "unit": "months", "source": "t", "low": 1, "high": 2, "range_source": "x"},
         "only on a value entry",

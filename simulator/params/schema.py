@@ -179,6 +179,10 @@ class ParameterEntry(BaseModel):
     low: Annotated[float, Field(allow_inf_nan=False)] | None = None
     high: Annotated[float, Field(allow_inf_nan=False)] | None = None
     range_source: str | None = None
+    # The plausible range within which the burden model's fit (scripts/burden_fit.py) moves a calibrated
+    # entry, with its provenance: an entry that has one is a calibrated parameter of that fit.
+    calibration_range: tuple[Annotated[float, Field(allow_inf_nan=False)], Annotated[float, Field(allow_inf_nan=False)]] | None = None
+    calibration_range_source: str | None = None
     # Costs: the price year of ``value`` (the financial year that starts in it, 2017 = 2017/18 prices),
     # from which the valuation inflates it (simulator/economics/prices.py). Required on every cost.
     price_year: Annotated[int, Field(ge=1990, le=2100, strict=True)] | None = None
@@ -220,6 +224,18 @@ class ParameterEntry(BaseModel):
                 check_value(self.unit, bound)  # type: ignore[arg-type]
             if self.low > self.high:  # type: ignore[operator]
                 raise ValueError("'low' <= 'high'")
+        if (self.calibration_range is None) != (self.calibration_range_source is None):
+            raise ValueError("both 'calibration_range' and 'calibration_range_source', or neither")
+        if self.calibration_range is not None:
+            if self.value is None:
+                raise ValueError("'calibration_range' only on a value entry (not on a distribution)")
+            if self.calibration_range_source.strip().rstrip(":").lower() in ("", "assumption", "assumed"):  # type: ignore[union-attr]
+                raise ValueError("a 'calibration_range_source' (source or 'assumption: ...' with a reason)")
+            lower, upper = self.calibration_range
+            for bound in (lower, upper):
+                check_value(self.unit, bound)
+            if not lower < upper:
+                raise ValueError("'calibration_range' [lower, upper] with lower < upper")
         return self
 
     @property
