@@ -294,14 +294,14 @@ def value_patients(
     telotristat[start] = 0.0
     telotristat[is_progression] = 0.0
     starts = np.flatnonzero(event_is(EventType.TREATMENT_START.value))
-    telotristat[starts[ev["detail"].to_numpy()[starts] == TELOTRISTAT]] = 1.0
+    start_details = ev["detail"].to_numpy()[starts]
+    telotristat[starts[start_details == TELOTRISTAT]] = 1.0
     telotristat = pd.Series(telotristat).ffill().to_numpy()
 
     # An analogue continued for a hormonal syndrome: from its continuation to the end of follow-up, except
     # while a line of an analogue runs (priced as that line's state). Labels index ANALOGUES (-1: none).
     continued = np.full(n, np.nan)
     continued[start] = -1.0
-    start_details = ev["detail"].to_numpy()[starts]
     for code, name in enumerate(ANALOGUES):
         continued[starts[start_details == continued_detail(name)]] = code
     continued = pd.Series(continued).ffill().to_numpy()

@@ -158,6 +158,11 @@ def check_psa(entry: ParameterEntry) -> None:
         raise ValueError("psa.covariance a positive semi-definite matrix")
 
 
+def _states_a_source(text: str | None) -> bool:
+    """A range's provenance: a source, or "assumption: ..." with its reason (not the bare word)."""
+    return text is not None and text.strip().rstrip(":").lower() not in ("", "assumption", "assumed")
+
+
 class ParameterEntry(BaseModel):
     """A number the model uses, with where it comes from."""
 
@@ -218,7 +223,7 @@ class ParameterEntry(BaseModel):
         if self.low is not None:
             if self.value is None:
                 raise ValueError("'low'/'high' only on a value entry (not on a distribution)")
-            if not self.range_source or self.range_source.strip().rstrip(":").lower() in ("assumption", "assumed"):
+            if not _states_a_source(self.range_source):
                 raise ValueError("a 'range_source' (source or 'assumption: ...' with a reason) for 'low' and 'high'")
             for bound in (self.low, self.high):
                 check_value(self.unit, bound)  # type: ignore[arg-type]
@@ -229,7 +234,7 @@ class ParameterEntry(BaseModel):
         if self.calibration_range is not None:
             if self.value is None:
                 raise ValueError("'calibration_range' only on a value entry (not on a distribution)")
-            if self.calibration_range_source.strip().rstrip(":").lower() in ("", "assumption", "assumed"):  # type: ignore[union-attr]
+            if not _states_a_source(self.calibration_range_source):
                 raise ValueError("a 'calibration_range_source' (source or 'assumption: ...' with a reason)")
             lower, upper = self.calibration_range
             for bound in (lower, upper):
