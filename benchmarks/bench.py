@@ -7,7 +7,9 @@ Measures, on this machine, in one run:
 2. a PSA: the same draws with 1 and 2 worker processes, and the speed-up;
 3. a capacity-constrained run, when the scenario exists (patients share theatres, so the SimPy
    scheduler runs it);
-4. peak memory of summary-mode runs of growing size, up to 1,000,000 patients, in a child process.
+4. peak memory of summary-mode runs of growing size, up to 1,000,000 patients, in a child process;
+5. a one-way sensitivity analysis of a small cohort (20 patients per run): hundreds of short runs,
+   where what surrounds the engine (random streams, tables, valuation) costs more than the engine.
 
 Asserts nothing: these are measurements, not tests. Each timing is the best of ``--repeats`` runs
 (the least disturbed by other work on the machine). Usage:
@@ -197,6 +199,27 @@ def report_engine_comparison(r: dict, other: Path, rounds: int) -> None:
 def _commit(checkout: Path) -> str:
     done = subprocess.run(["git", "-C", str(checkout), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
     return done.stdout.strip() or "unknown commit"
+
+
+# ------------------------------------------------------------------------------ 5. small-cohort DSA
+
+
+def small_dsa(patients: int, repeats: int) -> None:
+    from simulator.config import apply_overrides
+    from simulator.experiments.dsa import run_dsa
+
+    prepared = prepare(apply_overrides(load_scenario(BASELINE), BASELINE, patients=patients, replications=1), BASELINE)
+    settings = EconomicSettings.from_scenario(prepared.scenario)
+    best, result = float("inf"), None
+    for _ in range(repeats):
+        started = time.perf_counter()
+        result = run_dsa(prepared, settings)
+        best = min(best, time.perf_counter() - started)
+    runs = (result.results[["parameter", "bound"]].drop_duplicates().shape[0] + 1) * len(prepared.strategies)  # type: ignore[union-attr]
+    say(f"### 5. One-way sensitivity analysis, {patients} patients per run, 1 replication, 1 worker")
+    say()
+    say(f"{best:.1f} s for about {runs:,} strategy runs (bounds x strategies, base case included): {1000 * best / runs:.1f} ms per run.")
+    say()
 
 
 # ------------------------------------------------------------------------------ 2. PSA
@@ -407,6 +430,7 @@ def main() -> None:
     capacity_run(1 if args.quick else args.repeats)
     sizes = [20_000, 50_000] if args.quick else [100_000, 300_000, 1_000_000]
     report_memory([peak_memory(n, 2) for n in sizes], 2)
+    small_dsa(20, 1 if args.quick else args.repeats)
     _write(args)
 
 

@@ -581,7 +581,7 @@ def test_a_signal_during_a_lazy_import_waits_for_the_import_and_then_interrupts(
 
     def import_then_work(*args, **kwargs):
         imported.append(importlib.import_module(name))
-        time.sleep(60)  # only the interruption ends this early
+        time.sleep(10)  # only the interruption ends this early (it lands within milliseconds: io.IMPORT_POLL_SECONDS)
         slept_through.append(True)  # the signal waited for the command instead of the import
 
     monkeypatch.setattr(run_command, "run_file", import_then_work)

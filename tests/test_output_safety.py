@@ -388,7 +388,7 @@ def test_a_signal_while_a_worker_process_starts_interrupts_once_it_has_started(i
     slept_through = []
     with pytest.raises(KeyboardInterrupt), io.sigterm_as_interrupt():
         worker.start()
-        time.sleep(60)  # only the interruption ends this early
+        time.sleep(10)  # only the interruption ends this early (it lands within milliseconds: io.IMPORT_POLL_SECONDS)
         slept_through.append(True)  # the signal waited for the end of the block instead of the start
     worker.join()
     assert not armed and not slept_through
@@ -473,6 +473,6 @@ def test_a_signal_inside_a_finaliser_interrupts_once_the_finaliser_has_run(final
             gc.collect()
         finally:
             sys.settrace(None)
-        time.sleep(60)  # only the interruption ends this early
+        time.sleep(10)  # only the interruption ends this early (it lands within milliseconds: io.IMPORT_POLL_SECONDS)
         slept_through.append(True)  # the signal waited for the end of the block instead of the finaliser
     assert not slept_through

@@ -111,3 +111,24 @@ def test_a_normal_draw_is_the_inverse_cdf_of_the_same_purposes_uniform():
     normals = RandomStreams(7, 0).for_patient(3)
     for _ in range(12):  # past the block into the overflow generator
         assert normals.normal("tumour.line_growth") == float(ndtri(uniforms.uniform("tumour.line_growth")))
+
+
+def test_streams_shared_between_runs_give_what_fresh_streams_give():
+    """A process keeps the streams of its last small cohort (experiments/runner.py); whoever used them
+    before, a run reads the numbers fresh streams would give, and no run can change them."""
+    from simulator.experiments import runner
+
+    prepared = runner.prepare(Scenario.model_validate(tiny_scenario(cohort={"size": 40})), "tiny.yaml")
+    runner._shared_streams.clear()
+    fresh_events, fresh_patients = runner.run_strategy(prepared, 0, 1)
+    for strategy in (0, 1, 0):  # the streams now hold what both strategies drew, in another order
+        events, patients = runner.run_strategy(prepared, 0, strategy)
+    shared = runner.replication_streams(prepared, 0, 0)
+    assert shared is runner.replication_streams(prepared, 0, 0)
+    events, patients = runner.run_strategy(prepared, 0, 1)
+    pd.testing.assert_frame_equal(events, fresh_events)
+    pd.testing.assert_frame_equal(patients, fresh_patients)
+    block = shared.block("x.y", 0)
+    assert not block.flags.writeable
+    larger = runner.prepare(Scenario.model_validate(tiny_scenario(cohort={"size": runner.SHARED_STREAMS_MAX_PATIENTS + 1})), "tiny.yaml")
+    assert runner.replication_streams(larger, 0, 0) is not runner.replication_streams(larger, 0, 0)

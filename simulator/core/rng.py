@@ -65,6 +65,7 @@ class RandomStreams:
         if found is None:
             generator = np.random.Generator(np.random.PCG64(self._seed_sequence(stable_key(purpose), chunk)))
             found = generator.random((CHUNK, SLOTS))
+            found.flags.writeable = False  # streams are shared between runs (experiments/runner.py)
             self._blocks[key] = found
         return found
 

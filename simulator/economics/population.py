@@ -98,12 +98,20 @@ def months_to_lifetime_age(entry_age) -> np.ndarray:
     return np.maximum(LIFETIME_AGE - np.asarray(entry_age, dtype=float), 0.0) * MONTHS_PER_YEAR
 
 
+@lru_cache(maxsize=1)
+def _yearly_tables() -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per sex, for each single year of age 0..99: (constant death hazard, population utility)."""
+    table = life_table()
+    years = np.arange(int(LIFETIME_AGE), dtype=float)
+    index = np.minimum(np.arange(int(LIFETIME_AGE)), len(table["male"]) - 1)
+    return {sex: (-np.log1p(-np.minimum(table[sex], 1.0 - 1e-12))[index], norm_at(years, sex)) for sex in SEXES}
+
+
 def general_population_qalys(entry_age, sex, horizon_months: float, rate: float) -> np.ndarray:
     """Expected (discounted at ``rate``) QALYs of people of each age and sex over the horizon, up to age 100."""
     age = np.asarray(entry_age, dtype=float)
     male = _male(sex)
-    table = life_table()
-    hazard = {s: -np.log1p(-np.minimum(table[s], 1.0 - 1e-12)) for s in SEXES}
+    yearly = _yearly_tables()
     rho = continuous_rate(rate)
     end = np.minimum(float(horizon_months), months_to_lifetime_age(age)) / MONTHS_PER_YEAR  # years from entry
     survival = np.ones(len(age))
@@ -114,9 +122,8 @@ def general_population_qalys(entry_age, sex, horizon_months: float, rate: float)
         lower = np.clip(year - age, 0.0, None)  # years from entry at which this year of age begins
         upper = np.minimum(year + 1 - age, end)
         length = np.where(upper > lower, upper - lower, 0.0)
-        index = min(year, len(table["male"]) - 1)
-        h = np.where(male, hazard["male"][index], hazard["female"][index])
-        u = np.where(male, norm_at(float(year), "male"), norm_at(float(year), "female"))
+        h = np.where(male, yearly["male"][0][year], yearly["female"][0][year])
+        u = np.where(male, yearly["male"][1][year], yearly["female"][1][year])
         rate_total = h + rho
         integral = np.where(rate_total > 0, -np.expm1(-rate_total * length) / np.where(rate_total > 0, rate_total, 1.0), length)
         total += u * survival * np.exp(-rho * lower) * integral

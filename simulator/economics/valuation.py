@@ -200,7 +200,7 @@ def _lookup(table: dict[str, float], keys: np.ndarray, prefix: str, what: str) -
     unknown = sorted(set(keys) - set(table))
     if unknown:
         raise _missing(f"{prefix}{unknown[0]}", f"{what} {unknown[0]}")
-    return pd.Series(keys).map(table).to_numpy(dtype=float)
+    return np.array([table[key] for key in keys], dtype=float)
 
 
 def _procedure_columns(details) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -211,6 +211,27 @@ def _procedure_columns(details) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     minutes = np.array([p.minutes or 0.0 for p in parsed], dtype=float)
     stay = np.array([p.los_days or 0.0 for p in parsed], dtype=float)
     return kind, minutes, stay
+
+
+def _patient_rows(keys: pd.DataFrame, patients: pd.DataFrame) -> np.ndarray:
+    """The row of ``patients`` of each (replication, strategy, patient_id) of ``keys``. A join on one
+    whole-number key: pandas' merge on the three columns cost more than the rest of a small valuation."""
+    strategy_codes, _ = pd.factorize(pd.concat([keys["strategy"], patients["strategy"]], ignore_index=True).astype(str))
+    ids = [frame[column].to_numpy(dtype=np.int64) for frame in (keys, patients) for column in ("replication", "patient_id")]
+    strategies = int(strategy_codes.max()) + 1 if len(strategy_codes) else 1
+    span = int(max([ids[1].max(initial=0), ids[3].max(initial=0)])) + 1
+
+    def key(replication: np.ndarray, strategy: np.ndarray, patient_id: np.ndarray) -> np.ndarray:
+        return (replication * strategies + strategy) * span + patient_id
+
+    wanted = key(ids[0], strategy_codes[: len(keys)], ids[1])
+    index = pd.Index(key(ids[2], strategy_codes[len(keys) :], ids[3]))
+    if not index.is_unique:
+        raise ValueError("the patients table has two rows for one (replication, strategy, patient_id)")
+    rows = index.get_indexer(wanted)
+    if (rows < 0).any():
+        raise ValueError("every patient of the event log needs a row in the patients table")
+    return rows
 
 
 # ------------------------------------------------------------------------------ valuation
@@ -249,9 +270,8 @@ def value_patients(
     has_age = {"age", "sex"} <= set(patients.columns)
     if settings.age_adjusted_utilities and not has_age:
         raise ValueError("age-adjusted utilities need the patients' age and sex (the patients table's age and sex)")
-    traits = keys.merge(patients[KEYS + ["functional", *(["age", "sex"] if has_age else [])]], on=KEYS, how="left", validate="one_to_one")
-    if traits["functional"].isna().any():
-        raise ValueError("every patient of the event log needs a row in the patients table")
+    row_of_patient = _patient_rows(keys, patients)
+    traits = patients[["functional", *(["age", "sex"] if has_age else [])]].take(row_of_patient).reset_index(drop=True)
 
     t_logged = ev["time"].to_numpy(dtype=float)
     if has_age:
@@ -430,17 +450,19 @@ def value_patients(
 
     if np.isnan(costs).any():  # a cost left out of another currency's table reached the log
         raise ValueError("a cost the scenario's cost table leaves out was needed (economics/prices.py costs_used is incomplete)")
-    out = keys.copy()
-    out["costs"] = costs_disc
-    out["qalys"] = qalys_disc
-    out["life_years"] = life_years_disc
-    out["costs_undiscounted"] = costs
-    out["qalys_undiscounted"] = qalys
-    out["life_years_undiscounted"] = life_years
-    for name in COST_CATEGORIES:
-        out[f"cost_{name}"] = category[name]
-    out[GENERAL_POPULATION] = general_population_qalys(entry_age, sex, settings.horizon_months, re) if has_age else np.nan
-    return out
+    values = {
+        "costs": costs_disc,
+        "qalys": qalys_disc,
+        "life_years": life_years_disc,
+        "costs_undiscounted": costs,
+        "qalys_undiscounted": qalys,
+        "life_years_undiscounted": life_years,
+        **{f"cost_{name}": category[name] for name in COST_CATEGORIES},
+        GENERAL_POPULATION: general_population_qalys(entry_age, sex, settings.horizon_months, re)
+        if has_age
+        else np.full(n_patients, np.nan),
+    }
+    return pd.concat([keys, pd.DataFrame(values)], axis=1)
 
 
 def _decrement_qalys(patient, t, state_utility, end_of_follow_up, windows, n_patients: int, weigh) -> tuple[np.ndarray, np.ndarray]:

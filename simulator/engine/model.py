@@ -82,7 +82,7 @@ class PathwayModel:
         self.tumour_reading_spread = p("tumour.progression_reading_sd_log") if self.tumour_model is not None else 0.0
         self.tumour_gompertz = self.tumour_model is not None and p("tumour.gompertz_growth") == 1.0
         self.burden_free_death_rate = p("tumour.burden_free_death_hazard") if self.tumour_model is not None else 0.0
-        self.growth_distribution = GrowthDistribution.from_parameters(p)
+        self.growth_distribution = GrowthDistribution.from_parameters(p) if self.tumour_model is not None else None
         # A care policy (engine/hooks.py; capacity/hospital.py builds one): patients then share the SimPy
         # environment and wait at its hooks. Without one the patient process never calls a hook.
         self.hospital = hospital
@@ -141,7 +141,9 @@ class PathwayModel:
         median = self._median_growth.get(key)
         if median is None:  # read once per site and grade, not once per patient and strategy
             median = self._median_growth[key] = median_growth_rate(self.params.value, *key)
-        growth = median * math.exp(self.growth_distribution.log_deviation(patient.growth_z))
+        distribution = self.growth_distribution
+        assert distribution is not None  # built with the tumour model
+        growth = median * math.exp(distribution.log_deviation(patient.growth_z))
         state = GompertzTumourState if self.tumour_gompertz else TumourState
         return state(tumour_model, math.log(patient.hepatic_load), growth, patient.extrahepatic, patient.primary_site == "pancreas")
 

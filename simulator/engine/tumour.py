@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 from scipy.special import expi, ndtr, ndtri
@@ -98,8 +99,14 @@ class GrowthDistribution:
 
     @classmethod
     def from_parameters(cls, value) -> GrowthDistribution:
-        """``value`` reads a parameter."""
-        return cls(value("tumour.growth_sd_log"), value("tumour.indolent_share"), value("tumour.indolent_growth_ratio"))
+        """``value`` reads a parameter. The same three values give the same (immutable) distribution,
+        built once: every run of every strategy asks for it, and its quantile table takes half a millisecond."""
+        return _growth_distribution(value("tumour.growth_sd_log"), value("tumour.indolent_share"), value("tumour.indolent_growth_ratio"))
+
+
+@lru_cache(maxsize=16)
+def _growth_distribution(spread: float, indolent_share: float, indolent_ratio: float) -> GrowthDistribution:
+    return GrowthDistribution(spread, indolent_share, indolent_ratio)
 
 
 @dataclass(frozen=True, slots=True)
