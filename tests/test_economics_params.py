@@ -46,6 +46,12 @@ def test_every_cost_and_utility_has_provenance_shown_by_params(capsys):
     assert rows["utility.progressed"]["value"] == "0.726"
     assert rows["cost.octreotide_lar_per_28_days"]["source"].startswith("assumption:")
     assert rows["utility.progressed"]["dsa_range"].startswith("[0.61, 0.776]")
+    # The burden fit's plausible ranges, each with its source; nothing else has one.
+    library = load_library()
+    ranged = {name for name, (entry, _origin) in library.items() if entry.calibration_range is not None}
+    assert ranged and {name for name, row in rows.items() if row["calibration_range"]} == ranged
+    lower, upper = library["tumour.growth_sd_log"][0].calibration_range
+    assert rows["tumour.growth_sd_log"]["calibration_range"].startswith(f"[{lower:g}, {upper:g}]; ")
 
 
 def test_economic_entries_are_valuation_only_and_only_economic_entries_are():

@@ -1,5 +1,6 @@
 """`nelm-sim params`: every model parameter with its value, unit and source, optionally with a
-scenario's overrides, and its sensitivity-analysis settings.
+scenario's overrides, its sensitivity-analysis settings and, for a value the burden model's fit
+moves, the plausible range the fit keeps it in.
 
 It loads no pandas (tests/test_startup.py): the table is a list of rows, printed as CSV or as text."""
 
@@ -14,10 +15,10 @@ from ..config import load_scenario
 from ..experiments.prepare import prepare
 from ..params.parameter_set import build_parameter_set
 
-COLUMNS = ("name", "value", "unit", "price_year", "source", "file", "psa", "dsa_range")
+COLUMNS = ("name", "value", "unit", "price_year", "source", "file", "psa", "dsa_range", "calibration_range")
 # The aligned table wraps its long columns at these widths (characters), so that a line fits a terminal
 # of about 160 columns; the CSV keeps every text whole.
-WRAP = {"value": 24, "price_year": 18, "source": 48, "file": 22, "psa": 30, "dsa_range": 30}
+WRAP = {"value": 24, "price_year": 18, "source": 48, "file": 22, "psa": 30, "dsa_range": 30, "calibration_range": 30}
 
 
 def parameter_rows(path: Path | None = None) -> list[dict[str, str]]:
@@ -38,6 +39,12 @@ def parameter_rows(path: Path | None = None) -> list[dict[str, str]]:
         entry = params.entries[row["name"]]
         row["psa"] = psa_status(params, row["name"], posterior)
         row["dsa_range"] = f"[{entry.low:g}, {entry.high:g}]; {entry.range_source}" if entry.low is not None else ""
+        # A calibrated value's plausible range (scripts/burden_fit.py keeps the fit inside it), with its source.
+        if entry.calibration_range is not None:
+            lower, upper = entry.calibration_range
+            row["calibration_range"] = f"[{lower:g}, {upper:g}]; {entry.calibration_range_source}"
+        else:
+            row["calibration_range"] = ""
         # Costs: the source's price year -> the price year the valuation inflates it to (or the scenario's own).
         row["price_year"] = price_year_label(params, row["name"], settings)
         if settings is not None and row["name"] in settings.cost_table:  # the scenario's own cost table
