@@ -65,19 +65,6 @@ class ScenarioWarning(UserWarning):
     """Valid but surely unintended input (e.g. a rule that can never fire): one line on stderr, exit 0."""
 
 
-class ModelLimitError(UserInputError):
-    """A run stopped by a safety limit that valid-looking parameters ran into (e.g. near-zero times to
-    progression that would loop without end). ``expected`` says what the parameters must allow; the
-    caller that knows the scenario file turns it into a ScenarioError."""
-
-    def __init__(self, expected: str) -> None:
-        self.expected = expected
-        super().__init__(expected)  # args == (expected,): SimPy re-raises process errors as type(e)(*e.args)
-
-    def __str__(self) -> str:
-        return f"expected {self.expected}"
-
-
 class ModalityDeclarationError(Exception):
     """A treatment modality whose declarations are incomplete (pathways/base.py): a programming error in
     the model, raised when a model using it is built rather than leaving it silently out of a list."""

@@ -24,7 +24,6 @@ from ..commands.compare import write_comparison_folder
 from ..commands.output import csv_text
 from ..commands.psa import write_psa_folder
 from ..economics.settings import EconomicSettings
-from ..errors import ModelLimitError, ScenarioError
 from ..experiments.compare import Comparison, run_comparison
 from ..experiments.psa import PSAResult, draws_matrix, run_psa, summarise_psa
 from ..experiments.runner import PreparedScenario, prepare
@@ -102,13 +101,6 @@ class _PSAProgress:
         self.on_draw(self.completed)
 
 
-def _blame_parameters(run: Callable[[], object]):
-    try:
-        return run()
-    except ModelLimitError as exc:  # a safety limit hit while simulating: as the CLI reports it
-        raise ScenarioError(SETTINGS_LABEL, "parameters", exc.expected) from None
-
-
 def simulate(prepared: PreparedScenario, psa_draws: int, psa_patients: int, progress: Progress | None = None) -> Simulation:
     """Compare the strategies as `nelm-sim compare` does and run the PSA as `nelm-sim psa --draws
     psa_draws --patients psa_patients` does (one worker: the CLI's results do not depend on it). With one
@@ -130,13 +122,13 @@ def simulate(prepared: PreparedScenario, psa_draws: int, psa_patients: int, prog
     def compare_tick(done: int, _total: int, label: str) -> None:
         report(done * compare_weight, f"Comparison: {label}")
 
-    comparison: Comparison = _blame_parameters(lambda: run_comparison(prepared, progress=compare_tick))
+    comparison: Comparison = run_comparison(prepared, progress=compare_tick)
     compare_done = scenario.replications * len(names) * compare_weight
     economics = EconomicSettings.from_scenario(scenario)
     tracker = _PSAProgress(
         lambda k: report(compare_done + k * len(names) * psa_patients, f"Cost-effectiveness: PSA draw {k} of {psa_draws}")
     )
-    psa = _blame_parameters(lambda: run_psa(prepared, psa_draws, psa_patients, 1, economics, tracker)) if psa_draws else None  # type: ignore[arg-type]
+    psa = run_psa(prepared, psa_draws, psa_patients, 1, economics, tracker) if psa_draws else None  # type: ignore[arg-type]
     report(total, "Drawing the figures")
     return Simulation(prepared, comparison, psa, economics, time.perf_counter() - started)
 

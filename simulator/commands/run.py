@@ -14,7 +14,7 @@ from ..config import Scenario, apply_overrides, load_scenario
 from ..economics.cea import icer_tables
 from ..economics.settings import EconomicSettings
 from ..economics.valuation import KEYS, economics_table, economics_table_from_means, value_patients
-from ..errors import ModelLimitError, ScenarioError
+from ..errors import ScenarioError
 from ..experiments.execution import SERIAL, Execution
 from ..experiments.runner import PreparedScenario, RunResult, prepare, run_prepared, run_prepared_summary
 from ..io import atomic_folder, check_destination, write_json
@@ -52,23 +52,20 @@ def run_scenario(
     prepared = prepare(scenario, path, summary)
     names = [s.name for s in prepared.strategies]
     economics = sums = grid = None
-    try:
-        if summary:
-            settings = EconomicSettings.from_scenario(scenario)
-            if settings.subgroups:
-                raise ScenarioError(
-                    path, "economics.subgroups", "no subgroups in summary mode (it keeps no patient rows); run without --summary"
-                )
-            patients, sums, means, counts = run_prepared_summary(prepared, settings, execution, progress)
-            steps = max(1, round(scenario.horizon_months / SUMMARY_GRID_MONTHS))
-            grid = np.linspace(0.0, scenario.horizon_months, steps + 1)  # ends exactly at the horizon
-            result = RunResult(events=None, patients=patients)
-            table = economics_table_from_means(means, counts, names)
-            economics = (table, icer_tables(table, names, settings.willingness_to_pay, settings.comparator))
-        else:
-            result = run_prepared(prepared, execution, progress)
-    except ModelLimitError as exc:  # a safety limit hit while simulating: blame the file's parameters
-        raise ScenarioError(path, "parameters", exc.expected) from None
+    if summary:
+        settings = EconomicSettings.from_scenario(scenario)
+        if settings.subgroups:
+            raise ScenarioError(
+                path, "economics.subgroups", "no subgroups in summary mode (it keeps no patient rows); run without --summary"
+            )
+        patients, sums, means, counts = run_prepared_summary(prepared, settings, execution, progress)
+        steps = max(1, round(scenario.horizon_months / SUMMARY_GRID_MONTHS))
+        grid = np.linspace(0.0, scenario.horizon_months, steps + 1)  # ends exactly at the horizon
+        result = RunResult(events=None, patients=patients)
+        table = economics_table_from_means(means, counts, names)
+        economics = (table, icer_tables(table, names, settings.willingness_to_pay, settings.comparator))
+    else:
+        result = run_prepared(prepared, execution, progress)
     return ScenarioResult(
         prepared,
         result,

@@ -28,7 +28,7 @@ from pydantic import ValidationError
 
 from ..capacity.schedule import DAYS_PER_WEEK, HOURS_PER_DAY
 from ..config import BASE_VARIANT, Scenario, SweepAxis, VariantConfig, validation_error_to_scenario_error
-from ..errors import ModelLimitError, ScenarioError, ScenarioWarning, UserInputError, did_you_mean
+from ..errors import ScenarioError, ScenarioWarning, UserInputError, did_you_mean
 from ..params.parameter_set import ParameterSet, load_library
 from ..params.schema import check_value
 from .execution import Execution
@@ -628,22 +628,10 @@ def _comparator_for(run: ScenarioRun, chosen: str) -> str:
     return chosen if chosen in run.strategies else run.strategies[0]
 
 
-def _limit_where(path: Path, run: ScenarioRun) -> tuple[Path, str]:
-    return path, f"{run.field}.parameters" if run.kind == "variant" else (run.field or "parameters")
-
-
-def _limit_error(path: Path, run: ScenarioRun, exc: ModelLimitError) -> ScenarioError:
-    return ScenarioError(*_limit_where(path, run), exc.expected)
-
-
-def _run_task(task: tuple) -> tuple[RunResult | None, str | None]:
-    """A run for a worker: (result, None), or (None, what the safety limit expected) when one was hit,
-    so that the main process can name the run in its one-line error."""
+def _run_task(task: tuple) -> RunResult:
+    """A run for a worker."""
     run, comparator, keep_whole = task
-    try:
-        return _run_one(run, comparator, keep_whole), None
-    except ModelLimitError as exc:
-        return None, exc.expected
+    return _run_one(run, comparator, keep_whole)
 
 
 def run_analysis(
@@ -674,10 +662,7 @@ def run_analysis(
                 if progress is not None:
                     progress(start + done, total, f"{name}: {label}")
 
-            try:
-                results[index] = _run_one(run, _comparator_for(run, chosen), index == 0, _tick)
-            except ModelLimitError as exc:
-                raise _limit_error(path, run, exc) from None
+            results[index] = _run_one(run, _comparator_for(run, chosen), index == 0, _tick)
             offset += steps[index]
     else:
         done = [0]
@@ -688,9 +673,7 @@ def run_analysis(
                 progress(done[0], total, f"{runs[index].name} done")
 
         tasks = [(run, _comparator_for(run, chosen), index == 0) for index, run in enumerate(runs)]
-        for index, (result, limit) in enumerate(Execution(workers=workers).map(_run_task, tasks, _finished)):
-            if limit is not None:
-                raise ScenarioError(*_limit_where(path, runs[index]), limit)
+        for index, result in enumerate(Execution(workers=workers).map(_run_task, tasks, _finished)):
             results[index] = result
     analysis = ScenarioAnalysis(path, scenario, runs, [r for r in results if r is not None], metric, chosen)
     analysis.changes = {run.name: describe_changes(runs[0].prepared, run.prepared) for run in runs}
