@@ -215,3 +215,32 @@ def test_extrahepatic_disease_as_its_own_burden(state_type):
     before = both.hazard(0.0)
     both.shrink(0.0, 0.5, systemic=True)
     assert both.hazard(0.0) == pytest.approx(before * 0.5**MODEL.burden_exponent, rel=1e-12)
+
+
+@pytest.mark.parametrize("state_type", [TumourState, GompertzTumourState])
+@pytest.mark.parametrize("compartment", [False, True])
+def test_the_death_clock_spends_its_exposure_as_the_tumour_changes(state_type, compartment):
+    """The tumour keeps the disease-death clock: the exposure is spent at each change of the tumour, so the
+    time of death is that of a hazard integrated piece by piece between the changes (the hazard numerically
+    integrated, then inverted on the last piece)."""
+    model = dataclasses.replace(MODEL, extrahepatic_compartment=compartment)
+    changes = [
+        (4.0, lambda s, t: s.start_line(t, 0.4)),
+        (9.5, lambda s, t: s.shrink(t, 0.3, systemic=True)),
+        (15.0, lambda s, t: s.start_line(t, 1.5, line_factor=1.2)),
+        (21.0, lambda s, t: s.leave_residual(t, 0.5)),
+        (23.0, lambda s, t: s.start_line(t, 2.0)),
+    ]
+    clock, reference = state_type(model, math.log(0.2), 0.05, True), state_type(model, math.log(0.2), 0.05, True)
+    exposure = 2.5
+    clock.start_clock(0.0, exposure)
+    before = 0.0
+    for at, change in changes:
+        exposure -= numeric_cumulative_hazard(reference, before, at - before)
+        assert clock.death_at() > at  # the patient lives to each change: the clock's death time lies beyond it
+        change(clock, at)
+        change(reference, at)
+        before = at
+    assert exposure > 0
+    expected = before + reference.time_to_death(before, exposure)
+    assert clock.death_at() == pytest.approx(expected, rel=1e-6)

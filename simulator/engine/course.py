@@ -127,8 +127,11 @@ class Course:
         self.resectable_now = patient.resectable
         self.burden_multiplier = model.burden_hazard_ratio(patient.burden)
         self.share_draws: dict[str, float] | None = None  # treatment -> the patient's uniform for rules with a share
-        # The burden model's tumour (engine/tumour.py); None under the hazard-ratio model.
+        # The burden model's tumour (engine/tumour.py); None under the hazard-ratio model. It keeps the
+        # disease-death clock itself (the exposure is spent as the burden it follows changes).
         self.tumour = model.tumour_state(patient)
+        if self.tumour is not None:
+            self.tumour.start_clock(0.0, self.exposure)
 
     def share_draw(self, treatment: str) -> float:
         """The patient's one uniform for strategy rules with a ``share`` of ``treatment``: drawn at first use and
@@ -175,15 +178,13 @@ class Course:
     def disease_death_in(self, now: float) -> float:
         """Months from ``now`` until disease death if nothing changes meanwhile (``wait`` inlines it)."""
         if self.tumour is not None:
-            return self.tumour.time_to_death(now, self.exposure)
+            return self.tumour.death_at() - now
         rate = self.disease_death_rate()
         return self.exposure / rate if rate > 0 else INF
 
     def spend_exposure(self, now: float, step: float) -> None:
         """Use up the disease hazard accumulated over ``[now, now + step]``."""
-        if self.tumour is not None:
-            self.exposure -= self.tumour.cumulative_hazard(now, step)
-        else:
+        if self.tumour is None:  # the tumour spends its own exposure when it changes
             self.exposure -= self.disease_death_rate() * step
 
     def start_tumour_line(self, growth_multiplier: float) -> TumourState:
@@ -252,12 +253,13 @@ class Course:
                 rate = self.base_rate * self.burden_multiplier * self.hazard_multiplier * self.progression_factor
                 disease_at = now + self.exposure / rate if rate > 0 else INF
             else:
-                disease_at = now + tumour.time_to_death(now, self.exposure)
+                disease_at = tumour.death_at()
             next_at = min(end, disease_at, self.background_death_at, horizon, self.symptom_relapse_at)
             step = next_at - now
             if step > 0:
                 yield env.timeout(step)
-                self.exposure -= rate * step if tumour is None else tumour.cumulative_hazard(now, step)
+                if tumour is None:  # the tumour spends its own exposure when it changes
+                    self.exposure -= rate * step
             if next_at == disease_at:
                 self.die("disease")
                 return False

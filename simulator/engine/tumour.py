@@ -168,6 +168,8 @@ class TumourState:
         "lesion_progression_at",
         "extra_scale",
         "extra_anchor_log_burden",
+        "exposure",
+        "_death_at",
     )
 
     def __init__(
@@ -189,6 +191,11 @@ class TumourState:
         # hepatic burden, shrinks only under systemic treatment, and its hazard adds to the hepatic one.
         self.extra_scale = model.extrahepatic_scale(extrahepatic, pancreas)
         self.extra_anchor_log_burden = self.anchor_log_burden
+        # The patient's disease-death clock: the exposure (an Exp(1) draw) left at the anchor time, spent by
+        # the hazard; the tumour settles it whenever it changes, so between changes the time of death is
+        # computed once, not at every wait (``death_at``).
+        self.exposure = INF
+        self._death_at: float | None = None
 
     # ------------------------------------------------------------------ burden over time
 
@@ -200,6 +207,9 @@ class TumourState:
         return self._grown(self.anchor_log_burden, now - self.anchor_time)
 
     def _reanchor(self, now: float) -> float:
+        if self.exposure < INF:
+            self.exposure -= self.cumulative_hazard(self.anchor_time, now - self.anchor_time)
+        self._death_at = None
         if self.extra_scale:
             self.extra_anchor_log_burden = self._grown(self.extra_anchor_log_burden, now - self.anchor_time)
         x = self.log_burden(now)
@@ -270,6 +280,18 @@ class TumourState:
         return self.time_to_reach(now, self.model.log_detection_burden)
 
     # ------------------------------------------------------------------ disease death
+
+    def start_clock(self, now: float, exposure: float) -> None:
+        """Start the disease-death clock at ``now`` with ``exposure`` (an Exp(1) draw) to spend."""
+        self._reanchor(now)
+        self.exposure = exposure
+
+    def death_at(self) -> float:
+        """When the exposure runs out if the tumour does not change meanwhile (inf: never)."""
+        found = self._death_at
+        if found is None:
+            found = self._death_at = self.anchor_time + self.time_to_death(self.anchor_time, self.exposure)
+        return found
 
     def hazard(self, now: float) -> float:
         total = self.scale * math.exp(self.beta * self.log_burden(now))
