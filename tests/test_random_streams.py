@@ -119,7 +119,7 @@ def test_streams_shared_between_runs_give_what_fresh_streams_give():
     from simulator.experiments import runner
 
     prepared = runner.prepare(Scenario.model_validate(tiny_scenario(cohort={"size": 40})), "tiny.yaml")
-    runner._shared_streams.clear()
+    runner._shared_streams.cache_clear()
     fresh_events, fresh_patients = runner.run_strategy(prepared, 0, 1)
     for strategy in (0, 1, 0):  # the streams now hold what both strategies drew, in another order
         events, patients = runner.run_strategy(prepared, 0, strategy)

@@ -38,13 +38,9 @@ def parameter_rows(path: Path | None = None) -> list[dict[str, str]]:
     for row in rows:
         entry = params.entries[row["name"]]
         row["psa"] = psa_status(params, row["name"], posterior)
-        row["dsa_range"] = f"[{entry.low:g}, {entry.high:g}]; {entry.range_source}" if entry.low is not None else ""
+        row["dsa_range"] = _range_text(entry.low, entry.high, entry.range_source)
         # A calibrated value's plausible range (scripts/burden_fit.py keeps the fit inside it), with its source.
-        if entry.calibration_range is not None:
-            lower, upper = entry.calibration_range
-            row["calibration_range"] = f"[{lower:g}, {upper:g}]; {entry.calibration_range_source}"
-        else:
-            row["calibration_range"] = ""
+        row["calibration_range"] = _range_text(*(entry.calibration_range or (None, None)), entry.calibration_range_source)
         # Costs: the source's price year -> the price year the valuation inflates it to (or the scenario's own).
         row["price_year"] = price_year_label(params, row["name"], settings)
         if settings is not None and row["name"] in settings.cost_table:  # the scenario's own cost table
@@ -53,6 +49,11 @@ def parameter_rows(path: Path | None = None) -> list[dict[str, str]]:
             row["source"] = scenario.economics.cost_provenance(row["name"], Path(path).name)  # type: ignore[arg-type, union-attr]
             row["file"] = Path(path).name  # type: ignore[arg-type]
     return rows
+
+
+def _range_text(lower: float | None, upper: float | None, source: str | None) -> str:
+    """``[lower, upper]; source``, or empty for an entry without the range."""
+    return f"[{lower:g}, {upper:g}]; {source}" if lower is not None else ""
 
 
 def parameter_table(path: Path | None = None):

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..params.parameter_set import life_table
+from ..params.parameter_set import life_table_hazard
 from .discounting import MONTHS_PER_YEAR, continuous_rate, discounted_years
 
 LIFETIME_AGE = 100.0  # the life table's last age: valuation and general-population QALYs stop there
@@ -101,10 +101,10 @@ def months_to_lifetime_age(entry_age) -> np.ndarray:
 @lru_cache(maxsize=1)
 def _yearly_tables() -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Per sex, for each single year of age 0..99: (constant death hazard, population utility)."""
-    table = life_table()
+    hazard = life_table_hazard()
     years = np.arange(int(LIFETIME_AGE), dtype=float)
-    index = np.minimum(np.arange(int(LIFETIME_AGE)), len(table["male"]) - 1)
-    return {sex: (-np.log1p(-np.minimum(table[sex], 1.0 - 1e-12))[index], norm_at(years, sex)) for sex in SEXES}
+    index = np.minimum(np.arange(int(LIFETIME_AGE)), len(hazard["male"]) - 1)
+    return {sex: (hazard[sex][index], norm_at(years, sex)) for sex in SEXES}
 
 
 def general_population_qalys(entry_age, sex, horizon_months: float, rate: float) -> np.ndarray:

@@ -214,21 +214,12 @@ def _procedure_columns(details) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def _patient_rows(keys: pd.DataFrame, patients: pd.DataFrame) -> np.ndarray:
-    """The row of ``patients`` of each (replication, strategy, patient_id) of ``keys``. A join on one
-    whole-number key: pandas' merge on the three columns cost more than the rest of a small valuation."""
-    strategy_codes, _ = pd.factorize(pd.concat([keys["strategy"], patients["strategy"]], ignore_index=True).astype(str))
-    ids = [frame[column].to_numpy(dtype=np.int64) for frame in (keys, patients) for column in ("replication", "patient_id")]
-    strategies = int(strategy_codes.max()) + 1 if len(strategy_codes) else 1
-    span = int(max([ids[1].max(initial=0), ids[3].max(initial=0)])) + 1
-
-    def key(replication: np.ndarray, strategy: np.ndarray, patient_id: np.ndarray) -> np.ndarray:
-        return (replication * strategies + strategy) * span + patient_id
-
-    wanted = key(ids[0], strategy_codes[: len(keys)], ids[1])
-    index = pd.Index(key(ids[2], strategy_codes[len(keys) :], ids[3]))
+    """The row of ``patients`` of each (replication, strategy, patient_id) of ``keys`` (a lookup on the
+    three keys: pandas' merge on them cost more than the rest of a small valuation)."""
+    index = pd.MultiIndex.from_frame(patients[KEYS])
     if not index.is_unique:
         raise ValueError("the patients table has two rows for one (replication, strategy, patient_id)")
-    rows = index.get_indexer(wanted)
+    rows = index.get_indexer(pd.MultiIndex.from_frame(keys[KEYS]))
     if (rows < 0).any():
         raise ValueError("every patient of the event log needs a row in the patients table")
     return rows

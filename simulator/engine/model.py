@@ -14,7 +14,7 @@ import simpy
 
 from ..core.events import EventLog, EventType
 from ..core.rng import RandomStreams
-from ..params.parameter_set import ParameterSet, life_table
+from ..params.parameter_set import ParameterSet, life_table_hazard
 from ..pathways import FALLBACK_TREATMENT, MODALITIES, check_declarations
 from ..pathways.strategies import Strategy
 from .clock import PatientClock
@@ -32,8 +32,7 @@ def _cumulative_background_hazard() -> dict[str, tuple[list[float], list[float]]
     global _LIFE_TABLE  # a read-only cache of a shipped data file, not run state
     if _LIFE_TABLE is None:
         table = {}
-        for sex, qx in life_table().items():
-            hazard = -np.log1p(-np.minimum(qx, 1.0 - 1e-12))
+        for sex, hazard in life_table_hazard().items():
             # Plain lists: bisect on a list is far cheaper per patient than a numpy call.
             table[sex] = (np.concatenate([[0.0], np.cumsum(hazard)]).tolist(), hazard.tolist())
         _LIFE_TABLE = table

@@ -207,8 +207,7 @@ class TumourState:
         return self._grown(self.anchor_log_burden, now - self.anchor_time)
 
     def _reanchor(self, now: float) -> float:
-        if self.exposure < INF:
-            self.exposure -= self.cumulative_hazard(self.anchor_time, now - self.anchor_time)
+        self.exposure -= self.cumulative_hazard(self.anchor_time, now - self.anchor_time)  # inf until the clock starts
         self._death_at = None
         if self.extra_scale:
             self.extra_anchor_log_burden = self._grown(self.extra_anchor_log_burden, now - self.anchor_time)

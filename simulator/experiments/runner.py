@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -140,20 +141,14 @@ def _strategy_tables(
 # of 20 patients per run went into regenerating and freeing them). A larger cohort's streams are
 # made afresh and dropped after its run, so that they are not held in memory after it.
 SHARED_STREAMS_MAX_PATIENTS = 4 * CHUNK
-_shared_streams: dict[tuple[int, int, int], RandomStreams] = {}
+_shared_streams = lru_cache(maxsize=1)(RandomStreams)
 
 
 def replication_streams(prepared: PreparedScenario, replication: int, draw: int) -> RandomStreams:
     """The random streams of one replication (of one PSA draw) of the scenario."""
     scenario = prepared.scenario
-    key = (scenario.seed, replication, draw)
-    if scenario.capacity is not None or scenario.cohort.size > SHARED_STREAMS_MAX_PATIENTS:
-        return RandomStreams(*key)
-    found = _shared_streams.get(key)
-    if found is None:
-        _shared_streams.clear()
-        found = _shared_streams[key] = RandomStreams(*key)
-    return found
+    make = RandomStreams if scenario.capacity is not None or scenario.cohort.size > SHARED_STREAMS_MAX_PATIENTS else _shared_streams
+    return make(scenario.seed, replication, draw)
 
 
 def run_strategy(prepared: PreparedScenario, replication: int, strategy_index: int, draw: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:

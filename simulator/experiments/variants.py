@@ -653,7 +653,7 @@ def run_analysis(
     chosen = resolve_comparator(runs[0].prepared, comparator)
     steps = [run.prepared.scenario.replications * len(run.strategies) for run in runs]
     total = sum(steps)
-    results: list[RunResult | None] = [None] * len(runs)
+    results: list[RunResult] = []
     if workers <= 1 or len(runs) <= 1:
         offset = 0
         for index, run in enumerate(runs):
@@ -662,20 +662,19 @@ def run_analysis(
                 if progress is not None:
                     progress(start + done, total, f"{name}: {label}")
 
-            results[index] = _run_one(run, _comparator_for(run, chosen), index == 0, _tick)
+            results.append(_run_one(run, _comparator_for(run, chosen), index == 0, _tick))
             offset += steps[index]
     else:
         done = [0]
 
-        def _finished(index: int, outcome: tuple) -> None:
+        def _finished(index: int, outcome: RunResult) -> None:
             done[0] += steps[index]
             if progress is not None:
                 progress(done[0], total, f"{runs[index].name} done")
 
         tasks = [(run, _comparator_for(run, chosen), index == 0) for index, run in enumerate(runs)]
-        for index, result in enumerate(Execution(workers=workers).map(_run_task, tasks, _finished)):
-            results[index] = result
-    analysis = ScenarioAnalysis(path, scenario, runs, [r for r in results if r is not None], metric, chosen)
+        results = Execution(workers=workers).map(_run_task, tasks, _finished)
+    analysis = ScenarioAnalysis(path, scenario, runs, results, metric, chosen)
     analysis.changes = {run.name: describe_changes(runs[0].prepared, run.prepared) for run in runs}
     return analysis
 

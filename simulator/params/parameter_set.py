@@ -287,3 +287,15 @@ def life_table() -> dict[str, np.ndarray]:
         age, sex, qx = line.split(",")
         table[sex].append((int(age), float(qx)))
     return {sex: np.array([q for _, q in sorted(rows)]) for sex, rows in table.items()}
+
+
+@lru_cache(maxsize=1)
+def life_table_hazard() -> dict[str, np.ndarray]:
+    """Per sex, the constant other-cause hazard within each single year of age 0-100, -ln(1 - qx)
+    (qx of 1 kept just below it, so that the last year's hazard is finite). Read-only arrays."""
+    hazards = {}
+    for sex, qx in life_table().items():
+        hazard = -np.log1p(-np.minimum(qx, 1.0 - 1e-12))
+        hazard.flags.writeable = False
+        hazards[sex] = hazard
+    return hazards
