@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special
+from scipy import optimize, special
 
 from ..core.rng import RandomStreams, to_normal
 from ..params.parameter_set import ParameterSet
@@ -72,6 +72,55 @@ def mix_probabilities(params: ParameterSet) -> dict[str, tuple[tuple[str, ...], 
         "grade": (("G1", "G2", "G3"), [1.0 - sum(grade), *grade]),
         "burden": (("lt25", "25to50", "gt50"), [1.0 - sum(burden), *burden]),
     }
+
+
+SITES = ("small_bowel", "pancreas", "other")
+
+
+def shares_given_site(site_shares: list[float], marginal: float, odds_ratios: tuple[float, ...]) -> np.ndarray:
+    """The share of patients with a trait at each primary site (``SITES``), under a logistic model in which the
+    sites' odds of the trait stand in ``odds_ratios`` (small bowel first, at 1), such that over the cohort's
+    own mix of sites the share is the scenario's ``marginal``: a scenario's shares stay what it says, and
+    only how they fall across sites follows the published association."""
+    offsets = np.log(np.asarray(odds_ratios, dtype=float))
+    weights = np.asarray(site_shares, dtype=float)
+    if marginal <= 0.0 or marginal >= 1.0 or np.all(offsets[weights > 0] == offsets[weights > 0][0]):
+        return np.full(len(offsets), marginal)
+    intercept = optimize.brentq(lambda a: weights @ special.expit(a + offsets) - marginal, -60.0, 60.0, xtol=1e-13, rtol=1e-15)
+    return special.expit(intercept + offsets)
+
+
+def site_odds_ratios(params: ParameterSet, trait: str) -> tuple[float, float, float]:
+    p = params.value
+    return (1.0, p(f"cohort.{trait}_odds_ratio_pancreas"), p(f"cohort.{trait}_odds_ratio_other"))
+
+
+def site_index(site: np.ndarray) -> np.ndarray:
+    return np.select([site == name for name in SITES], range(len(SITES)))
+
+
+def grade_given_site(params: ParameterSet, uniforms: np.ndarray, site: np.ndarray) -> np.ndarray:
+    """Each patient's grade given its primary site: a proportional-odds model of a higher grade (G2 or G3
+    over G1, G3 over G1 or G2) with the sites' odds ratios, the scenario's grade mix kept over its sites."""
+    mixes = mix_probabilities(params)
+    _, site_shares = mixes["primary_site"]
+    labels, (_, g2, g3) = mixes["grade"]
+    ratios = site_odds_ratios(params, "grade")
+    at_least_g2 = shares_given_site(site_shares, g2 + g3, ratios)
+    at_least_g3 = shares_given_site(site_shares, g3, ratios)
+    if np.all(at_least_g2 == g2 + g3) and np.all(at_least_g3 == g3):  # no association in this cohort
+        return _categorical(uniforms, *mixes["grade"])
+    index = site_index(site)
+    return np.where(
+        uniforms < 1.0 - at_least_g2[index], labels[0], np.where(uniforms < 1.0 - at_least_g3[index], labels[1], labels[2])
+    ).astype(object)
+
+
+def functional_given_site(params: ParameterSet, uniforms: np.ndarray, site: np.ndarray) -> np.ndarray:
+    """Whether each patient's tumour is functional, given its primary site (``shares_given_site``)."""
+    _, site_shares = mix_probabilities(params)["primary_site"]
+    shares = shares_given_site(site_shares, params.value("cohort.functional"), site_odds_ratios(params, "functional"))
+    return uniforms < shares[site_index(site)]
 
 
 # Hepatic load bands of the scenario vocabulary (share of the liver); inside a band the load is
@@ -183,7 +232,7 @@ def build_cohort(
         age = np.full(size, float(fixed_age))
     sex = np.where(u("sex") < p("cohort.male"), "male", "female")
     site = _categorical(u("primary_site"), *mixes["primary_site"])
-    grade = _categorical(u("grade"), *mixes["grade"])
+    grade = grade_given_site(params, u("grade"), site)
     burden = _categorical(u("burden"), *mixes["burden"])
     burden_model = p("disease.burden_model") == 1.0
     load_from_distribution = burden_model and p("cohort.hepatic_load_median") > 0
@@ -191,7 +240,7 @@ def build_cohort(
         # A continuous hepatic load replaces the band mix; each patient's band follows from its load.
         hepatic_load = hepatic_load_from_distribution(params, u("hepatic_load"))
         burden = np.where(hepatic_load < 0.25, "lt25", np.where(hepatic_load < 0.5, "25to50", "gt50")).astype(object)
-    functional = u("functional") < p("cohort.functional")
+    functional = functional_given_site(params, u("functional"), site)
     # Functioning pancreatic NETs secrete other hormones (insulin, gastrin, VIP...); midgut and other
     # primaries give the carcinoid syndrome.
     syndrome = np.where(~functional, "none", np.where(site == "pancreas", "other", "carcinoid"))
