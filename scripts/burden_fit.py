@@ -9,6 +9,7 @@ supportive care (Lesén 2019). Used for docs/calibration.md, "The burden model: 
     .venv/bin/python scripts/burden_fit.py search --values START.json --out BEST.json [--sweeps 2]
     .venv/bin/python scripts/burden_fit.py minimize --values START.json --out BEST.json [--evaluations 400]
     .venv/bin/python scripts/burden_fit.py identifiability [--values FILE.json]
+    .venv/bin/python scripts/burden_fit.py site-gradient [--values FILE.json] [--patients N]
 
 Without ``--values`` the library's values are used. Prints figures; asserts nothing.
 """
@@ -79,10 +80,17 @@ def simulate(name: str, seed: int, size: int, mix: dict, horizon: float, strateg
     return run_prepared(prepare(scenario, f"{name}.yaml")).patients
 
 
+SITE_MIX = {"primary_small_bowel": 0.5, "primary_pancreas": 0.5, "grade_g2": 0.28, "grade_g3": 0.0, **NO_ONE_RESECTABLE}
+
+
+def site_population(overrides: dict, patients: int) -> pd.DataFrame:
+    """Pancreatic and small-intestinal primaries on best supportive care, ``patients`` of each (about)."""
+    frame = simulate("site-gradient", 2019, 2 * patients, SITE_MIX, 180, ["best-supportive-care"], overrides)
+    return frame[frame["primary_site"].isin(["pancreas", "small_bowel"])]
+
+
 def site_hazard_ratio(overrides: dict, patients: int) -> float:
-    mix = {"primary_small_bowel": 0.5, "primary_pancreas": 0.5, "grade_g2": 0.28, "grade_g3": 0.0, **NO_ONE_RESECTABLE}
-    frame = simulate("site-gradient", 2019, 2 * patients, mix, 180, ["best-supportive-care"], overrides)
-    frame = frame[frame["primary_site"].isin(["pancreas", "small_bowel"])]
+    frame = site_population(overrides, patients)
     data = pd.DataFrame({"t": frame["os_months"].to_numpy(), "e": frame["death"].to_numpy()})
     data["pancreas"] = (frame["primary_site"] == "pancreas").astype(int).to_numpy()
     return float(np.exp(CoxPHFitter().fit(data, "t", "e").params_["pancreas"]))
@@ -228,9 +236,42 @@ def minimize_within_bounds(fit: Fit, start: dict, evaluations: int, step: float,
     return best["values"]
 
 
+# What it takes to reach the published site gradient on best supportive care: the pancreatic growth
+# median and death hazard ratio moved together, everything else at the values given.
+SITE_GRID = {
+    "tumour.growth_rate_pancreas": (None, 0.04218, 0.06, 0.09),  # None: the values given
+    "tumour.pancreas_death_hazard_ratio": (None, 1.9, 3.3),
+}
+
+
+def site_gradient(fit: Fit, values: dict, patients: int) -> None:
+    """The site hazard ratio and each site's medians over SITE_GRID (the population of site_hazard_ratio)."""
+    base = {**fit.fixed, **values}
+    print(
+        f"{'pancreas growth':>16s} {'pancreas death HR':>18s} {'site HR':>8s} {'median OS SB':>13s} {'pancreas':>9s} {'median PFS SB':>14s} {'pancreas':>9s}"
+    )
+    for growth in SITE_GRID["tumour.growth_rate_pancreas"]:
+        for ratio in SITE_GRID["tumour.pancreas_death_hazard_ratio"]:
+            overrides = dict(base)
+            if growth is not None:
+                overrides["tumour.growth_rate_pancreas"] = growth
+            if ratio is not None:
+                overrides["tumour.pancreas_death_hazard_ratio"] = ratio
+            frame = site_population(overrides, patients)
+            medians = {
+                site: (km_median(g["os_months"], g["death"]), km_median(g["pfs1_months"], g["pfs1_event"]))
+                for site, g in frame.groupby("primary_site")
+            }
+            print(
+                f"{overrides['tumour.growth_rate_pancreas']:16.4f} {overrides['tumour.pancreas_death_hazard_ratio']:18.2f}"
+                f" {site_hazard_ratio(overrides, patients):8.2f} {medians['small_bowel'][0]:13.1f} {medians['pancreas'][0]:9.1f}"
+                f" {medians['small_bowel'][1]:14.1f} {medians['pancreas'][1]:9.1f}"
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("action", choices=["evaluate", "search", "minimize", "identifiability"])
+    parser.add_argument("action", choices=["evaluate", "search", "minimize", "identifiability", "site-gradient"])
     parser.add_argument("--values", type=Path, help="JSON of calibrated values (default: the library's)")
     parser.add_argument("--out", type=Path, help="search: where to write the best values")
     parser.add_argument("--patients", type=int, default=1000)
@@ -272,6 +313,8 @@ def main() -> None:
         if args.out:
             args.out.write_text(json.dumps(current, indent=1))
         print(json.dumps(current, indent=1))
+    elif args.action == "site-gradient":
+        site_gradient(fit, values, args.patients)
     else:
         rows = fit.rows(values)
         names = [r[0] for r in rows]

@@ -187,11 +187,12 @@ class Course:
         if self.tumour is None:  # the tumour spends its own exposure when it changes
             self.exposure -= self.disease_death_rate() * step
 
-    def start_tumour_line(self, growth_multiplier: float) -> TumourState:
+    def start_tumour_line(self, growth_multiplier: float, same_growth: bool = False) -> TumourState:
         """A new line under the burden model: the treatment's growth ratio times the line's own variation
         of the growth rate (log-normal, ``tumour.growth_sd_log_within_patient``), and the error with which
         its progression will be read (``tumour.progression_reading_sd_log``); one draw each per line, so
-        the k-th line of a patient varies alike in every strategy."""
+        the k-th line of a patient varies alike in every strategy. ``same_growth``: the disease goes on
+        growing as it was (restaging with no change of treatment); the line's draws are still made."""
         tumour = self.tumour
         assert tumour is not None
         model = self.model
@@ -199,7 +200,7 @@ class Course:
         factor = math.exp(spread * self.rs.normal("tumour.line_growth")) if spread > 0 else 1.0
         reading = model.tumour_reading_spread
         error = reading * self.rs.normal("tumour.progression_reading") if reading > 0 else 0.0
-        tumour.start_line(self.env.now, growth_multiplier, factor, error)
+        tumour.start_line(self.env.now, growth_multiplier, None if same_growth else factor, error)
         return tumour
 
     def leave_residual_disease(self, residual_parameter: str = "tumour.residual_after_complete_resection") -> float:

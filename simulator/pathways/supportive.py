@@ -24,7 +24,9 @@ class NoActiveTreatment(Modality):
             return
         tumour = course.tumour
         if tumour is not None:
-            course.start_tumour_line(1.0)
+            # Restaged after progressing with no treatment: nothing changed that would change the growth, so
+            # the line's own variation of the growth rate is not drawn anew (it is for every new treatment).
+            course.start_tumour_line(1.0, same_growth=course.last_progressed_on in SUPPORTIVE_NAMES)
             yield from self.run_until_progression(course, tumour.time_to_progression(course.env.now))
             return
         params = course.params
@@ -35,8 +37,12 @@ class NoActiveTreatment(Modality):
         yield from self.run_until_progression(course, ttp)
 
 
+LABELS = {
+    "surveillance": "Active surveillance (treatment deferred to progression)",
+    "best_supportive_care": "Best supportive care",
+}
+SUPPORTIVE_NAMES = tuple(LABELS)
+
+
 def supportive_modalities() -> list[Modality]:
-    return [
-        NoActiveTreatment("surveillance", "Active surveillance (treatment deferred to progression)"),
-        NoActiveTreatment("best_supportive_care", "Best supportive care"),
-    ]
+    return [NoActiveTreatment(name, label) for name, label in LABELS.items()]
