@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import optimize, special
+from scipy import special
 
 from ..core.rng import RandomStreams, to_normal
 from ..params.parameter_set import ParameterSet
@@ -86,6 +86,8 @@ def shares_given_site(site_shares: list[float], marginal: float, odds_ratios: tu
     weights = np.asarray(site_shares, dtype=float)
     if marginal <= 0.0 or marginal >= 1.0 or np.all(offsets[weights > 0] == offsets[weights > 0][0]):
         return np.full(len(offsets), marginal)
+    from scipy import optimize  # here, not at the top: quick commands (params, validate) never solve it
+
     intercept = optimize.brentq(lambda a: weights @ special.expit(a + offsets) - marginal, -60.0, 60.0, xtol=1e-13, rtol=1e-15)
     return special.expit(intercept + offsets)
 
