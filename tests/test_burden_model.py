@@ -59,15 +59,30 @@ def test_every_parameter_the_burden_fit_moves_has_a_sourced_range_that_holds_its
     """Acceptance 3, first half: the ranges the fit searches are written once, in the library, each with
     its source (the schema refuses a range without one), and the library's fitted value lies inside."""
     ranges = fitted_within_ranges()
-    assert len(ranges) >= 16
+    # The 13 the fit moves since the seventh step (docs/calibration.md): a range lost by accident shows here.
+    assert set(ranges) == {
+        "tumour.growth_rate_small_bowel",
+        "tumour.growth_rate_pancreas",
+        "tumour.growth_sd_log",
+        "tumour.growth_sd_log_within_patient",
+        "tumour.new_lesion_growth",
+        "tumour.reference_death_hazard",
+        "tumour.burden_free_death_hazard",
+        "tumour.burden_hazard_exponent",
+        "tumour.residual_after_complete_resection",
+        "tumour.residual_after_ablation",
+        "tumour.residual_sd_log",
+        "tumour.pancreas_death_hazard_ratio",
+        "prrt.growth_multiplier",
+    }
     outside = {name: found for name, found in ranges.items() if not found[1] <= found[0] <= found[2]}
     assert outside == {}
 
 
 @pytest.mark.xfail(
     strict=True,
-    reason="issue 16 criterion 3 not met: tumour.growth_rate_pancreas, growth_sd_log, selection_correlation and "
-    "indolent_share end within 5% of a bound (docs/calibration.md, sixth step)",
+    reason="issue 16 criterion 3 not met: tumour.growth_sd_log (0.521) ends within 5% of its lower bound 0.5 "
+    "(docs/calibration.md, seventh step)",
 )
 def test_no_parameter_of_the_burden_fit_ends_within_5_percent_of_a_bound():
     near = {name: found for name, found in fitted_within_ranges().items() if near_bound(*found)}
@@ -76,9 +91,9 @@ def test_no_parameter_of_the_burden_fit_ends_within_5_percent_of_a_bound():
 
 @pytest.mark.xfail(
     strict=True,
-    reason="issue 16 criterion 4 not met: at the sixth fit's library point the HR is 1.10 (95% CI 1.03-1.17; 1.08 and 1.05 "
+    reason="issue 16 criterion 4 not met: at the seventh fit's library point the HR is 1.10 (95% CI 1.03-1.17; 1.08 and 1.05 "
     "at seeds 17 and 18) against 1.9 (1.1-3.3); the pNET trials' overall survival keeps "
-    "tumour.pancreas_death_hazard_ratio near 1 (docs/calibration.md, sixth step)",
+    "tumour.pancreas_death_hazard_ratio near 1 (docs/calibration.md, sixth and seventh steps)",
 )
 def test_small_intestinal_primaries_outlive_pancreatic_ones_on_best_supportive_care():
     """Acceptance 4: the pancreatic vs small-intestinal hazard ratio of death lies inside the population
