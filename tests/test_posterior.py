@@ -137,22 +137,3 @@ def test_imis_components_do_not_keep_old_point_arrays_alive(monkeypatch):
     history_matching.imis(narrow, lower, upper, prior_draws=500, target_ess=10_000, rng=np.random.default_rng(1))
     assert len(centres) > 5
     assert all(centre.base is None for centre in centres)  # each owns its three numbers, not a view of a points array
-
-
-def test_the_imis_mixture_density_is_the_sum_of_its_components_densities():
-    """The components' density at new points, computed at once, is what scipy gives component by
-    component, components of lower rank (no density off their subspace) included."""
-    rng = np.random.default_rng(3)
-    dimensions = 5
-    mixture = history_matching._Mixture(dimensions)
-    components = []
-    for k in range(8):
-        factor = rng.normal(size=(dimensions, dimensions if k % 2 else 3))  # every other one of rank 3
-        component = history_matching.stats.multivariate_normal(rng.normal(size=dimensions), factor @ factor.T, allow_singular=True)
-        components.append(component)
-        mixture.append(component)
-    points = rng.normal(size=(9, dimensions))
-    points[0] = components[0].mean  # on a degenerate component's subspace
-    expected = sum(np.asarray(c.pdf(points)) for c in components)
-    assert len(mixture) == 8 and len(mixture.degenerate) == 4
-    np.testing.assert_allclose(mixture.density(points), expected, rtol=1e-10)

@@ -112,44 +112,6 @@ def _log_likelihood_and_plausible(emulators, x, observed, fixed_variance) -> tup
     return log_likelihood, implausibility.max(axis=1) <= IMPLAUSIBILITY_CUTOFF
 
 
-class _Mixture:
-    """The Gaussian components IMIS has added, kept as stacked means and whitening matrices, so that the
-    density of a few new points under all of them is one array operation rather than one scipy call per
-    component (the calls grew with the square of the iterations: 80,000 of them in a 400-iteration run)."""
-
-    def __init__(self, dimensions: int) -> None:
-        self.dimensions = dimensions
-        self.means: list[np.ndarray] = []
-        self.whitening: list[np.ndarray] = []
-        self.log_normalisers: list[float] = []
-        # A component of lower rank than the space has no density off its subspace; scipy computes those.
-        self.degenerate: list = []
-
-    def __len__(self) -> int:
-        return len(self.means) + len(self.degenerate)
-
-    def append(self, component) -> None:
-        cov = component.cov_object  # scipy's Covariance: the same whitening and log pseudo-determinant as its pdf
-        if cov.rank < self.dimensions:
-            self.degenerate.append(component)
-            return
-        self.means.append(np.asarray(component.mean, dtype=float))
-        self.whitening.append(cov.whiten(np.eye(self.dimensions)))
-        self.log_normalisers.append(-0.5 * (float(cov.rank) * np.log(2 * np.pi) + float(cov.log_pdet)))
-
-    def density(self, x: np.ndarray) -> np.ndarray:
-        """The summed (not averaged) density of each row of ``x`` under every component."""
-        total = np.zeros(len(x))
-        if self.means:
-            offsets = x[None, :, :] - np.stack(self.means)[:, None, :]
-            whitened = np.einsum("knd,kde->kne", offsets, np.stack(self.whitening))
-            log_density = np.asarray(self.log_normalisers)[:, None] - 0.5 * np.square(whitened).sum(axis=2)
-            total += np.exp(log_density).sum(axis=0)
-        for component in self.degenerate:
-            total += np.asarray(component.pdf(x)).reshape(len(x))
-        return total
-
-
 def imis(
     log_likelihood: Callable[[np.ndarray], np.ndarray],
     lower: np.ndarray,
@@ -166,7 +128,7 @@ def imis(
     points = rng.uniform(lower, upper, size=(prior_draws, dimensions))
     log_like = log_likelihood(points)
     prior_scale = np.diag(((upper - lower) ** 2) / 12.0)
-    components = _Mixture(dimensions)
+    components: list[stats._multivariate.multivariate_normal_frozen] = []
     # Mixture density of each point under the Gaussian components added so far, summed (not averaged).
     component_density = np.zeros(len(points))
     weights, ess = np.zeros(len(points)), 0.0
@@ -201,7 +163,7 @@ def imis(
             new_like[inside] = log_likelihood(new[inside])
         components.append(component)
         component_density = component_density + component.pdf(points).reshape(len(points))
-        new_density = components.density(new)
+        new_density = sum(c.pdf(new).reshape(per_component) for c in components)
         points = np.vstack([points, new])
         log_like = np.concatenate([log_like, new_like])
         component_density = np.concatenate([component_density, new_density])
