@@ -90,7 +90,11 @@ def site_population(overrides: dict, patients: int) -> pd.DataFrame:
 
 
 def site_hazard_ratio(overrides: dict, patients: int) -> float:
-    frame = site_population(overrides, patients)
+    return pancreas_hazard_ratio(site_population(overrides, patients))
+
+
+def pancreas_hazard_ratio(frame: pd.DataFrame) -> float:
+    """Cox hazard ratio of death, pancreatic vs small-intestinal primaries, in a site population."""
     data = pd.DataFrame({"t": frame["os_months"].to_numpy(), "e": frame["death"].to_numpy()})
     data["pancreas"] = (frame["primary_site"] == "pancreas").astype(int).to_numpy()
     return float(np.exp(CoxPHFitter().fit(data, "t", "e").params_["pancreas"]))
@@ -264,7 +268,7 @@ def site_gradient(fit: Fit, values: dict, patients: int) -> None:
             }
             print(
                 f"{overrides['tumour.growth_rate_pancreas']:16.4f} {overrides['tumour.pancreas_death_hazard_ratio']:18.2f}"
-                f" {site_hazard_ratio(overrides, patients):8.2f} {medians['small_bowel'][0]:13.1f} {medians['pancreas'][0]:9.1f}"
+                f" {pancreas_hazard_ratio(frame):8.2f} {medians['small_bowel'][0]:13.1f} {medians['pancreas'][0]:9.1f}"
                 f" {medians['small_bowel'][1]:14.1f} {medians['pancreas'][1]:9.1f}"
             )
 

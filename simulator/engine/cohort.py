@@ -101,10 +101,10 @@ def site_index(site: np.ndarray) -> np.ndarray:
     return np.select([site == name for name in SITES], range(len(SITES)))
 
 
-def grade_given_site(params: ParameterSet, uniforms: np.ndarray, site: np.ndarray) -> np.ndarray:
+def grade_given_site(params: ParameterSet, mixes: dict, uniforms: np.ndarray, site: np.ndarray) -> np.ndarray:
     """Each patient's grade given its primary site: a proportional-odds model of a higher grade (G2 or G3
-    over G1, G3 over G1 or G2) with the sites' odds ratios, the scenario's grade mix kept over its sites."""
-    mixes = mix_probabilities(params)
+    over G1, G3 over G1 or G2) with the sites' odds ratios, the scenario's grade mix (``mixes``, from
+    ``mix_probabilities``) kept over its sites."""
     _, site_shares = mixes["primary_site"]
     labels, (_, g2, g3) = mixes["grade"]
     ratios = site_odds_ratios(params, "grade")
@@ -118,9 +118,9 @@ def grade_given_site(params: ParameterSet, uniforms: np.ndarray, site: np.ndarra
     ).astype(object)
 
 
-def functional_given_site(params: ParameterSet, uniforms: np.ndarray, site: np.ndarray) -> np.ndarray:
+def functional_given_site(params: ParameterSet, mixes: dict, uniforms: np.ndarray, site: np.ndarray) -> np.ndarray:
     """Whether each patient's tumour is functional, given its primary site (``shares_given_site``)."""
-    _, site_shares = mix_probabilities(params)["primary_site"]
+    _, site_shares = mixes["primary_site"]
     shares = shares_given_site(site_shares, params.value("cohort.functional"), site_odds_ratios(params, "functional"))
     return uniforms < shares[site_index(site)]
 
@@ -234,7 +234,7 @@ def build_cohort(
         age = np.full(size, float(fixed_age))
     sex = np.where(u("sex") < p("cohort.male"), "male", "female")
     site = _categorical(u("primary_site"), *mixes["primary_site"])
-    grade = grade_given_site(params, u("grade"), site)
+    grade = grade_given_site(params, mixes, u("grade"), site)
     burden = _categorical(u("burden"), *mixes["burden"])
     burden_model = p("disease.burden_model") == 1.0
     load_from_distribution = burden_model and p("cohort.hepatic_load_median") > 0
@@ -242,7 +242,7 @@ def build_cohort(
         # A continuous hepatic load replaces the band mix; each patient's band follows from its load.
         hepatic_load = hepatic_load_from_distribution(params, u("hepatic_load"))
         burden = np.where(hepatic_load < 0.25, "lt25", np.where(hepatic_load < 0.5, "25to50", "gt50")).astype(object)
-    functional = functional_given_site(params, u("functional"), site)
+    functional = functional_given_site(params, mixes, u("functional"), site)
     # Functioning pancreatic NETs secrete other hormones (insulin, gastrin, VIP...); midgut and other
     # primaries give the carcinoid syndrome.
     syndrome = np.where(~functional, "none", np.where(site == "pancreas", "other", "carcinoid"))

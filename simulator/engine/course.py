@@ -200,7 +200,10 @@ class Course:
         factor = math.exp(spread * self.rs.normal("tumour.line_growth")) if spread > 0 else 1.0
         reading = model.tumour_reading_spread
         error = reading * self.rs.normal("tumour.progression_reading") if reading > 0 else 0.0
-        tumour.start_line(self.env.now, growth_multiplier, None if same_growth else factor, error)
+        if same_growth:
+            tumour.restage(self.env.now, error)
+        else:
+            tumour.start_line(self.env.now, growth_multiplier, factor, error)
         return tumour
 
     def leave_residual_disease(self, residual_parameter: str = "tumour.residual_after_complete_resection") -> float:

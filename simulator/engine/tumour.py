@@ -216,16 +216,25 @@ class TumourState:
         self.anchor_log_burden = x
         return x
 
-    def start_line(self, now: float, growth_multiplier: float, line_factor: float | None = 1.0, reading_error: float = 0.0) -> None:
+    def start_line(self, now: float, growth_multiplier: float, line_factor: float = 1.0, reading_error: float = 0.0) -> None:
         """A new line of treatment: its effect on growth holds from now, and its nadir starts at today's burden.
-        ``line_factor`` is the line's own variation of the patient's growth rate (1: none; None: the growth
-        in force goes on, and ``growth_multiplier`` is ignored); ``reading_error``
+        ``line_factor`` is the line's own variation of the patient's growth rate (1: none); ``reading_error``
         shifts the log volume ratio at which the line's progression is read (measurement error, 0: none).
         The line's first new lesion shows after the growth ``new_lesion_growth`` at the line's rate, so a
         drug that slows growth delays it by the same ratio."""
-        self.nadir_log_burden = self._reanchor(now)
-        if line_factor is not None:
-            self.growth = self.base_growth * growth_multiplier * line_factor
+        self._reanchor(now)
+        self.growth = self.base_growth * growth_multiplier * line_factor
+        self._measure_from_here(now, reading_error)
+
+    def restage(self, now: float, reading_error: float = 0.0) -> None:
+        """A new line with no change of treatment: the growth in force goes on; the nadir, the progression
+        reading and the new-lesion clock start again, as for ``start_line``."""
+        self._reanchor(now)
+        self._measure_from_here(now, reading_error)
+
+    def _measure_from_here(self, now: float, reading_error: float) -> None:
+        """Progression of the line that starts now (the tumour just re-anchored at ``now``) is measured from here."""
+        self.nadir_log_burden = self.anchor_log_burden
         self.progression_level = self.model.reading_level(reading_error)
         rate = self._rate_at_reference()
         lesion = self.model.new_lesion_growth
