@@ -63,6 +63,7 @@ class Course:
         "on_ssa",
         "ssa_continued",
         "telotristat_used",
+        "on_telotristat",
         "adverse_events",
         "resectable_now",
         "burden_multiplier",
@@ -123,6 +124,7 @@ class Course:
         self.on_ssa = False
         self.ssa_continued: str | None = None  # the analogue kept through later lines for a hormonal syndrome
         self.telotristat_used = False
+        self.on_telotristat = False  # valued from its start to the next progression (economics/valuation.py)
         self.adverse_events = 0
         self.resectable_now = patient.resectable
         self.burden_multiplier = model.burden_hazard_ratio(patient.burden)
@@ -345,6 +347,7 @@ class Course:
                 self.model.params.value("hepatectomy.post_recurrence_death_hazard_ratio") if self.resected_at is not None else 1.0
             )
         self.last_progressed_on = self.current
+        self.on_telotristat = False
         self.close_line(progressed=True)
         if self.resected_at is not None and self.first_recurrence_at is None:
             self.first_recurrence_at = self.env.now

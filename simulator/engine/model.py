@@ -196,7 +196,7 @@ class PathwayModel:
         """Telotristat for carcinoid-syndrome diarrhoea that relapses on a somatostatin analogue."""
         if not (self.strategy.telotristat and course.on_ssa and not course.telotristat_used and course.patient.syndrome == "carcinoid"):
             return
-        course.telotristat_used = True
+        course.telotristat_used = course.on_telotristat = True
         self.log.append(course.patient.patient_id, course.env.now, EventType.TREATMENT_START, course.state, course.state, "telotristat")
         course.try_symptom_control("telotristat")
 

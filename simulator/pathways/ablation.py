@@ -20,6 +20,7 @@ class ThermalAblation(Modality):
     session_minutes = "ablation.suite_minutes"
     records_procedures = True
     costs = CostItems.procedure("ablation")
+    lasting_ineligibility = True  # the burden band at entry does not change
 
     def eligible(self, course) -> bool:
         # Ablation alone treats limited-volume liver disease only.

@@ -77,6 +77,10 @@ class Modality:
     records_procedures = False
     costs = CostItems()
     is_ssa = False
+    # True when a patient this treatment is not eligible for stays ineligible while receiving only supportive
+    # care (its rule reads fixed traits, age or counts of past procedures), so that ``Strategy.settled`` may
+    # rely on it. False (the safe default) for a rule that could come to admit the patient again.
+    lasting_ineligibility = False
 
     def eligible(self, course) -> bool:
         return True

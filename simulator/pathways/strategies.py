@@ -30,8 +30,10 @@ class Strategy:
     description: str
     rules: tuple  # tuple[Rule, ...]
     telotristat: bool
-    # (rule index, max uses, compiled conditions, modality) per rule: built once, read at every decision.
+    # (rule index, max uses, share, compiled conditions, modality) per rule: built once, read at every decision.
     plan: tuple = field(init=False, repr=False, compare=False)
+    # The same with the tests of conditions that fail for good (``settled``).
+    lasting_plan: tuple = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         plan = tuple(
@@ -39,6 +41,11 @@ class Strategy:
             for index, rule in enumerate(self.rules)
         )
         object.__setattr__(self, "plan", plan)
+        lasting = tuple(
+            (index, max_uses, share, compile_lasting_failures(rule.when), modality)
+            for (index, max_uses, share, _, modality), rule in zip(plan, self.rules)
+        )
+        object.__setattr__(self, "lasting_plan", lasting)
 
     def __reduce__(self):
         # The plan holds the condition predicates, which pickle cannot carry to a worker: it is rebuilt there.
@@ -59,6 +66,28 @@ class Strategy:
                     if modality.eligible(course):
                         return modality, index
         return MODALITIES[FALLBACK_TREATMENT], -1
+
+    def settled(self, course) -> bool:
+        """True when, from the line under way, no rule can apply at any later decision as long as the patient
+        receives only supportive care: every rule has used its turns, missed its share, or fails a condition or
+        an eligibility that cannot come back (traits that do not change, a line or month already passed, a
+        treatment already given or never to be given). Rules whose conditions may yet hold (``min_line``,
+        ``min_months``, symptoms that may relapse) keep the patient unsettled."""
+        if course.line >= MAX_LINES:
+            return True
+        for index, max_uses, share, lasting_failures, modality in self.lasting_plan:
+            if modality.name == FALLBACK_TREATMENT:
+                continue  # whether it applies or not, the decision gives the fallback (when the other rules cannot)
+            if max_uses is not None and course.rule_uses.get(index, 0) >= max_uses:
+                continue
+            if share is not None and course.share_draw(modality.name) >= share:
+                continue
+            if any(fails(value, course) for fails, value in lasting_failures):
+                continue
+            if modality.lasting_ineligibility and not modality.eligible(course):
+                continue
+            return False
+        return True
 
     def describe(self) -> list[str]:
         """The rules in plain words, for reports."""
@@ -99,6 +128,41 @@ _CONDITIONS = {
     "min_months": lambda v, c: c.env.now >= v,
     "max_months": lambda v, c: c.env.now <= v,
 }
+
+
+# For the fields whose failure can last: a predicate true when the condition fails at every later decision
+# while only supportive care is given (the patient's traits stay, lines and months only pass, the history
+# only gains supportive care, and every later decision follows a progression on the line under way or on
+# the fallback). Fields left out (min_line, min_months) can come to hold, so they never settle a rule.
+_LASTING_FAILURES = {
+    "sex": lambda v, c: c.patient.sex != v,
+    "primary_site": lambda v, c: c.patient.primary_site not in v,
+    "grade": lambda v, c: c.patient.grade not in v,
+    "burden": lambda v, c: c.patient.burden not in v,
+    "functional": lambda v, c: c.patient.functional != v,
+    "extrahepatic": lambda v, c: c.patient.extrahepatic != v,
+    "synchronous": lambda v, c: c.patient.synchronous != v,
+    "ssr_positive": lambda v, c: c.patient.ssr_positive != v,
+    # Resectability is lost (a capacity run's wait), never regained, without an operation.
+    "resectable": lambda v, c: v and not c.resectable_now,
+    # Without a hormonal syndrome there are no symptoms to lose control of.
+    "symptoms_uncontrolled": lambda v, c: v and c.symptoms == "none",
+    "line": lambda v, c: c.line + 1 > v,
+    "max_line": lambda v, c: c.line + 1 > v,
+    "after": lambda v, c: any(t not in c.history and t != FALLBACK_TREATMENT for t in v),
+    "not_after": lambda v, c: any(t in c.history for t in v),
+    "progressed_on": lambda v, c: c.current not in v and FALLBACK_TREATMENT not in v,
+    "max_months": lambda v, c: c.env.now > v,
+}
+
+
+def compile_lasting_failures(when: RuleCondition) -> tuple:
+    """(predicate, value) pairs of the fields ``when`` sets whose failure can last (``_LASTING_FAILURES``)."""
+    return tuple(
+        (_LASTING_FAILURES[name], getattr(when, name))
+        for name in type(when).model_fields
+        if name in _LASTING_FAILURES and getattr(when, name) is not None
+    )
 
 
 def compile_condition(when: RuleCondition) -> tuple:

@@ -18,6 +18,7 @@ class Hepatectomy(Modality):
     session_minutes = RECORDED_MINUTES  # the operating time of the drawn extent, in the procedure's detail
     records_procedures = True
     costs = CostItems.procedure("hepatectomy", bottom_up=True)
+    lasting_ineligibility = True  # resectability is not regained and operations only add up without treatment
 
     def eligible(self, course) -> bool:
         limit = course.params.value("hepatectomy.max_operations")
@@ -96,6 +97,7 @@ class LiverTransplant(Modality):
     session_minutes = "transplant.theatre_minutes"
     records_procedures = True
     costs = CostItems.procedure("transplant", bottom_up=True)
+    lasting_ineligibility = True  # fixed traits, an age that only grows, a transplant once
 
     def eligible(self, course) -> bool:
         patient = course.patient

@@ -12,6 +12,7 @@ from .registry import MODALITIES
 
 class SystemicTherapy(Modality):
     kind = "systemic"
+    lasting_ineligibility = True  # site, grade and receptor status are fixed traits
 
     def __init__(
         self,
