@@ -113,8 +113,10 @@ def test_a_settled_patient_would_only_ever_receive_best_supportive_care(strategy
 
 
 def test_bundled_strategies_settle_their_patients():
-    """Every bundled strategy leaves its patients on best supportive care in the end: most patients who die
-    on it do so without a string of restagings (at most two progressions on supportive care)."""
+    """Every bundled strategy settles its patients: after the first progression seen on supportive care, only a
+    patient whose symptoms are under control (they may relapse at a progression) or on telotristat (valued
+    up to the next progression) is restaged again, so in every strategy fewer than 2% of patients have more
+    than two progressions on supportive care (before, the baseline scenario restaged 5.2 times per patient on it)."""
     scenario = Scenario.model_validate(
         {
             "name": "settled",
@@ -128,4 +130,5 @@ def test_bundled_strategies_settle_their_patients():
     events = run_prepared(prepare(scenario, "settled.yaml")).events
     supportive = events[(events["event"] == "progression") & events["detail"].isin(["best_supportive_care", "surveillance"])]
     per_patient = supportive.groupby(["strategy", "patient_id"], observed=True).size()
-    assert (per_patient <= 2).mean() > 0.95, per_patient.groupby(level=0, observed=True).max()
+    share_restaged_again = (per_patient > 2).groupby(level=0, observed=True).mean()
+    assert len(share_restaged_again) == 6 and (share_restaged_again < 0.02).all(), share_restaged_again
