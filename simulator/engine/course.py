@@ -259,7 +259,9 @@ class Course:
                 rate = self.base_rate * self.burden_multiplier * self.hazard_multiplier * self.progression_factor
                 disease_at = now + self.exposure / rate if rate > 0 else INF
             else:
-                disease_at = tumour.death_at()
+                disease_at = tumour._death_at  # settled once per change of the tumour (TumourState.death_at)
+                if disease_at is None:
+                    disease_at = tumour.death_at()
             next_at = min(end, disease_at, self.background_death_at, horizon, self.symptom_relapse_at)
             step = next_at - now
             if step > 0:

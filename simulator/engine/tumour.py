@@ -207,11 +207,18 @@ class TumourState:
         return self._grown(self.anchor_log_burden, now - self.anchor_time)
 
     def _reanchor(self, now: float) -> float:
-        self.exposure -= self.cumulative_hazard(self.anchor_time, now - self.anchor_time)  # inf until the clock starts
+        # cumulative_hazard(anchor_time, elapsed) and log_burden(now), written out: this runs at every change.
+        elapsed = now - self.anchor_time
+        x = self.anchor_log_burden
         self._death_at = None
-        if self.extra_scale:
-            self.extra_anchor_log_burden = self._grown(self.extra_anchor_log_burden, now - self.anchor_time)
-        x = self.log_burden(now)
+        if elapsed > 0.0:
+            spent = self._integral(x, self.scale, elapsed)
+            if self.extra_scale:
+                extra = self.extra_anchor_log_burden
+                spent += self._integral(extra, self.extra_scale, elapsed)
+                self.extra_anchor_log_burden = self._grown(extra, elapsed)
+            self.exposure -= spent  # inf until the clock starts
+            x = self._grown(x, elapsed)
         self.anchor_time = now
         self.anchor_log_burden = x
         return x
@@ -234,10 +241,11 @@ class TumourState:
 
     def _measure_from_here(self, now: float, reading_error: float) -> None:
         """Progression of the line that starts now (the tumour just re-anchored at ``now``) is measured from here."""
+        model = self.model
         self.nadir_log_burden = self.anchor_log_burden
-        self.progression_level = self.model.reading_level(reading_error)
+        self.progression_level = model.log_progression_ratio if reading_error == 0.0 else model.reading_level(reading_error)
         rate = self._rate_at_reference()
-        lesion = self.model.new_lesion_growth
+        lesion = model.new_lesion_growth
         self.lesion_progression_at = now + lesion / rate if lesion > 0.0 and rate > 0.0 else INF
 
     def shrink(self, now: float, fraction_remaining: float, systemic: bool = False) -> None:
@@ -300,7 +308,12 @@ class TumourState:
         """When the exposure runs out if the tumour does not change meanwhile (inf: never)."""
         found = self._death_at
         if found is None:
-            found = self._death_at = self.anchor_time + self.time_to_death(self.anchor_time, self.exposure)
+            # time_to_death(anchor_time, exposure): at the anchor the burden is the anchor's own.
+            if self.extra_scale:
+                months = self.time_to_death(self.anchor_time, self.exposure)
+            else:
+                months = self._inverse(self.anchor_log_burden, self.scale, self.exposure)
+            found = self._death_at = self.anchor_time + months
         return found
 
     def hazard(self, now: float) -> float:
