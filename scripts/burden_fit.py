@@ -5,7 +5,7 @@ also fitted to before those targets enter the targets file: the virtual trials' 
 medians (NETTER-1 from randomisation) and the pancreatic vs small-intestinal hazard ratio on best
 supportive care (Lesén 2019). Used for docs/calibration.md, "The burden model: fit so far".
 
-    .venv/bin/python scripts/burden_fit.py evaluate [--values FILE.json] [--patients N] [--gompertz]
+    .venv/bin/python scripts/burden_fit.py evaluate [--values FILE.json] [--patients N] [--gompertz] [--additive]
     .venv/bin/python scripts/burden_fit.py search --values START.json --out BEST.json [--sweeps 2]
     .venv/bin/python scripts/burden_fit.py minimize --values START.json --out BEST.json [--evaluations 400]
     .venv/bin/python scripts/burden_fit.py identifiability [--values FILE.json]
@@ -283,13 +283,22 @@ def main() -> None:
     parser.add_argument("--evaluations", type=int, default=400, help="minimize: most objective evaluations (Nelder-Mead)")
     parser.add_argument("--step", type=float, default=0.4, help="minimize: initial simplex step on the logit scale of each range")
     parser.add_argument("--gompertz", action="store_true", help="Gompertzian growth (tumour.gompertz_growth: 1)")
+    parser.add_argument(
+        "--additive",
+        action="store_true",
+        help="treatments lower growth by the same amount in every patient (tumour.additive_growth_effect: 1)",
+    )
     parser.add_argument("--era", action="store_true", help="the Mayo cohorts without the drugs that came after them (ERA_COHORTS)")
     args = parser.parse_args()
     values = json.loads(args.values.read_text()) if args.values else library_values()
     # Entries of a values file that are not calibrated (a structural switch) are held fixed, never perturbed.
     fixed = {name: value for name, value in values.items() if name not in BOUNDS}
     values = {name: value for name, value in values.items() if name in BOUNDS}
-    fit = Fit(args.patients, {**fixed, **({"tumour.gompertz_growth": 1} if args.gompertz else {})}, era=args.era)
+    switches = {
+        **({"tumour.gompertz_growth": 1} if args.gompertz else {}),
+        **({"tumour.additive_growth_effect": 1} if args.additive else {}),
+    }
+    fit = Fit(args.patients, {**fixed, **switches}, era=args.era)
     started = time.perf_counter()
     if args.action == "evaluate":
         rows = fit.rows(values)

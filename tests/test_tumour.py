@@ -244,3 +244,30 @@ def test_the_death_clock_spends_its_exposure_as_the_tumour_changes(state_type, c
     assert exposure > 0
     expected = before + reference.time_to_death(before, exposure)
     assert clock.death_at() == pytest.approx(expected, rel=1e-6)
+
+
+@pytest.mark.parametrize("state_type", [TumourState, GompertzTumourState])
+def test_an_additive_growth_effect_slows_every_tumour_by_the_same_amount(state_type):
+    """tumour.additive_growth_effect: a growth ratio m lowers the growth rate by (1 - m) x the median growth, so
+    a tumour at the median grows as under the multiplicative effect, a slower one stops (or shrinks) and a
+    faster one keeps more of its growth; without the switch every tumour is slowed by the ratio m."""
+    additive = dataclasses.replace(MODEL, additive_growth_effect=True)
+    median, ratio = 0.04, 0.4
+    for growth in (median, 0.5 * median, 3 * median):
+        state = state_type(additive, math.log(0.05), growth, False, median_growth=median)
+        multiplicative = state_type(MODEL, math.log(0.05), growth, False, median_growth=median)
+        state.start_line(0.0, ratio)
+        multiplicative.start_line(0.0, ratio)
+        assert multiplicative.growth == pytest.approx(ratio * multiplicative.base_growth, rel=1e-12)
+        assert state.growth == pytest.approx(state.base_growth - (1 - ratio) * state.median_growth, rel=1e-12)
+        if growth == median:
+            assert state.growth == pytest.approx(multiplicative.growth, rel=1e-12)
+            assert state.time_to_progression(0.0) == pytest.approx(multiplicative.time_to_progression(0.0), rel=1e-9)
+        elif growth < median:
+            assert state.growth < 0.0 and state.time_to_progression(0.0) == math.inf  # the slow tumour shrinks
+        else:
+            assert state.growth > multiplicative.growth  # the fast one keeps more of its growth
+    # A ratio of 1 or more (no slowing) is a plain ratio either way.
+    state = state_type(additive, math.log(0.05), 0.08, False, median_growth=median)
+    state.start_line(0.0, 1.0)
+    assert state.growth == pytest.approx(state.base_growth, rel=1e-12)

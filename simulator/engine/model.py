@@ -129,6 +129,7 @@ class PathwayModel:
             log_detection_burden=math.log(p("tumour.detection_burden")),
             new_lesion_growth=p("tumour.new_lesion_growth"),
             extrahepatic_compartment=p("tumour.extrahepatic_compartment") == 1.0,
+            additive_growth_effect=p("tumour.additive_growth_effect") == 1.0,
         )
 
     def tumour_state(self, patient: Patient) -> TumourState | None:
@@ -144,7 +145,14 @@ class PathwayModel:
         assert distribution is not None  # built with the tumour model
         growth = median * math.exp(distribution.log_deviation(patient.growth_z))
         state = GompertzTumourState if self.tumour_gompertz else TumourState
-        return state(tumour_model, math.log(patient.hepatic_load), growth, patient.extrahepatic, patient.primary_site == "pancreas")
+        return state(
+            tumour_model,
+            math.log(patient.hepatic_load),
+            growth,
+            patient.extrahepatic,
+            patient.primary_site == "pancreas",
+            median_growth=median,
+        )
 
     def memo(self, key: str, compute):
         """``compute(params)``, computed once per model: for values derived from several parameters."""

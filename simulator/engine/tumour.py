@@ -129,6 +129,9 @@ class TumourModel:
     # Extrahepatic disease as its own burden, which liver-directed treatment leaves (True), or as a hazard
     # ratio on the hepatic burden's hazard (False).
     extrahepatic_compartment: bool = False
+    # A treatment's growth ratio below 1 lowers the growth rate by the same amount in every patient (its
+    # ratio at the median growth of the patient's site and grade), instead of by the same ratio (False).
+    additive_growth_effect: bool = False
 
     def reading_level(self, reading_error: float) -> float:
         """The log volume ratio at which a line's progression is read, given its reading error."""
@@ -170,12 +173,22 @@ class TumourState:
         "extra_anchor_log_burden",
         "exposure",
         "_death_at",
+        "median_growth",
     )
 
     def __init__(
-        self, model: TumourModel, log_burden: float, base_growth: float, extrahepatic: bool, pancreas: bool = False, now: float = 0.0
+        self,
+        model: TumourModel,
+        log_burden: float,
+        base_growth: float,
+        extrahepatic: bool,
+        pancreas: bool = False,
+        now: float = 0.0,
+        median_growth: float | None = None,
     ) -> None:
         self.model = model
+        # The median growth of the patient's site and grade: the scale of an additive treatment effect.
+        self.median_growth = base_growth if median_growth is None else median_growth
         self.scale = model.hazard_scale(extrahepatic, pancreas)
         self.beta = model.burden_exponent
         self.base_growth = base_growth
@@ -230,7 +243,11 @@ class TumourState:
         The line's first new lesion shows after the growth ``new_lesion_growth`` at the line's rate, so a
         drug that slows growth delays it by the same ratio."""
         self._reanchor(now)
-        self.growth = self.base_growth * growth_multiplier * line_factor
+        if growth_multiplier < 1.0 and self.model.additive_growth_effect:
+            # Below the median growth the same reduction is a larger share: slow tumours may stop growing or shrink.
+            self.growth = self.base_growth * line_factor - (1.0 - growth_multiplier) * self.median_growth
+        else:
+            self.growth = self.base_growth * growth_multiplier * line_factor
         self._measure_from_here(now, reading_error)
 
     def restage(self, now: float, reading_error: float = 0.0) -> None:
@@ -417,10 +434,19 @@ class GompertzTumourState(TumourState):
     __slots__ = ()
 
     def __init__(
-        self, model: TumourModel, log_burden: float, base_growth: float, extrahepatic: bool, pancreas: bool = False, now: float = 0.0
+        self,
+        model: TumourModel,
+        log_burden: float,
+        base_growth: float,
+        extrahepatic: bool,
+        pancreas: bool = False,
+        now: float = 0.0,
+        median_growth: float | None = None,
     ) -> None:
         # The rate constant that gives the exponential law's growth at the reference burden.
-        super().__init__(model, log_burden, base_growth / -model.log_reference_burden, extrahepatic, pancreas, now)
+        rate = 1.0 / -model.log_reference_burden
+        median = None if median_growth is None else median_growth * rate
+        super().__init__(model, log_burden, base_growth * rate, extrahepatic, pancreas, now, median)
         self.anchor_log_burden = min(self.anchor_log_burden, FULL)
         self.nadir_log_burden = self.anchor_log_burden
         self.extra_anchor_log_burden = self.anchor_log_burden
