@@ -189,7 +189,7 @@ class Course:
         if self.tumour is None:  # the tumour spends its own exposure when it changes
             self.exposure -= self.disease_death_rate() * step
 
-    def start_tumour_line(self, growth_multiplier: float, same_growth: bool = False) -> TumourState:
+    def start_tumour_line(self, growth_multiplier: float, same_growth: bool = False, cytostatic: bool = False) -> TumourState:
         """A new line under the burden model: the treatment's growth ratio times the line's own variation
         of the growth rate (log-normal, ``tumour.growth_sd_log_within_patient``), and the error with which
         its progression will be read (``tumour.progression_reading_sd_log``); one draw each per line, so
@@ -205,7 +205,7 @@ class Course:
         if same_growth:
             tumour.restage(self.env.now, error)
         else:
-            tumour.start_line(self.env.now, growth_multiplier, factor, error)
+            tumour.start_line(self.env.now, growth_multiplier, factor, error, cytostatic)
         return tumour
 
     def leave_residual_disease(self, residual_parameter: str = "tumour.residual_after_complete_resection") -> float:

@@ -129,8 +129,8 @@ class TumourModel:
     # Extrahepatic disease as its own burden, which liver-directed treatment leaves (True), or as a hazard
     # ratio on the hepatic burden's hazard (False).
     extrahepatic_compartment: bool = False
-    # A treatment's growth ratio below 1 lowers the growth rate by the same amount in every patient (its
-    # ratio at the median growth of the patient's site and grade), instead of by the same ratio (False).
+    # A cytostatic drug's growth ratio below 1 lowers the growth rate by the same amount in every patient
+    # (its ratio at the median growth of the patient's site and grade), instead of by the same ratio (False).
     additive_growth_effect: bool = False
 
     def reading_level(self, reading_error: float) -> float:
@@ -236,14 +236,17 @@ class TumourState:
         self.anchor_log_burden = x
         return x
 
-    def start_line(self, now: float, growth_multiplier: float, line_factor: float = 1.0, reading_error: float = 0.0) -> None:
+    def start_line(
+        self, now: float, growth_multiplier: float, line_factor: float = 1.0, reading_error: float = 0.0, cytostatic: bool = False
+    ) -> None:
         """A new line of treatment: its effect on growth holds from now, and its nadir starts at today's burden.
         ``line_factor`` is the line's own variation of the patient's growth rate (1: none); ``reading_error``
         shifts the log volume ratio at which the line's progression is read (measurement error, 0: none).
         The line's first new lesion shows after the growth ``new_lesion_growth`` at the line's rate, so a
-        drug that slows growth delays it by the same ratio."""
+        drug that slows growth delays it by the same ratio. A ``cytostatic`` drug's ratio is an absolute
+        reduction instead when the model says so (``TumourModel.additive_growth_effect``)."""
         self._reanchor(now)
-        if growth_multiplier < 1.0 and self.model.additive_growth_effect:
+        if cytostatic and growth_multiplier < 1.0 and self.model.additive_growth_effect:
             # Below the median growth the same reduction is a larger share: slow tumours may stop growing or shrink.
             self.growth = self.base_growth * line_factor - (1.0 - growth_multiplier) * self.median_growth
         else:

@@ -26,6 +26,7 @@ class SystemicTherapy(Modality):
         adverse_event: str | None = None,
         has_effect: bool = True,
         reports_response: bool = False,
+        cytostatic: bool = False,
     ) -> None:
         self.name = name
         self.label = label
@@ -43,6 +44,9 @@ class SystemicTherapy(Modality):
         self.adverse_event_text = adverse_event_detail(adverse_event, name) if adverse_event else ""
         self.has_effect = has_effect
         self.reports_response = reports_response
+        # Slows growth without killing cells (analogues, mTOR and tyrosine-kinase inhibitors), unlike PRRT and
+        # chemotherapy: the drugs whose growth ratio tumour.additive_growth_effect reads as an absolute reduction.
+        self.cytostatic = cytostatic
 
     def eligible(self, course) -> bool:
         patient = course.patient
@@ -76,7 +80,7 @@ class SystemicTherapy(Modality):
         tumour = course.tumour
         if tumour is not None:
             now = course.env.now
-            course.start_tumour_line(self.growth_multiplier(course))
+            course.start_tumour_line(self.growth_multiplier(course), cytostatic=self.cytostatic)
             return tumour.time_to_progression(now) * assessment
         hazard_ratio = self.progression_hazard_ratio(course)
         if self.has_effect:
@@ -134,9 +138,9 @@ class PeptideReceptorRadionuclideTherapy(SystemicTherapy):
 
 def systemic_modalities() -> list[Modality]:
     return [
-        SystemicTherapy("octreotide_lar", "Octreotide LAR 30 mg every 4 weeks", grades=("G1", "G2"), is_ssa=True),
-        SystemicTherapy("lanreotide", "Lanreotide 120 mg every 28 days", grades=("G1", "G2"), is_ssa=True),
-        SystemicTherapy("everolimus", "Everolimus 10 mg daily", controls_symptoms=False, adverse_event="stomatitis"),
+        SystemicTherapy("octreotide_lar", "Octreotide LAR 30 mg every 4 weeks", grades=("G1", "G2"), is_ssa=True, cytostatic=True),
+        SystemicTherapy("lanreotide", "Lanreotide 120 mg every 28 days", grades=("G1", "G2"), is_ssa=True, cytostatic=True),
+        SystemicTherapy("everolimus", "Everolimus 10 mg daily", controls_symptoms=False, adverse_event="stomatitis", cytostatic=True),
         SystemicTherapy(
             "sunitinib",
             "Sunitinib 37.5 mg daily",
@@ -144,6 +148,7 @@ def systemic_modalities() -> list[Modality]:
             controls_symptoms=False,
             adverse_event="grade3_4",
             reports_response=True,
+            cytostatic=True,
         ),
         PeptideReceptorRadionuclideTherapy(),
         SystemicTherapy(
