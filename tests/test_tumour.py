@@ -248,16 +248,20 @@ def test_the_death_clock_spends_its_exposure_as_the_tumour_changes(state_type, c
 
 @pytest.mark.parametrize("state_type", [TumourState, GompertzTumourState])
 def test_an_additive_growth_effect_slows_every_tumour_by_the_same_amount(state_type):
-    """tumour.additive_growth_effect: a growth ratio m lowers the growth rate by (1 - m) x the median growth, so
-    a tumour at the median grows as under the multiplicative effect, a slower one stops (or shrinks) and a
-    faster one keeps more of its growth; without the switch every tumour is slowed by the ratio m."""
+    """tumour.additive_growth_effect: a cytostatic drug's growth ratio m lowers the growth rate by (1 - m) x the
+    median growth, so a tumour at the median grows as under the multiplicative effect, a slower one stops (or
+    shrinks) and a faster one keeps more of its growth; without the switch, and for any other treatment, every
+    tumour is slowed by the ratio m."""
     additive = dataclasses.replace(MODEL, additive_growth_effect=True)
     median, ratio = 0.04, 0.4
     for growth in (median, 0.5 * median, 3 * median):
         state = state_type(additive, math.log(0.05), growth, False, median_growth=median)
         multiplicative = state_type(MODEL, math.log(0.05), growth, False, median_growth=median)
-        state.start_line(0.0, ratio)
-        multiplicative.start_line(0.0, ratio)
+        state.start_line(0.0, ratio, cytostatic=True)
+        multiplicative.start_line(0.0, ratio, cytostatic=True)
+        not_cytostatic = state_type(additive, math.log(0.05), growth, False, median_growth=median)
+        not_cytostatic.start_line(0.0, ratio)
+        assert not_cytostatic.growth == pytest.approx(multiplicative.growth, rel=1e-12)
         assert multiplicative.growth == pytest.approx(ratio * multiplicative.base_growth, rel=1e-12)
         assert state.growth == pytest.approx(state.base_growth - (1 - ratio) * state.median_growth, rel=1e-12)
         if growth == median:
@@ -269,5 +273,15 @@ def test_an_additive_growth_effect_slows_every_tumour_by_the_same_amount(state_t
             assert state.growth > multiplicative.growth  # the fast one keeps more of its growth
     # A ratio of 1 or more (no slowing) is a plain ratio either way.
     state = state_type(additive, math.log(0.05), 0.08, False, median_growth=median)
-    state.start_line(0.0, 1.0)
+    state.start_line(0.0, 1.0, cytostatic=True)
     assert state.growth == pytest.approx(state.base_growth, rel=1e-12)
+
+
+def test_the_cytostatic_drugs_are_the_analogues_and_the_targeted_agents():
+    """The drugs whose growth ratio tumour.additive_growth_effect reads as an absolute reduction: those that slow
+    growth without killing cells. PRRT (radiation) and chemotherapy keep a ratio."""
+    from simulator.pathways import MODALITIES
+    from simulator.pathways.systemic import SystemicTherapy
+
+    cytostatic = {name for name, modality in MODALITIES.items() if isinstance(modality, SystemicTherapy) and modality.cytostatic}
+    assert cytostatic == {"octreotide_lar", "lanreotide", "everolimus", "sunitinib"}
