@@ -134,25 +134,26 @@ _CONDITIONS = {
 # while only supportive care is given (the patient's traits stay, lines and months only pass, the history
 # only gains supportive care, and every later decision follows a progression on the line under way or on
 # the fallback). Fields left out (min_line, min_months) can come to hold, so they never settle a rule.
+def _fails(name: str):
+    """The failure of a condition whose failure lasts as soon as it happens."""
+    holds = _CONDITIONS[name]
+    return lambda v, c: not holds(v, c)
+
+
 _LASTING_FAILURES = {
-    "sex": lambda v, c: c.patient.sex != v,
-    "primary_site": lambda v, c: c.patient.primary_site not in v,
-    "grade": lambda v, c: c.patient.grade not in v,
-    "burden": lambda v, c: c.patient.burden not in v,
-    "functional": lambda v, c: c.patient.functional != v,
-    "extrahepatic": lambda v, c: c.patient.extrahepatic != v,
-    "synchronous": lambda v, c: c.patient.synchronous != v,
-    "ssr_positive": lambda v, c: c.patient.ssr_positive != v,
+    # Fixed traits, a history that only grows, lines and months that only pass.
+    **{
+        name: _fails(name)
+        for name in ("sex", "primary_site", "grade", "burden", "functional", "extrahepatic", "synchronous", "ssr_positive")
+        + ("not_after", "max_line", "max_months")
+    },
     # Resectability is lost (a capacity run's wait), never regained, without an operation.
     "resectable": lambda v, c: v and not c.resectable_now,
     # Without a hormonal syndrome there are no symptoms to lose control of.
     "symptoms_uncontrolled": lambda v, c: v and c.symptoms == "none",
     "line": lambda v, c: c.line + 1 > v,
-    "max_line": lambda v, c: c.line + 1 > v,
     "after": lambda v, c: any(t not in c.history and t != FALLBACK_TREATMENT for t in v),
-    "not_after": lambda v, c: any(t in c.history for t in v),
     "progressed_on": lambda v, c: c.current not in v and FALLBACK_TREATMENT not in v,
-    "max_months": lambda v, c: c.env.now > v,
 }
 
 
