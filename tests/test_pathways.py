@@ -291,7 +291,9 @@ def test_parameters_read_by_the_model_all_have_entries_and_none_is_dead(monkeypa
     burden = {"disease.burden_model": 1, "cohort.progressed_within_months": 24, "cohort.stable_for_months": 3}
     runs.append(run(strategies, size=400, parameters=burden))
     runs.append(run(strategies, size=50, capacity=EVERY_RESOURCE, parameters={"disease.burden_model": 1}))
-    runs.append(run(strategies, size=200, parameters={**burden, "tumour.gompertz_growth": 1, "cohort.hepatic_load_median": 0.05}))
+    # ... and, with drugs as growth ratios (tumour.additive_growth_effect 0), the cytostatic drugs' ratios.
+    ratios = {"tumour.gompertz_growth": 1, "cohort.hepatic_load_median": 0.05, "tumour.additive_growth_effect": 0}
+    runs.append(run(strategies, size=200, parameters={**burden, **ratios}))
     # Entries read by the economic valuation of the event log (and the EVPI population) count as read.
     from simulator.config import EconomicsConfig
     from simulator.economics.settings import EconomicSettings

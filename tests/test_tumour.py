@@ -247,21 +247,16 @@ def test_the_death_clock_spends_its_exposure_as_the_tumour_changes(state_type, c
 
 
 @pytest.mark.parametrize("state_type", [TumourState, GompertzTumourState])
-def test_an_additive_growth_effect_slows_every_tumour_by_the_same_amount(state_type):
-    """tumour.additive_growth_effect: a cytostatic drug's growth ratio m lowers the growth rate by (1 - m) x the
-    median growth, so a tumour at the median grows as under the multiplicative effect, a slower one stops (or
-    shrinks) and a faster one keeps more of its growth; without the switch, and for any other treatment, every
-    tumour is slowed by the ratio m."""
-    additive = dataclasses.replace(MODEL, additive_growth_effect=True)
+def test_an_absolute_reduction_slows_every_tumour_by_the_same_amount(state_type):
+    """A reduction r (a cytostatic drug under tumour.additive_growth_effect) lowers the growth rate by r x the
+    median growth, so with r = 1 - m a tumour at the median grows as under the ratio m, a slower one stops (or
+    shrinks) and a faster one keeps more of its growth."""
     median, ratio = 0.04, 0.4
     for growth in (median, 0.5 * median, 3 * median):
-        state = state_type(additive, math.log(0.05), growth, False, median_growth=median)
+        state = state_type(MODEL, math.log(0.05), growth, False, median_growth=median)
         multiplicative = state_type(MODEL, math.log(0.05), growth, False, median_growth=median)
-        state.start_line(0.0, ratio, cytostatic=True)
-        multiplicative.start_line(0.0, ratio, cytostatic=True)
-        not_cytostatic = state_type(additive, math.log(0.05), growth, False, median_growth=median)
-        not_cytostatic.start_line(0.0, ratio)
-        assert not_cytostatic.growth == pytest.approx(multiplicative.growth, rel=1e-12)
+        state.start_line(0.0, 1.0, reduction=1 - ratio)
+        multiplicative.start_line(0.0, ratio)
         assert multiplicative.growth == pytest.approx(ratio * multiplicative.base_growth, rel=1e-12)
         assert state.growth == pytest.approx(state.base_growth - (1 - ratio) * state.median_growth, rel=1e-12)
         if growth == median:
@@ -271,10 +266,29 @@ def test_an_additive_growth_effect_slows_every_tumour_by_the_same_amount(state_t
             assert state.growth < 0.0 and state.time_to_progression(0.0) == math.inf  # the slow tumour shrinks
         else:
             assert state.growth > multiplicative.growth  # the fast one keeps more of its growth
-    # A ratio of 1 or more (no slowing) is a plain ratio either way.
-    state = state_type(additive, math.log(0.05), 0.08, False, median_growth=median)
-    state.start_line(0.0, 1.0, cytostatic=True)
-    assert state.growth == pytest.approx(state.base_growth, rel=1e-12)
+
+
+@pytest.mark.parametrize("additive", [0, 1])
+def test_a_drug_gives_its_reduction_under_the_additive_reading_and_its_ratio_otherwise(additive):
+    """SystemicTherapy.growth_effect: cytostatic drugs give (1, growth_reduction) with tumour.additive_growth_effect
+    and (growth_multiplier, 0) without; PRRT and chemotherapy always give their ratio; an SSA after an SSA gives
+    ssa.rechallenge_growth_multiplier."""
+    from types import SimpleNamespace
+
+    from simulator.params.parameter_set import build_parameter_set
+    from simulator.pathways import MODALITIES
+
+    params = build_parameter_set({"disease.burden_model": 1, "tumour.additive_growth_effect": additive})
+    model = SimpleNamespace(tumour_model=SimpleNamespace(additive_growth_effect=bool(additive)))
+    for name in ("octreotide_lar", "lanreotide", "everolimus", "sunitinib", "prrt", "captem"):
+        course = SimpleNamespace(params=params, history=[name], model=model)
+        found = MODALITIES[name].growth_effect(course)
+        if additive and MODALITIES[name].cytostatic:
+            assert found == (1.0, params.value(f"{name}.growth_reduction"))
+        else:
+            assert found == (params.value(f"{name}.growth_multiplier"), 0.0)
+    rechallenge = SimpleNamespace(params=params, history=["octreotide_lar", "lanreotide"], model=model)
+    assert MODALITIES["lanreotide"].growth_effect(rechallenge) == (params.value("ssa.rechallenge_growth_multiplier"), 0.0)
 
 
 def test_the_cytostatic_drugs_are_the_analogues_and_the_targeted_agents():
@@ -285,3 +299,58 @@ def test_the_cytostatic_drugs_are_the_analogues_and_the_targeted_agents():
 
     cytostatic = {name for name, modality in MODALITIES.items() if isinstance(modality, SystemicTherapy) and modality.cytostatic}
     assert cytostatic == {"octreotide_lar", "lanreotide", "everolimus", "sunitinib"}
+
+
+@pytest.mark.parametrize("share", [0.0, 0.3, 0.95])
+def test_the_measured_spread_of_growth_splits_into_a_lifelong_and_a_line_to_line_part(share):
+    """tumour.growth_sd_log is the spread of a line's growth rate across patients (what a tumour-growth-rate
+    study measures in one period); the model draws a patient's lifelong rate with one part of its variance
+    and each line's change with the rest (tumour.growth_within_patient_share), and reads both from there."""
+    from simulator.config import Scenario
+    from simulator.core.rng import RandomStreams
+    from simulator.engine.model import PathwayModel
+    from simulator.engine.tumour import between_patient_spread, within_patient_spread
+    from simulator.experiments.runner import prepare
+
+    parameters = {"disease.burden_model": 1, "tumour.growth_sd_log": 1.2, "tumour.growth_within_patient_share": share}
+    scenario = Scenario.model_validate(
+        {"name": "spread", "seed": 1, "cohort": {"size": 1}, "strategies": ["best-supportive-care"], "parameters": parameters}
+    )
+    prepared = prepare(scenario, "spread.yaml")
+    params = prepared.params
+    between, within = between_patient_spread(params.value), within_patient_spread(params.value)
+    assert between**2 + within**2 == pytest.approx(1.2**2, rel=1e-12)
+    assert within**2 == pytest.approx(share * 1.2**2, abs=1e-12)
+    model = PathwayModel(params, prepared.strategies[0], [], 12, RandomStreams(1, 0), 0)
+    assert model.growth_distribution.spread == between
+    assert model.tumour_line_spread == within
+
+
+def test_a_cytostatic_drug_lowers_growth_by_the_same_amount_whatever_the_grade():
+    """Under tumour.additive_growth_effect the reduction is r x the grade-1 median of the patient's site:
+    a G3 tumour is slowed by the same amount as a G1 one, so relatively far less (the drugs' trials enrolled
+    G1/G2 disease); a reduction growing with the grade ratio would slow G3 tumours 4.45 times as much."""
+    from simulator.config import Scenario
+    from simulator.core.rng import RandomStreams
+    from simulator.engine.cohort import Patient
+    from simulator.engine.model import PathwayModel
+    from simulator.engine.tumour import median_growth_rate
+    from simulator.experiments.runner import prepare
+
+    parameters = {"disease.burden_model": 1, "tumour.additive_growth_effect": 1}
+    scenario = Scenario.model_validate(
+        {"name": "grade", "seed": 1, "cohort": {"size": 1}, "strategies": ["best-supportive-care"], "parameters": parameters}
+    )
+    prepared = prepare(scenario, "grade.yaml")
+    model = PathwayModel(prepared.params, prepared.strategies[0], [], 12, RandomStreams(1, 0), 0)
+    reduction = prepared.params.value("everolimus.growth_reduction")
+    for site in ("small_bowel", "pancreas", "other"):
+        reductions = []
+        for grade in ("G1", "G2", "G3"):
+            patient = Patient(1, 60.0, "F", site, grade, "lt25", False, "none", False, False, False, False, hepatic_load=0.05)
+            state = model.tumour_state(patient)
+            assert state.base_growth == pytest.approx(median_growth_rate(prepared.params.value, site, grade), rel=1e-12)
+            state.start_line(0.0, 1.0, reduction=reduction)
+            reductions.append(state.base_growth - state.growth)
+        expected = reduction * median_growth_rate(prepared.params.value, site, "G1")
+        assert reductions == pytest.approx([expected] * 3, rel=1e-12)

@@ -189,11 +189,12 @@ class Course:
         if self.tumour is None:  # the tumour spends its own exposure when it changes
             self.exposure -= self.disease_death_rate() * step
 
-    def start_tumour_line(self, growth_multiplier: float, same_growth: bool = False, cytostatic: bool = False) -> TumourState:
+    def start_tumour_line(self, growth_multiplier: float, same_growth: bool = False, reduction: float = 0.0) -> TumourState:
         """A new line under the burden model: the treatment's growth ratio times the line's own variation
-        of the growth rate (log-normal, ``tumour.growth_sd_log_within_patient``), and the error with which
-        its progression will be read (``tumour.progression_reading_sd_log``); one draw each per line, so
-        the k-th line of a patient varies alike in every strategy. ``same_growth``: the disease goes on
+        of the growth rate (log-normal, the line-to-line part of ``tumour.growth_sd_log``:
+        ``tumour.within_patient_spread``), and the error with which its progression will be read
+        (``tumour.progression_reading_sd_log``); one draw each per line, so the k-th line of a patient
+        varies alike in every strategy. ``same_growth``: the disease goes on
         growing as it was (restaging with no change of treatment); the line's draws are still made."""
         tumour = self.tumour
         assert tumour is not None
@@ -205,7 +206,7 @@ class Course:
         if same_growth:
             tumour.restage(self.env.now, error)
         else:
-            tumour.start_line(self.env.now, growth_multiplier, factor, error, cytostatic)
+            tumour.start_line(self.env.now, growth_multiplier, factor, error, reduction)
         return tumour
 
     def leave_residual_disease(self, residual_parameter: str = "tumour.residual_after_complete_resection") -> float:

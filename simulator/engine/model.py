@@ -21,7 +21,7 @@ from .clock import PatientClock
 from .cohort import Patient
 from .course import Course
 from .hooks import CarePolicy
-from .tumour import GompertzTumourState, GrowthDistribution, TumourModel, TumourState, median_growth_rate
+from .tumour import GompertzTumourState, GrowthDistribution, TumourModel, TumourState, median_growth_rate, within_patient_spread
 
 _LIFE_TABLE = None
 SCHEDULERS = ("direct", "simpy")
@@ -77,7 +77,7 @@ class PathwayModel:
         self._burden_ratios: dict[str, float] = {}
         self._median_growth: dict[tuple[str, str], float] = {}
         self.tumour_model = self._tumour_model() if p("disease.burden_model") == 1.0 else None
-        self.tumour_line_spread = p("tumour.growth_sd_log_within_patient") if self.tumour_model is not None else 0.0
+        self.tumour_line_spread = within_patient_spread(p) if self.tumour_model is not None else 0.0
         self.tumour_reading_spread = p("tumour.progression_reading_sd_log") if self.tumour_model is not None else 0.0
         self.tumour_gompertz = self.tumour_model is not None and p("tumour.gompertz_growth") == 1.0
         self.burden_free_death_rate = p("tumour.burden_free_death_hazard") if self.tumour_model is not None else 0.0
@@ -144,6 +144,12 @@ class PathwayModel:
         distribution = self.growth_distribution
         assert distribution is not None  # built with the tumour model
         growth = median * math.exp(distribution.log_deviation(patient.growth_z))
+        # A cytostatic drug's absolute reduction (tumour.additive_growth_effect) is the same for every grade:
+        # it is read at the site's grade-1 median, the well-differentiated disease its trials enrolled.
+        drug_key = (patient.primary_site, "G1")
+        reference = self._median_growth.get(drug_key)
+        if reference is None:
+            reference = self._median_growth[drug_key] = median_growth_rate(self.params.value, *drug_key)
         state = GompertzTumourState if self.tumour_gompertz else TumourState
         return state(
             tumour_model,
@@ -151,7 +157,7 @@ class PathwayModel:
             growth,
             patient.extrahepatic,
             patient.primary_site == "pancreas",
-            median_growth=median,
+            median_growth=reference,
         )
 
     def memo(self, key: str, compute):

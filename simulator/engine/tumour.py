@@ -12,7 +12,8 @@ computed in closed form and the engine stays fast:
 - radiological progression is an observation of the burden (RECIST 1.1): a volume of
   ``progression_volume_ratio`` times the nadir of the current line; recurrence after a complete
   resection is the residual disease growing back to the detection threshold;
-- cytostatic treatments multiply the growth rate while the line lasts; resection, ablation,
+- treatments slow growth while the line lasts, by a ratio or (cytostatic drugs under
+  ``tumour.additive_growth_effect``) by the same absolute amount in every patient; resection, ablation,
   intra-arterial therapy and PRRT remove or shrink a fraction of the burden.
 
 ``TumourState`` is one patient's tumour; ``TumourModel`` holds the parameters shared by a run.
@@ -101,7 +102,18 @@ class GrowthDistribution:
     def from_parameters(cls, value) -> GrowthDistribution:
         """``value`` reads a parameter. The same three values give the same (immutable) distribution,
         built once: every run of every strategy asks for it, and its quantile table takes half a millisecond."""
-        return _growth_distribution(value("tumour.growth_sd_log"), value("tumour.indolent_share"), value("tumour.indolent_growth_ratio"))
+        return _growth_distribution(between_patient_spread(value), value("tumour.indolent_share"), value("tumour.indolent_growth_ratio"))
+
+
+def between_patient_spread(value) -> float:
+    """The log-scale SD of growth between patients: the part of ``tumour.growth_sd_log`` (the spread of a
+    line's growth rate across patients, what a tumour-growth-rate study measures) that stays with the patient."""
+    return value("tumour.growth_sd_log") * math.sqrt(1.0 - value("tumour.growth_within_patient_share"))
+
+
+def within_patient_spread(value) -> float:
+    """The log-scale SD of a patient's growth from one line to the next: the rest of ``tumour.growth_sd_log``."""
+    return value("tumour.growth_sd_log") * math.sqrt(value("tumour.growth_within_patient_share"))
 
 
 @lru_cache(maxsize=16)
@@ -129,7 +141,7 @@ class TumourModel:
     # Extrahepatic disease as its own burden, which liver-directed treatment leaves (True), or as a hazard
     # ratio on the hepatic burden's hazard (False).
     extrahepatic_compartment: bool = False
-    # A cytostatic drug's growth ratio below 1 lowers the growth rate by the same amount in every patient
+    # A cytostatic drug lowers the growth rate by the same amount in every patient (its growth_reduction)
     # (its ratio at the median growth of the patient's site and grade), instead of by the same ratio (False).
     additive_growth_effect: bool = False
 
@@ -187,7 +199,7 @@ class TumourState:
         median_growth: float | None = None,
     ) -> None:
         self.model = model
-        # The median growth of the patient's site and grade: the scale of an additive treatment effect.
+        # The scale of an additive treatment effect: the median growth of the patient's site at grade 1 (model.py).
         self.median_growth = base_growth if median_growth is None else median_growth
         self.scale = model.hazard_scale(extrahepatic, pancreas)
         self.beta = model.burden_exponent
@@ -237,20 +249,17 @@ class TumourState:
         return x
 
     def start_line(
-        self, now: float, growth_multiplier: float, line_factor: float = 1.0, reading_error: float = 0.0, cytostatic: bool = False
+        self, now: float, growth_multiplier: float, line_factor: float = 1.0, reading_error: float = 0.0, reduction: float = 0.0
     ) -> None:
         """A new line of treatment: its effect on growth holds from now, and its nadir starts at today's burden.
         ``line_factor`` is the line's own variation of the patient's growth rate (1: none); ``reading_error``
         shifts the log volume ratio at which the line's progression is read (measurement error, 0: none).
         The line's first new lesion shows after the growth ``new_lesion_growth`` at the line's rate, so a
-        drug that slows growth delays it by the same ratio. A ``cytostatic`` drug's ratio is an absolute
-        reduction instead when the model says so (``TumourModel.additive_growth_effect``)."""
+        drug that slows growth delays it by the same ratio. ``reduction`` lowers the growth rate by the same
+        amount in every patient, in multiples of ``median_growth`` (a cytostatic drug under
+        tumour.additive_growth_effect): below the median a slow tumour may stop growing or shrink."""
         self._reanchor(now)
-        if cytostatic and growth_multiplier < 1.0 and self.model.additive_growth_effect:
-            # Below the median growth the same reduction is a larger share: slow tumours may stop growing or shrink.
-            self.growth = self.base_growth * line_factor - (1.0 - growth_multiplier) * self.median_growth
-        else:
-            self.growth = self.base_growth * growth_multiplier * line_factor
+        self.growth = self.base_growth * growth_multiplier * line_factor - reduction * self.median_growth
         self._measure_from_here(now, reading_error)
 
     def restage(self, now: float, reading_error: float = 0.0) -> None:

@@ -27,6 +27,7 @@ UNIT_BOUNDS: dict[str, tuple[float | None, float | None]] = {
     "volume_ratio": (0.0, None),
     "exponent": (0.0, None),  # a power (tumour.burden_hazard_exponent)
     "log_volume": (0.0, None),  # a growth on the log-volume scale (tumour.new_lesion_growth)
+    "growth_reduction": (0.0, None),  # a reduction of growth in multiples of a median growth rate (tumour.yaml)
     "sd_log": (0.0, None),  # a standard deviation on the log scale
     "correlation": (-1.0, 1.0),
     "switch": (0.0, 1.0),  # 0 or 1: a structural choice (transitional, see disease.burden_model)

@@ -45,7 +45,7 @@ class SystemicTherapy(Modality):
         self.has_effect = has_effect
         self.reports_response = reports_response
         # Slows growth without killing cells (analogues, mTOR and tyrosine-kinase inhibitors), unlike PRRT and
-        # chemotherapy: the drugs whose growth ratio tumour.additive_growth_effect reads as an absolute reduction.
+        # chemotherapy: the drugs that lower growth by an absolute amount (growth_reduction) under tumour.additive_growth_effect.
         self.cytostatic = cytostatic
 
     def eligible(self, course) -> bool:
@@ -80,7 +80,8 @@ class SystemicTherapy(Modality):
         tumour = course.tumour
         if tumour is not None:
             now = course.env.now
-            course.start_tumour_line(self.growth_multiplier(course), cytostatic=self.cytostatic)
+            multiplier, reduction = self.growth_effect(course)
+            course.start_tumour_line(multiplier, reduction=reduction)
             return tumour.time_to_progression(now) * assessment
         hazard_ratio = self.progression_hazard_ratio(course)
         if self.has_effect:
@@ -90,12 +91,18 @@ class SystemicTherapy(Modality):
         distribution = params.dist(course.model.natural_history_parameter(course.patient))
         return distribution.time_from_uniform(course.rs.uniform("natural_history.time_to_progression"), hazard_ratio, assessment)
 
-    def growth_multiplier(self, course) -> float:
-        """The burden model's cytostatic effect: the drug's growth ratio (less on an SSA rechallenge)."""
+    def growth_effect(self, course) -> tuple[float, float]:
+        """The burden model's effect on growth: (growth ratio, absolute reduction in multiples of the site's
+        grade-1 median growth). A cytostatic drug under tumour.additive_growth_effect gives its reduction, any
+        other its ratio; an SSA rechallenge gives ssa.rechallenge_growth_multiplier."""
         if not self.has_effect:
-            return 1.0
-        rechallenge = self.is_ssa and any(MODALITIES[t].is_ssa for t in course.history[:-1])
-        return course.params.value("ssa.rechallenge_growth_multiplier" if rechallenge else f"{self.name}.growth_multiplier")
+            return 1.0, 0.0
+        params = course.params
+        if self.is_ssa and any(MODALITIES[t].is_ssa for t in course.history[:-1]):
+            return params.value("ssa.rechallenge_growth_multiplier"), 0.0
+        if self.cytostatic and course.model.tumour_model.additive_growth_effect:
+            return 1.0, params.value(f"{self.name}.growth_reduction")
+        return params.value(f"{self.name}.growth_multiplier"), 0.0
 
     def deliver(self, course) -> Generator:
         self.start(course)
