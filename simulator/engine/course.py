@@ -191,11 +191,12 @@ class Course:
 
     def start_tumour_line(self, growth_multiplier: float, same_growth: bool = False, reduction: float = 0.0) -> TumourState:
         """A new line under the burden model: the treatment's growth ratio times the line's own variation
-        of the growth rate (log-normal, the line-to-line part of ``tumour.growth_sd_log``:
-        ``tumour.within_patient_spread``), and the error with which its progression will be read
+        of the growth rate (log-normal, the line-to-line part of ``tumour.growth_sd_log``, engine/tumour.py
+        ``within_patient_spread``), less an absolute ``reduction`` (a cytostatic drug under
+        tumour.additive_growth_effect), and the error with which its progression will be read
         (``tumour.progression_reading_sd_log``); one draw each per line, so the k-th line of a patient
-        varies alike in every strategy. ``same_growth``: the disease goes on
-        growing as it was (restaging with no change of treatment); the line's draws are still made."""
+        varies alike in every strategy. ``same_growth``: the disease goes on growing as it was
+        (restaging with no change of treatment); the line's draws are still made."""
         tumour = self.tumour
         assert tumour is not None
         model = self.model

@@ -141,8 +141,8 @@ class TumourModel:
     # Extrahepatic disease as its own burden, which liver-directed treatment leaves (True), or as a hazard
     # ratio on the hepatic burden's hazard (False).
     extrahepatic_compartment: bool = False
-    # A cytostatic drug lowers the growth rate by the same amount in every patient (its growth_reduction)
-    # (its ratio at the median growth of the patient's site and grade), instead of by the same ratio (False).
+    # A cytostatic drug lowers the growth rate by the same amount in every patient (its growth_reduction, read
+    # by SystemicTherapy.growth_effect), instead of by its growth ratio (False).
     additive_growth_effect: bool = False
 
     def reading_level(self, reading_error: float) -> float:
