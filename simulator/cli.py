@@ -394,6 +394,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="also write identifiability.csv (targets x parameters sensitivity) and identifiability_parameters.csv "
         "(rank, condition number, parameters near a bound); 2 runs of every seed scenario per calibrated parameter",
     )
+    calibrate.add_argument(
+        "--burden-model",
+        action="store_true",
+        help="with --check: simulate every seed and validation scenario under the burden disease model "
+        "(disease.burden_model 1, off by default; fitted by scripts/burden_fit.py, docs/calibration.md)",
+    )
     posterior = calibrate.add_argument_group("Bayesian calibration (--posterior; docs/calibration.md)")
     posterior.add_argument(
         "--posterior",
@@ -579,7 +585,12 @@ def _cmd_calibrate_posterior(args: argparse.Namespace) -> int:
     from .commands import posterior
     from .reporting import numbers
 
-    for flag, given in (("--check", args.check), ("--block", args.block), ("--identifiability", args.identifiability)):
+    for flag, given in (
+        ("--check", args.check),
+        ("--block", args.block),
+        ("--identifiability", args.identifiability),
+        ("--burden-model", args.burden_model),
+    ):
         if given:
             raise UserInputError(f"{flag}: expected without --posterior (the posterior covers every block and only writes its sample)")
     destination, diagnostics = posterior.posterior_file(
@@ -633,6 +644,7 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
             bar,
             args.validation_dir,
             args.identifiability,
+            args.burden_model,
         )
     if saved is not None:
         print(f"saved calibrated parameters to {saved}")

@@ -98,3 +98,29 @@ def test_calibrate_writes_the_identifiability_report(tmp_path, capsys):
     # The hazard-ratio model's known boundary values are flagged (issue 16: prrt HR 0.0202 on its bound 0.02).
     flagged = set(parameters.loc[parameters["near_bound"], "parameter"])
     assert "prrt.progression_hazard_ratio" in flagged
+
+
+def test_calibrate_check_with_the_burden_model_is_the_check_of_every_scenario_switched_to_it(tmp_path, capsys):
+    """`calibrate --check --burden-model` gives the same calibration.csv and validation.csv as the check of
+    copies of the seed and validation scenarios that set disease.burden_model: 1 themselves; the hazard-ratio
+    model's check differs (so the flag is not ignored). Without --check the flag is refused in one line."""
+    import yaml
+
+    copies = tmp_path / "copies"
+    for kind in ("seed", "validation"):
+        (copies / kind).mkdir(parents=True)
+        for source in sorted((ROOT / "scenarios" / kind).glob("*.yaml")):
+            data = yaml.safe_load(source.read_text())
+            data.setdefault("parameters", {})["disease.burden_model"] = 1
+            (copies / kind / source.name).write_text(yaml.safe_dump(data, sort_keys=False))
+    common = ["calibrate", "--check", "--patients", "30", "--quiet", "--workers", "1"]
+    main([*common, "--burden-model", "--out", str(tmp_path / "flag")])
+    main([*common, "--seed-dir", str(copies / "seed"), "--out", str(tmp_path / "copies-out")])
+    main([*common, "--out", str(tmp_path / "default")])
+    for name in ("calibration.csv", "validation.csv"):
+        flag, copied = read_csv(tmp_path / "flag" / name), read_csv(tmp_path / "copies-out" / name)
+        assert flag[["target", "simulated"]].equals(copied[["target", "simulated"]]), name
+        assert not flag["simulated"].equals(read_csv(tmp_path / "default" / name)["simulated"]), name
+    capsys.readouterr()
+    assert main(["calibrate", "--burden-model", "--out", str(tmp_path / "refused")]) == 2
+    assert "--burden-model: expected with --check" in capsys.readouterr().err

@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from ..errors import UserInputError
 from ..experiments import calibrate as calibration
 from ..experiments.execution import SERIAL, Execution
 from ..io import atomic_folder, check_destination, read_yaml, write_file_atomic
@@ -134,12 +135,24 @@ def calibrate_file(
     progress=None,
     validation_folder: Path | None = None,
     identifiability: bool = False,
+    burden_model: bool = False,
 ) -> tuple[Path | None, Path, pd.DataFrame, pd.DataFrame]:
     """`nelm-sim calibrate`: every option, the validation set and the destination checked before any
     simulation, then (without ``check_only``) the fit, saved with the package, then the check of the
     calibration targets and, apart, of the validation targets (never fitted), written to ``out``, with
     the identifiability report when asked. Returns (the saved calibration file or None, calibration.csv,
-    its table, the validation table). ``seed_folder`` None: the seed scenarios shipped with the package."""
+    its table, the validation table). ``seed_folder`` None: the seed scenarios shipped with the package.
+    ``burden_model``: check (never fit) every scenario under the burden disease model, which its own
+    script fits (scripts/burden_fit.py, docs/calibration.md)."""
+    if burden_model and not check_only:
+        raise UserInputError(
+            "--burden-model: expected with --check (the burden model is fitted by scripts/burden_fit.py, not by calibrate)"
+        )
+    if burden_model and identifiability:
+        raise UserInputError(
+            "--burden-model: expected without --identifiability (its report covers the hazard-ratio model's calibrated parameters)"
+        )
+    overrides = {"disease.burden_model": 1} if burden_model else {}
     seed_folder = seed_folder if seed_folder is not None else calibration.default_seed_folder()
     if check_only:
         seeds = calibration.check_options(seed_folder, patients)
@@ -150,9 +163,9 @@ def calibrate_file(
     destination = calibration_folder(out)
     check_destination(destination, force)
     saved = None if check_only else fit(seed_folder, fit_patients, max_evaluations, latin_hypercube, blocks, execution, report)
-    table = calibration.check(seed_folder, patients, execution, progress)
+    table = calibration.check(seed_folder, patients, execution, progress, overrides)
     # Evaluated after, and apart from, the calibration targets: their results cannot change calibration.csv.
-    validation = calibration.check_validation(validation_folder, seeds, patients, execution, progress)
+    validation = calibration.check_validation(validation_folder, seeds, patients, execution, progress, overrides)
     sensitivity = None
     if identifiability:
         from ..experiments.identifiability import calibration_identifiability

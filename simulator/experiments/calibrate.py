@@ -398,19 +398,27 @@ def evaluate(
     return target_table(targets, simulate_all(names, seeds, overrides, patients, execution, progress))
 
 
-def check(seed_folder: Path, patients: int | None = None, execution: Execution = SERIAL, progress=None) -> pd.DataFrame:
+def check(
+    seed_folder: Path, patients: int | None = None, execution: Execution = SERIAL, progress=None, overrides: dict[str, Any] | None = None
+) -> pd.DataFrame:
+    """calibration.csv's table with the current parameters, ``overrides`` set in every seed scenario."""
     data = load_targets()
-    return evaluate(data.targets, load_seed_scenarios(seed_folder), {}, patients, execution, progress)
+    return evaluate(data.targets, load_seed_scenarios(seed_folder), dict(overrides or {}), patients, execution, progress)
 
 
 def check_validation(
-    validation_folder: Path, seeds: dict[str, SeedScenario], patients: int | None = None, execution: Execution = SERIAL, progress=None
+    validation_folder: Path,
+    seeds: dict[str, SeedScenario],
+    patients: int | None = None,
+    execution: Execution = SERIAL,
+    progress=None,
+    overrides: dict[str, Any] | None = None,
 ) -> pd.DataFrame:
-    """validation.csv: the external validation set with the current parameters, apart from calibration
-    (its own targets file and scenario folder); nothing here is ever fitted."""
+    """validation.csv: the external validation set with the current parameters (``overrides`` set in every
+    scenario), apart from calibration (its own targets file and scenario folder); nothing here is ever fitted."""
     data = load_validation_targets()
     scenarios = load_validation_scenarios(validation_folder, seeds)
-    return evaluate(data.targets, scenarios, {}, patients, execution, progress, validation_targets_path())
+    return evaluate(data.targets, scenarios, dict(overrides or {}), patients, execution, progress, validation_targets_path())
 
 
 # --------------------------------------------------------------------------------------------
