@@ -306,22 +306,13 @@ def test_the_measured_spread_of_growth_splits_into_a_lifelong_and_a_line_to_line
     """tumour.growth_sd_log is the spread of a line's growth rate across patients (what a tumour-growth-rate
     study measures in one period); the model draws a patient's lifelong rate with one part of its variance
     and each line's change with the rest (tumour.growth_within_patient_share), and reads both from there."""
-    from simulator.config import Scenario
-    from simulator.core.rng import RandomStreams
-    from simulator.engine.model import PathwayModel
     from simulator.engine.tumour import between_patient_spread, within_patient_spread
-    from simulator.experiments.runner import prepare
 
-    parameters = {"disease.burden_model": 1, "tumour.growth_sd_log": 1.2, "tumour.growth_within_patient_share": share}
-    scenario = Scenario.model_validate(
-        {"name": "spread", "seed": 1, "cohort": {"size": 1}, "strategies": ["best-supportive-care"], "parameters": parameters}
-    )
-    prepared = prepare(scenario, "spread.yaml")
-    params = prepared.params
+    model = burden_pathway_model({"tumour.growth_sd_log": 1.2, "tumour.growth_within_patient_share": share})
+    params = model.params
     between, within = between_patient_spread(params.value), within_patient_spread(params.value)
     assert between**2 + within**2 == pytest.approx(1.2**2, rel=1e-12)
     assert within**2 == pytest.approx(share * 1.2**2, abs=1e-12)
-    model = PathwayModel(params, prepared.strategies[0], [], 12, RandomStreams(1, 0), 0)
     assert model.growth_distribution.spread == between
     assert model.tumour_line_spread == within
 
@@ -330,27 +321,31 @@ def test_a_cytostatic_drug_lowers_growth_by_the_same_amount_whatever_the_grade()
     """Under tumour.additive_growth_effect the reduction is r x the grade-1 median of the patient's site:
     a G3 tumour is slowed by the same amount as a G1 one, so relatively far less (the drugs' trials enrolled
     G1/G2 disease); a reduction growing with the grade ratio would slow G3 tumours 4.45 times as much."""
-    from simulator.config import Scenario
-    from simulator.core.rng import RandomStreams
     from simulator.engine.cohort import Patient
-    from simulator.engine.model import PathwayModel
     from simulator.engine.tumour import median_growth_rate
-    from simulator.experiments.runner import prepare
 
-    parameters = {"disease.burden_model": 1, "tumour.additive_growth_effect": 1}
-    scenario = Scenario.model_validate(
-        {"name": "grade", "seed": 1, "cohort": {"size": 1}, "strategies": ["best-supportive-care"], "parameters": parameters}
-    )
-    prepared = prepare(scenario, "grade.yaml")
-    model = PathwayModel(prepared.params, prepared.strategies[0], [], 12, RandomStreams(1, 0), 0)
-    reduction = prepared.params.value("everolimus.growth_reduction")
+    model = burden_pathway_model({"tumour.additive_growth_effect": 1})
+    value = model.params.value
+    reduction = value("everolimus.growth_reduction")
     for site in ("small_bowel", "pancreas", "other"):
         reductions = []
         for grade in ("G1", "G2", "G3"):
             patient = Patient(1, 60.0, "F", site, grade, "lt25", False, "none", False, False, False, False, hepatic_load=0.05)
             state = model.tumour_state(patient)
-            assert state.base_growth == pytest.approx(median_growth_rate(prepared.params.value, site, grade), rel=1e-12)
+            assert state.base_growth == pytest.approx(median_growth_rate(value, site, grade), rel=1e-12)
             state.start_line(0.0, 1.0, reduction=reduction)
             reductions.append(state.base_growth - state.growth)
-        expected = reduction * median_growth_rate(prepared.params.value, site, "G1")
+        expected = reduction * median_growth_rate(value, site, "G1")
         assert reductions == pytest.approx([expected] * 3, rel=1e-12)
+
+
+def burden_pathway_model(parameters: dict):
+    """A PathwayModel (no patients) of a one-patient burden-model scenario with ``parameters`` set."""
+    from simulator.config import Scenario
+    from simulator.core.rng import RandomStreams
+    from simulator.engine.model import PathwayModel
+    from simulator.experiments.runner import prepare
+
+    data = {"name": "burden", "seed": 1, "cohort": {"size": 1}, "strategies": ["best-supportive-care"]}
+    prepared = prepare(Scenario.model_validate({**data, "parameters": {"disease.burden_model": 1, **parameters}}), "burden.yaml")
+    return PathwayModel(prepared.params, prepared.strategies[0], [], 12, RandomStreams(1, 0), 0)

@@ -137,19 +137,13 @@ class PathwayModel:
         tumour_model = self.tumour_model
         if tumour_model is None:
             return None
-        key = (patient.primary_site, patient.grade)
-        median = self._median_growth.get(key)
-        if median is None:  # read once per site and grade, not once per patient and strategy
-            median = self._median_growth[key] = median_growth_rate(self.params.value, *key)
+        median = self._median_growth_of(patient.primary_site, patient.grade)
         distribution = self.growth_distribution
         assert distribution is not None  # built with the tumour model
         growth = median * math.exp(distribution.log_deviation(patient.growth_z))
         # A cytostatic drug's absolute reduction (tumour.additive_growth_effect) is the same for every grade:
         # it is read at the site's grade-1 median, the well-differentiated disease its trials enrolled.
-        drug_key = (patient.primary_site, "G1")
-        reference = self._median_growth.get(drug_key)
-        if reference is None:
-            reference = self._median_growth[drug_key] = median_growth_rate(self.params.value, *drug_key)
+        reference = self._median_growth_of(patient.primary_site, "G1")
         state = GompertzTumourState if self.tumour_gompertz else TumourState
         return state(
             tumour_model,
@@ -159,6 +153,14 @@ class PathwayModel:
             patient.primary_site == "pancreas",
             median_growth=reference,
         )
+
+    def _median_growth_of(self, primary_site: str, grade: str) -> float:
+        """``median_growth_rate``, read once per site and grade, not once per patient and strategy."""
+        key = (primary_site, grade)
+        median = self._median_growth.get(key)
+        if median is None:
+            median = self._median_growth[key] = median_growth_rate(self.params.value, primary_site, grade)
+        return median
 
     def memo(self, key: str, compute):
         """``compute(params)``, computed once per model: for values derived from several parameters."""

@@ -85,11 +85,14 @@ class SystemicTherapy(Modality):
             return tumour.time_to_progression(now) * assessment
         hazard_ratio = self.progression_hazard_ratio(course)
         if self.has_effect:
-            rechallenge = self.is_ssa and any(MODALITIES[t].is_ssa for t in course.history[:-1])
-            effect = "ssa.rechallenge_progression_hazard_ratio" if rechallenge else f"{self.name}.progression_hazard_ratio"
+            effect = "ssa.rechallenge_progression_hazard_ratio" if self.rechallenge(course) else f"{self.name}.progression_hazard_ratio"
             hazard_ratio *= params.value(effect)
         distribution = params.dist(course.model.natural_history_parameter(course.patient))
         return distribution.time_from_uniform(course.rs.uniform("natural_history.time_to_progression"), hazard_ratio, assessment)
+
+    def rechallenge(self, course) -> bool:
+        """An analogue given after an earlier analogue line (its effect is the rechallenge's, both models)."""
+        return self.is_ssa and any(MODALITIES[t].is_ssa for t in course.history[:-1])
 
     def growth_effect(self, course) -> tuple[float, float]:
         """The burden model's effect on growth: (growth ratio, absolute reduction in multiples of the site's
@@ -98,7 +101,7 @@ class SystemicTherapy(Modality):
         if not self.has_effect:
             return 1.0, 0.0
         params = course.params
-        if self.is_ssa and any(MODALITIES[t].is_ssa for t in course.history[:-1]):
+        if self.rechallenge(course):
             return params.value("ssa.rechallenge_growth_multiplier"), 0.0
         if self.cytostatic and course.model.tumour_model.additive_growth_effect:
             return 1.0, params.value(f"{self.name}.growth_reduction")
