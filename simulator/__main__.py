@@ -1,7 +1,9 @@
 """The `nelm-sim` program: its console script and `python -m simulator`."""
 
+# The interpreter's own signal module, loaded before any Python code runs: `import signal` (its Python
+# wrapper) took half a millisecond in which a Ctrl-C was a traceback (tests/test_fuzz_commands.py).
+import _signal
 import os
-import signal
 
 INTERRUPTED_EXIT_STATUS = 130  # 128 + SIGINT, as shells report a program stopped by Ctrl-C
 
@@ -15,12 +17,12 @@ def _stopped_while_starting(signum, frame) -> None:  # noqa: ARG001 - the signal
 def program() -> None:
     """Import the command line and run it; a SIGINT or SIGTERM while the imports run ends the program
     with one line (Python would print a KeyboardInterrupt traceback, or die by SIGTERM)."""
-    held = [number for number in (signal.SIGINT, signal.SIGTERM) if signal.getsignal(number) != signal.SIG_IGN]
-    previous = {number: signal.signal(number, _stopped_while_starting) for number in held}
+    held = [number for number in (_signal.SIGINT, _signal.SIGTERM) if _signal.getsignal(number) != _signal.SIG_IGN]
+    previous = {number: _signal.signal(number, _stopped_while_starting) for number in held}
     from .cli import script
 
     for number, handler in previous.items():
-        signal.signal(number, handler)
+        _signal.signal(number, handler)
     script()
 
 

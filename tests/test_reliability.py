@@ -223,6 +223,26 @@ def test_a_signal_while_the_program_imports_its_command_line_is_one_line_and_130
     assert done.stdout == ""  # stopped before --version was read
 
 
+def test_the_package_imports_nothing_before_the_program_installs_its_signal_handlers(tmp_path):
+    """`python -m simulator` and the console script import the package before the program's first line
+    (__main__.py) can catch a signal; a Ctrl-C in that window was a traceback (the package read its
+    version through importlib.metadata, 20 ms; seen by tests/test_fuzz_commands.py). The package now
+    imports nothing of its own at import, and the version is still there when asked for."""
+    done = run_program(
+        [
+            "import sys",
+            "before = set(sys.modules)",
+            "import simulator",
+            "print(sorted(set(sys.modules) - before - {'simulator'}))",
+            "print(simulator.__version__)",
+        ],
+        tmp_path,
+    )
+    imported, version = done.stdout.splitlines()
+    assert imported == "[]", imported
+    assert version and version != "0+unknown", version
+
+
 def test_the_console_script_is_that_program():
     from importlib.metadata import entry_points
 
