@@ -250,11 +250,13 @@ def site_gradient(fit: Fit, values: dict, patients: int) -> None:
             )
 
 
-# Each cytostatic drug's reduction and the target that identifies it: its own trial's drug-arm median.
+# Each cytostatic drug's reduction and the target that identifies it: its own trial's drug-arm median, and
+# for the analogue given again after progression on one, NETTER-1's control arm at 20 months.
 REDUCTION_TARGETS = {
     "octreotide_lar.growth_reduction": "promid-octreotide-median-ttp",
     "everolimus.growth_reduction": "radiant3-everolimus-median-pfs",
     "sunitinib.growth_reduction": "sunitinib-median-pfs",
+    "ssa.rechallenge_growth_reduction": "netter1-control-pfs-20m",
 }
 
 

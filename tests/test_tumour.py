@@ -272,7 +272,7 @@ def test_an_absolute_reduction_slows_every_tumour_by_the_same_amount(state_type)
 def test_a_drug_gives_its_reduction_under_the_additive_reading_and_its_ratio_otherwise(additive):
     """SystemicTherapy.growth_effect: cytostatic drugs give (1, growth_reduction) with tumour.additive_growth_effect
     and (growth_multiplier, 0) without; PRRT and chemotherapy always give their ratio; an SSA after an SSA gives
-    ssa.rechallenge_growth_multiplier."""
+    (1, ssa.rechallenge_growth_reduction) with the switch and (ssa.rechallenge_growth_multiplier, 0) without."""
     from types import SimpleNamespace
 
     from simulator.params.parameter_set import build_parameter_set
@@ -288,7 +288,10 @@ def test_a_drug_gives_its_reduction_under_the_additive_reading_and_its_ratio_oth
         else:
             assert found == (params.value(f"{name}.growth_multiplier"), 0.0)
     rechallenge = SimpleNamespace(params=params, history=["octreotide_lar", "lanreotide"], model=model)
-    assert MODALITIES["lanreotide"].growth_effect(rechallenge) == (params.value("ssa.rechallenge_growth_multiplier"), 0.0)
+    expected = (
+        (1.0, params.value("ssa.rechallenge_growth_reduction")) if additive else (params.value("ssa.rechallenge_growth_multiplier"), 0.0)
+    )
+    assert MODALITIES["lanreotide"].growth_effect(rechallenge) == expected
 
 
 def test_the_cytostatic_drugs_are_the_analogues_and_the_targeted_agents():

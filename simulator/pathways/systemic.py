@@ -97,13 +97,17 @@ class SystemicTherapy(Modality):
     def growth_effect(self, course) -> tuple[float, float]:
         """The burden model's effect on growth: (growth ratio, absolute reduction in multiples of the site's
         grade-1 median growth). A cytostatic drug under tumour.additive_growth_effect gives its reduction, any
-        other its ratio; an SSA rechallenge gives ssa.rechallenge_growth_multiplier."""
+        other its ratio; an SSA rechallenge gives ssa.rechallenge_growth_reduction under the same switch (an
+        analogue acts on the same scale whether first or again) and ssa.rechallenge_growth_multiplier without."""
         if not self.has_effect:
             return 1.0, 0.0
         params = course.params
+        additive = self.cytostatic and course.model.tumour_model.additive_growth_effect
         if self.rechallenge(course):
+            if additive:
+                return 1.0, params.value("ssa.rechallenge_growth_reduction")
             return params.value("ssa.rechallenge_growth_multiplier"), 0.0
-        if self.cytostatic and course.model.tumour_model.additive_growth_effect:
+        if additive:
             return 1.0, params.value(f"{self.name}.growth_reduction")
         return params.value(f"{self.name}.growth_multiplier"), 0.0
 
