@@ -96,9 +96,9 @@ def test_no_parameter_of_the_burden_fit_ends_within_5_percent_of_a_bound():
 
 @pytest.mark.xfail(
     strict=True,
-    reason="issue 16 criterion 4 not met: at the eighth fit's library point the HR is 1.14 (95% CI 1.07-1.21; 1.11 and 1.12 "
-    "at seeds 17 and 18) against 1.9 (1.1-3.3); the pNET trials' overall survival keeps "
-    "tumour.pancreas_death_hazard_ratio near 1 (docs/calibration.md, sixth to eighth steps)",
+    reason="issue 16 criterion 4 not met: at the library point (eighth fit; the ninth and tenth steps do not touch best "
+    "supportive care) the HR is 1.14 (95% CI 1.07-1.21; 1.11 and 1.12 at seeds 17 and 18) against 1.9 (1.1-3.3); the pNET "
+    "trials' overall survival keeps tumour.pancreas_death_hazard_ratio near 1 (docs/calibration.md, sixth to eighth steps)",
 )
 def test_small_intestinal_primaries_outlive_pancreatic_ones_on_best_supportive_care():
     """Acceptance 4: the pancreatic vs small-intestinal hazard ratio of death lies inside the population
