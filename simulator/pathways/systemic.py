@@ -85,31 +85,28 @@ class SystemicTherapy(Modality):
             return tumour.time_to_progression(now) * assessment
         hazard_ratio = self.progression_hazard_ratio(course)
         if self.has_effect:
-            effect = "ssa.rechallenge_progression_hazard_ratio" if self.rechallenge(course) else f"{self.name}.progression_hazard_ratio"
-            hazard_ratio *= params.value(effect)
+            hazard_ratio *= params.value(self.effect_parameter(course, "progression_hazard_ratio"))
         distribution = params.dist(course.model.natural_history_parameter(course.patient))
         return distribution.time_from_uniform(course.rs.uniform("natural_history.time_to_progression"), hazard_ratio, assessment)
 
-    def rechallenge(self, course) -> bool:
-        """An analogue given after an earlier analogue line (its effect is the rechallenge's, both models)."""
-        return self.is_ssa and any(MODALITIES[t].is_ssa for t in course.history[:-1])
+    def effect_parameter(self, course, effect: str) -> str:
+        """The parameter of ``effect`` (progression_hazard_ratio, growth_multiplier, growth_reduction) for this
+        line, in both disease models: ``ssa.rechallenge_<effect>`` for an analogue given after an earlier
+        analogue line, ``<drug>.<effect>`` otherwise."""
+        if self.is_ssa and any(MODALITIES[t].is_ssa for t in course.history[:-1]):
+            return f"ssa.rechallenge_{effect}"
+        return f"{self.name}.{effect}"
 
     def growth_effect(self, course) -> tuple[float, float]:
         """The burden model's effect on growth: (growth ratio, absolute reduction in multiples of the site's
-        grade-1 median growth). A cytostatic drug under tumour.additive_growth_effect gives its reduction, any
-        other its ratio; an SSA rechallenge gives ssa.rechallenge_growth_reduction under the same switch (an
-        analogue acts on the same scale whether first or again) and ssa.rechallenge_growth_multiplier without."""
+        grade-1 median growth). A cytostatic drug (an analogue given again included) under
+        tumour.additive_growth_effect gives its ``growth_reduction``, any other drug its ``growth_multiplier``."""
         if not self.has_effect:
             return 1.0, 0.0
         params = course.params
-        additive = self.cytostatic and course.model.tumour_model.additive_growth_effect
-        if self.rechallenge(course):
-            if additive:
-                return 1.0, params.value("ssa.rechallenge_growth_reduction")
-            return params.value("ssa.rechallenge_growth_multiplier"), 0.0
-        if additive:
-            return 1.0, params.value(f"{self.name}.growth_reduction")
-        return params.value(f"{self.name}.growth_multiplier"), 0.0
+        if self.cytostatic and course.model.tumour_model.additive_growth_effect:
+            return 1.0, params.value(self.effect_parameter(course, "growth_reduction"))
+        return params.value(self.effect_parameter(course, "growth_multiplier")), 0.0
 
     def deliver(self, course) -> Generator:
         self.start(course)
