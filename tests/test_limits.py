@@ -143,6 +143,16 @@ def test_undefined_distributions_are_refused_at_load_with_the_parameter_name(
         ({"iat.max_sessions": 0}, "parameters.iat.max_sessions", "from 1 to 4"),
         ({f"iat.sessions_{k}": 0 for k in range(1, 5)}, "parameters.iat.sessions_1", "sum to more than 0"),
         ({"cohort.age_min": 90, "cohort.age_max": 40}, "parameters.cohort.age_min", "cohort.age_min <= cohort.age_max"),
+        (
+            {"cohort.progressed_within_months": 12, "cohort.stable_for_months": 14},
+            "parameters.cohort.progressed_within_months",
+            "cohort.progressed_within_months > cohort.stable_for_months",
+        ),
+        (
+            {"cohort.progressed_within_months": 12, "tumour.indolent_share": 0.2},
+            "parameters.cohort.progressed_within_months",
+            "or tumour.indolent_share 0",
+        ),
         ({"hepatectomy.perioperative_mortality": {"value": True}}, "parameters.hepatectomy.perioperative_mortality.value", "a number"),
         ({"hepatectomy.perioperative_mortality": True}, "parameters.hepatectomy.perioperative_mortality", "a number"),
     ],

@@ -168,9 +168,13 @@ def growth_deviates(
     deviate given the latent), so a cohort of resected patients grows more slowly than an unresectable
     one, whatever share of the scenario's cohort is resectable.
 
-    Disease before entry: progression within ``cohort.progressed_within_months`` (fast enough growth) or
-    stable disease for ``cohort.stable_for_months`` (slow enough growth) truncate the deviate; progression
-    is the burden's RECIST growth or a new lesion (``tumour.new_lesion_growth``), whichever comes first."""
+    Disease before entry, where progression is the burden's RECIST growth or a new lesion
+    (``tumour.new_lesion_growth``), whichever comes first:
+    - progression within ``cohort.progressed_within_months`` (W) weights each deviate by the chance that a
+      patient whose disease progresses every T months (its natural time to progression) had a progression
+      in the W months before entry, min(1, W / T) (``recently_progressed``): a trial of progressive disease
+      enrols from patients found progressing, and a slow grower is found so less often, not never;
+    - stable disease for ``cohort.stable_for_months`` (slow enough growth) truncates the deviate."""
     p = params.value
     correlation = p("tumour.selection_correlation")
     threshold = special.ndtri(1.0 - p("tumour.referral_resectable_share"))
@@ -200,15 +204,46 @@ def growth_deviates(
         if lesion_growth > 0:  # or a new lesion, after this much growth whatever the load (fmin: a NaN load still has it)
             per_month = np.fmin(per_month, lesion_growth)
         with np.errstate(invalid="ignore"):
-            if within > 0:  # natural time to progression <= within
+            if within > 0:  # the deviate at which the natural time to progression is ``within``
                 lowest = np.where(np.isnan(per_month), -np.inf, distribution.deviate(np.log(per_month / within) - median))
-            if stable > 0:  # ... and > stable
+            if stable > 0:  # natural time to progression > stable
                 highest = np.where(np.isnan(per_month), np.inf, distribution.deviate(np.log(per_month / stable) - median))
         if within > 0 and stable > 0 and within <= stable:
             raise ValueError(f"cohort.progressed_within_months ({within:g}) must exceed cohort.stable_for_months ({stable:g})")
+        if within > 0:
+            if distribution.indolent_share > 0.0:
+                raise ValueError("cohort.progressed_within_months needs the single log-normal growth (tumour.indolent_share 0)")
+            return recently_progressed(uniforms, mean, spread, lowest, highest, distribution.spread)
     first = special.ndtr((lowest - mean) / spread)
     last = special.ndtr((highest - mean) / spread)
     return mean + spread * to_normal(first + uniforms * (last - first))
+
+
+def recently_progressed(
+    uniforms: np.ndarray, mean: np.ndarray, spread: float, threshold: np.ndarray, highest: np.ndarray, slope: float
+) -> np.ndarray:
+    """Deviates from N(mean, spread) below ``highest``, weighted by the chance of a progression in the window
+    before entry: 1 at or above ``threshold`` (natural time to progression T within the window W), and
+    W / T = exp(slope * (z - threshold)) below it, where ``slope`` is the log growth per unit of deviate.
+
+    A normal density times that exponential is a normal shifted up by slope * spread**2, so the weighted
+    distribution is two truncated normals with closed-form masses, and the inverse CDF keeps the uniforms'
+    order (common random numbers: a larger uniform gives a faster grower in every arm)."""
+    shifted = mean + slope * spread**2
+    below_threshold = special.ndtr((threshold - shifted) / spread)
+    # Mass of the weighted part below the threshold, relative to the normal's: exp(slope (mean - threshold)
+    # + slope^2 spread^2 / 2) * P(shifted normal < threshold), on the log scale against overflow.
+    with np.errstate(divide="ignore"):
+        log_lower = slope * (mean - threshold) + 0.5 * (slope * spread) ** 2 + np.log(below_threshold)
+    lower = np.where(np.isfinite(threshold), np.exp(log_lower), 0.0)
+    at_threshold = special.ndtr((threshold - mean) / spread)
+    upper = special.ndtr((highest - mean) / spread) - at_threshold
+    position = uniforms * (lower + upper)
+    in_lower = position < lower
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z_lower = shifted + spread * to_normal(np.where(in_lower, position / lower, 0.5) * below_threshold)
+        z_upper = mean + spread * to_normal(at_threshold + np.where(in_lower, 0.0, position - lower))
+    return np.where(in_lower, z_lower, z_upper)
 
 
 def build_cohort(

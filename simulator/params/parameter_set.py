@@ -277,6 +277,16 @@ def _check_consistency(entries: Mapping[str, ParameterEntry], overrides: Mapping
     youngest, oldest = (entries[a].value if a in entries else None for a in ages)
     if youngest is not None and oldest is not None and youngest > oldest:
         fail(list(ages), "cohort.age_min <= cohort.age_max")
+    # The burden model's conditions on the disease before entry (engine/cohort.py growth_deviates).
+    value = lambda name: entries[name].value if name in entries else None  # noqa: E731
+    within, stable = value("cohort.progressed_within_months"), value("cohort.stable_for_months")
+    if within and stable and within <= stable:
+        fail(["cohort.progressed_within_months", "cohort.stable_for_months"], "cohort.progressed_within_months > cohort.stable_for_months")
+    if within and value("tumour.indolent_share"):
+        fail(
+            ["cohort.progressed_within_months", "tumour.indolent_share"],
+            "cohort.progressed_within_months 0, or tumour.indolent_share 0 (recent progression is weighted on the single log-normal growth)",
+        )
 
 
 def life_table() -> dict[str, np.ndarray]:
