@@ -296,32 +296,34 @@ def natural_times_to_progression(params, cohort) -> tuple[np.ndarray, np.ndarray
     return (np.minimum(by_volume, lesions / growth) if lesions > 0 else by_volume), by_volume
 
 
-def test_progression_before_entry_weights_each_patient_by_the_chance_of_a_recent_progression():
-    """``cohort.progressed_within_months`` W enrols a patient whose disease progresses every T months with
-    probability min(1, W / T) (engine/cohort.py ``recently_progressed``), whichever way it progresses (volume
-    or new lesion): the conditioned cohort must match the unconditioned one reweighted by that chance
-    within each primary site and grade (the scenario's mix is the enrolled one). The
-    share of patients with T > W (slower growers found progressing) and the mean of log T are compared with
-    their importance-weighted expectations, within 4 standard errors of the two samples."""
+def test_disease_before_entry_weights_each_patient_by_the_chance_of_its_last_progression_in_the_window():
+    """``cohort.progressed_within_months`` W and ``cohort.stable_for_months`` S enrol a patient whose disease
+    progresses every T months with the chance that its last progression came between S and W months
+    before entry, max(0, min(W, T) - S) / T (engine/cohort.py ``last_progression_in_window``), whichever way
+    it progresses (volume or new lesion): the conditioned cohort must match the unconditioned one
+    reweighted by that chance within each primary site and grade (the scenario's mix is the enrolled one).
+    The share of patients with T > W (slow growers found progressing), the share with T <= 2 S and the
+    mean of log T are compared with their importance-weighted expectations, within 4 standard errors of
+    the two samples."""
     from simulator.core.rng import RandomStreams
     from simulator.engine.cohort import build_cohort
     from simulator.params.parameter_set import build_parameter_set
 
-    window, size = 12.0, 20000
-    for lesions in (0.0, 0.2):
+    size = 20000
+    for window, stable, lesions in ((12.0, 0.0, 0.0), (12.0, 0.0, 0.2), (0.0, 3.0, 0.2), (24.0, 3.0, 0.2)):
         free = build_parameter_set({**BURDEN, "tumour.new_lesion_growth": lesions})
         cohort = build_cohort(free, RandomStreams(16, 0), size)
         natural, _ = natural_times_to_progression(free, cohort)
-        # The scenario's mix of sites and grades is the enrolled population's: the chance reweights
-        # patients within each site and grade, so the weights are normalised within each.
-        weight = np.minimum(1.0, window / natural)
+        weight = np.maximum(0.0, np.minimum(window or np.inf, natural) - stable) / natural
         group = np.array([f"{p.primary_site} {p.grade}" for p in cohort])
         for name in np.unique(group):
             weight[group == name] *= (group == name).sum() / weight[group == name].sum()
-        conditioned = build_parameter_set({**BURDEN, "cohort.progressed_within_months": window, "tumour.new_lesion_growth": lesions})
+        conditions = {"cohort.progressed_within_months": window, "cohort.stable_for_months": stable}
+        conditioned = build_parameter_set({**BURDEN, **conditions, "tumour.new_lesion_growth": lesions})
         observed, by_volume = natural_times_to_progression(conditioned, build_cohort(conditioned, RandomStreams(17, 0), size))
         for statistic, values, reference in (
-            ("share slower than the window", observed > window, natural > window),
+            ("share slower than the window", observed > (window or np.inf), natural > (window or np.inf)),
+            ("share within twice the stable period", observed <= 2 * stable, natural <= 2 * stable),
             ("mean log time to progression", np.log(observed), np.log(natural)),
         ):
             values, reference = values.astype(float), reference.astype(float)
@@ -330,7 +332,9 @@ def test_progression_before_entry_weights_each_patient_by_the_chance_of_a_recent
             effective = np.sum(weight) ** 2 / np.sum(weight**2)
             spread = math.sqrt(np.sum(weight * (reference - expected) ** 2) / np.sum(weight))
             standard_error = math.hypot(values.std() / math.sqrt(size), spread / math.sqrt(effective))
-            assert abs(values.mean() - expected) <= 4 * standard_error, (lesions, statistic, values.mean(), expected, standard_error)
-        assert (observed > window).mean() > 0.01  # slow growers still enter, less often (none under a truncation)
-        if lesions:  # and some enter by a new lesion although their volume would not have grown enough
+            assert abs(values.mean() - expected) <= 4 * standard_error + 1e-12, (conditions, lesions, statistic, values.mean(), expected)
+        assert observed.min() > stable  # no one progressed in the stable period
+        if window:
+            assert (observed > window).any()  # slow growers still enter, less often (none under a truncation)
+        if window and lesions:  # and some enter by a new lesion although their volume would not have grown enough
             assert (by_volume > window).mean() > (observed > window).mean()

@@ -153,6 +153,11 @@ def test_undefined_distributions_are_refused_at_load_with_the_parameter_name(
             "parameters.cohort.progressed_within_months",
             "or tumour.indolent_share 0",
         ),
+        (
+            {"cohort.stable_for_months": 3, "tumour.indolent_share": 0.2},
+            "parameters.cohort.stable_for_months",
+            "or tumour.indolent_share 0",
+        ),
         ({"hepatectomy.perioperative_mortality": {"value": True}}, "parameters.hepatectomy.perioperative_mortality.value", "a number"),
         ({"hepatectomy.perioperative_mortality": True}, "parameters.hepatectomy.perioperative_mortality", "a number"),
     ],

@@ -170,11 +170,12 @@ def growth_deviates(
 
     Disease before entry, where progression is the burden's RECIST growth or a new lesion
     (``tumour.new_lesion_growth``), whichever comes first:
-    - progression within ``cohort.progressed_within_months`` (W) weights each deviate by the chance that a
-      patient whose disease progresses every T months (its natural time to progression) had a progression
-      in the W months before entry, min(1, W / T) (``recently_progressed``): a trial of progressive disease
-      enrols from patients found progressing, and a slow grower is found so less often, not never;
-    - stable disease for ``cohort.stable_for_months`` (slow enough growth) truncates the deviate."""
+    progression within ``cohort.progressed_within_months`` (W) and stable disease for
+    ``cohort.stable_for_months`` (S) weight each deviate by the chance that a patient whose disease
+    progresses every T months (its natural time to progression) had its last progression between S and W
+    months before entry (``last_progression_in_window``): a trial of progressive disease enrols from
+    patients found progressing, and a slow grower is found so less often, not never; a trial of stable
+    disease, from patients found not progressing lately, and a fast grower is found so less often."""
     p = params.value
     correlation = p("tumour.selection_correlation")
     threshold = special.ndtri(1.0 - p("tumour.referral_resectable_share"))
@@ -204,46 +205,77 @@ def growth_deviates(
         if lesion_growth > 0:  # or a new lesion, after this much growth whatever the load (fmin: a NaN load still has it)
             per_month = np.fmin(per_month, lesion_growth)
         with np.errstate(invalid="ignore"):
-            if within > 0:  # the deviate at which the natural time to progression is ``within``
+            # The deviates at which the natural time to progression is ``within`` and ``stable``: a NaN
+            # (never progresses) puts no condition on the patient.
+            if within > 0:
                 lowest = np.where(np.isnan(per_month), -np.inf, distribution.deviate(np.log(per_month / within) - median))
-            if stable > 0:  # natural time to progression > stable
+            if stable > 0:
                 highest = np.where(np.isnan(per_month), np.inf, distribution.deviate(np.log(per_month / stable) - median))
         if within > 0 and stable > 0 and within <= stable:
             raise ValueError(f"cohort.progressed_within_months ({within:g}) must exceed cohort.stable_for_months ({stable:g})")
-        if within > 0:
-            if distribution.indolent_share > 0.0:
-                raise ValueError("cohort.progressed_within_months needs the single log-normal growth (tumour.indolent_share 0)")
-            return recently_progressed(uniforms, mean, spread, lowest, highest, distribution.spread)
-    first = special.ndtr((lowest - mean) / spread)
-    last = special.ndtr((highest - mean) / spread)
-    return mean + spread * to_normal(first + uniforms * (last - first))
+        if distribution.indolent_share > 0.0:
+            raise ValueError("the conditions on disease before entry need the single log-normal growth (tumour.indolent_share 0)")
+        return last_progression_in_window(uniforms, mean, spread, lowest, highest, distribution.spread)
+    return mean + spread * to_normal(uniforms)
 
 
-def recently_progressed(
-    uniforms: np.ndarray, mean: np.ndarray, spread: float, threshold: np.ndarray, highest: np.ndarray, slope: float
+def last_progression_in_window(
+    uniforms: np.ndarray, mean: np.ndarray, spread: float, lowest: np.ndarray, highest: np.ndarray, slope: float
 ) -> np.ndarray:
-    """Deviates from N(mean, spread) below ``highest``, weighted by the chance of a progression in the window
-    before entry: 1 at or above ``threshold`` (natural time to progression T within the window W), and
-    W / T = exp(slope * (z - threshold)) below it, where ``slope`` is the log growth per unit of deviate.
+    """Deviates from N(mean, spread) weighted by the chance that the last progression before entry came
+    between ``cohort.stable_for_months`` S and ``cohort.progressed_within_months`` W months ago.
 
-    A normal density times that exponential is a normal shifted up by slope * spread**2, so the weighted
-    distribution is two truncated normals with closed-form masses, and the inverse CDF keeps the uniforms'
+    Under a constant natural time to progression T, the time since the last progression is uniform on
+    (0, T), so that chance is max(0, min(W, T) - S) / T. With S / T = exp(slope (z - highest)) and
+    W / T = exp(slope (z - lowest)) (``slope``: the log growth per unit of deviate; ``lowest`` at T = W,
+    -inf without a window; ``highest`` at T = S, +inf without a stable period) the weight is
+    exp(slope (z - lowest)) - exp(slope (z - highest)) below ``lowest``, 1 - exp(slope (z - highest))
+    between the two, and 0 above ``highest``. A normal density times exp(slope z) is a normal shifted up
+    by slope * spread**2, so every part of the distribution function is a sum of normal CDFs: the inverse
+    is closed-form below ``lowest`` and found by bisection between the two. It keeps the uniforms'
     order (common random numbers: a larger uniform gives a faster grower in every arm)."""
     shifted = mean + slope * spread**2
-    below_threshold = special.ndtr((threshold - shifted) / spread)
-    # Mass of the weighted part below the threshold, relative to the normal's: exp(slope (mean - threshold)
-    # + slope^2 spread^2 / 2) * P(shifted normal < threshold), on the log scale against overflow.
-    with np.errstate(divide="ignore"):
-        log_lower = slope * (mean - threshold) + 0.5 * (slope * spread) ** 2 + np.log(below_threshold)
-    lower = np.where(np.isfinite(threshold), np.exp(log_lower), 0.0)
-    at_threshold = special.ndtr((threshold - mean) / spread)
-    upper = special.ndtr((highest - mean) / spread) - at_threshold
-    position = uniforms * (lower + upper)
-    in_lower = position < lower
+
+    def factor(threshold: np.ndarray) -> np.ndarray:
+        # exp(slope (mean - threshold) + slope^2 spread^2 / 2): the mass of the exponential term, 0 at +inf
+        with np.errstate(over="ignore"):
+            return np.where(
+                np.isposinf(threshold), 0.0, np.exp(np.minimum(slope * (mean - threshold) + 0.5 * (slope * spread) ** 2, 700.0))
+            )
+
+    def normal(x: np.ndarray) -> np.ndarray:
+        return special.ndtr((x - mean) / spread)
+
+    def normal_shifted(x: np.ndarray) -> np.ndarray:
+        return special.ndtr((x - shifted) / spread)
+
+    windowed = np.isfinite(lowest)
+    above_stable = factor(highest)
+    # Below ``lowest`` (slow growers, found progressing less often): (C_W - C_S) Phi_shifted.
+    below_mass = np.where(windowed, (factor(np.where(windowed, lowest, 0.0)) - above_stable) * normal_shifted(lowest), 0.0)
+    start = np.where(windowed, lowest, -np.inf)
+
+    def middle(x: np.ndarray) -> np.ndarray:
+        """Mass between ``lowest`` and x (<= highest): [Phi(x) - Phi(lowest)] - C_S [Phi_s(x) - Phi_s(lowest)]."""
+        return (normal(x) - normal(start)) - above_stable * (normal_shifted(x) - normal_shifted(start))
+
+    middle_mass = middle(highest)
+    position = uniforms * (below_mass + middle_mass)
+    in_below = position < below_mass
     with np.errstate(divide="ignore", invalid="ignore"):
-        z_lower = shifted + spread * to_normal(np.where(in_lower, position / lower, 0.5) * below_threshold)
-        z_upper = mean + spread * to_normal(at_threshold + np.where(in_lower, 0.0, position - lower))
-    return np.where(in_lower, z_lower, z_upper)
+        z_below = shifted + spread * to_normal(np.where(in_below, position / below_mass, 0.5) * normal_shifted(lowest))
+    target = np.where(in_below, 0.0, position - below_mass)
+    if np.all(above_stable == 0.0):  # no stable period: the middle is the normal itself, inverted in closed form
+        return np.where(in_below, z_below, mean + spread * to_normal(normal(start) + target))
+    # Bisection on [lowest, highest], each end brought within 12 spreads of the mean.
+    low = np.maximum(start, mean - 12.0 * spread)
+    high = np.minimum(highest, np.maximum(mean + 12.0 * spread, low))
+    for _ in range(60):
+        mid = 0.5 * (low + high)
+        below_target = middle(mid) < target
+        low = np.where(below_target, mid, low)
+        high = np.where(below_target, high, mid)
+    return np.where(in_below, z_below, 0.5 * (low + high))
 
 
 def build_cohort(

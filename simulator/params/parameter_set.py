@@ -282,10 +282,11 @@ def _check_consistency(entries: Mapping[str, ParameterEntry], overrides: Mapping
     within, stable = value("cohort.progressed_within_months"), value("cohort.stable_for_months")
     if within and stable and within <= stable:
         fail(["cohort.progressed_within_months", "cohort.stable_for_months"], "cohort.progressed_within_months > cohort.stable_for_months")
-    if within and value("tumour.indolent_share"):
+    if (within or stable) and value("tumour.indolent_share"):
         fail(
-            ["cohort.progressed_within_months", "tumour.indolent_share"],
-            "cohort.progressed_within_months 0, or tumour.indolent_share 0 (recent progression is weighted on the single log-normal growth)",
+            ["cohort.progressed_within_months", "cohort.stable_for_months", "tumour.indolent_share"],
+            "cohort.progressed_within_months and cohort.stable_for_months 0, or tumour.indolent_share 0 "
+            "(the disease before entry is weighted on the single log-normal growth)",
         )
 
 
