@@ -211,10 +211,8 @@ def growth_deviates(
                 lowest = np.where(np.isnan(per_month), -np.inf, distribution.deviate(np.log(per_month / within) - median))
             if stable > 0:
                 highest = np.where(np.isnan(per_month), np.inf, distribution.deviate(np.log(per_month / stable) - median))
-        if within > 0 and stable > 0 and within <= stable:
-            raise ValueError(f"cohort.progressed_within_months ({within:g}) must exceed cohort.stable_for_months ({stable:g})")
-        if distribution.indolent_share > 0.0:
-            raise ValueError("the conditions on disease before entry need the single log-normal growth (tumour.indolent_share 0)")
+        # A window no longer than the stable period, or either with the growth mixture, is refused when the
+        # parameters are built (params/parameter_set.py _check_consistency).
         return last_progression_in_window(uniforms, mean, spread, lowest, highest, distribution.spread)
     return mean + spread * to_normal(uniforms)
 
@@ -249,15 +247,14 @@ def last_progression_in_window(
     def normal_shifted(x: np.ndarray) -> np.ndarray:
         return special.ndtr((x - shifted) / spread)
 
-    windowed = np.isfinite(lowest)
     above_stable = factor(highest)
-    # Below ``lowest`` (slow growers, found progressing less often): (C_W - C_S) Phi_shifted.
-    below_mass = np.where(windowed, (factor(np.where(windowed, lowest, 0.0)) - above_stable) * normal_shifted(lowest), 0.0)
-    start = np.where(windowed, lowest, -np.inf)
+    # Below ``lowest`` (slow growers, found progressing less often): (C_W - C_S) Phi_shifted; 0 without a
+    # window (Phi_shifted(-inf) = 0 beside the capped factor).
+    below_mass = (factor(lowest) - above_stable) * normal_shifted(lowest)
 
     def middle(x: np.ndarray) -> np.ndarray:
         """Mass between ``lowest`` and x (<= highest): [Phi(x) - Phi(lowest)] - C_S [Phi_s(x) - Phi_s(lowest)]."""
-        return (normal(x) - normal(start)) - above_stable * (normal_shifted(x) - normal_shifted(start))
+        return (normal(x) - normal(lowest)) - above_stable * (normal_shifted(x) - normal_shifted(lowest))
 
     middle_mass = middle(highest)
     position = uniforms * (below_mass + middle_mass)
@@ -266,9 +263,9 @@ def last_progression_in_window(
         z_below = shifted + spread * to_normal(np.where(in_below, position / below_mass, 0.5) * normal_shifted(lowest))
     target = np.where(in_below, 0.0, position - below_mass)
     if np.all(above_stable == 0.0):  # no stable period: the middle is the normal itself, inverted in closed form
-        return np.where(in_below, z_below, mean + spread * to_normal(normal(start) + target))
+        return np.where(in_below, z_below, mean + spread * to_normal(normal(lowest) + target))
     # Bisection on [lowest, highest], each end brought within 12 spreads of the mean.
-    low = np.maximum(start, mean - 12.0 * spread)
+    low = np.maximum(lowest, mean - 12.0 * spread)
     high = np.minimum(highest, np.maximum(mean + 12.0 * spread, low))
     for _ in range(60):
         mid = 0.5 * (low + high)

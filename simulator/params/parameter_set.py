@@ -273,12 +273,15 @@ def _check_consistency(entries: Mapping[str, ParameterEntry], overrides: Mapping
         shares = [f"{prefix}sessions_{k}" for k in range(1, limit + 1)]
         if sum(entries[s].value or 0.0 for s in shares) <= 0:
             fail([*shares, name], f"shares {shares[0]}..{shares[-1]} that sum to more than 0")
+
+    def value(name: str) -> float | None:
+        return entries[name].value if name in entries else None
+
     ages = ("cohort.age_min", "cohort.age_max")
-    youngest, oldest = (entries[a].value if a in entries else None for a in ages)
+    youngest, oldest = (value(a) for a in ages)
     if youngest is not None and oldest is not None and youngest > oldest:
         fail(list(ages), "cohort.age_min <= cohort.age_max")
     # The burden model's conditions on the disease before entry (engine/cohort.py growth_deviates).
-    value = lambda name: entries[name].value if name in entries else None  # noqa: E731
     within, stable = value("cohort.progressed_within_months"), value("cohort.stable_for_months")
     if within and stable and within <= stable:
         fail(["cohort.progressed_within_months", "cohort.stable_for_months"], "cohort.progressed_within_months > cohort.stable_for_months")
