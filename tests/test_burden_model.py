@@ -138,6 +138,23 @@ def test_a_drug_prolongs_survival_only_through_the_burden_it_prevents():
     assert same == 0.0
 
 
+def test_a_targeted_drug_that_acquires_resistance_never_holds_a_tumour_longer():
+    """Acquired resistance (tumour.targeted_resistance_rate) only ends an effect: with the same draws, no patient
+    stays free of progression on everolimus longer than without it, and some progress sooner. A drug lost
+    at once is a placebo, patient by patient."""
+    mix = {"primary_small_bowel": 0.0, "primary_pancreas": 1.0, "grade_g3": 0.0, **NO_SURGERY}
+    drug = [{"name": "everolimus", "rules": [{"treatment": "everolimus", "when": {"line": 1}}, {"treatment": "best_supportive_care"}]}]
+    placebo = [{"name": "placebo", "rules": [{"treatment": "placebo", "when": {"line": 1}}, {"treatment": "best_supportive_care"}]}]
+    lasting = run(drug, mix, {"tumour.targeted_resistance_rate": 0.0}, size=2000).set_index("patient_id")
+    waning = run(drug, mix, {"tumour.targeted_resistance_rate": 0.05}, size=2000).set_index("patient_id")
+    assert (waning["pfs1_months"] <= lasting["pfs1_months"] + 1e-9).all()
+    assert (waning["pfs1_months"] < lasting["pfs1_months"] - 1e-6).mean() > 0.2
+    at_once = run(drug, mix, {"tumour.targeted_resistance_rate": 1e12}, size=2000).set_index("patient_id")
+    none = run(placebo, mix, {}, size=2000).set_index("patient_id")
+    assert np.allclose(at_once["pfs1_months"], none["pfs1_months"], rtol=0, atol=1e-6)
+    assert (at_once["pfs1_event"] == none["pfs1_event"]).all()
+
+
 def test_progressions_alone_do_not_shorten_survival():
     """The hazard depends on the burden, not on how many progressions were recorded: splitting best
     supportive care into many lines (each a 'progression') leaves survival unchanged."""

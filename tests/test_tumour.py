@@ -304,6 +304,58 @@ def test_the_cytostatic_drugs_are_the_analogues_and_the_targeted_agents():
     assert cytostatic == {"octreotide_lar", "lanreotide", "everolimus", "sunitinib"}
 
 
+def test_only_the_targeted_agents_acquire_resistance():
+    """tumour.targeted_resistance_rate ends the effect of everolimus and sunitinib, not of the analogues (whose
+    CLARINET PFS, a validation study, already falls too fast) nor of PRRT and chemotherapy."""
+    from simulator.pathways import MODALITIES
+    from simulator.pathways.systemic import SystemicTherapy
+
+    resistant = {name for name, modality in MODALITIES.items() if isinstance(modality, SystemicTherapy) and modality.acquires_resistance}
+    assert resistant == {"everolimus", "sunitinib"}
+
+
+def test_a_drug_that_stops_acting_leaves_the_line_growing_at_its_untreated_rate_from_the_same_nadir():
+    """lose_effect: the line goes on at the patient's untreated rate for this line (the line factor kept, the
+    drug's ratio and reduction gone); progression is still read from the line's nadir."""
+    state = TumourState(MODEL, math.log(0.05), 0.06, False)
+    state.start_line(0.0, 0.5, line_factor=2.0)  # untreated 0.12 a month, on the drug 0.06
+    state.lose_effect(5.0)
+    assert state.growth == pytest.approx(0.12)
+    assert state.nadir_log_burden == pytest.approx(math.log(0.05))
+    assert state.time_to_progression(5.0) == pytest.approx((math.log(1.728) - 0.3) / 0.12)
+    # A drug that made the tumour shrink leaves its nadir where the shrinking stopped.
+    shrinking = TumourState(MODEL, math.log(0.05), 0.06, False)
+    shrinking.start_line(0.0, 1.0, reduction=2.0)  # 0.06 - 2 x 0.06: shrinks 0.06 a month
+    assert shrinking.time_to_progression(0.0) == math.inf
+    shrinking.lose_effect(5.0)
+    assert shrinking.nadir_log_burden == pytest.approx(math.log(0.05) - 0.3)
+    assert shrinking.time_to_progression(5.0) == pytest.approx(math.log(1.728) / 0.06)
+
+
+def test_a_drug_that_stops_acting_keeps_the_growth_the_first_new_lesion_still_needs():
+    lesions = dataclasses.replace(MODEL, new_lesion_growth=0.31)
+    state = TumourState(lesions, math.log(0.05), 0.06, False)
+    state.start_line(0.0, 0.5, line_factor=2.0)  # a new lesion after 0.31 / 0.06 months on the drug
+    state.lose_effect(2.0)  # 0.12 of the 0.31 grown: 0.19 left at 0.12 a month
+    assert state.time_to_progression(2.0) == pytest.approx(0.19 / 0.12)
+    held = TumourState(lesions, math.log(0.05), 0.06, False)
+    held.start_line(0.0, 1.0, reduction=1.0)  # no growth on the drug: no new lesion either
+    assert held.time_to_progression(0.0) == math.inf
+    held.lose_effect(4.0)
+    assert held.time_to_progression(4.0) == pytest.approx(0.31 / 0.06)
+
+
+def test_shrinking_disease_never_reaches_an_exposure_a_rounding_error_below_its_remaining_hazard():
+    """The hazard of a shrinking tumour adds up to what is left of it; an exposure one float below that total
+    once gave log1p(-1) (a math domain error) at this load and rate."""
+    load, growth = math.log(0.02), -0.3
+    state = TumourState(MODEL, load, growth, False)
+    remaining = state._integral(load, state.scale, math.inf)
+    assert state._inverse(load, state.scale, float(np.nextafter(remaining, 0.0))) == math.inf
+    half = state._inverse(load, state.scale, 0.5 * remaining)
+    assert half == pytest.approx(math.log(0.5) / (MODEL.burden_exponent * growth), rel=1e-9)
+
+
 @pytest.mark.parametrize("share", [0.0, 0.3, 0.95])
 def test_the_measured_spread_of_growth_splits_into_a_lifelong_and_a_line_to_line_part(share):
     """tumour.growth_sd_log is the spread of a line's growth rate across patients (what a tumour-growth-rate

@@ -81,6 +81,8 @@ class PathwayModel:
         self.tumour_reading_spread = p("tumour.progression_reading_sd_log") if self.tumour_model is not None else 0.0
         self.tumour_gompertz = self.tumour_model is not None and p("tumour.gompertz_growth") == 1.0
         self.burden_free_death_rate = p("tumour.burden_free_death_hazard") if self.tumour_model is not None else 0.0
+        # Acquired resistance of the targeted drugs (pathways/systemic.py), read once: 0 = none, as under the hazard-ratio model.
+        self.targeted_resistance_rate = p("tumour.targeted_resistance_rate") if self.tumour_model is not None else 0.0
         self.growth_distribution = GrowthDistribution.from_parameters(p) if self.tumour_model is not None else None
         # A care policy (engine/hooks.py; capacity/hospital.py builds one): patients then share the SimPy
         # environment and wait at its hooks. Without one the patient process never calls a hook.

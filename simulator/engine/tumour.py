@@ -186,6 +186,7 @@ class TumourState:
         "exposure",
         "_death_at",
         "median_growth",
+        "untreated_growth",
     )
 
     def __init__(
@@ -205,6 +206,7 @@ class TumourState:
         self.beta = model.burden_exponent
         self.base_growth = base_growth
         self.growth = base_growth
+        self.untreated_growth = base_growth  # the line's growth without its treatment (lose_effect)
         self.anchor_time = now
         self.anchor_log_burden = min(log_burden, 0.0)
         self.nadir_log_burden = self.anchor_log_burden
@@ -259,8 +261,24 @@ class TumourState:
         amount in every patient, in multiples of ``median_growth`` (a cytostatic drug under
         tumour.additive_growth_effect): below the median a slow tumour may stop growing or shrink."""
         self._reanchor(now)
-        self.growth = self.base_growth * growth_multiplier * line_factor - reduction * self.median_growth
+        self.untreated_growth = self.base_growth * line_factor
+        self.growth = self.untreated_growth * growth_multiplier - reduction * self.median_growth
         self._measure_from_here(now, reading_error)
+
+    def lose_effect(self, now: float) -> None:
+        """The line's treatment stops acting (acquired resistance) while the line goes on: the disease grows
+        at the line's untreated rate from now, measured against the same nadir (the burden's lowest, now if
+        it was shrinking); the growth the first new lesion still needs is kept."""
+        old_rate = self._rate_at_reference()
+        x = self._reanchor(now)
+        if self.growth < 0.0:
+            self.nadir_log_burden = min(self.nadir_log_burden, x)
+        self.growth = self.untreated_growth
+        rate = self._rate_at_reference()
+        lesion = self.model.new_lesion_growth
+        if lesion > 0.0 and rate > 0.0:
+            left = old_rate * (self.lesion_progression_at - now) if old_rate > 0.0 else lesion
+            self.lesion_progression_at = now + max(left, 0.0) / rate
 
     def restage(self, now: float, reading_error: float = 0.0) -> None:
         """A new line with no change of treatment: the growth in force goes on; the nadir, the progression
@@ -428,7 +446,9 @@ class TumourState:
         else:
             growing_total = start * math.expm1(rate * full) / rate if full < INF else (INF if rate > 0 else start / -rate)
             if exposure < growing_total:
-                return math.log1p(exposure * rate / start) / rate
+                spent = exposure * rate / start
+                # Shrinking disease: an exposure a rounding error below the hazard it has left is never reached.
+                return math.log1p(spent) / rate if spent > -1.0 else INF
         if full == INF:
             return INF  # shrinking or static disease whose total remaining hazard is below the exposure
         return full + (exposure - growing_total) / scale

@@ -3,6 +3,8 @@ and the placebo arm virtual trials need. Each continues until progression."""
 
 from __future__ import annotations
 
+import copy
+import math
 from collections.abc import Generator
 
 from ..core.events import EventType, adverse_event_detail, procedure_detail
@@ -27,6 +29,7 @@ class SystemicTherapy(Modality):
         has_effect: bool = True,
         reports_response: bool = False,
         cytostatic: bool = False,
+        acquires_resistance: bool = False,
     ) -> None:
         self.name = name
         self.label = label
@@ -47,6 +50,9 @@ class SystemicTherapy(Modality):
         # Slows growth without killing cells (analogues, mTOR and tyrosine-kinase inhibitors), unlike PRRT and
         # chemotherapy: the drugs that lower growth by an absolute amount (growth_reduction) under tumour.additive_growth_effect.
         self.cytostatic = cytostatic
+        # A targeted drug (mTOR or tyrosine-kinase inhibitor) whose effect on growth may stop before its line
+        # ends, under the burden model (tumour.targeted_resistance_rate).
+        self.acquires_resistance = acquires_resistance
 
     def eligible(self, course) -> bool:
         patient = course.patient
@@ -110,7 +116,35 @@ class SystemicTherapy(Modality):
 
     def deliver(self, course) -> Generator:
         self.start(course)
-        yield from self.run_until_progression(course, self.time_to_progression(course))
+        ttp = self.time_to_progression(course)
+        lost_in = self.effect_lost_in(course)
+        if lost_in < math.inf:
+            ttp = self.progression_with_resistance(course, lost_in, ttp)
+            if lost_in < ttp:
+                if not (yield from course.wait(lost_in)):
+                    return
+                course.tumour.lose_effect(course.env.now)
+                ttp -= lost_in
+        yield from self.run_until_progression(course, ttp)
+
+    def effect_lost_in(self, course) -> float:
+        """Months until the drug stops acting on growth (acquired resistance, tumour.targeted_resistance_rate,
+        under the burden model; inf for a drug without it or at rate 0)."""
+        rate = course.model.targeted_resistance_rate
+        if rate <= 0.0 or not self.acquires_resistance:
+            return math.inf
+        return -math.log(course.rs.uniform(f"{self.name}.resistance")) / rate
+
+    def progression_with_resistance(self, course, lost_in: float, ttp: float) -> float:
+        """The line's time to progression as the study reads it (``ttp`` with the drug acting throughout) when
+        the drug stops acting after ``lost_in`` months of the tumour's own time."""
+        assessment = course.params.value("trial.progression_assessment_time_ratio")
+        if lost_in * assessment >= ttp:  # the tumour progresses on the drug first
+            return ttp
+        now = course.env.now
+        probe = copy.copy(course.tumour)  # the same tumour, to see where it goes once the drug stops acting
+        probe.lose_effect(now + lost_in)
+        return (lost_in + probe.time_to_progression(now + lost_in)) * assessment
 
 
 HORMONAL_CRISIS = adverse_event_detail("hormonal_crisis", "prrt")
@@ -151,7 +185,9 @@ def systemic_modalities() -> list[Modality]:
     return [
         SystemicTherapy("octreotide_lar", "Octreotide LAR 30 mg every 4 weeks", grades=("G1", "G2"), is_ssa=True, cytostatic=True),
         SystemicTherapy("lanreotide", "Lanreotide 120 mg every 28 days", grades=("G1", "G2"), is_ssa=True, cytostatic=True),
-        SystemicTherapy("everolimus", "Everolimus 10 mg daily", controls_symptoms=False, adverse_event="stomatitis", cytostatic=True),
+        SystemicTherapy(
+            "everolimus", "Everolimus 10 mg daily", controls_symptoms=False, adverse_event="stomatitis", cytostatic=True, acquires_resistance=True
+        ),
         SystemicTherapy(
             "sunitinib",
             "Sunitinib 37.5 mg daily",
@@ -160,6 +196,7 @@ def systemic_modalities() -> list[Modality]:
             adverse_event="grade3_4",
             reports_response=True,
             cytostatic=True,
+            acquires_resistance=True,
         ),
         PeptideReceptorRadionuclideTherapy(),
         SystemicTherapy(
