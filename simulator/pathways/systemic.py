@@ -186,7 +186,12 @@ def systemic_modalities() -> list[Modality]:
         SystemicTherapy("octreotide_lar", "Octreotide LAR 30 mg every 4 weeks", grades=("G1", "G2"), is_ssa=True, cytostatic=True),
         SystemicTherapy("lanreotide", "Lanreotide 120 mg every 28 days", grades=("G1", "G2"), is_ssa=True, cytostatic=True),
         SystemicTherapy(
-            "everolimus", "Everolimus 10 mg daily", controls_symptoms=False, adverse_event="stomatitis", cytostatic=True, acquires_resistance=True
+            "everolimus",
+            "Everolimus 10 mg daily",
+            controls_symptoms=False,
+            adverse_event="stomatitis",
+            cytostatic=True,
+            acquires_resistance=True,
         ),
         SystemicTherapy(
             "sunitinib",
