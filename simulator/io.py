@@ -141,12 +141,17 @@ def lock_file(destination: Path) -> Path:
     return destination.parent / f".{destination.name}.lock"
 
 
-def _holder(path: Path) -> str:
-    try:
-        info = json.loads(path.read_text(encoding="utf-8"))
-        return f"nelm-sim (pid {info['pid']}, since {info['since']}: {info['command']})"
-    except (OSError, ValueError, KeyError, TypeError):
-        return "another nelm-sim command"
+def _holder(path: Path, attempts: int = 50) -> str:
+    """Who holds ``path``: the holder writes its line just after taking the lock, so a lock found with an
+    empty or half-written file is read again for up to half a second before the holder goes unnamed."""
+    for attempt in range(attempts):
+        try:
+            info = json.loads(path.read_text(encoding="utf-8"))
+            return f"nelm-sim (pid {info['pid']}, since {info['since']}: {info['command']})"
+        except (OSError, ValueError, KeyError, TypeError):
+            if attempt + 1 < attempts:
+                time.sleep(0.01)
+    return "another nelm-sim command"
 
 
 def claim_destination(destination: Path) -> None:

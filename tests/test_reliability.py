@@ -283,3 +283,23 @@ def test_a_file_size_limit_is_one_line_naming_the_path_and_nothing_half_written(
     if command == "psa":
         assert "--resume" in lines[0]
     assert not out.exists() and staging(out) == []
+
+
+def test_a_holder_that_has_not_yet_written_its_line_is_still_named(tmp_path):
+    """The holder writes who it is just after taking the lock: a command refused in between reads the lock
+    file again instead of naming no one (a race the concurrent-writer fuzz test found)."""
+    import json
+    import threading
+
+    from simulator.io import _holder
+
+    lock = tmp_path / ".lock"
+    lock.write_text("", encoding="utf-8")
+    line = json.dumps({"pid": 4242, "since": "2026-12-07T01:00:00+00:00", "command": "nelm-sim run x.yaml"})
+    writer = threading.Timer(0.05, lambda: lock.write_text(line + "\n", encoding="utf-8"))
+    writer.start()
+    try:
+        assert "pid 4242" in _holder(lock)
+    finally:
+        writer.join()
+    assert _holder(tmp_path / "missing", attempts=2) == "another nelm-sim command"
