@@ -178,27 +178,36 @@ def _try_claim(destination: Path, path: Path) -> bool:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(handle)
-            if WAIT_FOR_DESTINATION["wait"]:
-                return False
-            raise DestinationBusyError(
-                f"{destination}: expected a destination no other command is writing; {_holder(path)} holds it "
-                "(wait for it to finish, or add --wait to queue behind it)"
-            ) from None
-        # The holder removes the lock file before it lets go: a lock taken on a file that is no longer
-        # at the path is no lock at all, so take it again on the file that is there now.
-        try:
-            current = os.path.samestat(os.fstat(handle), os.stat(path))
-        except FileNotFoundError:
-            current = False
-        if not current:
-            os.close(handle)
-            return False
-        since = dt.datetime.now().astimezone().isoformat(timespec="seconds")
-        info = {"pid": os.getpid(), "since": since, "command": " ".join(["nelm-sim", *sys.argv[1:]])}
-        os.ftruncate(handle, 0)
-        os.write(handle, (json.dumps(info) + "\n").encode("utf-8"))
-        _HELD[destination] = handle
-        return True
+        else:
+            return _register_claim(destination, path, handle)
+    if WAIT_FOR_DESTINATION["wait"]:
+        return False
+    # Named after the deferred block: reading the holder's line may take half a second, and this call has
+    # nothing left to clean up if interrupted meanwhile.
+    raise DestinationBusyError(
+        f"{destination}: expected a destination no other command is writing; {_holder(path)} holds it "
+        "(wait for it to finish, or add --wait to queue behind it)"
+    )
+
+
+def _register_claim(destination: Path, path: Path, handle: int) -> bool:
+    """_try_claim once the lock on ``handle`` is taken, signals still deferred: record this command in the
+    lock file and in _HELD, or close the handle if the file it locked is no longer at the path."""
+    # The holder removes the lock file before it lets go: a lock taken on a file that is no longer
+    # at the path is no lock at all, so take it again on the file that is there now.
+    try:
+        current = os.path.samestat(os.fstat(handle), os.stat(path))
+    except FileNotFoundError:
+        current = False
+    if not current:
+        os.close(handle)
+        return False
+    since = dt.datetime.now().astimezone().isoformat(timespec="seconds")
+    info = {"pid": os.getpid(), "since": since, "command": " ".join(["nelm-sim", *sys.argv[1:]])}
+    os.ftruncate(handle, 0)
+    os.write(handle, (json.dumps(info) + "\n").encode("utf-8"))
+    _HELD[destination] = handle
+    return True
 
 
 def _wait_for_holder(path: Path) -> None:
