@@ -80,7 +80,8 @@ def simulate(name: str, seed: int, size: int, mix: dict, horizon: float, strateg
     return run_prepared(prepare(scenario, f"{name}.yaml")).patients
 
 
-SITE_MIX = {"primary_small_bowel": 0.5, "primary_pancreas": 0.5, "grade_g2": 0.28, "grade_g3": 0.0, **NO_ONE_RESECTABLE}
+# Lesén 2019's regional cohort (abstract): metastatic G1/G2 GEP-NET, 72% grade 1, 50% functioning.
+SITE_MIX = {"primary_small_bowel": 0.5, "primary_pancreas": 0.5, "grade_g2": 0.28, "grade_g3": 0.0, "functional": 0.5, **NO_ONE_RESECTABLE}
 
 
 def site_population(overrides: dict, patients: int) -> pd.DataFrame:

@@ -29,6 +29,9 @@ SITE = {
     "small_bowel": {"primary_small_bowel": 1.0, "primary_pancreas": 0.0},
     "pancreas": {"primary_small_bowel": 0.0, "primary_pancreas": 1.0},
 }
+# Both sites in one cohort, so that hormonal function follows the site (cohort.functional_odds_ratio_pancreas)
+# around Lesén 2019's functional share of 50% (regional cohort, abstract); a cohort of one site keeps its own share.
+SITES_TOGETHER = {"primary_small_bowel": 0.5, "primary_pancreas": 0.5, "functional": 0.5}
 GRADE = {"G1": {"grade_g2": 0.0, "grade_g3": 0.0}, "G2": {"grade_g2": 1.0, "grade_g3": 0.0}, "G3": {"grade_g2": 0.0, "grade_g3": 1.0}}
 
 
@@ -39,20 +42,23 @@ class Population:
     strategy: str
     published: str  # the published figure and its source, or what is not published
     horizon: float = 240.0
+    site: str | None = None  # report only this primary site's patients (of a mixed population twice the size)
 
 
 POPULATIONS = [
     Population(
-        "Small bowel G1, unresectable, best supportive care",
-        SITE["small_bowel"] | GRADE["G1"] | NO_SURGERY,
+        "Small bowel G1, unresectable, best supportive care (the small-bowel half of a two-site cohort, 50% functional)",
+        SITES_TOGETHER | GRADE["G1"] | NO_SURGERY,
         "best-supportive-care",
         "no untreated series (every cohort is treated)",
+        site="small_bowel",
     ),
     Population(
-        "Pancreas G1, unresectable, best supportive care",
-        SITE["pancreas"] | GRADE["G1"] | NO_SURGERY,
+        "Pancreas G1, unresectable, best supportive care (the pancreatic half of the same cohort)",
+        SITES_TOGETHER | GRADE["G1"] | NO_SURGERY,
         "best-supportive-care",
         "no untreated series; HR vs small bowel 1.9 (1.1-3.3), Lesén 2019 (J Cancer 10:6876)",
+        site="pancreas",
     ),
     Population("Small bowel G2, unresectable, systemic-first", SITE["small_bowel"] | GRADE["G2"] | NO_SURGERY, "systemic-first", "-"),
     Population("Pancreas G2, unresectable, systemic-first", SITE["pancreas"] | GRADE["G2"] | NO_SURGERY, "systemic-first", "-"),
@@ -95,6 +101,13 @@ def run(mix: dict, strategies: list[str], parameters: dict, patients: int, horiz
     return run_prepared(prepare(scenario, "face-validity.yaml")).patients
 
 
+def population_table(population: Population, parameters: dict, patients: int) -> pd.DataFrame:
+    if population.site is None:
+        return run(population.mix, [population.strategy], parameters, patients, population.horizon)
+    frame = run(population.mix, [population.strategy], parameters, 2 * patients, population.horizon)
+    return frame[frame["primary_site"] == population.site]
+
+
 def summary(frame: pd.DataFrame) -> str:
     kmf = fit_km(frame["os_months"], frame["death"], "os")
     median = float(kmf.median_survival_time_)
@@ -114,10 +127,7 @@ def main() -> None:
     print("| population | strategy | " + " | ".join(f"{name}: median OS, months (5-y OS)" for name in models) + " | published |")
     print("|---|---|" + "---|" * len(models) + "---|")
     for population in POPULATIONS:
-        cells = [
-            summary(run(population.mix, [population.strategy], parameters, args.patients, population.horizon))
-            for parameters in models.values()
-        ]
+        cells = [summary(population_table(population, parameters, args.patients)) for parameters in models.values()]
         print(f"| {population.label} | {population.strategy} | " + " | ".join(cells) + f" | {population.published} |")
     tables = {name: run({}, STRATEGIES, parameters, args.patients, 240.0) for name, parameters in models.items()}
     for strategy in STRATEGIES:

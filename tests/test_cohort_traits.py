@@ -45,6 +45,16 @@ def test_the_shares_at_each_site_keep_the_cohorts_share_and_the_odds_ratios():
     assert list(shares_given_site(site_shares, 0.0, ratios)) == [0.0, 0.0, 0.0]
 
 
+@pytest.mark.parametrize("marginal", [2.2250738585e-313, 2.2e-309, 1e-300, 1e-12, 1.0 - 1e-12, 1.0 - 1e-16])
+def test_a_share_at_the_edge_of_floating_point_is_solved_or_kept_whole(marginal):
+    """Found by the fuzz tests once the library's odds ratio left 1: a functional share of 2.2e-309 put the
+    solver's fixed bracket out of reach; the shares stay probabilities that keep the cohort's share."""
+    site_shares = [0.5, 0.5, 0.0]
+    shares = shares_given_site(site_shares, marginal, (1.0, 0.43, 1.0))
+    assert np.all((shares >= 0.0) & (shares <= 1.0))
+    assert np.dot(site_shares, shares) == pytest.approx(marginal, rel=1e-9, abs=1e-300)
+
+
 @pytest.mark.parametrize("trait", ["grade", "functional"])
 def test_a_cohort_of_one_site_is_drawn_as_without_the_association(trait):
     one_site = {"cohort.primary_pancreas": 1.0, "cohort.primary_small_bowel": 0.0}

@@ -88,7 +88,15 @@ def shares_given_site(site_shares: list[float], marginal: float, odds_ratios: tu
         return np.full(len(offsets), marginal)
     from scipy import optimize  # here, not at the top: quick commands (params, validate) never solve it
 
-    intercept = optimize.brentq(lambda a: weights @ special.expit(a + offsets) - marginal, -60.0, 60.0, xtol=1e-13, rtol=1e-15)
+    def excess(intercept: float) -> float:
+        return float(weights @ special.expit(intercept + offsets) - marginal)
+
+    # The intercept lies between the logit of the marginal less the largest and the smallest offset.
+    centre = float(special.logit(marginal))
+    low, high = centre - offsets.max() - 1.0, centre - offsets.min() + 1.0
+    if not excess(low) < 0.0 < excess(high):  # a marginal within a rounding error of 0 or 1: the same share everywhere
+        return np.full(len(offsets), marginal)
+    intercept = optimize.brentq(excess, low, high, xtol=1e-13, rtol=1e-15)
     return special.expit(intercept + offsets)
 
 
