@@ -188,6 +188,21 @@ def test_a_new_lesion_makes_a_line_progress_before_its_volume_does(state_type):
     assert late.time_to_progression(0.0) == plain.time_to_progression(0.0)
 
 
+@pytest.mark.parametrize("growth", [0.06, 0.0, -0.02])
+def test_time_to_death_with_two_compartments_inverts_their_summed_hazard_on_either_side_of_the_cap(growth):
+    """Exponential growth: before either burden fills its compartment the summed hazard is inverted in closed
+    form, after it by the bracketed Newton iteration; both agree with the cumulative hazard, and an exposure
+    beyond what a shrinking tumour has left is never reached."""
+    compartment = dataclasses.replace(MODEL, extrahepatic_compartment=True)
+    state = TumourState(compartment, math.log(0.2), growth, True)
+    for exposure in (1e-4, 0.05, 0.7, 3.0, 40.0):  # the largest is reached only after the liver is full
+        t = state.time_to_death(0.0, exposure)
+        if growth < 0.0 and not math.isfinite(t):
+            assert state.cumulative_hazard(0.0, 1e6) < exposure
+            continue
+        assert state.cumulative_hazard(0.0, t) == pytest.approx(exposure, rel=1e-9)
+
+
 @pytest.mark.parametrize("state_type", [TumourState, GompertzTumourState])
 def test_extrahepatic_disease_as_its_own_burden(state_type):
     """With its own compartment, extrahepatic disease carries the extrahepatic hazard ratio at entry, adds its

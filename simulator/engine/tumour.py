@@ -391,6 +391,9 @@ class TumourState:
         if not self.extra_scale:
             return self._inverse(x, self.scale, exposure)
         extra = self._grown(self.extra_anchor_log_burden, elapsed)
+        found = self._inverse_together(x, extra, exposure)
+        if found is not None:
+            return found
         # Each burden alone would take at least as long: the sum reaches the exposure no later than either.
         high = min(self._inverse(x, self.scale, exposure), self._inverse(extra, self.extra_scale, exposure))
         if high == INF:
@@ -409,6 +412,26 @@ class TumourState:
             candidate = t - gap / slope if slope > 0.0 else 0.5 * (low + high)
             t = candidate if low < candidate < high else 0.5 * (low + high)
         return t
+
+    def _inverse_together(self, x: float, extra: float, exposure: float) -> float | None:
+        """``time_to_death`` in closed form when the exposure runs out before either burden fills its
+        compartment (None otherwise): both grow at the same rate, so until then their hazards add up to one
+        exponential, whose start is the sum of theirs."""
+        if x >= 0.0 or extra >= 0.0:
+            return None
+        growth = self.growth
+        start = self.scale * math.exp(self.beta * x) + self.extra_scale * math.exp(self.beta * extra)
+        if growth == 0.0:
+            return exposure / start
+        rate = self.beta * growth
+        if rate == 0.0:
+            return None
+        if growth > 0.0:
+            growing_total = start * math.expm1(rate * (-max(x, extra) / growth)) / rate
+        else:
+            growing_total = start / -rate  # shrinking disease: all the hazard it has left
+        spent = exposure * rate / start
+        return math.log1p(spent) / rate if exposure < growing_total and spent > -1.0 else None
 
     # _integral and _inverse run at every wait of every patient (the engine's hot path under the burden model).
     def _integral(self, x: float, scale: float, step: float) -> float:
@@ -500,6 +523,9 @@ class GompertzTumourState(TumourState):
     def _time_to_volume_progression(self, now: float) -> float:
         """Gompertzian disease never fills the liver: the RECIST ratio or never."""
         return self.time_to_reach(now, self.nadir_log_burden + self.progression_level)
+
+    def _inverse_together(self, x: float, extra: float, exposure: float) -> None:
+        return None  # under Gompertz growth the two hazards do not add up to one curve of the same form
 
     def _integral(self, x: float, scale: float, step: float) -> float:
         rate = self.growth
