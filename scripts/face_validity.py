@@ -47,14 +47,14 @@ class Population:
 
 POPULATIONS = [
     Population(
-        "Small bowel G1, unresectable, best supportive care (the small-bowel half of a two-site cohort, 50% functional)",
+        "Small bowel G1, unresectable, best supportive care (the small-bowel half of a two-site cohort, 50% functional overall; 60% of this half)",
         SITES_TOGETHER | GRADE["G1"] | NO_SURGERY,
         "best-supportive-care",
         "no untreated series (every cohort is treated)",
         site="small_bowel",
     ),
     Population(
-        "Pancreas G1, unresectable, best supportive care (the pancreatic half of the same cohort)",
+        "Pancreas G1, unresectable, best supportive care (the pancreatic half of the same cohort; 40% functional)",
         SITES_TOGETHER | GRADE["G1"] | NO_SURGERY,
         "best-supportive-care",
         "no untreated series; HR vs small bowel 1.9 (1.1-3.3), Lesén 2019 (J Cancer 10:6876)",

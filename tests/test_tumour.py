@@ -203,6 +203,18 @@ def test_time_to_death_with_two_compartments_inverts_their_summed_hazard_on_eith
         assert state.cumulative_hazard(0.0, t) == pytest.approx(exposure, rel=1e-9)
 
 
+@pytest.mark.parametrize("growth", [0.0, 0.03])
+def test_an_extrahepatic_hazard_ratio_below_one_never_gives_a_death_in_the_past(growth):
+    """Found in review: a scenario may set the extrahepatic hazard ratio below 1, so that the second
+    compartment's hazard is negative; once the liver is treated the two can sum to nothing, and the closed
+    form must leave that case to the iteration instead of returning a negative time."""
+    compartment = dataclasses.replace(MODEL, extrahepatic_compartment=True, extrahepatic_hazard_ratio=0.5)
+    state = TumourState(compartment, math.log(0.2), growth, True)
+    state.shrink(0.0, 0.01)
+    for exposure in (0.01, 0.5, 5.0):
+        assert state.time_to_death(0.0, exposure) >= 0.0
+
+
 @pytest.mark.parametrize("state_type", [TumourState, GompertzTumourState])
 def test_extrahepatic_disease_as_its_own_burden(state_type):
     """With its own compartment, extrahepatic disease carries the extrahepatic hazard ratio at entry, adds its

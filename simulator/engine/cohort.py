@@ -93,7 +93,8 @@ def shares_given_site(site_shares: list[float], marginal: float, odds_ratios: tu
 
     # The intercept lies between the logit of the marginal less the largest and the smallest offset.
     centre = float(special.logit(marginal))
-    low, high = centre - offsets.max() - 1.0, centre - offsets.min() + 1.0
+    present = offsets[weights > 0]
+    low, high = centre - present.max() - 1.0, centre - present.min() + 1.0
     if not excess(low) < 0.0 < excess(high):  # a marginal within a rounding error of 0 or 1: the same share everywhere
         return np.full(len(offsets), marginal)
     intercept = optimize.brentq(excess, low, high, xtol=1e-13, rtol=1e-15)

@@ -421,6 +421,8 @@ class TumourState:
             return None
         growth = self.growth
         start = self.scale * math.exp(self.beta * x) + self.extra_scale * math.exp(self.beta * extra)
+        if start <= 0.0:  # an extrahepatic hazard ratio below 1 can cancel the liver's: left to the iteration
+            return None
         if growth == 0.0:
             return exposure / start
         rate = self.beta * growth
