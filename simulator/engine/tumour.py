@@ -144,6 +144,13 @@ class TumourModel:
     # A cytostatic drug lowers the growth rate by the same amount in every patient (its growth_reduction, read
     # by SystemicTherapy.growth_effect), instead of by its growth ratio (False).
     additive_growth_effect: bool = False
+    # hazard_scale without extrahepatic disease, small-bowel and pancreatic primaries: read at every patient's
+    # entry, so computed once here.
+    _site_scales: tuple[float, float] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        scale = self.reference_hazard * math.exp(-self.burden_exponent * self.log_reference_burden)
+        object.__setattr__(self, "_site_scales", (scale, scale * self.pancreas_hazard_ratio))
 
     def reading_level(self, reading_error: float) -> float:
         """The log volume ratio at which a line's progression is read, given its reading error."""
@@ -153,9 +160,7 @@ class TumourModel:
 
     def hazard_scale(self, extrahepatic: bool, pancreas: bool) -> float:
         """``c`` such that the hepatic burden's hazard is ``c * exp(beta * log b)``."""
-        scale = self.reference_hazard * math.exp(-self.burden_exponent * self.log_reference_burden)
-        if pancreas:
-            scale *= self.pancreas_hazard_ratio
+        scale = self._site_scales[pancreas]
         return scale * self.extrahepatic_hazard_ratio if extrahepatic and not self.extrahepatic_compartment else scale
 
     def extrahepatic_scale(self, extrahepatic: bool, pancreas: bool) -> float:
