@@ -101,10 +101,17 @@ def run(mix: dict, strategies: list[str], parameters: dict, patients: int, horiz
     return run_prepared(prepare(scenario, "face-validity.yaml")).patients
 
 
+_MIXED_RUNS: dict[str, pd.DataFrame] = {}
+
+
 def population_table(population: Population, parameters: dict, patients: int) -> pd.DataFrame:
     if population.site is None:
         return run(population.mix, [population.strategy], parameters, patients, population.horizon)
-    frame = run(population.mix, [population.strategy], parameters, 2 * patients, population.horizon)
+    # The rows of one mixed population (one per site) share its run.
+    key = json.dumps([population.mix, population.strategy, parameters, patients, population.horizon], sort_keys=True)
+    frame = _MIXED_RUNS.get(key)
+    if frame is None:
+        frame = _MIXED_RUNS[key] = run(population.mix, [population.strategy], parameters, 2 * patients, population.horizon)
     return frame[frame["primary_site"] == population.site]
 
 

@@ -421,24 +421,16 @@ class TumourState:
     def _inverse_together(self, x: float, extra: float, exposure: float) -> float | None:
         """``time_to_death`` in closed form when the exposure runs out before either burden fills its
         compartment (None otherwise): both grow at the same rate, so until then their hazards add up to one
-        exponential, whose start is the sum of theirs."""
-        if x >= 0.0 or extra >= 0.0:
+        exponential, whose start is the sum of theirs: ``_inverse`` of the larger burden with that start."""
+        top = max(x, extra)
+        if top >= 0.0:
             return None
-        growth = self.growth
         start = self.scale * math.exp(self.beta * x) + self.extra_scale * math.exp(self.beta * extra)
         if start <= 0.0:  # an extrahepatic hazard ratio below 1 can cancel the liver's: left to the iteration
             return None
-        if growth == 0.0:
-            return exposure / start
-        rate = self.beta * growth
-        if rate == 0.0:
-            return None
-        if growth > 0.0:
-            growing_total = start * math.expm1(rate * (-max(x, extra) / growth)) / rate
-        else:
-            growing_total = start / -rate  # shrinking disease: all the hazard it has left
-        spent = exposure * rate / start
-        return math.log1p(spent) / rate if exposure < growing_total and spent > -1.0 else None
+        months = self._inverse(top, start * math.exp(-self.beta * top), exposure)
+        # Past the time the larger burden fills its compartment the two hazards no longer add up to one curve.
+        return months if self.growth <= 0.0 or months <= -top / self.growth else None
 
     # _integral and _inverse run at every wait of every patient (the engine's hot path under the burden model).
     def _integral(self, x: float, scale: float, step: float) -> float:
