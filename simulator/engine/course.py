@@ -95,7 +95,6 @@ class Course:
         self.current: str | None = None
         self.last_progressed_on: str | None = None
         self.hazard_multiplier = 1.0
-        self.base_rate = model.disease_death_rate(patient)
         self.exposure = -math.log(self.rs.uniform("death.disease_exposure"))
         self.background_death_at = model.background_death_time(patient, self.rs.uniform("death.background"))
         self.background_cause = "other"
@@ -127,13 +126,17 @@ class Course:
         self.on_telotristat = False  # valued from its start to the next progression (economics/valuation.py)
         self.adverse_events = 0
         self.resectable_now = patient.resectable
-        self.burden_multiplier = model.burden_hazard_ratio(patient.burden)
         self.share_draws: dict[str, float] | None = None  # treatment -> the patient's uniform for rules with a share
         # The burden model's tumour (engine/tumour.py); None under the hazard-ratio model. It keeps the
-        # disease-death clock itself (the exposure is spent as the burden it follows changes).
-        self.tumour = model.tumour_state(patient)
-        if self.tumour is not None:
-            self.tumour.start_clock(0.0, self.exposure)
+        # disease-death clock itself (the exposure is spent as the burden it follows changes), so the
+        # hazard-ratio model's rate is not needed beside it.
+        self.tumour = model.tumour_state(patient, self.exposure)
+        if self.tumour is None:
+            self.base_rate = model.disease_death_rate(patient)
+            self.burden_multiplier = model.burden_hazard_ratio(patient.burden)
+        else:
+            self.base_rate = 0.0
+            self.burden_multiplier = 1.0
 
     def share_draw(self, treatment: str) -> float:
         """The patient's one uniform for strategy rules with a ``share`` of ``treatment``: drawn at first use and

@@ -75,7 +75,7 @@ class PathwayModel:
         self._memo: dict[str, object] = {}
         self._progression_ratios: dict[str, float] = {}
         self._burden_ratios: dict[str, float] = {}
-        self._median_growth: dict[tuple[str, str], float] = {}
+        self._median_growth: dict[tuple[str, str], tuple[float, float]] = {}
         self.tumour_model = self._tumour_model() if p("disease.burden_model") == 1.0 else None
         self.tumour_line_spread = within_patient_spread(p) if self.tumour_model is not None else 0.0
         self.tumour_reading_spread = p("tumour.progression_reading_sd_log") if self.tumour_model is not None else 0.0
@@ -134,18 +134,16 @@ class PathwayModel:
             additive_growth_effect=p("tumour.additive_growth_effect") == 1.0,
         )
 
-    def tumour_state(self, patient: Patient) -> TumourState | None:
-        """The patient's tumour at entry under the burden model; None under the hazard-ratio model."""
+    def tumour_state(self, patient: Patient, exposure: float = math.inf) -> TumourState | None:
+        """The patient's tumour at entry under the burden model, its disease-death clock started with
+        ``exposure`` (an Exp(1) draw); None under the hazard-ratio model."""
         tumour_model = self.tumour_model
         if tumour_model is None:
             return None
-        median = self._median_growth_of(patient.primary_site, patient.grade)
+        median, reference = self._median_growths_of(patient.primary_site, patient.grade)
         distribution = self.growth_distribution
         assert distribution is not None  # built with the tumour model
         growth = median * math.exp(distribution.log_deviation(patient.growth_z))
-        # A cytostatic drug's absolute reduction (tumour.additive_growth_effect) is the same for every grade:
-        # it is read at the site's grade-1 median, the well-differentiated disease its trials enrolled.
-        reference = self._median_growth_of(patient.primary_site, "G1")
         state = GompertzTumourState if self.tumour_gompertz else TumourState
         return state(
             tumour_model,
@@ -154,15 +152,23 @@ class PathwayModel:
             patient.extrahepatic,
             patient.primary_site == "pancreas",
             median_growth=reference,
+            exposure=exposure,
         )
 
-    def _median_growth_of(self, primary_site: str, grade: str) -> float:
-        """``median_growth_rate``, read once per site and grade, not once per patient and strategy."""
+    def _median_growths_of(self, primary_site: str, grade: str) -> tuple[float, float]:
+        """``median_growth_rate`` of the site and grade, and of the site at grade 1, read once per site and
+        grade, not once per patient and strategy. A cytostatic drug's absolute reduction
+        (tumour.additive_growth_effect) is the same for every grade: it is read at the site's grade-1
+        median, the well-differentiated disease its trials enrolled."""
         key = (primary_site, grade)
-        median = self._median_growth.get(key)
-        if median is None:
-            median = self._median_growth[key] = median_growth_rate(self.params.value, primary_site, grade)
-        return median
+        medians = self._median_growth.get(key)
+        if medians is None:
+            value = self.params.value
+            medians = self._median_growth[key] = (
+                median_growth_rate(value, primary_site, grade),
+                median_growth_rate(value, primary_site, "G1"),
+            )
+        return medians
 
     def memo(self, key: str, compute):
         """``compute(params)``, computed once per model: for values derived from several parameters."""

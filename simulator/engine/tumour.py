@@ -147,10 +147,18 @@ class TumourModel:
     # hazard_scale without extrahepatic disease, small-bowel and pancreatic primaries: read at every patient's
     # entry, so computed once here.
     _site_scales: tuple[float, float] = field(init=False, repr=False, compare=False)
+    # (hazard_scale, extrahepatic_scale) by (extrahepatic, pancreas): both read at every patient's entry.
+    _entry_scales: dict[tuple[bool, bool], tuple[float, float]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         scale = self.reference_hazard * math.exp(-self.burden_exponent * self.log_reference_burden)
         object.__setattr__(self, "_site_scales", (scale, scale * self.pancreas_hazard_ratio))
+        entry = {
+            (extrahepatic, pancreas): (self.hazard_scale(extrahepatic, pancreas), self.extrahepatic_scale(extrahepatic, pancreas))
+            for extrahepatic in (False, True)
+            for pancreas in (False, True)
+        }
+        object.__setattr__(self, "_entry_scales", entry)
 
     def reading_level(self, reading_error: float) -> float:
         """The log volume ratio at which a line's progression is read, given its reading error."""
@@ -203,11 +211,12 @@ class TumourState:
         pancreas: bool = False,
         now: float = 0.0,
         median_growth: float | None = None,
+        exposure: float = INF,
     ) -> None:
         self.model = model
         # The scale of an additive treatment effect: the median growth of the patient's site at grade 1 (model.py).
         self.median_growth = base_growth if median_growth is None else median_growth
-        self.scale = model.hazard_scale(extrahepatic, pancreas)
+        self.scale, self.extra_scale = model._entry_scales[extrahepatic, pancreas]
         self.beta = model.burden_exponent
         self.base_growth = base_growth
         self.growth = base_growth
@@ -220,13 +229,13 @@ class TumourState:
         self.progression_level = model.log_progression_ratio
         self.lesion_progression_at = INF  # when a new lesion makes this line progress, whatever the volume
         # Extrahepatic disease with its own burden (TumourModel.extrahepatic_compartment): it grows with the
-        # hepatic burden, shrinks only under systemic treatment, and its hazard adds to the hepatic one.
-        self.extra_scale = model.extrahepatic_scale(extrahepatic, pancreas)
+        # hepatic burden, shrinks only under systemic treatment, and its hazard adds to the hepatic one
+        # (``extra_scale``, set above).
         self.extra_anchor_log_burden = self.anchor_log_burden
         # The patient's disease-death clock: the exposure (an Exp(1) draw) left at the anchor time, spent by
         # the hazard; the tumour settles it whenever it changes, so between changes the time of death is
-        # computed once, not at every wait (``death_at``).
-        self.exposure = INF
+        # computed once, not at every wait (``death_at``). Inf: the clock starts later (``start_clock``).
+        self.exposure = exposure
         self._death_at: float | None = None
 
     # ------------------------------------------------------------------ burden over time
@@ -496,11 +505,12 @@ class GompertzTumourState(TumourState):
         pancreas: bool = False,
         now: float = 0.0,
         median_growth: float | None = None,
+        exposure: float = INF,
     ) -> None:
         # The rate constant that gives the exponential law's growth at the reference burden.
         rate = 1.0 / -model.log_reference_burden
         median = None if median_growth is None else median_growth * rate
-        super().__init__(model, log_burden, base_growth * rate, extrahepatic, pancreas, now, median)
+        super().__init__(model, log_burden, base_growth * rate, extrahepatic, pancreas, now, median, exposure)
         self.anchor_log_burden = min(self.anchor_log_burden, FULL)
         self.nadir_log_burden = self.anchor_log_burden
         self.extra_anchor_log_burden = self.anchor_log_burden
