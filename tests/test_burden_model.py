@@ -350,3 +350,46 @@ def test_disease_before_entry_weights_each_patient_by_the_chance_of_its_last_pro
             assert (observed > window).any()  # slow growers still enter, less often (none under a truncation)
         if window and lesions:  # and some enter by a new lesion although their volume would not have grown enough
             assert (by_volume > window).mean() > (observed > window).mean()
+
+
+def test_indolence_lowers_the_death_hazard_at_the_same_burden_and_keeps_the_mean():
+    """tumour.growth_hazard_exponent (indolence as a frailty): a patient's hazard scale is that of the
+    burden times exp(exponent x the lifelong log growth deviation), less the offset that keeps its mean
+    over log-normal deviations; at 0 every patient of the same site and extrahepatic status has the same
+    scale. Checked on the cohort itself: the ratio per patient exactly, the mean within 3 standard errors."""
+    from simulator.core.rng import RandomStreams
+    from simulator.engine.cohort import build_cohort
+    from simulator.engine.model import PathwayModel
+
+    exponent = 1.5
+    scenario = Scenario.model_validate(
+        {
+            "name": "frailty",
+            "seed": 7,
+            "cohort": {
+                "size": 4000,
+                "mix": {"extrahepatic": 0.0, "primary_small_bowel": 1.0, "primary_pancreas": 0.0, "grade_g2": 0.0, "grade_g3": 0.0},
+            },
+            "horizon_months": 120,
+            "strategies": ["best-supportive-care"],
+            "parameters": {**BURDEN, "tumour.growth_hazard_exponent": exponent},
+        }
+    )
+    prepared = prepare(scenario, "frailty.yaml")
+    cohort = build_cohort(prepared.params, RandomStreams(scenario.seed, 0), 4000)
+    model = PathwayModel(prepared.params, prepared.strategies[0], cohort, 120.0, RandomStreams(scenario.seed, 0), 0)
+    plain = PathwayModel(
+        prepare(scenario.model_copy(update={"parameters": BURDEN}), "plain.yaml").params,
+        prepared.strategies[0],
+        cohort,
+        120.0,
+        RandomStreams(7, 0),
+        0,
+    )
+    ratios = np.array([model.tumour_state(p).scale / plain.tumour_state(p).scale for p in cohort])
+    deviations = np.array([model.growth_distribution.log_deviation(p.growth_z) for p in cohort])
+    spread = model.growth_distribution.spread
+    np.testing.assert_allclose(ratios, np.exp(exponent * deviations - 0.5 * (exponent * spread) ** 2), rtol=1e-12)
+    order = np.argsort(deviations)
+    assert np.all(np.diff(ratios[order]) >= 0) and ratios[order][-1] > ratios[order][0]  # a faster grower, a higher hazard
+    assert abs(ratios.mean() - 1.0) < 3 * ratios.std(ddof=1) / math.sqrt(len(ratios))

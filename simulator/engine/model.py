@@ -81,9 +81,13 @@ class PathwayModel:
         self.tumour_reading_spread = p("tumour.progression_reading_sd_log") if self.tumour_model is not None else 0.0
         self.tumour_gompertz = self.tumour_model is not None and p("tumour.gompertz_growth") == 1.0
         self.burden_free_death_rate = p("tumour.burden_free_death_hazard") if self.tumour_model is not None else 0.0
+        self.growth_hazard_exponent = p("tumour.growth_hazard_exponent") if self.tumour_model is not None else 0.0
         # Acquired resistance of the targeted drugs (pathways/systemic.py), read once: 0 = none, as under the hazard-ratio model.
         self.targeted_resistance_rate = p("tumour.targeted_resistance_rate") if self.tumour_model is not None else 0.0
         self.growth_distribution = GrowthDistribution.from_parameters(p) if self.tumour_model is not None else None
+        # exp(exponent x deviation) has mean exp((exponent x spread)^2 / 2) over log-normal deviations: divided out.
+        spread = self.growth_distribution.spread if self.growth_distribution is not None else 0.0
+        self._growth_hazard_offset = -0.5 * (self.growth_hazard_exponent * spread) ** 2
         # A care policy (engine/hooks.py; capacity/hospital.py builds one): patients then share the SimPy
         # environment and wait at its hooks. Without one the patient process never calls a hook.
         self.hospital = hospital
@@ -143,9 +147,10 @@ class PathwayModel:
         median, reference = self._median_growths_of(patient.primary_site, patient.grade)
         distribution = self.growth_distribution
         assert distribution is not None  # built with the tumour model
-        growth = median * math.exp(distribution.log_deviation(patient.growth_z))
+        deviation = distribution.log_deviation(patient.growth_z)
+        growth = median * math.exp(deviation)
         state = GompertzTumourState if self.tumour_gompertz else TumourState
-        return state(
+        tumour = state(
             tumour_model,
             math.log(patient.hepatic_load),
             growth,
@@ -154,6 +159,15 @@ class PathwayModel:
             median_growth=reference,
             exposure=exposure,
         )
+        exponent = self.growth_hazard_exponent
+        if exponent != 0.0:
+            # Indolence as a frailty: a tumour that grows more slowly than its site and grade's median also
+            # kills more slowly at the same burden (tumour.growth_hazard_exponent), with the referral
+            # population's mean hazard kept (the offset), so the exponent moves no one on average.
+            factor = math.exp(exponent * deviation + self._growth_hazard_offset)
+            tumour.scale *= factor
+            tumour.extra_scale *= factor
+        return tumour
 
     def _median_growths_of(self, primary_site: str, grade: str) -> tuple[float, float]:
         """``median_growth_rate`` of the site and grade, and of the site at grade 1, read once per site and
