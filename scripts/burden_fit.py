@@ -6,7 +6,7 @@ medians (NETTER-1 from randomisation) and the pancreatic vs small-intestinal haz
 supportive care (Lesén 2019). Used for docs/calibration.md, "The burden model: fit so far".
 
     .venv/bin/python scripts/burden_fit.py evaluate [--values FILE.json] [--patients N] [--gompertz] [--additive]
-        [--frailty] [--matched-arm-resectable] [--iat-cohort-unresectable]
+        [--frailty both|exponent] [--matched-arm-resectable] [--iat-cohort-unresectable]
     .venv/bin/python scripts/burden_fit.py search --values START.json --out BEST.json [--sweeps 2]
     .venv/bin/python scripts/burden_fit.py minimize --values START.json --out BEST.json [--evaluations 400]
     .venv/bin/python scripts/burden_fit.py reductions [--values START.json] [--out FILE.json]
@@ -307,8 +307,8 @@ def main() -> None:
     )
     parser.add_argument(
         "--frailty",
-        action="store_true",
-        help="also move tumour.growth_hazard_exponent (0-3) and tumour.selection_correlation (0-0.9) (fifteenth step)",
+        choices=("both", "exponent"),
+        help="also move tumour.growth_hazard_exponent (0-3), with tumour.selection_correlation (0-0.9) or alone (fifteenth step)",
     )
     parser.add_argument(
         "--matched-arm-resectable",
@@ -326,8 +326,11 @@ def main() -> None:
     parser.add_argument("--era", action="store_true", help="no effect: the seed scenarios give the Mayo cohorts their era's treatments")
     args = parser.parse_args()
     if args.frailty:  # neither has a calibration_range in the library: the fifteenth step fitted them and did not adopt them
-        BOUNDS.update(FRAILTY_BOUNDS)
-        CALIBRATED.extend(name for name in FRAILTY_BOUNDS if name not in CALIBRATED)
+        moved = (
+            FRAILTY_BOUNDS if args.frailty == "both" else {"tumour.growth_hazard_exponent": FRAILTY_BOUNDS["tumour.growth_hazard_exponent"]}
+        )
+        BOUNDS.update(moved)
+        CALIBRATED.extend(name for name in moved if name not in CALIBRATED)
     values = json.loads(args.values.read_text()) if args.values else library_values()
     # Entries of a values file that are not calibrated (a structural switch) are held fixed, never perturbed.
     fixed = {name: value for name, value in values.items() if name not in BOUNDS}
