@@ -111,13 +111,16 @@ def pancreas_hazard_ratio(frame: pd.DataFrame) -> float:
 MATCHED_IAT_ARM = ("fig2b-iat-median-os", "mayo2011-matched-iat-arm")
 
 
-def matched_iat_arm(seed: cal.SeedScenario) -> cal.SeedScenario:
+def no_one_resectable(seed: cal.SeedScenario, **changes) -> cal.SeedScenario:
+    """The seed scenario with no one in its cohort resectable (and any other ``changes`` of the scenario)."""
     scenario = seed.scenario
-    mix = {**scenario.cohort.mix, **NO_ONE_RESECTABLE}
-    cohort = scenario.cohort.model_copy(update={"mix": mix})
-    strategies = [s for s in scenario.strategies if s.name == "iat-first"]
-    arm = scenario.model_copy(update={"name": MATCHED_IAT_ARM[1], "cohort": cohort, "strategies": strategies})
-    return cal.SeedScenario(arm, seed.path)
+    cohort = scenario.cohort.model_copy(update={"mix": {**scenario.cohort.mix, **NO_ONE_RESECTABLE}})
+    return cal.SeedScenario(scenario.model_copy(update={"cohort": cohort, **changes}), seed.path)
+
+
+def matched_iat_arm(seed: cal.SeedScenario) -> cal.SeedScenario:
+    strategies = [s for s in seed.scenario.strategies if s.name == "iat-first"]
+    return no_one_resectable(seed, name=MATCHED_IAT_ARM[1], strategies=strategies)
 
 
 # Median disease-free survival after RFA, 1.3 years (Akyildiz HY et al. Surgery 2010, abstract): the
@@ -341,10 +344,7 @@ def main() -> None:
     }
     fit = Fit(args.patients, {**fixed, **switches}, arm_populations=not args.matched_arm_resectable)
     if args.iat_cohort_unresectable:
-        seed = fit.seeds["mayo2011-iat"]
-        scenario = seed.scenario
-        cohort = scenario.cohort.model_copy(update={"mix": {**scenario.cohort.mix, **NO_ONE_RESECTABLE}})
-        fit.seeds["mayo2011-iat"] = cal.SeedScenario(scenario.model_copy(update={"cohort": cohort}), seed.path)
+        fit.seeds["mayo2011-iat"] = no_one_resectable(fit.seeds["mayo2011-iat"])
     started = time.perf_counter()
     if args.action == "evaluate":
         rows = fit.rows(values)

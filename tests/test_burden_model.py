@@ -383,7 +383,7 @@ def test_indolence_lowers_the_death_hazard_at_the_same_burden_and_keeps_the_mean
         prepared.strategies[0],
         cohort,
         120.0,
-        RandomStreams(7, 0),
+        RandomStreams(scenario.seed, 0),
         0,
     )
     ratios = np.array([model.tumour_state(p).scale / plain.tumour_state(p).scale for p in cohort])

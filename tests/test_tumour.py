@@ -258,9 +258,8 @@ def test_the_death_clock_spends_its_exposure_as_the_tumour_changes(state_type, c
         (21.0, lambda s, t: s.leave_residual(t, 0.5)),
         (23.0, lambda s, t: s.start_line(t, 2.0)),
     ]
-    clock, reference = state_type(model, math.log(0.2), 0.05, True), state_type(model, math.log(0.2), 0.05, True)
     exposure = 2.5
-    clock.start_clock(0.0, exposure)
+    clock, reference = state_type(model, math.log(0.2), 0.05, True, exposure=exposure), state_type(model, math.log(0.2), 0.05, True)
     before = 0.0
     for at, change in changes:
         exposure -= numeric_cumulative_hazard(reference, before, at - before)

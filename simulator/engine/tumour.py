@@ -144,15 +144,11 @@ class TumourModel:
     # A cytostatic drug lowers the growth rate by the same amount in every patient (its growth_reduction, read
     # by SystemicTherapy.growth_effect), instead of by its growth ratio (False).
     additive_growth_effect: bool = False
-    # hazard_scale without extrahepatic disease, small-bowel and pancreatic primaries: read at every patient's
-    # entry, so computed once here.
-    _site_scales: tuple[float, float] = field(init=False, repr=False, compare=False)
-    # (hazard_scale, extrahepatic_scale) by (extrahepatic, pancreas): both read at every patient's entry.
+    # (hazard_scale, extrahepatic_scale) by (extrahepatic, pancreas): both read at every patient's entry, so
+    # computed once here.
     _entry_scales: dict[tuple[bool, bool], tuple[float, float]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        scale = self.reference_hazard * math.exp(-self.burden_exponent * self.log_reference_burden)
-        object.__setattr__(self, "_site_scales", (scale, scale * self.pancreas_hazard_ratio))
         entry = {
             (extrahepatic, pancreas): (self.hazard_scale(extrahepatic, pancreas), self.extrahepatic_scale(extrahepatic, pancreas))
             for extrahepatic in (False, True)
@@ -168,7 +164,9 @@ class TumourModel:
 
     def hazard_scale(self, extrahepatic: bool, pancreas: bool) -> float:
         """``c`` such that the hepatic burden's hazard is ``c * exp(beta * log b)``."""
-        scale = self._site_scales[pancreas]
+        scale = self.reference_hazard * math.exp(-self.burden_exponent * self.log_reference_burden)
+        if pancreas:
+            scale *= self.pancreas_hazard_ratio
         return scale * self.extrahepatic_hazard_ratio if extrahepatic and not self.extrahepatic_compartment else scale
 
     def extrahepatic_scale(self, extrahepatic: bool, pancreas: bool) -> float:
@@ -234,7 +232,7 @@ class TumourState:
         self.extra_anchor_log_burden = self.anchor_log_burden
         # The patient's disease-death clock: the exposure (an Exp(1) draw) left at the anchor time, spent by
         # the hazard; the tumour settles it whenever it changes, so between changes the time of death is
-        # computed once, not at every wait (``death_at``). Inf: the clock starts later (``start_clock``).
+        # computed once, not at every wait (``death_at``). Inf: no disease death.
         self.exposure = exposure
         self._death_at: float | None = None
 
@@ -359,11 +357,6 @@ class TumourState:
         return self.time_to_reach(now, self.model.log_detection_burden)
 
     # ------------------------------------------------------------------ disease death
-
-    def start_clock(self, now: float, exposure: float) -> None:
-        """Start the disease-death clock at ``now`` with ``exposure`` (an Exp(1) draw) to spend."""
-        self._reanchor(now)
-        self.exposure = exposure
 
     def death_at(self) -> float:
         """When the exposure runs out if the tumour does not change meanwhile (inf: never)."""
