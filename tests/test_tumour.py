@@ -430,3 +430,20 @@ def burden_pathway_model(parameters: dict):
     data = {"name": "burden", "seed": 1, "cohort": {"size": 1}, "strategies": ["best-supportive-care"]}
     prepared = prepare(Scenario.model_validate({**data, "parameters": {"disease.burden_model": 1, **parameters}}), "burden.yaml")
     return PathwayModel(prepared.params, prepared.strategies[0], [], 12, RandomStreams(1, 0), 0)
+
+
+@pytest.mark.parametrize("compartment", [1, 0])
+def test_the_extrahepatic_ratio_at_entry_is_the_burden_models_own_only_with_its_compartment(compartment):
+    """With its own compartment, extrahepatic disease carries tumour.extrahepatic_entry_hazard_ratio at entry
+    (Mayo 2010's 3.0 is the ratio after resection, which the compartment raises); as a plain ratio on the
+    hepatic hazard, it carries the published disease.hr_extrahepatic."""
+    parameters = {
+        "tumour.extrahepatic_compartment": compartment,
+        "tumour.extrahepatic_entry_hazard_ratio": 1.7,
+        "disease.hr_extrahepatic": 2.6,
+    }
+    tumour_model = burden_pathway_model(parameters).tumour_model
+    assert tumour_model.extrahepatic_hazard_ratio == (1.7 if compartment else 2.6)
+    liver_only = tumour_model.hazard_scale(False, False)
+    at_entry = tumour_model.hazard_scale(True, False) + tumour_model.extrahepatic_scale(True, False)
+    assert at_entry / liver_only == pytest.approx(1.7 if compartment else 2.6, rel=1e-12)

@@ -128,7 +128,11 @@ class PathwayModel:
             log_reference_burden=math.log(p("tumour.reference_burden")),
             reference_hazard=p("tumour.reference_death_hazard"),
             burden_exponent=p("tumour.burden_hazard_exponent"),
-            extrahepatic_hazard_ratio=p("disease.hr_extrahepatic"),
+            # With its own compartment, the ratio at entry is the burden model's own (liver-directed treatment then
+            # raises it); as a plain ratio on the hepatic hazard, the published one.
+            extrahepatic_hazard_ratio=p("tumour.extrahepatic_entry_hazard_ratio")
+            if p("tumour.extrahepatic_compartment") == 1.0
+            else p("disease.hr_extrahepatic"),
             pancreas_hazard_ratio=p("tumour.pancreas_death_hazard_ratio"),
             log_progression_ratio=math.log(p("tumour.progression_volume_ratio")),
             reading_floor=p("tumour.progression_reading_floor"),
