@@ -2,8 +2,10 @@
 
 The calibration targets of `simulator/params/calibration_targets.yaml`, plus what the burden model is
 also fitted to before those targets enter the targets file: the virtual trials' overall-survival
-medians (NETTER-1 from randomisation) and the pancreatic vs small-intestinal hazard ratio on best
-supportive care (Lesén 2019). Used for docs/calibration.md, "The burden model: fit so far".
+medians (NETTER-1 from randomisation), the pancreatic vs small-intestinal hazard ratio on best
+supportive care (Lesén 2019), the ablation DFS that is the hazard-ratio model's input (Akyildiz 2010) and
+Mayo 2010's extrahepatic hazard ratio after resection. Used for docs/calibration.md, "The burden model: fit
+so far".
 
     .venv/bin/python scripts/burden_fit.py evaluate [--values FILE.json] [--patients N] [--gompertz] [--additive]
         [--frailty exponent] [--matched-arm-unresectable] [--iat-cohort-unresectable] [--objective squared|hinge]
@@ -60,8 +62,8 @@ EXTRAHEPATIC_ROW = "hazard ratio extrahepatic disease after resection (Mayo 2010
 RATIO_ROWS = {SITE_ROW: SITE_LOG_SE, EXTRAHEPATIC_ROW: EXTRAHEPATIC_LOG_SE}  # scored on the log scale
 MEDIAN_TOLERANCE = 0.05  # the targets file's rule for medians
 # --objective hinge (sixteenth step): a target inside the inner 80% of its band costs nothing but a small pull
-# to the middle; the inner margin leaves room for the Monte Carlo error of 2,000 patients against the
-# check's 5,000 (about a fifth of a median band's half-width at these sample sizes, docs/calibration.md).
+# to the middle; the inner margin is meant as room for the Monte Carlo error between the fit's 2,000 patients
+# and the check's 5,000 (an assumption, and too little: the points it found fell out at 5,000, docs/calibration.md).
 HINGE_INNER = 0.8
 HINGE_CENTRE_WEIGHT = 0.01
 # The fit moves every library entry that has a calibration_range, within that range (its source is
