@@ -109,25 +109,33 @@ def site_hazard_ratio(overrides: dict, patients: int) -> float:
     return pancreas_hazard_ratio(site_population(overrides, patients))
 
 
+def cox_hazard_ratio(frame: pd.DataFrame, covariates: dict[str, pd.Series]) -> float:
+    """Cox hazard ratio of death for the first of ``covariates`` (0/1 columns), adjusted for the others."""
+    data = pd.DataFrame({"t": frame["os_months"].to_numpy(), "e": frame["death"].to_numpy()})
+    for name, column in covariates.items():
+        data[name] = column.astype(int).to_numpy()
+    return float(np.exp(CoxPHFitter().fit(data, "t", "e").params_[next(iter(covariates))]))
+
+
 def pancreas_hazard_ratio(frame: pd.DataFrame) -> float:
     """Cox hazard ratio of death, pancreatic vs small-intestinal primaries, in a site population."""
-    data = pd.DataFrame({"t": frame["os_months"].to_numpy(), "e": frame["death"].to_numpy()})
-    data["pancreas"] = (frame["primary_site"] == "pancreas").astype(int).to_numpy()
-    return float(np.exp(CoxPHFitter().fit(data, "t", "e").params_["pancreas"]))
+    return cox_hazard_ratio(frame, {"pancreas": frame["primary_site"] == "pancreas"})
 
 
 def extrahepatic_hazard_ratio(frame: pd.DataFrame) -> float:
     """Cox hazard ratio of death with vs without extrahepatic disease, adjusted for the other traits at entry
     that Mayo 2010's multivariable model held (synchronous disease, function) and for the hepatic burden and
     primary site the model draws (the resected cohort of the Mayo 2010 scenario)."""
-    data = pd.DataFrame({"t": frame["os_months"].to_numpy(), "e": frame["death"].to_numpy()})
-    for column in ("extrahepatic", "synchronous", "functional"):
-        data[column] = frame[column].astype(int).to_numpy()
-    for burden in ("25to50", "gt50"):
-        data[f"burden_{burden}"] = (frame["burden"] == burden).astype(int).to_numpy()
-    for site in ("pancreas", "small_bowel"):
-        data[site] = (frame["primary_site"] == site).astype(int).to_numpy()
-    return float(np.exp(CoxPHFitter().fit(data, "t", "e").params_["extrahepatic"]))
+    return cox_hazard_ratio(
+        frame,
+        {
+            "extrahepatic": frame["extrahepatic"],
+            "synchronous": frame["synchronous"],
+            "functional": frame["functional"],
+            **{f"burden_{band}": frame["burden"] == band for band in ("25to50", "gt50")},
+            **{site: frame["primary_site"] == site for site in ("pancreas", "small_bowel")},
+        },
+    )
 
 
 # Seed Fig 2B's matched IAT arm: calibrate --check (and this fit, since the sixteenth step) runs it on the seed

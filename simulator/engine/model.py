@@ -153,8 +153,13 @@ class PathwayModel:
         assert distribution is not None  # built with the tumour model
         deviation = distribution.log_deviation(patient.growth_z)
         growth = median * math.exp(deviation)
+        exponent = self.growth_hazard_exponent
+        # Indolence as a frailty: a tumour that grows more slowly than its site and grade's median also kills
+        # more slowly at the same burden (tumour.growth_hazard_exponent), with the referral population's mean
+        # hazard kept (the offset), so the exponent moves no one on average.
+        factor = math.exp(exponent * deviation + self._growth_hazard_offset) if exponent != 0.0 else 1.0
         state = GompertzTumourState if self.tumour_gompertz else TumourState
-        tumour = state(
+        return state(
             tumour_model,
             math.log(patient.hepatic_load),
             growth,
@@ -162,16 +167,8 @@ class PathwayModel:
             patient.primary_site == "pancreas",
             median_growth=reference,
             exposure=exposure,
+            hazard_factor=factor,
         )
-        exponent = self.growth_hazard_exponent
-        if exponent != 0.0:
-            # Indolence as a frailty: a tumour that grows more slowly than its site and grade's median also
-            # kills more slowly at the same burden (tumour.growth_hazard_exponent), with the referral
-            # population's mean hazard kept (the offset), so the exponent moves no one on average.
-            factor = math.exp(exponent * deviation + self._growth_hazard_offset)
-            tumour.scale *= factor
-            tumour.extra_scale *= factor
-        return tumour
 
     def _median_growths_of(self, primary_site: str, grade: str) -> tuple[float, float]:
         """``median_growth_rate`` of the site and grade, and of the site at grade 1, read once per site and

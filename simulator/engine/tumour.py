@@ -210,11 +210,14 @@ class TumourState:
         now: float = 0.0,
         median_growth: float | None = None,
         exposure: float = INF,
+        hazard_factor: float = 1.0,
     ) -> None:
         self.model = model
         # The scale of an additive treatment effect: the median growth of the patient's site at grade 1 (model.py).
         self.median_growth = base_growth if median_growth is None else median_growth
-        self.scale, self.extra_scale = model._entry_scales[extrahepatic, pancreas]
+        # The patient's own factor on both burdens' hazards (indolence as a frailty, PathwayModel.tumour_state).
+        scale, extra_scale = model._entry_scales[extrahepatic, pancreas]
+        self.scale, self.extra_scale = scale * hazard_factor, extra_scale * hazard_factor
         self.beta = model.burden_exponent
         self.base_growth = base_growth
         self.growth = base_growth
@@ -499,11 +502,12 @@ class GompertzTumourState(TumourState):
         now: float = 0.0,
         median_growth: float | None = None,
         exposure: float = INF,
+        hazard_factor: float = 1.0,
     ) -> None:
         # The rate constant that gives the exponential law's growth at the reference burden.
         rate = 1.0 / -model.log_reference_burden
         median = None if median_growth is None else median_growth * rate
-        super().__init__(model, log_burden, base_growth * rate, extrahepatic, pancreas, now, median, exposure)
+        super().__init__(model, log_burden, base_growth * rate, extrahepatic, pancreas, now, median, exposure, hazard_factor)
         self.anchor_log_burden = min(self.anchor_log_burden, FULL)
         self.nadir_log_burden = self.anchor_log_burden
         self.extra_anchor_log_burden = self.anchor_log_burden
