@@ -107,7 +107,7 @@ def test_calibrate_posterior_writes_sample_and_diagnostics(tmp_path, capsys):
     assert status == 0, capsys.readouterr().err
     diagnostics = json.loads((out / "posterior_diagnostics.json").read_text())
     predictive = pd.read_csv(out / "posterior_predictive.csv")
-    assert len(predictive) == len(load_targets().targets)
+    assert len(predictive) == len(load_targets().for_every_fit())
     assert diagnostics["posterior_predictive_coverage"] == pytest.approx(predictive["inside"].mean(), abs=1e-4)
     assert diagnostics["effective_sample_size"] > 0 and diagnostics["simulator_runs"] == 6
     assert (out / "posterior_pairs.png").stat().st_size > 0

@@ -14,16 +14,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 from lifelines import CoxPHFitter
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 from scipy import optimize, stats
 
 from ..config import MAX_SIMULATED_LIFETIMES, Scenario, apply_overrides, load_scenario
 from ..core.events import adverse_event_detail, parse_procedure_detail
+from ..engine.cohort import ATTRIBUTE_COLUMNS
 from ..errors import ScenarioError, UserInputError
 from ..io import read_yaml
 from ..outcomes.survival import fit_km
@@ -55,6 +56,17 @@ class Target(_Strict):
     endpoint: str = "os"
     months: float | None = None
     control: str | None = None
+    # A hazard ratio between groups of patients within one arm (a population's, not a trial's): the
+    # patient-table column ``by``, the ``group`` compared with the ``reference`` (other values left out),
+    # in a Cox model adjusted for the columns of ``adjusted_for`` (each as categories).
+    by: str | None = None
+    group: str | None = None
+    reference: str | None = None
+    adjusted_for: tuple[str, ...] = ()
+    # "all": every fit uses the target. "burden-model": a target of the disease model v2 (issue 16 item 4)
+    # that scripts/burden_fit.py fits; the hazard-ratio model is checked against it, but its posterior and
+    # its identifiability report keep the 27 targets they were built on.
+    scope: Literal["all", "burden-model"] = "all"
     rate: str | None = None
     published: float
     ci: tuple[float, float] | None = None
@@ -68,6 +80,17 @@ class Target(_Strict):
     se: float | None = None
     uncertainty_source: str | None = None
     source: str
+
+    @model_validator(mode="after")
+    def _groups_of_one_trait(self) -> Target:
+        for column in (self.by, *self.adjusted_for):
+            if column is not None and column not in ATTRIBUTE_COLUMNS:
+                raise ValueError(f"by / adjusted_for: expected patient traits among {', '.join(ATTRIBUTE_COLUMNS)}, got {column!r}")
+        if (self.by is None) != (self.group is None) or (self.by is None) != (self.reference is None):
+            raise ValueError("by, group and reference: expected all three (a hazard ratio between groups of patients) or none")
+        if self.by is not None and self.metric != "hazard_ratio":
+            raise ValueError(f"by: expected only with metric hazard_ratio, got metric {self.metric!r}")
+        return self
 
     def bounds(self) -> tuple[float, float, str]:
         if self.range is not None:
@@ -103,6 +126,10 @@ class Block(_Strict):
 class TargetsFile(_Strict):
     targets: list[Target]
     blocks: list[Block]
+
+    def for_every_fit(self) -> list[Target]:
+        """The targets of scope "all": the hazard-ratio model's posterior and identifiability report use these."""
+        return [t for t in self.targets if t.scope == "all"]
 
 
 def targets_path() -> Path:
@@ -160,6 +187,9 @@ def _arm(result: RunResult, arm: str) -> pd.DataFrame:
 def _endpoint(frame: pd.DataFrame, endpoint: str) -> tuple[pd.Series, pd.Series]:
     if endpoint == "os":
         return frame["os_months"], frame["death"]
+    if endpoint == "os_from_second_line":  # a trial that randomises at first progression (NETTER-1)
+        started = frame[frame["pfs2_months"].notna()]
+        return started["os_months"] - started["pfs1_months"], started["death"]
     started = frame[frame[f"{endpoint}_months"].notna()]
     return started[f"{endpoint}_months"], started[f"{endpoint}_event"]
 
@@ -176,6 +206,8 @@ def measure(target: Target, result: RunResult) -> float:
         resected = frame[frame["resected"] == 1]
         kmf = fit_km(resected["rfs_months"], resected["recurred"], target.arm)
         return 1.0 - float(kmf.survival_function_at_times(target.months).iloc[0])
+    if target.metric == "hazard_ratio" and target.by is not None:
+        return group_hazard_ratio(frame, target)
     if target.metric == "hazard_ratio":
         return cox_hazard_ratio(result, target.arm, target.control, target.endpoint)
     if target.metric == "rate":
@@ -191,6 +223,27 @@ def cox_hazard_ratio(result: RunResult, arm: str, control: str, endpoint: str) -
     data = pd.concat(rows, ignore_index=True)
     fitter = CoxPHFitter().fit(data, duration_col="duration", event_col="event")
     return float(np.exp(fitter.params_["treated"]))
+
+
+def group_hazard_ratio(frame: pd.DataFrame, target: Target) -> float:
+    """Cox hazard ratio of ``target.group`` vs ``target.reference`` (values of column ``target.by``) in one
+    arm, adjusted for ``target.adjusted_for``."""
+    values = frame[target.by].astype(str)
+    kept = frame[values.isin([target.group, target.reference])]
+    durations, events = _endpoint(kept, target.endpoint)
+    kept = kept.loc[durations.index]
+    data = pd.DataFrame(
+        {
+            "duration": durations.to_numpy(),
+            "event": events.to_numpy(),
+            "group": (kept[target.by].astype(str) == target.group).astype(int).to_numpy(),
+        }
+    )
+    for column in target.adjusted_for:
+        dummies = pd.get_dummies(kept[column].astype(str), prefix=column, drop_first=True, dtype=int)
+        data = pd.concat([data, dummies.reset_index(drop=True)], axis=1)
+    fitter = CoxPHFitter().fit(data, duration_col="duration", event_col="event")
+    return float(np.exp(fitter.params_["group"]))
 
 
 def _procedures_of(events: pd.DataFrame, kind: str) -> pd.Series:

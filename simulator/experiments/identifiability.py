@@ -116,7 +116,7 @@ def report_tables(
 
 def calibration_identifiability(seed_folder, patients: int | None, execution, log_step: float = LOG_STEP) -> tuple[list[dict], list[dict]]:
     """The identifiability report of the calibration in force: every calibrated parameter of
-    calibration_targets.yaml's blocks against every target, at the values the library now holds."""
+    calibration_targets.yaml's blocks against every target of scope "all", at the values the library now holds."""
     from .calibrate import calibrated_value, evaluate, load_seed_scenarios, load_targets, override_calibrated
 
     data = load_targets()
@@ -133,8 +133,9 @@ def calibration_identifiability(seed_folder, patients: int | None, execution, lo
         overrides: dict = {}
         for key, value in values.items():
             override_calibrated(parameters[key], float(value), overrides)
-        return evaluate(data.targets, seeds, overrides, patients, execution)["simulated"].to_numpy(dtype=float)
+        return evaluate(targets, seeds, overrides, patients, execution)["simulated"].to_numpy(dtype=float)
 
-    tolerances = np.array([(t.bounds()[1] - t.bounds()[0]) / 2 for t in data.targets])
-    result = sensitivity(simulated, fitted, [t.id for t in data.targets], tolerances, log_step, bounds)
+    targets = data.for_every_fit()
+    tolerances = np.array([(t.bounds()[1] - t.bounds()[0]) / 2 for t in targets])
+    result = sensitivity(simulated, fitted, [t.id for t in targets], tolerances, log_step, bounds)
     return report_tables(result, fitted, bounds)

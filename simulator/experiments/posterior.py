@@ -98,7 +98,7 @@ class Problem:
 def problem(patients: int) -> Problem:
     data = load_targets()
     parameters = [p for block in data.blocks for p in block.parameters]
-    targets = data.targets
+    targets = data.for_every_fit()
     return Problem(
         targets=targets,
         parameters=parameters,
