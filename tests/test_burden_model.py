@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 import pandas as pd
+import pytest
 from lifelines import CoxPHFitter
 
 from simulator.config import Scenario
@@ -299,40 +300,50 @@ def test_deaths_the_burden_does_not_explain_come_at_their_constant_rate():
     assert int((without["death_cause"] == "disease").sum()) == 0
 
 
-def natural_times_to_progression(params, cohort) -> tuple[np.ndarray, np.ndarray]:
+def natural_times_to_progression(params, cohort, line: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Each patient's natural time to progression (RECIST volume growth or a new lesion, whichever is first)
-    at its lifelong growth rate, and the volume-only time."""
+    at the growth of the line running at entry, and the volume-only time: its lifelong rate times the line's
+    factor, the patient's own (``entry_line_growth``) or, for a cohort whose course before entry is not
+    conditioned, ``line`` (log factors drawn by the test)."""
     from simulator.engine.tumour import GrowthDistribution, median_growth_rate
 
     distribution = GrowthDistribution.from_parameters(params.value)
     growth = np.array([median_growth_rate(params.value, p.primary_site, p.grade) for p in cohort])
-    growth *= np.exp(distribution.log_deviation(np.array([p.growth_z for p in cohort])))
+    factors = np.array([p.entry_line_growth for p in cohort]) if line is None else line
+    factors = np.nan_to_num(factors, nan=0.0)  # no entry line (tumour.entry_line_continues 0): the lifelong rate
+    growth *= np.exp(distribution.log_deviation(np.array([p.growth_z for p in cohort])) + factors)
     by_volume = math.log(params.value("tumour.progression_volume_ratio")) / growth
     lesions = params.value("tumour.new_lesion_growth")
     return (np.minimum(by_volume, lesions / growth) if lesions > 0 else by_volume), by_volume
 
 
-def test_disease_before_entry_weights_each_patient_by_the_chance_of_its_last_progression_in_the_window():
+@pytest.mark.parametrize("continues", [0, 1])
+def test_disease_before_entry_weights_each_patient_by_the_chance_of_its_last_progression_in_the_window(continues):
     """``cohort.progressed_within_months`` W and ``cohort.stable_for_months`` S enrol a patient whose disease
     progresses every T months with the chance that its last progression came between S and W months
     before entry, max(0, min(W, T) - S) / T (engine/cohort.py ``last_progression_in_window``), whichever way
-    it progresses (volume or new lesion): the conditioned cohort must match the unconditioned one
+    it progresses (volume or new lesion), T at the growth of the line running then (with
+    tumour.entry_line_continues 1, the patient's rate times that line's factor; at 0, the lifelong rate): the
+    conditioned cohort must match the unconditioned one (each patient with a line factor of its own, or none)
     reweighted by that chance within each primary site and grade (the scenario's mix is the enrolled one).
     The share of patients with T > W (slow growers found progressing), the share with T <= 2 S and the
     mean of log T are compared with their importance-weighted expectations, within 4 standard errors of
     the two samples."""
     from simulator.core.rng import RandomStreams
     from simulator.engine.cohort import build_cohort
+    from simulator.engine.tumour import within_patient_spread
     from simulator.params.parameter_set import build_parameter_set
 
     size = 20000
     # A between-patient spread of growth wide enough that slow growers (T beyond a 24-month window) are drawn
     # at all, whatever the library's fitted spreads: the statement tested is about the weighting, not them.
-    wide = {**BURDEN, "tumour.growth_sd_log": 1.0, "tumour.growth_within_patient_share": 0.5}
+    wide = {**BURDEN, "tumour.growth_sd_log": 1.0, "tumour.growth_within_patient_share": 0.5, "tumour.entry_line_continues": continues}
     for window, stable, lesions in ((12.0, 0.0, 0.0), (12.0, 0.0, 0.2), (0.0, 3.0, 0.2), (24.0, 3.0, 0.2)):
         free = build_parameter_set({**wide, "tumour.new_lesion_growth": lesions})
         cohort = build_cohort(free, RandomStreams(16, 0), size)
-        natural, _ = natural_times_to_progression(free, cohort)
+        assert all(math.isnan(p.entry_line_growth) for p in cohort)  # unconditioned: the first line draws its own
+        line = within_patient_spread(free.value) * np.random.default_rng(18).standard_normal(size) if continues else np.zeros(size)
+        natural, _ = natural_times_to_progression(free, cohort, line)
         weight = np.maximum(0.0, np.minimum(window or np.inf, natural) - stable) / natural
         group = np.array([f"{p.primary_site} {p.grade}" for p in cohort])
         for name in np.unique(group):
@@ -357,6 +368,45 @@ def test_disease_before_entry_weights_each_patient_by_the_chance_of_its_last_pro
             assert (observed > window).any()  # slow growers still enter, less often (none under a truncation)
         if window and lesions:  # and some enter by a new lesion although their volume would not have grown enough
             assert (by_volume > window).mean() > (observed > window).mean()
+
+
+def test_the_first_line_goes_on_at_the_growth_shown_before_entry():
+    """A trial of stable disease (cohort.stable_for_months) selects patients on the growth of the line running
+    before entry, and nothing separates that line from the first one after entry: on supportive care from entry
+    (no treatment effect, no reading error, progression by volume alone), each patient's time to first
+    progression is the RECIST volume ratio over the growth the cohort drew for it, its lifelong rate times
+    its entry line's factor, to rounding."""
+    from simulator.core.rng import RandomStreams
+    from simulator.engine.cohort import build_cohort
+    from simulator.engine.tumour import GrowthDistribution, median_growth_rate
+
+    parameters = {
+        "cohort.stable_for_months": 6,
+        "tumour.entry_line_continues": 1,
+        "tumour.progression_reading_sd_log": 0.0,
+        "tumour.new_lesion_growth": 0.0,
+    }
+    strategies = [{"name": "care", "rules": [NEVER_APPLIES, {"treatment": "best_supportive_care"}]}]
+    # Under a quarter of the liver: the volume ratio is reached before the whole liver is.
+    mix = {"extrahepatic": 0.0, "primary_small_bowel": 0.5, "primary_pancreas": 0.5, "burden_25to50": 0.0, "burden_gt50": 0.0, **NO_SURGERY}
+    prepared, result = run_result(strategies, mix, parameters, size=2000, horizon=600.0)
+    cohort = build_cohort(prepared.params, RandomStreams(prepared.scenario.seed, 0), 2000)
+    value = prepared.params.value
+    distribution = GrowthDistribution.from_parameters(value)
+    line = np.array([p.entry_line_growth for p in cohort])
+    assert np.isfinite(line).all() and line.std() > 0.1  # every patient's entry line was drawn, and they differ
+    growth = np.array(
+        [median_growth_rate(value, p.primary_site, p.grade) * math.exp(distribution.log_deviation(p.growth_z)) for p in cohort]
+    )
+    growth *= np.exp(line)
+    patients = result.patients.sort_values("patient_id")
+    alive = patients["os_months"].to_numpy()
+    # Progressions, not deaths (a death also ends a line's progression-free survival).
+    first = (patients["pfs1_event"].to_numpy() == 1) & (alive > patients["pfs1_months"].to_numpy())
+    assert first.mean() > 0.5
+    ratio = math.log(value("tumour.progression_volume_ratio"))
+    expected = ratio / growth
+    assert np.allclose(patients["pfs1_months"].to_numpy()[first], expected[first], rtol=1e-6)
 
 
 def test_indolence_lowers_the_death_hazard_at_the_same_burden_and_keeps_the_mean():

@@ -16,7 +16,7 @@ from scipy import special
 
 from ..core.rng import RandomStreams, to_normal
 from ..params.parameter_set import ParameterSet
-from .tumour import GrowthDistribution, median_growth_rate
+from .tumour import GrowthDistribution, median_growth_rate, within_patient_spread
 
 ATTRIBUTE_COLUMNS = (
     "age",
@@ -51,6 +51,10 @@ class Patient:
     hepatic_load: float = 0.0  # share of the liver replaced by tumour at entry
     growth_z: float = 0.0  # the patient's standard-normal growth deviate (positive: faster than the median)
     prior_treatments: tuple[str, ...] = ()  # treatments before entry (cohort.prior_treatments); not a column
+    # The log factor of the line running at entry (its line-to-line part), where the course before entry is
+    # conditioned (cohort.stable_for_months, cohort.progressed_within_months): the first line goes on with it.
+    # NaN elsewhere: the first line draws its own, as every later line does.
+    entry_line_growth: float = math.nan
 
 
 def _categorical(uniforms: np.ndarray, labels: tuple[str, ...], probabilities: list[float]) -> np.ndarray:
@@ -168,8 +172,10 @@ def growth_deviates(
     site: np.ndarray,
     grade: np.ndarray,
     hepatic_load: np.ndarray,
-) -> np.ndarray:
-    """Standard-normal growth deviates of the burden model, given what is known of each patient at entry.
+    split: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Standard-normal growth deviates of the burden model, given what is known of each patient at entry,
+    and the log factor of the line running at entry (NaN where the course before entry is not conditioned).
 
     Selection: in the referral population a share ``tumour.referral_resectable_share`` is resectable,
     through a latent normal correlated (``tumour.selection_correlation``) with slow growth. A patient's
@@ -184,7 +190,13 @@ def growth_deviates(
     progresses every T months (its natural time to progression) had its last progression between S and W
     months before entry (``last_progression_in_window``): a trial of progressive disease enrols from
     patients found progressing, and a slow grower is found so less often, not never; a trial of stable
-    disease, from patients found not progressing lately, and a fast grower is found so less often."""
+    disease, from patients found not progressing lately, and a fast grower is found so less often.
+
+    What the course before entry shows is the growth of the line running then: the patient's own rate times
+    that line's factor (``tumour.growth_within_patient_share``). The condition weights the sum of the two on
+    the log scale (a normal whose spread holds both parts); the patient's deviate is then drawn given the
+    sum (``split``: a second uniform), and the rest is the factor of the line running at entry, with which
+    the first line goes on: no progression separates the disease before entry from the disease after it."""
     p = params.value
     correlation = p("tumour.selection_correlation")
     threshold = special.ndtri(1.0 - p("tumour.referral_resectable_share"))
@@ -197,6 +209,7 @@ def growth_deviates(
     lowest = np.full(len(uniforms), -np.inf)  # bounds of the deviate itself
     highest = np.full(len(uniforms), np.inf)
     within, stable = p("cohort.progressed_within_months"), p("cohort.stable_for_months")
+    no_line = np.full(len(uniforms), np.nan)
     if within > 0 or stable > 0:
         log_ratio = math.log(p("tumour.progression_volume_ratio"))
         distribution = GrowthDistribution.from_parameters(p)
@@ -214,16 +227,28 @@ def growth_deviates(
         if lesion_growth > 0:  # or a new lesion, after this much growth whatever the load (fmin: a NaN load still has it)
             per_month = np.fmin(per_month, lesion_growth)
         with np.errstate(invalid="ignore"):
-            # The deviates at which the natural time to progression is ``within`` and ``stable``: a NaN
-            # (never progresses) puts no condition on the patient.
+            # The log growth deviations (from the median, the line's factor included) at which the natural time
+            # to progression is ``within`` and ``stable``: a NaN (never progresses) puts no condition on the patient.
             if within > 0:
-                lowest = np.where(np.isnan(per_month), -np.inf, distribution.deviate(np.log(per_month / within) - median))
+                lowest = np.where(np.isnan(per_month), -np.inf, np.log(per_month / within) - median)
             if stable > 0:
-                highest = np.where(np.isnan(per_month), np.inf, distribution.deviate(np.log(per_month / stable) - median))
+                highest = np.where(np.isnan(per_month), np.inf, np.log(per_month / stable) - median)
         # A window no longer than the stable period, or either with the growth mixture, is refused when the
-        # parameters are built (params/parameter_set.py _check_consistency).
-        return last_progression_in_window(uniforms, mean, spread, lowest, highest, distribution.spread)
-    return mean + spread * to_normal(uniforms)
+        # parameters are built (params/parameter_set.py _check_consistency), so the deviate maps linearly.
+        between = distribution.spread
+        if p("tumour.entry_line_continues") != 1.0:
+            # The lifelong rate alone is conditioned, and the first line draws a factor of its own (the
+            # eleventh to the seventeenth step's structure; docs/calibration.md, eighteenth step).
+            return last_progression_in_window(uniforms, mean, spread, lowest / between, highest / between, between), no_line
+        line = within_patient_spread(p)
+        sum_mean, sum_variance = between * mean, (between * spread) ** 2 + line**2
+        total = last_progression_in_window(uniforms, sum_mean, math.sqrt(sum_variance), lowest, highest, 1.0)
+        # The deviate given the sum: jointly normal, Cov(z, sum) = between * spread^2.
+        gain = between * spread**2 / sum_variance
+        conditional = math.sqrt(max(spread**2 * (1.0 - between * gain), 0.0))
+        z = mean + gain * (total - sum_mean) + conditional * to_normal(split if split is not None else uniforms)
+        return z, total - between * z
+    return mean + spread * to_normal(uniforms), no_line
 
 
 def last_progression_in_window(
@@ -331,10 +356,13 @@ def build_cohort(
     if burden_model:
         if not load_from_distribution:
             hepatic_load = hepatic_load_in_band(u("hepatic_load"), burden, p("tumour.detection_burden"))
-        growth_z = growth_deviates(params, u("growth"), u("selection"), resectable, site, grade, hepatic_load)
+        conditioned = p("cohort.progressed_within_months") > 0 or p("cohort.stable_for_months") > 0
+        split = u("growth_split") if conditioned and p("tumour.entry_line_continues") == 1.0 else None
+        growth_z, entry_line = growth_deviates(params, u("growth"), u("selection"), resectable, site, grade, hepatic_load, split)
     else:
         growth_z = np.zeros(size)
         hepatic_load = np.zeros(size)
+        entry_line = np.full(size, np.nan)
     ssr_positive = u("ssr_positive") < np.where(grade == "G3", p("cohort.ssr_positive_g3"), p("cohort.ssr_positive"))
 
     return [
@@ -354,6 +382,7 @@ def build_cohort(
             float(hepatic_load[i]),
             float(growth_z[i]),
             prior_treatments,
+            float(entry_line[i]),
         )
         for i in range(size)
     ]

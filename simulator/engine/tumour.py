@@ -211,6 +211,7 @@ class TumourState:
         median_growth: float | None = None,
         exposure: float = INF,
         hazard_factor: float = 1.0,
+        line_factor: float = 1.0,
     ) -> None:
         self.model = model
         # The scale of an additive treatment effect: the median growth of the patient's site at grade 1 (model.py).
@@ -220,8 +221,10 @@ class TumourState:
         self.scale, self.extra_scale = scale * hazard_factor, extra_scale * hazard_factor
         self.beta = model.burden_exponent
         self.base_growth = base_growth
-        self.growth = base_growth
-        self.untreated_growth = base_growth  # the line's growth without its treatment (lose_effect)
+        # The line running at entry: the patient's rate times its factor (1 unless the course before entry
+        # showed it, Patient.entry_line_growth).
+        self.growth = base_growth * line_factor
+        self.untreated_growth = self.growth  # the line's growth without its treatment (lose_effect)
         self.anchor_time = now
         self.anchor_log_burden = min(log_burden, 0.0)
         self.nadir_log_burden = self.anchor_log_burden
@@ -503,11 +506,12 @@ class GompertzTumourState(TumourState):
         median_growth: float | None = None,
         exposure: float = INF,
         hazard_factor: float = 1.0,
+        line_factor: float = 1.0,
     ) -> None:
         # The rate constant that gives the exponential law's growth at the reference burden.
         rate = 1.0 / -model.log_reference_burden
         median = None if median_growth is None else median_growth * rate
-        super().__init__(model, log_burden, base_growth * rate, extrahepatic, pancreas, now, median, exposure, hazard_factor)
+        super().__init__(model, log_burden, base_growth * rate, extrahepatic, pancreas, now, median, exposure, hazard_factor, line_factor)
         self.anchor_log_burden = min(self.anchor_log_burden, FULL)
         self.nadir_log_burden = self.anchor_log_burden
         self.extra_anchor_log_burden = self.anchor_log_burden
