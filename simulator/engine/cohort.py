@@ -52,8 +52,8 @@ class Patient:
     growth_z: float = 0.0  # the patient's standard-normal growth deviate (positive: faster than the median)
     prior_treatments: tuple[str, ...] = ()  # treatments before entry (cohort.prior_treatments); not a column
     # The log factor of the line running at entry (its line-to-line part), where the course before entry is
-    # conditioned (cohort.stable_for_months, cohort.progressed_within_months): the first line goes on with it.
-    # NaN elsewhere: the first line draws its own, as every later line does.
+    # conditioned (cohort.stable_for_months, cohort.progressed_within_months) and tumour.entry_line_continues
+    # is 1: the first line goes on with it. NaN elsewhere: the first line draws its own, as every later line does.
     entry_line_growth: float = math.nan
 
 
@@ -192,11 +192,13 @@ def growth_deviates(
     patients found progressing, and a slow grower is found so less often, not never; a trial of stable
     disease, from patients found not progressing lately, and a fast grower is found so less often.
 
-    What the course before entry shows is the growth of the line running then: the patient's own rate times
-    that line's factor (``tumour.growth_within_patient_share``). The condition weights the sum of the two on
-    the log scale (a normal whose spread holds both parts); the patient's deviate is then drawn given the
-    sum (``split``: a second uniform), and the rest is the factor of the line running at entry, with which
-    the first line goes on: no progression separates the disease before entry from the disease after it."""
+    With ``tumour.entry_line_continues`` 0 (the library's) the condition weights the patient's lifelong rate,
+    and the returned entry-line factors are NaN (the first line draws its own). At 1, what the course before
+    entry shows is the growth of the line running then: the patient's own rate times that line's factor
+    (``tumour.growth_within_patient_share``). The condition weights the sum of the two on the log scale (a
+    normal whose spread holds both parts); the patient's deviate is then drawn given the sum (``split``: a
+    second uniform), and the rest is the factor of the line running at entry, with which the first line goes
+    on: no progression separates the disease before entry from the disease after it."""
     p = params.value
     correlation = p("tumour.selection_correlation")
     threshold = special.ndtri(1.0 - p("tumour.referral_resectable_share"))
