@@ -248,7 +248,9 @@ def growth_deviates(
         # The deviate given the sum: jointly normal, Cov(z, sum) = between * spread^2.
         gain = between * spread**2 / sum_variance
         conditional = math.sqrt(max(spread**2 * (1.0 - between * gain), 0.0))
-        z = mean + gain * (total - sum_mean) + conditional * to_normal(split if split is not None else uniforms)
+        if split is None:  # the deviate's own noise must not reuse the uniform that placed the sum
+            raise ValueError("growth_deviates: tumour.entry_line_continues 1 needs a second uniform per patient (split)")
+        z = mean + gain * (total - sum_mean) + conditional * to_normal(split)
         return z, total - between * z
     return mean + spread * to_normal(uniforms), no_line
 
@@ -358,8 +360,8 @@ def build_cohort(
     if burden_model:
         if not load_from_distribution:
             hepatic_load = hepatic_load_in_band(u("hepatic_load"), burden, p("tumour.detection_burden"))
-        conditioned = p("cohort.progressed_within_months") > 0 or p("cohort.stable_for_months") > 0
-        split = u("growth_split") if conditioned and p("tumour.entry_line_continues") == 1.0 else None
+        # Its own stream, so the other draws are the same whichever structure is chosen.
+        split = u("growth_split") if p("tumour.entry_line_continues") == 1.0 else None
         growth_z, entry_line = growth_deviates(params, u("growth"), u("selection"), resectable, site, grade, hepatic_load, split)
     else:
         growth_z = np.zeros(size)

@@ -209,7 +209,7 @@ class Course:
         model = self.model
         spread = model.tumour_line_spread
         factor = math.exp(spread * self.rs.normal("tumour.line_growth")) if spread > 0 else 1.0
-        if self._entry_line_growth == self._entry_line_growth:  # not NaN: the first line, shown before entry
+        if not math.isnan(self._entry_line_growth):  # the first line, whose growth the course before entry showed
             factor, self._entry_line_growth = math.exp(self._entry_line_growth), math.nan
         reading = model.tumour_reading_spread
         error = reading * self.rs.normal("tumour.progression_reading") if reading > 0 else 0.0

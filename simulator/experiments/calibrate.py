@@ -220,9 +220,12 @@ def cox_hazard_ratio(result: RunResult, arm: str, control: str, endpoint: str) -
     for name, flag in ((arm, 1), (control, 0)):
         durations, events = _endpoint(_arm(result, name), endpoint)
         rows.append(pd.DataFrame({"duration": durations.to_numpy(), "event": events.to_numpy(), "treated": flag}))
-    data = pd.concat(rows, ignore_index=True)
-    fitter = CoxPHFitter().fit(data, duration_col="duration", event_col="event")
-    return float(np.exp(fitter.params_["treated"]))
+    return _cox_ratio(pd.concat(rows, ignore_index=True), "treated")
+
+
+def _cox_ratio(data: pd.DataFrame, covariate: str) -> float:
+    """exp(coefficient) of ``covariate`` in a Cox model of ``data`` (columns duration, event and covariates)."""
+    return float(np.exp(CoxPHFitter().fit(data, duration_col="duration", event_col="event").params_[covariate]))
 
 
 def group_hazard_ratio(frame: pd.DataFrame, target: Target) -> float:
@@ -242,8 +245,7 @@ def group_hazard_ratio(frame: pd.DataFrame, target: Target) -> float:
     for column in target.adjusted_for:
         dummies = pd.get_dummies(kept[column].astype(str), prefix=column, drop_first=True, dtype=int)
         data = pd.concat([data, dummies.reset_index(drop=True)], axis=1)
-    fitter = CoxPHFitter().fit(data, duration_col="duration", event_col="event")
-    return float(np.exp(fitter.params_["group"]))
+    return _cox_ratio(data, "group")
 
 
 def _procedures_of(events: pd.DataFrame, kind: str) -> pd.Series:
