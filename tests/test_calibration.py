@@ -10,7 +10,15 @@ import pytest
 
 from simulator.cli import main
 from simulator.commands.output import read_csv
-from simulator.experiments.calibrate import Target, _endpoint, check, group_hazard_ratio, load_seed_scenarios, load_targets
+from simulator.experiments.calibrate import (
+    Target,
+    _endpoint,
+    check,
+    check_validation,
+    group_hazard_ratio,
+    load_seed_scenarios,
+    load_targets,
+)
 from simulator.params.parameter_set import load_library
 
 from .conftest import ROOT
@@ -123,6 +131,48 @@ def test_every_published_target_passes_the_check():
     shown = "\n" + table[["target", "published", "simulated", "lower", "upper", "pass"]].to_string()
     assert failing - set(KNOWN_MISSES) == set(), f"targets missed: {sorted(failing - set(KNOWN_MISSES))}{shown}"
     assert set(KNOWN_MISSES) - failing == set(), f"now passing, remove from KNOWN_MISSES: {sorted(set(KNOWN_MISSES) - failing)}"
+
+
+# The burden model (off by default) where docs/calibration.md says it stands ("Where it stands now" and the
+# nineteenth step): 32 of 41 calibration targets, 12 of 18 validation endpoints. Its misses are listed as the
+# default model's are, so that a change of the burden model that moves any target in or out is seen here
+# (and the documented figures updated with it) instead of only when someone reruns the check by hand.
+_IAT = "the IAT cohort and the matched IAT arm differ by 2.5 months against 17 published: their extrahepatic shares are assumptions (docs/calibration.md, nineteenth step)"
+_PNET_OS = (
+    "RADIANT-3 and the sunitinib trial enrol the same population in the model; their published OS differ by 14-30% (docs/calibration.md)"
+)
+BURDEN_MODEL_MISSES: dict[str, str] = {
+    "mayo2011-iat-median-os": _IAT,
+    "mayo2011-iat-os-5y": _IAT,
+    "fig2b-iat-median-os": _IAT,
+    "radiant3-everolimus-pfs-18m": "slow tumours that still grow carry the 18-month tail (ninth step: a growth floor did not move it)",
+    "sunitinib-placebo-median-pfs": "5.22 against at least 5.225: within the Monte Carlo error of the fit's 2,000 patients per arm",
+    "promid-placebo-median-os": "78.8 against at least 79.5",
+    "radiant3-everolimus-median-os": _PNET_OS,
+    "radiant3-placebo-median-os": _PNET_OS,
+    "sunitinib-placebo-median-os": _PNET_OS,
+}
+BURDEN_MODEL_VALIDATION_MISSES: dict[str, str] = {
+    "kose2020-pfs-5y": "no long disease-free tail after complete ablation (0.086 against 0.26)",
+    "akyildiz2010-median-os": "ablated patients live too long (144 against 47.5-109.1; Kose 2020, the same centre's longer series, passes)",
+    "memon2012-os-3y": "refractory patients start as if untreated (the prior lines are not named)",
+    "clarinet-lanreotide-pfs-24m": "stable disease before entry selects too little slow growth (eighteenth step)",
+    "clarinet-placebo-pfs-24m": "stable disease before entry selects too little slow growth (eighteenth step)",
+    "clarinet-placebo-median-pfs": "stable disease before entry selects too little slow growth (eighteenth step)",
+}
+
+
+@pytest.mark.slow
+def test_the_burden_model_misses_what_the_documentation_says_it_misses():
+    burden = {"disease.burden_model": 1}
+    for table, known in (
+        (check(SEED_DIR, overrides=burden), BURDEN_MODEL_MISSES),
+        (check_validation(SEED_DIR.parent / "validation", load_seed_scenarios(SEED_DIR), overrides=burden), BURDEN_MODEL_VALIDATION_MISSES),
+    ):
+        failing = set(table.loc[~table["pass"], "target"])
+        shown = "\n" + table[["target", "published", "simulated", "lower", "upper", "pass"]].to_string()
+        assert failing - set(known) == set(), f"targets missed: {sorted(failing - set(known))}{shown}"
+        assert set(known) - failing == set(), f"now passing, update the list and docs/calibration.md: {sorted(set(known) - failing)}{shown}"
 
 
 @pytest.mark.slow
