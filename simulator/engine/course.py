@@ -73,7 +73,6 @@ class Course:
         "progression_factor",
         "share_draws",
         "tumour",
-        "_entry_line_growth",
     )
 
     def __init__(self, model: PathwayModel, patient: Patient, env) -> None:
@@ -132,9 +131,6 @@ class Course:
         # disease-death clock itself (the exposure is spent as the burden it follows changes), so the
         # hazard-ratio model's rate is not needed beside it.
         self.tumour = model.tumour_state(patient, self.exposure)
-        # The factor of the line running at entry, where the course before entry showed it: the first line
-        # goes on with it (no progression separates the two); NaN: the first line draws its own.
-        self._entry_line_growth = patient.entry_line_growth
         if self.tumour is None:
             self.base_rate = model.disease_death_rate(patient)
             self.burden_multiplier = model.burden_hazard_ratio(patient.burden)
@@ -209,8 +205,8 @@ class Course:
         model = self.model
         spread = model.tumour_line_spread
         factor = math.exp(spread * self.rs.normal("tumour.line_growth")) if spread > 0 else 1.0
-        if not math.isnan(self._entry_line_growth):  # the first line, whose growth the course before entry showed
-            factor, self._entry_line_growth = math.exp(self._entry_line_growth), math.nan
+        if tumour.entry_line_factor is not None:  # the first line goes on at the growth shown before entry
+            factor, tumour.entry_line_factor = tumour.entry_line_factor, None
         reading = model.tumour_reading_spread
         error = reading * self.rs.normal("tumour.progression_reading") if reading > 0 else 0.0
         if same_growth:

@@ -168,7 +168,7 @@ class PathwayModel:
             median_growth=reference,
             exposure=exposure,
             hazard_factor=factor,
-            line_factor=1.0 if math.isnan(patient.entry_line_growth) else math.exp(patient.entry_line_growth),
+            entry_line_factor=None if math.isnan(patient.entry_line_growth) else math.exp(patient.entry_line_growth),
         )
 
     def _median_growths_of(self, primary_site: str, grade: str) -> tuple[float, float]:

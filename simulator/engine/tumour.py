@@ -198,6 +198,7 @@ class TumourState:
         "_death_at",
         "median_growth",
         "untreated_growth",
+        "entry_line_factor",
     )
 
     def __init__(
@@ -211,7 +212,7 @@ class TumourState:
         median_growth: float | None = None,
         exposure: float = INF,
         hazard_factor: float = 1.0,
-        line_factor: float = 1.0,
+        entry_line_factor: float | None = None,
     ) -> None:
         self.model = model
         # The scale of an additive treatment effect: the median growth of the patient's site at grade 1 (model.py).
@@ -221,9 +222,11 @@ class TumourState:
         self.scale, self.extra_scale = scale * hazard_factor, extra_scale * hazard_factor
         self.beta = model.burden_exponent
         self.base_growth = base_growth
-        # The line running at entry: the patient's rate times its factor (1 unless the course before entry
-        # showed it, Patient.entry_line_growth).
-        self.growth = base_growth * line_factor
+        # The factor of the line running at entry, where the course before entry showed it
+        # (Patient.entry_line_growth): the disease grows with it now, and the first line goes on with it
+        # (Course.start_tumour_line takes it once); None: the first line draws its own.
+        self.entry_line_factor = entry_line_factor
+        self.growth = base_growth if entry_line_factor is None else base_growth * entry_line_factor
         self.untreated_growth = self.growth  # the line's growth without its treatment (lose_effect)
         self.anchor_time = now
         self.anchor_log_burden = min(log_burden, 0.0)
@@ -506,12 +509,14 @@ class GompertzTumourState(TumourState):
         median_growth: float | None = None,
         exposure: float = INF,
         hazard_factor: float = 1.0,
-        line_factor: float = 1.0,
+        entry_line_factor: float | None = None,
     ) -> None:
         # The rate constant that gives the exponential law's growth at the reference burden.
         rate = 1.0 / -model.log_reference_burden
         median = None if median_growth is None else median_growth * rate
-        super().__init__(model, log_burden, base_growth * rate, extrahepatic, pancreas, now, median, exposure, hazard_factor, line_factor)
+        super().__init__(
+            model, log_burden, base_growth * rate, extrahepatic, pancreas, now, median, exposure, hazard_factor, entry_line_factor
+        )
         self.anchor_log_burden = min(self.anchor_log_burden, FULL)
         self.nadir_log_burden = self.anchor_log_burden
         self.extra_anchor_log_burden = self.anchor_log_burden
