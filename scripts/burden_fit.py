@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from scipy import optimize, special
+from seed_spread import shifted  # scripts/ is on the path when this file runs as a script
 
 from simulator.config import Scenario
 from simulator.experiments import calibrate as cal
@@ -141,11 +142,7 @@ class Fit:
         overrides = {**self.fixed, **values}
         tables = []
         for shift in range(self.seed_shifts):
-            seeds = {
-                name: cal.SeedScenario(seed.scenario.model_copy(update={"seed": seed.scenario.seed + shift}), seed.path)
-                for name, seed in self.seeds.items()
-            }
-            results = cal.simulate_all(self.scenarios, seeds, overrides, self.patients, self.execution)
+            results = cal.simulate_all(self.scenarios, shifted(self.seeds, shift), overrides, self.patients, self.execution)
             table = cal.target_table(self.targets, results)
             dfs = ablation_dfs(overrides, self.patients, shift)
             tables.append(
