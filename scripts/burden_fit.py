@@ -157,7 +157,7 @@ class Fit:
             half, middle = (upper - lower) / 2, (upper + lower) / 2
             if name in self.log_se:  # a ratio whose tolerance is its CI: its gap on the log scale, in standard errors
                 gap = (math.log(simulated) - math.log(published)) / self.log_se[name]
-                if self.hinge:  # in half-widths of its 95% interval, like every other target
+                if self.hinge or self.misses:  # in half-widths of its 95% interval, like every other target
                     gap /= 1.96
             else:
                 gap = (simulated - middle) / half if math.isfinite(simulated) and half > 0 else 5.0
@@ -165,7 +165,6 @@ class Fit:
                 # The acceptance criterion itself: each target outside its band costs MISS_COST, more than any
                 # change of the distances can give back, so that no accepted move loses a target; then how far
                 # outside, and a small pull to the middle that breaks ties inside.
-                gap = gap / 1.96 if name in self.log_se else gap
                 excess = max(0.0, abs(gap) - 1.0)
                 total += MISS_COST * (excess > 0) + min(excess * excess, 25.0) + HINGE_CENTRE_WEIGHT * min(gap * gap, 25.0)
             elif self.hinge:

@@ -17,7 +17,6 @@ import argparse
 
 from simulator.config import Scenario
 from simulator.experiments import calibrate as cal
-from simulator.outcomes.survival import fit_km
 
 # Later lines, in the order given, each with the share of an arm that receives it (assumptions: no source
 # read gives them for these trials). "promid-like" copies the shape of PROMID's reported post-study
@@ -65,11 +64,6 @@ def without_crossover(seed: cal.SeedScenario, control: str) -> cal.SeedScenario:
     return cal.SeedScenario(Scenario.model_validate(data), seed.path)
 
 
-def median_os(result, arm: str) -> float:
-    patients = result.patients[result.patients.strategy == arm]
-    return float(fit_km(patients.os_months, patients.death, arm).median_survival_time_)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hazard-ratio-model", action="store_true", help="the default model instead of the burden model")
@@ -85,13 +79,12 @@ def main() -> None:
         cells = []
         for trial, arms in TRIALS.items():
             result = cal.simulate(with_later_lines(seeds[trial], lines), overrides, None)
-            cells += [f"{median_os(result, arm):.1f}" for arm in arms]
+            cells += [f"{cal.measure(targets[(trial, arm)], result):.1f}" for arm in arms]
         print(f"| {label} | " + " | ".join(cells) + " |", flush=True)
     for trial, (active, control) in TRIALS.items():
         result = cal.simulate(without_crossover(seeds[trial], control), overrides, None)
-        print(
-            f"{trial}, no crossover (no later lines): {active} {median_os(result, active):.1f}, {control} {median_os(result, control):.1f}"
-        )
+        medians = {arm: cal.measure(targets[(trial, arm)], result) for arm in (active, control)}
+        print(f"{trial}, no crossover (no later lines): {active} {medians[active]:.1f}, {control} {medians[control]:.1f}")
 
 
 if __name__ == "__main__":
