@@ -313,10 +313,10 @@ def test_bundled_scenario_files_validate(name):
 @pytest.mark.slow
 @pytest.mark.parametrize("name", BUNDLED)
 def test_bundled_scenario_files_run_and_report_their_figures(name, tmp_path):
-    """Every variant of the bundled file runs and the report draws its figures. 100 patients and two
-    replications (the files ship 500 x 3): what is checked does not depend on the size, and at full size
-    three of these runs took 63 s of a two-worker suite (7 s each now)."""
-    options = ["--patients", "100", "--replications", "2"]
+    """Every variant of the bundled file runs and the report draws its figures. 20 patients and one
+    replication (the files ship 500 x 3): what is checked does not depend on the size, and at full size
+    three of these runs took 63 s of a two-worker suite."""
+    options = ["--patients", "20", "--replications", "1"]
     status, _, err = _run(
         ["scenarios", str(ROOT / "scenarios" / name), *options, "--out", str(tmp_path / "out"), "--quiet", "--workers", "2"]
     )

@@ -99,7 +99,12 @@ class CapacityTables:
         import pandas as pd
 
         parts = getattr(self, name)
-        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+        if not parts:
+            return pd.DataFrame()
+        # A replication that recorded nothing (a horizon too short for any use) adds an empty table: left
+        # out, as pandas will stop leaving it out of the columns' types; the table's columns stay.
+        recorded = [part for part in parts if len(part)]
+        return pd.concat(recorded, ignore_index=True) if recorded else parts[0].iloc[0:0].reset_index(drop=True)
 
     def extend(self, other: CapacityTables) -> None:
         for name in ("resources", "waits", "queues", "metrics", "years"):

@@ -264,8 +264,10 @@ def test_the_analyst_uploads_a_scenario_file(server, tmp_path):
             assert page.locator('[data-testid="stException"]').count() == 0
             upload.set_input_files(str(good))
             expect(page.get_by_text("mine.yaml: valid", exact=False)).to_have_count(1, timeout=60_000)
-            assert page.locator('[data-testid="stMultiSelect"] [data-tag]').count() == 2
+            # The success line is drawn before the strategy picker in the same rerun, and the
+            # previous picker stays on the page (stale) until the new one replaces it: wait for it.
             _settle(page)
+            expect(page.locator('[data-testid="stMultiSelect"] [data-tag]')).to_have_count(2, timeout=RUN_SECONDS * 1000)
             _run_and_wait(page, 2)
             assert page.locator('[data-testid="stException"]').count() == 0
             expect(page.get_by_text("mine: overall survival", exact=False)).to_have_count(
