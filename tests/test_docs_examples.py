@@ -8,6 +8,7 @@ A block with a top-level ``name`` is a whole scenario file; any other block is a
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 import yaml
@@ -126,11 +127,18 @@ def _without_optional_parts(command: str) -> str:
     return " ".join(command.split())
 
 
-# A synopsis whose required part is another example's whole command line (`nelm-sim dsa SCENARIO
-# [--strategy NAME] ...` and `nelm-sim dsa SCENARIO`) runs as that command: the first one runs it.
-FIRST_WITH_THE_SAME_RUN: dict[str, str] = {}
-for _param in SHELL_COMMANDS:
-    FIRST_WITH_THE_SAME_RUN.setdefault(_without_optional_parts(_param.values[1]), _param.id)
+def same_run_key(document, command: str) -> tuple:
+    """What a run of the example depends on: its quick arguments (placeholders filled in, sizes made small,
+    the --out left as a placeholder) and the files its document asks the reader to save, if it names one."""
+    arguments = tuple(quick_arguments(command, Path("/OUT")))
+    saved = saved_files(document)
+    return arguments, tuple(sorted(saved.items())) if saved.keys() & set(arguments) else ()
+
+
+# Examples that become the same run once placeholders are filled in and sizes made small (a synopsis and
+# its example, `nelm-sim compare SCENARIO` and `nelm-sim compare scenarios/baseline.yaml`, a tutorial's
+# line with larger sizes) run once: the first of them runs it.
+FIRST_WITH_THE_SAME_RUN: dict[tuple, str] = {}
 
 
 def test_every_shell_line_is_run_or_listed():
@@ -175,6 +183,10 @@ def quick_arguments(command: str, tmp_path) -> list[str]:
     return words
 
 
+for _param in SHELL_COMMANDS:
+    FIRST_WITH_THE_SAME_RUN.setdefault(same_run_key(*_param.values), _param.id)
+
+
 def test_the_documents_have_command_examples():
     assert len(SHELL_COMMANDS) >= 20
 
@@ -197,9 +209,9 @@ def test_command_example_runs(document, command, tmp_path, capsys, monkeypatch):
     for words, reason in RUN_ELSEWHERE.items():
         if all(word in command.split() for word in words):
             pytest.skip(reason)
-    first = FIRST_WITH_THE_SAME_RUN[_without_optional_parts(command)]
+    first = FIRST_WITH_THE_SAME_RUN[same_run_key(document, command)]
     if first != f"{document.relative_to(ROOT)}: {command}":
-        pytest.skip(f"runs as the example {first!r}, once its optional parts are left out")
+        pytest.skip(f"runs as the example {first!r}: the same arguments once placeholders are filled in and sizes made small")
     monkeypatch.chdir(tmp_path)
     for name, text in saved_files(document).items():
         (tmp_path / name).write_text(text, encoding="utf-8")
