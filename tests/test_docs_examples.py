@@ -127,20 +127,6 @@ def _without_optional_parts(command: str) -> str:
     return " ".join(command.split())
 
 
-def same_run_key(document, command: str) -> tuple:
-    """What a run of the example depends on: its quick arguments (placeholders filled in, sizes made small,
-    the --out left as a placeholder) and the files its document asks the reader to save, if it names one."""
-    arguments = tuple(quick_arguments(command, Path("/OUT")))
-    saved = saved_files(document)
-    return arguments, tuple(sorted(saved.items())) if saved.keys() & set(arguments) else ()
-
-
-# Examples that become the same run once placeholders are filled in and sizes made small (a synopsis and
-# its example, `nelm-sim compare SCENARIO` and `nelm-sim compare scenarios/baseline.yaml`, a tutorial's
-# line with larger sizes) run once: the first of them runs it.
-FIRST_WITH_THE_SAME_RUN: dict[tuple, str] = {}
-
-
 def test_every_shell_line_is_run_or_listed():
     unlisted = [
         f"{document.relative_to(ROOT)}: {line}"
@@ -183,6 +169,18 @@ def quick_arguments(command: str, tmp_path) -> list[str]:
     return words
 
 
+def same_run_key(document, command: str) -> tuple:
+    """What a run of the example depends on: its quick arguments (placeholders filled in, sizes made small,
+    the --out left as a placeholder) and the files its document asks the reader to save, if it names one."""
+    arguments = tuple(quick_arguments(command, Path("/OUT")))
+    saved = saved_files(document)
+    return arguments, tuple(sorted(saved.items())) if saved.keys() & set(arguments) else ()
+
+
+# Examples that become the same run once placeholders are filled in and sizes made small (a synopsis and
+# its example, `nelm-sim compare SCENARIO` and `nelm-sim compare scenarios/baseline.yaml`, a tutorial's
+# line with larger sizes) run once: the first of them runs it.
+FIRST_WITH_THE_SAME_RUN: dict[tuple, str] = {}
 for _param in SHELL_COMMANDS:
     FIRST_WITH_THE_SAME_RUN.setdefault(same_run_key(*_param.values), _param.id)
 

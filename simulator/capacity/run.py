@@ -102,9 +102,8 @@ class CapacityTables:
         if not parts:
             return pd.DataFrame()
         # A replication that recorded nothing (a horizon too short for any use) adds an empty table: left
-        # out, as pandas will stop leaving it out of the columns' types; the table's columns stay.
-        recorded = [part for part in parts if len(part)]
-        return pd.concat(recorded, ignore_index=True) if recorded else parts[0].iloc[0:0].reset_index(drop=True)
+        # out, as pandas will stop leaving it out of the columns' types; with nothing recorded, one keeps the columns.
+        return pd.concat([part for part in parts if len(part)] or parts[:1], ignore_index=True)
 
     def extend(self, other: CapacityTables) -> None:
         for name in ("resources", "waits", "queues", "metrics", "years"):
